@@ -1,0 +1,21 @@
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        # The acceptance is stored with the user row itself, so a user without it cannot exist.
+        user = super().save_user(request, user, form, commit=False)
+        user.terms_accepted_at = timezone.now()
+        user.terms_version = settings.TERMS_VERSION
+        if commit:
+            user.save()
+        return user
+
+    def get_signup_redirect_url(self, request: HttpRequest) -> str:
+        return reverse("accounts:company")

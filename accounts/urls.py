@@ -1,0 +1,10 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("company/", views.CompanyView.as_view(), name="company"),
+    path("verify-email/", views.VerifyEmailView.as_view(), name="verify_email"),
+]

@@ -1,0 +1,32 @@
+import os
+
+from celery import Celery
+from celery.signals import before_task_publish, task_postrun, task_prerun
+
+from apiup import observability
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apiup.settings.development")
+
+app = Celery("apiup")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@before_task_publish.connect
+def _carry_log_context(headers: dict[str, object], **_: object) -> None:
+    # A task's log lines name the request and tenant that enqueued it.
+    headers.update(observability.current_context())
+
+
+@task_prerun.connect
+def _restore_log_context(task: object, **_: object) -> None:
+    request = getattr(task, "request", None)
+    observability.bind(
+        request_id=getattr(request, "request_id", None),
+        tenant_id=getattr(request, "tenant_id", None),
+    )
+
+
+@task_postrun.connect
+def _clear_log_context(**_: object) -> None:
+    observability.bind(request_id=None, tenant_id=None)

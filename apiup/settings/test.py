@@ -1,0 +1,12 @@
+"""The test suite: the same code path, with fast password hashing and in-memory mail."""
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LOG_FORMAT = "text"
+LOGGING["handlers"]["console"]["formatter"] = "text"  # type: ignore[index]  # noqa: F405
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}

@@ -1,0 +1,41 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.tenancy import TenantOwnedModel
+from apiup.encryption import EncryptedJSONField
+
+
+class System(models.TextChoices):
+    HUBSPOT = "hubspot", "HubSpot"
+    LEXOFFICE = "lexoffice", "lexware office"
+    BEXIO = "bexio", "bexio"
+    SEVDESK = "sevdesk", "sevDesk"
+    QONTO = "qonto", "Qonto"
+
+
+class Connection(TenantOwnedModel):
+    """One live link between a tenant and a vendor account (a HubSpot portal, a bexio company)."""
+
+    class Status(models.TextChoices):
+        CONNECTED = "connected", _("connected")
+        NEEDS_RECONNECT = "needs_reconnect", _("needs reconnecting")
+
+    system = models.CharField(_("system"), max_length=20, choices=System.choices)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.CONNECTED
+    )
+    account_name = models.CharField(_("account name"), max_length=200, blank=True)
+    external_account_id = models.CharField(_("account id"), max_length=100, blank=True)
+    credentials = EncryptedJSONField(_("credentials"), blank=True, default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("connection")
+        verbose_name_plural = _("connections")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "system"], name="one_connection_per_system")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_system_display()} ({self.account_name or self.external_account_id})"

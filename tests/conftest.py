@@ -1,0 +1,27 @@
+import pytest
+from django.test import Client
+
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def user(db):  # type: ignore[no-untyped-def]
+    return UserFactory()
+
+
+@pytest.fixture
+def client_de() -> Client:
+    return Client(HTTP_ACCEPT_LANGUAGE="de")
+
+
+@pytest.fixture
+def client_en() -> Client:
+    return Client(HTTP_ACCEPT_LANGUAGE="en")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Rate-limit counters live in the cache; one test's failed logins must not throttle the next.
+    from django.core.cache import cache
+
+    cache.clear()
