@@ -1,0 +1,43 @@
+"""Runs the vendor stand-ins beside the product: `python -m sandbox [name ...]`.
+
+Each vendor listens on its own port (sandbox/registry.py); SANDBOX_HOST and
+SANDBOX_<NAME>_PORT override them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from importlib.util import find_spec
+
+from sandbox.core import serve
+from sandbox.registry import SANDBOXES, default_port, sandbox_class
+
+
+def main(names: list[str]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s sandbox %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    host = os.environ.get("SANDBOX_HOST", "127.0.0.1")
+    started = []
+    for name in names or list(SANDBOXES):
+        if find_spec(SANDBOXES[name][0].split(":")[0]) is None:
+            logging.warning("%s: not available", name)
+            continue
+        port = int(os.environ.get(f"SANDBOX_{name.upper()}_PORT", default_port(name)))
+        handle = serve(sandbox_class(name)(), host=host, port=port)
+        started.append(handle)
+        logging.info("%-10s http://%s:%d/_sandbox/", name, host, port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    for handle in started:
+        handle.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,360 @@
+"""What every vendor stand-in shares: a Flask app with state, faults on demand, a token-bucket
+rate limit, a call log, an inspection page, contract checking and a threaded HTTP server.
+
+A vendor module subclasses `VendorSandbox`, registers its routes in `register_routes` and
+answers errors in its vendor's own format through `error_response`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from flask import Flask, Request, Response, g, request
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sandbox.contract import ContractChecker
+
+
+@dataclass
+class Faults:
+    """Switches that reliability tests flip through `POST /_sandbox/faults` or directly."""
+
+    latency_ms: int = 0
+    server_error_rate: float = 0.0  # share of API calls answered 5xx
+    rate_limit_rate: float = 0.0  # share of API calls answered 429 on top of the real limit
+    drop_after_commit_rate: float = 0.0  # share of creates that commit, then drop the socket
+    down_until: float = 0.0  # epoch seconds; every API call answers 503 until then
+
+    def update(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if key == "down_for_seconds":
+                self.down_until = time.time() + float(value)
+            elif key in self.__dataclass_fields__:
+                setattr(self, key, type(getattr(self, key))(value))
+            else:
+                raise KeyError(key)
+
+
+class TokenBucket:
+    """`rate` tokens per second, at most `capacity` stored, one bucket per key."""
+
+    def __init__(self, *, rate: float, capacity: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Takes a token; returns 0 when granted, else the seconds until one is available."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - stamp) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+class SlidingWindow:
+    """At most `limit` calls per `window` seconds per key (HubSpot's and Qonto's kind)."""
+
+    def __init__(self, *, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._calls: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> tuple[float, int]:
+        """Returns (seconds to wait or 0 when granted, calls remaining in the window)."""
+        now = time.monotonic()
+        with self._lock:
+            calls = [t for t in self._calls.get(key, []) if t > now - self.window]
+            if len(calls) >= self.limit:
+                self._calls[key] = calls
+                return calls[0] + self.window - now, 0
+            calls.append(now)
+            self._calls[key] = calls
+            return 0.0, self.limit - len(calls)
+
+
+@dataclass
+class CallRecord:
+    at: float
+    method: str
+    path: str
+    status: int
+    credential: str
+    request_body: Any = None
+    response_body: Any = None
+
+
+class DropConnection(Exception):
+    """Raised by a handler after it committed a create: the client gets no answer."""
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)
+
+
+class VendorSandbox:
+    """One vendor's stand-in. State lives in memory, guarded by `self.lock`."""
+
+    name = "vendor"
+    title = "Vendor"
+    spec_files: tuple[str, ...] = ()  # relative to the vendor-specs folder
+    spec_server_url = ""  # the server URL of the spec, for contract checking
+
+    def __init__(self, *, contract: bool = False, public_url: str = "") -> None:
+        self.lock = threading.RLock()
+        self.faults = Faults()
+        self.calls: list[CallRecord] = []
+        self.public_url = public_url.rstrip("/")
+        self.contract = ContractChecker(self.spec_files, self.spec_server_url) if contract else None
+        self.app = Flask(f"sandbox.{self.name}")
+        self.app.json.sort_keys = False  # type: ignore[attr-defined]
+        self.reset()
+        self._register_admin_routes()
+        self.register_routes(self.app)
+        self.app.before_request(self._before)
+        self.app.after_request(self._after)
+        self.app.register_error_handler(DropConnection, self._drop)
+
+    # -- for subclasses ---------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget all state (objects, tokens, counters)."""
+        with self.lock:
+            self.calls = []
+
+    def register_routes(self, app: Flask) -> None:
+        raise NotImplementedError
+
+    def credential_of(self, req: Request) -> str | None:
+        """The credential a request carries, or None when it has none (answered 401)."""
+        return None
+
+    def error_response(self, status: int, message: str, **extra: Any) -> Response:
+        return self.json({"message": message}, status)
+
+    def rate_limit(self, credential: str) -> Response | None:
+        """The vendor's own limit; returns the 429 response when exceeded."""
+        return None
+
+    def inspect(self) -> dict[str, list[dict[str, Any]]]:
+        """What the inspection page shows: a table per kind of object."""
+        return {}
+
+    # -- helpers for handlers ---------------------------------------------------------
+
+    @staticmethod
+    def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        response = Response(
+            json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+        )
+        for key, value in (headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    def after_commit(self) -> None:
+        """Call right after a create is stored: a fault may drop the connection here."""
+        if random.random() < self.faults.drop_after_commit_rate:  # noqa: S311
+            raise DropConnection
+
+    def api_calls(self, *, path_prefix: str = "") -> list[CallRecord]:
+        with self.lock:
+            return [c for c in self.calls if c.path.startswith(path_prefix)]
+
+    # -- request pipeline -------------------------------------------------------------
+
+    def _is_api(self) -> bool:
+        return not request.path.startswith("/_sandbox")
+
+    def _before(self) -> Response | None:
+        g.started = time.time()
+        if not self._is_api():
+            return None
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)
+        if time.time() < self.faults.down_until:
+            return self.error_response(503, "Service Unavailable")
+        credential = self.credential_of(request)
+        g.credential = credential or ""
+        if request.endpoint in self.public_endpoints:
+            return None
+        if credential is None:
+            return self.error_response(401, "Unauthorized")
+        limited = self.rate_limit(credential)
+        if limited is not None:
+            return limited
+        if random.random() < self.faults.rate_limit_rate:  # noqa: S311
+            return self.error_response(429, "Too Many Requests", retry_after=1)
+        if random.random() < self.faults.server_error_rate:  # noqa: S311
+            return self.error_response(500, "Internal Server Error")
+        return None
+
+    public_endpoints: frozenset[str] = frozenset()
+
+    def _after(self, response: Response) -> Response:
+        if not self._is_api():
+            return response
+        if self.contract is not None:
+            self.contract.check(request, response)
+        record = CallRecord(
+            at=g.get("started", time.time()),
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            credential=g.get("credential", ""),
+            request_body=_body_of(request),
+            response_body=_json_or_none(response),
+        )
+        with self.lock:
+            self.calls.append(record)
+        return response
+
+    def _drop(self, _: DropConnection) -> Response:
+        sock = request.environ.get("werkzeug.socket")
+        if isinstance(sock, socket.socket):
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        with self.lock:
+            self.calls.append(
+                CallRecord(time.time(), request.method, request.path, 0, g.get("credential", ""))
+            )
+        return Response(status=500)
+
+    # -- admin and inspection ---------------------------------------------------------
+
+    def _register_admin_routes(self) -> None:
+        app = self.app
+
+        @app.get("/_sandbox/faults")
+        def faults_get() -> Response:
+            return self.json(asdict(self.faults))
+
+        @app.post("/_sandbox/faults")
+        def faults_set() -> Response:
+            try:
+                self.faults.update(request.get_json(force=True) or {})
+            except (KeyError, TypeError, ValueError) as exc:
+                return self.json({"error": f"unknown or bad fault: {exc}"}, 400)
+            return self.json(asdict(self.faults))
+
+        @app.post("/_sandbox/reset")
+        def reset() -> Response:
+            self.faults = Faults()
+            self.reset()
+            return self.json({"reset": True})
+
+        @app.get("/_sandbox/calls")
+        def calls() -> Response:
+            with self.lock:
+                return self.json([asdict(c) for c in self.calls[-1000:]])
+
+        @app.get("/_sandbox/state")
+        def state() -> Response:
+            return self.json(self.inspect())
+
+        @app.get("/_sandbox/")
+        def page() -> Response:
+            return Response(self._inspection_page(), mimetype="text/html")
+
+    def _inspection_page(self) -> str:
+        sections = []
+        for kind, rows in self.inspect().items():
+            columns = sorted({key for row in rows for key in row})[:12]
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+            body = "".join(
+                "<tr>"
+                + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in columns)
+                + "</tr>"
+                for row in rows[-200:]
+            )
+            sections.append(
+                f"<h2>{html.escape(kind)} ({len(rows)})</h2>"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            )
+        return (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(self.title)} sandbox</title>"
+            "<style>body{font:14px system-ui;margin:2rem}table{border-collapse:collapse;"
+            "margin-bottom:2rem}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+            "</style></head><body>"
+            f"<h1>{html.escape(self.title)} sandbox</h1>{''.join(sections) or '<p>Empty.</p>'}"
+            "</body></html>"
+        )
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) < 120 else text[:117] + "..."
+    return "" if value is None else str(value)
+
+
+def _body_of(req: Request) -> Any:
+    if req.mimetype == "application/json":
+        return req.get_json(silent=True)
+    if req.form:
+        return req.form.to_dict(flat=True)
+    return None
+
+
+def _json_or_none(response: Response) -> Any:
+    if response.mimetype != "application/json" or response.direct_passthrough:
+        return None
+    try:
+        return json.loads(response.get_data())
+    except ValueError:
+        return None
+
+
+@dataclass
+class RunningSandbox:
+    sandbox: VendorSandbox
+    server: BaseWSGIServer
+    thread: threading.Thread
+    url: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.url = f"http://127.0.0.1:{self.server.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+def serve(sandbox: VendorSandbox, *, host: str = "127.0.0.1", port: int = 0) -> RunningSandbox:
+    """Starts the sandbox on a thread of this process; port 0 picks a free port."""
+    server = make_server(host, port, sandbox.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{sandbox.name}")
+    thread.daemon = True
+    thread.start()
+    running = RunningSandbox(sandbox, server, thread)
+    if not sandbox.public_url:
+        sandbox.public_url = running.url
+    return running
+
+
+@contextmanager
+def running(sandbox: VendorSandbox) -> Iterator[RunningSandbox]:
+    handle = serve(sandbox)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+Handler = Callable[..., Response]
