@@ -24,7 +24,11 @@ def main(names: list[str]) -> None:
     host = os.environ.get("SANDBOX_HOST", "127.0.0.1")
     started = []
     for name in names or list(SANDBOXES):
-        if find_spec(SANDBOXES[name][0].split(":")[0]) is None:
+        try:
+            available = find_spec(SANDBOXES[name][0].split(":")[0]) is not None
+        except ModuleNotFoundError:
+            available = False
+        if not available:
             logging.warning("%s: not available", name)
             continue
         port = int(os.environ.get(f"SANDBOX_{name.upper()}_PORT", default_port(name)))

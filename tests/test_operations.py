@@ -121,3 +121,18 @@ def test_production_settings_pass_the_deploy_check() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_rotate_command_re_encrypts_under_the_new_key(settings) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from connectors.models import Connection
+
+    created = ConnectionFactory(credentials={"api_key": "k-123"})
+    old_keys = list(settings.FIELD_ENCRYPTION_KEYS)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *old_keys]
+    call_command("rotate_encryption_keys", stdout=io.StringIO())
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # old key retired
+    assert Connection.objects.get(pk=created.pk).credentials == {"api_key": "k-123"}

@@ -1,0 +1,64 @@
+"""The interface every accounting system implements, and what a connector is given."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from connectors import errors
+from connectors.models import Connection, System
+from connectors.shapes import (
+    AccountInfo,
+    Capabilities,
+    Customer,
+    CustomerRef,
+    Quote,
+    QuoteRef,
+)
+
+
+class AccountingConnector(ABC):
+    """One vendor's accounting API, bound to one tenant's connection."""
+
+    system: ClassVar[System]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, *, connection: Connection, base_url: str | None = None) -> None:
+        self.connection = connection
+        self.base_url = base_url
+
+    @abstractmethod
+    def verify(self) -> AccountInfo:
+        """One real call that proves the credential works; returns the account's name."""
+
+    @abstractmethod
+    def find_customer_by_email(self, email: str) -> CustomerRef | None: ...
+
+    @abstractmethod
+    def find_customer_by_name(self, customer: Customer) -> CustomerRef | None: ...
+
+    @abstractmethod
+    def get_customer(self, vendor_id: str) -> CustomerRef | None:
+        """The stored link still points at an existing customer (None when it was deleted)."""
+
+    @abstractmethod
+    def create_customer(self, customer: Customer) -> CustomerRef: ...
+
+    @abstractmethod
+    def update_customer(self, ref: CustomerRef, customer: Customer) -> CustomerRef: ...
+
+    @abstractmethod
+    def create_quote(self, quote: Quote) -> QuoteRef:
+        """Creates the quote as a draft where the vendor has drafts. Not idempotent: after an
+        UnknownOutcome the caller must look the quote up with `find_quote` first."""
+
+    @abstractmethod
+    def find_quote(self, reference: str) -> QuoteRef | None: ...
+
+    def delete_customer(self, ref: CustomerRef) -> None:
+        raise errors.UnsupportedByVendor(
+            f"{self.system.label} does not allow deleting customers through its API."
+        )
+
+    def create_invoice(self, quote: Quote) -> QuoteRef:
+        raise errors.UnsupportedByVendor(f"{self.system.label}: invoices are not supported yet.")

@@ -1,0 +1,57 @@
+"""One error hierarchy for every vendor. Callers branch on the class, never on a status code."""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base class. `vendor_message` is the vendor's own words, safe to show the customer."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, vendor_message: str = "", status: int | None = None):
+        super().__init__(message)
+        self.vendor_message = vendor_message or message
+        self.status = status
+
+
+class AuthorizationExpired(ConnectorError):
+    """The credential was refused. After a failed refresh the connection needs reconnecting."""
+
+
+class ReconnectRequired(AuthorizationExpired):
+    """The vendor refused the refresh token or the API key: only the customer can fix this."""
+
+
+class RateLimited(ConnectorError):
+    retryable = True
+
+    def __init__(self, message: str, *, wait_seconds: float, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.wait_seconds = wait_seconds
+
+
+class TransientError(ConnectorError):
+    """Time-outs, dropped connections before sending, 5xx: the same call may succeed later."""
+
+    retryable = True
+
+
+class UnknownOutcome(TransientError):
+    """A write was sent but no answer came back: it may or may not have happened."""
+
+
+class PermanentError(ConnectorError):
+    """The vendor refused the content (validation). Retrying the same request cannot help."""
+
+
+class NotFound(PermanentError):
+    pass
+
+
+class Conflict(PermanentError):
+    pass
+
+
+class UnsupportedByVendor(PermanentError):
+    """What the customer asked for is something this vendor cannot do (delete a contact in
+    lexware office, a currency other than EUR)."""

@@ -1,0 +1,167 @@
+"""Vendor-neutral shapes: what HubSpot delivers and what an accounting system receives."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    street: str = ""
+    house_number: str = ""
+    postcode: str = ""
+    city: str = ""
+    country_code: str = ""  # ISO 3166-1 alpha-2
+
+    @property
+    def street_line(self) -> str:
+        return f"{self.street} {self.house_number}".strip()
+
+    @property
+    def is_complete(self) -> bool:
+        return bool(self.street and self.postcode and self.city and self.country_code)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    address: Address = field(default_factory=Address)
+    hubspot_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    name: str = ""
+    domain: str = ""
+    email: str = ""
+    phone: str = ""
+    vat_id: str = ""
+    address: Address = field(default_factory=Address)
+    contact_person: Person | None = None
+    hubspot_id: str = ""
+
+
+class CustomerKind(StrEnum):
+    COMPANY = "company"
+    PERSON = "person"
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """Who a quote is for: a company (with an optional contact person) or a person."""
+
+    kind: CustomerKind
+    company: Company | None = None
+    person: Person | None = None
+    notes: tuple[str, ...] = ()  # what the mapping had to assume, for the activity log
+
+    @property
+    def email(self) -> str:
+        if self.kind is CustomerKind.COMPANY and self.company:
+            if self.company.email:
+                return self.company.email
+            return self.company.contact_person.email if self.company.contact_person else ""
+        return self.person.email if self.person else ""
+
+    @property
+    def display_name(self) -> str:
+        if self.kind is CustomerKind.COMPANY and self.company:
+            return self.company.name
+        if self.person:
+            return f"{self.person.first_name} {self.person.last_name}".strip()
+        return ""
+
+    @property
+    def address(self) -> Address:
+        if self.kind is CustomerKind.COMPANY and self.company:
+            return self.company.address
+        return self.person.address if self.person else Address()
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    name: str
+    quantity: Decimal
+    unit_price: Decimal  # net
+    description: str = ""
+    sku: str = ""
+    tax_rate: Decimal | None = None  # percent; None = the tenant's default
+    discount_percent: Decimal = Decimal(0)
+    unit: str = ""
+    hubspot_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    hubspot_id: str
+    portal_id: str
+    name: str
+    pipeline_id: str
+    stage_id: str
+    currency: str = "EUR"
+    amount: Decimal | None = None
+    close_date: dt.date | None = None
+    company: Company | None = None
+    contact: Person | None = None
+    line_items: tuple[LineItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QuotePosition:
+    name: str
+    quantity: Decimal
+    unit_net_price: Decimal
+    tax_rate: Decimal
+    unit: str = "Stück"
+    description: str = ""
+    discount_percent: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    title: str
+    introduction: str
+    positions: tuple[QuotePosition, ...]
+    currency: str
+    valid_from: dt.date
+    valid_until: dt.date
+    reference: str  # our reference to the HubSpot deal, e.g. "hubspot-deal-4711-123"
+    customer_id: str  # the vendor's id of the customer
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    account_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    vendor_id: str
+    number: str = ""
+    version: int | None = None  # for vendors with optimistic locking (lexware office)
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteRef:
+    vendor_id: str
+    number: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a vendor can and cannot do; the transfer adapts to it instead of special-casing."""
+
+    title_max_length: int | None
+    currencies: frozenset[str] | None  # None = any ISO currency
+    can_delete_customers: bool
+    has_idempotency_keys: bool
+    can_create_invoices: bool
+    quote_is_draft: bool  # False where the vendor has no draft state (Qonto)
