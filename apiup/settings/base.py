@@ -6,6 +6,7 @@ from .accounts import *  # noqa: F403
 from .core import *  # noqa: F403
 from .observability import *  # noqa: F403
 from .queue import *  # noqa: F403
+from .vendors import *  # noqa: F403
 
 # Lets runtime code write the generic forms the type checker wants (ModelAdmin[Tenant]).
 django_stubs_ext.monkeypatch()

@@ -1,5 +1,6 @@
 """Django itself: applications, middleware, database, cache, static files, languages."""
 
+import os
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -83,8 +84,8 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
             # A file, not shared memory, so tests with threads and worker processes see the
-            # same database with real locking.
-            "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+            # same database with real locking; one per test run, so runs do not collide.
+            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

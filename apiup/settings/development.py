@@ -1,5 +1,10 @@
 """Local development: the embedded default unless DATABASE_URL / REDIS_URL are set."""
 
+import os
+
+# Development talks to the local sandbox vendors unless told otherwise.
+os.environ.setdefault("SANDBOX_VENDORS", "1")
+
 from .base import *  # noqa: F403
 from .env import VAR_DIR, env
 
