@@ -1,13 +1,16 @@
 """Token buckets shared by every worker process, so that all of them together stay under a
-vendor's limit. Redis holds the buckets when REDIS_URL is set; otherwise each process keeps
-its own (the embedded default runs one worker)."""
+vendor's limit. Redis holds the buckets when REDIS_URL is set; on the embedded default they
+are small files under var/ guarded by a file lock, shared by the processes of one machine."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
@@ -61,27 +64,41 @@ class RedisLimiter:
         return float(wait)
 
 
-class LocalLimiter:
-    def __init__(self) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+class FileLimiter:
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()  # flock is per process; threads queue here first
 
     def try_take(self, key: str, rate: Rate) -> float:
-        now = time.monotonic()
-        with self._lock:
-            tokens, at = self._buckets.get(key, (rate.burst, now))
-            tokens = min(rate.burst, tokens + (now - at) * rate.per_second)
+        path = self._folder / hashlib.sha256(key.encode()).hexdigest()[:32]
+        with self._lock, open(path, "a+", encoding="ascii") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            now = time.time()
+            try:
+                tokens_text, at_text = handle.read().split()
+                tokens, at = float(tokens_text), float(at_text)
+            except ValueError:
+                tokens, at = rate.burst, now
+            tokens = min(rate.burst, tokens + max(0.0, now - at) * rate.per_second)
+            wait = 0.0
             if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / rate.per_second
+                tokens -= 1
+            else:
+                wait = (1 - tokens) / rate.per_second
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{tokens!r} {now!r}")
+            return wait
 
 
 @cache
 def limiter() -> Limiter:
     url = getattr(settings, "REDIS_URL", "")
-    return RedisLimiter(url) if url else LocalLimiter()
+    if url:
+        return RedisLimiter(url)
+    return FileLimiter(Path(settings.BASE_DIR) / "var" / "buckets")
 
 
 def acquire(key: str, rate: Rate, *, max_wait: float) -> float:
