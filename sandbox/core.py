@@ -205,12 +205,18 @@ class VendorSandbox:
         return None
 
     public_endpoints: frozenset[str] = frozenset()
+    # Real vendor endpoints that the vendor's spec file lacks (each with a comment in the
+    # vendor module saying where it is documented); the contract check counts them apart.
+    undocumented_endpoints: frozenset[str] = frozenset()
 
     def _after(self, response: Response) -> Response:
         if not self._is_api():
             return response
         if self.contract is not None:
-            self.contract.check(request, response)
+            if request.endpoint in self.undocumented_endpoints:
+                self.contract.check(request, response, documented=False)
+            else:
+                self.contract.check(request, response)
         record = CallRecord(
             at=g.get("started", time.time()),
             method=request.method,

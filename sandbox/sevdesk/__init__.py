@@ -1,0 +1,1 @@
+"""sevDesk stand-in (`sandbox.sevdesk.app:SevdeskSandbox`)."""

@@ -1,0 +1,134 @@
+"""Reading sevDesk request bodies the way sevDesk does: required fields, `{id, objectName}`
+references, its date formats, and its answers when one of them is wrong."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+BERLIN = ZoneInfo("Europe/Berlin")  # sevDesk stamps dates in the accounts' local time
+
+
+class SevdeskError(Exception):
+    """A request sevDesk refuses; answered as `{"error": {"message", "code", "data"}}`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def php_type(value: Any) -> str:
+    # sevDesk is a PHP application: its messages name the PHP type, and a JSON object or
+    # list is an "array" there.
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "NULL"
+    return "array"
+
+
+def required(payload: dict[str, Any], field: str) -> Any:
+    value = payload.get(field)
+    if value is None or value == "":
+        # The live wording, e.g. "Currency is required." for a quote without currency.
+        raise SevdeskError(400, f"{field[:1].upper()}{field[1:]} is required.")
+    return value
+
+
+def reference(payload: dict[str, Any], field: str, object_name: str) -> int:
+    """The id of a required `{id, objectName}` reference."""
+    required(payload, field)
+    found = optional_reference(payload, field, object_name)
+    assert found is not None
+    return found
+
+
+def optional_reference(payload: dict[str, Any], field: str, object_name: str) -> int | None:
+    value = payload.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "id" not in value or "objectName" not in value:
+        # The message sevDesk gives for a reference of the wrong shape (seen live).
+        raise SevdeskError(
+            400, f"{field} expected array with 'id' and 'objectName'. {php_type(value)} given"
+        )
+    if value["objectName"] != object_name:
+        raise SevdeskError(400, f"{field} must be of type {object_name}")
+    return as_id(value["id"], field)
+
+
+def as_id(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", str(value)):
+        raise SevdeskError(400, f"{field}: invalid id {value!r}")
+    return int(value)
+
+
+def number(payload: dict[str, Any], field: str) -> Decimal:
+    required(payload, field)
+    found = optional_number(payload, field)
+    assert found is not None
+    return found
+
+
+def optional_number(payload: dict[str, Any], field: str) -> Decimal | None:
+    value = payload.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise SevdeskError(400, f"{field} must be numeric. boolean given")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise SevdeskError(400, f"{field} must be numeric. {php_type(value)} given") from exc
+
+
+def document_date(payload: dict[str, Any], field: str) -> datetime:
+    """`orderDate` / `invoiceDate`: "timestamp or dd.mm.yyyy"; ISO dates work as well."""
+    value = required(payload, field)
+    text = str(value).strip()
+    try:
+        if isinstance(value, int) or re.fullmatch(r"[0-9]{9,11}", text):
+            return datetime.fromtimestamp(int(text), BERLIN)
+        if match := re.fullmatch(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})", text):
+            day, month, year = (int(part) for part in match.groups())
+            return datetime(year, month, day, tzinfo=BERLIN)
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            parsed = date.fromisoformat(text)
+            return datetime(parsed.year, parsed.month, parsed.day, tzinfo=BERLIN)
+        stamp = datetime.fromisoformat(text)
+    except (ValueError, OverflowError) as exc:
+        raise SevdeskError(400, f"{field}: invalid date {text!r}") from exc
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=BERLIN)
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def now() -> str:
+    return timestamp(datetime.now(BERLIN))
+
+
+def amount(value: Decimal) -> str:
+    """sevDesk answers numbers as strings: "119", "12.5"; cents rounded commercially."""
+    text = format(value.quantize(Decimal("0.01"), ROUND_HALF_UP).normalize(), "f")
+    return "0" if text in ("-0", "0.00") else text
+
+
+def ref(object_id: int, object_name: str) -> dict[str, Any]:
+    return {"id": str(object_id), "objectName": object_name}
+
+
+def int_ref(object_id: int, object_name: str) -> dict[str, Any]:
+    # A few response models (ContactAddress, Contact.sevClient) type the id as integer.
+    return {"id": object_id, "objectName": object_name}

@@ -1,0 +1,591 @@
+"""The sevDesk stand-in over real HTTP: token auth, contacts with address, e-mail and custom
+field, quotes through saveOrder, invoices, sevDesk's refusals, rate limit, faults, and that
+the valid traffic matches sevDesk's (patched) OpenAPI file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from sandbox.contract import _Parameters
+from sandbox.core import RunningSandbox, running
+from sandbox.sevdesk.app import Account, SevdeskSandbox
+
+TOKEN = "b7794de0085f5cd00560f160f290af38"  # the spec's own example token
+OTHER_TOKEN = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"
+
+# Real sevDesk endpoints that the spec does not declare (the contract checker cannot know
+# them), and the unknown path the 404 test asks for.
+NOT_IN_SPEC = {"/api/v1/Unity", "/api/v1/SevUser", "/api/v1/StaticCountry", "/api/v1/Nonsense"}
+
+AUTH_REQUIRED = {"error": {"message": "Authentication required", "code": None, "data": None}}
+
+
+@pytest.fixture(scope="module")
+def server(contract_parameters_fix: None) -> Iterator[RunningSandbox]:
+    sandbox = SevdeskSandbox(contract=True, demo_token=None)
+    sandbox.add_account(token=TOKEN, company_name="Muster GmbH")
+    sandbox.add_account(token=OTHER_TOKEN, company_name="Andere AG")
+    with running(sandbox) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def contract_parameters_fix() -> Iterator[None]:
+    # Stopgap until sandbox/contract.py is fixed: openapi-core 0.23 reads request parameters
+    # as `parameters[location]`, which the checker's `_Parameters` does not support, so every
+    # operation with declared parameters would be recorded as a violation.
+    with pytest.MonkeyPatch.context() as patch:
+        if not hasattr(_Parameters, "__getitem__"):
+            patch.setattr(_Parameters, "__getitem__", _parameters_at, raising=False)
+        yield
+
+
+def _parameters_at(parameters: _Parameters, location: str) -> Any:
+    return getattr(parameters, location)
+
+
+@pytest.fixture
+def sevdesk(server: RunningSandbox) -> Iterator[Api]:
+    yield Api(server.url, TOKEN)
+    requests.post(
+        f"{server.url}/_sandbox/faults",
+        json={
+            "latency_ms": 0,
+            "server_error_rate": 0,
+            "drop_after_commit_rate": 0,
+            "down_until": 0,
+        },
+        timeout=5,
+    )
+
+
+class Api:
+    """A bare sevDesk client: the raw token in the Authorization header, no Bearer."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+
+    def get(self, path: str, **params: Any) -> requests.Response:
+        return requests.get(
+            f"{self.url}/api/v1{path}",
+            params=params,
+            headers={"Authorization": self.token},
+            timeout=5,
+        )
+
+    def post(self, path: str, body: Any) -> requests.Response:
+        return requests.post(
+            f"{self.url}/api/v1{path}",
+            json=body,
+            headers={"Authorization": self.token},
+            timeout=5,
+        )
+
+    def put(self, path: str, body: Any) -> requests.Response:
+        return requests.put(
+            f"{self.url}/api/v1{path}",
+            json=body,
+            headers={"Authorization": self.token},
+            timeout=5,
+        )
+
+    def company(self, name: str, **extra: Any) -> dict[str, Any]:
+        response = self.post(
+            "/Contact", {"name": name, "category": {"id": 3, "objectName": "Category"}, **extra}
+        )
+        assert response.status_code == 201, response.text
+        contact: dict[str, Any] = response.json()["objects"][0]
+        return contact
+
+    def person(self, first: str, last: str, parent_id: str) -> dict[str, Any]:
+        response = self.post(
+            "/Contact",
+            {
+                "surename": first,
+                "familyname": last,
+                "parent": {"id": int(parent_id), "objectName": "Contact"},
+                "category": {"id": 3, "objectName": "Category"},
+            },
+        )
+        assert response.status_code == 201, response.text
+        contact: dict[str, Any] = response.json()["objects"][0]
+        return contact
+
+    def sev_user_id(self) -> int:
+        return int(self.get("/SevUser").json()["objects"][0]["id"])
+
+
+def quote(contact_id: str, sev_user_id: int, number: str, **order: Any) -> dict[str, Any]:
+    """A draft quote (Angebot) with three positions. The positions carry no `objectName`:
+    live clients send "OrderPos", but the spec marks `Model_OrderPos.objectName` read-only."""
+    return {
+        "order": {
+            "objectName": "Order",
+            "mapAll": True,
+            "contact": {"id": int(contact_id), "objectName": "Contact"},
+            "contactPerson": {"id": sev_user_id, "objectName": "SevUser"},
+            "orderNumber": number,
+            "orderDate": "2026-01-15",
+            "status": 100,
+            "header": f"Angebot {number}",
+            "orderType": "AN",
+            "currency": "EUR",
+            "taxRate": 19,
+            "taxRule": {"id": "1", "objectName": "TaxRule"},
+            "taxText": "Umsatzsteuer 19%",
+            "taxType": "default",
+            "addressCountry": {"id": 1, "objectName": "StaticCountry"},
+            "version": 0,
+            **order,
+        },
+        "orderPosSave": [
+            {
+                "quantity": 2,
+                "price": 100,
+                "name": "Beratung",
+                "unity": {"id": 9, "objectName": "Unity"},
+                "taxRate": 19,
+            },
+            {
+                "quantity": 1,
+                "price": 49.5,
+                "name": "Lizenz",
+                "unity": {"id": 1, "objectName": "Unity"},
+                "taxRate": 19,
+            },
+            {
+                "quantity": 3,
+                "price": 10,
+                "name": "Fachbuch",
+                "unity": {"id": 1, "objectName": "Unity"},
+                "taxRate": 7,
+            },
+        ],
+    }
+
+
+# -- auth --------------------------------------------------------------------------------
+
+
+def test_raw_token_is_accepted_and_bearer_refused(sevdesk: Api) -> None:
+    assert sevdesk.get("/Contact").status_code == 200
+
+    bearer = Api(sevdesk.url, f"Bearer {TOKEN}").get("/Contact")
+    assert bearer.status_code == 401
+    assert bearer.json() == AUTH_REQUIRED
+
+    unknown = Api(sevdesk.url, "ffffffffffffffffffffffffffffffff").get("/Contact")
+    assert unknown.status_code == 401
+    assert unknown.json() == AUTH_REQUIRED
+
+    # The removed `?token=` query parameter no longer authenticates.
+    query = requests.get(f"{sevdesk.url}/api/v1/Contact", params={"token": TOKEN}, timeout=5)
+    assert query.status_code == 401
+
+
+def test_accounts_see_only_their_own_contacts(sevdesk: Api) -> None:
+    contact = sevdesk.company("Nur Muster KG")
+    other = Api(sevdesk.url, OTHER_TOKEN)
+
+    assert other.get(f"/Contact/{contact['id']}").status_code == 400
+    numbers = [c["customerNumber"] for c in other.get("/Contact").json()["objects"]]
+    assert contact["customerNumber"] not in numbers
+
+
+# -- contacts ----------------------------------------------------------------------------
+
+
+def test_company_and_person_with_address_and_email(sevdesk: Api) -> None:
+    countries = {c["code"]: c["id"] for c in sevdesk.get("/StaticCountry").json()["objects"]}
+    assert {"de", "ch", "fr", "at"} <= countries.keys()
+    keys = {k["name"]: k["id"] for k in sevdesk.get("/CommunicationWayKey").json()["objects"]}
+
+    company = sevdesk.company("Beispiel GmbH", vatNumber="DE123456789")
+    person = sevdesk.person("Erika", "Mustermann", company["id"])
+    assert company["customerNumber"]
+    assert person["customerNumber"]
+    assert company["customerNumber"] != person["customerNumber"]
+    assert person["parent"] == {"id": company["id"], "objectName": "Contact"}
+    assert company["category"] == {"id": "3", "objectName": "Category"}
+
+    address = sevdesk.post(
+        "/ContactAddress",
+        {
+            "contact": {"id": int(company["id"]), "objectName": "Contact"},
+            "street": "Hauptstraße 1",
+            "zip": "10115",
+            "city": "Berlin",
+            "country": {"id": int(countries["de"]), "objectName": "StaticCountry"},
+        },
+    )
+    assert address.status_code == 201, address.text
+    assert address.json()["objects"][0]["contact"]["id"] == int(company["id"])
+    listed = sevdesk.get("/ContactAddress", **{"contact[id]": company["id"]}).json()
+    assert [a["city"] for a in listed["objects"]] == ["Berlin"]
+
+    email = sevdesk.post(
+        "/CommunicationWay",
+        {
+            "contact": {"id": int(person["id"]), "objectName": "Contact"},
+            "type": "EMAIL",
+            "value": "erika@beispiel.de",
+            "key": {"id": int(keys["Arbeit"]), "objectName": "CommunicationWayKey"},
+            "main": True,
+        },
+    )
+    assert email.status_code == 201, email.text
+    found = sevdesk.get(
+        "/CommunicationWay",
+        **{"contact[id]": person["id"], "contact[objectName]": "Contact", "type": "EMAIL"},
+    ).json()["objects"]
+    assert [(w["value"], w["main"]) for w in found] == [("erika@beispiel.de", "1")]
+    assert (
+        sevdesk.get("/CommunicationWay", **{"contact[id]": person["id"], "type": "PHONE"}).json()[
+            "objects"
+        ]
+        == []
+    )
+
+
+def test_lookup_by_customer_number_needs_depth_for_persons(sevdesk: Api) -> None:
+    company = sevdesk.company("Tiefe AG", customerNumber="K-4711")
+    person = sevdesk.person("Max", "Tiefe", company["id"])
+
+    by_number = sevdesk.get("/Contact", customerNumber="K-4711").json()["objects"]
+    assert [c["id"] for c in by_number] == [company["id"]]
+
+    # depth 0 (the default) returns organisations only.
+    assert sevdesk.get("/Contact", customerNumber=person["customerNumber"]).json()["objects"] == []
+    with_persons = sevdesk.get("/Contact", customerNumber=person["customerNumber"], depth="1")
+    assert [c["id"] for c in with_persons.json()["objects"]] == [person["id"]]
+
+    embedded = sevdesk.get(f"/Contact/{person['id']}", embed="parent").json()["objects"][0]
+    assert embedded["parent"]["name"] == "Tiefe AG"
+
+    missing = sevdesk.get("/Contact/999999999")
+    assert missing.status_code == 400
+    assert missing.json()["error"]["message"] == "Contact was not found"
+
+
+def test_contact_update_changes_the_name(sevdesk: Api) -> None:
+    company = sevdesk.company("Alt GmbH")
+    updated = sevdesk.put(f"/Contact/{company['id']}", {"name": "Neu GmbH"})
+    assert updated.status_code == 200, updated.text
+    assert sevdesk.get(f"/Contact/{company['id']}").json()["objects"][0]["name"] == "Neu GmbH"
+
+
+def test_lookup_by_custom_field(sevdesk: Api) -> None:
+    company = sevdesk.company("Hub GmbH")
+    setting = sevdesk.post(
+        "/ContactCustomFieldSetting",
+        {"name": "hubspot_company_id", "objectName": "ContactCustomFieldSetting"},
+    )
+    assert setting.status_code == 200, setting.text
+    setting_id = setting.json()["objects"][0]["id"]
+    field = sevdesk.post(
+        "/ContactCustomField",
+        {
+            "contact": {"id": int(company["id"]), "objectName": "Contact"},
+            "contactCustomFieldSetting": {
+                "id": int(setting_id),
+                "objectName": "ContactCustomFieldSetting",
+            },
+            "value": "hs-31415",
+            "objectName": "ContactCustomField",
+        },
+    )
+    assert field.status_code == 200, field.text
+
+    found = sevdesk.get(
+        "/Contact/Factory/findContactsByCustomFieldValue",
+        value="hs-31415",
+        customFieldName="hubspot_company_id",
+    ).json()["objects"]
+    assert [c["id"] for c in found] == [company["id"]]
+    none = sevdesk.get(
+        "/Contact/Factory/findContactsByCustomFieldValue",
+        value="hs-0",
+        customFieldName="hubspot_company_id",
+    ).json()["objects"]
+    assert none == []
+
+
+def test_contact_refusals(sevdesk: Api) -> None:
+    no_category = sevdesk.post("/Contact", {"name": "Ohne Kategorie"})
+    assert no_category.status_code == 400
+    assert no_category.json() == {
+        "error": {"message": "Category is required.", "code": None, "data": None}
+    }
+
+    flat_category = sevdesk.post("/Contact", {"name": "X", "category": 3})
+    assert flat_category.status_code == 400
+    assert flat_category.json()["error"]["message"] == (
+        "category expected array with 'id' and 'objectName'. integer given"
+    )
+
+    nameless = sevdesk.post("/Contact", {"category": {"id": 3, "objectName": "Category"}})
+    assert nameless.status_code == 400
+
+    no_country = sevdesk.post(
+        "/ContactAddress",
+        {"contact": {"id": int(sevdesk.company("Adresslos")["id"]), "objectName": "Contact"}},
+    )
+    assert no_country.status_code == 400
+    assert no_country.json()["error"]["message"] == "Country is required."
+
+    no_key = sevdesk.post("/CommunicationWay", {"type": "EMAIL", "value": "a@b.de"})
+    assert no_key.status_code == 400
+    assert no_key.json()["error"]["message"] == "Key is required."
+
+    too_many = sevdesk.get("/Contact", limit="1001")
+    assert too_many.status_code == 400
+
+
+# -- quotes and invoices -----------------------------------------------------------------
+
+
+def test_quote_with_three_positions_is_saved_and_read_back(sevdesk: Api) -> None:
+    unities = {u["name"]: u["id"] for u in sevdesk.get("/Unity").json()["objects"]}
+    assert unities["Stk"] == "1"
+    assert unities["Std"] == "9"
+    company = sevdesk.company("Angebot GmbH")
+
+    saved = sevdesk.post(
+        "/Order/Factory/saveOrder", quote(company["id"], sevdesk.sev_user_id(), "AN-1001")
+    )
+    assert saved.status_code == 201, saved.text
+    order = saved.json()["objects"]["order"]
+    assert len(saved.json()["objects"]["orderPos"]) == 3
+    assert order["orderType"] == "AN"
+    assert order["status"] == "100"
+    # 2 x 100 + 49.50 at 19 %, 3 x 10 at 7 %
+    assert (order["sumNet"], order["sumTax"], order["sumGross"]) == ("279.5", "49.51", "329.01")
+    assert order["orderDate"].startswith("2026-01-15T00:00:00")
+    assert order["taxRule"] == {"id": "1", "objectName": "TaxRule"}
+
+    by_id = sevdesk.get(f"/Order/{order['id']}").json()["objects"]
+    assert [o["orderNumber"] for o in by_id] == ["AN-1001"]
+    # After an unknown outcome the product finds its quote by number.
+    by_number = sevdesk.get("/Order", orderNumber="AN-1001").json()["objects"]
+    assert [o["id"] for o in by_number] == [order["id"]]
+    by_contact = sevdesk.get("/Order", **{"contact[id]": company["id"], "status": "100"})
+    assert [o["id"] for o in by_contact.json()["objects"]] == [order["id"]]
+    assert sevdesk.get("/Order", status="draft").status_code == 400
+    positions = sevdesk.get(f"/Order/{order['id']}/getPositions").json()["objects"]
+    assert [(p["name"], p["quantity"], p["unity"]["id"]) for p in positions] == [
+        ("Beratung", "2", "9"),
+        ("Lizenz", "1", "1"),
+        ("Fachbuch", "3", "1"),
+    ]
+
+    german_date = sevdesk.post(
+        "/Order/Factory/saveOrder",
+        quote(company["id"], sevdesk.sev_user_id(), "AN-1002", orderDate="15.01.2026"),
+    )
+    assert german_date.status_code == 201, german_date.text
+
+
+def test_invalid_quotes_are_refused_and_not_stored(sevdesk: Api, server: RunningSandbox) -> None:
+    company = sevdesk.company("Fehler GmbH")
+    user = sevdesk.sev_user_id()
+    sandbox = server.sandbox
+    assert isinstance(sandbox, SevdeskSandbox)
+    stored = len(sandbox.orders)
+
+    no_contact = quote(company["id"], user, "AN-2001")
+    del no_contact["order"]["contact"]
+    answer = sevdesk.post("/Order/Factory/saveOrder", no_contact)
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": {"message": "Contact is required.", "code": None, "data": None}
+    }
+
+    single = quote(company["id"], user, "AN-2002")
+    single["orderPosSave"] = single["orderPosSave"][0]
+    answer = sevdesk.post("/Order/Factory/saveOrder", single)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == (
+        "orderPosSave expected array with 'id' and 'objectName'. array given"
+    )
+
+    no_unity = quote(company["id"], user, "AN-2003")
+    del no_unity["orderPosSave"][1]["unity"]
+    assert sevdesk.post("/Order/Factory/saveOrder", no_unity).status_code == 400
+
+    no_currency = quote(company["id"], user, "AN-2004")
+    del no_currency["order"]["currency"]
+    answer = sevdesk.post("/Order/Factory/saveOrder", no_currency)
+    assert answer.json()["error"]["message"] == "Currency is required."
+
+    bad_date = quote(company["id"], user, "AN-2005", orderDate="next tuesday")
+    assert sevdesk.post("/Order/Factory/saveOrder", bad_date).status_code == 400
+
+    wrong_rate = quote(company["id"], user, "AN-2006")
+    wrong_rate["orderPosSave"][0]["taxRate"] = 16
+    assert sevdesk.post("/Order/Factory/saveOrder", wrong_rate).status_code == 422
+
+    foreign_contact = Api(sevdesk.url, OTHER_TOKEN).post(
+        "/Order/Factory/saveOrder", quote(company["id"], user, "AN-2007")
+    )
+    assert foreign_contact.status_code == 400
+
+    assert len(sandbox.orders) == stored
+
+
+def test_invoice_is_saved_and_read_back(sevdesk: Api) -> None:
+    company = sevdesk.company("Rechnung GmbH")
+    body = {
+        "invoice": {
+            "objectName": "Invoice",
+            "mapAll": True,
+            "contact": {"id": int(company["id"]), "objectName": "Contact"},
+            "contactPerson": {"id": sevdesk.sev_user_id(), "objectName": "SevUser"},
+            "invoiceDate": "01.02.2026",
+            "discount": 0,
+            "status": "100",
+            "invoiceType": "RE",
+            "currency": "EUR",
+            "taxRate": 19,
+            "taxRule": {"id": "1", "objectName": "TaxRule"},
+            "taxText": "Umsatzsteuer 19%",
+            "taxType": "default",
+            "addressCountry": {"id": 1, "objectName": "StaticCountry"},
+        },
+        "invoicePosSave": [
+            {
+                "objectName": "InvoicePos",
+                "mapAll": True,
+                "quantity": 1,
+                "price": 250,
+                "name": "Projekt",
+                "unity": {"id": 1, "objectName": "Unity"},
+                "taxRate": 19,
+            }
+        ],
+    }
+    saved = sevdesk.post("/Invoice/Factory/saveInvoice", body)
+    assert saved.status_code == 201, saved.text
+    invoice = saved.json()["objects"]["invoice"]
+    assert (invoice["sumNet"], invoice["sumGross"]) == ("250", "297.5")
+    assert [i["id"] for i in sevdesk.get(f"/Invoice/{invoice['id']}").json()["objects"]] == [
+        invoice["id"]
+    ]
+    listed = sevdesk.get("/Invoice", **{"contact[id]": company["id"]}).json()["objects"]
+    assert [i["id"] for i in listed] == [invoice["id"]]
+
+    del body["invoice"]["contact"]
+    refused = sevdesk.post("/Invoice/Factory/saveInvoice", body)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "Contact is required."
+
+
+# -- rate limit and faults ---------------------------------------------------------------
+
+
+def test_rate_limit_is_off_by_default_and_answers_429_when_on(sevdesk: Api) -> None:
+    assert all(sevdesk.get("/Unity").status_code == 200 for _ in range(15))
+
+    limited = SevdeskSandbox(rate_per_second=0.5, rate_burst=2, demo_token=None)
+    account: Account = limited.add_account(token=TOKEN)
+    with running(limited) as handle:
+        api = Api(handle.url, account.token)
+        statuses = [api.get("/Contact").status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        refused = api.get("/Contact")
+        assert refused.headers["Retry-After"] == "2"
+        assert refused.json()["error"]["message"] == "Too Many Requests"
+
+
+def set_faults(api: Api, **faults: Any) -> None:
+    assert requests.post(f"{api.url}/_sandbox/faults", json=faults, timeout=5).ok
+
+
+def test_latency(sevdesk: Api) -> None:
+    set_faults(sevdesk, latency_ms=300)
+    started = time.monotonic()
+    assert sevdesk.get("/Unity").status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+def test_server_errors(sevdesk: Api) -> None:
+    set_faults(sevdesk, server_error_rate=1)
+    answer = sevdesk.get("/Contact")
+    assert answer.status_code == 500
+    assert answer.json()["error"]["message"] == "Internal Server Error"
+
+
+def test_drop_after_commit_keeps_the_contact(sevdesk: Api) -> None:
+    set_faults(sevdesk, drop_after_commit_rate=1)
+    with pytest.raises(requests.ConnectionError):
+        sevdesk.post(
+            "/Contact",
+            {
+                "name": "Verloren GmbH",
+                "customerNumber": "K-DROP",
+                "category": {"id": 3, "objectName": "Category"},
+            },
+        )
+    set_faults(sevdesk, drop_after_commit_rate=0)
+    found = sevdesk.get("/Contact", customerNumber="K-DROP").json()["objects"]
+    assert [c["name"] for c in found] == ["Verloren GmbH"]
+
+
+def test_down(sevdesk: Api) -> None:
+    set_faults(sevdesk, down_for_seconds=30)
+    answer = sevdesk.get("/Contact")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["message"] == "Service Unavailable"
+
+
+# -- inspection and contract ---------------------------------------------------------------
+
+
+def test_inspection_page_lists_what_was_created(sevdesk: Api) -> None:
+    company = sevdesk.company("Sichtbar GmbH")
+    saved = sevdesk.post(
+        "/Order/Factory/saveOrder", quote(company["id"], sevdesk.sev_user_id(), "AN-SEEN")
+    )
+    assert saved.status_code == 201
+    page = requests.get(f"{sevdesk.url}/_sandbox/", timeout=5).text
+    assert "Sichtbar GmbH" in page
+    assert "AN-SEEN" in page
+    state = requests.get(f"{sevdesk.url}/_sandbox/state", timeout=5).json()
+    assert {"contacts", "addresses", "communication ways", "orders (quotes)", "invoices"} <= set(
+        state
+    )
+
+
+def test_reset_forgets_the_data_but_keeps_the_accounts() -> None:
+    sandbox = SevdeskSandbox(demo_token=None)
+    sandbox.add_account(token=TOKEN)
+    with running(sandbox) as handle:
+        api = Api(handle.url, TOKEN)
+        api.company("Vergessen GmbH")
+        assert requests.post(f"{handle.url}/_sandbox/reset", timeout=5).ok
+        answer = api.get("/Contact")
+        assert answer.status_code == 200
+        assert answer.json() == {"objects": []}
+
+
+def test_unknown_path_answers_in_sevdesk_shape(sevdesk: Api) -> None:
+    answer = sevdesk.get("/Nonsense")
+    assert answer.status_code == 404
+    assert set(answer.json()["error"]) == {"message", "code", "data"}
+
+
+def test_valid_traffic_matches_the_spec(server: RunningSandbox) -> None:
+    # Runs last: everything above went through the contract checker.
+    contract = server.sandbox.contract
+    assert contract is not None
+    assert contract.checked > 20
+    documented = [v for v in contract.violations if v.path not in NOT_IN_SPEC]
+    assert documented == [], "\n".join(
+        f"{v.method} {v.path} {v.status} {v.where}: {v.error}" for v in documented
+    )
+    assert {v.error for v in contract.violations} <= {"operation not in the vendor's spec"}
