@@ -44,13 +44,16 @@ class _SpecRequest:
     """The sandbox's request as if it had been sent to the vendor's own host."""
 
     def __init__(self, req: Request, server_url: str) -> None:
-        from urllib.parse import urlsplit
+        from urllib.parse import urlencode, urlsplit
 
         parts = urlsplit(server_url)
         self.host_url = f"{parts.scheme}://{parts.netloc}"
         self.path = req.path
         self.method = req.method.lower()
         self.body = req.get_data(cache=True)
+        if not self.body and req.form:
+            # The handler already read a form body; rebuild it for validation.
+            self.body = urlencode(list(req.form.items(multi=True))).encode()
         self.content_type = req.content_type or "application/octet-stream"
         self.parameters = _Parameters(
             query=ImmutableMultiDict(list(req.args.items(multi=True))),

@@ -1,0 +1,849 @@
+"""Qonto's Business API as the product sees it: OAuth 2.0 (consent page, token endpoint with
+refresh grace period) and API keys, the organization, clients, quotes and client invoices,
+idempotency keys, JSON:API errors with a trace id, and the per-IP rate limits.
+
+Paths, fields and status codes follow qonto/qonto-derived-openapi.yaml and the Qonto fact
+sheet in the shared vendor-specs folder.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import math
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Request, Response, g, has_request_context, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from sandbox.core import SlidingWindow, VendorSandbox
+from sandbox.qonto import documents
+from sandbox.qonto.contract import API_SERVER_URL, QontoContractChecker
+from sandbox.qonto.documents import Problem, problem
+from sandbox.qonto.state import (
+    ALL_SCOPES,
+    AccessToken,
+    AuthorizationCode,
+    IdempotentAnswer,
+    OAuthClient,
+    Organization,
+    RefreshToken,
+    timestamp,
+)
+
+IDEMPOTENCY_HEADER = "X-Qonto-Idempotency-Key"
+TRACE_HEADER = "X-Tyk-Trace-Id"
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "invalid_format",
+    429: "too_many_requests",
+    500: "internal_server_error",
+    503: "service_unavailable",
+}
+DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
+
+Created = tuple[int, dict[str, Any]]
+
+
+class QontoSandbox(VendorSandbox):
+    name = "qonto"
+    title = "Qonto"
+    spec_files = ("qonto/qonto-derived-openapi.yaml",)
+    spec_server_url = API_SERVER_URL
+    # The OAuth host's pages and token endpoint take no API credential.
+    public_endpoints = frozenset({"oauth_authorize", "oauth_consent", "oauth_token"})
+    # The consent page is the spec's authorizationUrl (https://oauth.qonto.com/oauth2/auth),
+    # a browser page without an operation in the file.
+    undocumented_endpoints = frozenset({"oauth_authorize", "oauth_consent"})
+
+    def __init__(
+        self,
+        *,
+        contract: bool = False,
+        public_url: str = "",
+        access_token_lifetime: float = 3600,
+        authorization_code_lifetime: float = 600,
+        refresh_token_lifetime: float = 90 * 24 * 3600,
+        refresh_grace_period: float = 60,
+        idempotency_ttl: float = 30 * 60,
+        burst_limit: int = 1000,
+        burst_window: float = 10,
+        sustained_limit: int = 10_000,
+        sustained_window: float = 600,
+        unauthorized_limit: int = 200,
+        unauthorized_window: float = 3600,
+        automatic_numbering: bool = False,
+        api_key_scopes: tuple[str, ...] = ALL_SCOPES,
+        demo_client_id: str = "apiup-sandbox-client",
+        demo_client_secret: str = "apiup-sandbox-secret",  # noqa: S107
+        seed_demo: bool = True,
+    ) -> None:
+        self.access_token_lifetime = access_token_lifetime
+        self.authorization_code_lifetime = authorization_code_lifetime
+        self.refresh_token_lifetime = refresh_token_lifetime
+        self.refresh_grace_period = refresh_grace_period
+        self.idempotency_ttl = idempotency_ttl
+        self.burst_limit, self.burst_window = burst_limit, burst_window
+        self.sustained_limit, self.sustained_window = sustained_limit, sustained_window
+        self.unauthorized_limit = unauthorized_limit
+        self.unauthorized_window = unauthorized_window
+        # Qonto's default is manual numbering, so quotes need a `number` unless switched on.
+        self.automatic_numbering = automatic_numbering
+        # The spec allows the API key on every operation ("mostly read-only" in the docs
+        # without a list), so it gets every scope unless a test narrows it.
+        self.api_key_scopes = api_key_scopes
+        self.demo_client_id = demo_client_id
+        self.demo_client_secret = demo_client_secret
+        self.seed_demo = seed_demo
+        super().__init__(contract=contract, public_url=public_url)
+        if contract:
+            self.contract = QontoContractChecker(self.spec_files)
+
+    # -- state ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.organizations: dict[str, Organization] = {}
+            self.oauth_clients: dict[str, OAuthClient] = {}
+            self.authorization_codes: dict[str, AuthorizationCode] = {}
+            self.access_tokens: dict[str, AccessToken] = {}
+            self.refresh_tokens: dict[str, RefreshToken] = {}
+            self.idempotent_answers: dict[tuple[str, str], IdempotentAnswer] = {}
+            self.burst = SlidingWindow(limit=self.burst_limit, window=self.burst_window)
+            self.sustained = SlidingWindow(limit=self.sustained_limit, window=self.sustained_window)
+            self.unauthorized_answers: dict[str, list[float]] = {}
+            self._unauthorized_lock = threading.Lock()
+            if self.seed_demo:
+                self.add_organization(
+                    slug="apiup-demo",
+                    secret_key="apiup-sandbox-secret-key",  # noqa: S106
+                    name="APIUP Demo SAS",
+                    iban=DEMO_IBAN,
+                )
+                self.add_oauth_client(
+                    client_id=self.demo_client_id, client_secret=self.demo_client_secret
+                )
+
+    def add_organization(
+        self,
+        *,
+        slug: str,
+        secret_key: str,
+        name: str,
+        iban: str,
+        login: str | None = None,
+        legal_country: str = "FR",
+        automatic_numbering: bool | None = None,
+    ) -> Organization:
+        """An organization with one Qonto account; its API key is `{login}:{secret_key}`."""
+        organization = Organization(
+            id=str(uuid.uuid4()),
+            slug=slug,
+            name=name,
+            login=login or slug,
+            secret_key=secret_key,
+            iban=iban,
+            legal_country=legal_country,
+            automatic_numbering=(
+                self.automatic_numbering if automatic_numbering is None else automatic_numbering
+            ),
+            bank_account_id=str(uuid.uuid4()),
+        )
+        with self.lock:
+            self.organizations[organization.id] = organization
+        return organization
+
+    def add_oauth_client(
+        self, *, client_id: str, client_secret: str, redirect_uris: tuple[str, ...] = ()
+    ) -> OAuthClient:
+        client = OAuthClient(client_id, client_secret, redirect_uris)
+        with self.lock:
+            self.oauth_clients[client_id] = client
+        return client
+
+    def organization_by_slug(self, slug: str) -> Organization:
+        with self.lock:
+            return next(o for o in self.organizations.values() if o.slug == slug)
+
+    # -- auth, errors and limits --------------------------------------------------------
+
+    def credential_of(self, req: Request) -> str | None:
+        g.organization = None
+        g.scopes = ()
+        header = req.headers.get("Authorization", "")
+        with self.lock:
+            if header.startswith("Bearer "):
+                token = self.access_tokens.get(header.removeprefix("Bearer "))
+                if token is None or time.time() >= token.expires_at:
+                    return None
+                organization = self.organizations[token.organization_id]
+                g.organization, g.scopes = organization, token.scopes
+                return f"oauth:{organization.slug}"
+            # The API key is the raw `{login}:{secret-key}`, neither Basic nor base64.
+            login, separator, secret_key = header.partition(":")
+            holder = next((o for o in self.organizations.values() if o.login == login), None)
+            if (
+                not separator
+                or holder is None
+                or not hmac.compare_digest(holder.secret_key, secret_key)
+            ):
+                return None
+            g.organization, g.scopes = holder, self.api_key_scopes
+            return f"api_key:{holder.login}"
+
+    def error_response(self, status: int, message: str, **extra: Any) -> Response:
+        if status == 401 and has_request_context():
+            # Unauthenticated calls count against the IP too, and an IP that collected too
+            # many 401s is throttled even while it keeps sending bad credentials.
+            limited = self._limit_ip()
+            if limited is not None:
+                return limited
+            self._remember_unauthorized()
+        errors: list[Problem] = extra.get("errors") or [
+            problem(
+                extra.get("code") or ERROR_CODES.get(status, "error"),
+                message,
+                pointer=extra.get("pointer"),
+                parameter=extra.get("parameter"),
+            )
+        ]
+        trace_id = secrets.token_hex(16)
+        headers = {TRACE_HEADER: trace_id}
+        if extra.get("retry_after") is not None:
+            # Qonto documents neither a 429 body nor headers; Retry-After is the standard
+            # header the product's HTTP client honours.
+            headers["Retry-After"] = str(max(1, math.ceil(float(extra["retry_after"]))))
+        return self.json({"errors": errors, "trace_id": trace_id}, status, headers)
+
+    def rate_limit(self, credential: str) -> Response | None:
+        return self._limit_ip()
+
+    def _limit_ip(self) -> Response | None:
+        """Qonto limits per client IP address, whatever the credential."""
+        ip = request.remote_addr or "unknown"
+        now = time.time()
+        with self._unauthorized_lock:
+            recent = [
+                t
+                for t in self.unauthorized_answers.get(ip, [])
+                if t > now - self.unauthorized_window
+            ]
+            self.unauthorized_answers[ip] = recent
+        if len(recent) > self.unauthorized_limit:
+            free_at = recent[len(recent) - self.unauthorized_limit - 1] + self.unauthorized_window
+            return self._too_many(free_at - now, "Too many unauthorized requests")
+        for window in (self.burst, self.sustained):
+            wait, _ = window.take(ip)
+            if wait:
+                return self._too_many(wait, "Rate limit exceeded")
+        return None
+
+    def _too_many(self, wait: float, detail: str) -> Response:
+        trace_id = secrets.token_hex(16)
+        headers = {TRACE_HEADER: trace_id, "Retry-After": str(max(1, math.ceil(wait)))}
+        body = {"errors": [problem("too_many_requests", detail)], "trace_id": trace_id}
+        return self.json(body, 429, headers)
+
+    def _remember_unauthorized(self) -> None:
+        ip = request.remote_addr or "unknown"
+        with self._unauthorized_lock:
+            self.unauthorized_answers.setdefault(ip, []).append(time.time())
+
+    def _missing_scope(self, scope: str) -> Response | None:
+        if scope in g.scopes:
+            return None
+        return self.error_response(403, f"Missing scope {scope}", code="forbidden")
+
+    def _invalid(self, problems: list[Problem], status: int = 422) -> Response:
+        return self.error_response(status, problems[0]["detail"], errors=problems)
+
+    # -- routes -----------------------------------------------------------------------
+
+    def register_routes(self, app: Flask) -> None:
+        app.add_url_rule("/oauth2/auth", "oauth_authorize", self.oauth_authorize, methods=["GET"])
+        app.add_url_rule("/oauth2/auth", "oauth_consent", self.oauth_consent, methods=["POST"])
+        app.add_url_rule("/oauth2/token", "oauth_token", self.oauth_token, methods=["POST"])
+        app.add_url_rule("/v2/organization", "organization", self.organization, methods=["GET"])
+        app.add_url_rule("/v2/clients", "clients", self.list_clients, methods=["GET"])
+        app.add_url_rule("/v2/clients", "create_client", self.create_client, methods=["POST"])
+        app.add_url_rule("/v2/clients/<client_id>", "client", self.get_client, methods=["GET"])
+        app.add_url_rule("/v2/quotes", "quotes", self.list_quotes, methods=["GET"])
+        app.add_url_rule("/v2/quotes", "create_quote", self.create_quote, methods=["POST"])
+        app.add_url_rule("/v2/quotes/<quote_id>", "quote", self.get_quote, methods=["GET"])
+        app.add_url_rule(
+            "/v2/client_invoices", "create_invoice", self.create_invoice, methods=["POST"]
+        )
+        app.add_url_rule(
+            "/v2/client_invoices/<invoice_id>/finalize",
+            "finalize_invoice",
+            self.finalize_invoice,
+            methods=["POST"],
+        )
+        app.register_error_handler(NotFound, self._not_found)
+        app.register_error_handler(MethodNotAllowed, self._method_not_allowed)
+
+    def _not_found(self, _: NotFound) -> Response:
+        return self.error_response(404, "Resource not found")
+
+    def _method_not_allowed(self, _: MethodNotAllowed) -> Response:
+        return self.error_response(405, "Method not allowed")
+
+    # -- OAuth host -------------------------------------------------------------------
+
+    def _authorize_request(self, params: dict[str, str]) -> tuple[str, list[str]] | Response:
+        """The redirect URI and scopes of an authorize request, or the page that refuses it.
+
+        A bad client or redirect URI is shown in the browser, never redirected (RFC 6749
+        4.1.2.1); the other errors go back to the client's redirect URI.
+        """
+        client = self.oauth_clients.get(params.get("client_id", ""))
+        redirect_uri = params.get("redirect_uri", "")
+        if client is None:
+            return _page("Unknown application", "<p>The client_id is not known.</p>", 400)
+        if not redirect_uri or (client.redirect_uris and redirect_uri not in client.redirect_uris):
+            return _page("Invalid redirect", "<p>The redirect_uri is not registered.</p>", 400)
+        if params.get("response_type", "code") != "code":
+            return _back(redirect_uri, params, error="unsupported_response_type")
+        scopes = params.get("scope", "").split()
+        unknown = [s for s in scopes if s not in ALL_SCOPES]
+        if unknown:
+            return _back(
+                redirect_uri,
+                params,
+                error="invalid_scope",
+                error_description=f"Unknown scope {unknown[0]}",
+            )
+        return redirect_uri, scopes
+
+    def oauth_authorize(self) -> Response:
+        params = request.args.to_dict()
+        with self.lock:
+            checked = self._authorize_request(params)
+            organizations = list(self.organizations.values())
+        if isinstance(checked, Response):
+            return checked
+        _, scopes = checked
+        hidden = "".join(
+            f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>"
+            for k, v in params.items()
+        )
+        options = "".join(
+            f"<option value='{html.escape(o.id)}'>{html.escape(o.name)}</option>"
+            for o in organizations
+        )
+        scope_list = "".join(f"<li>{html.escape(s)}</li>" for s in scopes)
+        body = (
+            f"<p><b>{html.escape(params['client_id'])}</b> asks for access to:</p>"
+            f"<ul>{scope_list}</ul><form method='post' action='/oauth2/auth'>{hidden}"
+            f"<label>Organization <select name='organization_id'>{options}</select></label> "
+            "<button name='decision' value='approve'>Approve</button> "
+            "<button name='decision' value='deny'>Deny</button></form>"
+        )
+        return _page("Qonto: authorize access", body)
+
+    def oauth_consent(self) -> Response:
+        params = request.form.to_dict()
+        decision = params.pop("decision", "")
+        organization_id = params.pop("organization_id", "")
+        with self.lock:
+            checked = self._authorize_request(params)
+            if isinstance(checked, Response):
+                return checked
+            redirect_uri, scopes = checked
+            if decision != "approve":
+                return _back(
+                    redirect_uri,
+                    params,
+                    error="access_denied",
+                    error_description="The resource owner denied the request",
+                )
+            if organization_id not in self.organizations:
+                return _page("Unknown organization", "<p>Pick an organization.</p>", 400)
+            code = "ory_ac_" + secrets.token_urlsafe(32)
+            self.authorization_codes[code] = AuthorizationCode(
+                client_id=params["client_id"],
+                redirect_uri=redirect_uri,
+                organization_id=organization_id,
+                scopes=tuple(scopes),
+                expires_at=time.time() + self.authorization_code_lifetime,
+            )
+        return _back(redirect_uri, params, code=code, scope=" ".join(scopes))
+
+    def oauth_token(self) -> Response:
+        if request.mimetype != "application/x-www-form-urlencoded":
+            return _oauth_error("invalid_request", "The body must be form-encoded")
+        form = request.form.to_dict()
+        grant_type = form.get("grant_type")
+        if grant_type not in ("authorization_code", "refresh_token"):
+            return _oauth_error("unsupported_grant_type", "The grant_type is not supported")
+        required = (
+            ("code", "client_id", "client_secret", "redirect_uri")
+            if grant_type == "authorization_code"
+            else ("refresh_token", "client_id", "client_secret")
+        )
+        missing = [name for name in required if not form.get(name)]
+        if missing:
+            return _oauth_error("invalid_request", f"The parameter {missing[0]} is missing")
+        with self.lock:
+            client = self.oauth_clients.get(form["client_id"])
+            if client is None or not hmac.compare_digest(
+                client.client_secret, form["client_secret"]
+            ):
+                return _oauth_error("invalid_client", "Client authentication failed", 401)
+            if grant_type == "authorization_code":
+                return self._exchange_code(form)
+            return self._refresh(form)
+
+    def _exchange_code(self, form: dict[str, str]) -> Response:
+        grant = self.authorization_codes.get(form["code"])
+        if (
+            grant is None
+            or grant.used
+            or time.time() >= grant.expires_at
+            or grant.client_id != form["client_id"]
+        ):
+            return _oauth_error("invalid_grant", "The authorization code is invalid or expired")
+        if grant.redirect_uri != form["redirect_uri"]:
+            return _oauth_error("invalid_grant", "The redirect_uri does not match")
+        grant.used = True
+        return self._issue_tokens(grant.client_id, grant.organization_id, grant.scopes)
+
+    def _refresh(self, form: dict[str, str]) -> Response:
+        old = self.refresh_tokens.get(form["refresh_token"])
+        if (
+            old is None
+            or old.client_id != form["client_id"]
+            or not old.usable(grace_period=self.refresh_grace_period)
+        ):
+            return _oauth_error("invalid_grant", "The refresh token is invalid or expired")
+        if old.used_at is None:
+            # Still valid for the grace period, so a retry after a lost answer works.
+            old.used_at = time.time()
+        return self._issue_tokens(old.client_id, old.organization_id, old.scopes)
+
+    def _issue_tokens(
+        self, client_id: str, organization_id: str, scopes: tuple[str, ...]
+    ) -> Response:
+        now = time.time()
+        access_token = "ory_at_" + secrets.token_urlsafe(32)
+        self.access_tokens[access_token] = AccessToken(
+            client_id, organization_id, scopes, now + self.access_token_lifetime
+        )
+        body: dict[str, Any] = {
+            "access_token": access_token,
+            "expires_in": int(self.access_token_lifetime),
+        }
+        if "offline_access" in scopes:
+            refresh_token = "ory_rt_" + secrets.token_urlsafe(32)
+            self.refresh_tokens[refresh_token] = RefreshToken(
+                client_id, organization_id, scopes, now + self.refresh_token_lifetime
+            )
+            body["refresh_token"] = refresh_token
+        # No id_token: scope openid would need a signed JWT the product does not use.
+        body |= {"scope": " ".join(scopes), "token_type": "bearer"}
+        return self.json(body)
+
+    # -- organization -----------------------------------------------------------------
+
+    def organization(self) -> Response:
+        refused = self._missing_scope("organization.read")
+        if refused is not None:
+            return refused
+        organization: Organization = g.organization
+        account = {
+            "id": organization.bank_account_id,
+            "slug": f"{organization.slug}-bank-account-1",
+            "iban": organization.iban,
+            "bic": "QNTOFRP1XXX",
+            "currency": "EUR",
+            "balance": 0,
+            "balance_cents": 0,
+            "authorized_balance": 0,
+            "authorized_balance_cents": 0,
+            "name": "Main account",
+            "updated_at": timestamp(),
+            "status": "active",
+            "main": True,
+            "is_external_account": False,
+        }
+        body = {
+            "id": organization.id,
+            "name": organization.name,
+            "slug": organization.slug,
+            "legal_name": organization.name,
+            "locale": organization.legal_country.lower(),
+            "legal_country": organization.legal_country,
+            "bank_accounts": [account],
+        }
+        return self.json({"organization": body})
+
+    # -- clients ----------------------------------------------------------------------
+
+    def list_clients(self) -> Response:
+        refused = self._missing_scope("client.read")
+        if refused is not None:
+            return refused
+        filters = _filters(request.args)
+        problems: list[Problem] = []
+        if "name" in filters and len(filters["name"]) < 2:
+            detail = "filter[name] is too short (minimum is 2 characters)"
+            problems.append(problem("invalid_format", detail, parameter="filter[name]"))
+        # The default order is not documented; the sandbox lists oldest first.
+        sort_by = request.args.get("sort_by", "created_at:asc")
+        sorts = ("created_at:asc", "created_at:desc", "name:asc", "name:desc")
+        if sort_by not in sorts:
+            detail = f"sort_by must be one of: {', '.join(sorts)}"
+            problems.append(problem("not_in_list", detail, parameter="sort_by"))
+        paging = _paging(request.args)
+        if isinstance(paging, list):
+            problems += paging
+        if problems or isinstance(paging, list):
+            return self._invalid(problems)  # the spec lists 422 for this operation
+        organization: Organization = g.organization
+        with self.lock:
+            clients = [
+                c for c in organization.clients.values() if documents.client_matches(c, filters)
+            ]
+        if sort_by.startswith("name"):
+            clients.sort(key=lambda c: str(c.get("name", "")).casefold())
+        if sort_by.endswith(":desc"):
+            clients.reverse()
+        page, meta = _page_of(clients, *paging)
+        return self.json({"clients": page, "meta": meta})
+
+    def create_client(self) -> Response:
+        refused = self._missing_scope("client.write")
+        if refused is not None:
+            return refused
+
+        def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
+            problems = documents.client_problems(body, organization)
+            if problems:
+                return self._invalid(problems)
+            client = documents.client_object(body)
+            organization.clients[client["id"]] = client
+            return 200, {"client": client}
+
+        return self._create(create)
+
+    def get_client(self, client_id: str) -> Response:
+        refused = self._missing_scope("client.read")
+        if refused is not None:
+            return refused
+        with self.lock:
+            client = g.organization.clients.get(client_id)
+        if client is None:
+            return self.error_response(404, "Client not found", parameter="id")
+        return self.json({"client": client})
+
+    # -- quotes -----------------------------------------------------------------------
+
+    def list_quotes(self) -> Response:
+        refused = self._missing_scope("client_invoices.read")
+        if refused is not None:
+            return refused
+        filters = _filters(request.args)
+        problems: list[Problem] = []
+        status = filters.get("status")
+        if status is not None and status not in documents.QUOTE_STATUSES:
+            detail = f"status must be one of: {', '.join(documents.QUOTE_STATUSES)}"
+            problems.append(problem("not_in_list", detail, parameter="filter[status]"))
+        bounds: dict[str, datetime] = {}
+        for name in ("created_at_from", "created_at_to"):
+            if name in filters:
+                moment = _date_time(filters[name])
+                if moment is None:
+                    detail = f"{name} must be an ISO 8601 date-time"
+                    problems.append(problem("invalid_format", detail, parameter=f"filter[{name}]"))
+                else:
+                    bounds[name] = moment
+        sort_by = request.args.get("sort_by", "created_at:asc")
+        if sort_by not in ("created_at:asc", "created_at:desc"):
+            detail = "sort_by must be one of: created_at:asc, created_at:desc"
+            problems.append(problem("not_in_list", detail, parameter="sort_by"))
+        paging = _paging(request.args)
+        if isinstance(paging, list):
+            problems += paging
+        if problems or isinstance(paging, list):
+            # Query errors are 400 here: the spec lists no 422 for this operation, and
+            # Qonto's own not_in_list example is a 400.
+            return self._invalid(problems, 400)
+        organization: Organization = g.organization
+        with self.lock:
+            quotes = list(organization.quotes.values())
+        quotes = [
+            q
+            for q in quotes
+            if (status is None or q["status"] == status)
+            and _within(q["created_at"], bounds.get("created_at_from"), bounds.get("created_at_to"))
+        ]
+        if sort_by == "created_at:desc":
+            quotes.reverse()
+        page, meta = _page_of(quotes, *paging)
+        return self.json({"quotes": page, "meta": meta})
+
+    def create_quote(self) -> Response:
+        refused = self._missing_scope("client_invoice.write")
+        if refused is not None:
+            return refused
+
+        def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
+            problems = documents.quote_problems(body, organization)
+            if problems:
+                return self._invalid(problems)
+            number = body.get("number") or organization.next_number("Q")
+            if any(q["number"] == number for q in organization.quotes.values()):
+                # Numbers are unique per organization. The quote's conflict code is not
+                # documented; the invoice one is `invoice_number_already_exists`.
+                return self.error_response(
+                    409,
+                    "The quote number is already used.",
+                    code="quote_number_already_exists",
+                    pointer="/number",
+                )
+            quote = documents.quote_object(body, organization, number=number)
+            organization.quotes[quote["id"]] = quote
+            # The 2026 docs answer with the quote itself, not wrapped in {"quote": ...}.
+            return 201, quote
+
+        return self._create(create)
+
+    def get_quote(self, quote_id: str) -> Response:
+        refused = self._missing_scope("client_invoices.read")
+        if refused is not None:
+            return refused
+        with self.lock:
+            quote = g.organization.quotes.get(quote_id)
+        if quote is None:
+            return self.error_response(404, "Quote not found", parameter="id")
+        return self.json(quote)
+
+    # -- client invoices --------------------------------------------------------------
+
+    def create_invoice(self) -> Response:
+        refused = self._missing_scope("client_invoice.write")
+        if refused is not None:
+            return refused
+
+        def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
+            problems = documents.invoice_problems(body, organization, (organization.iban,))
+            if problems:
+                return self._invalid(problems)
+            number = body.get("number")
+            if number and any(i.get("number") == number for i in organization.invoices.values()):
+                return self.error_response(
+                    409,
+                    "The invoice number is already used.",
+                    code="invoice_number_already_exists",
+                    pointer="/number",
+                )
+            invoice = documents.invoice_object(body, organization)
+            if invoice["status"] == "unpaid" and not invoice.get("number"):
+                invoice["number"] = organization.next_number("INV")
+            organization.invoices[invoice["id"]] = invoice
+            return 200, {"client_invoice": invoice}
+
+        return self._create(create)
+
+    def finalize_invoice(self, invoice_id: str) -> Response:
+        refused = self._missing_scope("client_invoice.write")
+        if refused is not None:
+            return refused
+        organization: Organization = g.organization
+        with self.lock:
+            invoice = organization.invoices.get(invoice_id)
+            if invoice is None:
+                return self.error_response(404, "Client invoice not found", parameter="id")
+            if invoice["status"] != "draft":
+                return self.error_response(
+                    422, "Only a draft client invoice can be finalized", pointer="/status"
+                )
+            documents.finalize(invoice, organization)
+            return self.json({"client_invoice": invoice})
+
+    # -- creates and idempotency --------------------------------------------------------
+
+    def _create(
+        self, create: Callable[[Organization, dict[str, Any]], Created | Response]
+    ) -> Response:
+        """Runs one create; with X-Qonto-Idempotency-Key the first successful answer is
+        stored for the TTL and returned for the same key, even when the body differs."""
+        organization: Organization = g.organization
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        with self.lock:
+            now = time.time()
+            self.idempotent_answers = {
+                k: a
+                for k, a in self.idempotent_answers.items()
+                if a.stored_at > now - self.idempotency_ttl
+            }
+            stored = self.idempotent_answers.get((organization.id, key)) if key else None
+            if stored is not None:
+                return self.json(stored.body, stored.status)
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict):
+                return self.error_response(
+                    400, "The request body must be a JSON object", pointer="/"
+                )
+            created = create(organization, body)
+            if isinstance(created, Response):
+                return created
+            status, answer = created
+            if key:
+                self.idempotent_answers[(organization.id, key)] = IdempotentAnswer(
+                    organization.id, request.method, request.path, status, answer, now
+                )
+            self.after_commit()
+        return self.json(answer, status)
+
+    # -- inspection -------------------------------------------------------------------
+
+    def inspect(self) -> dict[str, list[dict[str, Any]]]:
+        with self.lock:
+            organizations = list(self.organizations.values())
+            slugs = {o.id: o.slug for o in organizations}
+            return {
+                "organizations": [
+                    {
+                        "id": o.id,
+                        "slug": o.slug,
+                        "login": o.login,
+                        "name": o.name,
+                        "iban": o.iban,
+                        "legal_country": o.legal_country,
+                        "automatic_numbering": o.automatic_numbering,
+                    }
+                    for o in organizations
+                ],
+                "clients": [
+                    {"organization": o.slug, **_fields(c, "id", "kind", "name", "email")}
+                    for o in organizations
+                    for c in o.clients.values()
+                ],
+                "quotes": [
+                    {
+                        "organization": o.slug,
+                        "client": q["client"].get("name"),
+                        "total": q["total_amount"]["value"],
+                        **_fields(q, "id", "number", "status", "currency", "created_at"),
+                    }
+                    for o in organizations
+                    for q in o.quotes.values()
+                ],
+                "invoices": [
+                    {
+                        "organization": o.slug,
+                        "client": i["client"].get("name"),
+                        "total": i["total_amount"]["value"],
+                        **_fields(i, "id", "number", "status", "currency", "created_at"),
+                    }
+                    for o in organizations
+                    for i in o.invoices.values()
+                ],
+                "idempotency keys": [
+                    {
+                        "organization": slugs.get(org_id, org_id),
+                        "key": key,
+                        "request": f"{a.method} {a.path}",
+                        "status": a.status,
+                    }
+                    for (org_id, key), a in self.idempotent_answers.items()
+                ],
+                "oauth clients": [
+                    {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)}
+                    for c in self.oauth_clients.values()
+                ],
+            }
+
+
+def _fields(record: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: record.get(name) for name in names}
+
+
+def _filters(args: Any) -> dict[str, str]:
+    """`filter[email]=...` on the wire (deepObject) as {"email": ...}."""
+    return {
+        key[len("filter[") : -1]: value
+        for key, value in args.items()
+        if key.startswith("filter[") and key.endswith("]")
+    }
+
+
+def _paging(args: Any) -> tuple[int, int] | list[Problem]:
+    values: dict[str, int] = {}
+    problems: list[Problem] = []
+    for name, default, highest in (("page", 1, None), ("per_page", 100, 100)):
+        raw = args.get(name)
+        try:
+            value = default if raw is None else int(raw)
+        except ValueError:
+            value = 0
+        if value < 1 or (highest is not None and value > highest):
+            limits = f"between 1 and {highest}" if highest else "at least 1"
+            detail = f"{name} must be an integer {limits}"
+            problems.append(problem("invalid_format", detail, parameter=name))
+        values[name] = value
+    return problems or (values["page"], values["per_page"])
+
+
+def _page_of(
+    records: list[dict[str, Any]], page: int, per_page: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    total_pages = math.ceil(len(records) / per_page)
+    meta = {
+        "current_page": page,
+        "next_page": page + 1 if page < total_pages else None,
+        "prev_page": page - 1 if page > 1 else None,
+        "total_pages": total_pages,
+        "total_count": len(records),
+        "per_page": per_page,
+    }
+    return records[(page - 1) * per_page : page * per_page], meta
+
+
+def _date_time(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _within(created_at: str, start: datetime | None, end: datetime | None) -> bool:
+    moment = datetime.fromisoformat(created_at)
+    return (start is None or moment >= start) and (end is None or moment <= end)
+
+
+def _back(redirect_uri: str, params: dict[str, str], **answer: str) -> Response:
+    """Sends the browser back to the client with the answer and the client's `state`."""
+    if params.get("state"):
+        answer["state"] = params["state"]
+    separator = "&" if "?" in redirect_uri else "?"
+    return Response(status=302, headers={"Location": redirect_uri + separator + urlencode(answer)})
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    # Qonto does not show its OAuth error body; the spec assumes RFC 6749's.
+    return VendorSandbox.json({"error": error, "error_description": description}, status)
+
+
+def _page(title: str, body: str, status: int = 200) -> Response:
+    document = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head><body style='font:15px system-ui;margin:3rem'>"
+        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return Response(document, status=status, mimetype="text/html")

@@ -1,0 +1,111 @@
+"""What one Qonto sandbox remembers: organizations (each with its own clients, quotes, invoices
+and numbering), the OAuth clients and the grants and tokens handed out to them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+# Every scope the served endpoints ask for, plus the two that change what /oauth2/token returns.
+ALL_SCOPES = (
+    "offline_access",
+    "openid",
+    "organization.read",
+    "client.read",
+    "client.write",
+    "client_invoices.read",
+    "client_invoice.write",
+    "product.read",
+    "webhook",
+)
+
+
+@dataclass
+class Organization:
+    id: str
+    slug: str
+    name: str
+    login: str
+    secret_key: str
+    iban: str
+    legal_country: str
+    automatic_numbering: bool
+    bank_account_id: str
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    next_numbers: dict[str, int] = field(default_factory=dict)
+
+    def next_number(self, prefix: str) -> str:
+        sequence = self.next_numbers.get(prefix, 0) + 1
+        self.next_numbers[prefix] = sequence
+        return f"{prefix}-{datetime.now(UTC).year}-{sequence:03d}"
+
+
+@dataclass
+class OAuthClient:
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]  # empty: any redirect URI (the demo's URL is not known ahead)
+
+
+@dataclass
+class AuthorizationCode:
+    client_id: str
+    redirect_uri: str
+    organization_id: str
+    scopes: tuple[str, ...]
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class AccessToken:
+    client_id: str
+    organization_id: str
+    scopes: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass
+class RefreshToken:
+    client_id: str
+    organization_id: str
+    scopes: tuple[str, ...]
+    expires_at: float
+    used_at: float | None = None  # first use; it stays valid for the grace period after it
+
+    def usable(self, *, grace_period: float) -> bool:
+        now = time.time()
+        if now >= self.expires_at:
+            return False
+        return self.used_at is None or now < self.used_at + grace_period
+
+
+@dataclass
+class IdempotentAnswer:
+    organization_id: str
+    method: str
+    path: str
+    status: int
+    body: Any
+    stored_at: float
+
+
+CENT = Decimal("0.01")
+
+
+def to_cents(amount: Decimal) -> int:
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def money(amount: Decimal, currency: str) -> dict[str, str]:
+    return {"value": str(amount.quantize(CENT, rounding=ROUND_HALF_UP)), "currency": currency}
+
+
+def timestamp(at: float | None = None) -> str:
+    moment = datetime.fromtimestamp(time.time() if at is None else at, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
