@@ -10,7 +10,7 @@ rows of the caller's tenant.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.db import models
 from django.http import HttpRequest
@@ -34,7 +34,7 @@ class TenantOwnedModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.CASCADE, related_name="+")
 
-    objects: ClassVar[Any] = TenantQuerySet.as_manager()
+    objects = TenantQuerySet.as_manager()
 
     class Meta:
         abstract = True

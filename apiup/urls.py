@@ -5,7 +5,9 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.views import DashboardView
 from apiup.health import healthz
+from billing.views import stripe_webhook
 from connectors.api import ConnectionViewSet
+from sync.views import hubspot_webhook
 
 api = DefaultRouter()
 api.register("connections", ConnectionViewSet, basename="connection")
@@ -14,10 +16,13 @@ dashboard_patterns = ([path("", DashboardView.as_view(), name="home")], "dashboa
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("webhooks/hubspot", hubspot_webhook, name="hubspot_webhook"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("allauth.urls")),
     path("registration/", include("accounts.urls")),
     path("connections/", include("connectors.urls")),
+    path("activity/", include("sync.urls")),
+    path("billing/stripe/webhook", stripe_webhook, name="stripe_webhook"),
     path("api/v1/", include(api.urls)),
     path(settings.ADMIN_URL, admin.site.urls),
     path("", include(dashboard_patterns)),

@@ -53,7 +53,9 @@ class AccountingConnector(ABC):
         UnknownOutcome the caller must look the quote up with `find_quote` first."""
 
     @abstractmethod
-    def find_quote(self, reference: str) -> QuoteRef | None: ...
+    def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
+        """The quote carrying our reference, if it exists; `customer_id` narrows the search
+        where the vendor can only list a customer's quotes."""
 
     def delete_customer(self, ref: CustomerRef) -> None:
         raise errors.UnsupportedByVendor(

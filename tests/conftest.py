@@ -19,9 +19,20 @@ def client_en() -> Client:
     return Client(HTTP_ACCEPT_LANGUAGE="en")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
+@pytest.fixture
+def fresh_cache() -> None:
     # Rate-limit counters live in the cache; one test's failed logins must not throttle the next.
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_broker() -> object:
+    import os
+    import shutil
+
+    yield
+    folder = os.environ.get("CELERY_FILESYSTEM_BROKER_DIR", "")
+    if "broker-test-" in folder:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from connectors.models import Connection, System
+from sync.models import Transfer
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -45,3 +46,17 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     system = System.LEXOFFICE
     account_name = factory.Sequence(lambda n: f"Buchhaltung {n}")
     credentials = factory.LazyFunction(lambda: {"api_key": "lx-secret-api-key-0123456789"})
+
+
+class TransferFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Transfer
+
+    tenant = factory.SubFactory(TenantFactory)
+    kind = Transfer.Kind.QUOTE
+    object_type = Transfer.ObjectType.DEAL
+    object_id = factory.Sequence(lambda n: str(9000 + n))
+    system = "lexoffice"
+    state = Transfer.State.FAILED
+    title = "Fremde Buchhaltung AG Angebot"
+    error = "lexware office answered 406"

@@ -14,6 +14,8 @@ from tests.factories import UserFactory
 
 PASSWORD = "Sehr-sicheres-Passwort-42"
 
+pytestmark = pytest.mark.usefixtures("fresh_cache")
+
 
 def _step1(client: Client, **overrides: str) -> Any:
     data = {

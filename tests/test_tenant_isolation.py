@@ -13,13 +13,13 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.tenancy import TenantOwnedModel
-from tests.factories import ConnectionFactory, UserFactory
+from tests.factories import ConnectionFactory, TransferFactory, UserFactory
 
 # Not tenant data: keys in e-mailed links, the admin (staff only, tested below).
 EXEMPT_NAMESPACES = {"admin"}
 EXEMPT_MODULE_PREFIXES = ("allauth.", "django.", "rest_framework.")
 
-FACTORIES = {"Connection": ConnectionFactory}
+FACTORIES = {"Connection": ConnectionFactory, "Transfer": TransferFactory}
 
 
 def _walk(

@@ -3,6 +3,7 @@
 import django_stubs_ext
 
 from .accounts import *  # noqa: F403
+from .billing import *  # noqa: F403
 from .core import *  # noqa: F403
 from .observability import *  # noqa: F403
 from .queue import *  # noqa: F403

@@ -1,6 +1,8 @@
 """Celery: broker, worker reliability settings, periodic tasks."""
 
-from .env import REDIS_URL, VAR_DIR
+from pathlib import Path
+
+from .env import REDIS_URL, VAR_DIR, env
 
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -12,7 +14,7 @@ if REDIS_URL:
 else:
     # A transport that needs no server: messages are files in var/broker, shared by the
     # web process and a real worker process.
-    _broker_dir = VAR_DIR / "broker"
+    _broker_dir = Path(env.str("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "broker")))
     for _sub in ("queue", "processed"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
@@ -35,4 +37,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "resume-due-transfers": {"task": "sync.resume_due_transfers", "schedule": 15.0},
+    "purge-expired-records": {"task": "sync.purge_expired_records", "schedule": 3600.0},
+}
+
+PAYLOAD_RETENTION_DAYS = env.int("PAYLOAD_RETENTION_DAYS", default=30)
+LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=90)

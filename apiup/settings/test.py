@@ -1,5 +1,12 @@
 """The test suite: the same code path, with fast password hashing and in-memory mail."""
 
+import os
+
+from .env import VAR_DIR
+
+# Each test run has its own file broker, shared with the worker processes it starts.
+os.environ.setdefault("CELERY_FILESYSTEM_BROKER_DIR", str(VAR_DIR / f"broker-test-{os.getpid()}"))
+
 from .base import *  # noqa: F403
 
 DEBUG = False

@@ -1,0 +1,55 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.tenancy import TenantOwnedModel
+
+
+class Plan(models.TextChoices):
+    """One plan per accounting system; the value is the connector's system name."""
+
+    LEXOFFICE = "lexoffice", "lexware office"
+    BEXIO = "bexio", "bexio"
+    SEVDESK = "sevdesk", "sevDesk"
+    QONTO = "qonto", "Qonto"
+
+
+class Subscription(TenantOwnedModel):
+    class Status(models.TextChoices):
+        INCOMPLETE = "incomplete", _("awaiting payment")
+        TRIALING = "trialing", _("trial")
+        ACTIVE = "active", _("active")
+        PAST_DUE = "past_due", _("payment overdue")
+        CANCELED = "canceled", _("canceled")
+
+    plan = models.CharField(_("plan"), max_length=20, choices=Plan.choices)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.INCOMPLETE
+    )
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    trial_end = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="one_subscription_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_plan_display()} ({self.get_status_display()})"
+
+
+class StripeEvent(models.Model):
+    """An inbound Stripe event, stored before it is processed; processed once by its id."""
+
+    id = models.CharField(primary_key=True, max_length=255)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"

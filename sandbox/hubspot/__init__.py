@@ -1,0 +1,1 @@
+"""HubSpot stand-in: OAuth, CRM objects, associations, pipelines, rate limits and webhooks."""

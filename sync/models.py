@@ -1,0 +1,226 @@
+"""What came from HubSpot (events), what the product did with it (transfers and their
+attempts), the links between HubSpot objects and vendor objects, and per-tenant settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.tenancy import TenantOwnedModel
+
+
+class WebhookEvent(TenantOwnedModel):
+    """One HubSpot webhook event, stored before anything is done with it."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("received")
+        PROCESSED = "processed", _("processed")
+        IGNORED = "ignored", _("ignored")
+        ON_HOLD = "on_hold", _("on hold (billing)")
+
+    portal_id = models.CharField(max_length=32)
+    subscription_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    property_name = models.CharField(max_length=128, blank=True)
+    property_value = models.TextField(blank=True)
+    occurred_at = models.DateTimeField()
+    event_id = models.BigIntegerField()
+    attempt_number = models.PositiveIntegerField(default=0)
+    payload = models.JSONField()
+    # HubSpot's eventId is "not guaranteed to be unique", so duplicates are recognised by
+    # the content of the event instead.
+    dedupe_key = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED)
+    note = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "dedupe_key"], name="one_row_per_event")
+        ]
+        indexes = [models.Index(fields=["tenant", "state", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_type} {self.object_id}"
+
+
+class Transfer(TenantOwnedModel):
+    """One business effect in the accounting system: one quote per deal, one customer per
+    HubSpot contact or company. The unique constraint is the idempotency key."""
+
+    class Kind(models.TextChoices):
+        QUOTE = "quote", _("quote")
+        CUSTOMER = "customer", _("customer")
+        DELETION = "deletion", _("deletion")
+
+    class ObjectType(models.TextChoices):
+        DEAL = "deal", _("deal")
+        CONTACT = "contact", _("contact")
+        COMPANY = "company", _("company")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        CUSTOMER_RESOLVED = "customer_resolved", _("customer resolved")
+        QUOTE_IN_FLIGHT = "quote_in_flight", _("quote being created")
+        DONE = "done", _("done")
+        SKIPPED = "skipped", _("skipped")
+        FAILED = "failed", _("failed")
+
+    # A transfer in one of these states has work left; `next_attempt_at` in the future
+    # means it is waiting to retry.
+    ACTIVE_STATES = (State.PENDING, State.CUSTOMER_RESOLVED, State.QUOTE_IN_FLIGHT)
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    object_type = models.CharField(_("object"), max_length=16, choices=ObjectType.choices)
+    object_id = models.CharField(_("HubSpot id"), max_length=64)
+    system = models.CharField(_("system"), max_length=20)
+    state = models.CharField(
+        _("state"), max_length=20, choices=State.choices, default=State.PENDING
+    )
+    title = models.CharField(_("title"), max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While a worker runs the transfer; a redelivered task finds the lease and leaves it be.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    error_retryable = models.BooleanField(default=False)
+    customer_vendor_id = models.CharField(max_length=64, blank=True)
+    vendor_id = models.CharField(_("vendor id"), max_length=64, blank=True)
+    vendor_number = models.CharField(_("number"), max_length=64, blank=True)
+    vendor_url = models.URLField(_("link"), max_length=500, blank=True)
+    written_back = models.BooleanField(default=False)
+    notes = models.JSONField(default=list, blank=True)
+    source_payload = models.JSONField(_("from HubSpot"), null=True, blank=True)
+    sent_payload = models.JSONField(_("sent"), null=True, blank=True)
+    vendor_response = models.JSONField(_("vendor answer"), null=True, blank=True)
+    # A newer change of the same contact raises the generation, so a running transfer
+    # knows it must run once more with the new data.
+    generation = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "object_type", "object_id"],
+                name="one_transfer_per_effect",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["state", "next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_type} {self.object_id}"
+
+
+class TransferAttempt(TenantOwnedModel):
+    """One run of a transfer, with what went wrong in plain words."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        RETRY = "retry", _("will retry")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped")
+
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.outcome}"
+
+
+class ObjectLink(TenantOwnedModel):
+    """Which vendor object stands for which HubSpot object, per tenant and system."""
+
+    system = models.CharField(max_length=20)
+    object_type = models.CharField(max_length=16, choices=Transfer.ObjectType.choices)
+    object_id = models.CharField(max_length=64)
+    vendor_id = models.CharField(max_length=64)
+    vendor_number = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "system", "object_type", "object_id"],
+                name="one_link_per_object",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.object_id} -> {self.system} {self.vendor_id}"
+
+
+class TransferSettings(TenantOwnedModel):
+    """The tenant's choices for its transfers; defaults apply until the tenant changes them."""
+
+    won_stage_ids = models.JSONField(
+        _("won stages"),
+        default=list,
+        blank=True,
+        help_text=_("Empty: every stage with a probability of 100 %."),
+    )
+    placeholder_name = models.CharField(
+        _("placeholder company"), max_length=100, default="Musterfirma"
+    )
+    placeholder_street = models.CharField(
+        _("placeholder street"), max_length=100, default="Musterstraße"
+    )
+    placeholder_city = models.CharField(
+        _("placeholder city"), max_length=100, default="Musterstadt"
+    )
+    default_tax_rate = models.DecimalField(
+        _("default tax rate (%)"), max_digits=5, decimal_places=2, default=Decimal("19.00")
+    )
+    validity_days = models.PositiveIntegerField(_("quote valid for (days)"), default=30)
+    contact_transfer_enabled = models.BooleanField(
+        _("transfer contacts and companies"), default=True
+    )
+    exclusion_property = models.CharField(
+        _("exclusion property"), max_length=100, default="not_to_accounting"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="one_settings_row_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"settings of {self.tenant_id}"
+
+
+class ImportJob(TenantOwnedModel):
+    """The initial import of all contacts and companies; resumable from its cursor."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    object_type = models.CharField(max_length=16, choices=Transfer.ObjectType.choices)
+    cursor = models.CharField(max_length=255, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"import {self.object_type} {self.state}"

@@ -1,0 +1,1 @@
+"""Writes of the sync app: what happens to events and transfers."""

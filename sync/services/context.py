@@ -1,0 +1,57 @@
+"""Everything a transfer needs to know about its tenant, loaded once per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accounts.models import Tenant
+from billing.selectors import plan_of
+from connectors import errors
+from connectors.base import AccountingConnector
+from connectors.models import Connection, System
+from connectors.registry import connector_class
+from connectors.rules import Placeholder
+from sync.models import TransferSettings
+
+
+def transfer_settings(*, tenant: Tenant) -> TransferSettings:
+    found = TransferSettings.objects.for_tenant(tenant).first()
+    if found is not None:
+        return found
+    settings, _ = TransferSettings.objects.get_or_create(tenant=tenant)
+    return settings
+
+
+def hubspot_connection(*, tenant: Tenant) -> Connection:
+    connection = Connection.objects.for_tenant(tenant).filter(system=System.HUBSPOT).first()
+    if connection is None:
+        raise errors.ReconnectRequired("HubSpot is not connected.")
+    return connection
+
+
+def accounting_connector(*, tenant: Tenant) -> AccountingConnector:
+    plan = plan_of(tenant=tenant)
+    if plan is None:
+        raise errors.PermanentError("No plan has been chosen, so no accounting system is set.")
+    connection = Connection.objects.for_tenant(tenant).filter(system=plan).first()
+    if connection is None:
+        raise errors.ReconnectRequired(f"{System(plan).label} is not connected.")
+    return connector_class(plan)(connection=connection)
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    tenant: Tenant
+    settings: TransferSettings
+
+    @property
+    def placeholder(self) -> Placeholder:
+        return Placeholder(
+            name=self.settings.placeholder_name,
+            street=self.settings.placeholder_street,
+            city=self.settings.placeholder_city,
+        )
+
+    @property
+    def default_country(self) -> str:
+        return str(self.tenant.country.code or "DE")

@@ -1,0 +1,64 @@
+"""Finding or creating the vendor customer that stands for a HubSpot company or contact:
+the stored link first, then by e-mail, then by name, else a new customer."""
+
+from __future__ import annotations
+
+from accounts.models import Tenant
+from connectors.base import AccountingConnector
+from connectors.shapes import Customer, CustomerRef
+from sync.models import ObjectLink
+
+
+def _link(tenant: Tenant, system: str, object_type: str, object_id: str) -> ObjectLink | None:
+    return (
+        ObjectLink.objects.for_tenant(tenant)
+        .filter(system=system, object_type=object_type, object_id=object_id)
+        .first()
+    )
+
+
+def link_store(
+    *, tenant: Tenant, system: str, object_type: str, object_id: str, ref: CustomerRef
+) -> None:
+    ObjectLink.objects.update_or_create(
+        tenant=tenant,
+        system=system,
+        object_type=object_type,
+        object_id=object_id,
+        defaults={"vendor_id": ref.vendor_id, "vendor_number": ref.number},
+    )
+
+
+def customer_resolve(
+    *,
+    tenant: Tenant,
+    connector: AccountingConnector,
+    customer: Customer,
+    object_type: str,
+    object_id: str,
+    update_existing: bool,
+) -> tuple[CustomerRef, str]:
+    """Returns the vendor customer and how it was found: linked, email, name or created.
+
+    Creating is not idempotent at any vendor; if a create's answer is lost, the next attempt
+    finds the customer by e-mail or name instead of creating a second one."""
+    system = connector.system.value
+    link = _link(tenant, system, object_type, object_id)
+    ref: CustomerRef | None = None
+    how = "created"
+    if link is not None:
+        ref = connector.get_customer(link.vendor_id)
+        how = "linked"
+    if ref is None and customer.email:
+        ref = connector.find_customer_by_email(customer.email)
+        how = "email"
+    if ref is None:
+        ref = connector.find_customer_by_name(customer)
+        how = "name"
+    if ref is None:
+        ref = connector.create_customer(customer)
+        how = "created"
+    elif update_existing:
+        ref = connector.update_customer(ref, customer)
+    link_store(tenant=tenant, system=system, object_type=object_type, object_id=object_id, ref=ref)
+    return ref, how

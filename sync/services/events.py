@@ -1,0 +1,165 @@
+"""What a stored webhook event leads to: a quote transfer, a customer transfer, a recorded
+deletion, or nothing. Only database work happens here; vendor calls run in the transfer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Tenant
+from billing.selectors import plan_of
+from sync.models import Transfer, WebhookEvent
+from sync.services import context
+
+logger = logging.getLogger(__name__)
+
+EnqueueEvents = Callable[[str, list[str]], None]
+EnqueueTransfer = Callable[[str], None]
+
+_OBJECT_TYPES = {"contact": Transfer.ObjectType.CONTACT, "company": Transfer.ObjectType.COMPANY}
+
+
+def dispatch(to_process: dict[str, list[str]], *, enqueue: EnqueueEvents) -> None:
+    """Hands new events to the workers once the transaction that stored them has committed."""
+    for tenant_id, event_ids in to_process.items():
+        transaction.on_commit(partial(enqueue, tenant_id, event_ids))
+
+
+def transfer_request(
+    *, tenant: Tenant, kind: str, object_type: str, object_id: str
+) -> tuple[Transfer, bool]:
+    """The one transfer row for this business effect; returns it and whether it has (new)
+    work. A finished quote stays finished: one quote per deal."""
+    system = plan_of(tenant=tenant) or ""
+    transfer, created = Transfer.objects.get_or_create(
+        tenant=tenant,
+        kind=kind,
+        object_type=object_type,
+        object_id=object_id,
+        defaults={"system": system},
+    )
+    if created:
+        return transfer, True
+    locked = Transfer.objects.select_for_update().get(pk=transfer.pk)
+    if kind == Transfer.Kind.QUOTE:
+        if locked.state in (Transfer.State.SKIPPED, Transfer.State.FAILED):
+            # The deal was moved to a won stage again: try once more.
+            locked.state = Transfer.State.PENDING
+            locked.next_attempt_at = None
+            locked.save(update_fields=["state", "next_attempt_at", "updated_at"])
+            return locked, True
+        return locked, False
+    # Contacts and companies: HubSpot leads, so every change is transferred (as an update).
+    locked.generation += 1
+    if locked.state not in Transfer.ACTIVE_STATES:
+        locked.state = Transfer.State.PENDING
+        locked.next_attempt_at = None
+    locked.save(update_fields=["generation", "state", "next_attempt_at", "updated_at"])
+    return locked, True
+
+
+def _is_won_stage_change(event: WebhookEvent, tenant: Tenant) -> bool:
+    """A cheap pre-check that spares a transfer for every stage move; the transfer itself
+    re-reads the deal, because HubSpot neither orders nor deduplicates events."""
+    custom = context.transfer_settings(tenant=tenant).won_stage_ids
+    if custom:
+        return event.property_value in {str(stage) for stage in custom}
+    from connectors import errors
+    from connectors.hubspot import HubSpotClient
+
+    try:
+        client = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))
+        return client.is_won_stage(event.property_value)
+    except errors.ConnectorError:
+        return True  # cannot tell now: let the transfer decide
+
+
+def _route(event: WebhookEvent, tenant: Tenant) -> tuple[str, str, str] | None:
+    """(kind, object type, object id) of the transfer an event asks for, or None."""
+    object_name, _, action = event.subscription_type.partition(".")
+    if object_name == "deal":
+        if action == "creation" or (
+            action == "propertyChange"
+            and event.property_name == "dealstage"
+            and _is_won_stage_change(event, tenant)
+        ):
+            return Transfer.Kind.QUOTE, Transfer.ObjectType.DEAL, event.object_id
+        return None
+    if object_name in _OBJECT_TYPES:
+        if action == "deletion":
+            return Transfer.Kind.DELETION, _OBJECT_TYPES[object_name], event.object_id
+        if action in ("creation", "propertyChange", "restore", "merge"):
+            if not context.transfer_settings(tenant=tenant).contact_transfer_enabled:
+                return None
+            return Transfer.Kind.CUSTOMER, _OBJECT_TYPES[object_name], event.object_id
+    return None
+
+
+def events_process(*, tenant_id: str, event_ids: Iterable[str], enqueue: EnqueueTransfer) -> None:
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return
+    pending = (
+        WebhookEvent.objects.for_tenant(tenant)
+        .filter(pk__in=list(event_ids), state=WebhookEvent.State.RECEIVED)
+        .order_by("occurred_at")
+    )
+    for event in pending:
+        route = _route(event, tenant)
+        with transaction.atomic():
+            # Claiming the event and recording its transfer commit together: a worker lost
+            # in between leaves the event RECEIVED, and the redelivered task does it again.
+            claimed = WebhookEvent.objects.filter(
+                pk=event.pk, state=WebhookEvent.State.RECEIVED
+            ).update(
+                state=WebhookEvent.State.PROCESSED if route else WebhookEvent.State.IGNORED,
+                processed_at=timezone.now(),
+            )
+            if not claimed or route is None:
+                continue
+            kind, object_type, object_id = route
+            transfer, has_work = transfer_request(
+                tenant=tenant, kind=kind, object_type=object_type, object_id=object_id
+            )
+            if has_work:
+                transaction.on_commit(partial(enqueue, str(transfer.pk)))
+
+
+def events_release_on_hold(*, tenant: Tenant, enqueue: EnqueueEvents) -> int:
+    """Payment resumed: the events kept while transfers were paused are processed now."""
+    ids = [
+        str(pk)
+        for pk in WebhookEvent.objects.for_tenant(tenant)
+        .filter(state=WebhookEvent.State.ON_HOLD)
+        .values_list("pk", flat=True)
+    ]
+    WebhookEvent.objects.for_tenant(tenant).filter(pk__in=ids).update(
+        state=WebhookEvent.State.RECEIVED
+    )
+    if ids:
+        transaction.on_commit(lambda: enqueue(str(tenant.pk), ids))
+    return len(ids)
+
+
+def transfer_retry(*, transfer: Transfer, enqueue: EnqueueTransfer) -> bool:
+    """The customer's retry of a failed transfer; returns False when there is nothing to do."""
+    with transaction.atomic():
+        locked = Transfer.objects.select_for_update().get(pk=transfer.pk)
+        if locked.state != Transfer.State.FAILED:
+            return False
+        # A quote that may have been sent keeps its in-flight state, so the retry looks it
+        # up before creating it again.
+        locked.state = (
+            Transfer.State.QUOTE_IN_FLIGHT
+            if locked.kind == Transfer.Kind.QUOTE and locked.sent_payload
+            else Transfer.State.PENDING
+        )
+        locked.next_attempt_at = None
+        locked.lease_until = None
+        locked.save(update_fields=["state", "next_attempt_at", "lease_until", "updated_at"])
+        transaction.on_commit(lambda: enqueue(str(locked.pk)))
+    return True

@@ -1,0 +1,31 @@
+"""Retention: stored payloads go after 30 days, log entries after 90 (configurable)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+
+from sync.models import Transfer, TransferAttempt, WebhookEvent
+
+
+def records_purge(*, now: dt.datetime | None = None) -> dict[str, int]:
+    now = now or timezone.now()
+    payload_cutoff = now - dt.timedelta(days=settings.PAYLOAD_RETENTION_DAYS)
+    log_cutoff = now - dt.timedelta(days=settings.LOG_RETENTION_DAYS)
+    payloads = (
+        Transfer.objects.filter(updated_at__lt=payload_cutoff)
+        .exclude(source_payload=None, sent_payload=None, vendor_response=None)
+        .update(source_payload=None, sent_payload=None, vendor_response=None)
+    )
+    events, _ = (
+        WebhookEvent.objects.filter(received_at__lt=payload_cutoff)
+        .exclude(state=WebhookEvent.State.ON_HOLD)
+        .delete()
+    )
+    attempts, _ = TransferAttempt.objects.filter(started_at__lt=log_cutoff).delete()
+    transfers, _ = Transfer.objects.filter(
+        updated_at__lt=log_cutoff, state__in=[Transfer.State.DONE, Transfer.State.SKIPPED]
+    ).delete()
+    return {"payloads": payloads, "events": events, "attempts": attempts, "transfers": transfers}

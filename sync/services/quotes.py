@@ -1,0 +1,79 @@
+"""From a HubSpot deal to a vendor-neutral quote, with the tenant's defaults."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from connectors import errors
+from connectors.base import AccountingConnector
+from connectors.rules import fit_title
+from connectors.shapes import Deal, Quote, QuotePosition
+from sync.models import TransferSettings
+
+
+def quote_reference(deal: Deal) -> str:
+    """Our mark on the quote, so it can be found again after an unknown outcome."""
+    return f"HubSpot-Deal {deal.portal_id}-{deal.hubspot_id}"
+
+
+def quote_from_deal(
+    *,
+    deal: Deal,
+    customer_id: str,
+    connector: AccountingConnector,
+    settings: TransferSettings,
+    today: dt.date | None = None,
+) -> tuple[Quote, list[str]]:
+    notes: list[str] = []
+    accepted = connector.capabilities.currencies
+    currency = (deal.currency or "EUR").upper()
+    if accepted is not None and currency not in accepted:
+        raise errors.UnsupportedByVendor(
+            _("%(system)s accepts only %(currencies)s; the deal is in %(currency)s.")
+            % {
+                "system": connector.system.label,
+                "currencies": ", ".join(sorted(accepted)),
+                "currency": currency,
+            }
+        )
+    if not deal.line_items:
+        raise errors.PermanentError(_("The deal has no line items, so the quote would be empty."))
+    title, shortened = fit_title(deal.name, connector.capabilities.title_max_length)
+    reference = quote_reference(deal)
+    introduction = reference
+    if shortened:
+        introduction = f"{deal.name}\n{reference}"
+        notes.append(
+            _("The deal name was shortened to %(length)d characters for the title.")
+            % {"length": connector.capabilities.title_max_length}
+        )
+    positions = tuple(
+        QuotePosition(
+            name=item.name,
+            description=item.description,
+            quantity=item.quantity,
+            unit_net_price=item.unit_price,
+            tax_rate=item.tax_rate if item.tax_rate is not None else settings.default_tax_rate,
+            discount_percent=item.discount_percent or Decimal(0),
+            unit=item.unit or "Stück",
+        )
+        for item in deal.line_items
+    )
+    valid_from = today or timezone.localdate()
+    return (
+        Quote(
+            title=title,
+            introduction=introduction,
+            positions=positions,
+            currency=currency,
+            valid_from=valid_from,
+            valid_until=valid_from + dt.timedelta(days=settings.validity_days),
+            reference=reference,
+            customer_id=customer_id,
+        ),
+        notes,
+    )

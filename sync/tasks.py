@@ -1,0 +1,60 @@
+"""Celery tasks: thin interfaces that load by id and call one service."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+
+from sync.models import Transfer
+from sync.services import events, maintenance, transfers
+
+# Late acknowledgement and reject-on-worker-lost are set globally (settings/queue.py): a
+# task whose worker dies is delivered again, and every task below is safe to run twice.
+
+
+@shared_task(name="sync.process_events")
+def process_events(tenant_id: str, event_ids: list[str]) -> None:
+    events.events_process(tenant_id=tenant_id, event_ids=event_ids, enqueue=enqueue_transfer)
+
+
+@shared_task(name="sync.run_transfer")
+def run_transfer(transfer_id: str) -> None:
+    transfers.run_transfer(transfer_id, enqueue=_enqueue_transfer_later)
+
+
+@shared_task(name="sync.resume_due_transfers")
+def resume_due_transfers() -> int:
+    """Picks up transfers whose wait was too long for a Celery countdown, and transfers whose
+    worker was lost (lease expired)."""
+    now = timezone.now()
+    due = (
+        Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES)
+        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+    )
+    # Fresh transfers were enqueued when they were created; only stale ones need a nudge.
+    stale = due.filter(updated_at__lte=now - dt.timedelta(seconds=30))
+    ids = [str(pk) for pk in stale.values_list("pk", flat=True)[:500]]
+    for transfer_id in ids:
+        run_transfer.delay(transfer_id)
+    return len(ids)
+
+
+@shared_task(name="sync.purge_expired_records")
+def purge_expired_records() -> dict[str, int]:
+    return maintenance.records_purge()
+
+
+def enqueue_transfer(transfer_id: str) -> None:
+    run_transfer.delay(transfer_id)
+
+
+def _enqueue_transfer_later(transfer_id: str, seconds: float) -> None:
+    run_transfer.apply_async((transfer_id,), countdown=seconds)
+
+
+def enqueue_events(tenant_id: str, event_ids: list[str]) -> None:
+    process_events.delay(tenant_id, event_ids)

@@ -1,0 +1,90 @@
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from django.views.generic import DetailView, ListView
+
+from accounts.tenancy import TenantScopedMixin
+from sync import intake, selectors, tasks
+from sync.forms import TransferFilterForm
+from sync.models import Transfer
+from sync.services import events as event_services
+
+
+def _called_url(request: HttpRequest) -> str:
+    # Behind a proxy the URL Django sees is not the one HubSpot signed.
+    return settings.HUBSPOT_WEBHOOK_URL or request.build_absolute_uri()
+
+
+@csrf_exempt
+@require_POST
+def hubspot_webhook(request: HttpRequest) -> JsonResponse:
+    body = request.body
+    try:
+        intake.verify_signature(
+            method=request.method or "POST",
+            uri=_called_url(request),
+            body=body,
+            headers=request.headers,
+            client_secret=settings.HUBSPOT_CLIENT_SECRET,
+        )
+    except intake.BadSignature:
+        return JsonResponse({"error": "invalid signature"}, status=401)
+    try:
+        batch = intake.parse_batch(body)
+    except intake.MalformedBatch as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    result = intake.store_batch(batch)
+    event_services.dispatch(result.to_process, enqueue=tasks.enqueue_events)
+    return JsonResponse(
+        {"stored": result.stored, "duplicates": result.duplicates, "ignored": result.unknown_portal}
+    )
+
+
+class TransferListView(TenantScopedMixin, ListView[Transfer]):
+    """The activity log: every transfer, filterable by status, object and date."""
+
+    model = Transfer
+    template_name = "sync/transfer_list.html"
+    context_object_name = "transfers"
+    paginate_by = 50
+
+    def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        self.filter_form = TransferFilterForm(self.request.GET or None)
+        filters = self.filter_form.cleaned_data if self.filter_form.is_valid() else {}
+        return selectors.transfers_filtered(queryset, **filters)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["filter_form"] = self.filter_form
+        return context
+
+
+class TransferDetailView(TenantScopedMixin, DetailView[Transfer]):
+    """One transfer: what came from HubSpot, what was sent, each attempt."""
+
+    model = Transfer
+    template_name = "sync/transfer_detail.html"
+    context_object_name = "transfer"
+
+    def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.prefetch_related("attempt_log")
+
+
+class TransferRetryView(TenantScopedMixin, DetailView[Transfer]):
+    model = Transfer
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        transfer = self.get_object()
+        if event_services.transfer_retry(transfer=transfer, enqueue=tasks.enqueue_transfer):
+            messages.success(request, _("The transfer will be tried again in a moment."))
+        else:
+            messages.info(request, _("This transfer has not failed, so there is nothing to retry."))
+        return redirect("sync:transfer_detail", pk=transfer.pk)

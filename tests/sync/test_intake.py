@@ -1,0 +1,192 @@
+"""Webhook intake: signatures, batches, deduplication, unknown portals, billing hold."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.test import Client, TestCase
+
+from billing.models import Subscription
+from connectors.models import System
+from sync import intake
+from sync.models import WebhookEvent
+from tests.factories import ConnectionFactory
+
+SECRET = "apiup-sandbox-secret"
+URL = "http://testserver/webhooks/hubspot"
+FIXTURE = Path(__file__).parent / "fixtures" / "hubspot-webhook-batch.json"
+
+
+def v3_headers(body: bytes, *, secret: str = SECRET, age_ms: int = 0) -> dict[str, str]:
+    timestamp = str(int(time.time() * 1000) - age_ms)
+    source = b"POST" + URL.encode() + body + timestamp.encode()
+    signature = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest())
+    return {
+        "HTTP_X_HUBSPOT_SIGNATURE_V3": signature.decode(),
+        "HTTP_X_HUBSPOT_REQUEST_TIMESTAMP": timestamp,
+    }
+
+
+def v1_headers(body: bytes) -> dict[str, str]:
+    return {
+        "HTTP_X_HUBSPOT_SIGNATURE": hashlib.sha256(SECRET.encode() + body).hexdigest(),
+        "HTTP_X_HUBSPOT_SIGNATURE_VERSION": "v1",
+    }
+
+
+def deal_stage_event(portal: str, deal_id: int, stage: str, event_id: int) -> dict[str, Any]:
+    return {
+        "objectId": deal_id,
+        "propertyName": "dealstage",
+        "propertyValue": stage,
+        "changeSource": "CRM_UI",
+        "eventId": event_id,
+        "subscriptionId": 7,
+        "portalId": int(portal),
+        "appId": 1001,
+        "occurredAt": int(time.time() * 1000),
+        "subscriptionType": "deal.propertyChange",
+        "attemptNumber": 0,
+    }
+
+
+def post(client: Client, events: Any, headers: dict[str, str] | None = None) -> Any:
+    body = json.dumps(events).encode() if not isinstance(events, bytes) else events
+    # The test runs inside a transaction; hand-offs "after commit" happen when the request ends.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(
+            "/webhooks/hubspot",
+            data=body,
+            content_type="application/json",
+            **(headers if headers is not None else v3_headers(body)),
+        )
+
+
+@pytest.fixture
+def portal(db):  # type: ignore[no-untyped-def]
+    connection = ConnectionFactory(system=System.HUBSPOT, external_account_id="33")
+    Subscription.objects.create(
+        tenant=connection.tenant, plan="lexoffice", status=Subscription.Status.ACTIVE
+    )
+    return connection
+
+
+@pytest.fixture
+def enqueued():  # type: ignore[no-untyped-def]
+    with mock.patch("sync.tasks.enqueue_events") as fake:
+        yield fake
+
+
+@pytest.mark.django_db
+def test_the_documented_example_batch_is_stored_and_handed_on(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    body = FIXTURE.read_bytes()
+    response = post(Client(), body, v3_headers(body))
+    assert response.status_code == 200
+    assert response.json() == {"stored": 2, "duplicates": 0, "ignored": 0}
+    assert WebhookEvent.objects.filter(tenant=portal.tenant).count() == 2
+    (tenant_id, ids), _ = enqueued.call_args
+    assert tenant_id == str(portal.tenant_id)
+    assert len(ids) == 2
+
+
+@pytest.mark.django_db
+def test_v1_signatures_are_accepted(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    body = FIXTURE.read_bytes()
+    assert post(Client(), body, v1_headers(body)).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"HTTP_X_HUBSPOT_SIGNATURE": "0" * 64},
+        "forged",
+        "stale",
+    ],
+)
+def test_a_bad_signature_gets_401_and_stores_nothing(portal, enqueued, headers) -> None:  # type: ignore[no-untyped-def]
+    body = FIXTURE.read_bytes()
+    if headers == "forged":
+        headers = v3_headers(body, secret="not-the-secret")
+    elif headers == "stale":
+        headers = v3_headers(body, age_ms=6 * 60 * 1000)
+    assert post(Client(), body, headers).status_code == 401
+    assert not WebhookEvent.objects.exists()
+    enqueued.assert_not_called()
+
+
+@pytest.mark.django_db
+def test_a_tampered_body_fails_the_signature(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    body = FIXTURE.read_bytes()
+    headers = v3_headers(body)
+    assert post(Client(), body.replace(b"33", b"34"), headers).status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"not json", "not JSON"),
+        (b"{}", "non-empty JSON array"),
+        (b"[]", "non-empty JSON array"),
+        (json.dumps([{"objectId": 1}]).encode(), "lacks"),
+        (json.dumps([deal_stage_event("33", 1, "x", n) for n in range(101)]).encode(), "At most"),
+    ],
+)
+def test_malformed_bodies_get_400_and_nothing_half_stored(portal, enqueued, body, message) -> None:  # type: ignore[no-untyped-def]
+    response = post(Client(), body, v3_headers(body))
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_same_batch_three_times_is_stored_once(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    events = [deal_stage_event("33", 100 + n, "closedwon", 5000 + n) for n in range(100)]
+    results = [post(Client(), events).json() for _ in range(3)]
+    assert results[0] == {"stored": 100, "duplicates": 0, "ignored": 0}
+    assert results[1] == results[2] == {"stored": 0, "duplicates": 100, "ignored": 0}
+    assert WebhookEvent.objects.count() == 100
+    assert enqueued.call_count == 1
+
+
+@pytest.mark.django_db
+def test_events_of_an_unknown_portal_are_acknowledged_and_not_stored(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    response = post(Client(), [deal_stage_event("999", 1, "closedwon", 1)])
+    assert response.status_code == 200
+    assert response.json()["ignored"] == 1
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_events_of_a_tenant_without_active_subscription_are_kept_on_hold(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    Subscription.objects.filter(tenant=portal.tenant).update(status=Subscription.Status.PAST_DUE)
+    response = post(Client(), [deal_stage_event("33", 1, "closedwon", 1)])
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().state == WebhookEvent.State.ON_HOLD
+    enqueued.assert_not_called()
+
+
+def test_v3_accepts_the_url_decoded_form_too() -> None:
+    body = b"[]"
+    timestamp = str(int(time.time() * 1000))
+    uri = "https://app.example/webhooks/hubspot?x=a%20b"
+    source = b"POST" + b"https://app.example/webhooks/hubspot?x=a b" + body + timestamp.encode()
+    signature = base64.b64encode(hmac.new(SECRET.encode(), source, hashlib.sha256).digest())
+    intake.verify_signature(
+        method="POST",
+        uri=uri,
+        body=body,
+        headers={
+            "X-HubSpot-Signature-v3": signature.decode(),
+            "X-HubSpot-Request-Timestamp": timestamp,
+        },
+        client_secret=SECRET,
+    )
