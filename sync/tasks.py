@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -15,12 +17,21 @@ from sync.services import events, maintenance, transfers
 # task whose worker dies is delivered again, and every task below is safe to run twice.
 
 
-@shared_task(name="sync.process_events")
+# A busy or briefly unreachable database is worth another try; everything else is handled
+# (and shown to the customer) by the services themselves.
+_DATABASE_HICCUPS = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    name="sync.process_events", autoretry_for=_DATABASE_HICCUPS, retry_backoff=1, max_retries=8
+)
 def process_events(tenant_id: str, event_ids: list[str]) -> None:
     events.events_process(tenant_id=tenant_id, event_ids=event_ids, enqueue=enqueue_transfer)
 
 
-@shared_task(name="sync.run_transfer")
+@shared_task(
+    name="sync.run_transfer", autoretry_for=_DATABASE_HICCUPS, retry_backoff=1, max_retries=8
+)
 def run_transfer(transfer_id: str) -> None:
     transfers.run_transfer(transfer_id, enqueue=_enqueue_transfer_later)
 
@@ -36,7 +47,8 @@ def resume_due_transfers() -> int:
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
     )
     # Fresh transfers were enqueued when they were created; only stale ones need a nudge.
-    stale = due.filter(updated_at__lte=now - dt.timedelta(seconds=30))
+    quiet_since = now - dt.timedelta(seconds=settings.TRANSFER_RESUME_AFTER_SECONDS)
+    stale = due.filter(updated_at__lte=quiet_since)
     ids = [str(pk) for pk in stale.values_list("pk", flat=True)[:500]]
     for transfer_id in ids:
         run_transfer.delay(transfer_id)

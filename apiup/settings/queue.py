@@ -23,6 +23,8 @@ else:
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The transport polls its folder; the default second would dominate the latency.
+        "polling_interval": 0.05,
     }
 
 CELERY_TASK_IGNORE_RESULT = True
@@ -38,9 +40,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "resume-due-transfers": {"task": "sync.resume_due_transfers", "schedule": 15.0},
+    "resume-due-transfers": {
+        "task": "sync.resume_due_transfers",
+        "schedule": env.float("TRANSFER_RESUME_INTERVAL_SECONDS", default=15.0),
+    },
     "purge-expired-records": {"task": "sync.purge_expired_records", "schedule": 3600.0},
 }
 
 PAYLOAD_RETENTION_DAYS = env.int("PAYLOAD_RETENTION_DAYS", default=30)
 LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=90)
+
+# A worker holds a transfer this long; a worker that dies leaves the lease to expire, and the
+# periodic resume task then runs the transfer again (it finds any quote already created).
+TRANSFER_LEASE_SECONDS = env.int("TRANSFER_LEASE_SECONDS", default=300)
+# A transfer with work left and no activity for this long is enqueued again.
+TRANSFER_RESUME_AFTER_SECONDS = env.int("TRANSFER_RESUME_AFTER_SECONDS", default=30)

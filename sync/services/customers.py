@@ -4,6 +4,7 @@ the stored link first, then by e-mail, then by name, else a new customer."""
 from __future__ import annotations
 
 from accounts.models import Tenant
+from apiup.locks import named_lock
 from connectors.base import AccountingConnector
 from connectors.shapes import Customer, CustomerRef
 from sync.models import ObjectLink
@@ -42,6 +43,29 @@ def customer_resolve(
 
     Creating is not idempotent at any vendor; if a create's answer is lost, the next attempt
     finds the customer by e-mail or name instead of creating a second one."""
+    system = connector.system.value
+    # A quote transfer and the contact's own transfer may resolve the same customer at once;
+    # without the lock both could search, find nothing, and create it twice.
+    with named_lock(f"customer:{tenant.pk}:{system}:{object_type}:{object_id}"):
+        return _resolve(
+            tenant=tenant,
+            connector=connector,
+            customer=customer,
+            object_type=object_type,
+            object_id=object_id,
+            update_existing=update_existing,
+        )
+
+
+def _resolve(
+    *,
+    tenant: Tenant,
+    connector: AccountingConnector,
+    customer: Customer,
+    object_type: str,
+    object_id: str,
+    update_existing: bool,
+) -> tuple[CustomerRef, str]:
     system = connector.system.value
     link = _link(tenant, system, object_type, object_id)
     ref: CustomerRef | None = None

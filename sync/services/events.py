@@ -62,18 +62,21 @@ def transfer_request(
     return locked, True
 
 
-def _is_won_stage_change(event: WebhookEvent, tenant: Tenant) -> bool:
-    """A cheap pre-check that spares a transfer for every stage move; the transfer itself
-    re-reads the deal, because HubSpot neither orders nor deduplicates events."""
-    custom = context.transfer_settings(tenant=tenant).won_stage_ids
-    if custom:
-        return event.property_value in {str(stage) for stage in custom}
+def _asks_for_quote(event: WebhookEvent, tenant: Tenant) -> bool:
+    """A cheap pre-check that spares a transfer for every stage move and every new deal; the
+    transfer itself re-reads the deal, because HubSpot neither orders nor deduplicates events."""
+    custom = {str(stage) for stage in context.transfer_settings(tenant=tenant).won_stage_ids}
+    if custom and event.property_name == "dealstage":
+        return event.property_value in custom
     from connectors import errors
     from connectors.hubspot import HubSpotClient
 
     try:
         client = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))
-        return client.is_won_stage(event.property_value)
+        if event.property_name == "dealstage":
+            return client.is_won_stage(event.property_value)
+        # A creation event names no stage: a deal may be created straight in a won stage.
+        return client.deal_in_won_stage(event.object_id)
     except errors.ConnectorError:
         return True  # cannot tell now: let the transfer decide
 
@@ -82,11 +85,8 @@ def _route(event: WebhookEvent, tenant: Tenant) -> tuple[str, str, str] | None:
     """(kind, object type, object id) of the transfer an event asks for, or None."""
     object_name, _, action = event.subscription_type.partition(".")
     if object_name == "deal":
-        if action == "creation" or (
-            action == "propertyChange"
-            and event.property_name == "dealstage"
-            and _is_won_stage_change(event, tenant)
-        ):
+        is_stage_change = action == "propertyChange" and event.property_name == "dealstage"
+        if (action == "creation" or is_stage_change) and _asks_for_quote(event, tenant):
             return Transfer.Kind.QUOTE, Transfer.ObjectType.DEAL, event.object_id
         return None
     if object_name in _OBJECT_TYPES:

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +30,6 @@ from sync.services import context, customers, quotes
 
 logger = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(minutes=5)  # longer than the task time limit
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = dt.timedelta(hours=1)
 INLINE_COUNTDOWN_LIMIT = 60  # seconds; longer waits are picked up by the periodic task
@@ -69,7 +69,8 @@ def claim(transfer_id: str) -> Run | None:
         if transfer.lease_until and transfer.lease_until > now:
             return None
         transfer.attempts += 1
-        transfer.lease_until = now + LEASE
+        # Longer than the task time limit, so a live worker never loses its lease.
+        transfer.lease_until = now + dt.timedelta(seconds=settings.TRANSFER_LEASE_SECONDS)
         transfer.next_attempt_at = None
         transfer.save(update_fields=["attempts", "lease_until", "next_attempt_at", "updated_at"])
         attempt = TransferAttempt.objects.create(
