@@ -471,6 +471,15 @@ class HubSpotClient:
 
     # -- deals -----------------------------------------------------------------------------
 
+    def deal_in_won_stage(self, deal_id: str) -> bool:
+        """1 call (plus the cached pipelines): whether the deal now stands in a won stage."""
+        record = self._get_json(
+            f"{DEAL_PATH}/{quote(str(deal_id), safe='')}", {"properties": "pipeline,dealstage"}
+        )
+        properties = record.get("properties") or {}
+        pipeline, stage = properties.get("pipeline") or "", properties.get("dealstage") or ""
+        return bool(pipeline and stage) and stage in self.won_stage_ids(pipeline)
+
     def read_deal(self, deal_id: str) -> Deal:
         """The deal with its primary company (else the first), its first contact and its line
         items. Calls: the deal with its associations, one batch read each for the company,

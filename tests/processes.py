@@ -26,7 +26,9 @@ def test_database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}{port}/{db['NAME']}"
 
 
-def worker_environment(vendor_urls: dict[str, str] | None = None) -> dict[str, str]:
+def worker_environment(
+    vendor_urls: dict[str, str] | None = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "apiup.settings.test",
@@ -38,12 +40,17 @@ def worker_environment(vendor_urls: dict[str, str] | None = None) -> dict[str, s
         env["REDIS_URL"] = settings.REDIS_URL
     for name, url in (vendor_urls or {}).items():
         env[f"{name.upper()}_API_URL"] = url
+    env.update(extra or {})
     return env
 
 
 @contextmanager
 def celery_worker(
-    *, concurrency: int = 2, vendor_urls: dict[str, str] | None = None, beat: bool = False
+    *,
+    concurrency: int = 2,
+    vendor_urls: dict[str, str] | None = None,
+    beat: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real worker (prefork pool, late acknowledgement) until the block ends."""
     command = [
@@ -54,18 +61,19 @@ def celery_worker(
     if beat:
         command.append("--beat")
     process = subprocess.Popen(  # noqa: S603
-        command, cwd=ROOT, env=worker_environment(vendor_urls), start_new_session=True
+        command, cwd=ROOT, env=worker_environment(vendor_urls, env), start_new_session=True
     )
     time.sleep(2.5)  # the pool forks its children
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process.poll() is None:  # else the test killed it itself
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def wait_until(condition: object, *, timeout: float = 30.0, interval: float = 0.1) -> None:

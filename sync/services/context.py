@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from accounts.models import Tenant
 from billing.selectors import plan_of
@@ -13,12 +14,24 @@ from connectors.registry import connector_class
 from connectors.rules import Placeholder
 from sync.models import TransferSettings
 
+# The standard VAT rate of the tenant's country, until the tenant sets its own default.
+STANDARD_TAX_RATES = {
+    "DE": Decimal("19"),
+    "AT": Decimal("20"),
+    "CH": Decimal("8.1"),
+    "LI": Decimal("8.1"),
+    "FR": Decimal("20"),
+}
+
 
 def transfer_settings(*, tenant: Tenant) -> TransferSettings:
     found = TransferSettings.objects.for_tenant(tenant).first()
     if found is not None:
         return found
-    settings, _ = TransferSettings.objects.get_or_create(tenant=tenant)
+    rate = STANDARD_TAX_RATES.get(str(tenant.country.code), Decimal("19"))
+    settings, _ = TransferSettings.objects.get_or_create(
+        tenant=tenant, defaults={"default_tax_rate": rate}
+    )
     return settings
 
 
