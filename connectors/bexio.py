@@ -119,7 +119,7 @@ CONTACT_WRITABLE = (
 
 API = VendorApi(
     name="bexio",
-    base_url=settings.VENDOR_API_URLS["bexio"],
+    base_url="",  # read from settings when a connector is made (tests and demo repoint it)
     # bexio limits calls per minute but does not publish how many: two a second with a
     # small burst stays well below any limit seen reported, and 429 is honoured anyway.
     rate=Rate(per_second=2, burst=5),
@@ -296,7 +296,7 @@ class BexioConnector(AccountingConnector):
         oauth_url: str | None = None,
     ) -> None:
         super().__init__(connection=connection, base_url=base_url)
-        self.api = API if base_url is None else replace(API, base_url=base_url)
+        self.api = replace(API, base_url=base_url or settings.VENDOR_API_URLS["bexio"])
         self.oauth_url = oauth_url
         self.client = HttpClient(
             self.api,

@@ -81,7 +81,7 @@ REFERENCE_LABEL = "Referenz"
 
 API = VendorApi(
     name="lexware office",
-    base_url=settings.VENDOR_API_URLS["lexoffice"],
+    base_url="",  # read from settings when a connector is made (tests and demo repoint it)
     # 2 calls per second per API key, token bucket; a bucket of one spaces the calls evenly,
     # so all workers that share a key together stay under the limit.
     rate=Rate(per_second=2, burst=1),
@@ -137,7 +137,7 @@ class LexofficeConnector(AccountingConnector):
 
     def __init__(self, *, connection: Connection, base_url: str | None = None) -> None:
         super().__init__(connection=connection, base_url=base_url)
-        api = API if base_url is None else replace(API, base_url=base_url)
+        api = replace(API, base_url=base_url or settings.VENDOR_API_URLS["lexoffice"])
         self.client = HttpClient(
             api,
             auth_headers=self._auth_headers,

@@ -95,7 +95,7 @@ UNIT_ALIASES: dict[str, tuple[str, str]] = {
 
 API = VendorApi(
     name="sevDesk",
-    base_url=settings.VENDOR_API_URLS["sevdesk"],
+    base_url="",  # read from settings when a connector is made (tests and demo repoint it)
     # sevDesk publishes no limit. Five calls per second per token, evenly refilled, stays
     # far below what integrations report; a 429 is still honoured with its Retry-After.
     rate=Rate(per_second=5, burst=5),
@@ -180,7 +180,7 @@ class SevdeskConnector(AccountingConnector):
 
     def __init__(self, *, connection: Connection, base_url: str | None = None) -> None:
         super().__init__(connection=connection, base_url=base_url)
-        api = API if base_url is None else replace(API, base_url=base_url)
+        api = replace(API, base_url=base_url or settings.VENDOR_API_URLS["sevdesk"])
         self.client = HttpClient(
             api,
             auth_headers=self._auth_headers,

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sync.models import Transfer
-from sync.services import events, maintenance, transfers
+from sync.services import events, imports, maintenance, transfers
 
 # Late acknowledgement and reject-on-worker-lost are set globally (settings/queue.py): a
 # task whose worker dies is delivered again, and every task below is safe to run twice.
@@ -34,6 +34,17 @@ def process_events(tenant_id: str, event_ids: list[str]) -> None:
 )
 def run_transfer(transfer_id: str) -> None:
     transfers.run_transfer(transfer_id, enqueue=_enqueue_transfer_later)
+
+
+@shared_task(
+    name="sync.run_import", autoretry_for=_DATABASE_HICCUPS, retry_backoff=1, max_retries=8
+)
+def run_import(job_id: str) -> None:
+    imports.import_run(job_id, enqueue=enqueue_import)
+
+
+def enqueue_import(job_id: str, seconds: float) -> None:
+    run_import.apply_async((job_id,), countdown=seconds)
 
 
 @shared_task(name="sync.resume_due_transfers")

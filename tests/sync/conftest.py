@@ -92,21 +92,27 @@ def accounting_sandbox(system: str) -> tuple[VendorSandbox, dict[str, str]]:
 def world_factory(live_server, settings) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     started: list[RunningSandbox] = []
 
-    def build(system: str = "lexoffice", **hubspot_options: Any) -> World:
+    def build(
+        system: str = "lexoffice", subscriptions: list[str] | None = None, **hubspot_options: Any
+    ) -> World:
         hubspot = serve(
             HubSpotSandbox(
                 client_id=settings.HUBSPOT_CLIENT_ID,
                 client_secret=settings.HUBSPOT_CLIENT_SECRET,
                 webhook_target_url=f"{live_server.url}/webhooks/hubspot",
-                webhook_subscriptions=[
-                    "deal.propertyChange",
-                    "deal.creation",
-                    "contact.creation",
-                    "contact.propertyChange",
-                    "company.creation",
-                    "company.propertyChange",
-                    "contact.deletion",
-                ],
+                webhook_subscriptions=(
+                    subscriptions
+                    if subscriptions is not None
+                    else [
+                        "deal.propertyChange",
+                        "deal.creation",
+                        "contact.creation",
+                        "contact.propertyChange",
+                        "company.creation",
+                        "company.propertyChange",
+                        "contact.deletion",
+                    ]
+                ),
                 webhook_retry_base_delay=0.5,
                 **hubspot_options,
             )

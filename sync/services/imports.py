@@ -1,0 +1,189 @@
+"""The initial import of every HubSpot contact and company into the accounting system.
+
+It pages through HubSpot with a cursor that is stored after every page, so a job that is
+interrupted (a restart, a lost worker) resumes where it stopped; a contact that was already
+transferred is not sent again. Each contact gets its own transfer row, shown in the log."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Tenant
+from apiup.locks import LockTimeout, named_lock
+from connectors import errors
+from connectors.base import AccountingConnector
+from connectors.hubspot import HubSpotClient
+from connectors.rules import customer_for_deal
+from connectors.shapes import Company, Person
+from sync.models import ImportJob, Transfer, TransferAttempt
+from sync.services import context, customers
+
+logger = logging.getLogger(__name__)
+
+# One task run works this long, then hands the rest to the next run (task time limits).
+SLICE_SECONDS = 60.0
+
+EnqueueImport = Callable[[str, float], None]
+UNFINISHED = (ImportJob.State.QUEUED, ImportJob.State.RUNNING)
+
+
+def import_start(*, tenant: Tenant, enqueue: EnqueueImport) -> list[ImportJob]:
+    """Queues the import of contacts and companies, unless one is already under way."""
+    jobs = []
+    for object_type in (Transfer.ObjectType.COMPANY, Transfer.ObjectType.CONTACT):
+        running = (
+            ImportJob.objects.for_tenant(tenant)
+            .filter(
+                object_type=object_type, state__in=[ImportJob.State.QUEUED, ImportJob.State.RUNNING]
+            )
+            .first()
+        )
+        job = running or ImportJob.objects.create(tenant=tenant, object_type=object_type)
+        jobs.append(job)
+        transaction.on_commit(partial(enqueue, str(job.pk), 0))
+    return jobs
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(dataclasses.asdict(value), default=str))
+
+
+def _import_one(
+    *,
+    tenant: Tenant,
+    connector: AccountingConnector,
+    ctx: context.TenantContext,
+    object_type: str,
+    shape: Person | Company,
+    excluded: bool,
+) -> None:
+    transfer, created = Transfer.objects.get_or_create(
+        tenant=tenant,
+        kind=Transfer.Kind.CUSTOMER,
+        object_type=object_type,
+        object_id=shape.hubspot_id,
+        defaults={"system": connector.system.value},
+    )
+    if not created and transfer.state in (Transfer.State.DONE, Transfer.State.SKIPPED):
+        return  # transferred before, or in an earlier run of this import
+    transfer.source_payload = _plain(shape)
+    transfer.attempts += 1
+    attempt = TransferAttempt(tenant=tenant, transfer=transfer, number=transfer.attempts)
+    if excluded:
+        transfer.state = Transfer.State.SKIPPED
+        transfer.error = _("Excluded from transfer by the property “%(name)s”.") % {
+            "name": ctx.settings.exclusion_property
+        }
+        attempt.outcome = TransferAttempt.Outcome.SKIPPED
+    else:
+        if isinstance(shape, Company):
+            customer = customer_for_deal(
+                company=shape, contact=None, placeholder=ctx.placeholder,
+                default_country=ctx.default_country,
+            )  # fmt: skip
+        else:
+            customer = customer_for_deal(
+                company=None, contact=shape, placeholder=ctx.placeholder,
+                default_country=ctx.default_country,
+            )  # fmt: skip
+        transfer.title = customer.display_name[:255]
+        transfer.sent_payload = _plain(customer)
+        try:
+            ref, _how = customers.customer_resolve(
+                tenant=tenant,
+                connector=connector,
+                customer=customer,
+                object_type=object_type,
+                object_id=shape.hubspot_id,
+                update_existing=False,
+            )
+        except errors.ConnectorError as failure:
+            if failure.retryable:
+                raise  # the whole job waits and resumes
+            transfer.state = Transfer.State.FAILED
+            transfer.error = failure.vendor_message
+            transfer.error_retryable = True
+            attempt.outcome = TransferAttempt.Outcome.FAILED
+            attempt.error = failure.vendor_message
+        else:
+            transfer.state = Transfer.State.DONE
+            transfer.error = ""
+            transfer.vendor_id = ref.vendor_id
+            transfer.vendor_number = ref.number
+            transfer.notes = list(customer.notes)
+            attempt.outcome = TransferAttempt.Outcome.SUCCEEDED
+    transfer.finished_at = attempt.finished_at = timezone.now()
+    with transaction.atomic():
+        transfer.save()
+        attempt.save()
+
+
+def import_run(job_id: str, *, enqueue: EnqueueImport) -> None:
+    """One slice of an import job; enqueues the next slice until HubSpot has no more pages."""
+    job = ImportJob.objects.select_related("tenant").filter(pk=job_id).first()
+    if job is None or job.state in (ImportJob.State.DONE, ImportJob.State.FAILED):
+        return
+    try:
+        with named_lock(f"import:{job.pk}", timeout=SLICE_SECONDS * 3, wait=0):
+            _run_slice(job, enqueue)
+    except LockTimeout:
+        return  # another worker has this job
+
+
+def _run_slice(job: ImportJob, enqueue: EnqueueImport) -> None:
+    tenant = job.tenant
+    job.state = ImportJob.State.RUNNING
+    job.save(update_fields=["state", "updated_at"])
+    started = time.monotonic()
+    try:
+        connector = context.accounting_connector(tenant=tenant)
+        hubspot = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))
+        ctx = context.TenantContext(
+            tenant=tenant, settings=context.transfer_settings(tenant=tenant)
+        )
+        pages = (
+            hubspot.iter_company_pages
+            if job.object_type == Transfer.ObjectType.COMPANY
+            else hubspot.iter_contact_pages
+        )
+        for page, next_cursor in pages(
+            job.cursor or None, exclusion_property=ctx.settings.exclusion_property
+        ):
+            for shape, excluded in page:
+                _import_one(
+                    tenant=tenant, connector=connector, ctx=ctx,
+                    object_type=job.object_type, shape=shape, excluded=excluded,
+                )  # fmt: skip
+            # The cursor moves only after the whole page is stored: a crash repeats at most
+            # one page, whose contacts are then found as already transferred.
+            job.cursor = next_cursor or ""
+            job.processed += len(page)
+            job.save(update_fields=["cursor", "processed", "updated_at"])
+            if next_cursor is None:
+                job.state = ImportJob.State.DONE
+                job.save(update_fields=["state", "updated_at"])
+                return
+            if time.monotonic() - started > SLICE_SECONDS:
+                transaction.on_commit(lambda: enqueue(str(job.pk), 0))
+                return
+        job.state = ImportJob.State.DONE
+        job.save(update_fields=["state", "updated_at"])
+    except errors.ConnectorError as failure:
+        if failure.retryable:
+            job.error = failure.vendor_message
+            job.save(update_fields=["error", "updated_at"])
+            transaction.on_commit(lambda: enqueue(str(job.pk), 30))
+            return
+        job.state = ImportJob.State.FAILED
+        job.error = failure.vendor_message
+        job.save(update_fields=["state", "error", "updated_at"])
