@@ -15,7 +15,8 @@ import threading
 from importlib.util import find_spec
 
 from sandbox.core import serve
-from sandbox.registry import SANDBOXES, default_port, sandbox_class
+from sandbox.demo import DEMO_CREDENTIALS, demo_sandbox
+from sandbox.registry import SANDBOXES, default_port
 
 
 def main(names: list[str]) -> None:
@@ -32,9 +33,10 @@ def main(names: list[str]) -> None:
             logging.warning("%s: not available", name)
             continue
         port = int(os.environ.get(f"SANDBOX_{name.upper()}_PORT", default_port(name)))
-        handle = serve(sandbox_class(name)(), host=host, port=port)
+        handle = serve(demo_sandbox(name), host=host, port=port)
         started.append(handle)
-        logging.info("%-10s http://%s:%d/_sandbox/", name, host, port)
+        hint = f"  (demo credential: {DEMO_CREDENTIALS[name]})" if name in DEMO_CREDENTIALS else ""
+        logging.info("%-10s http://%s:%d/_sandbox/%s", name, host, port, hint)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):
