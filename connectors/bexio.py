@@ -26,7 +26,6 @@ The vendor's quirks live in this module only:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import re
@@ -40,7 +39,7 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
-from connectors import errors
+from connectors import errors, oauth
 from connectors.base import AccountingConnector
 from connectors.credentials import TokenSet, access_token
 from connectors.http import HttpClient, VendorApi
@@ -170,12 +169,6 @@ def _oauth_http(oauth_url: str | None) -> HttpClient:
     )
 
 
-def code_challenge(code_verifier: str) -> str:
-    """PKCE S256: base64url of the SHA-256 of the verifier, without padding."""
-    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 def authorization_url(
     *, state: str, redirect_uri: str, code_verifier: str, oauth_url: str | None = None
 ) -> str:
@@ -187,7 +180,7 @@ def authorization_url(
         "redirect_uri": redirect_uri,
         "scope": " ".join(SCOPES),
         "state": state,
-        "code_challenge": code_challenge(code_verifier),
+        "code_challenge": oauth.code_challenge(code_verifier),
         "code_challenge_method": "S256",
     }
     return f"{_oauth_url(oauth_url)}{AUTHORIZE_PATH}?{urlencode(params)}"
@@ -218,27 +211,7 @@ def _token_request(form: dict[str, str], *, oauth_url: str | None) -> requests.R
 
 
 def _refused(response: requests.Response, what: str) -> errors.ConnectorError:
-    message = read_error(response)
-    if response.status_code == 401:
-        # Our app's client id or secret, not the customer's consent.
-        return errors.PermanentError(
-            f"bexio refused APIUP's client credentials during the {what}.",
-            vendor_message=message,
-            status=401,
-        )
-    try:
-        code = response.json().get("error")
-    except (ValueError, AttributeError):
-        code = None
-    if code == "invalid_grant":
-        return errors.ReconnectRequired(
-            f"bexio refused the {what}; bexio must be connected again.",
-            vendor_message=message,
-            status=response.status_code,
-        )
-    return errors.PermanentError(
-        f"bexio refused the {what}.", vendor_message=message, status=response.status_code
-    )
+    return oauth.token_refusal(response, vendor="bexio", what=what, read_error=read_error)
 
 
 def exchange_code(

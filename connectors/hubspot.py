@@ -10,9 +10,7 @@ probabilities (sent as strings or numbers), the free-text country field, its err
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
@@ -25,7 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django_countries import countries
 
-from connectors import errors
+from connectors import errors, oauth
 from connectors.credentials import TokenSet, access_token
 from connectors.http import HttpClient, VendorApi
 from connectors.models import Connection
@@ -154,12 +152,6 @@ def _oauth_http(base_url: str | None, *, max_attempts: int = 3) -> HttpClient:
     return HttpClient(api, auth_headers=dict, limiter_key="oauth", read_error=read_error)
 
 
-def code_challenge(code_verifier: str) -> str:
-    """PKCE S256: base64url of the SHA-256 of the verifier, without padding."""
-    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 def authorization_url(
     *, state: str, redirect_uri: str, code_verifier: str, oauth_url: str | None = None
 ) -> str:
@@ -170,7 +162,7 @@ def authorization_url(
         "redirect_uri": redirect_uri,
         "scope": " ".join(settings.HUBSPOT_SCOPES),
         "state": state,
-        "code_challenge": code_challenge(code_verifier),
+        "code_challenge": oauth.code_challenge(code_verifier),
         "code_challenge_method": "S256",
     }
     base = (oauth_url or settings.VENDOR_API_URLS["hubspot_oauth"]).rstrip("/")

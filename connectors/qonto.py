@@ -39,7 +39,7 @@ from urllib.parse import urlencode
 import requests
 from django.conf import settings
 
-from connectors import errors
+from connectors import errors, oauth
 from connectors.base import AccountingConnector
 from connectors.credentials import TokenSet, access_token
 from connectors.http import HttpClient, VendorApi
@@ -187,27 +187,7 @@ def _token_request(
 
 
 def _refused(response: requests.Response, what: str) -> errors.ConnectorError:
-    message = read_error(response)
-    if response.status_code == 401:
-        # APIUP's client id or secret, not the customer's consent.
-        return errors.PermanentError(
-            f"Qonto refused APIUP's client credentials during the {what}.",
-            vendor_message=message,
-            status=401,
-        )
-    try:
-        code = response.json().get("error")
-    except (ValueError, AttributeError):
-        code = None
-    if code == "invalid_grant":
-        return errors.ReconnectRequired(
-            f"Qonto refused the {what}; Qonto must be connected again.",
-            vendor_message=message,
-            status=response.status_code,
-        )
-    return errors.PermanentError(
-        f"Qonto refused the {what}.", vendor_message=message, status=response.status_code
-    )
+    return oauth.token_refusal(response, vendor="Qonto", what=what, read_error=read_error)
 
 
 def exchange_code(*, code: str, redirect_uri: str, oauth_url: str | None = None) -> TokenSet:

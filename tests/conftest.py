@@ -28,6 +28,14 @@ def fresh_cache() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _cache_of_this_run() -> None:
+    # The cache outlives a run (a file, or Redis): what an earlier run cached must not leak.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _remove_test_broker() -> object:
     import os
     import shutil

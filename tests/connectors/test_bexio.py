@@ -17,7 +17,7 @@ import requests
 from django.conf import settings
 from flask import Flask, Response, request
 
-from connectors import bexio, errors
+from connectors import bexio, errors, oauth
 from connectors.bexio import BexioConnector, read_error
 from connectors.models import Connection, System
 from connectors.shapes import (
@@ -328,7 +328,7 @@ def test_the_authorization_url_asks_for_the_scopes_with_a_pkce_challenge() -> No
         "company_profile",
     ]
     assert query["code_challenge_method"] == "S256"
-    assert query["code_challenge"] == bexio.code_challenge(CODE_VERIFIER)
+    assert query["code_challenge"] == oauth.code_challenge(CODE_VERIFIER)
     assert query["code_challenge"] != CODE_VERIFIER
     assert query["client_id"] == settings.BEXIO_CLIENT_ID
     assert query["response_type"] == "code"

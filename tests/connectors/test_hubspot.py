@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.test import override_settings
 
-from connectors import errors, hubspot
+from connectors import errors, hubspot, oauth
 from connectors.hubspot import ArchivedInHubSpot, HubSpotClient
 from connectors.models import Connection, System
 from sandbox.core import RunningSandbox, running
@@ -134,7 +134,7 @@ def test_the_authorization_url_asks_for_the_scopes_with_a_pkce_challenge() -> No
     assert "%20" in parts.query
     assert "+" not in parts.query
     assert query["code_challenge_method"] == ["S256"]
-    assert query["code_challenge"] == [hubspot.code_challenge("v" * 43)]
+    assert query["code_challenge"] == [oauth.code_challenge("v" * 43)]
     assert "=" not in query["code_challenge"][0]
 
 

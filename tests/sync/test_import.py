@@ -14,7 +14,8 @@ from tests.sync.conftest import PORTAL, World
 
 @pytest.mark.django_db(transaction=True)
 def test_a_thousand_contacts_are_imported_once_across_an_interruption(
-    world_factory, monkeypatch  # type: ignore[no-untyped-def]
+    world_factory,
+    monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     world: World = world_factory("qonto", subscriptions=[], rate_limit_max=10_000)
     # The import's own pace is Qonto's limit; here it is lifted to keep the test short.
@@ -53,6 +54,9 @@ def test_a_thousand_contacts_are_imported_once_across_an_interruption(
     emails = [client.get("email") for client in clients]
     assert len(emails) == 1000
     assert len(set(emails)) == 1000
-    assert Transfer.objects.filter(
-        tenant=world.tenant, kind=Transfer.Kind.CUSTOMER, state=Transfer.State.DONE
-    ).count() == 1000
+    assert (
+        Transfer.objects.filter(
+            tenant=world.tenant, kind=Transfer.Kind.CUSTOMER, state=Transfer.State.DONE
+        ).count()
+        == 1000
+    )
