@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from accounts.views import DashboardView
 from apiup.health import healthz
 from billing.views import stripe_webhook
 from connectors.api import ConnectionViewSet
@@ -11,8 +10,6 @@ from sync.views import hubspot_webhook
 
 api = DefaultRouter()
 api.register("connections", ConnectionViewSet, basename="connection")
-
-dashboard_patterns = ([path("", DashboardView.as_view(), name="home")], "dashboard")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -23,7 +20,8 @@ urlpatterns = [
     path("connections/", include("connectors.urls")),
     path("activity/", include("sync.urls")),
     path("billing/stripe/webhook", stripe_webhook, name="stripe_webhook"),
+    path("billing/", include("billing.urls")),
     path("api/v1/", include(api.urls)),
     path(settings.ADMIN_URL, admin.site.urls),
-    path("", include(dashboard_patterns)),
+    path("", include("accounts.dashboard_urls")),
 ]

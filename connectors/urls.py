@@ -6,4 +6,5 @@ app_name = "connectors"
 
 urlpatterns = [
     path("<uuid:pk>/", views.ConnectionDetailView.as_view(), name="detail"),
+    path("<uuid:pk>/disconnect/", views.ConnectionDisconnectView.as_view(), name="disconnect"),
 ]

@@ -1,5 +1,12 @@
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.generic import DetailView
 
+from accounts import services
 from accounts.tenancy import TenantScopedMixin
 from connectors.models import Connection
 
@@ -8,3 +15,26 @@ class ConnectionDetailView(TenantScopedMixin, DetailView[Connection]):
     model = Connection
     template_name = "connectors/connection_detail.html"
     context_object_name = "connection"
+
+
+class ConnectionDisconnectView(TenantScopedMixin, DetailView[Connection]):
+    """Removes the connection and its stored credentials from APIUP."""
+
+    model = Connection
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        connection = self.get_object()
+        name = connection.get_system_display()
+        services.connection_disconnect(connection=connection)
+        # No connector offers a call that revokes APIUP's access at the vendor.
+        messages.success(
+            request,
+            _(
+                "%(system)s is disconnected and its access data are deleted from APIUP. To "
+                "withdraw APIUP's access at %(system)s as well, remove the APIUP app or key "
+                "in your %(system)s account."
+            )
+            % {"system": name},
+        )
+        return redirect("dashboard:home")

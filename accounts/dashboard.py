@@ -1,0 +1,116 @@
+"""Reads for the dashboard: the systems with their health, and the transfer chart."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Tenant
+from billing.selectors import may_transfer, plan_of
+from connectors.models import Connection, System
+from sync.models import Transfer
+from sync.selectors import transfers_per_day
+
+CHART_DAYS = 14
+# The chart's outcomes, in stacking order; every transfer state falls into one of them.
+OUTCOMES: tuple[tuple[str, Promise], ...] = (
+    ("done", _("transferred")),
+    ("failed", _("failed")),
+    ("skipped", _("skipped")),
+    ("active", _("in progress")),
+)
+_OUTCOME_OF_STATE = {
+    Transfer.State.DONE: "done",
+    Transfer.State.FAILED: "failed",
+    Transfer.State.SKIPPED: "skipped",
+}
+
+
+@dataclass(frozen=True)
+class SystemRow:
+    system: System
+    connection: Connection | None
+    is_crm: bool
+    is_plan: bool
+    health: str  # connected, needs_reconnect, paused, "" when not connected
+
+    @property
+    def health_label(self) -> Promise | str:
+        return {
+            "connected": _("connected"),
+            "needs_reconnect": _("needs reconnecting"),
+            "paused": _("paused for billing"),
+        }.get(self.health, "")
+
+
+def systems_overview(*, tenant: Tenant) -> list[SystemRow]:
+    """Every CRM and accounting system APIUP offers, with the tenant's connection if any."""
+    connections = {c.system: c for c in Connection.objects.for_tenant(tenant)}
+    plan = plan_of(tenant=tenant)
+    paused = not may_transfer(tenant=tenant)
+    rows = []
+    for system in System:
+        connection = connections.get(system.value)
+        if connection is None:
+            health = ""
+        elif connection.status == Connection.Status.NEEDS_RECONNECT:
+            health = "needs_reconnect"
+        elif paused:
+            health = "paused"
+        else:
+            health = "connected"
+        rows.append(
+            SystemRow(
+                system=system,
+                connection=connection,
+                is_crm=system == System.HUBSPOT,
+                is_plan=system.value == plan,
+                health=health,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    outcome: str
+    label: Promise
+    count: int
+    percent: float  # of the busiest day's height
+
+
+@dataclass(frozen=True)
+class ChartDay:
+    day: dt.date
+    total: int
+    bars: list[ChartBar]
+
+
+def transfer_chart(*, tenant: Tenant, days: int = CHART_DAYS) -> list[ChartDay]:
+    counts: dict[dt.date, dict[str, int]] = {}
+    for row in transfers_per_day(tenant=tenant, days=days):
+        day = row["day"]
+        assert isinstance(day, dt.date)
+        outcome = _OUTCOME_OF_STATE.get(str(row["state"]), "active")  # type: ignore[call-overload]
+        per_day = counts.setdefault(day, {})
+        per_day[outcome] = per_day.get(outcome, 0) + int(row["count"])  # type: ignore[call-overload]
+    today = dt.date.today()
+    span = [today - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    busiest = max((sum(counts.get(day, {}).values()) for day in span), default=0) or 1
+    chart = []
+    for day in span:
+        per_day = counts.get(day, {})
+        bars = [
+            ChartBar(
+                outcome=outcome,
+                label=label,
+                count=per_day.get(outcome, 0),
+                percent=round(100 * per_day.get(outcome, 0) / busiest, 1),
+            )
+            for outcome, label in OUTCOMES
+        ]
+        chart.append(ChartDay(day=day, total=sum(per_day.values()), bars=bars))
+    return chart

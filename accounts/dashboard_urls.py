@@ -1,0 +1,12 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="home"),
+    path("settings/", views.TransferSettingsView.as_view(), name="settings"),
+    path("team/", views.TeamView.as_view(), name="team"),
+    path("close-account/", views.CloseAccountView.as_view(), name="close_account"),
+]

@@ -1,0 +1,64 @@
+"""Where a customer stands in the setup wizard, read from what exists (no stored flag), so a
+returning customer resumes at the first unfinished step and a step undone later (a removed
+connection) shows up again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from accounts.models import Tenant
+from billing.models import Subscription
+from connectors.models import Connection, System
+
+# The numbers of the progress indicator (templates/accounts/_steps.html); 1 to 3 are the
+# registration itself: personal data, company data, e-mail confirmation.
+HUBSPOT, PLAN, ACCOUNTING, PAYMENT, OVERVIEW = 4, 5, 6, 7, 8
+
+STEP_URLS = {
+    HUBSPOT: "accounts:hubspot",
+    PLAN: "billing:plan",
+    ACCOUNTING: "accounts:accounting",
+    PAYMENT: "billing:payment",
+    OVERVIEW: "dashboard:home",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    hubspot: Connection | None
+    subscription: Subscription | None
+    accounting: Connection | None
+
+    @property
+    def next_step(self) -> int:
+        if self.hubspot is None:
+            return HUBSPOT
+        if self.subscription is None:
+            return PLAN
+        if self.accounting is None:
+            return ACCOUNTING
+        # Only Stripe's webhook moves the subscription out of "awaiting payment".
+        if self.subscription.status == Subscription.Status.INCOMPLETE:
+            return PAYMENT
+        return OVERVIEW
+
+    @property
+    def finished(self) -> bool:
+        return self.next_step == OVERVIEW
+
+    @property
+    def next_url(self) -> str:
+        return reverse(STEP_URLS[self.next_step])
+
+
+def progress_of(*, tenant: Tenant) -> Progress:
+    connections = {c.system: c for c in Connection.objects.for_tenant(tenant)}
+    subscription = Subscription.objects.for_tenant(tenant).first()
+    accounting = connections.get(subscription.plan) if subscription is not None else None
+    return Progress(
+        hubspot=connections.get(System.HUBSPOT),
+        subscription=subscription,
+        accounting=accounting,
+    )

@@ -1,0 +1,272 @@
+"""The setup wizard after registration: connect HubSpot, (plan: billing.views), connect the
+accounting system, (payment: billing.views), then the overview on the dashboard.
+
+Each step is one page; `SetupView` sends a returning customer to the first unfinished step.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+
+from accounts import oauth_state, onboarding, services
+from accounts.forms import OAUTH_SYSTEMS, PLAN_DESCRIPTIONS, TOKEN_FORMS
+from accounts.gate import OnboardedRequiredMixin
+from accounts.tenancy import tenant_of
+from connectors import bexio, errors, hubspot, qonto
+from connectors.models import System
+
+logger = logging.getLogger(__name__)
+
+
+def _callback_url(name: str) -> str:
+    # The public address, as registered with the vendor (behind a proxy Django sees another).
+    return settings.PUBLIC_BASE_URL + reverse(name)
+
+
+def _vendor_words(error: errors.ConnectorError) -> str:
+    return error.vendor_message or str(error)
+
+
+class SetupView(OnboardedRequiredMixin, View):
+    """Where "continue setup" and the login lead: the first unfinished step."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return redirect(onboarding.progress_of(tenant=tenant_of(request)).next_url)
+
+
+class _StepView(OnboardedRequiredMixin, TemplateView):
+    step: int
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["step"] = self.step
+        context["progress"] = onboarding.progress_of(tenant=tenant_of(self.request))
+        return context
+
+
+# -- HubSpot --------------------------------------------------------------------------------
+
+
+class HubSpotStepView(_StepView):
+    template_name = "accounts/wizard_hubspot.html"
+    step = onboarding.HUBSPOT
+
+
+class HubSpotConnectView(OnboardedRequiredMixin, View):
+    """Sends the customer to HubSpot's consent page with a fresh state and PKCE challenge."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        issued = oauth_state.state_issue(
+            session=request.session, tenant_id=str(tenant_of(request).pk), vendor=System.HUBSPOT
+        )
+        return redirect(
+            hubspot.authorization_url(
+                state=issued.state,
+                redirect_uri=_callback_url("accounts:hubspot_callback"),
+                code_verifier=issued.code_verifier,
+                oauth_url=settings.VENDOR_API_URLS["hubspot_oauth"],
+            )
+        )
+
+
+class HubSpotCallbackView(OnboardedRequiredMixin, View):
+    """HubSpot's redirect back: `code` and `state`, or `error` when consent was refused."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        tenant = tenant_of(request)
+        back = redirect("accounts:hubspot")
+        try:
+            verifier = oauth_state.state_consume(
+                session=request.session,
+                tenant_id=str(tenant.pk),
+                vendor=System.HUBSPOT,
+                state=request.GET.get("state", ""),
+            )
+        except oauth_state.StateInvalid as exc:
+            logger.info("hubspot consent: state refused (%s)", exc)
+            messages.error(request, _state_refused_message())
+            return back
+        if request.GET.get("error") or not request.GET.get("code"):
+            messages.error(request, _consent_refused_message("HubSpot"))
+            return back
+        try:
+            connection = services.hubspot_connect(
+                tenant=tenant,
+                code=request.GET["code"],
+                redirect_uri=_callback_url("accounts:hubspot_callback"),
+                code_verifier=verifier,
+            )
+        except services.PortalTaken as taken:
+            messages.error(
+                request,
+                _(
+                    "The HubSpot portal %(portal)s is already connected to another APIUP "
+                    "account. Please choose another portal, or ask us at info@apiup.de."
+                )
+                % {"portal": taken},
+            )
+            return back
+        except errors.ConnectorError as exc:
+            messages.error(
+                request,
+                _("HubSpot did not accept the connection: %(reason)s")
+                % {"reason": _vendor_words(exc)},
+            )
+            return back
+        messages.success(
+            request,
+            _("HubSpot portal %(name)s (id %(portal)s) is connected.")
+            % {"name": connection.account_name, "portal": connection.external_account_id},
+        )
+        return back
+
+
+def _state_refused_message() -> str:
+    return _(
+        "This connection attempt is not valid any more (it expired after 10 minutes or was "
+        "already used). Please start the connection again."
+    )
+
+
+def _consent_refused_message(vendor: str) -> str:
+    return _(
+        "You did not allow APIUP to access %(vendor)s, so nothing was connected. APIUP needs "
+        "this access to transfer your deals; please try again."
+    ) % {"vendor": vendor}
+
+
+# -- accounting system ----------------------------------------------------------------------
+
+
+class AccountingStepView(_StepView):
+    """Step 5: the token form of the chosen plan's system, and its OAuth button if any."""
+
+    template_name = "accounts/wizard_accounting.html"
+    step = onboarding.ACCOUNTING
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # The gate (super) handles people without a tenant; with one, a plan must exist.
+        has_tenant = request.user.is_authenticated and getattr(request.user, "tenant_id", None)
+        if has_tenant and onboarding.progress_of(tenant=tenant_of(request)).subscription is None:
+            return redirect("billing:plan")
+        return super().dispatch(request, *args, **kwargs)
+
+    def _system(self) -> str:
+        progress = onboarding.progress_of(tenant=tenant_of(self.request))
+        assert progress.subscription is not None  # dispatch sent the customer to the plan
+        return progress.subscription.plan
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        system = self._system()
+        context["system"] = System(system)
+        context["description"] = PLAN_DESCRIPTIONS.get(system, "")  # type: ignore[call-overload]
+        context["offers_oauth"] = system in OAUTH_SYSTEMS
+        context.setdefault("form", TOKEN_FORMS[system]())
+        return context
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        system = self._system()
+        form: forms.Form = TOKEN_FORMS[system](request.POST)
+        if form.is_valid():
+            try:
+                connection = services.accounting_connect(
+                    tenant=tenant_of(request), system=system, credentials=form.cleaned_data
+                )
+            except errors.ConnectorError as exc:
+                form.add_error(
+                    None,
+                    _("%(system)s did not accept these credentials: %(reason)s")
+                    % {"system": System(system).label, "reason": _vendor_words(exc)},
+                )
+            else:
+                messages.success(
+                    request,
+                    _("%(system)s account “%(name)s” is connected.")
+                    % {"system": connection.get_system_display(), "name": connection.account_name},
+                )
+                return redirect("accounts:accounting")
+        return self.render_to_response(self.get_context_data(form=form))
+
+
+class AccountingConnectView(OnboardedRequiredMixin, View):
+    """Sends the customer to bexio's or Qonto's consent page."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        progress = onboarding.progress_of(tenant=tenant_of(request))
+        if progress.subscription is None or progress.subscription.plan not in OAUTH_SYSTEMS:
+            return redirect("accounts:accounting")
+        system = progress.subscription.plan
+        issued = oauth_state.state_issue(
+            session=request.session, tenant_id=str(tenant_of(request).pk), vendor=system
+        )
+        redirect_uri = _callback_url("accounts:accounting_callback")
+        if system == System.BEXIO:
+            url = bexio.authorization_url(
+                state=issued.state,
+                redirect_uri=redirect_uri,
+                code_verifier=issued.code_verifier,
+                oauth_url=settings.VENDOR_API_URLS["bexio_oauth"],
+            )
+        else:
+            url = qonto.authorization_url(
+                state=issued.state,
+                redirect_uri=redirect_uri,
+                oauth_url=settings.VENDOR_API_URLS["qonto_oauth"],
+            )
+        return redirect(url)
+
+
+class AccountingCallbackView(OnboardedRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        tenant = tenant_of(request)
+        back = redirect("accounts:accounting")
+        progress = onboarding.progress_of(tenant=tenant)
+        system = progress.subscription.plan if progress.subscription is not None else ""
+        try:
+            verifier = oauth_state.state_consume(
+                session=request.session,
+                tenant_id=str(tenant.pk),
+                vendor=system,
+                state=request.GET.get("state", ""),
+            )
+        except oauth_state.StateInvalid as exc:
+            logger.info("accounting consent: state refused (%s)", exc)
+            messages.error(request, _state_refused_message())
+            return back
+        label = System(system).label
+        if request.GET.get("error") or not request.GET.get("code"):
+            messages.error(request, _consent_refused_message(label))
+            return back
+        try:
+            connection = services.accounting_connect_oauth(
+                tenant=tenant,
+                system=system,
+                code=request.GET["code"],
+                redirect_uri=_callback_url("accounts:accounting_callback"),
+                code_verifier=verifier,
+            )
+        except errors.ConnectorError as exc:
+            messages.error(
+                request,
+                _("%(system)s did not accept the connection: %(reason)s")
+                % {"system": label, "reason": _vendor_words(exc)},
+            )
+            return back
+        messages.success(
+            request,
+            _("%(system)s account “%(name)s” is connected.")
+            % {"system": label, "name": connection.account_name},
+        )
+        return back

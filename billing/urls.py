@@ -1,0 +1,13 @@
+from django.urls import path
+
+from billing import views
+
+app_name = "billing"
+
+urlpatterns = [
+    path("plan/", views.PlanView.as_view(), name="plan"),
+    path("payment/", views.PaymentView.as_view(), name="payment"),
+    path("payment/checkout/", views.CheckoutStartView.as_view(), name="checkout"),
+    path("payment/confirming/", views.PaymentPendingView.as_view(), name="payment_pending"),
+    path("portal/", views.BillingPortalView.as_view(), name="portal"),
+]

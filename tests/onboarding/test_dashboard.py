@@ -1,0 +1,219 @@
+"""The dashboard: systems with health, the transfer chart, settings, disconnect, team
+invitations, the Billing Portal and closing the account."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+import requests
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Tenant, User
+from billing import services as billing_services
+from billing.models import Subscription
+from connectors.models import Connection, System
+from sandbox.core import RunningSandbox
+from sync.models import Transfer, TransferSettings
+from tests.factories import ConnectionFactory, TransferFactory, UserFactory
+from tests.onboarding.conftest import STRIPE_KEY
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def live_customer(owner: User) -> Subscription:
+    ConnectionFactory(
+        tenant=owner.tenant,
+        system=System.HUBSPOT,
+        external_account_id="4711",
+        account_name="beispiel-gmbh.example",
+    )
+    ConnectionFactory(
+        tenant=owner.tenant, system=System.LEXOFFICE, account_name="Meine Buchhaltung"
+    )
+    return Subscription.objects.create(
+        tenant=owner.tenant, plan="lexoffice", status=Subscription.Status.ACTIVE
+    )
+
+
+def test_overview_lists_systems_health_and_the_chart(
+    browser: Client, owner: User, live_customer: Subscription
+) -> None:
+    TransferFactory(tenant=owner.tenant, state=Transfer.State.DONE)
+    TransferFactory(tenant=owner.tenant, state=Transfer.State.FAILED)
+    body = browser.get(reverse("dashboard:home")).content.decode()
+    for name in ("HubSpot", "lexware office", "bexio", "sevDesk", "Qonto"):
+        assert name in body
+    assert "Meine Buchhaltung" in body
+    assert body.count('class="badge connected"') >= 2
+    assert 'class="chart-bar done"' in body
+    assert 'class="chart-bar failed"' in body
+    assert reverse("sync:transfer_list") in body
+    assert "Continue setup" not in body
+
+    # Payment overdue: the connections are paused for billing.
+    Subscription.objects.filter(pk=live_customer.pk).update(status=Subscription.Status.PAST_DUE)
+    assert "paused for billing" in browser.get(reverse("dashboard:home")).content.decode()
+    Connection.objects.filter(system=System.LEXOFFICE).update(
+        status=Connection.Status.NEEDS_RECONNECT
+    )
+    assert "needs reconnecting" in browser.get(reverse("dashboard:home")).content.decode()
+
+
+def test_overview_in_german(browser: Client, live_customer: Subscription) -> None:
+    body = browser.get(reverse("dashboard:home"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Aktive Verbindungen" in body
+    assert "Verfügbare Systeme" in body
+    assert "verbunden" in body
+
+
+def test_an_unfinished_setup_is_offered_on_the_overview(browser: Client) -> None:
+    body = browser.get(reverse("dashboard:home")).content.decode()
+    assert "Continue setup" in body
+    assert reverse("accounts:hubspot") in body
+
+
+def test_disconnecting_deletes_the_connection_and_says_what_remains(
+    browser: Client, owner: User, live_customer: Subscription
+) -> None:
+    connection = Connection.objects.get(tenant=owner.tenant, system=System.LEXOFFICE)
+    response = browser.post(reverse("connectors:disconnect", args=[connection.pk]), follow=True)
+    assert "is disconnected" in response.content.decode()
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    assert browser.get(reverse("accounts:setup"))["Location"] == reverse("accounts:accounting")
+
+
+def test_transfer_settings_are_saved_and_checked(browser: Client, owner: User) -> None:
+    page = browser.get(reverse("dashboard:settings")).content.decode()
+    assert "Musterfirma" in page
+    response = browser.post(
+        reverse("dashboard:settings"),
+        {
+            "won_stages": "closedwon, 12345678, closedwon",
+            "placeholder_name": "Beispielkunde",
+            "placeholder_street": "Musterweg 1",
+            "placeholder_city": "Musterhausen",
+            "default_tax_rate": "7",
+            "validity_days": "14",
+            "contact_transfer_enabled": "",
+            "exclusion_property": "nicht_uebertragen",
+        },
+    )
+    assert response["Location"] == reverse("dashboard:settings")
+    saved = TransferSettings.objects.get(tenant=owner.tenant)
+    assert saved.won_stage_ids == ["closedwon", "12345678"]
+    assert saved.placeholder_name == "Beispielkunde"
+    assert saved.default_tax_rate == Decimal("7")
+    assert saved.validity_days == 14
+    assert saved.contact_transfer_enabled is False
+    assert saved.exclusion_property == "nicht_uebertragen"
+    assert "closedwon, 12345678" in browser.get(reverse("dashboard:settings")).content.decode()
+
+    refused = browser.post(
+        reverse("dashboard:settings"),
+        {
+            "placeholder_name": "X",
+            "placeholder_street": "Y",
+            "placeholder_city": "Z",
+            "default_tax_rate": "150",
+            "validity_days": "0",
+            "exclusion_property": "p",
+        },
+    )
+    assert refused.status_code == 200
+    assert TransferSettings.objects.get(tenant=owner.tenant).default_tax_rate == Decimal("7")
+
+
+def test_a_colleague_is_invited_with_a_password_reset_mail(browser: Client, owner: User) -> None:
+    response = browser.post(reverse("dashboard:team"), {"email": "Kollegin@Beispiel.de"})
+    assert response["Location"] == reverse("dashboard:team")
+    colleague = User.objects.get(email="kollegin@beispiel.de")
+    assert colleague.tenant_id == owner.tenant_id
+    assert not colleague.has_usable_password()
+    assert EmailAddress.objects.get(user=colleague).verified
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["kollegin@beispiel.de"]
+    match = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+/)", mail.outbox[0].body)
+    assert match, mail.outbox[0].body
+    page = browser.get(reverse("dashboard:team")).content.decode()
+    assert "kollegin@beispiel.de" in page
+    assert "invited" in page
+
+    # The colleague sets a password through the link and sees the same company.
+    colleague_browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    key_page = colleague_browser.get(match.group(1), follow=True)
+    password = "Kollegin-Passwort-2026"
+    colleague_browser.post(
+        key_page.redirect_chain[-1][0] if key_page.redirect_chain else match.group(1),
+        {"password1": password, "password2": password},
+    )
+    assert colleague_browser.login(email="kollegin@beispiel.de", password=password)
+    body = colleague_browser.get(reverse("dashboard:home")).content.decode()
+    assert owner.tenant.display_name in body  # type: ignore[union-attr]
+
+    taken = browser.post(reverse("dashboard:team"), {"email": UserFactory().email})
+    assert taken.status_code == 200
+    assert "already has an APIUP account" in taken.content.decode()
+
+
+def test_closing_the_account_cancels_at_stripe_and_deletes_everything(
+    browser: Client, owner: User, stripe_sandbox: RunningSandbox
+) -> None:
+    tenant = owner.tenant
+    assert tenant is not None
+    colleague = UserFactory(tenant=tenant)
+    ConnectionFactory(tenant=tenant, system=System.LEXOFFICE)
+    # A real subscription in the Stripe sandbox, paid through its hosted page.
+    billing_services.plan_choose(tenant=tenant, plan="lexoffice")
+    checkout = billing_services.checkout_start(
+        tenant=tenant,
+        email=owner.email,
+        success_url="http://testserver/done",
+        cancel_url="http://testserver/cancel",
+    )
+    paid = requests.post(
+        checkout, data={"action": "card", "card_number": "4242424242424242"},
+        allow_redirects=False, timeout=10,
+    )  # fmt: skip
+    assert paid.status_code == 303
+    (subscription_id,) = stripe_sandbox.sandbox.subscriptions  # type: ignore[attr-defined]
+    Subscription.objects.filter(tenant=tenant).update(
+        stripe_subscription_id=subscription_id, status=Subscription.Status.TRIALING
+    )
+
+    unconfirmed = browser.post(reverse("dashboard:close_account"), {})
+    assert unconfirmed.status_code == 200
+    assert Tenant.objects.filter(pk=tenant.pk).exists()
+
+    response = browser.post(reverse("dashboard:close_account"), {"confirm": "on"})
+    assert response["Location"] == reverse("account_login")
+    stripe_state = stripe_sandbox.sandbox.subscriptions[subscription_id]  # type: ignore[attr-defined]
+    assert stripe_state["status"] == "canceled"
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    assert not User.objects.filter(pk__in=[owner.pk, colleague.pk]).exists()
+    assert not Connection.objects.filter(tenant_id=tenant.pk).exists()
+    assert not Subscription.objects.filter(tenant_id=tenant.pk).exists()
+    # Logged out.
+    assert browser.get(reverse("dashboard:home"))["Location"].startswith(reverse("account_login"))
+
+
+def test_the_billing_portal_button_opens_stripes_portal(
+    browser: Client, owner: User, stripe_sandbox: RunningSandbox
+) -> None:
+    customer = requests.post(
+        f"{stripe_sandbox.url}/v1/customers",
+        data={"email": owner.email},
+        auth=(STRIPE_KEY, ""),
+        timeout=10,
+    ).json()
+    Subscription.objects.create(
+        tenant=owner.tenant, plan="lexoffice", stripe_customer_id=customer["id"]
+    )
+    response = browser.post(reverse("billing:portal"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(stripe_sandbox.url)
