@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 
 from accounts.models import Tenant
-from sync.models import Transfer
+from sync.models import ImportJob, Transfer
 
 
 def transfers_filtered(
@@ -38,3 +38,7 @@ def transfers_per_day(*, tenant: Tenant, days: int = 14) -> list[dict[str, objec
         .order_by("day")
     )
     return list(rows)
+
+
+def imports_recent(*, tenant: Tenant) -> QuerySet[ImportJob]:
+    return ImportJob.objects.for_tenant(tenant).order_by("-created_at")[:4]

@@ -6,15 +6,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django.views.generic import DetailView, ListView
 
-from accounts.tenancy import TenantScopedMixin
+from accounts.gate import OnboardedRequiredMixin
+from accounts.tenancy import TenantScopedMixin, tenant_of
 from sync import intake, selectors, tasks
 from sync.forms import TransferFilterForm
 from sync.models import Transfer
 from sync.services import events as event_services
+from sync.services import imports
 
 
 def _called_url(request: HttpRequest) -> str:
@@ -63,6 +66,7 @@ class TransferListView(TenantScopedMixin, ListView[Transfer]):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["filter_form"] = self.filter_form
+        context["imports"] = selectors.imports_recent(tenant=tenant_of(self.request))
         return context
 
 
@@ -88,3 +92,16 @@ class TransferRetryView(TenantScopedMixin, DetailView[Transfer]):
         else:
             messages.info(request, _("This transfer has not failed, so there is nothing to retry."))
         return redirect("sync:transfer_detail", pk=transfer.pk)
+
+
+class ImportStartView(OnboardedRequiredMixin, View):
+    """Starts the initial import of every HubSpot contact and company."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        imports.import_start(tenant=tenant_of(request), enqueue=tasks.enqueue_import)
+        messages.success(
+            request, _("The import has started; its progress is shown below as it runs.")
+        )
+        return redirect("sync:transfer_list")

@@ -1,6 +1,7 @@
 """Deal to quote over real HTTP: HubSpot sandbox webhooks, the product's live server, a real
 Celery worker process, the accounting sandbox."""
 
+import json
 import os
 import signal
 import time
@@ -240,3 +241,50 @@ def test_contacts_are_transferred_once_and_updated_not_duplicated(world_factory)
             "API: please delete customer %(number)s there yourself if it is no longer needed."
         ) % {"system": "lexware office", "number": "10001"}
     assert deletion.error == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_batch_three_times_at_once_gives_one_quote(world_factory, live_server) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from sandbox.hubspot.webhooks import v1_signature, v3_signature
+
+    world: World = world_factory("lexoffice", subscriptions=[])
+    deal_id = world.hubspot_sandbox.seed_deal(
+        4711, name="Dreifach", stage="closedwon",
+        contact={"lastname": "Dreifach", "email": "drei@beispiel.de"},
+        line_items=[{"name": "Leistung", "quantity": "1", "price": "100"}],
+    )  # fmt: skip
+    event = {
+        "objectId": int(deal_id), "propertyName": "dealstage", "propertyValue": "closedwon",
+        "changeSource": "CRM_UI", "eventId": 77, "subscriptionId": 1, "portalId": 4711,
+        "appId": 1001, "occurredAt": int(time.time() * 1000),
+        "subscriptionType": "deal.propertyChange", "attemptNumber": 0,
+    }  # fmt: skip
+    body = json.dumps([event]).encode()
+    url = f"{live_server.url}/webhooks/hubspot"
+    secret = world.hubspot_sandbox.client_secret
+
+    def deliver(_: int) -> int:
+        timestamp = str(int(time.time() * 1000))
+        headers = {
+            "Content-Type": "application/json",
+            "X-HubSpot-Signature": v1_signature(secret, body),
+            "X-HubSpot-Signature-Version": "v1",
+            "X-HubSpot-Signature-v3": v3_signature(secret, "POST", url, body, timestamp),
+            "X-HubSpot-Request-Timestamp": timestamp,
+        }
+        return requests.post(url, data=body, headers=headers, timeout=10).status_code
+
+    with celery_worker(vendor_urls=world.vendor_urls()):
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            assert list(pool.map(deliver, range(3))) == [200, 200, 200]
+        wait_until(
+            lambda: Transfer.objects.filter(object_id=deal_id, state=Transfer.State.DONE).exists(),
+            timeout=45,
+        )
+        time.sleep(1)
+    assert WebhookEvent.objects.filter(object_id=deal_id).count() == 1
+    assert len(_quotes(world)) == 1
