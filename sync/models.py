@@ -224,3 +224,22 @@ class ImportJob(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"import {self.object_type} {self.state}"
+
+
+class Notice(TenantOwnedModel):
+    """An e-mail the tenant's users got about a problem, so the same problem is told once
+    (and again only after a day if it persists), not once per failed transfer."""
+
+    class Kind(models.TextChoices):
+        TRANSFERS_FAILING = "transfers_failing", _("transfers failing")
+        RECONNECT_NEEDED = "reconnect_needed", _("connection needs reconnecting")
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "kind", "-sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.sent_at:%Y-%m-%d %H:%M}"

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sync.models import Transfer
-from sync.services import events, imports, maintenance, transfers
+from sync.services import events, imports, maintenance, notices, transfers
 
 # Late acknowledgement and reject-on-worker-lost are set globally (settings/queue.py): a
 # task whose worker dies is delivered again, and every task below is safe to run twice.
@@ -64,6 +64,11 @@ def resume_due_transfers() -> int:
     for transfer_id in ids:
         run_transfer.delay(transfer_id)
     return len(ids)
+
+
+@shared_task(name="sync.send_notices")
+def send_notices() -> int:
+    return notices.notices_send()
 
 
 @shared_task(name="sync.purge_expired_records")

@@ -45,6 +45,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": env.float("TRANSFER_RESUME_INTERVAL_SECONDS", default=15.0),
     },
     "purge-expired-records": {"task": "sync.purge_expired_records", "schedule": 3600.0},
+    "send-notices": {"task": "sync.send_notices", "schedule": 300.0},
 }
 
 PAYLOAD_RETENTION_DAYS = env.int("PAYLOAD_RETENTION_DAYS", default=30)
