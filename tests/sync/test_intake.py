@@ -190,3 +190,22 @@ def test_v3_accepts_the_url_decoded_form_too() -> None:
         },
         client_secret=SECRET,
     )
+
+
+@pytest.mark.django_db
+def test_events_kept_on_hold_are_processed_when_payment_resumes(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    from sync.services.events import events_release_on_hold
+
+    Subscription.objects.filter(tenant=portal.tenant).update(status=Subscription.Status.PAST_DUE)
+    post(Client(), [deal_stage_event("33", n, "closedwon", n) for n in range(1, 4)])
+    assert WebhookEvent.objects.filter(state=WebhookEvent.State.ON_HOLD).count() == 3
+
+    released: list[tuple[str, list[str]]] = []
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        count = events_release_on_hold(
+            tenant=portal.tenant, enqueue=lambda t, ids: released.append((t, ids))
+        )
+    assert count == 3
+    assert released[0][0] == str(portal.tenant_id)
+    assert len(released[0][1]) == 3
+    assert not WebhookEvent.objects.filter(state=WebhookEvent.State.ON_HOLD).exists()
