@@ -70,6 +70,15 @@ class Customer:
         return self.person.email if self.person else ""
 
     @property
+    def lookup_email(self) -> str:
+        """The address that identifies this customer: a company's own, a person's own. A
+        company is never looked up by its contact person's address, which would find the
+        person's own customer record instead of the company."""
+        if self.kind is CustomerKind.COMPANY:
+            return self.company.email if self.company else ""
+        return self.person.email if self.person else ""
+
+    @property
     def display_name(self) -> str:
         if self.kind is CustomerKind.COMPANY and self.company:
             return self.company.name

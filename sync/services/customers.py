@@ -73,8 +73,8 @@ def _resolve(
     if link is not None:
         ref = connector.get_customer(link.vendor_id)
         how = "linked"
-    if ref is None and customer.email:
-        ref = connector.find_customer_by_email(customer.email)
+    if ref is None and customer.lookup_email:
+        ref = connector.find_customer_by_email(customer.lookup_email)
         how = "email"
     if ref is None:
         ref = connector.find_customer_by_name(customer)

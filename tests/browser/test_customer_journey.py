@@ -2,7 +2,6 @@
 the wizard's seven steps against the sandbox vendors, then a won deal in HubSpot shows up as
 a transfer in the dashboard. A screenshot of every step goes to var/screenshots/."""
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -31,9 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Playwright's sync API runs an event loop in this thread; the ORM calls between browser
-# steps are still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
@@ -71,10 +67,15 @@ def vendors(live_server, settings) -> Iterator[dict[str, RunningSandbox]]:  # ty
 
 
 def test_a_new_customer_goes_through_the_wizard_and_sees_a_transfer(
-    live_server,
-    vendors: dict[str, RunningSandbox],  # type: ignore[no-untyped-def]
+    live_server,  # type: ignore[no-untyped-def]
+    vendors: dict[str, RunningSandbox],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls between browser
+    # steps are still plain synchronous code. Only for this test, never in deployment.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     assert Path(CHROMIUM).exists(), "Chromium is missing: bin/setup installs Debian's chromium"
     SHOTS.mkdir(parents=True, exist_ok=True)

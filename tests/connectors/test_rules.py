@@ -112,3 +112,15 @@ def test_titles_are_cut_at_word_boundaries(name: str, expected: tuple[str, bool]
 
 def test_no_limit_keeps_the_whole_name() -> None:
     assert fit_title("x" * 300, None) == ("x" * 300, False)
+
+
+def test_a_company_is_looked_up_by_its_own_address_only() -> None:
+    customer = customer_for_deal(
+        company=Company(name="Beispiel GmbH", address=FULL_ADDRESS),
+        contact=Person(first_name="Anna", last_name="Muster", email="anna@beispiel.de"),
+        placeholder=Placeholder(),
+        default_country="DE",
+    )
+    # The contact person's address goes into the record, but does not identify the company.
+    assert customer.email == "anna@beispiel.de"
+    assert customer.lookup_email == ""
