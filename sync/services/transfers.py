@@ -13,10 +13,11 @@ import json
 import logging
 import random
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -175,6 +176,11 @@ def run_transfer(transfer_id: str, *, enqueue: Enqueue) -> None:
                 error=_describe(failure),
                 retryable=True,
             )
+    except (OperationalError, InterfaceError):
+        # A busy or unreachable database: free the lease and let the task retry later.
+        with suppress(OperationalError, InterfaceError):
+            Transfer.objects.filter(pk=transfer_id).update(lease_until=None)
+        raise
     except Exception:
         logger.exception("transfer %s failed unexpectedly", transfer_id)
         _finish(
