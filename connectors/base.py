@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from connectors import errors
+from connectors.http import HttpClient
 from connectors.models import Connection, System
 from connectors.shapes import (
     AccountInfo,
@@ -22,10 +23,16 @@ class AccountingConnector(ABC):
 
     system: ClassVar[System]
     capabilities: ClassVar[Capabilities]
+    client: HttpClient
 
     def __init__(self, *, connection: Connection, base_url: str | None = None) -> None:
         self.connection = connection
         self.base_url = base_url
+
+    def book_calls(self, calls: int) -> float:
+        """Books `calls` calls on this connection's rate limit; returns the seconds until
+        they may start."""
+        return self.client.book(calls)
 
     @abstractmethod
     def verify(self) -> AccountInfo:

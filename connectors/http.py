@@ -131,12 +131,25 @@ class HttpClient:
             )  # fmt: skip
             self.sleep(delay)
 
+    @property
+    def _bucket(self) -> str:
+        return f"{self.api.name}:{self.limiter_key}"
+
+    def book(self, calls: int) -> float:
+        """Books `calls` calls on this credential's limit after those booked before; returns
+        the seconds until they may start. Callers that book wait their turn outside a worker,
+        so that many queued jobs of one credential do not all sleep on its limit at once."""
+        if self.api.rate is None:
+            return 0.0
+        return ratelimit.limiter().book(
+            self._bucket, calls / self.api.rate.per_second, self.api.rate
+        )
+
     def _wait_for_rate(self) -> None:
         if self.api.rate is None:
             return
         try:
-            key = f"{self.api.name}:{self.limiter_key}"
-            ratelimit.acquire(key, self.api.rate, max_wait=self.api.max_rate_wait)
+            ratelimit.acquire(self._bucket, self.api.rate, max_wait=self.api.max_rate_wait)
         except TimeoutError as exc:
             raise errors.RateLimited(
                 f"{self.api.name}: rate limit reached", wait_seconds=float(exc.args[0])

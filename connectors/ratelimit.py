@@ -21,10 +21,19 @@ class Rate:
     per_second: float
     burst: float = 1.0  # tokens that may be spent at once; 1 = evenly spaced calls
 
+    @property
+    def tolerance(self) -> float:
+        """Seconds of calls the burst lets through at once, beyond the first."""
+        return (self.burst - 1) / self.per_second
+
 
 class Limiter(Protocol):
     def try_take(self, key: str, rate: Rate) -> float:
         """Takes a token: 0.0 when granted, else the seconds until the next one."""
+
+    def book(self, key: str, seconds: float, rate: Rate) -> float:
+        """Books `seconds` of the key's time line after everything booked before and returns
+        how long until the booking may start (0.0 when it may start now)."""
 
 
 # KEYS[1] bucket; ARGV: rate per second, burst, now in microseconds.
@@ -49,19 +58,43 @@ return tostring(wait)
 """
 
 
+# KEYS[1] the key's time line: when the last booking ends (GCRA's theoretical arrival time);
+# ARGV: seconds booked, tolerance, now; all in microseconds.
+_BOOK = """
+local cost = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local ends = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ends < now then ends = now end
+local wait = math.max(0, ends - now - tolerance)
+ends = ends + cost
+redis.call('SET', KEYS[1], tostring(ends), 'PX', math.ceil((ends - now) / 1000) + 1000)
+return tostring(wait / 1000000)
+"""
+
+
 class RedisLimiter:
     def __init__(self, url: str) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url)
         self._take = self._redis.register_script(_TAKE)
+        self._book = self._redis.register_script(_BOOK)
 
-    def try_take(self, key: str, rate: Rate) -> float:
+    def _now(self) -> int:
         # The Redis server's clock, not this process's, so all workers agree on time.
         seconds, micros = self._redis.time()
-        now = seconds * 1_000_000 + micros
-        wait = self._take(keys=[f"apiup:bucket:{key}"], args=[rate.per_second, rate.burst, now])
+        return int(seconds * 1_000_000 + micros)
+
+    def try_take(self, key: str, rate: Rate) -> float:
+        wait = self._take(
+            keys=[f"apiup:bucket:{key}"], args=[rate.per_second, rate.burst, self._now()]
+        )
         return float(wait)
+
+    def book(self, key: str, seconds: float, rate: Rate) -> float:
+        micros = [round(seconds * 1_000_000), round(rate.tolerance * 1_000_000), self._now()]
+        return float(self._book(keys=[f"apiup:booked:{key}"], args=micros))
 
 
 class FileLimiter:
@@ -70,9 +103,11 @@ class FileLimiter:
         self._folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # flock is per process; threads queue here first
 
+    def _path(self, key: str) -> Path:
+        return self._folder / hashlib.sha256(key.encode()).hexdigest()[:32]
+
     def try_take(self, key: str, rate: Rate) -> float:
-        path = self._folder / hashlib.sha256(key.encode()).hexdigest()[:32]
-        with self._lock, open(path, "a+", encoding="ascii") as handle:
+        with self._lock, open(self._path(key), "a+", encoding="ascii") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.seek(0)
             now = time.time()
@@ -91,6 +126,20 @@ class FileLimiter:
             handle.truncate()
             handle.write(f"{tokens!r} {now!r}")
             return wait
+
+    def book(self, key: str, seconds: float, rate: Rate) -> float:
+        with self._lock, open(self._path(f"booked:{key}"), "a+", encoding="ascii") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            now = time.time()
+            try:
+                ends = max(now, float(handle.read()))
+            except ValueError:
+                ends = now
+            handle.seek(0)
+            handle.truncate()
+            handle.write(repr(ends + seconds))
+            return max(0.0, ends - now - rate.tolerance)
 
 
 @cache

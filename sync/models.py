@@ -41,7 +41,15 @@ class WebhookEvent(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "dedupe_key"], name="one_row_per_event")
         ]
-        indexes = [models.Index(fields=["tenant", "state", "received_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "state", "received_at"]),
+            # Small: only events not yet processed, which the resume task looks for.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(state="received"),
+                name="sync_event_waiting",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.subscription_type} {self.object_id}"

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from celery import shared_task
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.db.models import Q
-from django.utils import timezone
 
-from sync.models import Transfer
-from sync.services import events, imports, maintenance, notices, transfers
+from sync.services import events, imports, maintenance, notices, recovery, transfers
 
 # Late acknowledgement and reject-on-worker-lost are set globally (settings/queue.py): a
 # task whose worker dies is delivered again, and every task below is safe to run twice.
@@ -32,8 +26,8 @@ def process_events(tenant_id: str, event_ids: list[str]) -> None:
 @shared_task(
     name="sync.run_transfer", autoretry_for=_DATABASE_HICCUPS, retry_backoff=1, max_retries=8
 )
-def run_transfer(transfer_id: str) -> None:
-    transfers.run_transfer(transfer_id, enqueue=_enqueue_transfer_later)
+def run_transfer(transfer_id: str, paced: bool = False) -> None:
+    transfers.run_transfer(transfer_id, enqueue=_enqueue_transfer_later, paced=paced)
 
 
 @shared_task(
@@ -49,21 +43,15 @@ def enqueue_import(job_id: str, seconds: float) -> None:
 
 @shared_task(name="sync.resume_due_transfers")
 def resume_due_transfers() -> int:
-    """Picks up transfers whose wait was too long for a Celery countdown, and transfers whose
-    worker was lost (lease expired)."""
-    now = timezone.now()
-    due = (
-        Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES)
-        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
-    )
-    # Fresh transfers were enqueued when they were created; only stale ones need a nudge.
-    quiet_since = now - dt.timedelta(seconds=settings.TRANSFER_RESUME_AFTER_SECONDS)
-    stale = due.filter(updated_at__lte=quiet_since)
-    ids = [str(pk) for pk in stale.values_list("pk", flat=True)[:500]]
-    for transfer_id in ids:
-        run_transfer.delay(transfer_id)
-    return len(ids)
+    return recovery.transfers_resume(enqueue=enqueue_transfer)
+
+
+@shared_task(name="sync.resume_lost_events_and_imports")
+def resume_lost_events_and_imports() -> dict[str, int]:
+    return {
+        "events": recovery.events_resume(enqueue=enqueue_events),
+        "imports": recovery.imports_resume(enqueue=enqueue_import),
+    }
 
 
 @shared_task(name="sync.send_notices")
@@ -80,8 +68,8 @@ def enqueue_transfer(transfer_id: str) -> None:
     run_transfer.delay(transfer_id)
 
 
-def _enqueue_transfer_later(transfer_id: str, seconds: float) -> None:
-    run_transfer.apply_async((transfer_id,), countdown=seconds)
+def _enqueue_transfer_later(transfer_id: str, seconds: float, *, paced: bool = False) -> None:
+    run_transfer.apply_async((transfer_id,), {"paced": paced}, countdown=seconds)
 
 
 def enqueue_events(tenant_id: str, event_ids: list[str]) -> None:

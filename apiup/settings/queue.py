@@ -44,6 +44,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "sync.resume_due_transfers",
         "schedule": env.float("TRANSFER_RESUME_INTERVAL_SECONDS", default=15.0),
     },
+    "resume-lost-events-and-imports": {
+        "task": "sync.resume_lost_events_and_imports",
+        "schedule": env.float("TRANSFER_RESUME_INTERVAL_SECONDS", default=15.0),
+    },
     "purge-expired-records": {"task": "sync.purge_expired_records", "schedule": 3600.0},
     "send-notices": {"task": "sync.send_notices", "schedule": 300.0},
 }

@@ -3,6 +3,8 @@ the stored link first, then by e-mail, then by name, else a new customer."""
 
 from __future__ import annotations
 
+import hashlib
+
 from accounts.models import Tenant
 from apiup.locks import named_lock
 from connectors.base import AccountingConnector
@@ -45,8 +47,14 @@ def customer_resolve(
     finds the customer by e-mail or name instead of creating a second one."""
     system = connector.system.value
     # A quote transfer and the contact's own transfer may resolve the same customer at once;
-    # without the lock both could search, find nothing, and create it twice.
-    with named_lock(f"customer:{tenant.pk}:{system}:{object_type}:{object_id}"):
+    # without the locks both could search, find nothing, and create it twice. The second lock
+    # covers two HubSpot records that stand for one customer (same e-mail, or same name).
+    match = customer.lookup_email.casefold() or " ".join(customer.display_name.casefold().split())
+    match_key = hashlib.sha256(match.encode()).hexdigest()[:32]  # no address in lock names
+    with (
+        named_lock(f"customer:{tenant.pk}:{system}:{object_type}:{object_id}"),
+        named_lock(f"customer-match:{tenant.pk}:{system}:{match_key}"),
+    ):
         return _resolve(
             tenant=tenant,
             connector=connector,

@@ -27,7 +27,7 @@ from connectors.hubspot import HubSpotClient
 from connectors.rules import customer_for_deal
 from connectors.shapes import Customer, Deal, Person
 from sync.models import Transfer, TransferAttempt
-from sync.services import context, customers, quotes
+from sync.services import context, customers, pacing, quotes
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,11 @@ def _describe(failure: errors.ConnectorError) -> str:
     return failure.vendor_message
 
 
-def run_transfer(transfer_id: str, *, enqueue: Enqueue) -> None:
+def run_transfer(transfer_id: str, *, enqueue: pacing.EnqueuePaced, paced: bool = False) -> None:
+    """Runs the transfer's next step; `paced` when it has booked its turn on the vendor's
+    rate limit already (pacing.py)."""
+    if not paced and pacing.transfer_pace(transfer_id, enqueue=enqueue):
+        return
     run = claim(transfer_id)
     if run is None:
         return

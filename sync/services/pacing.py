@@ -1,0 +1,61 @@
+"""Pacing: a transfer books its vendor calls on the tenant's rate limit before it takes a
+worker, and waits for its turn in the queue rather than in the worker.
+
+Without it, a tenant who wins a hundred deals at once fills every worker with transfers that
+sleep on that tenant's limit (lexware office: 2 calls per second), and the other tenants'
+transfers wait behind them. With it, those hundred transfers are spread over the tenant's
+own time line, and a worker only ever waits for about a second."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from django.db.models import Q
+from django.utils import timezone
+
+from connectors import errors
+from sync.models import Transfer
+from sync.services import context
+
+# A quote needs two vendor calls (find the customer, create the quote); a customer transfer
+# two (find, create or update). A transfer that needs more waits a little in its worker.
+CALLS_PER_TRANSFER = 2
+# A transfer whose turn comes within this many seconds runs now; a worker may sleep that long.
+WORKER_WAIT_SECONDS = 1.0
+# Celery holds a counted-down task in the worker until it is due; beyond this the periodic
+# resume task picks the transfer up instead (Redis would deliver it again after an hour).
+LONGEST_COUNTDOWN_SECONDS = 3000.0
+
+
+class EnqueuePaced(Protocol):
+    def __call__(self, transfer_id: str, seconds: float, *, paced: bool = False) -> None: ...
+
+
+def transfer_pace(transfer_id: str, *, enqueue: EnqueuePaced) -> bool:
+    """Books the transfer's vendor calls; returns True when its turn is later and it has been
+    handed back to the queue until then, False when it should run now."""
+    now = timezone.now()
+    transfer = (
+        Transfer.objects.select_related("tenant")
+        .filter(pk=transfer_id, state__in=Transfer.ACTIVE_STATES)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .first()
+    )
+    if transfer is None:
+        return False  # finished, not yet due, or running elsewhere: the claim says so
+    try:
+        connector = context.accounting_connector(tenant=transfer.tenant)
+    except errors.ConnectorError:
+        return False  # the run records why it cannot reach the vendor
+    seconds = connector.book_calls(CALLS_PER_TRANSFER)
+    if seconds <= WORKER_WAIT_SECONDS:
+        return False
+    # The due time is stored, so that the resume task does not take the transfer for lost.
+    Transfer.objects.filter(pk=transfer.pk).update(
+        next_attempt_at=now + dt.timedelta(seconds=seconds), updated_at=now
+    )
+    if seconds <= LONGEST_COUNTDOWN_SECONDS:
+        enqueue(str(transfer.pk), seconds, paced=True)
+    return True

@@ -1,0 +1,94 @@
+"""Work whose task was lost (a dead worker, a broker restarted empty) is found in the
+database and handed to the workers again; work that is merely under way is left alone."""
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from sync.models import ImportJob, Transfer, WebhookEvent
+from sync.services import imports, recovery
+from tests.factories import TenantFactory, TransferFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def quiet_time(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.TRANSFER_RESUME_AFTER_SECONDS = 30
+
+
+def ago(seconds: float) -> dt.datetime:
+    return timezone.now() - dt.timedelta(seconds=seconds)
+
+
+def event(tenant, *, received_seconds_ago: float, state: str = WebhookEvent.State.RECEIVED):  # type: ignore[no-untyped-def]
+    stored = WebhookEvent.objects.create(
+        tenant=tenant,
+        portal_id="4711",
+        subscription_type="deal.propertyChange",
+        object_id="1",
+        occurred_at=timezone.now(),
+        event_id=1,
+        payload={},
+        dedupe_key=uuid.uuid4().hex,
+        state=state,
+    )
+    # received_at is set on insert; move it back in time.
+    WebhookEvent.objects.filter(pk=stored.pk).update(received_at=ago(received_seconds_ago))
+    return stored
+
+
+def test_events_left_unprocessed_are_handed_out_again_per_tenant() -> None:
+    first, second = TenantFactory(), TenantFactory()
+    lost = [event(first, received_seconds_ago=60), event(first, received_seconds_ago=45)]
+    lost_elsewhere = event(second, received_seconds_ago=120)
+    event(first, received_seconds_ago=5)  # just arrived: its task is on its way
+    event(first, received_seconds_ago=60, state=WebhookEvent.State.PROCESSED)
+    event(first, received_seconds_ago=60, state=WebhookEvent.State.ON_HOLD)
+    sent: dict[str, list[str]] = {}
+
+    count = recovery.events_resume(enqueue=lambda tenant_id, ids: sent.update({tenant_id: ids}))
+
+    assert count == 3
+    assert sorted(sent[str(first.pk)]) == sorted(str(e.pk) for e in lost)
+    assert sent[str(second.pk)] == [str(lost_elsewhere.pk)]
+
+
+def test_overdue_and_abandoned_transfers_are_resumed_but_not_those_under_way() -> None:
+    tenant = TenantFactory()
+
+    def transfer(updated: dt.datetime | None = None, **fields):  # type: ignore[no-untyped-def]
+        made = TransferFactory(tenant=tenant, state=Transfer.State.PENDING, **fields)
+        Transfer.objects.filter(pk=made.pk).update(updated_at=updated or ago(120))
+        return made
+
+    overdue = transfer(next_attempt_at=ago(60))
+    abandoned = transfer(lease_until=ago(10), next_attempt_at=None)
+    transfer(next_attempt_at=ago(1))  # due just now: its countdown task is arriving
+    transfer(next_attempt_at=timezone.now() + dt.timedelta(seconds=60))  # waits its turn
+    transfer(lease_until=timezone.now() + dt.timedelta(seconds=60))  # a worker has it
+    transfer(updated=ago(5))  # fresh: enqueued when it was made
+    sent: list[str] = []
+
+    recovery.transfers_resume(enqueue=sent.append)
+
+    assert sorted(sent) == sorted([str(overdue.pk), str(abandoned.pk)])
+
+
+def test_an_import_without_progress_for_two_slices_is_resumed() -> None:
+    tenant = TenantFactory()
+    stalled = ImportJob.objects.create(
+        tenant=tenant, object_type=Transfer.ObjectType.CONTACT, state=ImportJob.State.RUNNING
+    )
+    moving = ImportJob.objects.create(
+        tenant=tenant, object_type=Transfer.ObjectType.COMPANY, state=ImportJob.State.RUNNING
+    )
+    ImportJob.objects.filter(pk=stalled.pk).update(updated_at=ago(imports.SLICE_SECONDS * 2 + 10))
+    sent: list[tuple[str, float]] = []
+
+    recovery.imports_resume(enqueue=lambda job_id, seconds: sent.append((job_id, seconds)))
+
+    assert sent == [(str(stalled.pk), 0)]
+    assert str(moving.pk) not in dict(sent)
