@@ -39,7 +39,11 @@ class AccountingConnector(ABC):
         """One real call that proves the credential works; returns the account's name."""
 
     @abstractmethod
-    def find_customer_by_email(self, email: str) -> CustomerRef | None: ...
+    def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:
+        """The vendor customer of the same kind (company or person) whose address is
+        `customer.lookup_email`; None without a call when there is no address. A person is
+        never matched by a company record, nor a company by a person record: a contact
+        person's address must not turn their company into a person on the next update."""
 
     @abstractmethod
     def find_customer_by_name(self, customer: Customer) -> CustomerRef | None: ...

@@ -293,29 +293,42 @@ class BexioConnector(AccountingConnector):
             name=self.connection.account_name or "bexio",
         )
 
-    def find_customer_by_email(self, email: str) -> CustomerRef | None:
-        """1 call: `POST /2.0/contact/search` for `mail` = the address; 0 calls for an empty or
-        too long address."""
-        email = email.strip()
+    def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:
+        """1 call: `POST /2.0/contact/search` for `mail` = the address and the customer's
+        contact type, which the answer must match once more here: a company that carries its
+        contact person's address as its `mail` is no person customer. 0 calls for an empty
+        or too long address."""
+        email = customer.lookup_email.strip()
         if not email or len(email) > SEARCH_TEXT_MAX:
             return None
-        found = self._search([_criterion("mail", email)])
+        contact_type = _contact_type(customer.kind)
+        found = self._search(
+            [
+                _criterion("contact_type_id", str(contact_type)),
+                _criterion("mail", email),
+            ]
+        )
         wanted = email.casefold()
         return next(
-            (_ref(c) for c in found if str(c.get("mail") or "").strip().casefold() == wanted), None
+            (
+                _ref(c)
+                for c in found
+                if c.get("contact_type_id") == contact_type
+                and str(c.get("mail") or "").strip().casefold() == wanted
+            ),
+            None,
         )
 
     def find_customer_by_name(self, customer: Customer) -> CustomerRef | None:
         """1 call: `POST /2.0/contact/search` for the exact company name, or the person's last
         and first name, of the right contact type; the answer is compared once more here,
         case and spacing aside. 0 calls when a name is empty or too long to search."""
+        contact_type = _contact_type(customer.kind)
         if customer.kind is CustomerKind.COMPANY:
             name_1, name_2 = _company_of(customer).name, ""
-            contact_type = CONTACT_COMPANY
         else:
             person = _person_of(customer)
             name_1, name_2 = person.last_name, person.first_name
-            contact_type = CONTACT_PERSON
         name_1, name_2 = _clean(name_1), _clean(name_2)
         if not name_1 or max(len(name_1), len(name_2)) > SEARCH_TEXT_MAX:
             return None
@@ -572,6 +585,10 @@ class BexioConnector(AccountingConnector):
 
 def _criterion(field: str, value: str) -> dict[str, str]:
     return {"field": field, "value": value, "criteria": "="}
+
+
+def _contact_type(kind: CustomerKind) -> int:
+    return CONTACT_COMPANY if kind is CustomerKind.COMPANY else CONTACT_PERSON
 
 
 def _clean(text: str) -> str:

@@ -158,14 +158,19 @@ class LexofficeConnector(AccountingConnector):
             name=str(profile.get("companyName", "")),
         )
 
-    def find_customer_by_email(self, email: str) -> CustomerRef | None:
+    def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:
         """1 call per page of 250 substring hits (usually 1); None without a call when the
-        address is shorter than the filter's 3-character minimum."""
-        email = email.strip()
+        address is shorter than the filter's 3-character minimum. The filter also finds a
+        company by its contact persons' addresses: only a contact of the customer's kind
+        (a `company` or a `person` object) counts, so a person is never matched by the
+        company they are the contact person of."""
+        email = customer.lookup_email.strip()
         if len(email) < FILTER_MIN_LENGTH:
             return None
         wanted = email.casefold()
         for contact in self._filter_contacts(email=_escape_wildcards(email)):
+            if not _is_of_kind(contact, customer.kind):
+                continue
             if wanted in (e.casefold() for e in _emails_of(contact)):
                 return _ref(contact)
         return None
@@ -550,6 +555,12 @@ def _name_of(contact: Mapping[str, Any], kind: CustomerKind) -> str | None:
     if not isinstance(person, dict):
         return None
     return _normalized(f"{person.get('firstName', '')} {person.get('lastName', '')}")
+
+
+def _is_of_kind(contact: Mapping[str, Any], kind: CustomerKind) -> bool:
+    """A company contact carries a `company` object, a person contact a `person` object."""
+    key = "company" if kind is CustomerKind.COMPANY else "person"
+    return isinstance(contact.get(key), dict)
 
 
 def _emails_of(contact: Mapping[str, Any]) -> list[str]:

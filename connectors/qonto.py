@@ -262,14 +262,18 @@ class QontoConnector(AccountingConnector):
             name=str(organization.get("legal_name") or organization.get("name") or ""),
         )
 
-    def find_customer_by_email(self, email: str) -> CustomerRef | None:
+    def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:
         """1 call: `GET /v2/clients?filter[email]=` (exact, case-insensitive); the oldest
-        match wins. 0 calls for an empty address."""
-        email = email.strip()
+        match of the customer's kind wins (a company client for a company, an individual or
+        freelancer for a person). 0 calls for an empty address."""
+        email = customer.lookup_email.strip()
         if not email:
             return None
         wanted = email.casefold()
+        company = customer.kind is CustomerKind.COMPANY
         for client in self._clients({"filter[email]": email}, pages=1):
+            if _is_company(client) != company:
+                continue
             if str(client.get("email") or "").strip().casefold() == wanted:
                 return _customer_ref(client)
         return None
@@ -285,7 +289,7 @@ class QontoConnector(AccountingConnector):
         company = body["kind"] == "company"
         wanted = _normalized(name)
         for client in self._clients({"filter[name]": name}, pages=CLIENT_PAGES_MAX):
-            if ((client.get("kind") or client.get("type")) == "company") != company:
+            if _is_company(client) != company:
                 continue
             names = {_normalized(str(client.get("name") or ""))}
             if not company:
@@ -655,6 +659,12 @@ def _person_of(customer: Customer) -> Person:
     if customer.person is None:
         raise ValueError("A person customer needs a person.")
     return customer.person
+
+
+def _is_company(client: Mapping[str, Any]) -> bool:
+    """A client's kind (`type` is its alias; `kind` wins): `company`, or a person as
+    `individual` or `freelancer`."""
+    return (client.get("kind") or client.get("type")) == "company"
 
 
 def _has_next_page(answer: Any) -> bool:

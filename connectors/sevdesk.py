@@ -202,12 +202,15 @@ class SevdeskConnector(AccountingConnector):
             name=str(user.get("fullname") or user.get("username") or ""),
         )
 
-    def find_customer_by_email(self, email: str) -> CustomerRef | None:
+    def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:
         """sevDesk cannot filter contacts or communication ways by value: pages through all
         e-mail addresses (`GET /CommunicationWay?type=EMAIL`, 1 call per 1,000 addresses)
-        and matches locally, case aside; then 1 call for the contact, and 1 more when it is
-        a contact person, whose organisation is then the customer."""
-        wanted = email.strip().casefold()
+        and matches locally, case aside; then 1 call for each contact holding the address
+        (usually 1) until one of the customer's kind is found. A company look-up takes 1
+        more call when the holder is a contact person, whose organisation is then the
+        customer; a person look-up skips organisations and contact persons alike, who are
+        no person customers (see `find_customer_by_name`)."""
+        wanted = customer.lookup_email.strip().casefold()
         if not wanted:
             return None
         for way in self._pages("/CommunicationWay", {"type": "EMAIL"}):
@@ -218,9 +221,12 @@ class SevdeskConnector(AccountingConnector):
             if contact is None:
                 continue
             parent_id = _id_of(contact.get("parent"))
-            if parent_id:
-                contact = self._contact(parent_id) or contact
-            return _ref(contact)
+            if parent_id and customer.kind is CustomerKind.COMPANY:
+                contact = self._contact(parent_id)
+                if contact is None:
+                    continue
+            if _is_of_kind(contact, customer.kind):
+                return _ref(contact)
         return None
 
     def find_customer_by_name(self, customer: Customer) -> CustomerRef | None:
@@ -742,6 +748,12 @@ def _name_of(contact: Mapping[str, Any], kind: CustomerKind) -> str | None:
     if not is_person or _id_of(contact.get("parent")):
         return None
     return _normalized(f"{contact.get('surename') or ''} {contact.get('familyname') or ''}")
+
+
+def _is_of_kind(contact: Mapping[str, Any], kind: CustomerKind) -> bool:
+    """The contact is a customer of that kind: an organisation, or a person who is not the
+    contact person of one (the rule `find_customer_by_name` goes by)."""
+    return _name_of(contact, kind) is not None
 
 
 def _is_id(value: str) -> bool:

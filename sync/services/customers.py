@@ -82,7 +82,7 @@ def _resolve(
         ref = connector.get_customer(link.vendor_id)
         how = "linked"
     if ref is None and customer.lookup_email:
-        ref = connector.find_customer_by_email(customer.lookup_email)
+        ref = connector.find_customer_by_email(customer)
         how = "email"
     if ref is None:
         ref = connector.find_customer_by_name(customer)

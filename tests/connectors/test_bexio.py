@@ -175,6 +175,18 @@ def _person(first_name: str = "Jonas", last_name: str = "Schmid") -> Customer:
     )
 
 
+def _company_by_email(email: str) -> Customer:
+    """A company look-up: a company customer whose own address is `email`."""
+    return Customer(kind=CustomerKind.COMPANY, company=Company(name="Beispiel AG", email=email))
+
+
+def _person_by_email(email: str) -> Customer:
+    """A person look-up: a person customer whose own address is `email`."""
+    return Customer(
+        kind=CustomerKind.PERSON, person=Person(first_name="Anna", last_name="Muster", email=email)
+    )
+
+
 def _quote(customer_id: str, **changes: Any) -> Quote:
     values: dict[str, Any] = {
         "title": "Digitalisierung der   Lagerlogistik Phase 2",
@@ -428,21 +440,28 @@ def test_a_company_customer_is_created_and_found_by_mail_and_exact_name(
         Customer(kind=CustomerKind.PERSON, person=Person(last_name="Muster & Partner AG"))
     )
 
-    by_email = connector.find_customer_by_email(" INFO@muster-partner.example ")
+    by_email = connector.find_customer_by_email(_company_by_email(" INFO@muster-partner.example "))
     by_name = connector.find_customer_by_name(_company())
 
     assert by_email == created
     assert by_name == created
     searches = [c.request_body for c in sandbox.api_calls(path_prefix="/2.0/contact/search")]
     assert searches == [
-        [{"field": "mail", "value": "INFO@muster-partner.example", "criteria": "="}],
+        [
+            {"field": "contact_type_id", "value": "1", "criteria": "="},
+            {"field": "mail", "value": "INFO@muster-partner.example", "criteria": "="},
+        ],
         [
             {"field": "contact_type_id", "value": "1", "criteria": "="},
             {"field": "name_1", "value": "Muster & Partner AG", "criteria": "="},
         ],
     ]
-    assert connector.find_customer_by_email("nobody@muster-partner.example") is None
-    assert connector.find_customer_by_email("") is None
+    assert (
+        connector.find_customer_by_email(_company_by_email("nobody@muster-partner.example")) is None
+    )
+    calls = connector.client.calls
+    assert connector.find_customer_by_email(_company_by_email("")) is None
+    assert connector.client.calls == calls
 
 
 def test_a_person_customer_is_found_by_last_and_first_name(
@@ -459,12 +478,42 @@ def test_a_person_customer_is_found_by_last_and_first_name(
     found = connector.find_customer_by_name(_person("jonas", "SCHMID"))
     assert found == jonas
     assert connector.find_customer_by_name(_person("Jan", "Schmid")) is None
-    assert connector.find_customer_by_email("jonas.schmid@example.ch") == jonas
+    assert connector.find_customer_by_email(_person("Jonas", "Schmid")) == jonas
     assert connector.get_customer(jonas.vendor_id) == jonas
     assert connector.get_customer("999") is None
     calls = connector.client.calls
     assert connector.get_customer("not-a-bexio-id") is None
     assert connector.client.calls == calls
+
+
+def test_a_person_look_up_never_returns_a_company_with_the_same_address(
+    connector: BexioConnector, sandbox: BexioSandbox
+) -> None:
+    # A company without an address of its own carries its contact person's as `mail`.
+    anna = "anna@beispiel.example"
+    company = connector.create_customer(
+        Customer(
+            kind=CustomerKind.COMPANY,
+            company=Company(
+                name="Beispiel AG",
+                contact_person=Person(first_name="Anna", last_name="Muster", email=anna),
+            ),
+        )
+    )
+    assert sandbox.api_calls(path_prefix="/2.0/contact")[-1].request_body["mail"] == anna
+
+    assert connector.find_customer_by_email(_person_by_email(anna)) is None
+    person = connector.create_customer(_person_by_email(anna))
+
+    assert person != company
+    assert connector.find_customer_by_email(_person_by_email(f" {anna.upper()} ")) == person
+    assert connector.find_customer_by_email(_company_by_email(anna)) == company
+    searches = [c.request_body for c in sandbox.api_calls(path_prefix="/2.0/contact/search")]
+    assert [s[0] for s in searches] == [
+        {"field": "contact_type_id", "value": "2", "criteria": "="},
+        {"field": "contact_type_id", "value": "2", "criteria": "="},
+        {"field": "contact_type_id", "value": "1", "criteria": "="},
+    ]
 
 
 def test_contacts_belong_to_the_user_stored_with_the_connection(

@@ -102,6 +102,18 @@ def _person(first_name: str = "Jonas", last_name: str = "Schmidt") -> Customer:
     )
 
 
+def _company_by_email(email: str) -> Customer:
+    """A company look-up: a company customer whose own address is `email`."""
+    return Customer(kind=CustomerKind.COMPANY, company=Company(name="Beispiel GmbH", email=email))
+
+
+def _person_by_email(email: str) -> Customer:
+    """A person look-up: a person customer whose own address is `email`."""
+    return Customer(
+        kind=CustomerKind.PERSON, person=Person(first_name="Anna", last_name="Muster", email=email)
+    )
+
+
 def _quote(customer_id: str, **changes: Any) -> Quote:
     values: dict[str, Any] = {
         "title": "Digitalisierung der Lagerlogistik Phase 2",
@@ -198,8 +210,14 @@ def test_a_company_customer_is_created_and_found_by_email_and_exact_name(
     urls: list[str] = []
     lexoffice.client.session.hooks["response"].append(lambda r, *a, **k: urls.append(r.url))
 
-    by_email = lexoffice.find_customer_by_email("INFO@mueller-bau.example")
-    by_contact_person = lexoffice.find_customer_by_email("anna.mueller@mueller-bau.example")
+    by_email = lexoffice.find_customer_by_email(_company_by_email("INFO@mueller-bau.example"))
+    # The filter also finds a company by its contact person's address: a company look-up
+    # takes it, a person look-up does not (Anna is no person customer of her own).
+    contact_person_address = "anna.mueller@mueller-bau.example"
+    by_contact_person = lexoffice.find_customer_by_email(_company_by_email(contact_person_address))
+    person_by_contact_person = lexoffice.find_customer_by_email(
+        _person_by_email(contact_person_address)
+    )
     by_name = lexoffice.find_customer_by_name(customer)
 
     assert by_email is not None
@@ -207,6 +225,7 @@ def test_a_company_customer_is_created_and_found_by_email_and_exact_name(
     assert by_email.number == "10001"
     assert by_contact_person is not None
     assert by_contact_person.vendor_id == created.vendor_id
+    assert person_by_contact_person is None
     assert by_name is not None
     assert by_name.vendor_id == created.vendor_id
     # Wildcards escaped, then &, < and > HTML-encoded, then URL-encoded.
@@ -215,7 +234,7 @@ def test_a_company_customer_is_created_and_found_by_email_and_exact_name(
     assert query["customer"] == ["true"]
     name_query = sandbox.api_calls(path_prefix="/v1/contacts")[-1]
     assert name_query.response_body["totalElements"] == 2  # not the wildcard look-alike
-    assert lexoffice.find_customer_by_email("nobody@mueller-bau.example") is None
+    assert lexoffice.find_customer_by_email(_company_by_email("nobody@mueller-bau.example")) is None
 
 
 def test_a_person_customer_is_found_by_first_and_last_name(
@@ -233,17 +252,38 @@ def test_a_person_customer_is_found_by_first_and_last_name(
     assert found is not None
     assert found.vendor_id == jonas.vendor_id
     assert lexoffice.find_customer_by_name(_person("Jan", "Schmidt")) is None
-    by_email = lexoffice.find_customer_by_email("jonas.schmidt@example.org")
+    by_email = lexoffice.find_customer_by_email(_person("Jonas", "Schmidt"))
     assert by_email is not None
     assert by_email.vendor_id == jonas.vendor_id
     assert lexoffice.get_customer(jonas.vendor_id) == by_email
     assert lexoffice.get_customer("6f1c1c36-0000-4000-8000-000000000000") is None
 
 
+def test_a_person_look_up_never_returns_a_company_with_the_same_address(
+    lexoffice: LexofficeConnector, sandbox: LexofficeSandbox
+) -> None:
+    shared = "kontakt@beispiel.example"
+    company = lexoffice.create_customer(_company_by_email(shared))
+
+    assert lexoffice.find_customer_by_email(_person_by_email(shared)) is None
+    person = lexoffice.create_customer(_person_by_email(shared))
+    assert person.vendor_id != company.vendor_id
+
+    found_person = lexoffice.find_customer_by_email(_person_by_email(shared.upper()))
+    found_company = lexoffice.find_customer_by_email(_company_by_email(shared))
+    assert found_person is not None
+    assert found_person.vendor_id == person.vendor_id
+    assert found_company is not None
+    assert found_company.vendor_id == company.vendor_id
+    # Both came back from one filter call each: the kind is told apart here, not by lexware.
+    queries = [c for c in sandbox.api_calls(path_prefix="/v1/contacts") if c.method == "GET"]
+    assert [c.response_body["totalElements"] for c in queries] == [1, 2, 2]
+
+
 def test_filters_shorter_than_three_characters_are_not_sent(
     lexoffice: LexofficeConnector,
 ) -> None:
-    assert lexoffice.find_customer_by_email("a@") is None
+    assert lexoffice.find_customer_by_email(_person_by_email("a@")) is None
     short = Customer(kind=CustomerKind.COMPANY, company=Company(name="HP"))
     assert lexoffice.find_customer_by_name(short) is None
     assert lexoffice.client.calls == 0

@@ -126,6 +126,18 @@ def _person(first_name: str = "Jonas", last_name: str = "Schmid") -> Customer:
     )
 
 
+def _company_by_email(email: str) -> Customer:
+    """A company look-up: a company customer whose own address is `email`."""
+    return Customer(kind=CustomerKind.COMPANY, company=Company(name="Beispiel SAS", email=email))
+
+
+def _person_by_email(email: str) -> Customer:
+    """A person look-up: a person customer whose own address is `email`."""
+    return Customer(
+        kind=CustomerKind.PERSON, person=Person(first_name="Anna", last_name="Muster", email=email)
+    )
+
+
 def _quote(customer_id: str, **changes: Any) -> Quote:
     values: dict[str, Any] = {
         "title": "Digitalisierung der   Lagerlogistik Phase 2",
@@ -379,12 +391,17 @@ def test_a_company_client_is_created_and_found_by_email_and_exact_name(
     connector.create_customer(_company("Muster & Partner GmbH Niederlassung Köln", "9002"))
     connector.create_customer(_person("Muster &", "Partner GmbH"))
 
-    assert connector.find_customer_by_email(" INFO@muster-partner.example ") == created
+    assert (
+        connector.find_customer_by_email(_company_by_email(" INFO@muster-partner.example "))
+        == created
+    )
     assert connector.find_customer_by_name(_company("muster &  partner gmbh")) == created
     assert connector.find_customer_by_name(_company("Muster & Partner")) is None
-    assert connector.find_customer_by_email("nobody@muster-partner.example") is None
+    assert (
+        connector.find_customer_by_email(_company_by_email("nobody@muster-partner.example")) is None
+    )
     calls = connector.client.calls
-    assert connector.find_customer_by_email("") is None
+    assert connector.find_customer_by_email(_company_by_email("")) is None
     assert connector.find_customer_by_name(_company("M")) is None  # below the filter's minimum
     assert connector.client.calls == calls
     queries = [c.path for c in sandbox.api_calls(path_prefix="/v2/clients") if c.method == "GET"]
@@ -414,12 +431,33 @@ def test_an_individual_client_is_found_by_first_and_last_name(
     }
     assert connector.find_customer_by_name(_person("jonas", "SCHMID")) == jonas
     assert connector.find_customer_by_name(_person("Jan", "Schmid")) is None
-    assert connector.find_customer_by_email("Jonas.Schmid@example.fr") == jonas
+    assert connector.find_customer_by_email(_person_by_email("Jonas.Schmid@example.fr")) == jonas
     assert connector.get_customer(jonas.vendor_id) == jonas
     assert connector.get_customer(str(uuid.uuid4())) is None
     calls = connector.client.calls
     assert connector.get_customer("not-a-qonto-id") is None
     assert connector.client.calls == calls
+
+
+def test_a_person_look_up_never_returns_a_company_with_the_same_address(
+    connector: QontoConnector, sandbox: QontoSandbox
+) -> None:
+    shared = "kontakt@beispiel.example"
+    company = connector.create_customer(_company_by_email(shared))
+
+    calls = connector.client.calls
+    assert connector.find_customer_by_email(_person_by_email(shared)) is None
+    assert connector.client.calls - calls == 1
+    person = connector.create_customer(_person_by_email(shared))
+
+    assert person != company
+    # The company client is the older one, and the filter answers both: the kind decides.
+    assert connector.find_customer_by_email(_person_by_email(shared.upper())) == person
+    assert connector.find_customer_by_email(_company_by_email(shared)) == company
+    answers = [
+        c.response_body for c in sandbox.api_calls(path_prefix="/v2/clients") if c.method == "GET"
+    ]
+    assert [len(a["clients"]) for a in answers] == [1, 2, 2]
 
 
 def test_a_person_without_first_name_still_gets_the_two_names_qonto_requires(
@@ -636,6 +674,6 @@ def test_the_connectors_calls_are_checked_against_the_spec(
     assert contract is not None
     before = contract.checked
     connector.verify()
-    connector.find_customer_by_email("nobody@example.com")
+    connector.find_customer_by_email(_person_by_email("nobody@example.com"))
     assert contract.checked >= before + 2
     assert contract.violations == []

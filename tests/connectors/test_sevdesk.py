@@ -135,6 +135,18 @@ def _person(first_name: str = "Jonas", last_name: str = "Schmidt", country: str 
     )
 
 
+def _company_by_email(email: str) -> Customer:
+    """A company look-up: a company customer whose own address is `email`."""
+    return Customer(kind=CustomerKind.COMPANY, company=Company(name="Beispiel GmbH", email=email))
+
+
+def _person_by_email(email: str) -> Customer:
+    """A person look-up: a person customer whose own address is `email`."""
+    return Customer(
+        kind=CustomerKind.PERSON, person=Person(first_name="Anna", last_name="Muster", email=email)
+    )
+
+
 def _quote(customer_id: str, **changes: Any) -> Quote:
     values: dict[str, Any] = {
         "title": "Digitalisierung der Lagerlogistik <Phase 2> & Schulung",
@@ -270,16 +282,23 @@ def test_a_company_with_contact_person_address_and_emails_is_created_and_found_a
     urls: list[str] = []
     sevdesk.client.session.hooks["response"].append(lambda r, *a, **k: urls.append(r.url))
     calls = sevdesk.client.calls
-    by_email = sevdesk.find_customer_by_email("INFO@mueller-bau.example")
+    by_email = sevdesk.find_customer_by_email(_company_by_email("INFO@mueller-bau.example"))
     assert sevdesk.client.calls - calls == 2  # one page of e-mail addresses, the contact
-    # The contact person's address leads to their organisation: 1 more call for it.
-    by_member_email = sevdesk.find_customer_by_email("anna.mueller@mueller-bau.example")
+    # The contact person's address leads a company look-up to their organisation: 1 more
+    # call for it. A person look-up does not take the contact person (no person customer).
+    member_address = "anna.mueller@mueller-bau.example"
+    calls = sevdesk.client.calls
+    by_member_email = sevdesk.find_customer_by_email(_company_by_email(member_address))
+    assert sevdesk.client.calls - calls == 3
+    calls = sevdesk.client.calls
+    assert sevdesk.find_customer_by_email(_person_by_email(member_address)) is None
+    assert sevdesk.client.calls - calls == 2  # the page, the contact person; no organisation
     by_name = sevdesk.find_customer_by_name(_company())
     assert by_email == by_member_email == by_name == created
     assert sevdesk.get_customer(created.vendor_id) == created
     assert sevdesk.get_customer("999999999") is None
     assert sevdesk.get_customer("not-a-number") is None
-    assert sevdesk.find_customer_by_email("nobody@mueller-bau.example") is None
+    assert sevdesk.find_customer_by_email(_company_by_email("nobody@mueller-bau.example")) is None
     queries = [parse_qs(urlsplit(url).query) for url in urls]
     assert queries[0] == {"type": ["EMAIL"], "limit": ["1000"], "offset": ["0"]}
     # The spec's `name` filter (name, first or last name); the exact match is made here, so
@@ -312,7 +331,10 @@ def test_a_person_is_created_and_found_by_email_and_by_first_and_last_name(
     assert query.method == "GET"
     assert sevdesk.find_customer_by_name(_person("Jan", "Schmidt")) is None
     assert sevdesk.find_customer_by_name(_person("Anna", "Müller")) is None
-    assert sevdesk.find_customer_by_email("jonas.schmidt@example.org") == jonas
+    assert sevdesk.find_customer_by_email(_person("Jonas", "Schmidt")) == jonas
+    assert (
+        sevdesk.find_customer_by_email(_person_by_email("anna.mueller@mueller-bau.example")) is None
+    )
 
 
 def test_the_email_search_pages_through_all_addresses(
@@ -322,10 +344,28 @@ def test_the_email_search_pages_through_all_addresses(
     monkeypatch.setattr("connectors.sevdesk.LIST_LIMIT", 2)
     calls = sevdesk.client.calls
 
-    found = sevdesk.find_customer_by_email("eva4.lang@example.org")
+    found = sevdesk.find_customer_by_email(_person("Eva4", "Lang"))
 
     assert found == people[4]
     assert sevdesk.client.calls - calls == 4  # pages of 2, 2 and 1, then the contact
+
+
+def test_a_person_look_up_never_returns_a_company_with_the_same_address(
+    sevdesk: SevdeskConnector,
+) -> None:
+    shared = "kontakt@beispiel.example"
+    company = sevdesk.create_customer(_company_by_email(shared))
+
+    calls = sevdesk.client.calls
+    assert sevdesk.find_customer_by_email(_person_by_email(shared)) is None
+    assert sevdesk.client.calls - calls == 2  # the page, the organisation
+    person = sevdesk.create_customer(_person_by_email(shared))
+
+    assert person != company
+    calls = sevdesk.client.calls
+    assert sevdesk.find_customer_by_email(_person_by_email(shared.upper())) == person
+    assert sevdesk.client.calls - calls == 3  # the page, the organisation, the person
+    assert sevdesk.find_customer_by_email(_company_by_email(shared)) == company
 
 
 def test_an_update_renames_and_adds_a_new_email_once(

@@ -42,9 +42,9 @@ class SlowVendor(AccountingConnector):
     def verify(self) -> AccountInfo:
         return AccountInfo(account_id="1", name="Slow")
 
-    def find_customer_by_email(self, email: str) -> CustomerRef | None:
+    def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:
         with self.guard:
-            found = [c for c in self.created if c.lookup_email == email]
+            found = [c for c in self.created if c.lookup_email == customer.lookup_email]
         return CustomerRef(vendor_id="1") if found else None
 
     def find_customer_by_name(self, customer: Customer) -> CustomerRef | None:
