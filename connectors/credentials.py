@@ -16,7 +16,9 @@ from django.db import transaction
 from connectors import errors
 from connectors.models import Connection
 
-# Refresh this long before the vendor's expiry, so a token does not run out mid-call.
+# Refresh this long before the vendor's expiry, so a token does not run out mid-call; a token
+# that lives less than twice as long is refreshed halfway through its life instead (with the
+# full margin, it would never count as usable and every call would refresh it).
 EXPIRY_MARGIN_SECONDS = 60
 
 
@@ -34,16 +36,23 @@ def _usable(credentials: dict[str, object], *, rejected_token: str | None) -> bo
     token = credentials.get("access_token")
     if not token or token == rejected_token:
         return False
+    refresh_at = float(credentials.get("refresh_at", 0) or 0)  # type: ignore[arg-type]
+    if refresh_at:
+        return refresh_at > time.time()
+    # Stored before refresh_at was kept: the full margin.
     expires_at = float(credentials.get("expires_at", 0) or 0)  # type: ignore[arg-type]
     return expires_at == 0 or expires_at - EXPIRY_MARGIN_SECONDS > time.time()
 
 
 def store_tokens(connection: Connection, tokens: TokenSet) -> None:
+    now = time.time()
+    margin = min(EXPIRY_MARGIN_SECONDS, tokens.expires_in / 2)
     credentials = dict(connection.credentials)
     credentials.update(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token or credentials.get("refresh_token", ""),
-        expires_at=time.time() + tokens.expires_in,
+        expires_at=now + tokens.expires_in,
+        refresh_at=now + tokens.expires_in - margin,
     )
     connection.credentials = credentials
 

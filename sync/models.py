@@ -225,6 +225,8 @@ class ImportJob(TenantOwnedModel):
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     object_type = models.CharField(max_length=16, choices=Transfer.ObjectType.choices)
     cursor = models.CharField(max_length=255, blank=True)
+    # Items of the page at `cursor` already handled: a slice may end inside a page.
+    page_position = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

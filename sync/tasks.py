@@ -3,36 +3,29 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from apiup.outages import OUTAGES
 from sync.services import events, imports, maintenance, notices, recovery, transfers
 
 # Late acknowledgement and reject-on-worker-lost are set globally (settings/queue.py): a
 # task whose worker dies is delivered again, and every task below is safe to run twice.
 
 
-# A busy or briefly unreachable database is worth another try; everything else is handled
-# (and shown to the customer) by the services themselves.
-_DATABASE_HICCUPS = (OperationalError, InterfaceError)
+# A busy or briefly unreachable database or Redis is worth another try; everything else is
+# handled (and shown to the customer) by the services themselves.
 
 
-@shared_task(
-    name="sync.process_events", autoretry_for=_DATABASE_HICCUPS, retry_backoff=1, max_retries=8
-)
+@shared_task(name="sync.process_events", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8)
 def process_events(tenant_id: str, event_ids: list[str]) -> None:
     events.events_process(tenant_id=tenant_id, event_ids=event_ids, enqueue=enqueue_transfer)
 
 
-@shared_task(
-    name="sync.run_transfer", autoretry_for=_DATABASE_HICCUPS, retry_backoff=1, max_retries=8
-)
+@shared_task(name="sync.run_transfer", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8)
 def run_transfer(transfer_id: str, paced: bool = False) -> None:
     transfers.run_transfer(transfer_id, enqueue=_enqueue_transfer_later, paced=paced)
 
 
-@shared_task(
-    name="sync.run_import", autoretry_for=_DATABASE_HICCUPS, retry_backoff=1, max_retries=8
-)
+@shared_task(name="sync.run_import", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8)
 def run_import(job_id: str) -> None:
     imports.import_run(job_id, enqueue=enqueue_import)
 

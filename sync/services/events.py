@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Tenant
+from apiup.outages import OUTAGES
 from billing.selectors import plan_of
 from sync.models import Transfer, WebhookEvent
 from sync.services import context
@@ -26,7 +27,18 @@ _OBJECT_TYPES = {"contact": Transfer.ObjectType.CONTACT, "company": Transfer.Obj
 def dispatch(to_process: dict[str, list[str]], *, enqueue: EnqueueEvents) -> None:
     """Hands new events to the workers once the transaction that stored them has committed."""
     for tenant_id, event_ids in to_process.items():
-        transaction.on_commit(partial(enqueue, tenant_id, event_ids))
+        transaction.on_commit(partial(_hand_off, enqueue, tenant_id, event_ids))
+
+
+def _hand_off(enqueue: EnqueueEvents, tenant_id: str, event_ids: list[str]) -> None:
+    try:
+        enqueue(tenant_id, event_ids)
+    except OUTAGES:
+        # The events are stored, so HubSpot gets its success: an error answer would only
+        # bring the same events again, as duplicates. The resume task hands them out later.
+        logger.warning(
+            "broker unreachable: %d stored event(s) wait for the resume task", len(event_ids)
+        )
 
 
 def transfer_request(

@@ -23,6 +23,9 @@ from sync.services import context
 CALLS_PER_TRANSFER = 2
 # A transfer whose turn comes within this many seconds runs now; a worker may sleep that long.
 WORKER_WAIT_SECONDS = 1.0
+# A handed-back transfer comes back this much before its turn and waits the rest in the
+# worker, so that a worker that is a little late does not leave the turn unused.
+EARLY_BY_SECONDS = 0.5
 # Celery holds a counted-down task in the worker until it is due; beyond this the periodic
 # resume task picks the transfer up instead (Redis would deliver it again after an hour).
 LONGEST_COUNTDOWN_SECONDS = 3000.0
@@ -52,10 +55,11 @@ def transfer_pace(transfer_id: str, *, enqueue: EnqueuePaced) -> bool:
     seconds = connector.book_calls(CALLS_PER_TRANSFER)
     if seconds <= WORKER_WAIT_SECONDS:
         return False
+    due_in = seconds - EARLY_BY_SECONDS
     # The due time is stored, so that the resume task does not take the transfer for lost.
     Transfer.objects.filter(pk=transfer.pk).update(
-        next_attempt_at=now + dt.timedelta(seconds=seconds), updated_at=now
+        next_attempt_at=now + dt.timedelta(seconds=due_in), updated_at=now
     )
-    if seconds <= LONGEST_COUNTDOWN_SECONDS:
-        enqueue(str(transfer.pk), seconds, paced=True)
+    if due_in <= LONGEST_COUNTDOWN_SECONDS:
+        enqueue(str(transfer.pk), due_in, paced=True)
     return True

@@ -17,11 +17,12 @@ from contextlib import suppress
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Tenant
+from apiup.outages import OUTAGES
 from connectors import errors
 from connectors.hubspot import HubSpotClient
 from connectors.rules import customer_for_deal
@@ -180,9 +181,10 @@ def run_transfer(transfer_id: str, *, enqueue: pacing.EnqueuePaced, paced: bool 
                 error=_describe(failure),
                 retryable=True,
             )
-    except (OperationalError, InterfaceError):
-        # A busy or unreachable database: free the lease and let the task retry later.
-        with suppress(OperationalError, InterfaceError):
+    except OUTAGES:
+        # A busy or unreachable database or Redis: free the lease and let the task (or, if the
+        # broker is down too, the resume task) run it again.
+        with suppress(*OUTAGES):
             Transfer.objects.filter(pk=transfer_id).update(lease_until=None)
         raise
     except Exception:

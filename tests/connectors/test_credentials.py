@@ -75,3 +75,22 @@ def test_a_refused_refresh_marks_the_connection_for_reconnecting() -> None:
     with pytest.raises(errors.ReconnectRequired):
         access_token(stored, refresh=refused)
     assert Connection.objects.get(pk=stored.pk).status == Connection.Status.NEEDS_RECONNECT
+
+
+@pytest.mark.django_db
+def test_a_short_lived_token_is_used_until_halfway_then_refreshed_once() -> None:
+    stored = ConnectionFactory(
+        credentials={"access_token": "a0", "refresh_token": "r1", "expires_at": time.time() - 1}
+    )
+    refreshes: list[str] = []
+
+    def refresh(refresh_token: str) -> TokenSet:
+        refreshes.append(refresh_token)
+        return TokenSet(f"a{len(refreshes)}", "r1", expires_in=2)  # shorter than the margin
+
+    tokens = [access_token(stored, refresh=refresh) for _ in range(5)]
+    # Refreshed once, then used: the 60-second margin would have refreshed on every call.
+    assert tokens == ["a1"] * 5
+    time.sleep(1.1)  # past half of its life
+    assert access_token(stored, refresh=refresh) == "a2"
+    assert refreshes == ["r1", "r1"]

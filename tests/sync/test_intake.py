@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import kombu.exceptions
 import pytest
 from django.test import Client, TestCase
 
@@ -209,3 +210,17 @@ def test_events_kept_on_hold_are_processed_when_payment_resumes(portal, enqueued
     assert released[0][0] == str(portal.tenant_id)
     assert len(released[0][1]) == 3
     assert not WebhookEvent.objects.filter(state=WebhookEvent.State.ON_HOLD).exists()
+
+
+@pytest.mark.django_db
+def test_a_broker_outage_after_storing_still_acknowledges_and_leaves_the_events_waiting(
+    portal,  # type: ignore[no-untyped-def]
+    enqueued,
+) -> None:
+    # An error answer would make HubSpot send the batch again, which is then a duplicate
+    # and never handed out; the stored events wait for the resume task instead.
+    enqueued.side_effect = kombu.exceptions.OperationalError("Error 111 connecting to Redis")
+    response = post(Client(), [deal_stage_event("33", 501, "closedwon", 1)])
+    assert response.status_code == 200
+    assert response.json()["stored"] == 1
+    assert WebhookEvent.objects.get(tenant=portal.tenant).state == WebhookEvent.State.RECEIVED

@@ -5,11 +5,15 @@ import datetime as dt
 import uuid
 
 import pytest
+import redis.exceptions
 from django.utils import timezone
 
+from billing.models import Subscription
+from connectors import ratelimit
+from connectors.models import System
 from sync.models import ImportJob, Transfer, WebhookEvent
-from sync.services import imports, recovery
-from tests.factories import TenantFactory, TransferFactory
+from sync.services import imports, recovery, transfers
+from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +96,34 @@ def test_an_import_without_progress_for_two_slices_is_resumed() -> None:
 
     assert sent == [(str(stalled.pk), 0)]
     assert str(moving.pk) not in dict(sent)
+
+
+class RedisDown:
+    def try_take(self, key: str, rate: object) -> float:
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+
+    book = try_take
+
+
+def test_a_transfer_that_meets_a_redis_outage_is_not_failed_but_left_for_another_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant = TenantFactory()
+    ConnectionFactory(
+        tenant=tenant,
+        system=System.HUBSPOT,
+        external_account_id="4711",
+        credentials={"access_token": "hubspot-token", "refresh_token": "", "expires_at": 0},
+    )
+    ConnectionFactory(tenant=tenant, system=System.LEXOFFICE)
+    Subscription.objects.create(tenant=tenant, plan="lexoffice", status="active")
+    transfer = TransferFactory(tenant=tenant, state=Transfer.State.PENDING, error="")
+    monkeypatch.setattr(ratelimit, "limiter", RedisDown)
+
+    with pytest.raises(redis.exceptions.ConnectionError):
+        transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
+
+    transfer.refresh_from_db()
+    assert transfer.state == Transfer.State.PENDING
+    assert transfer.lease_until is None  # free for the task's retry or the resume task
+    assert transfer.error == ""
