@@ -4,7 +4,13 @@ deals, and the tally of quotes per deal.
 
 Everything listens on 127.0.0.1. Every wait is bounded in time, every loop in count. The
 benchmark database (`apiup_bench`) and Redis database (9) are separate from the ones the
-tests and the demo use, and are emptied at the start of a run.
+tests and the demo use, and are emptied at the start of a run. A stack can be pointed at
+another Redis (a server of its own) and at PostgreSQL through another address (a proxy):
+only the product's processes use those, the driver keeps its direct connection.
+
+The accounting vendor is lexware office (API key) unless a run asks for Qonto, whose
+connections, like HubSpot's when `oauth` is asked for, are made through the sandbox's real
+OAuth code flow, so that they hold a refresh token and short-lived access tokens.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import parse_qs, urlsplit
 
 import requests
+from redis.exceptions import RedisError
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
@@ -91,10 +99,18 @@ def recreate_database() -> float:
     return time.monotonic() - started
 
 
-def flush_redis() -> None:
+def database_url_via(address: str) -> str:
+    """The benchmark database's URL with PostgreSQL reached at `address` ("host:port")."""
+    parts = urlsplit(PG_SERVER)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{address}" if userinfo else address
+    return f"{parts.scheme}://{netloc}/{BENCH_DATABASE}"
+
+
+def flush_redis(url: str = BENCH_REDIS_URL) -> None:
     import redis
 
-    redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
+    redis.Redis.from_url(url).flushdb()
 
 
 def free_port() -> int:
@@ -161,18 +177,34 @@ class Web:
         _stop(self.process)
 
 
+def _log_file(name: str) -> BinaryIO:
+    """Process output (warnings, errors) goes to var/bench-logs/, not between the figures."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    return (LOG_DIR / f"{name}.log").open("ab")
+
+
 def start_web(
-    *, workers: int = 3, threads: int = 1, extra_env: dict[str, str] | None = None
+    *,
+    workers: int = 3,
+    threads: int = 1,
+    extra_env: dict[str, str] | None = None,
+    log_name: str = "",
 ) -> Web:
+    """gunicorn; its output goes to var/bench-logs/`log_name`.log when a name is given."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "apiup.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
         "--backlog", "2048", "--log-level", "warning", "--timeout", "60",
     ]  # fmt: skip
-    process = subprocess.Popen(  # noqa: S603
-        command, cwd=ROOT, env=bench_env(extra_env), start_new_session=True
-    )
+    log: BinaryIO | None = _log_file(log_name) if log_name else None
+    try:
+        process = subprocess.Popen(  # noqa: S603
+            command, cwd=ROOT, env=bench_env(extra_env), start_new_session=True, stderr=log
+        )
+    finally:
+        if log is not None:
+            log.close()  # the child keeps its own copy
     web = Web(process, f"http://127.0.0.1:{port}")
 
     def up() -> bool:
@@ -189,10 +221,14 @@ def start_web(
 
 @dataclass
 class Workers:
-    """N Celery worker instances (prefork, one pool process each) and one beat."""
+    """N Celery worker instances (prefork, `concurrency` pool processes each, one unless
+    asked) and one beat. Their logs are var/bench-logs/<log_prefix>worker<n>.log and
+    <log_prefix>beat.log."""
 
     env: dict[str, str]
     count: int
+    concurrency: int = 1
+    log_prefix: str = ""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     beat: subprocess.Popen[bytes] | None = None
     started: int = 0
@@ -201,7 +237,8 @@ class Workers:
         self.started += 1
         command = [
             sys.executable, "-m", "celery", "-A", "apiup", "worker",
-            "--pool", "prefork", "--concurrency", "1", "-n", f"bench{self.started}@%h",
+            "--pool", "prefork", "--concurrency", str(self.concurrency),
+            "-n", f"bench{self.started}@%h",
             "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
         ]  # fmt: skip
         with self._log(f"worker{self.started}") as log:  # the child keeps its own copy
@@ -215,9 +252,7 @@ class Workers:
             )
 
     def _log(self, name: str) -> BinaryIO:
-        """Worker output (warnings, errors) goes to var/bench-logs/, not between the figures."""
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        return (LOG_DIR / f"{name}.log").open("ab")
+        return _log_file(f"{self.log_prefix}{name}")
 
     def start(self) -> None:
         self.processes = [self._worker() for _ in range(self.count)]
@@ -229,7 +264,10 @@ class Workers:
                 stdout=subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
         # The pools fork their children and connect to the broker.
-        wait_for(lambda: all(children_of(p.pid) for p in self.processes), timeout=30)
+        wait_for(
+            lambda: all(len(children_of(p.pid)) >= self.concurrency for p in self.processes),
+            timeout=30,
+        )
         time.sleep(1.0)
 
     def kill_pool_process(self, index: int) -> int | None:
@@ -254,32 +292,164 @@ class Workers:
 
 # -- vendors and tenants --------------------------------------------------------------------
 
+ACCOUNTING_SYSTEMS = ("lexoffice", "qonto")
+# The address the OAuth code flows send the customer back to; the sandboxes accept any.
+OAUTH_REDIRECT_URI = "http://127.0.0.1/bench/oauth/callback"
+
 
 @dataclass
 class TenantHandle:
     portal_id: int
     tenant_id: str
-    api_key: str
+    api_key: str  # lexware office's API key, or the Qonto organization's slug
 
 
 @dataclass
 class Vendors:
-    """The HubSpot and lexware office sandboxes, serving in this process, and the tenants."""
+    """The HubSpot and accounting sandboxes, serving in this process, and the tenants."""
 
     hubspot: Any  # RunningSandbox of a HubSpotSandbox
-    lexoffice: Any  # RunningSandbox of a LexofficeSandbox
+    accounting: Any  # RunningSandbox of a LexofficeSandbox or a QontoSandbox
     tenants: list[TenantHandle]
+    system: str = "lexoffice"
+
+    @property
+    def lexoffice(self) -> Any:
+        """The lexware office sandbox (the accounting vendor unless a run chose another)."""
+        if self.system != "lexoffice":
+            raise AttributeError(f"the accounting vendor of this run is {self.system}")
+        return self.accounting
 
     def urls(self) -> dict[str, str]:
-        return {"hubspot": self.hubspot.url, "lexoffice": self.lexoffice.url}
+        return {"hubspot": self.hubspot.url, self.system: self.accounting.url}
 
     def env(self) -> dict[str, str]:
-        return {f"{name.upper()}_API_URL": url for name, url in self.urls().items()}
+        env = {f"{name.upper()}_API_URL": url for name, url in self.urls().items()}
+        if self.system == "qonto":  # its token endpoint is on another host in real life
+            env["QONTO_OAUTH_URL"] = self.accounting.url
+        return env
 
     def stop(self) -> None:
         self.hubspot.sandbox.webhooks.stop()
         self.hubspot.stop()
-        self.lexoffice.stop()
+        self.accounting.stop()
+
+
+def _redirected_code(answer: requests.Response, *, what: str) -> str:
+    if answer.status_code != 302:
+        raise RuntimeError(f"{what}: the consent answered {answer.status_code}, not a redirect")
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    if "code" not in query:
+        raise RuntimeError(f"{what}: the consent was refused: {query}")
+    return query["code"][0]
+
+
+def _credentials(tokens: Any) -> dict[str, Any]:
+    return {
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_at": time.time() + tokens.expires_in,
+    }
+
+
+def hubspot_oauth_credentials(hubspot: Any, portal_id: int) -> dict[str, Any]:
+    """The customer installs the app on `portal_id` (consent with PKCE, code exchange through
+    the product's own `exchange_code`); returns what the connection stores."""
+    import secrets
+
+    from django.conf import settings
+
+    from connectors import hubspot as hubspot_connector
+    from connectors import oauth
+
+    verifier = secrets.token_urlsafe(48)
+    answer = requests.post(
+        f"{hubspot.url}/oauth/authorize",
+        data={
+            "client_id": settings.HUBSPOT_CLIENT_ID,
+            "redirect_uri": OAUTH_REDIRECT_URI,
+            "scope": " ".join(settings.HUBSPOT_SCOPES),
+            "state": f"bench-{portal_id}",
+            "code_challenge": oauth.code_challenge(verifier),
+            "code_challenge_method": "S256",
+            "portal_id": str(portal_id),
+            "decision": "approve",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    tokens = hubspot_connector.exchange_code(
+        code=_redirected_code(answer, what=f"HubSpot portal {portal_id}"),
+        redirect_uri=OAUTH_REDIRECT_URI,
+        code_verifier=verifier,
+        base_url=hubspot.url,
+    )
+    return _credentials(tokens)
+
+
+def qonto_oauth_credentials(qonto: Any, organization_id: str) -> dict[str, Any]:
+    """The customer approves Qonto's consent for the organization; the code is exchanged
+    through the product's own `exchange_code`. Returns what the connection stores."""
+    from django.conf import settings
+
+    from connectors import qonto as qonto_connector
+
+    answer = requests.post(
+        f"{qonto.url}/oauth2/auth",
+        data={
+            "client_id": settings.QONTO_CLIENT_ID,
+            "redirect_uri": OAUTH_REDIRECT_URI,
+            "response_type": "code",
+            "scope": " ".join(qonto_connector.SCOPES),
+            "state": f"bench-{organization_id}",
+            "organization_id": organization_id,
+            "decision": "approve",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    tokens = qonto_connector.exchange_code(
+        code=_redirected_code(answer, what=f"Qonto organization {organization_id}"),
+        redirect_uri=OAUTH_REDIRECT_URI,
+        oauth_url=qonto.url,
+    )
+    return _credentials(tokens)
+
+
+def _accounting_sandbox(system: str, *, lexoffice_rate: float, token_lifetime: float) -> Any:
+    if system == "lexoffice":
+        from sandbox.lexoffice.app import LexofficeSandbox
+
+        return LexofficeSandbox(api_keys={}, rate_per_second=lexoffice_rate, burst=1)
+    if system == "qonto":
+        from django.conf import settings
+
+        from sandbox.qonto.app import QontoSandbox
+
+        qonto = QontoSandbox(access_token_lifetime=token_lifetime, seed_demo=False)
+        qonto.add_oauth_client(
+            client_id=settings.QONTO_CLIENT_ID, client_secret=settings.QONTO_CLIENT_SECRET
+        )
+        return qonto
+    raise ValueError(f"no accounting sandbox for {system!r} (one of {ACCOUNTING_SYSTEMS})")
+
+
+def _accounting_account(accounting: Any, system: str, portal_id: int) -> tuple[str, Any]:
+    """A new account at the accounting vendor: (its handle, the connection's credentials)."""
+    sandbox = accounting.sandbox
+    if system == "lexoffice":
+        api_key = f"bench-lx-{portal_id}"
+        sandbox.add_api_key(api_key, company_name=f"Buchhaltung {portal_id}")
+        return api_key, {"api_key": api_key}
+    from sandbox.qonto.app import DEMO_IBAN
+
+    organization = sandbox.add_organization(
+        slug=f"bench-{portal_id}",
+        secret_key=f"bench-secret-{portal_id}",
+        name=f"Buchhaltung {portal_id} SAS",
+        iban=DEMO_IBAN,
+    )
+    return organization.slug, qonto_oauth_credentials(accounting, organization.id)
 
 
 def start_vendors(
@@ -287,20 +457,29 @@ def start_vendors(
     tenants: int,
     webhook_url: str,
     client_secret: str,
+    client_id: str = "",
     first_portal: int = 5001,
     subscriptions: Iterable[str | dict[str, Any]] = DEAL_STAGE_ONLY,
     retry_base_delay: float = 1.0,
     lexoffice_rate: float = 2.0,
     token_lifetime: float = 1800.0,
+    accounting: str = "lexoffice",
+    oauth: bool = False,
 ) -> Vendors:
-    """Sandboxes for `tenants` portals and lexware office accounts, and the tenants in the
-    database: HubSpot connected, lexware office connected, subscription active."""
+    """Sandboxes for `tenants` portals and accounting accounts, and the tenants in the
+    database: HubSpot connected, the accounting vendor connected, subscription active.
+
+    With `oauth`, HubSpot connections come from the code flow (refresh token, access token of
+    `token_lifetime` seconds, renewed through the sandbox's token endpoint); otherwise they
+    hold one access token of that lifetime and no refresh token. Qonto connections always
+    come from its code flow, with access tokens of `token_lifetime` seconds."""
+    from django.conf import settings
+
     from accounts.models import Tenant
     from billing.models import Subscription
     from connectors.models import Connection, System
     from sandbox.core import serve
     from sandbox.hubspot.app import HubSpotSandbox
-    from sandbox.lexoffice.app import LexofficeSandbox
 
     portals = {first_portal + i: f"Bench Portal {first_portal + i}" for i in range(tenants)}
     hubspot_sandbox = HubSpotSandbox(
@@ -309,14 +488,19 @@ def start_vendors(
         webhook_target_url=webhook_url,
         webhook_subscriptions=list(subscriptions),
         webhook_retry_base_delay=retry_base_delay,
+        access_token_lifetime=token_lifetime,
+        client_id=client_id or settings.HUBSPOT_CLIENT_ID,
     )
-    lexoffice_sandbox = LexofficeSandbox(api_keys={}, rate_per_second=lexoffice_rate, burst=1)
+    accounting_sandbox = _accounting_sandbox(
+        accounting, lexoffice_rate=lexoffice_rate, token_lifetime=token_lifetime
+    )
     hubspot = serve(hubspot_sandbox)
-    lexoffice = serve(lexoffice_sandbox)
+    accounting_vendor = serve(accounting_sandbox)
     handles = []
     for portal_id in portals:
-        api_key = f"bench-lx-{portal_id}"
-        lexoffice_sandbox.add_api_key(api_key, company_name=f"Buchhaltung {portal_id}")
+        handle, accounting_credentials = _accounting_account(
+            accounting_vendor, accounting, portal_id
+        )
         tenant = Tenant.objects.create(
             company_name=f"Bench GmbH {portal_id}",
             street="Hauptstraße",
@@ -325,14 +509,17 @@ def start_vendors(
             city="Berlin",
             country="DE",
         )
-        token = hubspot_sandbox.issue_token(portal_id, expires_in=token_lifetime)
         # The field encrypts a JSON object; its type hint only knows the stored text.
-        hubspot_credentials: Any = {
-            "access_token": token,
-            "refresh_token": "",
-            "expires_at": time.time() + token_lifetime,
-        }
-        lexoffice_credentials: Any = {"api_key": api_key}
+        hubspot_credentials: Any
+        if oauth:
+            hubspot_credentials = hubspot_oauth_credentials(hubspot, portal_id)
+        else:
+            token = hubspot_sandbox.issue_token(portal_id, expires_in=token_lifetime)
+            hubspot_credentials = {
+                "access_token": token,
+                "refresh_token": "",
+                "expires_at": time.time() + token_lifetime,
+            }
         Connection.objects.create(
             tenant=tenant,
             system=System.HUBSPOT,
@@ -342,15 +529,15 @@ def start_vendors(
         )
         Connection.objects.create(
             tenant=tenant,
-            system=System.LEXOFFICE,
+            system=System(accounting),
             account_name=f"Buchhaltung {portal_id}",
-            credentials=lexoffice_credentials,
+            credentials=accounting_credentials,
         )
         Subscription.objects.create(
-            tenant=tenant, plan="lexoffice", status=Subscription.Status.ACTIVE
+            tenant=tenant, plan=accounting, status=Subscription.Status.ACTIVE
         )
-        handles.append(TenantHandle(portal_id, str(tenant.pk), api_key))
-    return Vendors(hubspot, lexoffice, handles)
+        handles.append(TenantHandle(portal_id, str(tenant.pk), handle))
+    return Vendors(hubspot, accounting_vendor, handles, accounting)
 
 
 @dataclass(frozen=True)
@@ -432,12 +619,35 @@ class Tally:
         )
 
 
+def _quote_texts(vendors: Vendors) -> list[str]:
+    """The text of each quote in the accounting vendor that carries the deal reference:
+    lexware office's `introduction`, Qonto's `header` (it has no title or introduction)."""
+    sandbox = vendors.accounting.sandbox
+    with sandbox.lock:
+        if vendors.system == "lexoffice":
+            return [str(q.get("introduction") or "") for q in sandbox.quotations.values()]
+        if vendors.system == "qonto":
+            return [
+                str(q.get("header") or "")
+                for organization in sandbox.organizations.values()
+                for q in organization.quotes.values()
+            ]
+    raise ValueError(f"no quote reader for {vendors.system!r}")
+
+
+def customers_in_vendor(vendors: Vendors) -> int:
+    sandbox = vendors.accounting.sandbox
+    with sandbox.lock:
+        if vendors.system == "qonto":
+            return sum(len(o.clients) for o in sandbox.organizations.values())
+        return len(sandbox.contacts)
+
+
 def quotes_per_deal(vendors: Vendors) -> Counter[tuple[int, str]]:
-    lexoffice = vendors.lexoffice.sandbox
-    with lexoffice.lock:
-        introductions = [str(q.get("introduction") or "") for q in lexoffice.quotations.values()]
+    """Quotes in the accounting vendor per (portal, deal), read from the reference
+    "HubSpot-Deal <portal>-<deal>" that every quote carries."""
     counts: Counter[tuple[int, str]] = Counter()
-    for text in introductions:
+    for text in _quote_texts(vendors):
         match = _REFERENCE.search(text)
         if match:
             counts[(int(match.group(1)), match.group(2))] += 1
@@ -494,6 +704,39 @@ def tally(vendors: Vendors, deals: list[DealRef], *, seconds: float) -> Tally:
     )
 
 
+def quote_latencies(vendors: Vendors, deals: list[DealRef]) -> dict[DealRef, float]:
+    """Seconds from each deal's first stored webhook event to its quote's creation answer in
+    the vendor sandbox, for deals of any number of tenants
+    (keyed by portal and deal, read from the quote's reference)."""
+    from sync.models import WebhookEvent
+
+    arrivals: dict[tuple[int, str], float] = {}
+    rows = WebhookEvent.objects.filter(
+        tenant_id__in={d.tenant_id for d in deals}, object_id__in=[d.deal_id for d in deals]
+    ).values_list("portal_id", "object_id", "received_at")
+    for portal_id, object_id, received_at in rows:
+        key = (int(portal_id), str(object_id))
+        stamp = received_at.timestamp()
+        arrivals[key] = min(stamp, arrivals.get(key, stamp))
+    lexoffice = vendors.lexoffice.sandbox
+    created: dict[tuple[int, str], float] = {}
+    for call in lexoffice.api_calls(path_prefix="/v1/quotations"):
+        if call.method != "POST" or call.status != 201 or not call.response_body:
+            continue
+        with lexoffice.lock:
+            quote = lexoffice.quotations.get(call.response_body.get("id"))
+        match = _REFERENCE.search(str((quote or {}).get("introduction") or ""))
+        if match:
+            key = (int(match.group(1)), match.group(2))
+            created[key] = min(call.at, created.get(key, call.at))
+    latencies = {}
+    for deal in deals:
+        key = (deal.portal_id, deal.deal_id)
+        if key in arrivals and key in created:
+            latencies[deal] = created[key] - arrivals[key]
+    return latencies
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -511,23 +754,59 @@ class Stack:
 
     web: Web
     client_secret: str
+    client_id: str = ""
+    redis_url: str = BENCH_REDIS_URL
+    # What every product process (gunicorn, workers, beat) gets on top of bench_env().
+    env: dict[str, str] = field(default_factory=dict)
+    log_prefix: str = ""
 
 
 @contextmanager
-def stack(*, web_workers: int = 3, web_threads: int = 1, fresh: bool = True) -> Iterator[Stack]:
+def stack(
+    *,
+    web_workers: int = 3,
+    web_threads: int = 1,
+    fresh: bool = True,
+    redis_url: str = "",
+    database_address: str = "",
+    log_prefix: str = "",
+) -> Iterator[Stack]:
+    """gunicorn on the benchmark database. `redis_url` points the product's processes at
+    another Redis (broker, cache, locks, rate limits); `database_address` ("host:port") at
+    PostgreSQL through another address, such as a proxy. With `log_prefix`, gunicorn's and
+    the workers' output goes to var/bench-logs/<log_prefix>*.log."""
     if fresh:
         seconds = recreate_database()
         print(f"database {BENCH_DATABASE} created and migrated in {seconds:.1f} s")
-    flush_redis()
+    product_env: dict[str, str] = {}
+    if redis_url:
+        product_env["REDIS_URL"] = redis_url
+    if database_address:
+        product_env["DATABASE_URL"] = database_url_via(database_address)
+    redis_url = redis_url or BENCH_REDIS_URL
+    flush_redis(redis_url)
     setup_django()
     from django.conf import settings
 
-    web = start_web(workers=web_workers, threads=web_threads)
+    web = start_web(
+        workers=web_workers,
+        threads=web_threads,
+        extra_env=product_env,
+        log_name=f"{log_prefix}web" if log_prefix else "",
+    )
     try:
-        yield Stack(web=web, client_secret=settings.HUBSPOT_CLIENT_SECRET)
+        yield Stack(
+            web=web,
+            client_secret=settings.HUBSPOT_CLIENT_SECRET,
+            client_id=settings.HUBSPOT_CLIENT_ID,
+            redis_url=redis_url,
+            env=product_env,
+            log_prefix=log_prefix,
+        )
     finally:
         web.stop()
-        flush_redis()
+        with suppress(RedisError):  # a Redis of the run's own may be gone by now
+            flush_redis(redis_url)
 
 
 @contextmanager
@@ -536,20 +815,27 @@ def world(
     *,
     tenants: int,
     workers: int = 4,
+    concurrency: int = 1,
     first_portal: int = 5001,
     worker_env: dict[str, str] | None = None,
     **vendor_options: Any,
 ) -> Iterator[tuple[Vendors, Workers]]:
     """Sandboxes, tenants and fresh worker processes pointed at them, for one run."""
-    flush_redis()  # no task, bucket or lock of an earlier run
+    flush_redis(running.redis_url)  # no task, bucket or lock of an earlier run
     vendors = start_vendors(
         tenants=tenants,
         webhook_url=running.web.webhook_url,
         client_secret=running.client_secret,
+        client_id=running.client_id,
         first_portal=first_portal,
         **vendor_options,
     )
-    pool = Workers(env=bench_env({**vendors.env(), **(worker_env or {})}), count=workers)
+    pool = Workers(
+        env=bench_env({**running.env, **vendors.env(), **(worker_env or {})}),
+        count=workers,
+        concurrency=concurrency,
+        log_prefix=running.log_prefix,
+    )
     try:
         pool.start()
         yield vendors, pool

@@ -3,10 +3,12 @@
     .venv/bin/python -m bench.faults [--deals 1000] [--tenants 10] [--runs NAME ...]
 
 Each run wins `--deals` deals spread over `--tenants` tenants (lexware office, 2 requests
-per second per tenant) all at once, with one fault switched on, and prints quotes created,
-duplicates, lost (no quote and no visible failure), failures shown (transfers failed with
-their reason in the activity log), and the time to finish. Pass: one quote per deal, none
-twice, none lost.
+per second per tenant, unless the run says otherwise) with one fault switched on, and prints
+quotes created, duplicates, lost (no quote and no visible failure), failures shown
+(transfers failed with their reason in the activity log), unfinished (transfers with work
+left when the wait ended) and the time to finish. Pass: one quote per deal, none twice,
+none lost. Each run has its own gunicorn, workers and beat; their output is in
+var/bench-logs/<run>-*.log.
 
 Runs: baseline (all deals at once against the limit), duplicates (every webhook batch
 delivered three times, two of them concurrently), vendor-5xx (20 % of vendor calls answer
@@ -14,25 +16,55 @@ delivered three times, two of them concurrently), vendor-5xx (20 % of vendor cal
 vendor-down (every vendor call answers 503 for --down-seconds, then the vendor is back),
 out-of-order (deliveries held back by a random 0-3 s each, in batches of at most 5, with
 creation, stage and amount events), sigkill (a worker's pool process killed with SIGKILL
-every 10 s).
+every 10 s), and three outages:
+
+- redis-restart: the stack runs on a `redis-server` of its own (no persistence) on a free
+  port. It is killed (SIGKILL) --redis-kill-after seconds after the first deals are won,
+  stays down --redis-down-seconds, and starts again empty on the same port.
+- postgres-refusing: the product's processes (gunicorn, workers, beat) reach PostgreSQL
+  through a proxy (bench/proxy.py); the driver keeps its direct connection. From
+  --pg-fault-after seconds after the first wins, the proxy refuses connections and has cut
+  the open ones, for --pg-down-seconds. HubSpot keeps retrying the failed deliveries.
+- token-expiry: Qonto instead of lexware office; HubSpot and Qonto connections made through
+  the sandboxes' OAuth code flows, with access tokens living --token-seconds; 5 workers of
+  4 pool processes (20 transfers at once). It prints the token refreshes each vendor saw
+  next to the one per connection per token lifetime that is expected.
+
+In both outage runs the last --late-share of the deals is won one second into the outage,
+so that their webhooks arrive while it lasts; each prints the state of the run's webhook
+events and transfers in the database, and what became of every deal without a quote.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
+import signal
+import subprocess
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from bench.common import (
+    BENCH_DATABASE,
+    LOG_DIR,
+    PG_SERVER,
     QUICK_RESUME,
     DealRef,
     Stack,
     Tally,
     Vendors,
     Workers,
+    customers_in_vendor,
+    free_port,
+    quotes_per_deal,
+    recreate_database,
     seed_deals,
     settled,
     stack,
@@ -41,6 +73,7 @@ from bench.common import (
     win,
     world,
 )
+from bench.proxy import RefusingProxy
 
 RUNS = [
     "baseline",
@@ -50,7 +83,11 @@ RUNS = [
     "vendor-down",
     "out-of-order",
     "sigkill",
+    "redis-restart",
+    "postgres-refusing",
+    "token-expiry",
 ]
+OUTAGE_RUNS = ("redis-restart", "postgres-refusing")
 
 ALL_DEAL_EVENTS: list[str | dict[str, Any]] = ["deal.creation", "deal.propertyChange"]
 
@@ -112,7 +149,168 @@ class Killer:
         self._thread.join(timeout=5)
 
 
+class Outage(Protocol):
+    def begin(self) -> str:
+        """Takes the service away; returns what was done, for the report."""
+
+    def end(self) -> str:
+        """Brings the service back; returns what was done."""
+
+
+class RedisServer:
+    """A `redis-server` of the run's own on a free port, without persistence, so that a
+    restart starts empty. Its output goes to var/bench-logs/<log_name>.log."""
+
+    def __init__(self, *, log_name: str) -> None:
+        self.port = free_port()
+        self.log_name = log_name
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        command = [
+            "redis-server", "--save", "", "--appendonly", "no",
+            "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(LOG_DIR),
+        ]  # fmt: skip
+        with (LOG_DIR / f"{self.log_name}.log").open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603
+                command, stdout=log, stderr=log, start_new_session=True
+            )
+        self.starts += 1
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        if not wait_for(answers, timeout=10, interval=0.05):
+            self.stop()
+            raise RuntimeError(f"redis-server on port {self.port} did not answer within 10 s")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    # As an outage:
+    def begin(self) -> str:
+        self.kill()
+        return f"redis-server on port {self.port} killed (SIGKILL)"
+
+    def end(self) -> str:
+        self.start()
+        return f"redis-server started again, empty, on port {self.port}"
+
+
+class PostgresRefusal:
+    """The proxy in front of PostgreSQL as an outage: refuse, then accept again."""
+
+    def __init__(self, proxy: RefusingProxy) -> None:
+        self.proxy = proxy
+
+    def begin(self) -> str:
+        cut = self.proxy.refuse()
+        return f"proxy {self.proxy.address} refuses connections, {cut} open ones cut"
+
+    def end(self) -> str:
+        self.proxy.accept()
+        return f"proxy {self.proxy.address} accepts connections again"
+
+
+# -- what the database holds ----------------------------------------------------------------
+
+
+def rows_report(deals: list[DealRef], vendors: Vendors) -> list[str]:
+    """The run's webhook events and quote transfers by state, and for every deal without a
+    quote: its transfer (state, attempts, error) or its stage events (state, attempt).
+    Times are local (TIME_ZONE), as in the logs."""
+    from django.utils import timezone
+
+    from sync.models import Transfer, WebhookEvent
+
+    tenant_ids = {d.tenant_id for d in deals}
+    events = WebhookEvent.objects.filter(tenant_id__in=tenant_ids)
+    transfers = Transfer.objects.filter(tenant_id__in=tenant_ids, kind=Transfer.Kind.QUOTE)
+    event_states = Counter(events.values_list("state", flat=True))
+    transfer_states = Counter(transfers.values_list("state", flat=True))
+    lines = [
+        f"    webhook events by state {dict(sorted(event_states.items()))}, "
+        f"quote transfers by state {dict(sorted(transfer_states.items()))}"
+    ]
+    errors = Counter(transfers.filter(state=Transfer.State.FAILED).values_list("error", flat=True))
+    for error, count in errors.most_common(3):
+        lines.append(f"    failed {count}x: {error[:150]}")
+    counts = quotes_per_deal(vendors)
+    missing = [d for d in deals if not counts.get((d.portal_id, d.deal_id))]
+    by_deal = {t.object_id: t for t in transfers.filter(object_id__in=[d.deal_id for d in missing])}
+    shown = 0
+    for deal in missing:
+        if shown >= 12:
+            lines.append(f"    ... {len(missing) - shown} more deals without a quote")
+            break
+        shown += 1
+        transfer = by_deal.get(deal.deal_id)
+        if transfer is not None:
+            lines.append(
+                f"    deal {deal.portal_id}-{deal.deal_id}: transfer {transfer.pk} "
+                f"{transfer.state}, {transfer.attempts} attempts, "
+                f"error {transfer.error[:100]!r}"
+            )
+            continue
+        stage_events = list(
+            events.filter(object_id=deal.deal_id).values_list(
+                "id", "state", "attempt_number", "received_at"
+            )
+        )
+        described = ", ".join(
+            f"event {pk} {state} (delivery attempt {attempt}, "
+            f"stored {timezone.localtime(received):%H:%M:%S})"
+            for pk, state, attempt, received in stage_events
+        )
+        lines.append(
+            f"    deal {deal.portal_id}-{deal.deal_id}: no transfer; "
+            f"{described or 'no webhook event stored'}"
+        )
+    return lines
+
+
 # -- one run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RunOptions:
+    deals: int
+    tenants: int
+    workers: int
+    first_portal: int
+    down_seconds: float
+    timeout: float
+    redis_down_seconds: float = 60.0
+    redis_kill_after: float = 5.0
+    pg_down_seconds: float = 30.0
+    pg_fault_after: float = 1.0
+    late_share: float = 0.25
+    token_seconds: float = 30.0
+    token_workers: int = 5
+    token_concurrency: int = 4
 
 
 def _win_all(vendors: Vendors, deals: list[DealRef], *, amounts: bool = False) -> None:
@@ -125,26 +323,47 @@ def _win_all(vendors: Vendors, deals: list[DealRef], *, amounts: bool = False) -
             )
 
 
-def run_one(
-    name: str,
-    running: Stack,
-    *,
-    deals: int,
-    tenants: int,
-    workers: int,
-    first_portal: int,
-    down_seconds: float,
-    timeout: float,
-) -> Tally:
+def _print_result(name: str, result: Tally, vendors: Vendors, *, note: str = "") -> None:
+    calls = vendors.accounting.sandbox.api_calls()
+    statuses = Counter(call.status for call in calls)
+    print(result.line(name) + note, flush=True)
+    print(
+        f"    vendor calls {len(calls)} by status {dict(sorted(statuses.items()))}, "
+        f"customers in the vendor {customers_in_vendor(vendors)} "
+        f"for {len(vendors.tenants)} tenants"
+    )
+    deliveries = vendors.hubspot.sandbox.webhooks.snapshot()
+    attempts = [a for d in deliveries for a in d.attempts]
+    retried = [d for d in deliveries if len(d.attempts) > 1]
+    spans = [d.attempts[-1].at - d.attempts[0].at for d in retried]
+    failures = Counter(a.error for a in attempts if a.error)
+    print(
+        f"    webhook deliveries {len(deliveries)}, attempts {len(attempts)} "
+        f"({failures.total()} failed{': ' if failures else ''}"
+        f"{', '.join(f'{n}x {error}' for error, n in failures.most_common())}), "
+        f"failed for good {sum(1 for d in deliveries if d.state == 'failed')}"
+        + (
+            f"; {len(retried)} retried, {min(len(d.attempts) for d in retried)}-"
+            f"{max(len(d.attempts) for d in retried)} attempts over "
+            f"{min(spans):.1f}-{max(spans):.1f} s"
+            if retried
+            else ""
+        ),
+        flush=True,
+    )
+
+
+def run_one(name: str, running: Stack, options: RunOptions) -> Tally:
+    """The runs whose fault is in the vendors or the workers."""
     subscriptions = ALL_DEAL_EVENTS if name == "out-of-order" else None
-    options: dict[str, Any] = {"subscriptions": subscriptions} if subscriptions else {}
+    vendor_options: dict[str, Any] = {"subscriptions": subscriptions} if subscriptions else {}
     with world(
         running,
-        tenants=tenants,
-        workers=workers,
-        first_portal=first_portal,
+        tenants=options.tenants,
+        workers=options.workers,
+        first_portal=options.first_portal,
         worker_env=QUICK_RESUME,
-        **options,
+        **vendor_options,
     ) as (vendors, pool):
         lexoffice = vendors.lexoffice.sandbox
         killer: Killer | None = None
@@ -153,44 +372,213 @@ def run_one(
             deliver_three_times(vendors)
         elif name == "out-of-order":
             deliver_out_of_order(vendors)
-        batch = seed_deals(vendors, deals, prefix=name)
+        batch = seed_deals(vendors, options.deals, prefix=name)
         if name == "vendor-5xx":
             lexoffice.faults.update({"server_error_rate": 0.2})
         elif name == "drop-after-commit":
             lexoffice.faults.update({"drop_after_commit_rate": 0.05})
         elif name == "vendor-down":
-            lexoffice.faults.update({"down_for_seconds": down_seconds})
+            lexoffice.faults.update({"down_for_seconds": options.down_seconds})
         elif name == "sigkill":
             killer = Killer(pool, every=10.0)
         started = time.monotonic()
         if killer is not None:
             killer.start()
         _win_all(vendors, batch, amounts=name == "out-of-order")
-        finished = wait_for(lambda: settled(batch), timeout=timeout, interval=0.5)
+        finished = wait_for(lambda: settled(batch), timeout=options.timeout, interval=0.5)
         seconds = time.monotonic() - started
         if killer is not None:
             killer.stop()
         result = tally(vendors, batch, seconds=seconds)
-        note = "" if finished else f"  (not finished within {timeout:.0f} s)"
+        note = "" if finished else f"  (not finished within {options.timeout:.0f} s)"
         if killer is not None:
             note += f"  ({killer.kills} pool processes killed)"
-        calls = lexoffice.api_calls()
-        statuses: dict[int, int] = {}
-        for call in calls:
-            statuses[call.status] = statuses.get(call.status, 0) + 1
-        print(result.line(name) + note, flush=True)
-        print(
-            f"    vendor calls {len(calls)} by status {dict(sorted(statuses.items()))}, "
-            f"customers in the vendor {len(lexoffice.contacts)} for {tenants} tenants"
+        _print_result(name, result, vendors, note=note)
+        return result
+
+
+def run_outage(name: str, running: Stack, outage: Outage, options: RunOptions) -> Tally:
+    """Wins most deals, takes a service away, wins the rest while it is gone (so their
+    webhooks arrive during the outage), brings it back and waits for every deal."""
+    if name == "redis-restart":
+        fault_after, down_seconds = options.redis_kill_after, options.redis_down_seconds
+    else:
+        fault_after, down_seconds = options.pg_fault_after, options.pg_down_seconds
+    with world(
+        running,
+        tenants=options.tenants,
+        workers=options.workers,
+        first_portal=options.first_portal,
+        worker_env=QUICK_RESUME,
+    ) as (vendors, _pool):
+        batch = seed_deals(vendors, options.deals, prefix=name)
+        late_count = min(len(batch), math.ceil(len(batch) * options.late_share))
+        early, late = batch[: len(batch) - late_count], batch[len(batch) - late_count :]
+        started = time.monotonic()
+
+        def say(text: str) -> None:
+            # Local wall time (TIME_ZONE, as in the logs) to find the lines in var/bench-logs.
+            print(f"    {time.strftime('%H:%M:%S')} {time.monotonic() - started:5.1f} s  {text}")
+
+        win(vendors, early)
+        say(f"{len(early)} deals won")
+        time.sleep(fault_after)
+        began = outage.begin()
+        down_at = time.monotonic()
+        say(began)
+        time.sleep(min(1.0, down_seconds / 2))
+        win(vendors, late)
+        say(f"{len(late)} more deals won (their webhooks arrive during the outage)")
+        time.sleep(max(0.0, down_at + down_seconds - time.monotonic()))
+        say(outage.end())
+        left = max(1.0, options.timeout - (time.monotonic() - started))
+        finished = wait_for(lambda: settled(batch), timeout=left, interval=0.5)
+        seconds = time.monotonic() - started
+        result = tally(vendors, batch, seconds=seconds)
+        note = "" if finished else f"  (not finished within {options.timeout:.0f} s)"
+        _print_result(name, result, vendors, note=note)
+        for line in rows_report(batch, vendors):
+            print(line)
+        return result
+
+
+def token_refreshes(vendors: Vendors) -> dict[str, int]:
+    """Refresh-token grants each vendor's token endpoint answered (the first tokens of each
+    connection came from an authorization code and are not counted)."""
+    endpoints = {"hubspot": (vendors.hubspot, "/oauth/v1/token")}
+    if vendors.system == "qonto":
+        endpoints["qonto"] = (vendors.accounting, "/oauth2/token")
+    counts = {}
+    for vendor, (running, path) in endpoints.items():
+        counts[vendor] = sum(
+            1
+            for call in running.sandbox.api_calls(path_prefix=path)
+            if isinstance(call.request_body, dict)
+            and call.request_body.get("grant_type") == "refresh_token"
         )
-        deliveries = vendors.hubspot.sandbox.webhooks.snapshot()
+    return counts
+
+
+def _running_per_tenant(deals: list[DealRef]) -> Counter[str]:
+    """Quote transfers held by a worker right now, per tenant."""
+    from django.utils import timezone
+
+    from sync.models import Transfer
+
+    held = Transfer.objects.filter(
+        kind=Transfer.Kind.QUOTE,
+        tenant_id__in={d.tenant_id for d in deals},
+        state__in=Transfer.ACTIVE_STATES,
+        lease_until__gt=timezone.now(),
+    ).values_list("tenant_id", flat=True)
+    return Counter(str(tenant_id) for tenant_id in held)
+
+
+def run_token_expiry(name: str, running: Stack, options: RunOptions) -> Tally:
+    lifetime = options.token_seconds
+    processes = options.token_workers * options.token_concurrency
+    with world(
+        running,
+        tenants=options.tenants,
+        workers=options.token_workers,
+        concurrency=options.token_concurrency,
+        first_portal=options.first_portal,
+        worker_env=QUICK_RESUME,
+        accounting="qonto",
+        oauth=True,
+        token_lifetime=lifetime,
+    ) as (vendors, _pool):
+        per_tenant = options.deals // max(1, options.tenants)
+        if per_tenant < processes:
+            print(
+                f"    note: {per_tenant} deals per tenant, fewer than the {processes} pool "
+                "processes: at most that many transfers of one tenant run at once"
+            )
+        batch = seed_deals(vendors, options.deals, prefix=name)
+        already = token_refreshes(vendors)  # none expected: the code flows just ran
+        started = time.monotonic()
+        win(vendors, batch)
+        peak: Counter[str] = Counter()
+
+        def done() -> bool:
+            for tenant_id, count in _running_per_tenant(batch).items():
+                peak[tenant_id] = max(peak[tenant_id], count)
+            return settled(batch)
+
+        finished = wait_for(done, timeout=options.timeout, interval=0.5)
+        seconds = time.monotonic() - started
+        result = tally(vendors, batch, seconds=seconds)
+        note = "" if finished else f"  (not finished within {options.timeout:.0f} s)"
+        _print_result(name, result, vendors, note=note)
+        counts = token_refreshes(vendors)
+        # One refresh per connection per token lifetime.
+        expected = options.tenants * math.ceil(seconds / lifetime)
+        hubspot_calls = Counter(
+            c.status for c in vendors.hubspot.sandbox.api_calls(path_prefix="/crm/")
+        )
+        qonto_calls = Counter(
+            c.status for c in vendors.accounting.sandbox.api_calls(path_prefix="/v2/")
+        )
         print(
-            f"    webhook deliveries {len(deliveries)}, "
-            f"attempts {sum(len(d.attempts) for d in deliveries)}, "
-            f"failed {sum(1 for d in deliveries if d.state == 'failed')}",
-            flush=True,
+            f"    token refreshes (access tokens live {lifetime:g} s, {options.tenants} "
+            f"connections per vendor, {seconds:.0f} s): "
+            + ", ".join(f"{vendor} {counts[vendor] - already.get(vendor, 0)}" for vendor in counts)
+            + f"; expected about {expected} per vendor"
+        )
+        print(
+            f"    API calls beside them: hubspot {hubspot_calls.total()} "
+            f"{dict(sorted(hubspot_calls.items()))}, qonto {qonto_calls.total()} "
+            f"{dict(sorted(qonto_calls.items()))}; "
+            f"{processes} pool processes, peak quote transfers running at once per tenant "
+            f"{sorted(peak.values(), reverse=True)}"
         )
         return result
+
+
+# -- the stacks -------------------------------------------------------------------------------
+
+
+def _fresh_logs(prefix: str) -> None:
+    """Each run's processes log to var/bench-logs/<run>-*.log, emptied when the run starts."""
+    for path in LOG_DIR.glob(f"{prefix}*.log"):
+        with suppress(OSError):
+            path.unlink()
+
+
+@contextmanager
+def run_stack(name: str) -> Iterator[tuple[Stack, Outage | None]]:
+    """The stack a run needs: on a Redis of its own, behind a PostgreSQL proxy, or plain."""
+    prefix = f"{name}-"
+    _fresh_logs(prefix)
+    if name == "redis-restart":
+        server = RedisServer(log_name=f"{prefix}redis")
+        server.start()
+        try:
+            with stack(fresh=False, redis_url=server.url, log_prefix=prefix) as running:
+                yield running, server
+        finally:
+            server.stop()
+    elif name == "postgres-refusing":
+        address = urlsplit(PG_SERVER)
+        proxy = RefusingProxy(target=(address.hostname or "127.0.0.1", address.port or 5432))
+        proxy.accept()
+        try:
+            with stack(fresh=False, database_address=proxy.address, log_prefix=prefix) as running:
+                yield running, PostgresRefusal(proxy)
+        finally:
+            proxy.stop()
+    else:
+        with stack(fresh=False, log_prefix=prefix) as running:
+            yield running, None
+
+
+def run(name: str, options: RunOptions) -> Tally:
+    with run_stack(name) as (running, outage):
+        if outage is not None:
+            return run_outage(name, running, outage, options)
+        if name == "token-expiry":
+            return run_token_expiry(name, running, options)
+        return run_one(name, running, options)
 
 
 def main() -> None:
@@ -199,7 +587,22 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--runs", nargs="*", choices=RUNS, default=RUNS)
-    parser.add_argument("--down-seconds", type=float, default=30.0)
+    parser.add_argument("--down-seconds", type=float, default=30.0, help="vendor-down")
+    parser.add_argument("--redis-down-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--redis-kill-after", type=float, default=5.0, help="seconds after the first wins"
+    )
+    parser.add_argument("--pg-down-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--pg-fault-after", type=float, default=1.0, help="seconds after the first wins"
+    )
+    parser.add_argument(
+        "--late-share",
+        type=float,
+        default=0.25,
+        help="share of the deals won during an outage (redis-restart, postgres-refusing)",
+    )
+    parser.add_argument("--token-seconds", type=float, default=30.0, help="token-expiry")
     parser.add_argument(
         "--timeout", type=float, default=0.0, help="seconds per run (default: from --deals)"
     )
@@ -207,26 +610,37 @@ def main() -> None:
     # The limit allows one quote per second per tenant (2 calls each), but the workers sleep
     # through one tenant's limit at a time (docs/benchmarks.md): about one quote per second
     # in all. Leave room for the faults.
-    timeout = args.timeout or max(120.0, args.deals * 1.6 + args.down_seconds + 60)
+    outages = {
+        "vendor-down": args.down_seconds,
+        "redis-restart": args.redis_kill_after + args.redis_down_seconds,
+        "postgres-refusing": args.pg_fault_after + args.pg_down_seconds,
+    }
     print(
         f"fault runs: {args.deals} deals over {args.tenants} tenants, {args.workers} workers, "
-        f"at most {timeout:.0f} s per run",
+        f"at most {args.deals * 1.6 + 60:.0f} s per run plus its outage",
         flush=True,
     )
+    seconds = recreate_database()
+    print(f"database {BENCH_DATABASE} created and migrated in {seconds:.1f} s", flush=True)
     results: list[tuple[str, Tally]] = []
-    with stack() as running:
-        for index, name in enumerate(args.runs):
-            result = run_one(
-                name,
-                running,
-                deals=args.deals,
-                tenants=args.tenants,
-                workers=args.workers,
-                first_portal=7001 + index * 100,
-                down_seconds=args.down_seconds,
-                timeout=timeout,
-            )
-            results.append((name, result))
+    for index, name in enumerate(args.runs):
+        outage = outages.get(name, args.down_seconds)
+        timeout = args.timeout or max(120.0, args.deals * 1.6 + outage + 60)
+        options = RunOptions(
+            deals=args.deals,
+            tenants=args.tenants,
+            workers=args.workers,
+            first_portal=7001 + index * 100,
+            down_seconds=args.down_seconds,
+            timeout=timeout,
+            redis_down_seconds=args.redis_down_seconds,
+            redis_kill_after=args.redis_kill_after,
+            pg_down_seconds=args.pg_down_seconds,
+            pg_fault_after=args.pg_fault_after,
+            late_share=args.late_share,
+            token_seconds=args.token_seconds,
+        )
+        results.append((name, run(name, options)))
     print("\n== summary ==")
     for name, result in results:
         print(result.line(name))

@@ -22,6 +22,7 @@ from typing import Any
 from bench.common import (
     Vendors,
     percentile,
+    quote_latencies,
     seed_deals,
     stack,
     tally,
@@ -95,8 +96,6 @@ def rate_limit_and_economy(stack_: Any, *, deals: int, workers: int) -> None:
 
 
 def latency(stack_: Any, *, deals: int, workers: int, interval: float) -> None:
-    from sync.models import WebhookEvent
-
     with world(stack_, tenants=1, workers=workers, first_portal=6101) as (vendors, _pool):
         warm = seed_deals(vendors, 1, prefix="Warm-up")
         win(vendors, warm)
@@ -109,25 +108,7 @@ def latency(stack_: Any, *, deals: int, workers: int, interval: float) -> None:
         wait_settled(batch, timeout=deals * 3 + 60)
         seconds = time.time() - started
         result = tally(vendors, batch, seconds=seconds)
-        arrivals: dict[str, float] = {}
-        for object_id, created in WebhookEvent.objects.filter(
-            tenant_id=batch[0].tenant_id, object_id__in=[d.deal_id for d in batch]
-        ).values_list("object_id", "received_at"):
-            stamp = created.timestamp()
-            arrivals[object_id] = min(stamp, arrivals.get(object_id, stamp))
-        quote_times: dict[str, float] = {}
-        for call in vendors.lexoffice.sandbox.api_calls(path_prefix="/v1/quotations"):
-            if call.method == "POST" and call.status == 201 and call.response_body:
-                quote = vendors.lexoffice.sandbox.quotations.get(call.response_body.get("id"))
-                if quote:
-                    text = str(quote.get("introduction") or "")
-                    deal_id = text.rsplit("-", 1)[-1].strip()
-                    quote_times[deal_id] = call.at
-        latencies = [
-            quote_times[d.deal_id] - arrivals[d.deal_id]
-            for d in batch
-            if d.deal_id in quote_times and d.deal_id in arrivals
-        ]
+        latencies = list(quote_latencies(vendors, batch).values())
         print(f"\n== latency, webhook arrival to quote in the vendor ({deals} deals, one every "
               f"{interval:g} s, {workers} workers) ==")  # fmt: skip
         print(result.line("latency run"))
