@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from connectors import errors
+from connectors import credentials, errors
 from connectors.http import HttpClient
 from connectors.models import Connection, System
 from connectors.shapes import (
@@ -28,6 +28,11 @@ class AccountingConnector(ABC):
     def __init__(self, *, connection: Connection, base_url: str | None = None) -> None:
         self.connection = connection
         self.base_url = base_url
+
+    def _reconnect(self, error: errors.ReconnectRequired) -> errors.ReconnectRequired:
+        """Marks the connection for the customer to reconnect; returns the error to raise."""
+        credentials.mark_needs_reconnect(self.connection)
+        return error
 
     def book_calls(self, calls: int) -> float:
         """Books `calls` calls on this connection's rate limit; returns the seconds until

@@ -566,14 +566,6 @@ class BexioConnector(AccountingConnector):
                 token = self._token(rejected=token)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _reconnect(self, error: errors.ReconnectRequired) -> errors.ReconnectRequired:
-        if not self.connection._state.adding:  # a saved connection
-            Connection.objects.filter(pk=self.connection.pk).update(
-                status=Connection.Status.NEEDS_RECONNECT
-            )
-        self.connection.status = Connection.Status.NEEDS_RECONNECT
-        return error
-
     def _search(self, criteria: list[dict[str, str]]) -> list[Mapping[str, Any]]:
         found = self._call("POST", "/2.0/contact/search", json=criteria).json()
         contacts = [c for c in found if isinstance(c, Mapping)] if isinstance(found, list) else []

@@ -84,6 +84,12 @@ def access_token(
             connection.credentials = locked.credentials
             return tokens.access_token
     # Outside the transaction, so the mark survives the error that follows.
-    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.NEEDS_RECONNECT)
-    connection.status = Connection.Status.NEEDS_RECONNECT
+    mark_needs_reconnect(connection)
     raise refused
+
+
+def mark_needs_reconnect(connection: Connection) -> None:
+    """Shows the connection as needing the customer to reconnect it (dashboard, notices)."""
+    if not connection._state.adding:  # a saved connection
+        Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.NEEDS_RECONNECT)
+    connection.status = Connection.Status.NEEDS_RECONNECT

@@ -323,14 +323,6 @@ class LexofficeConnector(AccountingConnector):
                 )
             ) from exc
 
-    def _reconnect(self, error: errors.ReconnectRequired) -> errors.ReconnectRequired:
-        if self.connection.pk is not None:
-            Connection.objects.filter(pk=self.connection.pk).update(
-                status=Connection.Status.NEEDS_RECONNECT
-            )
-        self.connection.status = Connection.Status.NEEDS_RECONNECT
-        return error
-
     def _filter_contacts(self, **criteria: str) -> Iterator[dict[str, Any]]:
         """Customers matching the filter, page by page until the caller stops reading."""
         for page in range(CONTACT_PAGES_MAX):

@@ -541,14 +541,6 @@ class QontoConnector(AccountingConnector):
                 authorization = self._authorization(rejected=authorization.removeprefix("Bearer "))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _reconnect(self, error: errors.ReconnectRequired) -> errors.ReconnectRequired:
-        if not self.connection._state.adding:  # a saved connection
-            Connection.objects.filter(pk=self.connection.pk).update(
-                status=Connection.Status.NEEDS_RECONNECT
-            )
-        self.connection.status = Connection.Status.NEEDS_RECONNECT
-        return error
-
 
 # -- mapping helpers -------------------------------------------------------------------------
 

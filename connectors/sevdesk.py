@@ -440,14 +440,6 @@ class SevdeskConnector(AccountingConnector):
                 )
             ) from exc
 
-    def _reconnect(self, error: errors.ReconnectRequired) -> errors.ReconnectRequired:
-        if self.connection.pk is not None:
-            Connection.objects.filter(pk=self.connection.pk).update(
-                status=Connection.Status.NEEDS_RECONNECT
-            )
-        self.connection.status = Connection.Status.NEEDS_RECONNECT
-        return error
-
     def _pages(self, path: str, params: Mapping[str, str]) -> Iterator[dict[str, Any]]:
         """The rows of a list, page by page (limit/offset) until the caller stops reading."""
         for page in range(LIST_PAGES_MAX):
