@@ -229,15 +229,20 @@ class Workers:
     count: int
     concurrency: int = 1
     log_prefix: str = ""
+    # With import workers, the N workers take the won deals and these the imports (as
+    # deployed, docker-compose.yml); without, the N workers take both.
+    import_workers: int = 0
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    importers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     beat: subprocess.Popen[bytes] | None = None
     started: int = 0
 
-    def _worker(self) -> subprocess.Popen[bytes]:
+    def _worker(self, queues: str | None = None) -> subprocess.Popen[bytes]:
         self.started += 1
+        queues = queues or ("celery" if self.import_workers else "celery,imports")
         command = [
             sys.executable, "-m", "celery", "-A", "apiup", "worker",
-            "--pool", "prefork", "--concurrency", str(self.concurrency),
+            "--pool", "prefork", "--concurrency", str(self.concurrency), "--queues", queues,
             "-n", f"bench{self.started}@%h",
             "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
         ]  # fmt: skip
@@ -256,6 +261,7 @@ class Workers:
 
     def start(self) -> None:
         self.processes = [self._worker() for _ in range(self.count)]
+        self.importers = [self._worker("imports") for _ in range(self.import_workers)]
         with self._log("beat") as log:
             self.beat = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "celery", "-A", "apiup", "beat", "--loglevel", "WARNING",
@@ -284,7 +290,7 @@ class Workers:
         return [pid for p in self.processes for pid in children_of(p.pid)]
 
     def stop(self) -> None:
-        for process in [*self.processes, *([self.beat] if self.beat else [])]:
+        for process in [*self.processes, *self.importers, *([self.beat] if self.beat else [])]:
             _stop(process)
         with suppress(OSError):
             (ROOT / "var" / f"bench-beat-{os.getpid()}").unlink()
@@ -816,6 +822,7 @@ def world(
     tenants: int,
     workers: int = 4,
     concurrency: int = 1,
+    import_workers: int = 0,
     first_portal: int = 5001,
     worker_env: dict[str, str] | None = None,
     **vendor_options: Any,
@@ -835,6 +842,7 @@ def world(
         count=workers,
         concurrency=concurrency,
         log_prefix=running.log_prefix,
+        import_workers=import_workers,
     )
     try:
         pool.start()

@@ -3,7 +3,7 @@ won deals, on PostgreSQL + Redis, gunicorn and real Celery worker processes.
 
     BENCH_DATABASE=apiup_bench_load BENCH_REDIS_URL=redis://127.0.0.1:6379/11 \\
         .venv/bin/python -m bench.fairness [--contacts 10000] [--tenants 9] [--deals 10]
-        [--interval 5] [--workers 4] [--watch-import 0]
+        [--interval 5] [--workers 4] [--import-workers 1] [--watch-import 0]
 
 Ten tenants, all on lexware office (2 requests per second per API key). Nine of them each win
 `--deals` deals, one every `--interval` seconds, interleaved with the others. Measured: each
@@ -12,8 +12,9 @@ the vendor (the sandbox's record of the 201 answer), and p50, p95 and max over a
 The same load runs twice, each time with fresh worker processes: once alone (baseline) and
 once while the tenth tenant's initial import of `--contacts` contacts runs, started as the
 product starts it (`sync.services.imports.import_start` with `sync.tasks.enqueue_import`).
-The import will not finish (it needs about three vendor calls per contact at 1.9 per
-second); it only has to be running. Its progress during the run is printed.
+The import will not finish (it needs about three vendor calls per contact at 2 per second);
+it only has to be running. Its progress during the run is printed. As deployed, imports
+have a queue and a worker of their own (`--import-workers`, present in both runs).
 
 Target: p95 with the import <= 1.5 x p95 without it.
 """
@@ -169,16 +170,21 @@ def one_run(
     deals_each: int,
     interval: float,
     workers: int,
+    import_workers: int,
     first_portal: int,
     watch_import: float,
 ) -> RunResult:
     name = "with import" if with_import else "without import"
     lines: list[str] = []
     # The importing tenant exists in both runs, so the runs differ only in the import.
-    with world(running, tenants=tenants + 1, workers=workers, first_portal=first_portal) as (
-        vendors,
-        pool,
-    ):
+    # The import worker runs in both runs too (idle in the first), as deployed.
+    with world(
+        running,
+        tenants=tenants + 1,
+        workers=workers,
+        import_workers=import_workers,
+        first_portal=first_portal,
+    ) as (vendors, pool):
         importer, others = vendors.tenants[0], vendors.tenants[1:]
         loaders = dataclasses.replace(vendors, tenants=others)
         if with_import:
@@ -274,6 +280,12 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument(
+        "--import-workers",
+        type=int,
+        default=1,
+        help="workers of the imports queue (0: the --workers take imports too)",
+    )
+    parser.add_argument(
         "--watch-import", type=float, default=0.0,
         help="seconds to follow the import after the measured load",
     )  # fmt: skip
@@ -284,6 +296,7 @@ def main() -> None:
         "deals_each": args.deals,
         "interval": args.interval,
         "workers": args.workers,
+        "import_workers": args.import_workers,
         "watch_import": args.watch_import,
     }
     with stack() as running:
@@ -291,7 +304,8 @@ def main() -> None:
         loaded = one_run(running, with_import=True, first_portal=7101, **options)
     print(
         f"\n== fairness: {args.tenants} tenants x {args.deals} deals (one each every "
-        f"{args.interval:g} s, interleaved), {args.workers} workers, lexware office 2 req/s; "
+        f"{args.interval:g} s, interleaved), {args.workers} workers "
+        f"+ {args.import_workers} for imports, lexware office 2 req/s; "
         f"with and without a {args.contacts}-contact import of a tenth tenant =="
     )
     for result in (baseline, loaded):

@@ -7,14 +7,14 @@ process each, no max-tasks-per-child, so growth stays visible).
         [--workers 10] [--window 40] [--lexoffice-rate 50] [--timeout 3600]
 
 The transfers are quotes of won deals (the product's main job), spread round robin over
-`--tenants` tenants so that no tenant's limit binds: the product paces lexware office at 1.9
+`--tenants` tenants so that no tenant's limit binds: the product paces lexware office at 1.95
 requests per second per API key and HubSpot at 10 per second per portal, and at most
 `--window` deals are won and unfinished at a time (fewer than the tenants, so a tenant has
 at most one). The lexware office sandbox allows `--lexoffice-rate` requests per second per
 key instead of 2, so it never answers 429 to the product's pacing.
 
 What binds then is that pacing inside each transfer: its two lexware office calls (customer
-look-up, quote) share a bucket of 1 token at 1.9/s, so the second waits about 0.5 s in the
+look-up, quote) share a bucket of 1 token at 1.95/s, so the second waits about 0.5 s in the
 worker. One worker thus finishes at most about 1.5 quotes per second whatever its CPU, and 4
 workers about 6 per second (10,000 in about half an hour). Hence 10 workers by default (11
 per second measured, 10,000 in 15 minutes); each pool process then runs about 1,000 of the

@@ -55,7 +55,7 @@ def celery_worker(
     """A real worker (prefork pool, late acknowledgement) until the block ends."""
     command = [
         sys.executable, "-m", "celery", "-A", "apiup", "worker",
-        "--pool", "prefork", "--concurrency", str(concurrency),
+        "--pool", "prefork", "--concurrency", str(concurrency), "--queues", "celery,imports",
         "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
     ]  # fmt: skip
     if beat:

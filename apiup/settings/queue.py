@@ -38,6 +38,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The initial import runs for hours at a vendor's pace (10,000 contacts at 2 calls per second);
+# it has a queue and a worker of its own, so that it never holds a worker the won deals need.
+IMPORT_QUEUE = "imports"
+CELERY_TASK_ROUTES = {"sync.run_import": {"queue": IMPORT_QUEUE}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "resume-due-transfers": {

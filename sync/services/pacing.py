@@ -22,10 +22,10 @@ from sync.services import context
 # two (find, create or update). A transfer that needs more waits a little in its worker.
 CALLS_PER_TRANSFER = 2
 # A transfer whose turn comes within this many seconds runs now; a worker may sleep that long.
-WORKER_WAIT_SECONDS = 1.0
+WORKER_WAIT_SECONDS = 0.5
 # A handed-back transfer comes back this much before its turn and waits the rest in the
 # worker, so that a worker that is a little late does not leave the turn unused.
-EARLY_BY_SECONDS = 0.5
+EARLY_BY_SECONDS = 0.1
 # Celery holds a counted-down task in the worker until it is due; beyond this the periodic
 # resume task picks the transfer up instead (Redis would deliver it again after an hour).
 LONGEST_COUNTDOWN_SECONDS = 3000.0
