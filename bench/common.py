@@ -44,7 +44,7 @@ DEAL_STAGE_ONLY: list[str | dict[str, Any]] = [
 QUICK_RESUME = {
     # A lost worker's transfer is picked up after seconds, not the production five minutes.
     "TRANSFER_LEASE_SECONDS": "20",
-    "TRANSFER_RESUME_AFTER_SECONDS": "3",
+    "TRANSFER_RESUME_AFTER_SECONDS": "10",
     "TRANSFER_RESUME_INTERVAL_SECONDS": "2",
 }
 LOG_DIR = ROOT / "var" / "bench-logs"

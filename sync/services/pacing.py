@@ -48,6 +48,10 @@ def transfer_pace(transfer_id: str, *, enqueue: EnqueuePaced) -> bool:
     )
     if transfer is None:
         return False  # finished, not yet due, or running elsewhere: the claim says so
+    if transfer.next_attempt_at is not None:
+        # It has waited its turn (or a retry's backoff) already; booking again would push the
+        # tenant's time line further out each time a task arrives for it twice.
+        return False
     try:
         connector = context.accounting_connector(tenant=transfer.tenant)
     except errors.ConnectorError:

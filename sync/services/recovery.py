@@ -24,14 +24,14 @@ def transfers_resume(*, enqueue: Callable[[str], None]) -> int:
     now = timezone.now()
     quiet_since = now - dt.timedelta(seconds=settings.TRANSFER_RESUME_AFTER_SECONDS)
     stale = (
-        Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES)
-        .filter(
-            Q(next_attempt_at__lte=quiet_since)
-            | Q(next_attempt_at__isnull=True, updated_at__lte=quiet_since)
-        )
+        Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES, updated_at__lte=quiet_since)
+        .filter(Q(next_attempt_at__lte=quiet_since) | Q(next_attempt_at__isnull=True))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
     )
     ids = [str(pk) for pk in stale.values_list("pk", flat=True)[:BATCH]]
+    # Touched, so that a transfer that is only waiting in a long queue is sent once per quiet
+    # time, not on every round of this task.
+    Transfer.objects.filter(pk__in=ids).update(updated_at=now)
     for transfer_id in ids:
         enqueue(transfer_id)
     return len(ids)

@@ -75,6 +75,22 @@ def test_another_tenant_runs_at_once_despite_the_first_ones_backlog() -> None:
     assert pacing.transfer_pace(str(pending(other).pk), enqueue=queue) is False
 
 
+def test_a_transfer_that_has_waited_its_turn_runs_without_booking_again() -> None:
+    tenant = lexoffice_tenant()
+    queue = Queue()
+    first, second = pending(tenant), pending(tenant)
+    pacing.transfer_pace(str(first.pk), enqueue=queue)
+    assert pacing.transfer_pace(str(second.pk), enqueue=queue) is True
+    Transfer.objects.filter(pk=second.pk).update(next_attempt_at=timezone.now())
+    # Its countdown task arrives (maybe twice): it runs, and the time line stays as it was.
+    assert pacing.transfer_pace(str(second.pk), enqueue=queue) is False
+    assert pacing.transfer_pace(str(second.pk), enqueue=queue) is False
+    third = pending(tenant)
+    assert pacing.transfer_pace(str(third.pk), enqueue=queue) is True
+    step = pacing.CALLS_PER_TRANSFER / lexoffice.API.rate.per_second  # type: ignore[union-attr]
+    assert queue.sent[-1][1] <= 2 * step - pacing.EARLY_BY_SECONDS
+
+
 def test_work_that_is_not_due_books_nothing() -> None:
     tenant = lexoffice_tenant()
     queue = Queue()

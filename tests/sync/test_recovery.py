@@ -79,6 +79,10 @@ def test_overdue_and_abandoned_transfers_are_resumed_but_not_those_under_way() -
     recovery.transfers_resume(enqueue=sent.append)
 
     assert sorted(sent) == sorted([str(overdue.pk), str(abandoned.pk)])
+    # Sent once per quiet time: the next round, seconds later, leaves them to their tasks.
+    again: list[str] = []
+    recovery.transfers_resume(enqueue=again.append)
+    assert again == []
 
 
 def test_an_import_without_progress_for_two_slices_is_resumed() -> None:
