@@ -1,4 +1,5 @@
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
@@ -30,3 +31,10 @@ def _restore_log_context(task: object, **_: object) -> None:
 @task_postrun.connect
 def _clear_log_context(**_: object) -> None:
     observability.bind(request_id=None, tenant_id=None)
+
+
+def queued_messages(queue: str = "celery") -> int:
+    """Messages waiting in the broker's queue (not those a worker holds for a countdown)."""
+    with app.connection_for_write() as connection:
+        channel: Any = connection.default_channel  # kombu's stubs know only the base class
+        return int(channel.queue_declare(queue, passive=True).message_count)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apiup.celery import queued_messages
 from apiup.outages import OUTAGES
 from sync.services import events, imports, maintenance, notices, recovery, transfers
 
@@ -36,13 +37,13 @@ def enqueue_import(job_id: str, seconds: float) -> None:
 
 @shared_task(name="sync.resume_due_transfers")
 def resume_due_transfers() -> int:
-    return recovery.transfers_resume(enqueue=enqueue_transfer)
+    return recovery.transfers_resume(enqueue=enqueue_transfer, queued=queued_messages())
 
 
 @shared_task(name="sync.resume_lost_events_and_imports")
 def resume_lost_events_and_imports() -> dict[str, int]:
     return {
-        "events": recovery.events_resume(enqueue=enqueue_events),
+        "events": recovery.events_resume(enqueue=enqueue_events, queued=queued_messages()),
         "imports": recovery.imports_resume(enqueue=enqueue_import),
     }
 

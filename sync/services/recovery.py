@@ -16,13 +16,23 @@ from sync.models import ImportJob, Transfer, WebhookEvent
 from sync.services import imports
 
 BATCH = 500
+# Work counts as lost only when it has been quiet for longer than the queue in front of it
+# takes to drain: a task still waiting behind a backlog is not lost, and sending it again
+# would only lengthen the backlog. A low guess of the workers' pace keeps this on the safe side.
+ASSUMED_TASKS_PER_SECOND = 10
 
 
-def transfers_resume(*, enqueue: Callable[[str], None]) -> int:
+def _quiet_since(queued: int) -> dt.datetime:
+    seconds = settings.TRANSFER_RESUME_AFTER_SECONDS + queued / ASSUMED_TASKS_PER_SECOND
+    return timezone.now() - dt.timedelta(seconds=seconds)
+
+
+def transfers_resume(*, enqueue: Callable[[str], None], queued: int = 0) -> int:
     """Transfers overdue by more than the quiet time: their countdown task was lost, or their
-    worker died (lease expired). Transfers that are just due now have a task on its way."""
+    worker died (lease expired). Transfers that are just due now have a task on its way.
+    `queued`: the messages waiting in the broker."""
     now = timezone.now()
-    quiet_since = now - dt.timedelta(seconds=settings.TRANSFER_RESUME_AFTER_SECONDS)
+    quiet_since = _quiet_since(queued)
     stale = (
         Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES, updated_at__lte=quiet_since)
         .filter(Q(next_attempt_at__lte=quiet_since) | Q(next_attempt_at__isnull=True))
@@ -37,9 +47,9 @@ def transfers_resume(*, enqueue: Callable[[str], None]) -> int:
     return len(ids)
 
 
-def events_resume(*, enqueue: Callable[[str, list[str]], None]) -> int:
+def events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0) -> int:
     """Events stored but not processed within the quiet time (their task was lost)."""
-    quiet_since = timezone.now() - dt.timedelta(seconds=settings.TRANSFER_RESUME_AFTER_SECONDS)
+    quiet_since = _quiet_since(queued)
     waiting = WebhookEvent.objects.filter(
         state=WebhookEvent.State.RECEIVED, received_at__lte=quiet_since
     ).values_list("tenant_id", "pk")[:BATCH]

@@ -3,11 +3,14 @@ database and handed to the workers again; work that is merely under way is left 
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 import redis.exceptions
 from django.utils import timezone
+from kombu import Queue
 
+from apiup.celery import app, queued_messages
 from billing.models import Subscription
 from connectors import ratelimit
 from connectors.models import System
@@ -83,6 +86,37 @@ def test_overdue_and_abandoned_transfers_are_resumed_but_not_those_under_way() -
     again: list[str] = []
     recovery.transfers_resume(enqueue=again.append)
     assert again == []
+
+
+def test_work_waiting_behind_a_long_queue_is_not_taken_for_lost() -> None:
+    tenant = TenantFactory()
+    waiting = TransferFactory(tenant=tenant, state=Transfer.State.PENDING, next_attempt_at=ago(60))
+    Transfer.objects.filter(pk=waiting.pk).update(updated_at=ago(120))
+    waiting_event = event(tenant, received_seconds_ago=60)
+    sent: list[object] = []
+
+    # 3,000 messages in front take minutes to drain: a minute of quiet proves nothing yet.
+    recovery.transfers_resume(enqueue=sent.append, queued=3000)
+    recovery.events_resume(enqueue=lambda *args: sent.append(args), queued=3000)
+    assert sent == []
+    # With the queue drained, they are lost after all, and sent again.
+    recovery.transfers_resume(enqueue=sent.append, queued=0)
+    recovery.events_resume(enqueue=lambda *args: sent.append(args), queued=0)
+    assert sent == [str(waiting.pk), (str(tenant.pk), [str(waiting_event.pk)])]
+
+
+def test_the_broker_counts_the_messages_waiting_in_a_queue() -> None:
+    queue = f"apiup-test-{uuid.uuid4().hex}"
+    with app.connection_for_write() as connection:
+        producer = connection.Producer()
+        for number in range(3):
+            producer.publish({"n": number}, routing_key=queue, declare=[Queue(queue)])
+        try:
+            assert queued_messages(queue) == 3
+        finally:
+            channel: Any = connection.default_channel
+            channel.queue_purge(queue)
+            channel.queue_delete(queue)
 
 
 def test_an_import_without_progress_for_two_slices_is_resumed() -> None:
