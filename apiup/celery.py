@@ -3,6 +3,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
+from kombu.exceptions import ChannelError
 
 from apiup import observability
 
@@ -37,4 +38,7 @@ def queued_messages(queue: str = "celery") -> int:
     """Messages waiting in the broker's queue (not those a worker holds for a countdown)."""
     with app.connection_for_write() as connection:
         channel: Any = connection.default_channel  # kombu's stubs know only the base class
-        return int(channel.queue_declare(queue, passive=True).message_count)
+        try:
+            return int(channel.queue_declare(queue, passive=True).message_count)
+        except ChannelError:
+            return 0  # Redis drops an empty queue's key; nothing is waiting

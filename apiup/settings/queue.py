@@ -44,14 +44,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 IMPORT_QUEUE = "imports"
 CELERY_TASK_ROUTES = {"sync.run_import": {"queue": IMPORT_QUEUE}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+_RESUME_INTERVAL = env.float("TRANSFER_RESUME_INTERVAL_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # A round that waited longer than the interval in a busy queue is dropped: the next
+    # round does the same work.
     "resume-due-transfers": {
         "task": "sync.resume_due_transfers",
-        "schedule": env.float("TRANSFER_RESUME_INTERVAL_SECONDS", default=15.0),
+        "schedule": _RESUME_INTERVAL,
+        "options": {"expires": _RESUME_INTERVAL},
     },
     "resume-lost-events-and-imports": {
         "task": "sync.resume_lost_events_and_imports",
-        "schedule": env.float("TRANSFER_RESUME_INTERVAL_SECONDS", default=15.0),
+        "schedule": _RESUME_INTERVAL,
+        "options": {"expires": _RESUME_INTERVAL},
     },
     "purge-expired-records": {"task": "sync.purge_expired_records", "schedule": 3600.0},
     "send-notices": {"task": "sync.send_notices", "schedule": 300.0},
