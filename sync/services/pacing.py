@@ -26,8 +26,6 @@ WORKER_WAIT_SECONDS = 0.5
 # A handed-back transfer comes back this much before its turn and waits the rest in the
 # worker, so that a worker that is a little late does not leave the turn unused.
 EARLY_BY_SECONDS = 0.1
-# A handed-back transfer that arrives later than this after its turn books a new one.
-LATE_BY = dt.timedelta(seconds=1)
 # Celery holds a counted-down task in the worker until it is due; beyond this the periodic
 # resume task picks the transfer up instead (Redis would deliver it again after an hour).
 LONGEST_COUNTDOWN_SECONDS = 3000.0
@@ -50,10 +48,10 @@ def transfer_pace(transfer_id: str, *, enqueue: EnqueuePaced) -> bool:
     )
     if transfer is None:
         return False  # finished, not yet due, or running elsewhere: the claim says so
-    if transfer.next_attempt_at is not None and transfer.next_attempt_at >= now - LATE_BY:
-        # Its turn (or a retry's backoff) is now: it runs on the booking it holds. One that
-        # comes late (busy workers, a lost task) has missed its turn and books a new one;
-        # run at once, the late ones of a tenant would all sleep on its limit together.
+    if transfer.next_attempt_at is not None:
+        # It has waited its turn (or a retry's backoff): it runs on the booking it holds, even
+        # when it comes late. Booking again would put it back at the end of the line each
+        # time a busy queue made it late, and it might never run.
         return False
     try:
         connector = context.accounting_connector(tenant=transfer.tenant)

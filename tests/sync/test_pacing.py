@@ -91,26 +91,6 @@ def test_a_transfer_that_has_waited_its_turn_runs_without_booking_again() -> Non
     assert queue.sent[-1][1] <= 2 * step - pacing.EARLY_BY_SECONDS
 
 
-def test_a_transfer_that_comes_long_after_its_turn_books_a_new_one() -> None:
-    tenant = lexoffice_tenant()
-    queue = Queue()
-    for transfer in [pending(tenant) for _ in range(3)]:
-        pacing.transfer_pace(str(transfer.pk), enqueue=queue)
-    late = pending(tenant)
-    Transfer.objects.filter(pk=late.pk).update(
-        next_attempt_at=timezone.now() - dt.timedelta(seconds=30)
-    )
-    # Its turn passed half a minute ago while the others keep theirs: it queues up behind
-    # them instead of joining them on the limit at once.
-    assert pacing.transfer_pace(str(late.pk), enqueue=queue) is True
-    step = pacing.CALLS_PER_TRANSFER / lexoffice.API.rate.per_second  # type: ignore[union-attr]
-    assert queue.sent[-1] == (
-        str(late.pk),
-        pytest.approx(3 * step - pacing.EARLY_BY_SECONDS, abs=0.3),
-        True,
-    )
-
-
 def test_work_that_is_not_due_books_nothing() -> None:
     tenant = lexoffice_tenant()
     queue = Queue()
