@@ -83,14 +83,16 @@ def _install(handle: RunningSandbox, *, verifier: str | None = None) -> tuple[st
     url = hubspot.authorization_url(
         state="state-1", redirect_uri=REDIRECT_URI, code_verifier=verifier, oauth_url=handle.url
     )
-    consent = requests.get(url, timeout=5)
+    # The first request to a sandbox loads HubSpot's OpenAPI files for the contract check,
+    # which takes seconds on a busy machine.
+    consent = requests.get(url, timeout=30)
     assert consent.status_code == 200, consent.text
     params = dict(parse_qsl(urlsplit(url).query))
     answer = requests.post(
         f"{handle.url}/oauth/authorize",
         data={**params, "portal_id": str(PORTAL), "decision": "approve"},
         allow_redirects=False,
-        timeout=5,
+        timeout=30,
     )
     location = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert location["state"] == ["state-1"]
