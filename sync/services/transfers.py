@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Tenant
+from apiup.locks import LockTimeout
 from apiup.outages import OUTAGES
 from connectors import errors
 from connectors.hubspot import HubSpotClient
@@ -37,6 +38,10 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 INLINE_COUNTDOWN_LIMIT = 60  # seconds; longer waits are picked up by the periodic task
 
 Enqueue = Callable[[str, float], None]
+
+
+class CustomerBusy(errors.TransientError):
+    """The customer's lock is held by another transfer (or by a worker that died with it)."""
 
 
 @dataclasses.dataclass
@@ -148,6 +153,10 @@ def _describe(failure: errors.ConnectorError) -> str:
             "The vendor did not answer in time. Before trying again, the product checks "
             "whether the quote was created after all."
         )
+    if isinstance(failure, CustomerBusy):
+        return _(
+            "Another transfer is working on the same customer; this one waits and tries again."
+        )
     if isinstance(failure, errors.TransientError):
         return _("The vendor is not reachable right now (%(reason)s); it will be tried again.") % {
             "reason": failure.vendor_message
@@ -181,6 +190,10 @@ def run_transfer(transfer_id: str, *, enqueue: pacing.EnqueuePaced, paced: bool 
                 error=_describe(failure),
                 retryable=True,
             )
+    except LockTimeout:
+        # Another transfer has the same customer in hand, or a worker that died holds its
+        # lock until the lock expires: this one waits and comes back.
+        _wait_and_retry(run, CustomerBusy("customer lock held elsewhere"), enqueue)
     except OUTAGES:
         # A busy or unreachable database or Redis: free the lease and let the task (or, if the
         # broker is down too, the resume task) run it again.

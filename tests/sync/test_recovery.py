@@ -11,6 +11,7 @@ from django.utils import timezone
 from kombu import Queue
 
 from apiup.celery import app, queued_messages
+from apiup.locks import LockTimeout
 from billing.models import Subscription
 from connectors import ratelimit
 from connectors.models import System
@@ -165,3 +166,27 @@ def test_a_transfer_that_meets_a_redis_outage_is_not_failed_but_left_for_another
     assert transfer.state == Transfer.State.PENDING
     assert transfer.lease_until is None  # free for the task's retry or the resume task
     assert transfer.error == ""
+
+
+def test_a_customer_lock_held_elsewhere_makes_the_transfer_wait_not_fail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker killed while resolving a customer holds its lock until the lock expires.
+    tenant = TenantFactory()
+    transfer = TransferFactory(tenant=tenant, state=Transfer.State.PENDING, error="")
+
+    def locked(run: object) -> None:
+        raise LockTimeout("customer:...")
+
+    monkeypatch.setattr(transfers, "_run_quote", locked)
+    later: list[tuple[str, float]] = []
+
+    transfers.run_transfer(
+        str(transfer.pk), enqueue=lambda tid, s, **_: later.append((tid, s)), paced=True
+    )
+
+    transfer.refresh_from_db()
+    assert transfer.state == Transfer.State.PENDING
+    assert transfer.error_retryable
+    assert transfer.next_attempt_at is not None
+    assert transfer.lease_until is None
