@@ -78,6 +78,9 @@ CONTACT_WRITABLE = (
 EMAIL_KIND = "business"
 PHONE_KIND = "business"
 REFERENCE_LABEL = "Referenz"
+# A quote whose answer was lost is looked for among the customer's newest quotations.
+QUOTES_LOOKED_AT = 100
+VOUCHERLIST_PAGE = 250
 
 API = VendorApi(
     name="lexware office",
@@ -239,32 +242,42 @@ class LexofficeConnector(AccountingConnector):
         )
 
     def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
-        """1 call plus 1 per quotation looked at (at most 10). The derived spec has no
-        quotation search; Lexware's own Postman collection documents `GET /v1/voucherlist`,
-        which lists a contact's quotations newest first. Each is read until one carries our
-        reference in its introduction. Without the customer there is nothing to narrow by."""
+        """1 call per page of 250 plus 1 per quotation looked at (at most 100). The derived
+        spec has no quotation search; Lexware's own Postman collection documents
+        `GET /v1/voucherlist`, which lists a contact's quotations newest first. Each is read
+        until one carries our reference in its introduction. Other quotes for the same
+        customer may have been created since ours (a busy tenant makes one a second), so more
+        than the first few are looked at. Without the customer there is nothing to narrow by."""
         if not customer_id:
             logger.warning("lexware office: no customer given, %s cannot be looked up", reference)
             return None
-        listing = self._call(
-            "GET",
-            "/v1/voucherlist",
-            params={
-                "voucherType": "quotation",
-                "voucherStatus": "draft,open",
-                "contactId": customer_id,
-                "size": 25,
-            },
-        ).json()
-        for entry in (listing.get("content") or [])[:10]:
-            quotation = self._call("GET", f"/v1/quotations/{entry['id']}").json()
-            if reference in (quotation.get("introduction") or ""):
-                quote_id = str(quotation["id"])
-                return QuoteRef(
-                    vendor_id=quote_id,
-                    number=str(quotation.get("voucherNumber") or ""),
-                    url=f"{APP_BASE_URL}/permalink/quotations/edit/{quote_id}",
-                )
+        read = 0
+        for page in range(QUOTES_LOOKED_AT // VOUCHERLIST_PAGE + 1):
+            listing = self._call(
+                "GET",
+                "/v1/voucherlist",
+                params={
+                    "voucherType": "quotation",
+                    "voucherStatus": "draft,open",
+                    "contactId": customer_id,
+                    "page": page,
+                    "size": VOUCHERLIST_PAGE,
+                },
+            ).json()
+            for entry in listing.get("content") or []:
+                if read >= QUOTES_LOOKED_AT:
+                    return None
+                read += 1
+                quotation = self._call("GET", f"/v1/quotations/{entry['id']}").json()
+                if reference in (quotation.get("introduction") or ""):
+                    quote_id = str(quotation["id"])
+                    return QuoteRef(
+                        vendor_id=quote_id,
+                        number=str(quotation.get("voucherNumber") or ""),
+                        url=f"{APP_BASE_URL}/permalink/quotations/edit/{quote_id}",
+                    )
+            if listing.get("last", True):
+                return None
         return None
 
     def create_invoice(self, quote: Quote) -> QuoteRef:

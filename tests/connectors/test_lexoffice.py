@@ -440,6 +440,25 @@ def test_find_quote_finds_a_quotation_whose_answer_was_lost(
     assert lexoffice.client.calls == calls
 
 
+def test_find_quote_looks_past_quotes_created_for_the_customer_since(
+    lexoffice: LexofficeConnector, sandbox: LexofficeSandbox
+) -> None:
+    # A busy tenant creates more quotes for the same customer before the lost one is looked
+    # up; the lost one is then not among the newest few.
+    customer = lexoffice.create_customer(_person())
+    sandbox.faults.update({"drop_after_commit_rate": 1.0})
+    with pytest.raises(errors.UnknownOutcome):
+        lexoffice.create_quote(_quote(customer.vendor_id, reference="HubSpot-Deal 4711-1"))
+    sandbox.faults.update({"drop_after_commit_rate": 0.0})
+    for number in range(2, 14):
+        lexoffice.create_quote(_quote(customer.vendor_id, reference=f"HubSpot-Deal 4711-{number}"))
+
+    found = lexoffice.find_quote("HubSpot-Deal 4711-1", customer_id=customer.vendor_id)
+
+    assert found is not None
+    assert "HubSpot-Deal 4711-1" in sandbox.quotations[found.vendor_id]["introduction"]
+
+
 def test_an_invoice_is_created_as_a_draft(
     lexoffice: LexofficeConnector, sandbox: LexofficeSandbox
 ) -> None:
