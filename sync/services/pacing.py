@@ -4,7 +4,7 @@ worker, and waits for its turn in the queue rather than in the worker.
 Without it, a tenant who wins a hundred deals at once fills every worker with transfers that
 sleep on that tenant's limit (lexware office: 2 calls per second), and the other tenants'
 transfers wait behind them. With it, those hundred transfers are spread over the tenant's
-own time line, and a worker only ever waits for about a second."""
+own time line, and a worker waits for its turn half a second at most."""
 
 from __future__ import annotations
 

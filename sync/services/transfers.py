@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import logging
 import random
-from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -36,8 +35,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = dt.timedelta(hours=1)
 INLINE_COUNTDOWN_LIMIT = 60  # seconds; longer waits are picked up by the periodic task
-
-Enqueue = Callable[[str, float], None]
 
 
 class CustomerBusy(errors.TransientError):
@@ -111,7 +108,7 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=random.uniform(base / 2, base))  # noqa: S311
 
 
-def _wait_and_retry(run: Run, failure: errors.ConnectorError, enqueue: Enqueue) -> None:
+def _wait_and_retry(run: Run, failure: errors.ConnectorError, enqueue: pacing.EnqueuePaced) -> None:
     transfer = run.transfer
     delay = _backoff(transfer.attempts)
     if isinstance(failure, errors.RateLimited):
