@@ -10,7 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant
 from billing.selectors import may_transfer, plan_of
-from connectors.models import Connection, System
+from connectors.models import Connection
+from connectors.providers import Kind, Provider
+from connectors.registry import PROVIDERS
 from sync.models import Transfer
 from sync.selectors import transfers_per_day
 
@@ -31,7 +33,7 @@ _OUTCOME_OF_STATE = {
 
 @dataclass(frozen=True)
 class SystemRow:
-    system: System
+    system: Provider
     connection: Connection | None
     is_crm: bool
     is_plan: bool
@@ -52,8 +54,8 @@ def systems_overview(*, tenant: Tenant) -> list[SystemRow]:
     plan = plan_of(tenant=tenant)
     paused = not may_transfer(tenant=tenant)
     rows = []
-    for system in System:
-        connection = connections.get(system.value)
+    for system in PROVIDERS:
+        connection = connections.get(system.key)
         if connection is None:
             health = ""
         elif connection.status == Connection.Status.NEEDS_RECONNECT:
@@ -66,8 +68,8 @@ def systems_overview(*, tenant: Tenant) -> list[SystemRow]:
             SystemRow(
                 system=system,
                 connection=connection,
-                is_crm=system == System.HUBSPOT,
-                is_plan=system.value == plan,
+                is_crm=system.kind is Kind.CRM,
+                is_plan=system.key == plan,
                 health=health,
             )
         )

@@ -6,7 +6,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from billing.models import Plan
+from connectors.providers import CredentialField, Provider
+from connectors.registry import plan_choices
 from sync.models import TransferSettings
 
 
@@ -62,81 +63,32 @@ class PlanForm(forms.Form):
 
     plan = forms.ChoiceField(
         label=_("Accounting system"),
-        choices=Plan.choices,
+        choices=plan_choices,
         widget=forms.RadioSelect,
         error_messages={"required": _("Please choose your accounting system.")},
     )
 
 
-# What each plan does, in the customer's words; the price comes from settings.
-PLAN_DESCRIPTIONS = {
-    Plan.LEXOFFICE: _(
-        "Won deals become quote drafts in lexware office; HubSpot contacts and companies "
-        "become customers there. Connect with an API key."
-    ),
-    Plan.BEXIO: _(
-        "Won deals become quote drafts in bexio; HubSpot contacts and companies become "
-        "contacts there. Connect by signing in to bexio or with a personal access token."
-    ),
-    Plan.SEVDESK: _(
-        "Won deals become quote drafts in sevDesk; HubSpot contacts and companies become "
-        "contacts there. Connect with an API token."
-    ),
-    Plan.QONTO: _(
-        "Won deals become quotes in Qonto; HubSpot contacts and companies become clients "
-        "there. Connect by signing in to Qonto or with your login and secret key."
-    ),
-}
-
-
-def _secret(label: Any, help_text: Any) -> forms.CharField:
+def _credential_field(declared: CredentialField) -> forms.CharField:
+    if not declared.secret:
+        return forms.CharField(
+            label=declared.label, help_text=declared.help_text, max_length=200, strip=True
+        )
     # Never rendered back into the page, not even after a refused attempt.
     return forms.CharField(
-        label=label,
-        help_text=help_text,
+        label=declared.label,
+        help_text=declared.help_text,
         max_length=500,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
 
 
-class LexofficeTokenForm(forms.Form):
-    api_key = _secret(
-        _("API key"),
-        _("In lexware office: Settings → Public API → create a new API key."),
-    )
-
-
-class SevdeskTokenForm(forms.Form):
-    api_token = _secret(
-        _("API token"),
-        _("In sevDesk: Settings → Users → your user → API token."),
-    )
-
-
-class BexioTokenForm(forms.Form):
-    access_token = _secret(
-        _("Personal access token"),
-        _("In bexio's developer portal: Personal access tokens → create a token."),
-    )
-
-
-class QontoTokenForm(forms.Form):
-    login = forms.CharField(label=_("Login"), max_length=200, strip=True)
-    secret_key = _secret(
-        _("Secret key"),
-        _("In Qonto: Settings → Integrations → API key shows your login and secret key."),
-    )
-
-
-TOKEN_FORMS: dict[str, type[forms.Form]] = {
-    Plan.LEXOFFICE: LexofficeTokenForm,
-    Plan.SEVDESK: SevdeskTokenForm,
-    Plan.BEXIO: BexioTokenForm,
-    Plan.QONTO: QontoTokenForm,
-}
-# The vendors whose own consent page (OAuth 2.0) APIUP can send the customer to.
-OAUTH_SYSTEMS = frozenset({Plan.BEXIO, Plan.QONTO})
+def token_form(declared: Provider) -> type[forms.Form]:
+    """The form where a customer pastes the system's API key, built from its declaration."""
+    scheme = declared.api_key
+    fields = {f.name: _credential_field(f) for f in scheme.fields} if scheme else {}
+    return type(f"{declared.key.title()}TokenForm", (forms.Form,), fields)
 
 
 # -- dashboard --------------------------------------------------------------------------------

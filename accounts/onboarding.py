@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import Tenant
 from billing.models import Subscription
-from connectors.models import Connection, System
+from connectors.models import Connection
 
 # The numbers of the progress indicator (templates/accounts/_steps.html); 1 to 3 are the
 # registration itself: personal data, company data, e-mail confirmation.
@@ -58,7 +58,7 @@ def progress_of(*, tenant: Tenant) -> Progress:
     subscription = Subscription.objects.for_tenant(tenant).first()
     accounting = connections.get(subscription.plan) if subscription is not None else None
     return Progress(
-        hubspot=connections.get(System.HUBSPOT),
+        hubspot=connections.get("hubspot"),
         subscription=subscription,
         accounting=accounting,
     )

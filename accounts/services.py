@@ -4,17 +4,17 @@ from typing import Any
 
 from allauth.account.forms import ResetPasswordForm
 from allauth.account.models import EmailAddress
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.models import Tenant, User
 from billing import stripe_gateway
 from billing.models import Subscription
-from connectors import bexio, hubspot, qonto
+from connectors import oauth
+from connectors.hubspot.client import portal_of
 from connectors.credentials import store_tokens
-from connectors.models import Connection, System
-from connectors.registry import connector_class
+from connectors.models import Connection
+from connectors.registry import connector_class, provider, vendor_url
 from sync.models import TransferSettings
 
 
@@ -59,30 +59,27 @@ class PortalTaken(Exception):
     could reach only one tenant."""
 
 
-def _vendor_url(system: str) -> str:
-    # Read per call (not at import), so the sandbox a test or the demo points at is used.
-    return str(settings.VENDOR_API_URLS[system])
-
-
 def hubspot_connect(
     *, tenant: Tenant, code: str, redirect_uri: str, code_verifier: str
 ) -> Connection:
     """Step 3: the authorization code from HubSpot's redirect becomes the tenant's HubSpot
     connection. Raises ConnectorError when HubSpot refuses the code, PortalTaken when the
     portal belongs to another tenant."""
-    tokens = hubspot.exchange_code(
+    hubspot = provider("hubspot")
+    tokens = oauth.exchange_code(
+        hubspot,
         code=code,
         redirect_uri=redirect_uri,
         code_verifier=code_verifier,
-        base_url=_vendor_url("hubspot"),
+        oauth_url=vendor_url(hubspot, "api"),  # HubSpot's token endpoint is on its API host
     )
-    portal_id, hub_domain = hubspot.portal_of(tokens.access_token, base_url=_vendor_url("hubspot"))
+    portal_id, hub_domain = portal_of(tokens.access_token, base_url=vendor_url(hubspot, "api"))
     with transaction.atomic():
         # A check, not a constraint: a unique (system, account id) across tenants would need
         # a migration of connectors.Connection. Two customers installing the same portal in
         # the same second is the only gap.
         taken = (
-            Connection.objects.filter(system=System.HUBSPOT, external_account_id=portal_id)
+            Connection.objects.filter(system="hubspot", external_account_id=portal_id)
             .exclude(tenant=tenant)
             .exists()
         )
@@ -91,9 +88,9 @@ def hubspot_connect(
         connection = (
             Connection.objects.for_tenant(tenant)
             .select_for_update()
-            .filter(system=System.HUBSPOT)
+            .filter(system="hubspot")
             .first()
-        ) or Connection(tenant=tenant, system=System.HUBSPOT)
+        ) or Connection(tenant=tenant, system="hubspot")
         connection.credentials = {}
         store_tokens(connection, tokens)
         connection.external_account_id = portal_id
@@ -114,21 +111,15 @@ def accounting_connect(*, tenant: Tenant, system: str, credentials: dict[str, st
 def accounting_connect_oauth(
     *, tenant: Tenant, system: str, code: str, redirect_uri: str, code_verifier: str
 ) -> Connection:
-    """Step 5 with OAuth (bexio, Qonto): the code is exchanged, then verified like a token."""
-    if system == System.BEXIO:
-        tokens = bexio.exchange_code(
-            code=code,
-            redirect_uri=redirect_uri,
-            code_verifier=code_verifier,
-            oauth_url=_vendor_url("bexio_oauth"),
-        )
-    elif system == System.QONTO:
-        # Qonto's authorization takes no PKCE challenge (connectors.qonto.authorization_url).
-        tokens = qonto.exchange_code(
-            code=code, redirect_uri=redirect_uri, oauth_url=_vendor_url("qonto_oauth")
-        )
-    else:
-        raise ValueError(f"{system} has no OAuth connection")
+    """Step 5 with OAuth: the code is exchanged, then verified like a token."""
+    declared = provider(system)
+    tokens = oauth.exchange_code(
+        declared,
+        code=code,
+        redirect_uri=redirect_uri,
+        code_verifier=code_verifier,
+        oauth_url=vendor_url(declared, declared.oauth.grant_host if declared.oauth else "oauth"),
+    )
     candidate = Connection(tenant=tenant, system=system)
     candidate.credentials = {}
     store_tokens(candidate, tokens)
@@ -136,9 +127,7 @@ def accounting_connect_oauth(
 
 
 def _verified_save(candidate: Connection) -> Connection:
-    connector = connector_class(candidate.system)(
-        connection=candidate, base_url=_vendor_url(candidate.system)
-    )
+    connector = connector_class(candidate.system)(connection=candidate)
     account = connector.verify()
     with transaction.atomic():
         connection = (

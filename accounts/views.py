@@ -15,6 +15,7 @@ from accounts.forms import CloseAccountForm, CompanyForm, InviteForm, TransferSe
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import tenant_of
 from connectors import selectors as connector_selectors
+from connectors.registry import provider
 from sync.models import TransferSettings
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class DashboardView(OnboardedRequiredMixin, TemplateView):
         context["chart"] = dashboard.transfer_chart(tenant=tenant)
         context["outcomes"] = dashboard.OUTCOMES
         context["subscription"] = progress.subscription
+        if progress.subscription is not None:
+            context["plan_label"] = provider(progress.subscription.plan).label
         return context
 
 

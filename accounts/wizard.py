@@ -20,11 +20,11 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts import oauth_state, onboarding, services
-from accounts.forms import OAUTH_SYSTEMS, PLAN_DESCRIPTIONS, TOKEN_FORMS
+from accounts.forms import token_form
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import tenant_of
-from connectors import bexio, errors, hubspot, qonto
-from connectors.models import System
+from connectors import errors, oauth
+from connectors.registry import provider, vendor_url
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +68,16 @@ class HubSpotConnectView(OnboardedRequiredMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         issued = oauth_state.state_issue(
-            session=request.session, tenant_id=str(tenant_of(request).pk), vendor=System.HUBSPOT
+            session=request.session, tenant_id=str(tenant_of(request).pk), vendor="hubspot"
         )
+        hubspot = provider("hubspot")
         return redirect(
-            hubspot.authorization_url(
+            oauth.authorization_url(
+                hubspot,
                 state=issued.state,
                 redirect_uri=_callback_url("accounts:hubspot_callback"),
                 code_verifier=issued.code_verifier,
-                oauth_url=settings.VENDOR_API_URLS["hubspot_oauth"],
+                oauth_url=vendor_url(hubspot, "oauth"),
             )
         )
 
@@ -90,7 +92,7 @@ class HubSpotCallbackView(OnboardedRequiredMixin, View):
             verifier = oauth_state.state_consume(
                 session=request.session,
                 tenant_id=str(tenant.pk),
-                vendor=System.HUBSPOT,
+                vendor="hubspot",
                 state=request.GET.get("state", ""),
             )
         except oauth_state.StateInvalid as exc:
@@ -170,15 +172,16 @@ class AccountingStepView(_StepView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         system = self._system()
-        context["system"] = System(system)
-        context["description"] = PLAN_DESCRIPTIONS.get(system, "")  # type: ignore[call-overload]
-        context["offers_oauth"] = system in OAUTH_SYSTEMS
-        context.setdefault("form", TOKEN_FORMS[system]())
+        declared = provider(system)
+        context["system"] = declared
+        context["description"] = declared.description
+        context["offers_oauth"] = declared.oauth is not None
+        context.setdefault("form", token_form(declared)())
         return context
 
     def post(self, request: HttpRequest) -> HttpResponse:
         system = self._system()
-        form: forms.Form = TOKEN_FORMS[system](request.POST)
+        form: forms.Form = token_form(provider(system))(request.POST)
         if form.is_valid():
             try:
                 connection = services.accounting_connect(
@@ -188,7 +191,7 @@ class AccountingStepView(_StepView):
                 form.add_error(
                     None,
                     _("%(system)s did not accept these credentials: %(reason)s")
-                    % {"system": System(system).label, "reason": _vendor_words(exc)},
+                    % {"system": provider(system).label, "reason": _vendor_words(exc)},
                 )
             else:
                 messages.success(
@@ -201,30 +204,25 @@ class AccountingStepView(_StepView):
 
 
 class AccountingConnectView(OnboardedRequiredMixin, View):
-    """Sends the customer to bexio's or Qonto's consent page."""
+    """Sends the customer to the consent page of the plan's system, where it has one."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
         progress = onboarding.progress_of(tenant=tenant_of(request))
-        if progress.subscription is None or progress.subscription.plan not in OAUTH_SYSTEMS:
+        if progress.subscription is None:
             return redirect("accounts:accounting")
-        system = progress.subscription.plan
+        declared = provider(progress.subscription.plan)
+        if declared.oauth is None:
+            return redirect("accounts:accounting")
         issued = oauth_state.state_issue(
-            session=request.session, tenant_id=str(tenant_of(request).pk), vendor=system
+            session=request.session, tenant_id=str(tenant_of(request).pk), vendor=declared.key
         )
-        redirect_uri = _callback_url("accounts:accounting_callback")
-        if system == System.BEXIO:
-            url = bexio.authorization_url(
-                state=issued.state,
-                redirect_uri=redirect_uri,
-                code_verifier=issued.code_verifier,
-                oauth_url=settings.VENDOR_API_URLS["bexio_oauth"],
-            )
-        else:
-            url = qonto.authorization_url(
-                state=issued.state,
-                redirect_uri=redirect_uri,
-                oauth_url=settings.VENDOR_API_URLS["qonto_oauth"],
-            )
+        url = oauth.authorization_url(
+            declared,
+            state=issued.state,
+            redirect_uri=_callback_url("accounts:accounting_callback"),
+            code_verifier=issued.code_verifier,
+            oauth_url=vendor_url(declared, "oauth"),
+        )
         return redirect(url)
 
 
@@ -245,7 +243,7 @@ class AccountingCallbackView(OnboardedRequiredMixin, View):
             logger.info("accounting consent: state refused (%s)", exc)
             messages.error(request, _state_refused_message())
             return back
-        label = System(system).label
+        label = provider(system).label
         if request.GET.get("error") or not request.GET.get("code"):
             messages.error(request, _consent_refused_message(label))
             return back

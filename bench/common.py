@@ -363,18 +363,20 @@ def hubspot_oauth_credentials(hubspot: Any, portal_id: int) -> dict[str, Any]:
     the product's own `exchange_code`); returns what the connection stores."""
     import secrets
 
-    from django.conf import settings
-
-    from connectors import hubspot as hubspot_connector
     from connectors import oauth
+    from connectors.registry import provider
+
+    declared = provider("hubspot")
+    assert declared.oauth is not None
+    client_id, _secret = oauth.client_credentials(declared)
 
     verifier = secrets.token_urlsafe(48)
     answer = requests.post(
         f"{hubspot.url}/oauth/authorize",
         data={
-            "client_id": settings.HUBSPOT_CLIENT_ID,
+            "client_id": client_id,
             "redirect_uri": OAUTH_REDIRECT_URI,
-            "scope": " ".join(settings.HUBSPOT_SCOPES),
+            "scope": " ".join(declared.oauth.scopes),
             "state": f"bench-{portal_id}",
             "code_challenge": oauth.code_challenge(verifier),
             "code_challenge_method": "S256",
@@ -384,11 +386,12 @@ def hubspot_oauth_credentials(hubspot: Any, portal_id: int) -> dict[str, Any]:
         allow_redirects=False,
         timeout=10,
     )
-    tokens = hubspot_connector.exchange_code(
+    tokens = oauth.exchange_code(
+        declared,
         code=_redirected_code(answer, what=f"HubSpot portal {portal_id}"),
         redirect_uri=OAUTH_REDIRECT_URI,
         code_verifier=verifier,
-        base_url=hubspot.url,
+        oauth_url=hubspot.url,
     )
     return _credentials(tokens)
 
@@ -396,17 +399,20 @@ def hubspot_oauth_credentials(hubspot: Any, portal_id: int) -> dict[str, Any]:
 def qonto_oauth_credentials(qonto: Any, organization_id: str) -> dict[str, Any]:
     """The customer approves Qonto's consent for the organization; the code is exchanged
     through the product's own `exchange_code`. Returns what the connection stores."""
-    from django.conf import settings
+    from connectors import oauth
+    from connectors.registry import provider
 
-    from connectors import qonto as qonto_connector
+    declared = provider("qonto")
+    assert declared.oauth is not None
+    client_id, _secret = oauth.client_credentials(declared)
 
     answer = requests.post(
         f"{qonto.url}/oauth2/auth",
         data={
-            "client_id": settings.QONTO_CLIENT_ID,
+            "client_id": client_id,
             "redirect_uri": OAUTH_REDIRECT_URI,
             "response_type": "code",
-            "scope": " ".join(qonto_connector.SCOPES),
+            "scope": " ".join(declared.oauth.scopes),
             "state": f"bench-{organization_id}",
             "organization_id": organization_id,
             "decision": "approve",
@@ -414,7 +420,8 @@ def qonto_oauth_credentials(qonto: Any, organization_id: str) -> dict[str, Any]:
         allow_redirects=False,
         timeout=10,
     )
-    tokens = qonto_connector.exchange_code(
+    tokens = oauth.exchange_code(
+        declared,
         code=_redirected_code(answer, what=f"Qonto organization {organization_id}"),
         redirect_uri=OAUTH_REDIRECT_URI,
         oauth_url=qonto.url,
@@ -483,7 +490,7 @@ def start_vendors(
 
     from accounts.models import Tenant
     from billing.models import Subscription
-    from connectors.models import Connection, System
+    from connectors.models import Connection
     from sandbox.core import serve
     from sandbox.hubspot.app import HubSpotSandbox
 
@@ -528,14 +535,14 @@ def start_vendors(
             }
         Connection.objects.create(
             tenant=tenant,
-            system=System.HUBSPOT,
+            system="hubspot",
             external_account_id=str(portal_id),
             account_name=portals[portal_id],
             credentials=hubspot_credentials,
         )
         Connection.objects.create(
             tenant=tenant,
-            system=System(accounting),
+            system=accounting,
             account_name=f"Buchhaltung {portal_id}",
             credentials=accounting_credentials,
         )

@@ -4,15 +4,6 @@ from django.utils.translation import gettext_lazy as _
 from accounts.tenancy import TenantOwnedModel
 
 
-class Plan(models.TextChoices):
-    """One plan per accounting system; the value is the connector's system name."""
-
-    LEXOFFICE = "lexoffice", "lexware office"
-    BEXIO = "bexio", "bexio"
-    SEVDESK = "sevdesk", "sevDesk"
-    QONTO = "qonto", "Qonto"
-
-
 class Subscription(TenantOwnedModel):
     class Status(models.TextChoices):
         INCOMPLETE = "incomplete", _("awaiting payment")
@@ -21,7 +12,10 @@ class Subscription(TenantOwnedModel):
         PAST_DUE = "past_due", _("payment overdue")
         CANCELED = "canceled", _("canceled")
 
-    plan = models.CharField(_("plan"), max_length=20, choices=Plan.choices)
+    # One plan per accounting system: the system's key. Which systems are sold, at what
+    # price, is declared with each system (connectors/<system>/provider.py); billing
+    # charges the price it is given.
+    plan = models.CharField(_("plan"), max_length=20)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.INCOMPLETE
     )
@@ -39,7 +33,7 @@ class Subscription(TenantOwnedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_plan_display()} ({self.get_status_display()})"
+        return f"{self.plan} ({self.get_status_display()})"
 
 
 class StripeEvent(models.Model):

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Tenant
 from billing import stripe_gateway
-from billing.models import Plan, StripeEvent, Subscription
+from billing.models import StripeEvent, Subscription
 from billing.selectors import TRANSFERRING_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ _HANDLED = {
 
 
 def plan_choose(*, tenant: Tenant, plan: str) -> Subscription:
-    Plan(plan)  # refuses an unknown plan
     subscription, created = Subscription.objects.get_or_create(
         tenant=tenant, defaults={"plan": plan}
     )
@@ -36,11 +35,15 @@ def plan_choose(*, tenant: Tenant, plan: str) -> Subscription:
     return subscription
 
 
-def checkout_start(*, tenant: Tenant, email: str, success_url: str, cancel_url: str) -> str:
+def checkout_start(
+    *, tenant: Tenant, price_id: str, email: str, success_url: str, cancel_url: str
+) -> str:
+    """Stripe Checkout for the tenant's plan at `price_id` (the plan's Stripe price)."""
     subscription = Subscription.objects.for_tenant(tenant).get()
     return stripe_gateway.checkout_session_create(
         tenant_id=str(tenant.pk),
         plan=subscription.plan,
+        price_id=price_id,
         email=email,
         customer_id=subscription.stripe_customer_id,
         success_url=success_url,

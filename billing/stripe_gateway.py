@@ -38,6 +38,7 @@ def checkout_session_create(
     *,
     tenant_id: str,
     plan: str,
+    price_id: str,
     email: str,
     customer_id: str,
     success_url: str,
@@ -47,7 +48,7 @@ def checkout_session_create(
     """A Checkout Session in subscription mode with the trial; returns the hosted page URL."""
     params: dict[str, Any] = {
         "mode": "subscription",
-        "line_items": [{"price": settings.STRIPE_PRICES[plan], "quantity": 1}],
+        "line_items": [{"price": price_id, "quantity": 1}],
         "client_reference_id": tenant_id,
         "metadata": {"tenant": tenant_id, "plan": plan},
         "subscription_data": {

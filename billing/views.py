@@ -14,11 +14,12 @@ from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
 
 from accounts import onboarding
-from accounts.forms import PLAN_DESCRIPTIONS, PlanForm
+from accounts.forms import PlanForm
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import tenant_of
 from billing import services, stripe_gateway
-from billing.models import Plan, Subscription
+from billing.models import Subscription
+from connectors.registry import accounting_providers, price_id, price_label, provider
 from billing.selectors import TRANSFERRING_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -62,12 +63,12 @@ class PlanView(OnboardedRequiredMixin, FormView[PlanForm]):
         context["progress"] = onboarding.progress_of(tenant=tenant_of(self.request))
         context["plans"] = [
             {
-                "value": plan.value,
-                "label": plan.label,
-                "description": PLAN_DESCRIPTIONS[plan],
-                "price": settings.PLAN_PRICES.get(plan.value, ""),
+                "value": declared.key,
+                "label": declared.label,
+                "description": declared.description,
+                "price": price_label(declared),
             }
-            for plan in Plan
+            for declared in accounting_providers()
         ]
         context["trial_days"] = settings.STRIPE_TRIAL_DAYS
         return context
@@ -89,13 +90,13 @@ class PlanView(OnboardedRequiredMixin, FormView[PlanForm]):
                     "Your plan %(plan)s is already paid for. To switch to another accounting "
                     "system, please write to info@apiup.de."
                 )
-                % {"plan": current.get_plan_display()},
+                % {"plan": provider(current.plan).label},
             )
             return self.form_invalid(form)
         subscription = services.plan_choose(tenant=tenant, plan=chosen)
         messages.success(
             self.request,
-            _("You chose %(plan)s.") % {"plan": subscription.get_plan_display()},
+            _("You chose %(plan)s.") % {"plan": provider(subscription.plan).label},
         )
         return redirect("accounts:accounting")
 
@@ -112,7 +113,9 @@ class PaymentView(OnboardedRequiredMixin, TemplateView):
         context["progress"] = progress
         context["trial_days"] = settings.STRIPE_TRIAL_DAYS
         if progress.subscription is not None:
-            context["price"] = settings.PLAN_PRICES.get(progress.subscription.plan, "")
+            declared = provider(progress.subscription.plan)
+            context["plan_label"] = declared.label
+            context["price"] = price_label(declared)
         return context
 
 
@@ -127,6 +130,7 @@ class CheckoutStartView(OnboardedRequiredMixin, View):
         try:
             url = services.checkout_start(
                 tenant=tenant,
+                price_id=price_id(provider(progress.subscription.plan)),
                 email=request.user.email,  # type: ignore[union-attr]
                 success_url=_public_url("billing:payment_pending"),
                 cancel_url=_public_url("billing:payment"),

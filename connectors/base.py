@@ -1,13 +1,21 @@
-"""The interface every accounting system implements, and what a connector is given."""
+"""What every connector is given, and the interface every accounting system implements."""
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from connectors import credentials, errors
-from connectors.http import HttpClient
-from connectors.models import Connection, System
+import requests
+
+from connectors import errors, oauth
+from connectors.auth import authenticator_for
+from connectors.credentials import TokenSet
+from connectors.http import ErrorReader, HttpClient, VendorApi, default_error_reader
+from connectors.models import Connection
+from connectors.providers import Provider, RateScope
+from connectors.registry import vendor_url
 from connectors.shapes import (
     AccountInfo,
     Capabilities,
@@ -18,26 +26,94 @@ from connectors.shapes import (
 )
 
 
-class AccountingConnector(ABC):
-    """One vendor's accounting API, bound to one tenant's connection."""
+class Connector:
+    """One vendor's API bound to one tenant's connection: the provider's declaration made into
+    an authenticated HTTP client. Subclasses hold the calls; their JSON comes from the
+    system's `mapping` module."""
 
-    system: ClassVar[System]
-    capabilities: ClassVar[Capabilities]
-    client: HttpClient
+    provider: ClassVar[Provider]
+    read_error: ClassVar[ErrorReader] = staticmethod(default_error_reader)
 
-    def __init__(self, *, connection: Connection, base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        connection: Connection,
+        base_url: str | None = None,
+        oauth_url: str | None = None,
+    ) -> None:
         self.connection = connection
-        self.base_url = base_url
+        provider = self.provider
+        self.base_url = base_url or vendor_url(provider, "api", fields=self._url_fields())
+        self.oauth_url = oauth_url or (
+            vendor_url(provider, "oauth") if "oauth" in provider.hosts else ""
+        )
+        self.client = HttpClient(
+            VendorApi(
+                name=provider.label,
+                base_url=self.base_url,
+                rate=provider.rate,
+                read_timeout=provider.read_timeout,
+                retry_after_headers=provider.retry_after_headers,
+                unknown_outcome_statuses=provider.unknown_outcome_statuses,
+                error_map=provider.error_map,
+                headers=self.default_headers(),
+            ),
+            limiter_key=self._limiter_key(),
+            auth=authenticator_for(provider, connection, refresh=self.refresh),
+            read_error=type(self).read_error,
+        )
 
-    def _reconnect(self, error: errors.ReconnectRequired) -> errors.ReconnectRequired:
-        """Marks the connection for the customer to reconnect; returns the error to raise."""
-        credentials.mark_needs_reconnect(self.connection)
-        return error
+    def default_headers(self) -> Mapping[str, str]:
+        return {"Accept": "application/json"}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.client.request(method, path, **kwargs)
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        """The refresher for `connectors.credentials.access_token`."""
+        declaration = self.provider.oauth
+        on_api_host = declaration is not None and declaration.grant_host == "api"
+        return oauth.refresh(
+            self.provider,
+            refresh_token,
+            oauth_url=self.base_url if on_api_host else self.oauth_url,
+        )
 
     def book_calls(self, calls: int) -> float:
         """Books `calls` calls on this connection's rate limit; returns the seconds until
         they may start."""
         return self.client.book(calls)
+
+    def _url_fields(self) -> Mapping[str, str]:
+        """Connection fields a per-customer base URL may name (`https://{instance}...`)."""
+        stored = self.connection.credentials or {}
+        return {k: str(v) for k, v in stored.items() if isinstance(v, str | int)}
+
+    def _limiter_key(self) -> str:
+        """The rate-limit bucket, by whose calls the vendor counts together. Never a
+        credential itself: a key is hashed so it does not show up in Redis."""
+        scope = self.provider.rate_scope
+        if scope is RateScope.SOURCE_IP:
+            return "source-ip"
+        if scope is RateScope.ACCOUNT and self.connection.external_account_id:
+            return f"account-{self.connection.external_account_id}"
+        scheme = self.provider.api_key
+        stored = self.connection.credentials or {}
+        if scope is RateScope.CREDENTIAL and scheme is not None:
+            secret = "|".join(str(stored.get(name) or "").strip() for name in scheme.field_names)
+            if secret.strip("|"):
+                return hashlib.sha256(secret.encode()).hexdigest()[:32]
+        return f"connection-{self.connection.pk}"
+
+
+class AccountingConnector(Connector, ABC):
+    """One vendor's accounting API, bound to one tenant's connection."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        declared = self.provider.capabilities
+        assert declared is not None, f"{self.provider.key} declares no capabilities"
+        return declared
 
     @abstractmethod
     def verify(self) -> AccountInfo:
@@ -75,8 +151,8 @@ class AccountingConnector(ABC):
 
     def delete_customer(self, ref: CustomerRef) -> None:
         raise errors.UnsupportedByVendor(
-            f"{self.system.label} does not allow deleting customers through its API."
+            f"{self.provider.label} does not allow deleting customers through its API."
         )
 
     def create_invoice(self, quote: Quote) -> QuoteRef:
-        raise errors.UnsupportedByVendor(f"{self.system.label}: invoices are not supported yet.")
+        raise errors.UnsupportedByVendor(f"{self.provider.label}: invoices are not supported yet.")

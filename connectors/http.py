@@ -1,15 +1,20 @@
-"""The one HTTP client every vendor module uses.
+"""The one HTTP client every vendor module uses, and the one authenticated path.
 
 It owns what is the same for all vendors: time-outs, the shared rate limit, retries with
-jittered exponential backoff for transient failures only, `Retry-After`, and the mapping of
-transport failures to the error hierarchy. What differs per vendor (base URL, auth header,
-rate, how its error bodies read) comes in as a `VendorApi` declaration and an `ErrorReader`.
+jittered exponential backoff for transient failures only, `Retry-After`, the mapping of
+transport failures and status codes to the error hierarchy, and authentication: every call
+carries its authenticator's headers, and a refused credential is refreshed once and the call
+sent again, or the connection is marked for reconnecting. What differs per vendor (base URL,
+rate, headers, error map, how its error bodies read) comes in as a `VendorApi` and an
+`ErrorReader`, made from the provider declaration.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,11 +24,24 @@ from typing import Any
 import requests
 
 from connectors import errors, ratelimit
+from connectors.auth import Authenticator, NoAuth
 
 logger = logging.getLogger(__name__)
 
 # Methods that may be sent twice without a second effect.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+ErrorMap = Mapping[int, type[errors.ConnectorError]]
+
+# What a status means at most vendors; a provider's `error_map` overrides single entries.
+DEFAULT_ERROR_MAP: ErrorMap = {
+    401: errors.AuthorizationExpired,
+    # A missing scope or right: only the customer can grant it by connecting again.
+    403: errors.ReconnectRequired,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    429: errors.RateLimited,
+}
 
 
 @dataclass(frozen=True)
@@ -41,12 +59,14 @@ class VendorApi:
     retry_after_headers: tuple[str, ...] = ("Retry-After",)
     # Statuses after which a write may have happened although it failed (gateway time-outs).
     unknown_outcome_statuses: frozenset[int] = frozenset({504})
+    error_map: ErrorMap = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # sent with every call
 
 
 ErrorReader = Callable[[requests.Response], str]
 
 
-def _default_error_reader(response: requests.Response) -> str:
+def default_error_reader(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -62,9 +82,9 @@ def _default_error_reader(response: requests.Response) -> str:
 @dataclass
 class HttpClient:
     api: VendorApi
-    auth_headers: Callable[[], Mapping[str, str]]
-    limiter_key: str  # one bucket per credential (per source IP for Qonto)
-    read_error: ErrorReader = _default_error_reader
+    limiter_key: str  # one bucket per credential, account or source IP (provider's rate scope)
+    auth: Authenticator = field(default_factory=NoAuth)
+    read_error: ErrorReader = default_error_reader
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     calls: int = 0  # calls sent, for API-economy checks
@@ -81,6 +101,40 @@ class HttpClient:
         idempotent: bool | None = None,
         expected: tuple[int, ...] = (200, 201, 202, 204),
     ) -> requests.Response:
+        """Sends the call with the authenticator's headers. A credential the vendor refuses
+        is refreshed once where it can be (OAuth) and the call sent again; otherwise the
+        connection is marked for reconnecting and ReconnectRequired raised."""
+        self.auth.ensure()
+        refreshed = False
+        while True:
+            try:
+                return self._send(
+                    method,
+                    path,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    idempotent=idempotent,
+                    expected=expected,
+                )
+            except errors.AuthorizationExpired as refusal:
+                if refreshed or not self.auth.refresh_after(refusal):
+                    raise self.auth.refused(refusal) from refusal
+                refreshed = True
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool | None,
+        expected: tuple[int, ...],
+    ) -> requests.Response:
         method = method.upper()
         safe_to_repeat = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         url = self.api.base_url.rstrip("/") + path
@@ -96,16 +150,14 @@ class HttpClient:
                     params=params,
                     json=json,
                     data=data,
-                    headers={**self.auth_headers(), **(headers or {})},
+                    headers={**self.api.headers, **self.auth.headers(), **(headers or {})},
                     timeout=(self.api.connect_timeout, self.api.read_timeout),
                 )
-            except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
-                failure: errors.ConnectorError = errors.TransientError(
-                    f"{self.api.name}: could not connect ({type(exc).__name__})"
-                )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if _never_sent(exc):
-                    failure = errors.TransientError(f"{self.api.name}: could not connect")
+                if never_sent(exc):
+                    failure: errors.ConnectorError = errors.TransientError(
+                        f"{self.api.name}: could not connect ({type(exc).__name__})"
+                    )
                 elif safe_to_repeat:
                     failure = errors.TransientError(
                         f"{self.api.name}: no answer ({type(exc).__name__})"
@@ -117,7 +169,7 @@ class HttpClient:
             else:
                 if response.status_code in expected:
                     return response
-                failure = self._error_for(response, method=method, safe_to_repeat=safe_to_repeat)
+                failure = self._error_for(response, safe_to_repeat=safe_to_repeat)
                 if isinstance(failure, errors.UnknownOutcome):
                     raise failure
             if not failure.retryable or attempt >= self.api.max_attempts:
@@ -162,29 +214,22 @@ class HttpClient:
         return random.uniform(0, self.api.backoff_base * 2 ** (attempt - 1))  # noqa: S311
 
     def _error_for(
-        self, response: requests.Response, *, method: str, safe_to_repeat: bool
+        self, response: requests.Response, *, safe_to_repeat: bool
     ) -> errors.ConnectorError:
         status = response.status_code
         message = self.read_error(response)
         label = f"{self.api.name} answered {status}"
-        if status == 401:
-            return errors.AuthorizationExpired(label, vendor_message=message, status=status)
-        if status == 429:
+        if status in self.api.unknown_outcome_statuses and not safe_to_repeat:
+            return errors.UnknownOutcome(label, vendor_message=message, status=status)
+        kind = self.api.error_map.get(status) or DEFAULT_ERROR_MAP.get(status)
+        if kind is errors.RateLimited:
             wait = self._retry_after(response)
             return errors.RateLimited(
                 label, wait_seconds=wait, vendor_message=message, status=status
             )
-        if status in self.api.unknown_outcome_statuses and not safe_to_repeat:
-            return errors.UnknownOutcome(label, vendor_message=message, status=status)
-        if status >= 500:
-            return errors.TransientError(label, vendor_message=message, status=status)
-        if status == 404:
-            return errors.NotFound(label, vendor_message=message, status=status)
-        if status == 409:
-            return errors.Conflict(label, vendor_message=message, status=status)
-        if status == 403:
-            return errors.ReconnectRequired(label, vendor_message=message, status=status)
-        return errors.PermanentError(label, vendor_message=message, status=status)
+        if kind is None:
+            kind = errors.TransientError if status >= 500 else errors.PermanentError
+        return kind(label, vendor_message=message, status=status)
 
     def _retry_after(self, response: requests.Response) -> float:
         for header in self.api.retry_after_headers:
@@ -201,10 +246,29 @@ class HttpClient:
         return 1.0
 
 
-def _never_sent(exc: Exception) -> bool:
-    """True when the connection failed before the request left (refused, DNS)."""
-    text = repr(exc)
-    return any(
-        marker in text
-        for marker in ("ConnectionRefused", "NewConnectionError", "NameResolutionError")
-    )
+# The OS errors of a connection that failed before any byte of the request left.
+_NOT_SENT_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL}
+)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the connection failed before the request left (refused, unreachable, name
+    not resolved), read from the exception chain that urllib3 and the socket layer leave:
+    such a request may be sent again whatever its method."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.ConnectTimeout | requests.exceptions.SSLError):
+            return True  # the handshake did not complete: nothing of the request was sent
+        if isinstance(current, socket.gaierror | ConnectionRefusedError):
+            return True
+        if isinstance(current, OSError) and current.errno in _NOT_SENT_ERRNOS:
+            return True
+        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError keeps it here
+        nested = reason if isinstance(reason, BaseException) else None
+        current = nested or current.__cause__ or current.__context__
+        if current is None and exc.args and isinstance(exc.args[0], BaseException):
+            current = exc.args[0]  # requests wraps urllib3's error as its first argument
+    return False

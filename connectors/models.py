@@ -3,14 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantOwnedModel
 from apiup.encryption import EncryptedJSONField
-
-
-class System(models.TextChoices):
-    HUBSPOT = "hubspot", "HubSpot"
-    LEXOFFICE = "lexoffice", "lexware office"
-    BEXIO = "bexio", "bexio"
-    SEVDESK = "sevdesk", "sevDesk"
-    QONTO = "qonto", "Qonto"
+from connectors.registry import system_choices
 
 
 class Connection(TenantOwnedModel):
@@ -20,7 +13,7 @@ class Connection(TenantOwnedModel):
         CONNECTED = "connected", _("connected")
         NEEDS_RECONNECT = "needs_reconnect", _("needs reconnecting")
 
-    system = models.CharField(_("system"), max_length=20, choices=System.choices)
+    system = models.CharField(_("system"), max_length=20, choices=system_choices)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.CONNECTED
     )

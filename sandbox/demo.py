@@ -50,11 +50,12 @@ def demo_sandbox(name: str) -> VendorSandbox:
     if name == "bexio":
         from sandbox.bexio.app import BexioSandbox
 
+        bexio_client = vendors.OAUTH_CLIENTS.get("bexio", vendors.OAUTH_CLIENT_DEFAULT)
         bexio = BexioSandbox()
         bexio.add_company(name="Demo Treuhand AG", personal_access_token=DEMO_CREDENTIALS["bexio"])
         bexio.add_oauth_client(
-            client_id=vendors.BEXIO_CLIENT_ID,
-            client_secret=vendors.BEXIO_CLIENT_SECRET,
+            client_id=bexio_client[0],
+            client_secret=bexio_client[1],
             redirect_uris=(ACCOUNTING_CALLBACK,),
         )
         return bexio

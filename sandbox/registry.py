@@ -1,20 +1,20 @@
-"""The vendor stand-ins and the ports they listen on when run beside the product."""
+"""The vendor stand-ins and the ports they listen on when run beside the product: every
+provider's declared sandbox (connectors/<system>/provider.py), and Stripe's for billing."""
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from apiup.settings.vendors import STRIPE_SANDBOX_PORT
+from connectors.registry import PROVIDERS
+
 if TYPE_CHECKING:
     from sandbox.core import VendorSandbox
 
 SANDBOXES: dict[str, tuple[str, int]] = {
-    "hubspot": ("sandbox.hubspot.app:HubSpotSandbox", 8101),
-    "lexoffice": ("sandbox.lexoffice.app:LexofficeSandbox", 8102),
-    "bexio": ("sandbox.bexio.app:BexioSandbox", 8103),
-    "sevdesk": ("sandbox.sevdesk.app:SevdeskSandbox", 8104),
-    "qonto": ("sandbox.qonto.app:QontoSandbox", 8105),
-    "stripe": ("sandbox.stripe.app:StripeSandbox", 8106),
+    **{p.key: (p.sandbox.app, p.sandbox.port) for p in PROVIDERS},
+    "stripe": ("sandbox.stripe.app:StripeSandbox", STRIPE_SANDBOX_PORT),
 }
 
 

@@ -23,7 +23,7 @@ from django.db import transaction
 
 from accounts.models import Tenant
 from billing.selectors import may_transfer
-from connectors.models import Connection, System
+from connectors.models import Connection
 from sync.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class IntakeResult:
 
 def _tenants_by_portal(portal_ids: set[str]) -> dict[str, Tenant]:
     links = (
-        Connection.objects.filter(system=System.HUBSPOT, external_account_id__in=portal_ids)
+        Connection.objects.filter(system="hubspot", external_account_id__in=portal_ids)
         .select_related("tenant")
         .defer("credentials")  # not needed here, and decrypting them costs time per request
     )

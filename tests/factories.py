@@ -3,7 +3,7 @@ from allauth.account.models import EmailAddress
 from django.utils import timezone
 
 from accounts.models import Tenant, User
-from connectors.models import Connection, System
+from connectors.models import Connection
 from sync.models import Transfer
 
 
@@ -43,7 +43,7 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
         model = Connection
 
     tenant = factory.SubFactory(TenantFactory)
-    system = System.LEXOFFICE
+    system = "lexoffice"
     account_name = factory.Sequence(lambda n: f"Buchhaltung {n}")
     credentials = factory.LazyFunction(lambda: {"api_key": "lx-secret-api-key-0123456789"})
 

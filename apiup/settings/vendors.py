@@ -1,78 +1,65 @@
 """Where the vendors live and the product's own app credentials with them.
 
-Production talks to the vendors' real hosts. Development and the demo point every vendor at
-its local sandbox (`python -m sandbox`, started by bin/start) with SANDBOX_VENDORS=1.
+What a vendor is (its production hosts, its sandbox port, its OAuth paths) is declared once in
+its provider (`connectors/<system>/provider.py`); this file only reads what the environment
+says about a deployment: an address per vendor host (<KEY>_API_URL, <KEY>_OAUTH_URL), the app
+registrations (<KEY>_CLIENT_ID, <KEY>_CLIENT_SECRET), and whether the product runs against
+its local sandboxes (SANDBOX_VENDORS=1, set by development settings and bin/start).
 """
+
+import os
+import re
 
 from .env import env
 
 SANDBOX_VENDORS: bool = env.bool("SANDBOX_VENDORS", default=False)
-_SANDBOX_HOST = env.str("SANDBOX_HOST", default="127.0.0.1")
+SANDBOX_HOST: str = env.str("SANDBOX_HOST", default="127.0.0.1")
+
+_HOST_VARIABLE = re.compile(r"^([A-Z][A-Z0-9]*)_(API|OAUTH)_URL$")
 
 
-def _sandbox(port: int) -> str:
-    return f"http://{_SANDBOX_HOST}:{port}"
+def _configured_hosts() -> dict[str, str]:
+    """{"lexoffice": ..., "bexio_oauth": ...} from LEXOFFICE_API_URL, BEXIO_OAUTH_URL, ..."""
+    hosts = {}
+    for name, value in os.environ.items():
+        match = _HOST_VARIABLE.match(name)
+        if match and value:
+            key = match[1].lower() + ("_oauth" if match[2] == "OAUTH" else "")
+            hosts[key] = value.rstrip("/")
+    return hosts
 
 
-VENDOR_API_URLS: dict[str, str] = {
-    "hubspot": env.str(
-        "HUBSPOT_API_URL", default=_sandbox(8101) if SANDBOX_VENDORS else "https://api.hubapi.com"
-    ),
-    # HubSpot's consent screen is on another host than its API.
-    "hubspot_oauth": env.str(
-        "HUBSPOT_OAUTH_URL",
-        default=_sandbox(8101) if SANDBOX_VENDORS else "https://app.hubspot.com",
-    ),
-    "lexoffice": env.str(
-        "LEXOFFICE_API_URL", default=_sandbox(8102) if SANDBOX_VENDORS else "https://api.lexware.io"
-    ),
-    "bexio": env.str(
-        "BEXIO_API_URL", default=_sandbox(8103) if SANDBOX_VENDORS else "https://api.bexio.com"
-    ),
-    "bexio_oauth": env.str(
-        "BEXIO_OAUTH_URL",
-        default=_sandbox(8103) if SANDBOX_VENDORS else "https://auth.bexio.com",
-    ),
-    "sevdesk": env.str(
-        "SEVDESK_API_URL",
-        default=_sandbox(8104) + "/api/v1" if SANDBOX_VENDORS else "https://my.sevdesk.de/api/v1",
-    ),
-    "qonto": env.str(
-        "QONTO_API_URL",
-        default=_sandbox(8105) if SANDBOX_VENDORS else "https://thirdparty.qonto.com",
-    ),
-    "qonto_oauth": env.str(
-        "QONTO_OAUTH_URL", default=_sandbox(8105) if SANDBOX_VENDORS else "https://oauth.qonto.com"
-    ),
-    "stripe": env.str(
-        "STRIPE_API_URL", default=_sandbox(8106) if SANDBOX_VENDORS else "https://api.stripe.com"
-    ),
+VENDOR_API_URLS: dict[str, str] = _configured_hosts()
+
+# The sandboxes know this registration; a deployment sets each vendor's own.
+OAUTH_CLIENT_DEFAULT = ("apiup-sandbox-client", "apiup-sandbox-secret")
+OAUTH_CLIENTS: dict[str, tuple[str, str]] = {
+    name.removesuffix("_CLIENT_ID").lower(): (
+        value,
+        env.str(name.replace("_CLIENT_ID", "_CLIENT_SECRET"), default=OAUTH_CLIENT_DEFAULT[1]),
+    )
+    for name, value in os.environ.items()
+    if name.endswith("_CLIENT_ID") and value
 }
 
-# The product's app registrations with the vendors (OAuth clients, webhook secrets).
 HUBSPOT_APP_ID: str = env.str("HUBSPOT_APP_ID", default="1001")
-HUBSPOT_CLIENT_ID: str = env.str("HUBSPOT_CLIENT_ID", default="apiup-sandbox-client")
-HUBSPOT_CLIENT_SECRET: str = env.str("HUBSPOT_CLIENT_SECRET", default="apiup-sandbox-secret")
-HUBSPOT_SCOPES: list[str] = env.list(
-    "HUBSPOT_SCOPES",
-    default=[
-        "oauth",
-        "crm.objects.deals.read",
-        "crm.objects.deals.write",
-        "crm.objects.contacts.read",
-        "crm.objects.companies.read",
-        "crm.objects.line_items.read",
-        "crm.schemas.deals.write",
-    ],
-)
+# HubSpot signs its webhooks with the app's client secret.
+HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET = OAUTH_CLIENTS.get("hubspot", OAUTH_CLIENT_DEFAULT)
 # The public URL HubSpot calls, for the v3 signature (behind a proxy it differs from the
 # URL Django sees).
 HUBSPOT_WEBHOOK_URL: str = env.str("HUBSPOT_WEBHOOK_URL", default="")
 
-BEXIO_CLIENT_ID: str = env.str("BEXIO_CLIENT_ID", default="apiup-sandbox-client")
-BEXIO_CLIENT_SECRET: str = env.str("BEXIO_CLIENT_SECRET", default="apiup-sandbox-secret")
-QONTO_CLIENT_ID: str = env.str("QONTO_CLIENT_ID", default="apiup-sandbox-client")
-QONTO_CLIENT_SECRET: str = env.str("QONTO_CLIENT_SECRET", default="apiup-sandbox-secret")
-
 STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="sk_test_apiup_sandbox")
 STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_apiup_sandbox")
+STRIPE_SANDBOX_PORT = 8106
+VENDOR_API_URLS.setdefault(
+    "stripe",
+    f"http://{SANDBOX_HOST}:{STRIPE_SANDBOX_PORT}" if SANDBOX_VENDORS else "https://api.stripe.com",
+)
+
+# oauthlib refuses plain HTTP; the sandboxes on this machine speak nothing else.
+if SANDBOX_VENDORS:
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+# Vendors may grant a scope list that differs in order or extent from the one asked for;
+# the product checks what it can do by calling, not by comparing scope strings.
+os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")

@@ -9,8 +9,9 @@ from accounts.models import Tenant
 from billing.selectors import plan_of
 from connectors import errors
 from connectors.base import AccountingConnector
-from connectors.models import Connection, System
-from connectors.registry import connector_class
+from connectors.models import Connection
+from connectors.registry import provider
+from connectors.registry import connector_class, provider
 from connectors.rules import Placeholder
 from sync.models import TransferSettings
 
@@ -36,7 +37,7 @@ def transfer_settings(*, tenant: Tenant) -> TransferSettings:
 
 
 def hubspot_connection(*, tenant: Tenant) -> Connection:
-    connection = Connection.objects.for_tenant(tenant).filter(system=System.HUBSPOT).first()
+    connection = Connection.objects.for_tenant(tenant).filter(system="hubspot").first()
     if connection is None:
         raise errors.ReconnectRequired("HubSpot is not connected.")
     return connection
@@ -48,7 +49,7 @@ def accounting_connector(*, tenant: Tenant) -> AccountingConnector:
         raise errors.PermanentError("No plan has been chosen, so no accounting system is set.")
     connection = Connection.objects.for_tenant(tenant).filter(system=plan).first()
     if connection is None:
-        raise errors.ReconnectRequired(f"{System(plan).label} is not connected.")
+        raise errors.ReconnectRequired(f"{provider(plan).label} is not connected.")
     return connector_class(plan)(connection=connection)
 
 

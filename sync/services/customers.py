@@ -45,7 +45,7 @@ def customer_resolve(
 
     Creating is not idempotent at any vendor; if a create's answer is lost, the next attempt
     finds the customer by e-mail or name instead of creating a second one."""
-    system = connector.system.value
+    system = connector.provider.key
     # A quote transfer and the contact's own transfer may resolve the same customer at once;
     # without the locks both could search, find nothing, and create it twice. The second lock
     # covers two HubSpot records that stand for one customer (same e-mail, or same name).
@@ -74,7 +74,7 @@ def _resolve(
     object_id: str,
     update_existing: bool,
 ) -> tuple[CustomerRef, str]:
-    system = connector.system.value
+    system = connector.provider.key
     link = _link(tenant, system, object_type, object_id)
     ref: CustomerRef | None = None
     how = "created"

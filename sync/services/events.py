@@ -81,7 +81,7 @@ def _asks_for_quote(event: WebhookEvent, tenant: Tenant) -> bool:
     if custom and event.property_name == "dealstage":
         return event.property_value in custom
     from connectors import errors
-    from connectors.hubspot import HubSpotClient
+    from connectors.hubspot.client import HubSpotClient
 
     try:
         client = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))

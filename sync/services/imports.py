@@ -22,7 +22,7 @@ from accounts.models import Tenant
 from apiup.locks import LockTimeout, named_lock
 from connectors import errors
 from connectors.base import AccountingConnector
-from connectors.hubspot import HubSpotClient
+from connectors.hubspot.client import HubSpotClient
 from connectors.rules import customer_for_deal
 from connectors.shapes import Company, Person
 from sync.models import ImportJob, Transfer, TransferAttempt
@@ -73,7 +73,7 @@ def _import_one(
         kind=Transfer.Kind.CUSTOMER,
         object_type=object_type,
         object_id=shape.hubspot_id,
-        defaults={"system": connector.system.value},
+        defaults={"system": connector.provider.key},
     )
     if not created and transfer.state in (Transfer.State.DONE, Transfer.State.SKIPPED):
         return  # transferred before, or in an earlier run of this import

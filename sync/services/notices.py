@@ -12,7 +12,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Tenant, User
-from connectors.models import Connection, System
+from connectors.models import Connection
+from connectors.registry import provider
 from sync.models import Notice, Transfer
 
 REPEAT_AFTER = dt.timedelta(days=1)
@@ -39,7 +40,7 @@ def _problems(tenant: Tenant) -> dict[str, str]:
     if broken:
         problems[Notice.Kind.RECONNECT_NEEDED] = _(
             "These connections need reconnecting: %(systems)s. Until then nothing is transferred."
-        ) % {"systems": ", ".join(str(System(system).label) for system in broken)}
+        ) % {"systems": ", ".join(provider(system).label for system in broken)}
     return problems
 
 

@@ -35,7 +35,7 @@ def quote_from_deal(
         raise errors.UnsupportedByVendor(
             _("%(system)s accepts only %(currencies)s; the deal is in %(currency)s.")
             % {
-                "system": connector.system.label,
+                "system": connector.provider.label,
                 "currencies": ", ".join(sorted(accepted)),
                 "currency": currency,
             }

@@ -24,7 +24,7 @@ from accounts.models import Tenant
 from apiup.locks import LockTimeout
 from apiup.outages import OUTAGES
 from connectors import errors
-from connectors.hubspot import HubSpotClient
+from connectors.hubspot.client import HubSpotClient
 from connectors.rules import customer_for_deal
 from connectors.shapes import Customer, Deal, Person
 from sync.models import Transfer, TransferAttempt
@@ -408,7 +408,7 @@ def _run_deletion(run: Run) -> None:
     link = (
         customers.ObjectLink.objects.for_tenant(run.tenant)
         .filter(
-            system=connector.system.value,
+            system=connector.provider.key,
             object_type=transfer.object_type,
             object_id=transfer.object_id,
         )
@@ -431,7 +431,7 @@ def _run_deletion(run: Run) -> None:
                 "Deleted in HubSpot. %(system)s does not allow deleting customers through its "
                 "API: please delete customer %(number)s there yourself if it is no longer needed."
             )
-            % {"system": connector.system.label, "number": link.vendor_number or link.vendor_id},
+            % {"system": connector.provider.label, "number": link.vendor_number or link.vendor_id},
         )
         return
     connector.delete_customer(customers.CustomerRef(vendor_id=link.vendor_id))

@@ -8,14 +8,14 @@ from django.db import close_old_connections, connection
 
 from connectors import errors
 from connectors.credentials import TokenSet, access_token
-from connectors.models import Connection, System
+from connectors.models import Connection
 from tests.factories import ConnectionFactory
 
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_callers_refresh_an_expired_token_once() -> None:
     stored = ConnectionFactory(
-        system=System.HUBSPOT,
+        system="hubspot",
         credentials={"access_token": "old", "refresh_token": "r1", "expires_at": time.time() - 5},
     )
     refreshes: list[str] = []

@@ -17,8 +17,9 @@ import pytest
 import requests
 
 from connectors import errors
-from connectors.lexoffice import LexofficeConnector, read_error
-from connectors.models import Connection, System
+from connectors.lexoffice.client import LexofficeConnector
+from connectors.lexoffice.mapping import read_error
+from connectors.models import Connection
 from connectors.rules import fit_title
 from connectors.shapes import (
     Address,
@@ -70,7 +71,7 @@ def sandbox(vendor: RunningSandbox) -> LexofficeSandbox:
 
 @pytest.fixture
 def lexoffice(vendor: RunningSandbox, api_key: str) -> LexofficeConnector:
-    connection = Connection(system=System.LEXOFFICE, credentials={"api_key": api_key})
+    connection = Connection(system="lexoffice", credentials={"api_key": api_key})
     return LexofficeConnector(connection=connection, base_url=vendor.url)
 
 
@@ -528,7 +529,7 @@ CALLS_PER_WORKER = 25
 
 
 def _worker(url: str, api_key: str) -> None:
-    connection = Connection(system=System.LEXOFFICE, credentials={"api_key": api_key})
+    connection = Connection(system="lexoffice", credentials={"api_key": api_key})
     lexoffice = LexofficeConnector(connection=connection, base_url=url)
     for _ in range(CALLS_PER_WORKER):
         lexoffice.verify()

@@ -17,9 +17,11 @@ import pytest
 import requests
 
 from connectors import errors
-from connectors.models import Connection, System
+from connectors.models import Connection
 from connectors.ratelimit import Rate
-from connectors.sevdesk import API, SevdeskConnector, order_number, read_error
+from connectors.sevdesk import mapping
+from connectors.sevdesk.client import USER_AGENT, SevdeskConnector
+from connectors.sevdesk.provider import PROVIDER
 from connectors.shapes import (
     Address,
     Company,
@@ -88,20 +90,25 @@ def sent_headers() -> list[str]:
 def sevdesk(
     vendor: RunningSandbox, token: str, sent_headers: list[str]
 ) -> Iterator[SevdeskConnector]:
-    connection = Connection(system=System.SEVDESK, credentials={"api_token": token})
+    connection = Connection(system="sevdesk", credentials={"api_token": token})
     connector = SevdeskConnector(connection=connection, base_url=f"{vendor.url}/api/v1")
     # The declared 5 calls per second would make this file wait most of its time; the
     # 429 test below runs with the declared rate.
     connector.client.api = replace(connector.client.api, rate=Rate(per_second=100, burst=100))
 
+    agents: list[str] = []
+
     def record(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         sent_headers.append(str(response.request.headers.get("Authorization")))
+        agents.append(str(response.request.headers.get("User-Agent")))
 
     connector.client.session.hooks["response"].append(record)
     yield connector
     # The raw token as the whole header on every call, never "Bearer ...".
     assert sent_headers
     assert set(sent_headers) == {token}
+    # The meaningful User-Agent the spec asks for, on every call.
+    assert set(agents) == {USER_AGENT}
 
 
 def _company() -> Customer:
@@ -206,7 +213,7 @@ def test_the_rate_bucket_is_not_named_after_the_token(
 @pytest.mark.django_db
 def test_a_refused_token_asks_for_reconnecting(vendor: RunningSandbox) -> None:
     stale = "00000000000000000000000000000000"
-    connection = ConnectionFactory(system=System.SEVDESK, credentials={"api_token": stale})
+    connection = ConnectionFactory(system="sevdesk", credentials={"api_token": stale})
     sevdesk = SevdeskConnector(connection=connection, base_url=f"{vendor.url}/api/v1")
     with pytest.raises(errors.ReconnectRequired) as caught:
         sevdesk.verify()
@@ -341,7 +348,7 @@ def test_the_email_search_pages_through_all_addresses(
     sevdesk: SevdeskConnector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     people = [sevdesk.create_customer(_person(f"Eva{n}", "Lang")) for n in range(5)]
-    monkeypatch.setattr("connectors.sevdesk.LIST_LIMIT", 2)
+    monkeypatch.setattr(mapping, "LIST_LIMIT", 2)
     calls = sevdesk.client.calls
 
     found = sevdesk.find_customer_by_email(_person("Eva4", "Lang"))
@@ -474,7 +481,7 @@ def test_a_quote_after_a_lost_answer_is_found_by_its_reference(
     assert sevdesk.client.calls - calls == 1
     assert found is not None
     assert list(sandbox.orders) == [int(found.vendor_id)]
-    assert found.number == order_number(REFERENCE)
+    assert found.number == mapping.order_number(REFERENCE)
 
 
 def test_a_tax_rate_the_tax_rule_refuses_is_permanent_with_sevdesks_message(
@@ -539,9 +546,9 @@ def test_a_429_is_waited_out_with_its_retry_after(token: str) -> None:
     limited = SevdeskSandbox(rate_per_second=1, rate_burst=1, contract=True, demo_token=None)
     limited.add_account(token=token)
     with running(limited) as handle:
-        connection = Connection(system=System.SEVDESK, credentials={"api_token": token})
+        connection = Connection(system="sevdesk", credentials={"api_token": token})
         sevdesk = SevdeskConnector(connection=connection, base_url=f"{handle.url}/api/v1")
-        assert sevdesk.client.api.rate == API.rate == Rate(per_second=5, burst=5)
+        assert sevdesk.client.api.rate == PROVIDER.rate == Rate(per_second=5, burst=5)
         assert sevdesk.verify().name == USER_FULLNAME
         assert sevdesk.verify().name == USER_FULLNAME
     statuses = [c.status for c in limited.api_calls()]
@@ -559,18 +566,19 @@ def test_error_bodies_read_as_sevdesks_words(fixture: str, status: int, message:
     response = requests.Response()
     response.status_code = status
     response._content = (FIXTURES / fixture).read_bytes()
-    assert read_error(response) == message
+    assert mapping.read_error(response) == message
 
 
 def test_a_body_that_is_not_json_reads_as_its_text() -> None:
     response = requests.Response()
     response.status_code = 502
     response._content = b"Bad Gateway"
-    assert read_error(response) == "Bad Gateway"
+    assert mapping.read_error(response) == "Bad Gateway"
 
 
 def test_capabilities_follow_the_spec() -> None:
-    capabilities = SevdeskConnector.capabilities
+    capabilities = SevdeskConnector.provider.capabilities
+    assert capabilities is not None
     assert capabilities.title_max_length is None
     assert capabilities.currencies is None
     assert capabilities.can_delete_customers

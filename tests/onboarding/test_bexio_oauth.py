@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from billing import services as billing_services
-from connectors.models import Connection, System
+from connectors.models import Connection
 from sandbox.bexio.app import BexioSandbox
 from sandbox.core import RunningSandbox, running
 
@@ -71,7 +71,7 @@ def test_bexio_consent_connects_and_verifies_the_account(
     callback = _consent_and_decide(browser, bexio_sandbox, "approve")
     body = browser.get(callback, follow=True).content.decode()
     assert "account “bexio” is connected" in body
-    connection = Connection.objects.get(tenant=owner.tenant, system=System.BEXIO)
+    connection = Connection.objects.get(tenant=owner.tenant, system="bexio")
     assert connection.credentials["access_token"]
     assert connection.credentials["refresh_token"]
     assert connection.credentials["access_token"] not in body
@@ -84,7 +84,7 @@ def test_bexio_consent_refused_connects_nothing(
     callback = _consent_and_decide(browser, bexio_sandbox, "deny")
     body = browser.get(callback, follow=True).content.decode()
     assert "You did not allow APIUP to access bexio" in body
-    assert not Connection.objects.filter(tenant=owner.tenant, system=System.BEXIO).exists()
+    assert not Connection.objects.filter(tenant=owner.tenant, system="bexio").exists()
 
 
 def test_bexio_personal_access_token(
@@ -96,5 +96,5 @@ def test_bexio_personal_access_token(
     assert not Connection.objects.filter(tenant=owner.tenant).exists()
 
     browser.post(reverse("accounts:accounting"), {"access_token": PERSONAL_TOKEN})
-    connection = Connection.objects.get(tenant=owner.tenant, system=System.BEXIO)
+    connection = Connection.objects.get(tenant=owner.tenant, system="bexio")
     assert connection.credentials == {"access_token": PERSONAL_TOKEN}

@@ -16,7 +16,7 @@ from django.urls import reverse
 from accounts.models import Tenant, User
 from billing import services as billing_services
 from billing.models import Subscription
-from connectors.models import Connection, System
+from connectors.models import Connection
 from sandbox.core import RunningSandbox
 from sync.models import Transfer, TransferSettings
 from tests.factories import ConnectionFactory, TransferFactory, UserFactory
@@ -29,12 +29,12 @@ pytestmark = pytest.mark.django_db
 def live_customer(owner: User) -> Subscription:
     ConnectionFactory(
         tenant=owner.tenant,
-        system=System.HUBSPOT,
+        system="hubspot",
         external_account_id="4711",
         account_name="beispiel-gmbh.example",
     )
     ConnectionFactory(
-        tenant=owner.tenant, system=System.LEXOFFICE, account_name="Meine Buchhaltung"
+        tenant=owner.tenant, system="lexoffice", account_name="Meine Buchhaltung"
     )
     return Subscription.objects.create(
         tenant=owner.tenant, plan="lexoffice", status=Subscription.Status.ACTIVE
@@ -59,7 +59,7 @@ def test_overview_lists_systems_health_and_the_chart(
     # Payment overdue: the connections are paused for billing.
     Subscription.objects.filter(pk=live_customer.pk).update(status=Subscription.Status.PAST_DUE)
     assert "paused for billing" in browser.get(reverse("dashboard:home")).content.decode()
-    Connection.objects.filter(system=System.LEXOFFICE).update(
+    Connection.objects.filter(system="lexoffice").update(
         status=Connection.Status.NEEDS_RECONNECT
     )
     assert "needs reconnecting" in browser.get(reverse("dashboard:home")).content.decode()
@@ -81,7 +81,7 @@ def test_an_unfinished_setup_is_offered_on_the_overview(browser: Client) -> None
 def test_disconnecting_deletes_the_connection_and_says_what_remains(
     browser: Client, owner: User, live_customer: Subscription
 ) -> None:
-    connection = Connection.objects.get(tenant=owner.tenant, system=System.LEXOFFICE)
+    connection = Connection.objects.get(tenant=owner.tenant, system="lexoffice")
     response = browser.post(reverse("connectors:disconnect", args=[connection.pk]), follow=True)
     assert "is disconnected" in response.content.decode()
     assert not Connection.objects.filter(pk=connection.pk).exists()
@@ -167,7 +167,7 @@ def test_closing_the_account_cancels_at_stripe_and_deletes_everything(
     tenant = owner.tenant
     assert tenant is not None
     colleague = UserFactory(tenant=tenant)
-    ConnectionFactory(tenant=tenant, system=System.LEXOFFICE)
+    ConnectionFactory(tenant=tenant, system="lexoffice")
     # A real subscription in the Stripe sandbox, paid through its hosted page.
     billing_services.plan_choose(tenant=tenant, plan="lexoffice")
     checkout = billing_services.checkout_start(

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from accounts import oauth_state
 from accounts.models import User
-from connectors.models import Connection, System
+from connectors.models import Connection
 from sandbox.core import RunningSandbox
 from tests.factories import ConnectionFactory
 from tests.onboarding.conftest import PORTAL
@@ -70,7 +70,7 @@ def test_consent_connects_the_portal_and_shows_its_name_and_id(
     assert response.redirect_chain[-1][0] == reverse("accounts:hubspot")
     assert "beispiel-gmbh.example" in body
     assert str(PORTAL) in body
-    connection = Connection.objects.get(tenant=owner.tenant, system=System.HUBSPOT)
+    connection = Connection.objects.get(tenant=owner.tenant, system="hubspot")
     assert connection.external_account_id == str(PORTAL)
     assert connection.account_name == "beispiel-gmbh.example"
     assert connection.status == Connection.Status.CONNECTED
@@ -123,7 +123,7 @@ def test_a_tampered_state_is_refused_before_any_code_is_exchanged(
 def test_a_portal_of_another_customer_is_refused(
     browser: Client, owner: User, hubspot_sandbox: RunningSandbox
 ) -> None:
-    ConnectionFactory(system=System.HUBSPOT, external_account_id=str(PORTAL))
+    ConnectionFactory(system="hubspot", external_account_id=str(PORTAL))
     action, fields = _consent(browser, hubspot_sandbox)
     callback = _decide(action, fields, "approve")
 

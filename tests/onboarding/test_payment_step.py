@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from accounts.models import User
 from billing.models import Subscription
-from connectors.models import System
 from sandbox.core import RunningSandbox
 from tests.factories import ConnectionFactory
 
@@ -17,8 +16,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def ready_to_pay(owner: User) -> Subscription:
-    ConnectionFactory(tenant=owner.tenant, system=System.HUBSPOT, external_account_id="4711")
-    ConnectionFactory(tenant=owner.tenant, system=System.LEXOFFICE)
+    ConnectionFactory(tenant=owner.tenant, system="hubspot", external_account_id="4711")
+    ConnectionFactory(tenant=owner.tenant, system="lexoffice")
     return Subscription.objects.create(tenant=owner.tenant, plan="lexoffice")
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.models import User
 from billing import services as billing_services
 from billing.models import Subscription
-from connectors.models import Connection, System
+from connectors.models import Connection
 from sandbox.core import RunningSandbox
 from tests.factories import ConnectionFactory
 from tests.onboarding.conftest import GOOD_LEXOFFICE_KEY, PORTAL
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def hubspot_connected(owner: User) -> Connection:
     return ConnectionFactory(  # type: ignore[return-value]
         tenant=owner.tenant,
-        system=System.HUBSPOT,
+        system="hubspot",
         external_account_id=str(PORTAL),
         account_name="beispiel-gmbh.example",
         credentials={"access_token": "t", "refresh_token": "r", "expires_at": 0},
@@ -79,7 +79,7 @@ def test_a_good_lexware_office_key_is_verified_and_the_account_shown(
     body = response.content.decode()
     assert "Beispiel Buchhaltung GmbH" in body
     assert GOOD_LEXOFFICE_KEY not in body
-    connection = Connection.objects.get(tenant=owner.tenant, system=System.LEXOFFICE)
+    connection = Connection.objects.get(tenant=owner.tenant, system="lexoffice")
     assert connection.credentials == {"api_key": GOOD_LEXOFFICE_KEY}
     assert connection.account_name == "Beispiel Buchhaltung GmbH"
     assert connection.external_account_id
@@ -100,7 +100,7 @@ def test_a_wrong_key_shows_the_vendors_reason_and_stores_nothing(
     assert response.status_code == 200
     assert "lexware office did not accept these credentials: Unauthorized" in body
     assert wrong not in body  # not even back into the field
-    assert not Connection.objects.filter(tenant=owner.tenant, system=System.LEXOFFICE).exists()
+    assert not Connection.objects.filter(tenant=owner.tenant, system="lexoffice").exists()
 
 
 def test_bexio_offers_its_consent_page_and_a_token_form(

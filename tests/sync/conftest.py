@@ -12,7 +12,6 @@ import pytest
 
 from accounts.models import Tenant
 from billing.models import Subscription
-from connectors.models import System
 from sandbox.core import RunningSandbox, VendorSandbox, serve
 from sandbox.hubspot.app import HubSpotSandbox
 from tests.factories import ConnectionFactory, TenantFactory
@@ -124,7 +123,7 @@ def world_factory(live_server, settings) -> Iterator[Any]:  # type: ignore[no-un
         token = hubspot.sandbox.issue_token(PORTAL)  # type: ignore[attr-defined]
         ConnectionFactory(
             tenant=tenant,
-            system=System.HUBSPOT,
+            system="hubspot",
             external_account_id=str(PORTAL),
             account_name="Beispiel GmbH",
             credentials={

@@ -11,7 +11,6 @@ import pytest
 
 from accounts.models import Tenant
 from connectors.lexoffice import LexofficeConnector
-from connectors.models import System
 from connectors.rules import Placeholder, customer_for_deal
 from connectors.shapes import Address, Company, Customer, Person
 from sandbox.core import RunningSandbox, running
@@ -47,7 +46,7 @@ def sandbox(vendor: RunningSandbox) -> LexofficeSandbox:
 @pytest.fixture
 def connector(vendor: RunningSandbox, api_key: str) -> LexofficeConnector:
     connection = ConnectionFactory(
-        tenant=TenantFactory(), system=System.LEXOFFICE, credentials={"api_key": api_key}
+        tenant=TenantFactory(), system="lexoffice", credentials={"api_key": api_key}
     )
     return LexofficeConnector(connection=connection, base_url=vendor.url)
 
@@ -99,7 +98,7 @@ def _resolve(
 
 def _linked(tenant: Tenant, object_type: str, object_id: str) -> str:
     link = ObjectLink.objects.for_tenant(tenant).get(
-        system=System.LEXOFFICE, object_type=object_type, object_id=object_id
+        system="lexoffice", object_type=object_type, object_id=object_id
     )
     return link.vendor_id
 

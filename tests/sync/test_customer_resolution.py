@@ -8,7 +8,6 @@ import pytest
 from django.db import connection
 
 from connectors.base import AccountingConnector
-from connectors.models import System
 from connectors.shapes import (
     AccountInfo,
     Capabilities,
@@ -27,7 +26,7 @@ class SlowVendor(AccountingConnector):
     """A vendor whose create takes a moment, so that an unguarded search-then-create of two
     transfers overlaps."""
 
-    system = System.LEXOFFICE
+    system = "lexoffice"
     capabilities = Capabilities(
         title_max_length=None,
         currencies=None,

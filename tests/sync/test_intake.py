@@ -14,7 +14,6 @@ import pytest
 from django.test import Client, TestCase
 
 from billing.models import Subscription
-from connectors.models import System
 from sync import intake
 from sync.models import WebhookEvent
 from tests.factories import ConnectionFactory
@@ -71,7 +70,7 @@ def post(client: Client, events: Any, headers: dict[str, str] | None = None) -> 
 
 @pytest.fixture
 def portal(db):  # type: ignore[no-untyped-def]
-    connection = ConnectionFactory(system=System.HUBSPOT, external_account_id="33")
+    connection = ConnectionFactory(system="hubspot", external_account_id="33")
     Subscription.objects.create(
         tenant=connection.tenant, plan="lexoffice", status=Subscription.Status.ACTIVE
     )

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from billing.models import Subscription
 from connectors import lexoffice
-from connectors.models import System
 from sync.models import Transfer
 from sync.services import pacing
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
@@ -32,7 +31,7 @@ def lexoffice_tenant():  # type: ignore[no-untyped-def]
     tenant = TenantFactory()
     # A key of its own, so that the tenant has its own time line on the shared limiter.
     ConnectionFactory(
-        tenant=tenant, system=System.LEXOFFICE, credentials={"api_key": f"lx-{uuid.uuid4()}"}
+        tenant=tenant, system="lexoffice", credentials={"api_key": f"lx-{uuid.uuid4()}"}
     )
     Subscription.objects.create(tenant=tenant, plan="lexoffice", status="active")
     return tenant

@@ -14,7 +14,6 @@ from apiup.celery import app, queued_messages
 from apiup.locks import LockTimeout
 from billing.models import Subscription
 from connectors import ratelimit
-from connectors.models import System
 from sync.models import ImportJob, Transfer, WebhookEvent
 from sync.services import imports, recovery, transfers
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
@@ -150,11 +149,11 @@ def test_a_transfer_that_meets_a_redis_outage_is_not_failed_but_left_for_another
     tenant = TenantFactory()
     ConnectionFactory(
         tenant=tenant,
-        system=System.HUBSPOT,
+        system="hubspot",
         external_account_id="4711",
         credentials={"access_token": "hubspot-token", "refresh_token": "", "expires_at": 0},
     )
-    ConnectionFactory(tenant=tenant, system=System.LEXOFFICE)
+    ConnectionFactory(tenant=tenant, system="lexoffice")
     Subscription.objects.create(tenant=tenant, plan="lexoffice", status="active")
     transfer = TransferFactory(tenant=tenant, state=Transfer.State.PENDING, error="")
     monkeypatch.setattr(ratelimit, "limiter", RedisDown)

@@ -1,0 +1,1 @@
+"""bexio: `provider` declares it, `client` holds its calls, `mapping` its JSON."""

@@ -1,0 +1,381 @@
+"""bexio's JSON: pure functions from the neutral shapes to its contacts, documents (kb_offer,
+kb_invoice) and positions and back, and how its error bodies read.
+
+- Contacts need a `user_id` and an `owner_id` (a bexio user); a contact is a company
+  (`contact_type_id` 1) or a person (2, `name_1` last name, `name_2` first name).
+- Amounts travel as strings; every position needs the id of an active sales tax.
+- The spec maps neither ISO currency codes nor ISO country codes to bexio's ids, and has no
+  units: a quote is created in the company's currency, which is assumed to be CHF (bexio's
+  Swiss base currency); contacts get no `country_id` and positions no `unit_id`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import requests
+
+from connectors import errors
+from connectors.rules import fit_title
+from connectors.shapes import (
+    Company,
+    Customer,
+    CustomerKind,
+    CustomerRef,
+    Person,
+    Quote,
+    QuotePosition,
+    QuoteRef,
+)
+
+# The company's own currency. The spec has `currency_id` but no way to learn which id is which
+# ISO code (the currency list of the unofficial file has no schema), so no id is sent and
+# bexio uses the company's base currency: CHF for a Swiss bexio company (assumption).
+CURRENCY = "CHF"
+CONTACT_COMPANY, CONTACT_PERSON = 1, 2
+MWST_EXCLUDING_TAXES = 1  # positions are net; bexio adds the VAT
+DEFAULT_USER_ID = 1  # the first user of a bexio company
+SEARCH_TEXT_MAX = 255  # `field` and `value` of a contact search
+AMOUNT_PLACES = Decimal("0.000001")  # the spec's samples: "5.000000"
+RATE_PLACES = Decimal("0.01")
+QUOTE_PAGE_SIZE = 500  # bexio's default page; at most 2000
+QUOTE_PAGES_MAX = 40  # 20,000 quotes; beyond that a lost quote is not worth more calls
+# What POST /2.0/contact takes (ContactCreate); the read model adds id and updated_at.
+CONTACT_WRITABLE = (
+    "nr",
+    "contact_type_id",
+    "name_1",
+    "name_2",
+    "salutation_id",
+    "street_name",
+    "house_number",
+    "address_addition",
+    "postcode",
+    "city",
+    "country_id",
+    "mail",
+    "mail_second",
+    "phone_fixed",
+    "phone_mobile",
+    "url",
+    "remarks",
+    "language_id",
+    "contact_group_ids",
+    "user_id",
+    "owner_id",
+)
+
+
+def read_error(response: requests.Response) -> str:
+    """bexio's words from `{error_code, message, errors}`; the token endpoint answers
+    `{error, error_description}` (Keycloak)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or f"HTTP {response.status_code}"
+    if not isinstance(body, Mapping):
+        return str(body)[:500]
+    message = body.get("message") or body.get("error_description") or body.get("error") or ""
+    details = _error_details(body.get("errors"))
+    text = f"{message}: {details}" if message and details else str(message or details)
+    return text[:1000] or str(body)[:500]
+
+
+def _error_details(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "; ".join(d for d in (_error_details(v) for v in value) if d)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{key}: {_error_details(v)}" for key, v in value.items())
+    return "" if value is None else str(value)
+
+
+# -- contacts ----------------------------------------------------------------------------
+
+
+def criterion(field: str, value: str) -> dict[str, str]:
+    return {"field": field, "value": value, "criteria": "="}
+
+
+def contact_type(kind: CustomerKind) -> int:
+    return CONTACT_COMPANY if kind is CustomerKind.COMPANY else CONTACT_PERSON
+
+
+def clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def normalized(text: str) -> str:
+    return clean(text).casefold()
+
+
+def company_of(customer: Customer) -> Company:
+    if customer.company is None:
+        raise ValueError("A company customer needs a company.")
+    return customer.company
+
+
+def person_of(customer: Customer) -> Person:
+    if customer.person is None:
+        raise ValueError("A person customer needs a person.")
+    return customer.person
+
+
+def email_criteria(customer: Customer) -> list[dict[str, str]] | None:
+    """The search for a contact of the customer's type whose `mail` is the look-up address;
+    None for an empty or too long address."""
+    email = customer.lookup_email.strip()
+    if not email or len(email) > SEARCH_TEXT_MAX:
+        return None
+    return [
+        criterion("contact_type_id", str(contact_type(customer.kind))),
+        criterion("mail", email),
+    ]
+
+
+def has_email(contact: Mapping[str, Any], customer: Customer) -> bool:
+    """The search's answer checked once more: a company that carries its contact person's
+    address as its `mail` is no person customer."""
+    wanted = customer.lookup_email.strip().casefold()
+    return (
+        contact.get("contact_type_id") == contact_type(customer.kind)
+        and str(contact.get("mail") or "").strip().casefold() == wanted
+    )
+
+
+def _names(customer: Customer) -> tuple[str, str]:
+    """`name_1` and `name_2`: the company name, or the person's last and first name."""
+    if customer.kind is CustomerKind.COMPANY:
+        return clean(company_of(customer).name), ""
+    person = person_of(customer)
+    return clean(person.last_name), clean(person.first_name)
+
+
+def name_criteria(customer: Customer) -> list[dict[str, str]] | None:
+    """The search for the exact name of the right contact type; None when a name is empty or
+    too long to search."""
+    name_1, name_2 = _names(customer)
+    if not name_1 or max(len(name_1), len(name_2)) > SEARCH_TEXT_MAX:
+        return None
+    criteria = [
+        criterion("contact_type_id", str(contact_type(customer.kind))),
+        criterion("name_1", name_1),
+    ]
+    if name_2:
+        criteria.append(criterion("name_2", name_2))
+    return criteria
+
+
+def has_name(contact: Mapping[str, Any], customer: Customer) -> bool:
+    """The search's answer compared once more, case and spacing aside."""
+    wanted_type = contact_type(customer.kind)
+    name_1, name_2 = _names(customer)
+    if contact.get("contact_type_id") != wanted_type:
+        return False
+    if normalized(str(contact.get("name_1") or "")) != normalized(name_1):
+        return False
+    # A person's name_2 is the first name and must match too (also when empty); a company's
+    # is an addition to its name that HubSpot does not know.
+    first = normalized(str(contact.get("name_2") or ""))
+    return wanted_type == CONTACT_COMPANY or first == normalized(name_2)
+
+
+def contact_fields(customer: Customer) -> dict[str, Any]:
+    """APIUP's fields of a contact; empty values are left out, so an update keeps what
+    bexio holds. No `country_id`: the spec does not document bexio's country ids."""
+    if customer.kind is CustomerKind.COMPANY:
+        company = company_of(customer)
+        fields: dict[str, Any] = {"contact_type_id": CONTACT_COMPANY, "name_1": company.name}
+        phone = company.phone
+    else:
+        person = person_of(customer)
+        fields = {
+            "contact_type_id": CONTACT_PERSON,
+            "name_1": person.last_name,
+            "name_2": person.first_name,
+        }
+        phone = person.phone
+    address = customer.address
+    fields.update(
+        street_name=address.street,
+        house_number=address.house_number if address.street.strip() else "",
+        postcode=address.postcode,
+        city=address.city,
+        mail=customer.email,
+        phone_fixed=phone,
+    )
+    cleaned = {k: clean(v) if isinstance(v, str) else v for k, v in fields.items()}
+    return {k: v for k, v in cleaned.items() if v not in ("", None)}
+
+
+def contact_create_body(customer: Customer, *, user_id: int) -> dict[str, Any]:
+    body = contact_fields(customer)
+    body.update(user_id=user_id, owner_id=user_id)
+    return body
+
+
+def contact_edit_body(
+    current: Mapping[str, Any], customer: Customer, *, user_id: int
+) -> dict[str, Any]:
+    """The contact as read with APIUP's fields changed: bexio's edit overwrites the whole
+    contact, so what the customer keeps beyond them (second e-mail, remarks, groups, ...)
+    is sent back as it was."""
+    body = {
+        key: current[key]
+        for key in CONTACT_WRITABLE
+        if current.get(key) is not None
+        # An unset salutation reads as 0 (fact sheet quirk): not an id to send back.
+        and not (key == "salutation_id" and current[key] == 0)
+    }
+    body.update(contact_fields(customer))
+    body.setdefault("user_id", user_id)
+    body.setdefault("owner_id", body["user_id"])
+    return body
+
+
+def contacts_of(found: Any) -> list[Mapping[str, Any]]:
+    """A search's answer, oldest contact first."""
+    contacts = [c for c in found if isinstance(c, Mapping)] if isinstance(found, list) else []
+    return sorted(contacts, key=lambda c: int(c.get("id") or 0))
+
+
+# -- documents ---------------------------------------------------------------------------
+
+
+def check_currency(quote: Quote) -> None:
+    currency = quote.currency.strip().upper()
+    if currency != CURRENCY:
+        raise errors.UnsupportedByVendor(
+            f"bexio creates documents in the company's currency (CHF) only; "
+            f"this deal is in {currency or '?'}."
+        )
+
+
+def document_body(
+    quote: Quote,
+    *,
+    contact_id: int,
+    user_id: int,
+    positions: list[dict[str, Any]],
+    title_max_length: int | None,
+) -> dict[str, Any]:
+    """A kb_offer or kb_invoice (the spec gives both the same shape), with our reference in
+    `api_reference`, a field only the API reads and writes."""
+    body: dict[str, Any] = {"contact_id": contact_id, "user_id": user_id}
+    title, _ = fit_title(quote.title, title_max_length)
+    if title:
+        body["title"] = title
+    if quote.introduction.strip():
+        body["header"] = quote.introduction.strip()
+    body.update(
+        mwst_type=MWST_EXCLUDING_TAXES,
+        mwst_is_net=True,
+        is_valid_from=quote.valid_from.isoformat(),
+        is_valid_until=quote.valid_until.isoformat(),
+        api_reference=quote.reference,
+        positions=positions,
+    )
+    return body
+
+
+def six(value: Decimal) -> str:
+    return str(value.quantize(AMOUNT_PLACES, rounding=ROUND_HALF_UP))
+
+
+def position(item: QuotePosition, tax_id: int) -> dict[str, Any]:
+    """A custom position. bexio's units are ids the spec gives no list of, so the unit is
+    left to bexio's default."""
+    text = clean(item.name)
+    if item.description.strip():
+        text = f"{text}\n{item.description.strip()}"
+    body: dict[str, Any] = {
+        "type": "KbPositionCustom",
+        "amount": six(item.quantity),
+        "unit_price": six(item.unit_net_price),
+        "tax_id": tax_id,
+        "text": text,
+    }
+    if item.discount_percent:
+        body["discount_in_percent"] = six(item.discount_percent)
+    return body
+
+
+# -- taxes -------------------------------------------------------------------------------
+
+
+def rate(value: Decimal) -> Decimal:
+    return value.quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def percent(value: Decimal) -> str:
+    """8.10 -> "8.1", 8.00 -> "8"."""
+    return f"{value.normalize():f}"
+
+
+def decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def sales_taxes(listing: Any) -> dict[str, int]:
+    """Rate (as a string, so it can be cached) → id of the sales taxes in `GET /3.0/taxes`.
+    Several taxes at one rate (0 % for exports and for exempt turnover): the first bexio
+    lists wins."""
+    taxes: dict[str, int] = {}
+    for tax in listing if isinstance(listing, list) else []:
+        value = decimal(tax.get("value"))
+        if tax.get("type") == "sales_tax" and value is not None and "id" in tax:
+            taxes.setdefault(str(rate(value)), int(tax["id"]))
+    return taxes
+
+
+def no_tax_at(wanted: Decimal, taxes: Mapping[Decimal, int]) -> errors.PermanentError:
+    known = ", ".join(f"{percent(r)} %" for r in sorted(taxes)) or "none"
+    return errors.PermanentError(
+        f"bexio has no active sales tax at {percent(wanted)} % (active: {known}).",
+        vendor_message=f"bexio has no active sales tax at {percent(wanted)} %.",
+    )
+
+
+# -- ids and references ------------------------------------------------------------------
+
+
+def id_or_none(value: str) -> int | None:
+    text = str(value).strip()
+    return int(text) if text.isdigit() else None
+
+
+def id_or_raise(value: str) -> int:
+    number = id_or_none(value)
+    if number is None:
+        raise errors.NotFound(f"{value!r} is not a bexio id.")
+    return number
+
+
+def user_id(credentials: Mapping[str, Any]) -> int:
+    """The bexio user that owns what APIUP creates: stored with the connection, else the
+    company's first user."""
+    value = str(credentials.get("user_id") or "").strip()
+    return int(value) if value.isdigit() else DEFAULT_USER_ID
+
+
+def to_ref(contact: Mapping[str, Any]) -> CustomerRef:
+    number = contact.get("nr")
+    return CustomerRef(vendor_id=str(contact["id"]), number="" if number is None else str(number))
+
+
+def document_ref(document: Mapping[str, Any]) -> QuoteRef:
+    return QuoteRef(
+        vendor_id=str(document["id"]),
+        number=str(document.get("document_nr") or ""),
+        url=str(document.get("network_link") or ""),
+    )

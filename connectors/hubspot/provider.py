@@ -1,0 +1,51 @@
+"""HubSpot, the CRM the deals come from, declared (specs in vendor-specs/hubspot/)."""
+
+from connectors.providers import Kind, OAuth2, Provider, RateScope, Sandbox
+from connectors.ratelimit import Rate
+
+PROVIDER = Provider(
+    key="hubspot",
+    label="HubSpot",
+    kind=Kind.CRM,
+    auth=(
+        OAuth2(
+            authorize_path="/oauth/authorize",
+            token_path="/oauth/v1/token",  # noqa: S106 (a path, not a secret)
+            grant_host="api",
+            scopes=(
+                "oauth",
+                "crm.objects.deals.read",
+                "crm.objects.deals.write",
+                "crm.objects.contacts.read",
+                "crm.objects.companies.read",
+                "crm.objects.line_items.read",
+                "crm.schemas.deals.write",
+            ),
+            # HubSpot's token endpoint takes a `code_verifier`, so the consent carries its
+            # S256 challenge.
+            pkce=True,
+            quote_scopes_with_percent=True,  # HubSpot's docs separate scopes with %20
+            # HubSpot answers a refused refresh token with 400 and this status.
+            invalid_grant_markers=(("status", "BAD_REFRESH_TOKEN"),),
+        ),
+    ),
+    # The consent screen is on another host than the API.
+    hosts={"api": "https://api.hubapi.com", "oauth": "https://app.hubspot.com"},
+    sandbox=Sandbox(app="sandbox.hubspot.app:HubSpotSandbox", port=8101),
+    spec_files=(
+        "hubspot/crm-deals-v3.json",
+        "hubspot/crm-companies-v3.json",
+        "hubspot/crm-contacts-v3.json",
+        "hubspot/crm-line-items-v3.json",
+        "hubspot/crm-associations-v4.json",
+        "hubspot/crm-pipelines-v3.json",
+        "hubspot/crm-properties-v3.json",
+        "hubspot/oauth-v1.json",
+        "hubspot/webhooks-v3.json",
+    ),
+    # 110 requests per 10 s per installing account for OAuth apps: a bucket of 10 refilled at
+    # 10 per second never sends more than 110 in any 10 s window.
+    rate=Rate(per_second=10, burst=10),
+    rate_scope=RateScope.ACCOUNT,
+    calls_budget={"deal": 5},
+)

@@ -1,0 +1,2 @@
+"""lexware office (formerly lexoffice): `provider` declares it, `client` holds its calls,
+`mapping` its JSON."""

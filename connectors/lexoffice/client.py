@@ -1,0 +1,225 @@
+"""lexware office (formerly lexoffice): contacts, quotations and invoices through public API v1.
+
+Everything here follows the derived spec `lexoffice/lexoffice-derived-openapi.yaml` and the
+fact sheet in the shared vendor-specs folder. The vendor's quirks live in this module only:
+a private API key as Bearer token, 2 calls per second per key, a `version` for optimistic
+locking on contacts, the 25-character title, EUR only, dates as `yyyy-MM-ddTHH:mm:ss.SSSXXX`,
+validation errors as 406 in two body formats, and no DELETE for contacts.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from connectors import errors
+from connectors.base import AccountingConnector
+from connectors.lexoffice import mapping
+from connectors.lexoffice.provider import PROVIDER
+from connectors.registry import vendor_url
+from connectors.shapes import (
+    AccountInfo,
+    Customer,
+    CustomerKind,
+    CustomerRef,
+    Quote,
+    QuoteRef,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class LexofficeConnector(AccountingConnector):
+    provider = PROVIDER
+    read_error = staticmethod(mapping.read_error)
+
+    @property
+    def app_url(self) -> str:
+        """Where a user opens a voucher (fact sheet: `{appbaseurl}/permalink/...`); the local
+        sandbox when the product runs on sandboxes, so the demo never links to the real app."""
+        return vendor_url(self.provider, "app")
+
+    # -- the interface ------------------------------------------------------------------
+
+    def verify(self) -> AccountInfo:
+        """1 call: `GET /v1/profile`."""
+        profile = self.request("GET", "/v1/profile").json()
+        return AccountInfo(
+            account_id=str(profile.get("organizationId", "")),
+            name=str(profile.get("companyName", "")),
+        )
+
+    def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:
+        """1 call per page of 250 substring hits (usually 1); None without a call when the
+        address is shorter than the filter's 3-character minimum. The filter also finds a
+        company by its contact persons' addresses: only a contact of the customer's kind
+        (a `company` or a `person` object) counts, so a person is never matched by the
+        company they are the contact person of."""
+        email = customer.lookup_email.strip()
+        if len(email) < mapping.FILTER_MIN_LENGTH:
+            return None
+        wanted = email.casefold()
+        for contact in self._filter_contacts(email=mapping.escape_wildcards(email)):
+            if not mapping.is_of_kind(contact, customer.kind):
+                continue
+            if wanted in (e.casefold() for e in mapping.emails_of(contact)):
+                return mapping.to_ref(contact)
+        return None
+
+    def find_customer_by_name(self, customer: Customer) -> CustomerRef | None:
+        """1 call per page of 250 substring hits (usually 1). Matches the company name, or a
+        person's first and last name, exactly (case and spacing aside)."""
+        if customer.kind is CustomerKind.COMPANY:
+            company = mapping.company_of(customer)
+            search, wanted = company.name, mapping.normalized(company.name)
+        else:
+            person = mapping.person_of(customer)
+            # The last name alone as search text: the filter matches substrings of whatever
+            # lexware office composes from first and last name.
+            search = person.last_name
+            wanted = mapping.normalized(f"{person.first_name} {person.last_name}")
+            if len(search.strip()) < mapping.FILTER_MIN_LENGTH:
+                search = f"{person.first_name} {person.last_name}"
+        search = search.strip()
+        if len(search) < mapping.FILTER_MIN_LENGTH:
+            logger.info("lexware office: a name shorter than 3 characters cannot be searched")
+            return None
+        for contact in self._filter_contacts(
+            name=mapping.html_encode(mapping.escape_wildcards(search))
+        ):
+            if mapping.name_of(contact, customer.kind) == wanted:
+                return mapping.to_ref(contact)
+        return None
+
+    def get_customer(self, vendor_id: str) -> CustomerRef | None:
+        """1 call: `GET /v1/contacts/{id}`; None when the contact does not exist (any more)."""
+        try:
+            contact = self.request("GET", f"/v1/contacts/{vendor_id}").json()
+        except errors.NotFound:
+            return None
+        return mapping.to_ref(contact)
+
+    def create_customer(self, customer: Customer) -> CustomerRef:
+        """1 call: `POST /v1/contacts` (a company with its contact person, or a person, with
+        the customer role). Not idempotent: after an UnknownOutcome look it up by e-mail."""
+        body = mapping.contact_body({"version": 0, "roles": {"customer": {}}}, customer)
+        result = self.request("POST", "/v1/contacts", json=body).json()
+        return CustomerRef(
+            vendor_id=str(result["id"]), version=mapping.int_or_none(result.get("version"))
+        )
+
+    def update_customer(self, ref: CustomerRef, customer: Customer) -> CustomerRef:
+        """2 calls (4 after a conflict): reads the contact, changes only what APIUP owns (name,
+        contact person, billing address, one e-mail, one phone, the customer role) and PUTs
+        it back with the version just read. PUT replaces the whole contact, so sending only
+        our fields would erase what the customer keeps in lexware office (shipping address,
+        notes, further numbers); `ref.version` alone is therefore not enough. A 409 means
+        someone changed it in between: read again and retry once."""
+        try:
+            return self._read_and_put(ref.vendor_id, customer)
+        except errors.Conflict:
+            logger.info("lexware office: contact changed while updating it, retrying once")
+            return self._read_and_put(ref.vendor_id, customer)
+
+    def create_quote(self, quote: Quote) -> QuoteRef:
+        """1 call: `POST /v1/quotations` without `finalize`, i.e. a draft. A currency other
+        than EUR or more than 300 positions fail before any call."""
+        body = mapping.voucher_body(quote)
+        body["expirationDate"] = mapping.lexoffice_datetime(quote.valid_until)
+        result = self.request("POST", "/v1/quotations", json=body).json()
+        quote_id = str(result["id"])
+        return QuoteRef(
+            vendor_id=quote_id, url=f"{self.app_url}/permalink/quotations/edit/{quote_id}"
+        )
+
+    def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
+        """1 call per page of 250 plus 1 per quotation looked at (at most 100). The derived
+        spec has no quotation search; Lexware's own Postman collection documents
+        `GET /v1/voucherlist`, which lists a contact's quotations newest first. Each is read
+        until one carries our reference in its introduction. Other quotes for the same
+        customer may have been created since ours (a busy tenant makes one a second), so more
+        than the first few are looked at. Without the customer there is nothing to narrow by."""
+        if not customer_id:
+            logger.warning("lexware office: no customer given, %s cannot be looked up", reference)
+            return None
+        read = 0
+        for page in range(mapping.QUOTES_LOOKED_AT // mapping.VOUCHERLIST_PAGE + 1):
+            listing = self.request(
+                "GET",
+                "/v1/voucherlist",
+                params={
+                    "voucherType": "quotation",
+                    "voucherStatus": "draft,open",
+                    "contactId": customer_id,
+                    "page": page,
+                    "size": mapping.VOUCHERLIST_PAGE,
+                },
+            ).json()
+            for entry in listing.get("content") or []:
+                if read >= mapping.QUOTES_LOOKED_AT:
+                    return None
+                read += 1
+                quotation = self.request("GET", f"/v1/quotations/{entry['id']}").json()
+                if reference in (quotation.get("introduction") or ""):
+                    quote_id = str(quotation["id"])
+                    return QuoteRef(
+                        vendor_id=quote_id,
+                        number=str(quotation.get("voucherNumber") or ""),
+                        url=f"{self.app_url}/permalink/quotations/edit/{quote_id}",
+                    )
+            if listing.get("last", True):
+                return None
+        return None
+
+    def create_invoice(self, quote: Quote) -> QuoteRef:
+        """1 call: `POST /v1/invoices` without `finalize`, i.e. a draft, with the voucher
+        date as the date of service."""
+        body = mapping.voucher_body(quote)
+        body["shippingConditions"] = {
+            "shippingType": "service",
+            "shippingDate": mapping.lexoffice_datetime(quote.valid_from),
+        }
+        result = self.request("POST", "/v1/invoices", json=body).json()
+        # The fact sheet documents the deep link of quotations only.
+        return QuoteRef(vendor_id=str(result["id"]))
+
+    def delete_customer(self, ref: CustomerRef) -> None:
+        """0 calls: the API has no DELETE for contacts."""
+        raise errors.UnsupportedByVendor(
+            "lexware office does not allow deleting contacts through its API."
+        )
+
+    def _read_and_put(self, contact_id: str, customer: Customer) -> CustomerRef:
+        current = self.request("GET", f"/v1/contacts/{contact_id}").json()
+        body = mapping.contact_body(
+            {
+                key: copy.deepcopy(current[key])
+                for key in mapping.CONTACT_WRITABLE
+                if key in current
+            },
+            customer,
+        )
+        result = self.request("PUT", f"/v1/contacts/{contact_id}", json=body).json()
+        return CustomerRef(
+            vendor_id=contact_id,
+            number=mapping.customer_number(current),
+            version=mapping.int_or_none(result.get("version")),
+        )
+
+    def _filter_contacts(self, **criteria: str) -> Iterator[dict[str, Any]]:
+        """Customers matching the filter, page by page until the caller stops reading."""
+        for page in range(mapping.CONTACT_PAGES_MAX):
+            params = {
+                **criteria,
+                "customer": "true",
+                "page": page,
+                "size": mapping.CONTACT_PAGE_SIZE,
+            }
+            listing = self.request("GET", "/v1/contacts", params=params).json()
+            contacts = listing.get("content") or []
+            # Archived contacts last: a live one is the better match when both exist.
+            yield from sorted(contacts, key=lambda c: bool(c.get("archived")))
+            if listing.get("last", True) or not contacts:
+                return

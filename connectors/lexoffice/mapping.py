@@ -1,0 +1,352 @@
+"""lexware office's JSON: pure functions from the neutral shapes to its bodies and back,
+and how its error bodies read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+from django.conf import settings
+
+from connectors import errors
+from connectors.rules import fit_title
+from connectors.shapes import (
+    Address,
+    Company,
+    Customer,
+    CustomerKind,
+    CustomerRef,
+    Person,
+    Quote,
+    QuotePosition,
+)
+
+# Where a user opens a voucher in the web app (fact sheet: `{appbaseurl}/permalink/...`).
+# Against the local sandbox the links point at the sandbox, so the demo never links to the
+# real web app.
+APP_BASE_URL = (
+    settings.VENDOR_API_URLS["lexoffice"] if settings.SANDBOX_VENDORS else "https://app.lexware.de"
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CURRENCY = "EUR"  # "Currently only EUR is supported"
+TITLE_MAX = 25
+INTRODUCTION_MAX = 2000
+LINE_ITEM_NAME_MAX = 255
+LINE_ITEM_DESCRIPTION_MAX = 2000
+MAX_LINE_ITEMS = 300
+AMOUNT_PLACES = Decimal("0.0001")  # quantities and unit prices: at most 4 decimals
+FILTER_MIN_LENGTH = 3
+CONTACT_PAGE_SIZE = 250  # the maximum for contacts
+CONTACT_PAGES_MAX = 4  # an exact match beyond 1,000 substring hits is not worth more calls
+# What PUT /v1/contacts/{id} takes; the rest of the read model (id, archived, ...) is read-only.
+CONTACT_WRITABLE = (
+    "version",
+    "roles",
+    "company",
+    "person",
+    "addresses",
+    "xRechnung",
+    "emailAddresses",
+    "phoneNumbers",
+    "note",
+)
+EMAIL_KIND = "business"
+PHONE_KIND = "business"
+REFERENCE_LABEL = "Referenz"
+# A quote whose answer was lost is looked for among the customer's newest quotations.
+QUOTES_LOOKED_AT = 100
+VOUCHERLIST_PAGE = 250
+
+
+def read_error(response: requests.Response) -> str:
+    """The vendor's own words from either of its error formats: the regular body
+    (`details[].field/message`) or the legacy `IssueList` of the contacts endpoint."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or f"HTTP {response.status_code}"
+    if not isinstance(body, Mapping):
+        return str(body)[:500]
+    issues = body.get("IssueList")
+    if isinstance(issues, list) and issues:
+        parts = []
+        for issue in issues:
+            if isinstance(issue, Mapping):
+                key, source = issue.get("i18nKey") or "", issue.get("source") or ""
+                parts.append(f"{source}: {key}" if source and key else str(key or source))
+        return "; ".join(p for p in parts if p)[:1000] or "IssueList"
+    details = body.get("details")
+    if isinstance(details, list) and details:
+        parts = []
+        for detail in details:
+            if isinstance(detail, Mapping):
+                field, message = detail.get("field") or "", detail.get("message") or ""
+                parts.append(f"{field}: {message}" if field else str(message))
+        if any(parts):
+            return "; ".join(p for p in parts if p)[:1000]
+    for key in ("message", "error"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return str(body)[:500]
+
+
+def voucher_body(quote: Quote) -> dict[str, Any]:
+    currency = quote.currency.strip().upper()
+    if currency != CURRENCY:
+        raise errors.UnsupportedByVendor(
+            f"lexware office accepts quotes in EUR only; this deal is in {currency or '?'}."
+        )
+    if len(quote.positions) > MAX_LINE_ITEMS:
+        raise errors.UnsupportedByVendor(
+            f"lexware office accepts at most {MAX_LINE_ITEMS} positions per voucher; "
+            f"this deal has {len(quote.positions)}."
+        )
+    title, shortened = fit_title(quote.title, TITLE_MAX)
+    body: dict[str, Any] = {
+        "voucherDate": lexoffice_datetime(quote.valid_from),
+        "address": {"contactId": quote.customer_id},
+        "lineItems": [line_item(position) for position in quote.positions],
+        "totalPrice": {"currency": CURRENCY},
+        "taxConditions": {"taxType": "net"},
+    }
+    if title:
+        body["title"] = title
+    introduction = to_introduction(
+        quote.introduction,
+        full_title=re.sub(r"\s+", " ", quote.title).strip() if shortened else "",
+        reference=quote.reference,
+    )
+    if introduction:
+        body["introduction"] = introduction
+    return body
+
+
+# -- mapping helpers ---------------------------------------------------------------------
+
+
+def lexoffice_datetime(day: dt.date) -> str:
+    """`yyyy-MM-ddTHH:mm:ss.SSSXXX` at the start of the day in German time; any other form
+    is refused with 406."""
+    moment = dt.datetime.combine(day, dt.time(), tzinfo=BERLIN)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _number(value: Decimal) -> int | float:
+    """A JSON number with at most 4 decimals (quantities and unit prices)."""
+    rounded = value.quantize(AMOUNT_PLACES, rounding=ROUND_HALF_UP)
+    if rounded == rounded.to_integral_value():
+        return int(rounded)
+    return float(rounded)
+
+
+def line_item(position: QuotePosition) -> dict[str, Any]:
+    name = re.sub(r"\s+", " ", position.name).strip()
+    description = position.description.strip()
+    if len(name) > LINE_ITEM_NAME_MAX:
+        # The whole name stays readable in the description.
+        description = f"{name}\n{description}".strip()
+        name = name[: LINE_ITEM_NAME_MAX - 1].rstrip() + "…"
+    item: dict[str, Any] = {
+        "type": "custom",
+        "name": name,
+        "quantity": _number(position.quantity),
+        "unitName": position.unit.strip() or "Stück",
+        "unitPrice": {
+            "currency": CURRENCY,
+            "netAmount": _number(position.unit_net_price),
+            "taxRatePercentage": _number(position.tax_rate),
+        },
+    }
+    if description:
+        item["description"] = _cut(description, LINE_ITEM_DESCRIPTION_MAX)
+    if position.discount_percent:
+        item["discountPercentage"] = _number(position.discount_percent)
+    return item
+
+
+def to_introduction(text: str, *, full_title: str, reference: str) -> str:
+    """The introduction with the full deal name (when the title had to be shortened) in
+    front and our reference at the end, each only if it is not there already."""
+    text = text.strip()
+    head = full_title if full_title and full_title not in text else ""
+    tail = f"{REFERENCE_LABEL}: {reference}" if reference and reference not in text else ""
+    room = INTRODUCTION_MAX - sum(len(p) + 2 for p in (head, tail) if p)
+    return "\n\n".join(p for p in (head, _cut(text, max(room, 0)), tail) if p)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)].rstrip() + "…" if limit else ""
+
+
+# -- contacts ----------------------------------------------------------------------------
+
+
+def company_of(customer: Customer) -> Company:
+    if customer.company is None:
+        raise ValueError("A company customer needs a company.")
+    return customer.company
+
+
+def person_of(customer: Customer) -> Person:
+    if customer.person is None:
+        raise ValueError("A person customer needs a person.")
+    return customer.person
+
+
+def contact_body(body: dict[str, Any], customer: Customer) -> dict[str, Any]:
+    """Writes APIUP's fields of `customer` into a contact body (a new one, or the current
+    contact as read) and leaves every other field as it is."""
+    roles = body.setdefault("roles", {})
+    roles.setdefault("customer", {})
+    if customer.kind is CustomerKind.COMPANY:
+        company_data = company_of(customer)
+        body.pop("person", None)
+        company = body.setdefault("company", {})
+        company["name"] = company_data.name.strip()
+        if company_data.vat_id.strip():
+            company["vatRegistrationId"] = company_data.vat_id.strip()
+        if company_data.contact_person is not None:
+            company["contactPersons"] = [
+                _contact_person(company_data.contact_person, company.get("contactPersons"))
+            ]
+        email, phone = company_data.email, company_data.phone
+    else:
+        person_data = person_of(customer)
+        body.pop("company", None)
+        person = body.setdefault("person", {})
+        _set(person, "firstName", person_data.first_name)
+        _set(person, "lastName", person_data.last_name)
+        email, phone = person_data.email, person_data.phone
+    address = _address(customer.address)
+    if address:
+        body.setdefault("addresses", {})["billing"] = [address]
+    _add_to_list(body, "emailAddresses", EMAIL_KIND, email)
+    _add_to_list(body, "phoneNumbers", PHONE_KIND, phone)
+    return body
+
+
+def _contact_person(person: Person, existing: Any) -> dict[str, Any]:
+    """The one contact person, keeping what lexware office holds beyond our fields (e.g. the
+    salutation) when it is the same person."""
+    entry: dict[str, Any] = {}
+    if isinstance(existing, list) and existing and isinstance(existing[0], dict):
+        same = normalized(existing[0].get("lastName", "")) == normalized(person.last_name)
+        entry = dict(existing[0]) if same else {}
+    for key, value in (
+        ("firstName", person.first_name),
+        ("lastName", person.last_name),
+        ("emailAddress", person.email),
+        ("phoneNumber", person.phone),
+    ):
+        _set(entry, key, value)
+    entry["primary"] = True
+    return entry
+
+
+def _set(target: dict[str, Any], key: str, value: str) -> None:
+    """Sets a text field; an empty value removes it (lexware office refuses blank entries)."""
+    if value.strip():
+        target[key] = value.strip()
+    else:
+        target.pop(key, None)
+
+
+def _address(address: Address) -> dict[str, str]:
+    """A billing address; without a country code (required) none is sent."""
+    if not address.country_code.strip():
+        return {}
+    fields = {
+        "street": address.street_line,
+        "zip": address.postcode.strip(),
+        "city": address.city.strip(),
+        "countryCode": address.country_code.strip().upper(),
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
+def _add_to_list(body: dict[str, Any], lists: str, kind: str, value: str) -> None:
+    """One e-mail address or phone number per list is all the API writes; an entry that is
+    already in any of the lists is left alone."""
+    value = value.strip()
+    if not value:
+        return
+    entries = body.setdefault(lists, {})
+    held = {e.casefold() for values in entries.values() if isinstance(values, list) for e in values}
+    if value.casefold() not in held:
+        entries[kind] = [value]
+
+
+def escape_wildcards(text: str) -> str:
+    """`_` and `%` are wildcards in the contact filters; a backslash makes them literal."""
+    return re.sub(r"([\\_%])", r"\\\1", text)
+
+
+def html_encode(text: str) -> str:
+    """The name filter wants `&`, `<` and `>` HTML-encoded (and then URL-encoded, which
+    requests does)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def normalized(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def name_of(contact: Mapping[str, Any], kind: CustomerKind) -> str | None:
+    if kind is CustomerKind.COMPANY:
+        company = contact.get("company")
+        return normalized(str(company.get("name", ""))) if isinstance(company, dict) else None
+    person = contact.get("person")
+    if not isinstance(person, dict):
+        return None
+    return normalized(f"{person.get('firstName', '')} {person.get('lastName', '')}")
+
+
+def is_of_kind(contact: Mapping[str, Any], kind: CustomerKind) -> bool:
+    """A company contact carries a `company` object, a person contact a `person` object."""
+    key = "company" if kind is CustomerKind.COMPANY else "person"
+    return isinstance(contact.get(key), dict)
+
+
+def emails_of(contact: Mapping[str, Any]) -> list[str]:
+    """The contact's own addresses and its contact persons' (the filter searches both)."""
+    emails = [
+        str(e)
+        for values in (contact.get("emailAddresses") or {}).values()
+        if isinstance(values, list)
+        for e in values
+    ]
+    company = contact.get("company")
+    if isinstance(company, dict):
+        emails += [
+            str(p["emailAddress"])
+            for p in company.get("contactPersons") or []
+            if isinstance(p, dict) and p.get("emailAddress")
+        ]
+    return emails
+
+
+def customer_number(contact: Mapping[str, Any]) -> str:
+    customer = (contact.get("roles") or {}).get("customer")
+    number = customer.get("number") if isinstance(customer, dict) else None
+    return "" if number is None else str(number)
+
+
+def int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def to_ref(contact: Mapping[str, Any]) -> CustomerRef:
+    return CustomerRef(
+        vendor_id=str(contact["id"]),
+        number=customer_number(contact),
+        version=int_or_none(contact.get("version")),
+    )

@@ -1,0 +1,61 @@
+"""lexware office, declared (fact sheet and derived spec in vendor-specs/lexoffice/)."""
+
+from django.utils.translation import gettext_lazy as _
+
+from connectors.providers import (
+    ApiKey,
+    CredentialField,
+    Kind,
+    PlanOffer,
+    Provider,
+    RateScope,
+    Sandbox,
+)
+from connectors.ratelimit import Rate
+from connectors.shapes import Capabilities
+
+PROVIDER = Provider(
+    key="lexoffice",
+    label="lexware office",
+    kind=Kind.ACCOUNTING,
+    auth=(
+        ApiKey(
+            fields=(
+                CredentialField(
+                    "api_key",
+                    _("API key"),
+                    _("In lexware office: Settings → Public API → create a new API key."),
+                ),
+            ),
+            template="Bearer {api_key}",
+        ),
+    ),
+    hosts={"api": "https://api.lexware.io", "app": "https://app.lexware.de"},
+    sandbox=Sandbox(app="sandbox.lexoffice.app:LexofficeSandbox", port=8102),
+    spec_files=("lexoffice/lexoffice-derived-openapi.yaml",),
+    connector="connectors.lexoffice.client:LexofficeConnector",
+    # 2 calls per second per API key, token bucket; a bucket of one spaces the calls evenly,
+    # so all workers that share a key together stay under the limit. A little under the
+    # vendor's 2 per second: calls that arrive exactly on time meet its bucket a few
+    # milliseconds early often enough to draw 429s (docs/benchmarks.md: 12 % at 2.0, none at
+    # 1.95 since transfers are paced).
+    rate=Rate(per_second=1.95, burst=1),
+    rate_scope=RateScope.CREDENTIAL,
+    # The gateway gives up after 30 s with a 504 (the write may still happen); wait a little
+    # longer than that, so its answer arrives instead of our own time-out.
+    read_timeout=35.0,
+    capabilities=Capabilities(
+        title_max_length=25,
+        currencies=frozenset({"EUR"}),  # "Currently only EUR is supported"
+        can_delete_customers=False,
+        has_idempotency_keys=False,
+        can_create_invoices=True,
+        quote_is_draft=True,
+    ),
+    calls_budget={"quote": 2, "customer": 4},
+    plan=PlanOffer(default_price_id="price_lexoffice_monthly", price_label="29 €"),
+    description=_(
+        "Won deals become quote drafts in lexware office; HubSpot contacts and companies "
+        "become customers there. Connect with an API key."
+    ),
+)

@@ -1,0 +1,1 @@
+"""Qonto: `provider` declares it, `client` holds its calls, `mapping` its JSON."""

@@ -1,0 +1,336 @@
+"""Qonto's JSON: pure functions from the neutral shapes to its bodies and back, and how its
+error bodies read.
+
+- Clients: individuals need a first and a last name, companies a name; currency, locale and an
+  address make a client usable for invoicing.
+- Quotes have no title; our title and introduction go into `header` (max 1000). Quote numbers
+  are unique per organization and at most 40 characters: APIUP numbers a deal's quote
+  `HS-<deal id>`.
+- vat_rate is a string; the quote examples write percent ("20"), the invoice examples a
+  fraction ("0.2") [unverified which scale each endpoint expects]: each gets its examples'.
+- Errors are JSON:API objects `{errors: [{code, detail, source}], trace_id}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from connectors import errors
+from connectors.shapes import (
+    Address,
+    Company,
+    Customer,
+    CustomerKind,
+    CustomerRef,
+    Person,
+    Quote,
+    QuotePosition,
+    QuoteRef,
+)
+
+# Field limits from the spec.
+NAME_MAX = 250
+PERSON_NAME_MAX = 60
+VAT_NUMBER_MAX = 20
+NUMBER_MAX = 40
+HEADER_MAX = 1000
+TERMS_MAX = 3000
+NAME_FILTER_MIN = 2
+PER_PAGE = 100  # the spec's maximum
+CLIENT_PAGES_MAX = 10
+QUOTE_PAGES_MAX = 20  # 2,000 newest quotes; a quote lost minutes ago is on the first page
+INVOICE_CURRENCY = "EUR"  # docs: "Currently, only value allowed is EUR"
+CLIENT_CURRENCY = "EUR"
+# Individuals need a first name; HubSpot allows a contact without one (reference 000 then uses
+# the first name or the e-mail address as the last name).
+MISSING_FIRST_NAME = "-"
+# The document language of a client, by the country of its address (Qonto's examples: FR,
+# EN, DE, IT, ES).
+LOCALES = {"DE": "DE", "AT": "DE", "CH": "DE", "LI": "DE", "FR": "FR", "IT": "IT", "ES": "ES"}
+DEFAULT_LOCALE = "EN"
+DEFAULT_TERMS = (
+    "Dieses Angebot ist bis zum angegebenen Ablaufdatum gültig. Alle Preise verstehen sich "
+    "netto zuzüglich der gesetzlichen Umsatzsteuer."
+)
+DEAL_REFERENCE = re.compile(r"^HubSpot-Deal (?:\d+)-(\d+)$")
+
+
+def read_error(response: requests.Response) -> str:
+    """Qonto's words: the `detail` of each JSON:API error object; the OAuth host answers
+    `{error, error_description}` (RFC 6749, assumed by the spec)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or f"HTTP {response.status_code}"
+    if not isinstance(body, Mapping):
+        return str(body)[:500]
+    problems = body.get("errors")
+    if isinstance(problems, list):
+        details = [
+            str(p.get("detail") or p.get("message") or p.get("code") or "")
+            for p in problems
+            if isinstance(p, Mapping)
+        ]
+        text = "; ".join(d for d in details if d)
+        if text:
+            return text[:1000]
+    message = body.get("error_description") or body.get("error") or body.get("message")
+    return str(message)[:500] if message else str(body)[:500]
+
+
+# -- clients -------------------------------------------------------------------------------
+
+
+def client_body(customer: Customer) -> dict[str, Any]:
+    """The client as Qonto's create takes it: a company by name, a person as an individual
+    with first and last name; EUR, a locale and the billing address make it invoiceable."""
+    address = customer.address
+    if customer.kind is CustomerKind.COMPANY:
+        company = _company_of(customer)
+        body: dict[str, Any] = {"kind": "company", "name": _cut(_clean(company.name), NAME_MAX)}
+        vat_id = re.sub(r"\s+", "", company.vat_id)
+        if vat_id and len(vat_id) <= VAT_NUMBER_MAX:
+            body["vat_number"] = vat_id
+    else:
+        person = _person_of(customer)
+        first, last = _clean(person.first_name), _clean(person.last_name)
+        if not first and " " in last:
+            first, last = last.split(" ", 1)
+        body = {
+            "kind": "individual",
+            "first_name": _cut(first or MISSING_FIRST_NAME, PERSON_NAME_MAX),
+            "last_name": _cut(last, PERSON_NAME_MAX),
+        }
+    email = customer.email.strip()
+    if email:
+        body["email"] = email
+    billing = _billing_address(address)
+    if billing:
+        body["billing_address"] = billing
+    body["currency"] = CLIENT_CURRENCY
+    body["locale"] = LOCALES.get(address.country_code.strip().upper(), DEFAULT_LOCALE)
+    return body
+
+
+def _billing_address(address: Address) -> dict[str, str]:
+    fields = {
+        "street_address": _clean(address.street_line),
+        "city": _clean(address.city),
+        "zip_code": _clean(address.postcode),
+        "country_code": address.country_code.strip().upper(),
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
+def hubspot_id(customer: Customer) -> str:
+    if customer.kind is CustomerKind.COMPANY and customer.company is not None:
+        return customer.company.hubspot_id.strip()
+    return customer.person.hubspot_id.strip() if customer.person is not None else ""
+
+
+def _company_of(customer: Customer) -> Company:
+    if customer.company is None:
+        raise ValueError("A company customer needs a company.")
+    return customer.company
+
+
+def _person_of(customer: Customer) -> Person:
+    if customer.person is None:
+        raise ValueError("A person customer needs a person.")
+    return customer.person
+
+
+def is_company(client: Mapping[str, Any]) -> bool:
+    """A client's kind (`type` is its alias; `kind` wins): `company`, or a person as
+    `individual` or `freelancer`."""
+    return (client.get("kind") or client.get("type")) == "company"
+
+
+def names_of(client: Mapping[str, Any], *, company: bool) -> set[str]:
+    """The client's names to compare: its `name`, and a person's first and last name."""
+    names = {normalized(str(client.get("name") or ""))}
+    if not company:
+        first, last = client.get("first_name") or "", client.get("last_name") or ""
+        names.add(normalized(f"{first} {last}"))
+    return names
+
+
+def customer_ref(client: Mapping[str, Any]) -> CustomerRef:
+    return CustomerRef(vendor_id=str(client["id"]))
+
+
+def uuid_or_none(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(str(value).strip()))
+    except ValueError:
+        return None
+
+
+def uuid_or_raise(value: str) -> str:
+    client_id = uuid_or_none(value)
+    if client_id is None:
+        raise errors.NotFound(f"{value!r} is not a Qonto client id.")
+    return client_id
+
+
+def digest(body: Mapping[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+# -- documents -----------------------------------------------------------------------------
+
+
+def quote_number(reference: str) -> str:
+    """The quote number for our reference: `HS-<deal id>` for a deal's reference, else the
+    reference made safe, at most 40 characters (a digest when it would be longer)."""
+    reference = reference.strip()
+    match = DEAL_REFERENCE.match(reference)
+    if match:
+        return f"HS-{match.group(1)}"
+    safe = re.sub(r"[^A-Za-z0-9]+", "-", reference).strip("-")
+    number = f"HS-{safe}"
+    if len(number) > NUMBER_MAX:
+        number = "HS-" + hashlib.sha256(reference.encode()).hexdigest()[: NUMBER_MAX - 3]
+    return number
+
+
+def quote_body(quote: Quote, *, terms_and_conditions: str) -> dict[str, Any]:
+    currency = quote.currency.strip().upper()
+    body: dict[str, Any] = {
+        "client_id": uuid_or_raise(quote.customer_id),
+        "issue_date": quote.valid_from.isoformat(),
+        "expiry_date": quote.valid_until.isoformat(),
+        "terms_and_conditions": _cut(terms_and_conditions.strip(), TERMS_MAX),
+        "currency": currency,
+        # Required while the organization numbers by hand (Qonto's default), allowed
+        # otherwise: always sent, so the number also guards against a second quote.
+        "number": quote_number(quote.reference),
+        "items": [item(p, currency, rate_scale=Decimal(1)) for p in quote.positions],
+    }
+    text = header(quote)
+    if text:
+        body["header"] = text
+    return body
+
+
+def invoice_body(quote: Quote, *, client_id: str, currency: str, iban: str) -> dict[str, Any]:
+    """A draft client invoice (issue date = valid from, due date = valid until), paid into
+    `iban`."""
+    body: dict[str, Any] = {
+        "client_id": client_id,
+        "issue_date": quote.valid_from.isoformat(),
+        "due_date": quote.valid_until.isoformat(),
+        "status": "draft",
+        "currency": currency,
+        "payment_methods": {"iban": iban},
+        "items": [item(p, currency, rate_scale=Decimal("0.01")) for p in quote.positions],
+    }
+    text = header(quote)
+    if text:
+        body["header"] = text
+    return body
+
+
+def header(quote: Quote) -> str:
+    """Title and introduction (Qonto quotes have no title), with our reference always in it,
+    within Qonto's 1000 characters: the reference survives a cut."""
+    parts = [_clean(quote.title), quote.introduction.strip()]
+    text = "\n".join(p for p in parts if p)
+    reference = quote.reference.strip()
+    if reference and reference not in text:
+        text = f"{text}\n{reference}" if text else reference
+    if len(text) <= HEADER_MAX:
+        return text
+    tail = f"…\n{reference}" if reference else "…"
+    return text[: HEADER_MAX - len(tail)].rstrip() + tail
+
+
+def item(position: QuotePosition, currency: str, *, rate_scale: Decimal) -> dict[str, Any]:
+    """One item. `rate_scale` 1 writes percent (the quote examples), 0.01 a fraction (the
+    invoice examples) for vat_rate and a percentage discount alike."""
+    entry: dict[str, Any] = {
+        "title": _clean(position.name),
+        "quantity": _plain(position.quantity),
+        "unit_price": {"value": _amount(position.unit_net_price), "currency": currency},
+        "vat_rate": _plain(position.tax_rate * rate_scale),
+    }
+    if position.description.strip():
+        entry["description"] = position.description.strip()
+    if position.unit.strip():
+        entry["unit"] = position.unit.strip()
+    if position.discount_percent:
+        entry["discount"] = {
+            "type": "percentage",
+            "value": _plain(position.discount_percent * rate_scale),
+        }
+    return entry
+
+
+def quote_ref(document: Mapping[str, Any]) -> QuoteRef:
+    return QuoteRef(
+        vendor_id=str(document["id"]),
+        number=str(document.get("number") or ""),
+        url=str(document.get("quote_url") or ""),
+    )
+
+
+def invoice_ref(invoice: Mapping[str, Any]) -> QuoteRef:
+    return QuoteRef(
+        vendor_id=str(invoice["id"]),
+        number=str(invoice.get("number") or ""),
+        url=str(invoice.get("invoice_url") or ""),
+    )
+
+
+def has_next_page(answer: Any) -> bool:
+    meta = answer.get("meta") if isinstance(answer, Mapping) else None
+    return isinstance(meta, Mapping) and bool(meta.get("next_page"))
+
+
+def main_iban(organization: Mapping[str, Any]) -> str:
+    """The IBAN of the main active Qonto account (not a connected external one)."""
+    accounts = [
+        a
+        for a in organization.get("bank_accounts") or []
+        if isinstance(a, Mapping)
+        and a.get("iban")
+        and a.get("status", "active") == "active"
+        and not a.get("is_external_account")
+    ]
+    accounts.sort(key=lambda a: not a.get("main"))
+    return str(accounts[0]["iban"]) if accounts else ""
+
+
+# -- text ----------------------------------------------------------------------------------
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def normalized(text: str) -> str:
+    return _clean(text).casefold()
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip()
+
+
+def _plain(value: Decimal) -> str:
+    """12.50 -> "12.5", 3 -> "3", 0.190 -> "0.19": a decimal string without exponent."""
+    text = f"{value.normalize():f}"
+    return "0" if text in ("-0", "") else text
+
+
+def _amount(value: Decimal) -> str:
+    """Money with at least two places ("100.00"), more only where the price has them."""
+    return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else _plain(value)

@@ -1,0 +1,75 @@
+"""Qonto, declared (fact sheet and derived spec in vendor-specs/qonto/)."""
+
+from django.utils.translation import gettext_lazy as _
+
+from connectors.providers import (
+    ApiKey,
+    CredentialField,
+    Kind,
+    OAuth2,
+    PlanOffer,
+    Provider,
+    RateScope,
+    Sandbox,
+)
+from connectors.ratelimit import Rate
+from connectors.shapes import Capabilities
+
+PROVIDER = Provider(
+    key="qonto",
+    label="Qonto",
+    kind=Kind.ACCOUNTING,
+    auth=(
+        OAuth2(
+            authorize_path="/oauth2/auth",
+            token_path="/oauth2/token",  # noqa: S106 (a path, not a secret)
+            # All in the spec's OAuth scope list; `offline_access` brings a refresh token.
+            scopes=(
+                "offline_access",
+                "organization.read",
+                "client.read",
+                "client.write",
+                "client_invoice.write",
+                "client_invoices.read",
+            ),
+            # The spent refresh token stays valid for 60 s after the answer's replaces it.
+            rotating_refresh=True,
+        ),
+        ApiKey(
+            fields=(
+                CredentialField("login", _("Login"), secret=False),
+                CredentialField(
+                    "secret_key",
+                    _("Secret key"),
+                    _(
+                        "In Qonto: Settings → Integrations → API key shows your login and "
+                        "secret key."
+                    ),
+                ),
+            ),
+            template="{login}:{secret_key}",
+        ),
+    ),
+    hosts={"api": "https://thirdparty.qonto.com", "oauth": "https://oauth.qonto.com"},
+    sandbox=Sandbox(app="sandbox.qonto.app:QontoSandbox", port=8105),
+    spec_files=("qonto/qonto-derived-openapi.yaml",),
+    connector="connectors.qonto.client:QontoConnector",
+    # 1,000 per 10 s and 10,000 per 10 min per IP: 15 a second with a burst of 100 stays
+    # under both (at most 250 in 10 s, 9,100 in 10 min).
+    rate=Rate(per_second=15, burst=100),
+    rate_scope=RateScope.SOURCE_IP,
+    capabilities=Capabilities(
+        title_max_length=None,  # no title field: the title goes into `header` (max 1000)
+        currencies=None,  # quote `currency` is any ISO 4217 code; invoices check for EUR
+        can_delete_customers=False,  # the spec has no DELETE for clients
+        has_idempotency_keys=True,
+        can_create_invoices=True,
+        quote_is_draft=False,  # a new quote is `pending_approval`
+    ),
+    calls_budget={"quote": 3, "customer": 2},
+    plan=PlanOffer(default_price_id="price_qonto_monthly", price_label="29 €"),
+    description=_(
+        "Won deals become quotes in Qonto; HubSpot contacts and companies become clients "
+        "there. Connect by signing in to Qonto or with your login and secret key."
+    ),
+)

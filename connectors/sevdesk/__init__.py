@@ -1,0 +1,1 @@
+"""sevDesk: `provider` declares it, `client` holds its calls, `mapping` its JSON."""
