@@ -435,14 +435,13 @@ def _accounting_sandbox(system: str, *, lexoffice_rate: float, token_lifetime: f
 
         return LexofficeSandbox(api_keys={}, rate_per_second=lexoffice_rate, burst=1)
     if system == "qonto":
-        from django.conf import settings
-
+        from connectors.oauth import client_credentials
+        from connectors.registry import provider
         from sandbox.qonto.app import QontoSandbox
 
+        client_id, client_secret = client_credentials(provider("qonto"))
         qonto = QontoSandbox(access_token_lifetime=token_lifetime, seed_demo=False)
-        qonto.add_oauth_client(
-            client_id=settings.QONTO_CLIENT_ID, client_secret=settings.QONTO_CLIENT_SECRET
-        )
+        qonto.add_oauth_client(client_id=client_id, client_secret=client_secret)
         return qonto
     raise ValueError(f"no accounting sandbox for {system!r} (one of {ACCOUNTING_SYSTEMS})")
 

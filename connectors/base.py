@@ -12,7 +12,7 @@ import requests
 from connectors import errors, oauth
 from connectors.auth import authenticator_for
 from connectors.credentials import TokenSet
-from connectors.http import ErrorReader, HttpClient, VendorApi, default_error_reader
+from connectors.http import HttpClient, VendorApi, default_error_reader
 from connectors.models import Connection
 from connectors.providers import Provider, RateScope
 from connectors.registry import vendor_url
@@ -32,7 +32,8 @@ class Connector:
     system's `mapping` module."""
 
     provider: ClassVar[Provider]
-    read_error: ClassVar[ErrorReader] = staticmethod(default_error_reader)
+    # How the vendor's error bodies read (each system's `mapping.read_error`).
+    read_error = staticmethod(default_error_reader)
 
     def __init__(
         self,
@@ -60,7 +61,7 @@ class Connector:
             ),
             limiter_key=self._limiter_key(),
             auth=authenticator_for(provider, connection, refresh=self.refresh),
-            read_error=type(self).read_error,
+            read_error=self.read_error,
         )
 
     def default_headers(self) -> Mapping[str, str]:

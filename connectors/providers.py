@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from django_stubs_ext import StrOrPromise
+
 from connectors import errors
 from connectors.ratelimit import Rate
 from connectors.shapes import Capabilities
@@ -42,8 +44,8 @@ class CredentialField:
     """One field of the form where a customer pastes a credential."""
 
     name: str  # the key in Connection.credentials
-    label: str  # lazily translated
-    help_text: str = ""
+    label: StrOrPromise  # lazily translated
+    help_text: StrOrPromise = ""
     secret: bool = True  # never rendered back into the page
 
 
@@ -129,7 +131,7 @@ class Provider:
     # Vendor calls per flow at most, e.g. {"quote": 2}: what the pacing books ahead.
     calls_budget: Mapping[str, int] = field(default_factory=dict)
     plan: PlanOffer | None = None
-    description: str = ""  # what the plan does, in the customer's words (lazily translated)
+    description: StrOrPromise = ""  # what the plan does, in the customer's words (lazily translated)
 
     @property
     def api_key(self) -> ApiKey | None:

@@ -32,16 +32,22 @@ PROVIDER = Provider(
     # The consent screen is on another host than the API.
     hosts={"api": "https://api.hubapi.com", "oauth": "https://app.hubspot.com"},
     sandbox=Sandbox(app="sandbox.hubspot.app:HubSpotSandbox", port=8101),
-    spec_files=(
-        "hubspot/crm-deals-v3.json",
-        "hubspot/crm-companies-v3.json",
-        "hubspot/crm-contacts-v3.json",
-        "hubspot/crm-line-items-v3.json",
-        "hubspot/crm-associations-v4.json",
-        "hubspot/crm-pipelines-v3.json",
-        "hubspot/crm-properties-v3.json",
-        "hubspot/oauth-v1.json",
-        "hubspot/webhooks-v3.json",
+    # HubSpot's published files, with the patches their validator needs (fact sheet).
+    spec_files=tuple(
+        f"hubspot/prism-patched/{name}.json"
+        for name in (
+            "crm-deals-v3",
+            "crm-contacts-v3",
+            "crm-companies-v3",
+            "crm-line-items-v3",
+            "crm-products-v3",
+            "crm-associations-v4",
+            "crm-pipelines-v3",
+            "crm-properties-v3",
+            "oauth-v1",
+            "oauth-v3",
+            "webhooks-v3",
+        )
     ),
     # 110 requests per 10 s per installing account for OAuth apps: a bucket of 10 refilled at
     # 10 per second never sends more than 110 in any 10 s window.

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors import errors
 from connectors.base import AccountingConnector
@@ -34,6 +34,7 @@ from connectors.shapes import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The spec asks for a meaningful User-Agent, so sevDesk's support can tell integrations apart.
 USER_AGENT = "APIUP HubSpot integration"
@@ -348,7 +349,11 @@ class SevdeskConnector(AccountingConnector):
         user = self._sev_user()
         address = self._document_address(contact_id)
         return mapping.document_fields(
-            quote, contact_id=contact_id, currency=currency, user_id=str(user["id"]), address=address
+            quote,
+            contact_id=contact_id,
+            currency=currency,
+            user_id=str(user["id"]),
+            address=address,
         )
 
     def _header(self, quote: Quote, fallback: str) -> str:
@@ -375,23 +380,23 @@ class SevdeskConnector(AccountingConnector):
     def _cache_key(self, name: str) -> tuple[str, str, str]:
         return (self.client.api.base_url, self.client.limiter_key, name)
 
+    def _system_list(self, name: str, parse: Callable[[list[dict[str, Any]]], T]) -> T:
+        """`GET /{name}`, parsed; cached for an hour per token and process."""
+
+        def load() -> T:
+            return parse(mapping.objects(self.request("GET", f"/{name}")))
+
+        cached: T = _cached(self._cache_key(name), load)
+        return cached
+
     def _load_sev_user(self) -> dict[str, Any]:
         return mapping.sev_user(mapping.objects(self.request("GET", "/SevUser")))
 
     def _sev_user(self) -> dict[str, Any]:
-        user: dict[str, Any] = _cached(self._cache_key("SevUser"), self._load_sev_user)
-        return user
+        return self._system_list("SevUser", mapping.sev_user)
 
     def _countries(self) -> tuple[mapping.Country, ...]:
-        def load() -> tuple[mapping.Country, ...]:
-            return mapping.countries(mapping.objects(self.request("GET", "/StaticCountry")))
-
-        countries: tuple[mapping.Country, ...] = _cached(self._cache_key("StaticCountry"), load)
-        return countries
+        return self._system_list("StaticCountry", mapping.countries)
 
     def _unities(self) -> tuple[mapping.Unity, ...]:
-        def load() -> tuple[mapping.Unity, ...]:
-            return mapping.unities(mapping.objects(self.request("GET", "/Unity")))
-
-        unities: tuple[mapping.Unity, ...] = _cached(self._cache_key("Unity"), load)
-        return unities
+        return self._system_list("Unity", mapping.unities)

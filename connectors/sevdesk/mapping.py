@@ -54,20 +54,8 @@ LIST_PAGES_MAX = 10  # 10,000 rows; a match beyond that is not worth more calls
 UNIT_PIECE = ("UNITY_PIECE", "Stk")
 UNIT_HOUR = ("UNITY_HOUR", "Std")
 UNIT_ALIASES: dict[str, tuple[str, str]] = {
-    "stück": UNIT_PIECE,
-    "stueck": UNIT_PIECE,
-    "stk": UNIT_PIECE,
-    "stk.": UNIT_PIECE,
-    "piece": UNIT_PIECE,
-    "pieces": UNIT_PIECE,
-    "pcs": UNIT_PIECE,
-    "stunde": UNIT_HOUR,
-    "stunden": UNIT_HOUR,
-    "std": UNIT_HOUR,
-    "std.": UNIT_HOUR,
-    "h": UNIT_HOUR,
-    "hour": UNIT_HOUR,
-    "hours": UNIT_HOUR,
+    **dict.fromkeys(("stück", "stueck", "stk", "stk.", "piece", "pieces", "pcs"), UNIT_PIECE),
+    **dict.fromkeys(("stunde", "stunden", "std", "std.", "h", "hour", "hours"), UNIT_HOUR),
 }
 
 

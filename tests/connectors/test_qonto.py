@@ -16,11 +16,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from django.conf import settings
 
-from connectors import errors, qonto
-from connectors.models import Connection, System
-from connectors.qonto import QontoConnector, quote_number, read_error
+from connectors import errors, oauth
+from connectors.credentials import TokenSet
+from connectors.models import Connection
+from connectors.qonto import mapping
+from connectors.qonto.client import IDEMPOTENCY_NAMESPACE, QontoConnector
+from connectors.qonto.provider import PROVIDER
+from connectors.registry import vendor_url
 from connectors.shapes import (
     Address,
     Company,
@@ -50,6 +53,13 @@ REFERENCE = "HubSpot-Deal 123-4711"
 
 def _fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _oauth_over_plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    # oauthlib refuses http://; the sandbox on this machine speaks nothing else (the settings
+    # allow it only when SANDBOX_VENDORS is set, which the test settings do not).
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +97,7 @@ def _organization(sandbox: QontoSandbox) -> Organization:
 
 def _connector(url: str, credentials: dict[str, Any] | None = None) -> QontoConnector:
     connection = Connection(
-        system=System.QONTO,
+        system="qonto",
         credentials=credentials or {"login": LOGIN, "secret_key": SECRET_KEY},
     )
     return QontoConnector(connection=connection, base_url=url, oauth_url=url)
@@ -172,7 +182,7 @@ def _quote(customer_id: str, **changes: Any) -> Quote:
 def _key(connector: QontoConnector, effect: str) -> str:
     connection = connector.connection
     scope = connection.tenant_id or connection.pk or ""
-    return str(uuid.uuid5(qonto.IDEMPOTENCY_NAMESPACE, f"{scope}|{effect}"))
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{scope}|{effect}"))
 
 
 # -- verify and the API key -------------------------------------------------------------------
@@ -198,7 +208,7 @@ def test_verify_sends_the_raw_api_key_and_names_the_organization(
 @pytest.mark.django_db
 def test_a_refused_api_key_asks_for_reconnecting(vendor: RunningSandbox) -> None:
     connection = ConnectionFactory(
-        system=System.QONTO, credentials={"login": LOGIN, "secret_key": "revoked-key"}
+        system="qonto", credentials={"login": LOGIN, "secret_key": "revoked-key"}
     )
     connector = QontoConnector(connection=connection, base_url=vendor.url, oauth_url=vendor.url)
 
@@ -219,7 +229,7 @@ def test_a_missing_scope_asks_for_reconnecting(
 ) -> None:
     sandbox.api_key_scopes = ("organization.read", "client.read")
     connection = ConnectionFactory(
-        system=System.QONTO, credentials={"login": LOGIN, "secret_key": SECRET_KEY}
+        system="qonto", credentials={"login": LOGIN, "secret_key": SECRET_KEY}
     )
     connector = QontoConnector(connection=connection, base_url=vendor.url, oauth_url=vendor.url)
 
@@ -267,14 +277,16 @@ def _consent(url: str) -> str:
 
 
 def _oauth_connection(vendor: RunningSandbox) -> Connection:
-    url = qonto.authorization_url(state="state-42", redirect_uri=REDIRECT_URI, oauth_url=vendor.url)
-    tokens = qonto.exchange_code(
-        code=_consent(url), redirect_uri=REDIRECT_URI, oauth_url=vendor.url
+    url = oauth.authorization_url(
+        PROVIDER, state="state-42", redirect_uri=REDIRECT_URI, oauth_url=vendor.url
+    )
+    tokens = oauth.exchange_code(
+        PROVIDER, code=_consent(url), redirect_uri=REDIRECT_URI, oauth_url=vendor.url
     )
     assert tokens.refresh_token  # offline_access was asked for
     assert tokens.expires_in == 3600
     connection = ConnectionFactory(
-        system=System.QONTO,
+        system="qonto",
         credentials={
             "access_token": tokens.access_token,
             "refresh_token": tokens.refresh_token,
@@ -286,12 +298,15 @@ def _oauth_connection(vendor: RunningSandbox) -> Connection:
 
 
 def test_the_authorization_url_asks_for_the_product_scopes() -> None:
-    url = qonto.authorization_url(state="s1", redirect_uri=REDIRECT_URI)
+    oauth_url = vendor_url(PROVIDER, "oauth")
+    url = oauth.authorization_url(
+        PROVIDER, state="s1", redirect_uri=REDIRECT_URI, oauth_url=oauth_url
+    )
     query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
-    assert url.startswith(settings.VENDOR_API_URLS["qonto_oauth"] + "/oauth2/auth?")
+    assert url.startswith(oauth_url + "/oauth2/auth?")
     assert query == {
-        "client_id": settings.QONTO_CLIENT_ID,
+        "client_id": oauth.client_credentials(PROVIDER)[0],
         "redirect_uri": REDIRECT_URI,
         "response_type": "code",
         "scope": "offline_access organization.read client.read client.write "
@@ -310,7 +325,9 @@ def test_the_code_flow_gives_a_working_connection(
     assert connector.verify().name == ORGANIZATION_NAME
     assert sandbox.api_calls(path_prefix="/v2/")[-1].credential == f"oauth:{LOGIN}"
     with pytest.raises(errors.ReconnectRequired) as caught:  # a code is good for one exchange
-        qonto.exchange_code(code="ory_ac_made-up", redirect_uri=REDIRECT_URI, oauth_url=vendor.url)
+        oauth.exchange_code(
+            PROVIDER, code="ory_ac_made-up", redirect_uri=REDIRECT_URI, oauth_url=vendor.url
+        )
     assert caught.value.vendor_message == "The authorization code is invalid or expired"
 
 
@@ -353,8 +370,61 @@ def test_a_token_refused_before_its_expiry_is_refreshed_once_and_the_call_repeat
 
 
 @pytest.mark.django_db
+def test_a_token_refused_again_after_the_refresh_is_not_refreshed_a_second_time(
+    vendor: RunningSandbox, sandbox: QontoSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection = _oauth_connection(vendor)
+    connection.credentials = {**connection.credentials, "access_token": "ory_at_revoked"}
+    connection.save()
+    refreshes: list[str] = []
+
+    def refused_again(provider: Any, refresh_token: str, *, oauth_url: str) -> TokenSet:
+        refreshes.append(refresh_token)
+        return TokenSet(access_token="ory_at_also_revoked", refresh_token="", expires_in=3600)
+
+    monkeypatch.setattr(oauth, "refresh", refused_again)
+    connector = QontoConnector(connection=connection, base_url=vendor.url, oauth_url=vendor.url)
+
+    with pytest.raises(errors.AuthorizationExpired) as caught:
+        connector.verify()
+
+    # Refreshed once, sent twice; a refusal of the new token is no reason to ask the customer
+    # to connect again (it may be revoked by mistake or the clocks disagree).
+    assert not isinstance(caught.value, errors.ReconnectRequired)
+    assert caught.value.status == 401
+    assert len(refreshes) == 1
+    assert [c.status for c in sandbox.api_calls(path_prefix="/v2/")] == [401, 401]
+    assert Connection.objects.get(pk=connection.pk).status != Connection.Status.NEEDS_RECONNECT
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="OAuth2Auth.headers() keeps the first access token for the connector's life: an "
+    "expired one is only replaced after Qonto refuses it (connectors/auth.py)",
+)
+@pytest.mark.django_db
+def test_a_token_that_expires_while_the_connector_lives_is_refreshed_before_the_next_call(
+    vendor: RunningSandbox, sandbox: QontoSandbox
+) -> None:
+    connection = _oauth_connection(vendor)
+    connector = QontoConnector(connection=connection, base_url=vendor.url, oauth_url=vendor.url)
+    connector.verify()
+    # An hour later the token has run out, at Qonto and by what the connection stored.
+    token = connection.credentials["access_token"]
+    sandbox.access_tokens[token].expires_at = time.time() - 1
+    connection.credentials = {**connection.credentials, "expires_at": time.time() - 10}
+    connection.save()
+
+    connector.verify()
+
+    # Refreshed before the call, not after a 401: Qonto throttles after 200 refusals.
+    assert [c.status for c in sandbox.api_calls(path_prefix="/v2/")] == [200, 200]
+    assert Connection.objects.get(pk=connection.pk).credentials["access_token"] != token
+
+
+@pytest.mark.django_db
 def test_a_refused_refresh_token_marks_the_connection_for_reconnecting(
-    vendor: RunningSandbox,
+    vendor: RunningSandbox, sandbox: QontoSandbox
 ) -> None:
     connection = _oauth_connection(vendor)
     connection.credentials = {
@@ -373,7 +443,9 @@ def test_a_refused_refresh_token_marks_the_connection_for_reconnecting(
     )
     assert "ory_rt_unknown" not in str(caught.value)
     assert Connection.objects.get(pk=connection.pk).status == Connection.Status.NEEDS_RECONNECT
-    assert connector.client.calls == 0
+    # The refresh failed before the call was sent: nothing reached the API. (The client's
+    # counter cannot tell: it counts a call before asking for its headers.)
+    assert sandbox.api_calls(path_prefix="/v2/") == []
 
 
 # -- clients ----------------------------------------------------------------------------------
@@ -600,18 +672,18 @@ def test_a_refused_quote_fails_once_with_qontos_words(
 
 def test_a_long_title_is_cut_in_the_header_but_keeps_the_reference() -> None:
     quote = _quote(str(uuid.uuid4()), title="Lager " * 300, introduction="")
-    header = qonto._header(quote)
-    assert len(header) == qonto.HEADER_MAX
+    header = mapping.header(quote)
+    assert len(header) == mapping.HEADER_MAX
     assert header.endswith(f"…\n{REFERENCE}")
 
 
 def test_quote_numbers_are_short_and_stable() -> None:
-    assert quote_number("HubSpot-Deal 123-4711") == "HS-4711"
-    assert quote_number("hubspot-deal-4711-123") == "HS-hubspot-deal-4711-123"
-    long = quote_number("x" * 80)
+    assert mapping.quote_number("HubSpot-Deal 123-4711") == "HS-4711"
+    assert mapping.quote_number("hubspot-deal-4711-123") == "HS-hubspot-deal-4711-123"
+    long = mapping.quote_number("x" * 80)
     assert long.startswith("HS-")
     assert len(long) == 40
-    assert long == quote_number("x" * 80)
+    assert long == mapping.quote_number("x" * 80)
 
 
 # -- invoices ---------------------------------------------------------------------------------
@@ -658,12 +730,14 @@ def test_read_error_joins_the_details_of_every_error_object() -> None:
     response.status_code = 422
     response._content = json.dumps(_fixture("validation-error-422.json")).encode()
 
-    assert read_error(response) == "client_id is invalid; currency is missing for this client"
+    assert (
+        mapping.read_error(response) == "client_id is invalid; currency is missing for this client"
+    )
 
     response._content = json.dumps(_fixture("token-invalid-grant-400.json")).encode()
-    assert read_error(response) == "The refresh token is invalid or expired"
+    assert mapping.read_error(response) == "The refresh token is invalid or expired"
     response._content = b"<html>login</html>"
-    assert read_error(response) == "<html>login</html>"
+    assert mapping.read_error(response) == "<html>login</html>"
 
 
 def test_the_connectors_calls_are_checked_against_the_spec(

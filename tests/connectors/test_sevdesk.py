@@ -225,6 +225,18 @@ def test_a_refused_token_asks_for_reconnecting(vendor: RunningSandbox) -> None:
     assert sevdesk.client.calls == 1  # a token cannot be refreshed: no retry
 
 
+def test_a_connection_without_a_token_asks_for_reconnecting_without_a_call(
+    vendor: RunningSandbox, sandbox: SevdeskSandbox
+) -> None:
+    connection = Connection(system="sevdesk", credentials={"api_token": "  "})
+    sevdesk = SevdeskConnector(connection=connection, base_url=f"{vendor.url}/api/v1")
+    with pytest.raises(errors.ReconnectRequired):
+        sevdesk.verify()
+    assert sevdesk.client.calls == 0
+    assert sandbox.api_calls() == []
+    assert connection.status == Connection.Status.NEEDS_RECONNECT
+
+
 # -- customers -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,320 @@
+"""HubSpot's JSON: pure functions from its CRM records (deals, companies, contacts, line
+items, pipelines, associations) to the neutral shapes, the deal properties the product writes
+back, and how its error bodies read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import requests
+from django_countries import countries
+
+from connectors.shapes import Address, Company, Deal, LineItem, Person
+
+BATCH_LIMIT = 100  # records per batch read
+PAGE_LIMIT = 100  # records per page of a list
+
+DEAL_PROPERTIES = ("dealname", "pipeline", "dealstage", "amount", "closedate", "deal_currency_code")
+COMPANY_PROPERTIES = ("name", "domain", "phone", "address", "address2", "zip", "city", "country")
+CONTACT_PROPERTIES = (
+    "firstname",
+    "lastname",
+    "email",
+    "phone",
+    "address",
+    "zip",
+    "city",
+    "country",
+)
+LINE_ITEM_PROPERTIES = (
+    "name",
+    "description",
+    "quantity",
+    "price",
+    "hs_sku",
+    "hs_discount_percentage",
+    "hs_position_on_quote",
+)
+# HubSpot-defined association type of a deal's primary company (associations v4).
+PRIMARY_COMPANY_TYPE_ID = 5
+
+DEFAULT_EXCLUSION_PROPERTY = "not_to_accounting"  # checkbox "Not to accounting"
+CHECKED_VALUES = frozenset({"true", "yes", "ja", "1", "on"})
+
+# Deal properties the product writes back; HubSpot refuses unknown properties.
+QUOTE_NUMBER_PROPERTY = "apiup_quote_number"
+QUOTE_URL_PROPERTY = "apiup_quote_url"
+PROPERTY_GROUP = {"name": "apiup", "label": "APIUP", "displayOrder": -1}
+QUOTE_PROPERTIES = (
+    {
+        "name": QUOTE_NUMBER_PROPERTY,
+        "label": "Quote number (APIUP)",
+        "description": "Number of the quote APIUP created in the accounting system.",
+        "groupName": PROPERTY_GROUP["name"],
+        "type": "string",
+        "fieldType": "text",
+        "formField": False,
+    },
+    {
+        "name": QUOTE_URL_PROPERTY,
+        "label": "Quote link (APIUP)",
+        "description": "Link to the quote APIUP created in the accounting system.",
+        "groupName": PROPERTY_GROUP["name"],
+        "type": "string",
+        "fieldType": "text",
+        "formField": False,
+    },
+)
+
+# Names HubSpot users type into the free-text country field that django-countries does not
+# know in English or German.
+COUNTRY_ALIASES = {
+    "brd": "DE",
+    "suisse": "CH",
+    "svizzera": "CH",
+    "svizra": "CH",
+    "helvetia": "CH",
+    "osterreich": "AT",
+    "oesterreich": "AT",
+    "uk": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "usa": "US",
+    "united states of america": "US",
+    "italia": "IT",
+    "espana": "ES",
+    "españa": "ES",
+    "nederland": "NL",
+    "holland": "NL",
+    "belgique": "BE",
+    "belgie": "BE",
+    "belgië": "BE",
+    "polska": "PL",
+    "danmark": "DK",
+    "sverige": "SE",
+    "norge": "NO",
+}
+
+
+def read_error(response: requests.Response) -> str:
+    """HubSpot's error body: `message` (human words) and `category`; the OAuth endpoints
+    answer `status` + `message`, newer ones `error` + `error_description`."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    if not isinstance(body, Mapping):
+        return str(body)[:500]
+    for key in ("message", "error_description", "status", "category", "error"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return str(body)[:500]
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+def country_code(value: str | None) -> str:
+    """ISO 3166-1 alpha-2 for HubSpot's free-text country ("Deutschland", "CH", "Austria"),
+    or "" when it cannot be told."""
+    text = re.sub(r"\s+", " ", (value or "").replace(".", "")).strip()
+    if not text:
+        return ""
+    if len(text) <= 3 and text.isalpha():
+        code = countries.alpha2(text)
+        if code:
+            return str(code)
+    for language in ("en", "de"):
+        found = countries.by_name(text, language=language)
+        if isinstance(found, str) and found:
+            return found
+    return COUNTRY_ALIASES.get(text.casefold(), "")
+
+
+def text(properties: Mapping[str, Any], name: str) -> str:
+    value = properties.get(name)
+    return "" if value is None else str(value).strip()
+
+
+def decimal(value: Any) -> Decimal | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+
+
+def date(value: Any) -> dt.date | None:
+    """HubSpot dates come as ISO date-times ("2026-11-30T00:00:00Z"), dates, or epoch ms."""
+    raw = "" if value is None else str(value).strip()
+    if not raw:
+        return None
+    if raw.isdigit():
+        return dt.datetime.fromtimestamp(int(raw) / 1000, dt.UTC).date()
+    try:
+        return dt.datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(dt.UTC).date()
+    except ValueError:
+        pass
+    try:
+        return dt.date.fromisoformat(raw[:10])
+    except ValueError:
+        return None
+
+
+def excluded(record: Mapping[str, Any], exclusion_property: str) -> bool:
+    """Whether the record's exclusion checkbox ("Not to accounting") is ticked."""
+    value = (record.get("properties") or {}).get(exclusion_property)
+    return str(value or "").strip().casefold() in CHECKED_VALUES
+
+
+# -- records -----------------------------------------------------------------------------
+
+
+def _address(properties: Mapping[str, Any], *, second_line: str = "") -> Address:
+    street = text(properties, "address")
+    extra = text(properties, second_line) if second_line else ""
+    return Address(
+        street=", ".join(part for part in (street, extra) if part),
+        postcode=text(properties, "zip"),
+        city=text(properties, "city"),
+        country_code=country_code(text(properties, "country")),
+    )
+
+
+def company_from(record: Mapping[str, Any]) -> Company:
+    properties = record.get("properties") or {}
+    return Company(
+        name=text(properties, "name"),
+        domain=text(properties, "domain"),
+        phone=text(properties, "phone"),
+        address=_address(properties, second_line="address2"),
+        hubspot_id=str(record["id"]),
+    )
+
+
+def person_from(record: Mapping[str, Any]) -> Person:
+    properties = record.get("properties") or {}
+    return Person(
+        first_name=text(properties, "firstname"),
+        last_name=text(properties, "lastname"),
+        email=text(properties, "email"),
+        phone=text(properties, "phone"),
+        address=_address(properties),
+        hubspot_id=str(record["id"]),
+    )
+
+
+def line_item_from(record: Mapping[str, Any]) -> LineItem:
+    properties = record.get("properties") or {}
+    quantity = decimal(properties.get("quantity"))
+    return LineItem(
+        name=text(properties, "name"),
+        quantity=Decimal(1) if quantity is None else quantity,
+        unit_price=decimal(properties.get("price")) or Decimal(0),
+        description=text(properties, "description"),
+        sku=text(properties, "hs_sku"),
+        # HubSpot's line items name a tax rate group by id only (hs_tax_rate_group_id), which
+        # is in none of the saved specs: the tenant's default rate applies.
+        tax_rate=None,
+        discount_percent=decimal(properties.get("hs_discount_percentage")) or Decimal(0),
+        hubspot_id=str(record["id"]),
+    )
+
+
+def _position(index: int, record: Mapping[str, Any]) -> tuple[float, int]:
+    position = decimal((record.get("properties") or {}).get("hs_position_on_quote"))
+    return (float(position) if position is not None else float("inf"), index)
+
+
+def in_quote_order(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Line items in the order of the quote in HubSpot; association order where it is not
+    set."""
+    return [r for _, r in sorted(enumerate(records), key=lambda p: _position(*p))]
+
+
+def deal_from(
+    record: Mapping[str, Any],
+    *,
+    portal_id: str,
+    company: Company | None,
+    contact: Person | None,
+    line_items: Sequence[Mapping[str, Any]],
+) -> Deal:
+    properties = record.get("properties") or {}
+    return Deal(
+        hubspot_id=str(record["id"]),
+        portal_id=portal_id,
+        name=text(properties, "dealname"),
+        pipeline_id=text(properties, "pipeline"),
+        stage_id=text(properties, "dealstage"),
+        # Empty: the deal is in the portal's company currency, which this read does not
+        # know; the transfer applies its default.
+        currency=text(properties, "deal_currency_code").upper(),
+        amount=decimal(properties.get("amount")),
+        close_date=date(properties.get("closedate")),
+        company=company,
+        contact=contact,
+        line_items=tuple(line_item_from(item) for item in line_items),
+    )
+
+
+# -- associations, pipelines and pages ---------------------------------------------------
+
+
+def associated(record: Mapping[str, Any], to_type: str) -> tuple[list[str], bool]:
+    """Ids associated with the deal as its read carries them, in HubSpot's order, and
+    whether there are more than it carries."""
+    associations = record.get("associations") or {}
+    # Live answers have been seen to key line items as "line items".
+    group = associations.get(to_type) or associations.get(to_type.replace("_", " ")) or {}
+    ids = [str(item["id"]) for item in group.get("results") or []]
+    return ids, bool((group.get("paging") or {}).get("next"))
+
+
+def association_links(body: Mapping[str, Any]) -> list[tuple[str, list[int]]]:
+    """(id, HUBSPOT_DEFINED typeIds) of each record on a page of associations v4."""
+    return [
+        (
+            str(item["toObjectId"]),
+            [
+                int(kind["typeId"])
+                for kind in item.get("associationTypes") or []
+                if kind.get("category") == "HUBSPOT_DEFINED"
+            ],
+        )
+        for item in body.get("results") or []
+    ]
+
+
+def next_after(body: Mapping[str, Any]) -> str | None:
+    """The cursor of the next page, None on the last."""
+    return ((body.get("paging") or {}).get("next") or {}).get("after") or None
+
+
+def probability(value: Any) -> Decimal | None:
+    """`metadata.probability` is a string in live answers ("1.0") and a number in the spec's
+    example (1.0); both mean the same."""
+    return decimal(value)
+
+
+def pipelines_from(body: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """{pipeline id: {stage id: probability as a decimal string ("" when none)}}."""
+    pipelines: dict[str, dict[str, str]] = {}
+    for pipeline in body.get("results") or []:
+        stages = {}
+        for stage in pipeline.get("stages") or []:
+            found = probability((stage.get("metadata") or {}).get("probability"))
+            stages[str(stage["id"])] = "" if found is None else str(found)
+        pipelines[str(pipeline["id"])] = stages
+    return pipelines
+
+
+def is_won(stage_probability: str) -> bool:
+    """A probability of 100 % ("closed won")."""
+    return bool(stage_probability) and Decimal(stage_probability) == 1
