@@ -17,13 +17,16 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 import requests
-from django.conf import settings
 from django.db import close_old_connections, connection
 from django.test import override_settings
+from flask import Flask, Response, request
 
-from connectors import errors, hubspot, oauth
-from connectors.hubspot import ArchivedInHubSpot, HubSpotClient
-from connectors.models import Connection, System
+from connectors import errors, oauth
+from connectors.hubspot import mapping
+from connectors.hubspot.client import ArchivedInHubSpot, HubSpotClient, portal_of
+from connectors.hubspot.provider import PROVIDER
+from connectors.models import Connection
+from connectors.credentials import TokenSet
 from sandbox.core import RunningSandbox, running
 from sandbox.hubspot.app import HubSpotSandbox
 from tests.factories import ConnectionFactory
@@ -34,10 +37,17 @@ FIXTURES = Path(__file__).parent / "fixtures" / "hubspot"
 PORTAL = 4_700_000 + secrets.randbelow(100_000)
 REDIRECT_URI = "http://localhost:8000/connectors/hubspot/callback"
 TOKEN_PATH = "/oauth/v1/token"
+CLIENT_ID, CLIENT_SECRET = oauth.client_credentials(PROVIDER)
 
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _plain_http_oauth(monkeypatch: pytest.MonkeyPatch) -> None:
+    # oauthlib refuses token endpoints without TLS; the sandbox speaks plain HTTP.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 @pytest.fixture(autouse=True)
@@ -55,8 +65,8 @@ def hub() -> Iterator[RunningSandbox]:
     sandbox = HubSpotSandbox(
         contract=True,
         portals={PORTAL: "Beispiel GmbH"},
-        client_id=settings.HUBSPOT_CLIENT_ID,
-        client_secret=settings.HUBSPOT_CLIENT_SECRET,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
         extra_properties={
             "contacts": ["not_to_accounting", "keine_buchhaltung"],
             "companies": ["not_to_accounting"],
@@ -80,8 +90,12 @@ def _violations(handle: RunningSandbox) -> list[Any]:
 def _install(handle: RunningSandbox, *, verifier: str | None = None) -> tuple[str, str]:
     """Runs the consent screen as a browser would; returns (code, code_verifier)."""
     verifier = verifier or secrets.token_urlsafe(48)
-    url = hubspot.authorization_url(
-        state="state-1", redirect_uri=REDIRECT_URI, code_verifier=verifier, oauth_url=handle.url
+    url = oauth.authorization_url(
+        PROVIDER,
+        state="state-1",
+        redirect_uri=REDIRECT_URI,
+        code_verifier=verifier,
+        oauth_url=handle.url,
     )
     # The first request to a sandbox loads HubSpot's OpenAPI files for the contract check,
     # which takes seconds on a busy machine.
@@ -99,10 +113,17 @@ def _install(handle: RunningSandbox, *, verifier: str | None = None) -> tuple[st
     return location["code"][0], verifier
 
 
+def _exchange(handle: RunningSandbox, code: str, verifier: str) -> TokenSet:
+    """The code exchange; HubSpot's token endpoint is on its API host."""
+    return oauth.exchange_code(
+        PROVIDER, code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier, oauth_url=handle.url
+    )
+
+
 def _connection(handle: RunningSandbox, **credentials: Any) -> Connection:
     token = _sandbox(handle).issue_token(PORTAL)
     stored = ConnectionFactory(
-        system=System.HUBSPOT,
+        system="hubspot",
         external_account_id=str(PORTAL),
         credentials={
             "access_token": token,
@@ -117,7 +138,7 @@ def _connection(handle: RunningSandbox, **credentials: Any) -> Connection:
 
 def _client(handle: RunningSandbox, stored: Connection) -> HubSpotClient:
     client = HubSpotClient(connection=stored, base_url=handle.url)
-    client.http.sleep = lambda _: None
+    client.client.sleep = lambda _: None
     return client
 
 
@@ -125,14 +146,19 @@ def _client(handle: RunningSandbox, stored: Connection) -> HubSpotClient:
 
 
 def test_the_authorization_url_asks_for_the_scopes_with_a_pkce_challenge() -> None:
-    url = hubspot.authorization_url(
-        state="s", redirect_uri=REDIRECT_URI, code_verifier="v" * 43, oauth_url="https://hs.test"
+    url = oauth.authorization_url(
+        PROVIDER,
+        state="s",
+        redirect_uri=REDIRECT_URI,
+        code_verifier="v" * 43,
+        oauth_url="https://hs.test",
     )
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://hs.test/oauth/authorize"
-    assert query["client_id"] == [settings.HUBSPOT_CLIENT_ID]
-    assert query["scope"] == [" ".join(settings.HUBSPOT_SCOPES)]
+    assert PROVIDER.oauth is not None
+    assert query["client_id"] == [CLIENT_ID]
+    assert query["scope"] == [" ".join(PROVIDER.oauth.scopes)]
     assert "%20" in parts.query
     assert "+" not in parts.query
     assert query["code_challenge_method"] == ["S256"]
@@ -142,13 +168,11 @@ def test_the_authorization_url_asks_for_the_scopes_with_a_pkce_challenge() -> No
 
 def test_install_exchanges_the_code_and_finds_the_portal(hub: RunningSandbox) -> None:
     code, verifier = _install(hub)
-    tokens = hubspot.exchange_code(
-        code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier, base_url=hub.url
-    )
+    tokens = _exchange(hub, code, verifier)
     assert tokens.access_token
     assert tokens.refresh_token
     assert tokens.expires_in == 1800
-    assert hubspot.portal_of(tokens.access_token, base_url=hub.url) == (
+    assert portal_of(tokens.access_token, base_url=hub.url) == (
         str(PORTAL),
         "beispiel-gmbh.example",
     )
@@ -160,28 +184,26 @@ def test_a_code_with_the_wrong_verifier_is_refused_with_hubspots_words(
 ) -> None:
     code, _ = _install(hub)
     with pytest.raises(errors.PermanentError) as caught:
-        hubspot.exchange_code(
-            code=code, redirect_uri=REDIRECT_URI, code_verifier="not-the-one", base_url=hub.url
-        )
+        _exchange(hub, code, "not-the-one")
     assert caught.value.vendor_message == "code_verifier does not match"
     assert "not-the-one" not in str(caught.value)
 
 
 def test_refresh_gives_a_new_access_token(hub: RunningSandbox) -> None:
     code, verifier = _install(hub)
-    first = hubspot.exchange_code(
-        code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier, base_url=hub.url
-    )
-    fresh = HubSpotClient(base_url=hub.url).refresh(first.refresh_token)
+    first = _exchange(hub, code, verifier)
+    # The client's refresher, as its authenticator calls it: the token endpoint on the API host.
+    unsaved = Connection(system="hubspot", credentials={})
+    fresh = HubSpotClient(connection=unsaved, base_url=hub.url).refresh(first.refresh_token)
     assert fresh.access_token != first.access_token
     assert fresh.refresh_token == first.refresh_token  # HubSpot keeps the refresh token
-    assert hubspot.portal_of(fresh.access_token, base_url=hub.url)[0] == str(PORTAL)
+    assert portal_of(fresh.access_token, base_url=hub.url)[0] == str(PORTAL)
     assert _violations(hub) == []
 
 
 def test_a_refused_refresh_token_requires_reconnecting(hub: RunningSandbox) -> None:
     with pytest.raises(errors.ReconnectRequired) as caught:
-        hubspot.refresh("revoked-refresh-token", base_url=hub.url)
+        oauth.refresh(PROVIDER, "revoked-refresh-token", oauth_url=hub.url)
     assert caught.value.vendor_message == "missing or unknown refresh token"
     assert "revoked-refresh-token" not in str(caught.value)
 
@@ -191,9 +213,7 @@ def test_twenty_concurrent_deal_reads_on_an_expired_token_refresh_once(
     hub: RunningSandbox,
 ) -> None:
     code, verifier = _install(hub)
-    tokens = hubspot.exchange_code(
-        code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier, base_url=hub.url
-    )
+    tokens = _exchange(hub, code, verifier)
     stored = _connection(
         hub,
         access_token="expired-token",
@@ -237,9 +257,7 @@ def test_a_token_hubspot_rejects_is_refreshed_once_and_the_call_repeated(
     hub: RunningSandbox,
 ) -> None:
     code, verifier = _install(hub)
-    tokens = hubspot.exchange_code(
-        code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier, base_url=hub.url
-    )
+    tokens = _exchange(hub, code, verifier)
     # Valid by our clock, unknown to HubSpot (revoked, or another install replaced it).
     stored = _connection(hub, access_token="revoked", refresh_token=tokens.refresh_token)
     client = _client(hub, stored)
@@ -258,6 +276,42 @@ def test_a_refused_refresh_marks_the_connection_for_reconnecting(hub: RunningSan
         _client(hub, stored).read_deal("1")
     assert Connection.objects.get(pk=stored.pk).status == Connection.Status.NEEDS_RECONNECT
     assert hub.sandbox.api_calls(path_prefix="/crm") == []
+
+
+class ScopeCheckingHubSpotSandbox(HubSpotSandbox):
+    """Answers HubSpot's 403 MISSING_SCOPES to a token granted scopes without deals reads."""
+
+    def register_routes(self, app: Flask) -> None:
+        super().register_routes(app)
+
+        @app.before_request
+        def missing_scope() -> Response | None:
+            # Runs before the sandbox's own pipeline, which registers its hooks later.
+            token = request.headers.get("Authorization", "")[7:].strip()
+            with self.lock:
+                access = self.access_tokens.get(token)
+            scopes = access.scopes if access is not None else []
+            if request.path.startswith("/crm/") and scopes and "crm.objects.deals.read" not in scopes:
+                return self.error_response(
+                    403, "This app hasn't been granted all required scopes to make this call."
+                )
+            return None
+
+
+@pytest.mark.django_db
+def test_a_token_without_a_scope_marks_the_connection_for_reconnecting() -> None:
+    with running(ScopeCheckingHubSpotSandbox(portals={PORTAL: "Beispiel GmbH"})) as handle:
+        token = _sandbox(handle).issue_token(PORTAL, scopes=["oauth"])
+        stored = _connection(handle, access_token=token, refresh_token="kept")
+        client = _client(handle, stored)
+
+        with pytest.raises(errors.ReconnectRequired) as caught:
+            client.won_stage_ids("default")
+
+        assert caught.value.status == 403
+        assert client.client.calls == 1  # a missing scope is neither refreshed nor retried
+        assert handle.sandbox.api_calls(path_prefix=TOKEN_PATH) == []
+    assert Connection.objects.get(pk=stored.pk).status == Connection.Status.NEEDS_RECONNECT
 
 
 # -- deals ------------------------------------------------------------------------------
@@ -287,8 +341,8 @@ def test_read_deal_maps_company_contact_and_three_line_items_in_four_calls(
 
     deal = client.read_deal(deal_id)
 
-    assert client.http.calls <= 4
-    assert len(hub.sandbox.api_calls(path_prefix="/crm")) == client.http.calls
+    assert client.client.calls <= 4
+    assert len(hub.sandbox.api_calls(path_prefix="/crm")) == client.client.calls
     assert (deal.hubspot_id, deal.portal_id, deal.name) == (
         deal_id,
         str(PORTAL),
@@ -353,7 +407,7 @@ def test_the_primary_company_is_taken_from_the_association_labels(hub: RunningSa
     assert deal.company.name == "Zweite GmbH"
     assert deal.contact is None
     assert deal.line_items == ()
-    assert client.http.calls == 3  # deal, associations v4, company
+    assert client.client.calls == 3  # deal, associations v4, company
     assert _violations(hub) == []
 
 
@@ -446,7 +500,7 @@ def test_paging_through_250_contacts_with_a_resumable_cursor(hub: RunningSandbox
     resumed = list(client.iter_contact_pages(pages[0][1]))
     assert [len(people) for people, _ in resumed] == [100, 50]
     assert resumed[0][0][0][0].first_name == "P100"
-    assert client.http.calls == 5
+    assert client.client.calls == 5
     assert _violations(hub) == []
 
 
@@ -519,7 +573,7 @@ def test_a_deleted_contact_is_archived_and_an_unknown_one_not_found(hub: Running
     ],
 )
 def test_free_text_countries_become_iso_codes(text: str, code: str) -> None:
-    assert hubspot.country_code(text) == code
+    assert mapping.country_code(text) == code
 
 
 # -- write-back -------------------------------------------------------------------------
@@ -559,7 +613,7 @@ def test_write_back_creates_its_properties_once_then_takes_one_call(hub: Running
     # Known for the portal now: another client, another deal, one call.
     other = _client(hub, stored)
     other.write_back_quote(second, number="AN-2026-0043", url="https://buchhaltung.test/q/43")
-    assert other.http.calls == 1
+    assert other.client.calls == 1
     assert _deal_properties(hub, second)["apiup_quote_number"] == "AN-2026-0043"
     assert _violations(hub) == []
 
@@ -572,7 +626,7 @@ def test_a_write_back_property_deleted_meanwhile_is_made_again(hub: RunningSandb
     client.ensure_quote_properties()
     with sandbox.lock:  # a HubSpot admin deletes one of them
         del sandbox.custom_properties[(PORTAL, "deals")]["apiup_quote_url"]
-    calls_before = client.http.calls
+    calls_before = client.client.calls
 
     client.write_back_quote(deal_id, number="AN-7", url="https://buchhaltung.test/q/7")
 
@@ -599,7 +653,7 @@ def test_the_contract_check_would_catch_a_request_outside_the_spec() -> None:
         HubSpotSandbox(contract=True, portals={PORTAL: "Beispiel GmbH"}, require_spec_fields=False)
     ) as lenient:
         client = _client(lenient, _connection(lenient))
-        client._call(
+        client.request(
             "POST",
             "/crm/v3/objects/contacts/batch/read",
             json={"inputs": [], "properties": []},

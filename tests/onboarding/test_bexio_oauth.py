@@ -15,6 +15,8 @@ from django.urls import reverse
 from accounts.models import User
 from billing import services as billing_services
 from connectors.models import Connection
+from connectors.oauth import client_credentials
+from connectors.registry import provider
 from sandbox.bexio.app import BexioSandbox
 from sandbox.core import RunningSandbox, running
 
@@ -28,8 +30,8 @@ def bexio_sandbox(settings) -> Iterator[RunningSandbox]:  # type: ignore[no-unty
     sandbox = BexioSandbox()
     sandbox.add_company(name="Beispiel AG", personal_access_token=PERSONAL_TOKEN)
     sandbox.add_oauth_client(
-        client_id=settings.BEXIO_CLIENT_ID,
-        client_secret=settings.BEXIO_CLIENT_SECRET,
+        client_id=client_credentials(provider("bexio"))[0],
+        client_secret=client_credentials(provider("bexio"))[1],
         redirect_uris=("http://testserver" + reverse("accounts:accounting_callback"),),
     )
     with running(sandbox) as handle:

@@ -33,9 +33,7 @@ def live_customer(owner: User) -> Subscription:
         external_account_id="4711",
         account_name="beispiel-gmbh.example",
     )
-    ConnectionFactory(
-        tenant=owner.tenant, system="lexoffice", account_name="Meine Buchhaltung"
-    )
+    ConnectionFactory(tenant=owner.tenant, system="lexoffice", account_name="Meine Buchhaltung")
     return Subscription.objects.create(
         tenant=owner.tenant, plan="lexoffice", status=Subscription.Status.ACTIVE
     )
@@ -59,9 +57,7 @@ def test_overview_lists_systems_health_and_the_chart(
     # Payment overdue: the connections are paused for billing.
     Subscription.objects.filter(pk=live_customer.pk).update(status=Subscription.Status.PAST_DUE)
     assert "paused for billing" in browser.get(reverse("dashboard:home")).content.decode()
-    Connection.objects.filter(system="lexoffice").update(
-        status=Connection.Status.NEEDS_RECONNECT
-    )
+    Connection.objects.filter(system="lexoffice").update(status=Connection.Status.NEEDS_RECONNECT)
     assert "needs reconnecting" in browser.get(reverse("dashboard:home")).content.decode()
 
 
@@ -172,6 +168,7 @@ def test_closing_the_account_cancels_at_stripe_and_deletes_everything(
     billing_services.plan_choose(tenant=tenant, plan="lexoffice")
     checkout = billing_services.checkout_start(
         tenant=tenant,
+        price_id="price_lexoffice_monthly",
         email=owner.email,
         success_url="http://testserver/done",
         cancel_url="http://testserver/cancel",

@@ -10,6 +10,7 @@ from accounts.models import User
 from billing import services as billing_services
 from billing.models import Subscription
 from connectors.models import Connection
+from connectors.registry import provider, vendor_url
 from sandbox.core import RunningSandbox
 from tests.factories import ConnectionFactory
 from tests.onboarding.conftest import GOOD_LEXOFFICE_KEY, PORTAL
@@ -111,7 +112,7 @@ def test_bexio_offers_its_consent_page_and_a_token_form(
     assert "Sign in with bexio" in page
     assert "Personal access token" in page
     started = browser.post(reverse("accounts:accounting_connect"))
-    assert started["Location"].startswith(settings.VENDOR_API_URLS["bexio_oauth"])
+    assert started["Location"].startswith(vendor_url(provider("bexio"), "oauth"))
     assert "code_challenge=" in started["Location"]
 
 
