@@ -66,10 +66,17 @@ class ApiKeyAuth:
         stored = self.connection.credentials or {}
         return {name: str(stored.get(name) or "").strip() for name in self.scheme.field_names}
 
+    @property
+    def _what(self) -> str:
+        """The credential in the customer's words ("API key", "API token")."""
+        secret = [f for f in self.scheme.fields if f.secret] or list(self.scheme.fields)
+        return str(secret[0].label) if secret else "API key"
+
     def ensure(self) -> None:
         if not all(self._values().values()):
             raise _reconnect(
-                self.connection, errors.ReconnectRequired(f"No {self.vendor} API key is stored.")
+                self.connection,
+                errors.ReconnectRequired(f"No {self.vendor} {self._what} is stored."),
             )
 
     def headers(self) -> Mapping[str, str]:
@@ -82,7 +89,7 @@ class ApiKeyAuth:
         return _reconnect(
             self.connection,
             errors.ReconnectRequired(
-                f"{self.vendor} refused the API key; a new one must be entered.",
+                f"{self.vendor} refused the {self._what}; a new one must be entered.",
                 vendor_message=refusal.vendor_message,
                 status=refusal.status,
             ),
@@ -111,16 +118,15 @@ class OAuth2Auth:
             )
 
     def headers(self) -> Mapping[str, str]:
-        if self._token is None:
-            self._token = access_token(self.connection, refresh=self.refresh)
+        # Asked before every call: a connector that lives longer than its token refreshes it
+        # before the vendor refuses it (Qonto throttles a client after 200 refusals).
+        self._token = access_token(self.connection, refresh=self.refresh)
         return {"Authorization": f"Bearer {self._token}"}
 
     def refresh_after(self, refusal: errors.AuthorizationExpired) -> bool:
         if isinstance(refusal, errors.ReconnectRequired) or refusal.status != 401:
             return False
-        self._token = access_token(
-            self.connection, refresh=self.refresh, rejected_token=self._token
-        )
+        access_token(self.connection, refresh=self.refresh, rejected_token=self._token)
         return True
 
     def refused(self, refusal: errors.AuthorizationExpired) -> errors.ConnectorError:

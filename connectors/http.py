@@ -141,6 +141,8 @@ class HttpClient:
         attempt = 0
         while True:
             attempt += 1
+            # Before the rate limit: a token refresh that fails sends nothing and books nothing.
+            sent_headers = {**self.api.headers, **self.auth.headers(), **(headers or {})}
             self._wait_for_rate()
             try:
                 self.calls += 1
@@ -150,7 +152,7 @@ class HttpClient:
                     params=params,
                     json=json,
                     data=data,
-                    headers={**self.api.headers, **self.auth.headers(), **(headers or {})},
+                    headers=sent_headers,
                     timeout=(self.api.connect_timeout, self.api.read_timeout),
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:

@@ -1,1 +1,2 @@
-"""HubSpot, the CRM the deals come from: `provider` declares it, `client` holds its calls, `mapping` its JSON."""
+"""HubSpot, the CRM the deals come from: `provider` declares it, `client` holds its calls,
+`mapping` its JSON."""

@@ -184,9 +184,7 @@ class HubSpotClient(Connector):
             return company_ids[0] if company_ids else ""
         # The deal read does not say which one is primary; associations v4 labels do.
         links = self._associations_v4(deal_id, "companies")
-        primary = next(
-            (i for i, types in links if mapping.PRIMARY_COMPANY_TYPE_ID in types), None
-        )
+        primary = next((i for i, types in links if mapping.PRIMARY_COMPANY_TYPE_ID in types), None)
         return primary or company_ids[0]
 
     # -- pipelines -------------------------------------------------------------------------

@@ -22,11 +22,11 @@ from django.test import override_settings
 from flask import Flask, Response, request
 
 from connectors import errors, oauth
+from connectors.credentials import TokenSet
 from connectors.hubspot import mapping
 from connectors.hubspot.client import ArchivedInHubSpot, HubSpotClient, portal_of
 from connectors.hubspot.provider import PROVIDER
 from connectors.models import Connection
-from connectors.credentials import TokenSet
 from sandbox.core import RunningSandbox, running
 from sandbox.hubspot.app import HubSpotSandbox
 from tests.factories import ConnectionFactory
@@ -42,12 +42,6 @@ CLIENT_ID, CLIENT_SECRET = oauth.client_credentials(PROVIDER)
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(autouse=True)
-def _plain_http_oauth(monkeypatch: pytest.MonkeyPatch) -> None:
-    # oauthlib refuses token endpoints without TLS; the sandbox speaks plain HTTP.
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 @pytest.fixture(autouse=True)
@@ -278,6 +272,18 @@ def test_a_refused_refresh_marks_the_connection_for_reconnecting(hub: RunningSan
     assert hub.sandbox.api_calls(path_prefix="/crm") == []
 
 
+@pytest.mark.django_db
+def test_a_connection_without_tokens_asks_for_reconnecting_without_a_call() -> None:
+    stored = ConnectionFactory(system="hubspot", external_account_id=str(PORTAL), credentials={})
+    client = HubSpotClient(connection=stored, base_url="http://127.0.0.1:9")
+
+    with pytest.raises(errors.ReconnectRequired):
+        client.read_deal("1")
+
+    assert client.client.calls == 0
+    assert Connection.objects.get(pk=stored.pk).status == Connection.Status.NEEDS_RECONNECT
+
+
 class ScopeCheckingHubSpotSandbox(HubSpotSandbox):
     """Answers HubSpot's 403 MISSING_SCOPES to a token granted scopes without deals reads."""
 
@@ -291,7 +297,11 @@ class ScopeCheckingHubSpotSandbox(HubSpotSandbox):
             with self.lock:
                 access = self.access_tokens.get(token)
             scopes = access.scopes if access is not None else []
-            if request.path.startswith("/crm/") and scopes and "crm.objects.deals.read" not in scopes:
+            if (
+                request.path.startswith("/crm/")
+                and scopes
+                and "crm.objects.deals.read" not in scopes
+            ):
                 return self.error_response(
                     403, "This app hasn't been granted all required scopes to make this call."
                 )

@@ -55,13 +55,6 @@ def _fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
-@pytest.fixture(autouse=True)
-def _oauth_over_plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
-    # oauthlib refuses http://; the sandbox on this machine speaks nothing else (the settings
-    # allow it only when SANDBOX_VENDORS is set, which the test settings do not).
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[RunningSandbox]:
     # One server for the module: stopping one takes half a second.
@@ -397,11 +390,6 @@ def test_a_token_refused_again_after_the_refresh_is_not_refreshed_a_second_time(
     assert Connection.objects.get(pk=connection.pk).status != Connection.Status.NEEDS_RECONNECT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OAuth2Auth.headers() keeps the first access token for the connector's life: an "
-    "expired one is only replaced after Qonto refuses it (connectors/auth.py)",
-)
 @pytest.mark.django_db
 def test_a_token_that_expires_while_the_connector_lives_is_refreshed_before_the_next_call(
     vendor: RunningSandbox, sandbox: QontoSandbox

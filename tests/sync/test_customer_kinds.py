@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from accounts.models import Tenant
-from connectors.lexoffice import LexofficeConnector
+from connectors.lexoffice.client import LexofficeConnector
 from connectors.rules import Placeholder, customer_for_deal
 from connectors.shapes import Address, Company, Customer, Person
 from sandbox.core import RunningSandbox, running

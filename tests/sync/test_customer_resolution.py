@@ -7,72 +7,29 @@ import time
 import pytest
 from django.db import connection
 
-from connectors.base import AccountingConnector
-from connectors.shapes import (
-    AccountInfo,
-    Capabilities,
-    Company,
-    Customer,
-    CustomerKind,
-    CustomerRef,
-    Quote,
-    QuoteRef,
-)
+from connectors.shapes import Company, Customer, CustomerKind, CustomerRef
 from sync.services import customers
 from tests.factories import ConnectionFactory, TenantFactory
+from tests.fakes.memory import ACCEPTED_KEY, MemoryBooks, MemoryConnector
 
 
-class SlowVendor(AccountingConnector):
+class SlowVendor(MemoryConnector):
     """A vendor whose create takes a moment, so that an unguarded search-then-create of two
     transfers overlaps."""
 
-    system = "lexoffice"
-    capabilities = Capabilities(
-        title_max_length=None,
-        currencies=None,
-        can_delete_customers=False,
-        has_idempotency_keys=False,
-        can_create_invoices=False,
-        quote_is_draft=True,
-    )
-    created: list[Customer]
-    guard = threading.Lock()
-
-    def verify(self) -> AccountInfo:
-        return AccountInfo(account_id="1", name="Slow")
-
-    def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:
-        with self.guard:
-            found = [c for c in self.created if c.lookup_email == customer.lookup_email]
-        return CustomerRef(vendor_id="1") if found else None
-
-    def find_customer_by_name(self, customer: Customer) -> CustomerRef | None:
-        return None
-
-    def get_customer(self, vendor_id: str) -> CustomerRef | None:
-        return CustomerRef(vendor_id=vendor_id)
-
     def create_customer(self, customer: Customer) -> CustomerRef:
         time.sleep(0.3)
-        with self.guard:
-            self.created.append(customer)
-            return CustomerRef(vendor_id=str(len(self.created)))
-
-    def update_customer(self, ref: CustomerRef, customer: Customer) -> CustomerRef:
-        return ref
-
-    def create_quote(self, quote: Quote) -> QuoteRef:
-        raise NotImplementedError
-
-    def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
-        return None
+        return super().create_customer(customer)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_companies_with_one_email_resolved_at_once_make_one_customer() -> None:
     tenant = TenantFactory()
-    vendor = SlowVendor(connection=ConnectionFactory(tenant=tenant))
-    vendor.created = []
+    books = MemoryBooks()
+    vendor = SlowVendor(
+        connection=ConnectionFactory(tenant=tenant, credentials={"api_key": ACCEPTED_KEY}),
+        books=books,
+    )
     errors: list[BaseException] = []
 
     def resolve(company_id: str) -> None:
@@ -98,4 +55,5 @@ def test_two_companies_with_one_email_resolved_at_once_make_one_customer() -> No
         thread.join(timeout=30)
 
     assert errors == []
-    assert len(vendor.created) == 1
+    assert len(books.customers) == 1
+    assert books.calls.count("create_customer") == 1

@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from connectors import qonto
+from connectors.qonto.client import QontoConnector
+from connectors.qonto.provider import PROVIDER as QONTO
 from connectors.ratelimit import Rate
 from sync.models import ImportJob, Transfer
 from sync.services import imports
@@ -19,7 +20,7 @@ def test_a_thousand_contacts_are_imported_once_across_an_interruption(
 ) -> None:
     world: World = world_factory("qonto", subscriptions=[], rate_limit_max=10_000)
     # The import's own pace is Qonto's limit; here it is lifted to keep the test short.
-    monkeypatch.setattr(qonto, "API", dataclasses.replace(qonto.API, rate=Rate(500, 500)))
+    monkeypatch.setattr(QontoConnector, "provider", dataclasses.replace(QONTO, rate=Rate(500, 500)))
     for n in range(1000):
         world.hubspot_sandbox.seed_object(
             PORTAL, "contacts",

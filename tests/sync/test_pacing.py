@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import Subscription
-from connectors import lexoffice
+from connectors.lexoffice.provider import PROVIDER as LEXOFFICE
 from sync.models import Transfer
 from sync.services import pacing
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
@@ -58,7 +58,7 @@ def test_a_tenants_backlog_is_spread_over_its_rate_limit() -> None:
     assert deferred == [False, True, True, True, True]
     assert [paced for _, _, paced in queue.sent] == [True] * 4
     assert [transfer_id for transfer_id, _, _ in queue.sent] == [str(t.pk) for t in transfers[1:]]
-    step = pacing.CALLS_PER_TRANSFER / lexoffice.API.rate.per_second  # type: ignore[union-attr]
+    step = pacing.CALLS_PER_TRANSFER / LEXOFFICE.rate.per_second  # type: ignore[union-attr]
     early = pacing.EARLY_BY_SECONDS
     for number, (_, wait, _) in enumerate(queue.sent, start=1):
         # Measured from its own booking, which came later than the first by booked_after.
@@ -92,7 +92,7 @@ def test_a_transfer_that_has_waited_its_turn_runs_without_booking_again() -> Non
     assert pacing.transfer_pace(str(second.pk), enqueue=queue) is False
     third = pending(tenant)
     assert pacing.transfer_pace(str(third.pk), enqueue=queue) is True
-    step = pacing.CALLS_PER_TRANSFER / lexoffice.API.rate.per_second  # type: ignore[union-attr]
+    step = pacing.CALLS_PER_TRANSFER / LEXOFFICE.rate.per_second  # type: ignore[union-attr]
     assert queue.sent[-1][1] <= 2 * step - pacing.EARLY_BY_SECONDS
 
 
