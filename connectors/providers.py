@@ -131,7 +131,9 @@ class Provider:
     # Vendor calls per flow at most, e.g. {"quote": 2}: what the pacing books ahead.
     calls_budget: Mapping[str, int] = field(default_factory=dict)
     plan: PlanOffer | None = None
-    description: StrOrPromise = ""  # what the plan does, in the customer's words (lazily translated)
+    description: StrOrPromise = (
+        ""  # what the plan does, in the customer's words (lazily translated)
+    )
 
     @property
     def api_key(self) -> ApiKey | None:
