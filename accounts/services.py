@@ -11,8 +11,8 @@ from accounts.models import Tenant, User
 from billing import stripe_gateway
 from billing.models import Subscription
 from connectors import oauth
-from connectors.hubspot.client import portal_of
 from connectors.credentials import store_tokens
+from connectors.hubspot.client import portal_of
 from connectors.models import Connection
 from connectors.registry import connector_class, provider, vendor_url
 from sync.models import TransferSettings

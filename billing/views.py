@@ -19,8 +19,8 @@ from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import tenant_of
 from billing import services, stripe_gateway
 from billing.models import Subscription
-from connectors.registry import accounting_providers, price_id, price_label, provider
 from billing.selectors import TRANSFERRING_STATUSES
+from connectors.registry import accounting_providers, price_id, price_label, provider
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from billing.selectors import plan_of
 from connectors import errors
 from connectors.base import AccountingConnector
 from connectors.models import Connection
-from connectors.registry import provider
 from connectors.registry import connector_class, provider
 from connectors.rules import Placeholder
 from sync.models import TransferSettings
