@@ -61,6 +61,16 @@ class Customer:
     person: Person | None = None
     notes: tuple[str, ...] = ()  # what the mapping had to assume, for the activity log
 
+    def require_company(self) -> Company:
+        if self.company is None:
+            raise ValueError("A company customer needs a company.")
+        return self.company
+
+    def require_person(self) -> Person:
+        if self.person is None:
+            raise ValueError("A person customer needs a person.")
+        return self.person
+
     @property
     def email(self) -> str:
         if self.kind is CustomerKind.COMPANY and self.company:

@@ -11,7 +11,6 @@ kb_invoice) and positions and back, and how its error bodies read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -21,15 +20,14 @@ import requests
 from connectors import errors
 from connectors.rules import fit_title
 from connectors.shapes import (
-    Company,
     Customer,
     CustomerKind,
     CustomerRef,
-    Person,
     Quote,
     QuotePosition,
     QuoteRef,
 )
+from connectors.text import clean, normalized
 
 # The company's own currency. The spec has `currency_id` but no way to learn which id is which
 # ISO code (the currency list of the unofficial file has no schema), so no id is sent and
@@ -105,26 +103,6 @@ def contact_type(kind: CustomerKind) -> int:
     return CONTACT_COMPANY if kind is CustomerKind.COMPANY else CONTACT_PERSON
 
 
-def clean(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def normalized(text: str) -> str:
-    return clean(text).casefold()
-
-
-def company_of(customer: Customer) -> Company:
-    if customer.company is None:
-        raise ValueError("A company customer needs a company.")
-    return customer.company
-
-
-def person_of(customer: Customer) -> Person:
-    if customer.person is None:
-        raise ValueError("A person customer needs a person.")
-    return customer.person
-
-
 def email_criteria(customer: Customer) -> list[dict[str, str]] | None:
     """The search for a contact of the customer's type whose `mail` is the look-up address;
     None for an empty or too long address."""
@@ -150,8 +128,8 @@ def has_email(contact: Mapping[str, Any], customer: Customer) -> bool:
 def _names(customer: Customer) -> tuple[str, str]:
     """`name_1` and `name_2`: the company name, or the person's last and first name."""
     if customer.kind is CustomerKind.COMPANY:
-        return clean(company_of(customer).name), ""
-    person = person_of(customer)
+        return clean(customer.require_company().name), ""
+    person = customer.require_person()
     return clean(person.last_name), clean(person.first_name)
 
 
@@ -188,11 +166,11 @@ def contact_fields(customer: Customer) -> dict[str, Any]:
     """APIUP's fields of a contact; empty values are left out, so an update keeps what
     bexio holds. No `country_id`: the spec does not document bexio's country ids."""
     if customer.kind is CustomerKind.COMPANY:
-        company = company_of(customer)
+        company = customer.require_company()
         fields: dict[str, Any] = {"contact_type_id": CONTACT_COMPANY, "name_1": company.name}
         phone = company.phone
     else:
-        person = person_of(customer)
+        person = customer.require_person()
         fields = {
             "contact_type_id": CONTACT_PERSON,
             "name_1": person.last_name,

@@ -72,10 +72,10 @@ class LexofficeConnector(AccountingConnector):
         """1 call per page of 250 substring hits (usually 1). Matches the company name, or a
         person's first and last name, exactly (case and spacing aside)."""
         if customer.kind is CustomerKind.COMPANY:
-            company = mapping.company_of(customer)
+            company = customer.require_company()
             search, wanted = company.name, mapping.normalized(company.name)
         else:
-            person = mapping.person_of(customer)
+            person = customer.require_person()
             # The last name alone as search text: the filter matches substrings of whatever
             # lexware office composes from first and last name.
             search = person.last_name

@@ -17,7 +17,6 @@ from connectors import errors
 from connectors.rules import fit_title
 from connectors.shapes import (
     Address,
-    Company,
     Customer,
     CustomerKind,
     CustomerRef,
@@ -25,6 +24,7 @@ from connectors.shapes import (
     Quote,
     QuotePosition,
 )
+from connectors.text import normalized
 
 # Where a user opens a voucher in the web app (fact sheet: `{appbaseurl}/permalink/...`).
 # Against the local sandbox the links point at the sandbox, so the demo never links to the
@@ -190,25 +190,13 @@ def _cut(text: str, limit: int) -> str:
 # -- contacts ----------------------------------------------------------------------------
 
 
-def company_of(customer: Customer) -> Company:
-    if customer.company is None:
-        raise ValueError("A company customer needs a company.")
-    return customer.company
-
-
-def person_of(customer: Customer) -> Person:
-    if customer.person is None:
-        raise ValueError("A person customer needs a person.")
-    return customer.person
-
-
 def contact_body(body: dict[str, Any], customer: Customer) -> dict[str, Any]:
     """Writes APIUP's fields of `customer` into a contact body (a new one, or the current
     contact as read) and leaves every other field as it is."""
     roles = body.setdefault("roles", {})
     roles.setdefault("customer", {})
     if customer.kind is CustomerKind.COMPANY:
-        company_data = company_of(customer)
+        company_data = customer.require_company()
         body.pop("person", None)
         company = body.setdefault("company", {})
         company["name"] = company_data.name.strip()
@@ -220,7 +208,7 @@ def contact_body(body: dict[str, Any], customer: Customer) -> dict[str, Any]:
             ]
         email, phone = company_data.email, company_data.phone
     else:
-        person_data = person_of(customer)
+        person_data = customer.require_person()
         body.pop("company", None)
         person = body.setdefault("person", {})
         _set(person, "firstName", person_data.first_name)
@@ -294,10 +282,6 @@ def html_encode(text: str) -> str:
     """The name filter wants `&`, `<` and `>` HTML-encoded (and then URL-encoded, which
     requests does)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def normalized(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
 
 
 def name_of(contact: Mapping[str, Any], kind: CustomerKind) -> str | None:

@@ -26,15 +26,14 @@ import requests
 from connectors import errors
 from connectors.shapes import (
     Address,
-    Company,
     Customer,
     CustomerKind,
     CustomerRef,
-    Person,
     Quote,
     QuotePosition,
     QuoteRef,
 )
+from connectors.text import clean, normalized
 
 # Field limits from the spec.
 NAME_MAX = 250
@@ -94,14 +93,14 @@ def client_body(customer: Customer) -> dict[str, Any]:
     with first and last name; EUR, a locale and the billing address make it invoiceable."""
     address = customer.address
     if customer.kind is CustomerKind.COMPANY:
-        company = _company_of(customer)
-        body: dict[str, Any] = {"kind": "company", "name": _cut(_clean(company.name), NAME_MAX)}
+        company = customer.require_company()
+        body: dict[str, Any] = {"kind": "company", "name": _cut(clean(company.name), NAME_MAX)}
         vat_id = re.sub(r"\s+", "", company.vat_id)
         if vat_id and len(vat_id) <= VAT_NUMBER_MAX:
             body["vat_number"] = vat_id
     else:
-        person = _person_of(customer)
-        first, last = _clean(person.first_name), _clean(person.last_name)
+        person = customer.require_person()
+        first, last = clean(person.first_name), clean(person.last_name)
         if not first and " " in last:
             first, last = last.split(" ", 1)
         body = {
@@ -122,9 +121,9 @@ def client_body(customer: Customer) -> dict[str, Any]:
 
 def _billing_address(address: Address) -> dict[str, str]:
     fields = {
-        "street_address": _clean(address.street_line),
-        "city": _clean(address.city),
-        "zip_code": _clean(address.postcode),
+        "street_address": clean(address.street_line),
+        "city": clean(address.city),
+        "zip_code": clean(address.postcode),
         "country_code": address.country_code.strip().upper(),
     }
     return {key: value for key, value in fields.items() if value}
@@ -134,18 +133,6 @@ def hubspot_id(customer: Customer) -> str:
     if customer.kind is CustomerKind.COMPANY and customer.company is not None:
         return customer.company.hubspot_id.strip()
     return customer.person.hubspot_id.strip() if customer.person is not None else ""
-
-
-def _company_of(customer: Customer) -> Company:
-    if customer.company is None:
-        raise ValueError("A company customer needs a company.")
-    return customer.company
-
-
-def _person_of(customer: Customer) -> Person:
-    if customer.person is None:
-        raise ValueError("A person customer needs a person.")
-    return customer.person
 
 
 def is_company(client: Mapping[str, Any]) -> bool:
@@ -243,7 +230,7 @@ def invoice_body(quote: Quote, *, client_id: str, currency: str, iban: str) -> d
 def header(quote: Quote) -> str:
     """Title and introduction (Qonto quotes have no title), with our reference always in it,
     within Qonto's 1000 characters: the reference survives a cut."""
-    parts = [_clean(quote.title), quote.introduction.strip()]
+    parts = [clean(quote.title), quote.introduction.strip()]
     text = "\n".join(p for p in parts if p)
     reference = quote.reference.strip()
     if reference and reference not in text:
@@ -258,7 +245,7 @@ def item(position: QuotePosition, currency: str, *, rate_scale: Decimal) -> dict
     """One item. `rate_scale` 1 writes percent (the quote examples), 0.01 a fraction (the
     invoice examples) for vat_rate and a percentage discount alike."""
     entry: dict[str, Any] = {
-        "title": _clean(position.name),
+        "title": clean(position.name),
         "quantity": _plain(position.quantity),
         "unit_price": {"value": _amount(position.unit_net_price), "currency": currency},
         "vat_rate": _plain(position.tax_rate * rate_scale),
@@ -311,14 +298,6 @@ def main_iban(organization: Mapping[str, Any]) -> str:
 
 
 # -- text ----------------------------------------------------------------------------------
-
-
-def _clean(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def normalized(text: str) -> str:
-    return _clean(text).casefold()
 
 
 def _cut(text: str, limit: int) -> str:

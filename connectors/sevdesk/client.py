@@ -113,11 +113,11 @@ class SevdeskConnector(AccountingConnector):
         and last name, must then match exactly (case and spacing aside). Contact persons of
         an organisation are not person customers and are skipped."""
         if customer.kind is CustomerKind.COMPANY:
-            company = mapping.company_of(customer)
+            company = customer.require_company()
             search, wanted = company.name.strip(), mapping.normalized(company.name)
             params = {"name": search}
         else:
-            person = mapping.person_of(customer)
+            person = customer.require_person()
             search = person.last_name.strip() or person.first_name.strip()
             wanted = mapping.normalized(f"{person.first_name} {person.last_name}")
             params = {"name": search, "depth": "1"}  # depth 1: persons as well
@@ -151,7 +151,7 @@ class SevdeskConnector(AccountingConnector):
             else None
         )
         if customer.kind is CustomerKind.COMPANY:
-            company = mapping.company_of(customer)
+            company = customer.require_company()
             contact = self._create_contact(mapping.organisation_fields(company))
             contact_id = str(contact["id"])
             self._add_details(
@@ -169,7 +169,7 @@ class SevdeskConnector(AccountingConnector):
                 member = self._create_contact(fields)
                 self._add_details(str(member["id"]), email=person.email, phone=person.phone)
             return mapping.to_ref(contact)
-        person = mapping.person_of(customer)
+        person = customer.require_person()
         contact = self._create_contact(mapping.person_fields(person))
         self._add_details(
             str(contact["id"]),
@@ -189,10 +189,10 @@ class SevdeskConnector(AccountingConnector):
         the customer may have edited them in sevDesk."""
         contact_id = mapping.require_id(ref.vendor_id, "contact")
         if customer.kind is CustomerKind.COMPANY:
-            company = mapping.company_of(customer)
+            company = customer.require_company()
             fields, email = mapping.organisation_fields(company), company.email
         else:
-            person = mapping.person_of(customer)
+            person = customer.require_person()
             fields, email = mapping.person_fields(person), person.email
         fields.pop("category", None)
         updated = mapping.first(self.request("PUT", f"/Contact/{contact_id}", json=fields))

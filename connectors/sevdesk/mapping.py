@@ -24,7 +24,6 @@ from connectors.rules import fit_title
 from connectors.shapes import (
     Address,
     Company,
-    Customer,
     CustomerKind,
     CustomerRef,
     Person,
@@ -32,6 +31,7 @@ from connectors.shapes import (
     QuotePosition,
     QuoteRef,
 )
+from connectors.text import normalized
 
 CATEGORY_CUSTOMER = 3  # contact categories: 2 supplier, 3 customer, 4 partner, 28 prospect
 COMMUNICATION_KEY_WORK = 2  # "ID: 2 - Arbeit" (getCommunicationWayKeys)
@@ -249,22 +249,6 @@ def communication_way_body(contact_id: str, kind: str, value: str) -> dict[str, 
         "key": {"id": COMMUNICATION_KEY_WORK, "objectName": "CommunicationWayKey"},
         "main": True,
     }
-
-
-def company_of(customer: Customer) -> Company:
-    if customer.company is None:
-        raise ValueError("A company customer needs a company.")
-    return customer.company
-
-
-def person_of(customer: Customer) -> Person:
-    if customer.person is None:
-        raise ValueError("A person customer needs a person.")
-    return customer.person
-
-
-def normalized(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
 
 
 def name_of(contact: Mapping[str, Any], kind: CustomerKind) -> str | None:
