@@ -1,5 +1,5 @@
-"""The setup wizard after registration: connect HubSpot, (plan: billing.views), connect the
-accounting system, (payment: billing.views), then the overview on the dashboard.
+"""The setup wizard after registration: connect HubSpot, (plan: web.billing_views), connect
+the accounting system, (payment: web.billing_views), then the overview on the dashboard.
 
 Each step is one page; `SetupView` sends a returning customer to the first unfinished step.
 """
@@ -19,12 +19,13 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts import oauth_state, onboarding, services
-from accounts.forms import OAUTH_SYSTEMS, PLAN_DESCRIPTIONS, TOKEN_FORMS
+from accounts import services
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import tenant_of
 from connectors import bexio, errors, hubspot, qonto
 from connectors.models import System
+from web import oauth_state, onboarding
+from web.forms import OAUTH_SYSTEMS, PLAN_DESCRIPTIONS, TOKEN_FORMS
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class HubSpotConnectView(OnboardedRequiredMixin, View):
         return redirect(
             hubspot.authorization_url(
                 state=issued.state,
-                redirect_uri=_callback_url("accounts:hubspot_callback"),
+                redirect_uri=_callback_url("setup:hubspot_callback"),
                 code_verifier=issued.code_verifier,
                 oauth_url=settings.VENDOR_API_URLS["hubspot_oauth"],
             )
@@ -85,7 +86,7 @@ class HubSpotCallbackView(OnboardedRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         tenant = tenant_of(request)
-        back = redirect("accounts:hubspot")
+        back = redirect("setup:hubspot")
         try:
             verifier = oauth_state.state_consume(
                 session=request.session,
@@ -104,7 +105,7 @@ class HubSpotCallbackView(OnboardedRequiredMixin, View):
             connection = services.hubspot_connect(
                 tenant=tenant,
                 code=request.GET["code"],
-                redirect_uri=_callback_url("accounts:hubspot_callback"),
+                redirect_uri=_callback_url("setup:hubspot_callback"),
                 code_verifier=verifier,
             )
         except services.PortalTaken as taken:
@@ -196,7 +197,7 @@ class AccountingStepView(_StepView):
                     _("%(system)s account “%(name)s” is connected.")
                     % {"system": connection.get_system_display(), "name": connection.account_name},
                 )
-                return redirect("accounts:accounting")
+                return redirect("setup:accounting")
         return self.render_to_response(self.get_context_data(form=form))
 
 
@@ -206,12 +207,12 @@ class AccountingConnectView(OnboardedRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         progress = onboarding.progress_of(tenant=tenant_of(request))
         if progress.subscription is None or progress.subscription.plan not in OAUTH_SYSTEMS:
-            return redirect("accounts:accounting")
+            return redirect("setup:accounting")
         system = progress.subscription.plan
         issued = oauth_state.state_issue(
             session=request.session, tenant_id=str(tenant_of(request).pk), vendor=system
         )
-        redirect_uri = _callback_url("accounts:accounting_callback")
+        redirect_uri = _callback_url("setup:accounting_callback")
         if system == System.BEXIO:
             url = bexio.authorization_url(
                 state=issued.state,
@@ -231,7 +232,7 @@ class AccountingConnectView(OnboardedRequiredMixin, View):
 class AccountingCallbackView(OnboardedRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         tenant = tenant_of(request)
-        back = redirect("accounts:accounting")
+        back = redirect("setup:accounting")
         progress = onboarding.progress_of(tenant=tenant)
         system = progress.subscription.plan if progress.subscription is not None else ""
         try:
@@ -254,7 +255,7 @@ class AccountingCallbackView(OnboardedRequiredMixin, View):
                 tenant=tenant,
                 system=system,
                 code=request.GET["code"],
-                redirect_uri=_callback_url("accounts:accounting_callback"),
+                redirect_uri=_callback_url("setup:accounting_callback"),
                 code_verifier=verifier,
             )
         except errors.ConnectorError as exc:
