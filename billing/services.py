@@ -1,4 +1,5 @@
-"""Writes of billing: starting a checkout, and applying Stripe's events exactly once."""
+"""Writes of billing: starting a checkout, applying Stripe's events exactly once, and closing
+an account (its subscription is cancelled first)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,18 @@ def _status(stripe_status: str) -> str:
         "incomplete_expired": Subscription.Status.CANCELED,
         "paused": Subscription.Status.PAST_DUE,
     }.get(stripe_status, Subscription.Status.INCOMPLETE)
+
+
+def tenant_close(*, tenant: Tenant) -> None:
+    """Closes the customer's account: the Stripe subscription is cancelled first (if that
+    fails, nothing is deleted and the customer may try again), then the tenant and everything
+    it owns, its users included, is deleted."""
+    subscription = Subscription.objects.for_tenant(tenant).first()
+    if (
+        subscription is not None
+        and subscription.stripe_subscription_id
+        and subscription.status != Subscription.Status.CANCELED
+    ):
+        stripe_gateway.subscription_cancel(subscription.stripe_subscription_id)
+    with transaction.atomic():
+        Tenant.objects.filter(pk=tenant.pk).delete()

@@ -11,11 +11,14 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
-from accounts import selectors, services
+from accounts import selectors
+from accounts import services as account_services
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import tenant_of
+from billing import services as billing_services
 from connectors import selectors as connector_selectors
 from sync.models import TransferSettings
+from sync.services import transfer_settings
 from web import dashboard, onboarding
 from web.forms import CloseAccountForm, InviteForm, TransferSettingsForm
 
@@ -59,7 +62,7 @@ class TransferSettingsView(OnboardedRequiredMixin, FormView[TransferSettingsForm
 
     def form_valid(self, form: TransferSettingsForm) -> HttpResponse:
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
-        services.transfer_settings_update(
+        transfer_settings.transfer_settings_update(
             tenant=tenant_of(self.request),
             won_stage_ids=form.cleaned_data["won_stages"],
             **fields,
@@ -82,10 +85,10 @@ class TeamView(OnboardedRequiredMixin, FormView[InviteForm]):
     def form_valid(self, form: InviteForm) -> HttpResponse:
         email = form.cleaned_data["email"]
         try:
-            services.team_member_invite(
+            account_services.team_member_invite(
                 tenant=tenant_of(self.request), email=email, request=self.request
             )
-        except services.AlreadyRegistered:
+        except account_services.AlreadyRegistered:
             form.add_error("email", _("This address already has an APIUP account."))
             return self.form_invalid(form)
         messages.success(
@@ -104,7 +107,7 @@ class CloseAccountView(OnboardedRequiredMixin, FormView[CloseAccountForm]):
     def form_valid(self, form: CloseAccountForm) -> HttpResponse:
         tenant = tenant_of(self.request)
         try:
-            services.tenant_close(tenant=tenant)
+            billing_services.tenant_close(tenant=tenant)
         except stripe.StripeError:
             logger.exception("closing tenant %s: Stripe refused the cancellation", tenant.pk)
             form.add_error(

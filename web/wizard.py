@@ -19,10 +19,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts import services
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import tenant_of
-from connectors import bexio, errors, hubspot, qonto
+from connectors import bexio, errors, hubspot, qonto, services
 from connectors.models import System
 from web import oauth_state, onboarding
 from web.forms import OAUTH_SYSTEMS, PLAN_DESCRIPTIONS, TOKEN_FORMS
