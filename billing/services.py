@@ -9,7 +9,7 @@ import uuid
 from django.db import IntegrityError, transaction
 
 from accounts.models import Tenant
-from billing import stripe_gateway
+from billing import signals, stripe_gateway
 from billing.models import Plan, StripeEvent, Subscription
 from billing.selectors import TRANSFERRING_STATUSES
 
@@ -103,10 +103,8 @@ def _apply(event: dict[str, object]) -> None:
     subscription.trial_end = state.trial_end
     subscription.save()
     if subscription.status in TRANSFERRING_STATUSES and not was_transferring:
-        from sync import tasks
-        from sync.services.events import events_release_on_hold
-
-        events_release_on_hold(tenant=subscription.tenant, enqueue=tasks.enqueue_events)
+        # sync releases the webhook events it kept on hold (sync.receivers).
+        signals.subscription_activated.send(sender=Subscription, tenant=subscription.tenant)
 
 
 def _status(stripe_status: str) -> str:
