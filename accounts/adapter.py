@@ -19,7 +19,3 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def get_signup_redirect_url(self, request: HttpRequest) -> str:
         return reverse("accounts:company")
-
-    def get_login_redirect_url(self, request: HttpRequest) -> str:
-        # A returning customer who has not finished the setup continues where they left off.
-        return reverse("accounts:setup")

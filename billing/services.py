@@ -1,4 +1,5 @@
-"""Writes of billing: starting a checkout, and applying Stripe's events exactly once."""
+"""Writes of billing: starting a checkout, applying Stripe's events exactly once, and closing
+an account (its subscription is cancelled first)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from django.db import IntegrityError, transaction
 
 from accounts.models import Tenant
-from billing import stripe_gateway
+from billing import signals, stripe_gateway
 from billing.models import StripeEvent, Subscription
 from billing.selectors import TRANSFERRING_STATUSES
 
@@ -105,10 +106,8 @@ def _apply(event: dict[str, object]) -> None:
     subscription.trial_end = state.trial_end
     subscription.save()
     if subscription.status in TRANSFERRING_STATUSES and not was_transferring:
-        from sync import tasks
-        from sync.services.events import events_release_on_hold
-
-        events_release_on_hold(tenant=subscription.tenant, enqueue=tasks.enqueue_events)
+        # sync releases the webhook events it kept on hold (sync.receivers).
+        signals.subscription_activated.send(sender=Subscription, tenant=subscription.tenant)
 
 
 def _status(stripe_status: str) -> str:
@@ -121,3 +120,18 @@ def _status(stripe_status: str) -> str:
         "incomplete_expired": Subscription.Status.CANCELED,
         "paused": Subscription.Status.PAST_DUE,
     }.get(stripe_status, Subscription.Status.INCOMPLETE)
+
+
+def tenant_close(*, tenant: Tenant) -> None:
+    """Closes the customer's account: the Stripe subscription is cancelled first (if that
+    fails, nothing is deleted and the customer may try again), then the tenant and everything
+    it owns, its users included, is deleted."""
+    subscription = Subscription.objects.for_tenant(tenant).first()
+    if (
+        subscription is not None
+        and subscription.stripe_subscription_id
+        and subscription.status != Subscription.Status.CANCELED
+    ):
+        stripe_gateway.subscription_cancel(subscription.stripe_subscription_id)
+    with transaction.atomic():
+        Tenant.objects.filter(pk=tenant.pk).delete()

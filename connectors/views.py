@@ -6,8 +6,8 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.generic import DetailView
 
-from accounts import services
 from accounts.tenancy import TenantScopedMixin
+from connectors import services
 from connectors.models import Connection
 
 

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "connectors",
     "billing",
     "sync",
+    "web",
 ]
 
 MIDDLEWARE = [

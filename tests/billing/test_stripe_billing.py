@@ -13,6 +13,7 @@ from django.test import Client
 
 from billing import services
 from billing.models import StripeEvent, Subscription
+from billing.signals import subscription_activated
 from sandbox.core import RunningSandbox, running
 from sandbox.stripe.app import StripeSandbox
 from tests.factories import TenantFactory
@@ -49,6 +50,21 @@ def _checkout(tenant: Any) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_paying_starts_the_trial_through_the_signed_webhook(stripe_sandbox: RunningSandbox) -> None:
+    announced: list[Any] = []
+
+    def listener(*, tenant: Any, **kwargs: Any) -> None:
+        announced.append(tenant.pk)
+
+    subscription_activated.connect(listener, dispatch_uid="test.listener")
+    try:
+        _pay_and_wait_for_the_trial(stripe_sandbox)
+    finally:
+        subscription_activated.disconnect(dispatch_uid="test.listener")
+    # The subscription became active once, however many of Stripe's events say so.
+    assert announced == [Subscription.objects.get().tenant_id]
+
+
+def _pay_and_wait_for_the_trial(stripe_sandbox: RunningSandbox) -> None:
     tenant = TenantFactory()
     url = _checkout(tenant)
     assert url.startswith(stripe_sandbox.url)

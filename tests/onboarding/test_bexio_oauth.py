@@ -32,7 +32,7 @@ def bexio_sandbox(settings) -> Iterator[RunningSandbox]:  # type: ignore[no-unty
     sandbox.add_oauth_client(
         client_id=client_credentials(provider("bexio"))[0],
         client_secret=client_credentials(provider("bexio"))[1],
-        redirect_uris=("http://testserver" + reverse("accounts:accounting_callback"),),
+        redirect_uris=("http://testserver" + reverse("setup:accounting_callback"),),
     )
     with running(sandbox) as handle:
         settings.VENDOR_API_URLS = {
@@ -44,7 +44,7 @@ def bexio_sandbox(settings) -> Iterator[RunningSandbox]:  # type: ignore[no-unty
 
 
 def _consent_and_decide(browser: Client, sandbox: RunningSandbox, decision: str) -> str:
-    started = browser.post(reverse("accounts:accounting_connect"))
+    started = browser.post(reverse("setup:accounting_connect"))
     authorize = started["Location"]
     assert authorize.startswith(sandbox.url)
     page = requests.get(authorize, timeout=10)
@@ -62,7 +62,7 @@ def _consent_and_decide(browser: Client, sandbox: RunningSandbox, decision: str)
     )
     assert answer.status_code == 302
     callback = urlsplit(answer.headers["Location"])
-    assert callback.path == reverse("accounts:accounting_callback")
+    assert callback.path == reverse("setup:accounting_callback")
     return f"{callback.path}?{callback.query}"
 
 
@@ -93,10 +93,10 @@ def test_bexio_personal_access_token(
     browser: Client, owner: User, bexio_sandbox: RunningSandbox
 ) -> None:
     billing_services.plan_choose(tenant=owner.tenant, plan="bexio")  # type: ignore[arg-type]
-    wrong = browser.post(reverse("accounts:accounting"), {"access_token": "not-a-bexio-token"})
+    wrong = browser.post(reverse("setup:accounting"), {"access_token": "not-a-bexio-token"})
     assert "bexio did not accept these credentials" in wrong.content.decode()
     assert not Connection.objects.filter(tenant=owner.tenant).exists()
 
-    browser.post(reverse("accounts:accounting"), {"access_token": PERSONAL_TOKEN})
+    browser.post(reverse("setup:accounting"), {"access_token": PERSONAL_TOKEN})
     connection = Connection.objects.get(tenant=owner.tenant, system="bexio")
     assert connection.credentials == {"access_token": PERSONAL_TOKEN}

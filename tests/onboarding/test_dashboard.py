@@ -71,7 +71,7 @@ def test_overview_in_german(browser: Client, live_customer: Subscription) -> Non
 def test_an_unfinished_setup_is_offered_on_the_overview(browser: Client) -> None:
     body = browser.get(reverse("dashboard:home")).content.decode()
     assert "Continue setup" in body
-    assert reverse("accounts:hubspot") in body
+    assert reverse("setup:hubspot") in body
 
 
 def test_disconnecting_deletes_the_connection_and_says_what_remains(
@@ -81,7 +81,7 @@ def test_disconnecting_deletes_the_connection_and_says_what_remains(
     response = browser.post(reverse("connectors:disconnect", args=[connection.pk]), follow=True)
     assert "is disconnected" in response.content.decode()
     assert not Connection.objects.filter(pk=connection.pk).exists()
-    assert browser.get(reverse("accounts:setup"))["Location"] == reverse("accounts:accounting")
+    assert browser.get(reverse("setup:continue"))["Location"] == reverse("setup:accounting")
 
 
 def test_transfer_settings_are_saved_and_checked(browser: Client, owner: User) -> None:

@@ -13,12 +13,12 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django.urls import reverse
 
-from accounts import oauth_state
 from accounts.models import User
 from connectors.models import Connection
 from sandbox.core import RunningSandbox
 from tests.factories import ConnectionFactory
 from tests.onboarding.conftest import PORTAL
+from web import oauth_state
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def _consent(browser: Client, sandbox: RunningSandbox) -> tuple[str, dict[str, str]]:
     """Starts the connection and opens HubSpot's consent page as a browser would: returns
     the form's address and its hidden fields."""
-    started = browser.post(reverse("accounts:hubspot_connect"))
+    started = browser.post(reverse("setup:hubspot_connect"))
     assert started.status_code == 302
     authorize = started["Location"]
     assert authorize.startswith(f"{sandbox.url}/oauth/authorize?")
@@ -55,7 +55,7 @@ def _decide(action: str, fields: dict[str, str], decision: str) -> str:
     )
     assert answer.status_code == 302
     callback = urlsplit(answer.headers["Location"])
-    assert callback.path == reverse("accounts:hubspot_callback")
+    assert callback.path == reverse("setup:hubspot_callback")
     return f"{callback.path}?{callback.query}"
 
 
@@ -67,7 +67,7 @@ def test_consent_connects_the_portal_and_shows_its_name_and_id(
 
     response = browser.get(callback, follow=True)
     body = response.content.decode()
-    assert response.redirect_chain[-1][0] == reverse("accounts:hubspot")
+    assert response.redirect_chain[-1][0] == reverse("setup:hubspot")
     assert "beispiel-gmbh.example" in body
     assert str(PORTAL) in body
     connection = Connection.objects.get(tenant=owner.tenant, system="hubspot")
@@ -90,7 +90,7 @@ def test_consent_connects_the_portal_and_shows_its_name_and_id(
     assert Connection.objects.filter(tenant=owner.tenant).count() == 1
 
     # The next unfinished step is the plan.
-    assert browser.get(reverse("accounts:setup"))["Location"] == reverse("billing:plan")
+    assert browser.get(reverse("setup:continue"))["Location"] == reverse("billing:plan")
 
 
 def test_refused_consent_brings_the_customer_back_with_a_message(
@@ -149,7 +149,7 @@ def test_a_state_expires_after_ten_minutes_and_belongs_to_one_tenant(monkeypatch
 
 
 def test_the_step_page_speaks_german_and_english(browser: Client) -> None:
-    url = reverse("accounts:hubspot")
+    url = reverse("setup:hubspot")
     assert "Connect HubSpot" in browser.get(url).content.decode()
     german = browser.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert "HubSpot verbinden" in german

@@ -24,7 +24,7 @@ def ready_to_pay(owner: User) -> Subscription:
 def test_the_payment_button_opens_stripe_checkout(
     browser: Client, ready_to_pay: Subscription, stripe_sandbox: RunningSandbox
 ) -> None:
-    assert browser.get(reverse("accounts:setup"))["Location"] == reverse("billing:payment")
+    assert browser.get(reverse("setup:continue"))["Location"] == reverse("billing:payment")
     page = browser.get(reverse("billing:payment")).content.decode()
     assert "The first 14 days are free" in page
 
@@ -53,4 +53,4 @@ def test_the_success_page_waits_for_the_webhook(
     Subscription.objects.filter(pk=ready_to_pay.pk).update(status=Subscription.Status.TRIALING)
     done = browser.get(reverse("billing:payment_pending"))
     assert done["Location"] == reverse("dashboard:home")
-    assert browser.get(reverse("accounts:setup"))["Location"] == reverse("dashboard:home")
+    assert browser.get(reverse("setup:continue"))["Location"] == reverse("dashboard:home")

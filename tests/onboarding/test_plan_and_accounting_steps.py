@@ -45,7 +45,7 @@ def test_choosing_a_plan_stores_it_and_leads_to_the_accounting_step(
     browser: Client, owner: User, hubspot_connected: Connection
 ) -> None:
     response = browser.post(reverse("billing:plan"), {"plan": "lexoffice"})
-    assert response["Location"] == reverse("accounts:accounting")
+    assert response["Location"] == reverse("setup:accounting")
     subscription = Subscription.objects.get(tenant=owner.tenant)
     assert subscription.plan == "lexoffice"
     assert subscription.status == Subscription.Status.INCOMPLETE
@@ -60,7 +60,7 @@ def test_choosing_a_plan_stores_it_and_leads_to_the_accounting_step(
 
 
 def test_the_accounting_step_without_a_plan_sends_to_the_plan(browser: Client) -> None:
-    assert browser.get(reverse("accounts:accounting"))["Location"] == reverse("billing:plan")
+    assert browser.get(reverse("setup:accounting"))["Location"] == reverse("billing:plan")
 
 
 def test_a_good_lexware_office_key_is_verified_and_the_account_shown(
@@ -70,12 +70,12 @@ def test_a_good_lexware_office_key_is_verified_and_the_account_shown(
     lexoffice_sandbox: RunningSandbox,
 ) -> None:
     billing_services.plan_choose(tenant=owner.tenant, plan="lexoffice")  # type: ignore[arg-type]
-    page = browser.get(reverse("accounts:accounting")).content.decode()
+    page = browser.get(reverse("setup:accounting")).content.decode()
     assert "API key" in page
     assert "Sign in with" not in page  # lexware office offers no OAuth
 
     response = browser.post(
-        reverse("accounts:accounting"), {"api_key": GOOD_LEXOFFICE_KEY}, follow=True
+        reverse("setup:accounting"), {"api_key": GOOD_LEXOFFICE_KEY}, follow=True
     )
     body = response.content.decode()
     assert "Beispiel Buchhaltung GmbH" in body
@@ -85,7 +85,7 @@ def test_a_good_lexware_office_key_is_verified_and_the_account_shown(
     assert connection.account_name == "Beispiel Buchhaltung GmbH"
     assert connection.external_account_id
     # The next unfinished step is the payment.
-    assert browser.get(reverse("accounts:setup"))["Location"] == reverse("billing:payment")
+    assert browser.get(reverse("setup:continue"))["Location"] == reverse("billing:payment")
 
 
 def test_a_wrong_key_shows_the_vendors_reason_and_stores_nothing(
@@ -96,7 +96,7 @@ def test_a_wrong_key_shows_the_vendors_reason_and_stores_nothing(
 ) -> None:
     billing_services.plan_choose(tenant=owner.tenant, plan="lexoffice")  # type: ignore[arg-type]
     wrong = "lx-wrong-key-9876543210"
-    response = browser.post(reverse("accounts:accounting"), {"api_key": wrong})
+    response = browser.post(reverse("setup:accounting"), {"api_key": wrong})
     body = response.content.decode()
     assert response.status_code == 200
     assert "lexware office did not accept these credentials: Unauthorized" in body
@@ -108,10 +108,10 @@ def test_bexio_offers_its_consent_page_and_a_token_form(
     browser: Client, owner: User, hubspot_connected: Connection, settings
 ) -> None:  # type: ignore[no-untyped-def]
     billing_services.plan_choose(tenant=owner.tenant, plan="bexio")  # type: ignore[arg-type]
-    page = browser.get(reverse("accounts:accounting")).content.decode()
+    page = browser.get(reverse("setup:accounting")).content.decode()
     assert "Sign in with bexio" in page
     assert "Personal access token" in page
-    started = browser.post(reverse("accounts:accounting_connect"))
+    started = browser.post(reverse("setup:accounting_connect"))
     assert started["Location"].startswith(vendor_url(provider("bexio"), "oauth"))
     assert "code_challenge=" in started["Location"]
 

@@ -14,6 +14,7 @@ import pytest
 from django.test import Client, TestCase
 
 from billing.models import Subscription
+from billing.signals import subscription_activated
 from sync import intake
 from sync.models import WebhookEvent
 from tests.factories import ConnectionFactory
@@ -208,6 +209,23 @@ def test_events_kept_on_hold_are_processed_when_payment_resumes(portal, enqueued
     assert count == 3
     assert released[0][0] == str(portal.tenant_id)
     assert len(released[0][1]) == 3
+    assert not WebhookEvent.objects.filter(state=WebhookEvent.State.ON_HOLD).exists()
+
+
+@pytest.mark.django_db
+def test_billing_announcing_an_active_subscription_releases_the_events_on_hold(  # type: ignore[no-untyped-def]
+    portal, enqueued
+) -> None:
+    # billing may not import sync: it sends a signal, which sync.receivers answers.
+    Subscription.objects.filter(tenant=portal.tenant).update(status=Subscription.Status.PAST_DUE)
+    post(Client(), [deal_stage_event("33", n, "closedwon", n) for n in range(1, 3)])
+    assert WebhookEvent.objects.filter(state=WebhookEvent.State.ON_HOLD).count() == 2
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        subscription_activated.send(sender=Subscription, tenant=portal.tenant)
+    (tenant_id, ids), _ = enqueued.call_args
+    assert tenant_id == str(portal.tenant_id)
+    assert len(ids) == 2
     assert not WebhookEvent.objects.filter(state=WebhookEvent.State.ON_HOLD).exists()
 
 

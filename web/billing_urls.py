@@ -1,6 +1,9 @@
+"""The plan and payment steps of the wizard and the way to Stripe's Billing Portal. Stripe's
+webhook is billing's own (apiup.urls)."""
+
 from django.urls import path
 
-from billing import views
+from web import billing_views as views
 
 app_name = "billing"
 

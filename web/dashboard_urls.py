@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from web import dashboard_views as views
 
 app_name = "dashboard"
 

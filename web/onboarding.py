@@ -17,9 +17,9 @@ from connectors.models import Connection
 HUBSPOT, PLAN, ACCOUNTING, PAYMENT, OVERVIEW = 4, 5, 6, 7, 8
 
 STEP_URLS = {
-    HUBSPOT: "accounts:hubspot",
+    HUBSPOT: "setup:hubspot",
     PLAN: "billing:plan",
-    ACCOUNTING: "accounts:accounting",
+    ACCOUNTING: "setup:accounting",
     PAYMENT: "billing:payment",
     OVERVIEW: "dashboard:home",
 }

@@ -1,5 +1,5 @@
-"""The setup wizard after registration: connect HubSpot, (plan: billing.views), connect the
-accounting system, (payment: billing.views), then the overview on the dashboard.
+"""The setup wizard after registration: connect HubSpot, (plan: web.billing_views), connect
+the accounting system, (payment: web.billing_views), then the overview on the dashboard.
 
 Each step is one page; `SetupView` sends a returning customer to the first unfinished step.
 """
@@ -19,12 +19,12 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts import oauth_state, onboarding, services
-from accounts.forms import token_form
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import tenant_of
-from connectors import errors, oauth
+from connectors import errors, oauth, services
 from connectors.registry import provider, vendor_url
+from web import oauth_state, onboarding
+from web.forms import token_form
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class HubSpotConnectView(OnboardedRequiredMixin, View):
             oauth.authorization_url(
                 hubspot,
                 state=issued.state,
-                redirect_uri=_callback_url("accounts:hubspot_callback"),
+                redirect_uri=_callback_url("setup:hubspot_callback"),
                 code_verifier=issued.code_verifier,
                 oauth_url=vendor_url(hubspot, "oauth"),
             )
@@ -87,7 +87,7 @@ class HubSpotCallbackView(OnboardedRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         tenant = tenant_of(request)
-        back = redirect("accounts:hubspot")
+        back = redirect("setup:hubspot")
         try:
             verifier = oauth_state.state_consume(
                 session=request.session,
@@ -106,7 +106,7 @@ class HubSpotCallbackView(OnboardedRequiredMixin, View):
             connection = services.hubspot_connect(
                 tenant=tenant,
                 code=request.GET["code"],
-                redirect_uri=_callback_url("accounts:hubspot_callback"),
+                redirect_uri=_callback_url("setup:hubspot_callback"),
                 code_verifier=verifier,
             )
         except services.PortalTaken as taken:
@@ -199,7 +199,7 @@ class AccountingStepView(_StepView):
                     _("%(system)s account “%(name)s” is connected.")
                     % {"system": connection.get_system_display(), "name": connection.account_name},
                 )
-                return redirect("accounts:accounting")
+                return redirect("setup:accounting")
         return self.render_to_response(self.get_context_data(form=form))
 
 
@@ -209,17 +209,17 @@ class AccountingConnectView(OnboardedRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         progress = onboarding.progress_of(tenant=tenant_of(request))
         if progress.subscription is None:
-            return redirect("accounts:accounting")
+            return redirect("setup:accounting")
         declared = provider(progress.subscription.plan)
         if declared.oauth is None:
-            return redirect("accounts:accounting")
+            return redirect("setup:accounting")
         issued = oauth_state.state_issue(
             session=request.session, tenant_id=str(tenant_of(request).pk), vendor=declared.key
         )
         url = oauth.authorization_url(
             declared,
             state=issued.state,
-            redirect_uri=_callback_url("accounts:accounting_callback"),
+            redirect_uri=_callback_url("setup:accounting_callback"),
             code_verifier=issued.code_verifier,
             oauth_url=vendor_url(declared, "oauth"),
         )
@@ -229,7 +229,7 @@ class AccountingConnectView(OnboardedRequiredMixin, View):
 class AccountingCallbackView(OnboardedRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         tenant = tenant_of(request)
-        back = redirect("accounts:accounting")
+        back = redirect("setup:accounting")
         progress = onboarding.progress_of(tenant=tenant)
         system = progress.subscription.plan if progress.subscription is not None else ""
         try:
@@ -252,7 +252,7 @@ class AccountingCallbackView(OnboardedRequiredMixin, View):
                 tenant=tenant,
                 system=system,
                 code=request.GET["code"],
-                redirect_uri=_callback_url("accounts:accounting_callback"),
+                redirect_uri=_callback_url("setup:accounting_callback"),
                 code_verifier=verifier,
             )
         except errors.ConnectorError as exc:

@@ -1,0 +1,108 @@
+"""Writes that concern connections: connecting HubSpot and the accounting system (from the
+setup wizard), and disconnecting."""
+
+from django.db import transaction
+
+from accounts.models import Tenant
+from connectors import oauth
+from connectors.credentials import store_tokens
+from connectors.hubspot.client import portal_of
+from connectors.models import Connection
+from connectors.registry import connector_class, provider, vendor_url
+
+
+class PortalTaken(Exception):
+    """The HubSpot portal is already connected to another customer's account: its webhooks
+    could reach only one tenant."""
+
+
+def hubspot_connect(
+    *, tenant: Tenant, code: str, redirect_uri: str, code_verifier: str
+) -> Connection:
+    """Step 3: the authorization code from HubSpot's redirect becomes the tenant's HubSpot
+    connection. Raises ConnectorError when HubSpot refuses the code, PortalTaken when the
+    portal belongs to another tenant."""
+    hubspot = provider("hubspot")
+    tokens = oauth.exchange_code(
+        hubspot,
+        code=code,
+        redirect_uri=redirect_uri,
+        code_verifier=code_verifier,
+        oauth_url=vendor_url(hubspot, "api"),  # HubSpot's token endpoint is on its API host
+    )
+    portal_id, hub_domain = portal_of(tokens.access_token, base_url=vendor_url(hubspot, "api"))
+    with transaction.atomic():
+        # A check, not a constraint: a unique (system, account id) across tenants would need
+        # a migration of connectors.Connection. Two customers installing the same portal in
+        # the same second is the only gap.
+        taken = (
+            Connection.objects.filter(system="hubspot", external_account_id=portal_id)
+            .exclude(tenant=tenant)
+            .exists()
+        )
+        if taken:
+            raise PortalTaken(portal_id)
+        connection = (
+            Connection.objects.for_tenant(tenant)
+            .select_for_update()
+            .filter(system="hubspot")
+            .first()
+        ) or Connection(tenant=tenant, system="hubspot")
+        connection.credentials = {}
+        store_tokens(connection, tokens)
+        connection.external_account_id = portal_id
+        connection.account_name = hub_domain or portal_id
+        connection.status = Connection.Status.CONNECTED
+        connection.save()
+    return connection
+
+
+def accounting_connect(*, tenant: Tenant, system: str, credentials: dict[str, str]) -> Connection:
+    """Step 5 with an API token: verified at once with one real call; nothing is stored when
+    the vendor refuses it (ConnectorError, with the vendor's words in `vendor_message`)."""
+    candidate = Connection(tenant=tenant, system=system)
+    candidate.credentials = dict(credentials)
+    return _verified_save(candidate)
+
+
+def accounting_connect_oauth(
+    *, tenant: Tenant, system: str, code: str, redirect_uri: str, code_verifier: str
+) -> Connection:
+    """Step 5 with OAuth: the code is exchanged, then verified like a token."""
+    declared = provider(system)
+    tokens = oauth.exchange_code(
+        declared,
+        code=code,
+        redirect_uri=redirect_uri,
+        code_verifier=code_verifier,
+        oauth_url=vendor_url(declared, declared.oauth.grant_host if declared.oauth else "oauth"),
+    )
+    candidate = Connection(tenant=tenant, system=system)
+    candidate.credentials = {}
+    store_tokens(candidate, tokens)
+    return _verified_save(candidate)
+
+
+def _verified_save(candidate: Connection) -> Connection:
+    connector = connector_class(candidate.system)(connection=candidate)
+    account = connector.verify()
+    with transaction.atomic():
+        connection = (
+            Connection.objects.for_tenant(candidate.tenant)
+            .select_for_update()
+            .filter(system=candidate.system)
+            .first()
+        ) or candidate
+        connection.credentials = candidate.credentials
+        connection.account_name = account.name or candidate.get_system_display()
+        connection.external_account_id = account.account_id
+        connection.status = Connection.Status.CONNECTED
+        connection.save()
+    return connection
+
+
+def connection_disconnect(*, connection: Connection) -> None:
+    """Removes the connection and its stored credentials. None of the connectors offers a
+    call that revokes APIUP's access at the vendor, so the customer is told to remove the app
+    there as well."""
+    connection.delete()

@@ -1,0 +1,174 @@
+"""The billing pages: the plan and payment steps of the setup wizard (Stripe Checkout) and
+the way to Stripe's Billing Portal from the dashboard."""
+
+import logging
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import FormView, TemplateView
+
+from accounts.gate import OnboardedRequiredMixin
+from accounts.tenancy import tenant_of
+from billing import services, stripe_gateway
+from billing.models import Subscription
+from billing.selectors import TRANSFERRING_STATUSES
+from connectors.registry import accounting_providers, price_id, price_label, provider
+from web import onboarding
+from web.forms import PlanForm
+
+logger = logging.getLogger(__name__)
+
+# How often the "payment is being confirmed" page looks again.
+PENDING_REFRESH_SECONDS = 3
+
+
+def _stripe_unavailable() -> str:
+    return _("Stripe cannot be reached just now. Please try again in a few minutes.")
+
+
+def _public_url(name: str) -> str:
+    return settings.PUBLIC_BASE_URL + reverse(name)
+
+
+class PlanView(OnboardedRequiredMixin, FormView[PlanForm]):
+    """Setup step: the accounting system, which is the plan."""
+
+    form_class = PlanForm
+    template_name = "billing/plan.html"
+
+    def get_initial(self) -> dict[str, Any]:
+        progress = onboarding.progress_of(tenant=tenant_of(self.request))
+        return {"plan": progress.subscription.plan} if progress.subscription else {}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["step"] = onboarding.PLAN
+        context["progress"] = onboarding.progress_of(tenant=tenant_of(self.request))
+        context["plans"] = [
+            {
+                "value": declared.key,
+                "label": declared.label,
+                "description": declared.description,
+                "price": price_label(declared),
+            }
+            for declared in accounting_providers()
+        ]
+        context["trial_days"] = settings.STRIPE_TRIAL_DAYS
+        return context
+
+    def form_valid(self, form: PlanForm) -> HttpResponse:
+        tenant = tenant_of(self.request)
+        current = onboarding.progress_of(tenant=tenant).subscription
+        chosen = form.cleaned_data["plan"]
+        if (
+            current is not None
+            and current.plan != chosen
+            and current.status != Subscription.Status.INCOMPLETE
+        ):
+            # Stripe charges the price of the plan paid for; switching here would not
+            # change that, so a paid plan is not switched by this page.
+            form.add_error(
+                "plan",
+                _(
+                    "Your plan %(plan)s is already paid for. To switch to another accounting "
+                    "system, please write to info@apiup.de."
+                )
+                % {"plan": provider(current.plan).label},
+            )
+            return self.form_invalid(form)
+        subscription = services.plan_choose(tenant=tenant, plan=chosen)
+        messages.success(
+            self.request,
+            _("You chose %(plan)s.") % {"plan": provider(subscription.plan).label},
+        )
+        return redirect("setup:accounting")
+
+
+class PaymentView(OnboardedRequiredMixin, TemplateView):
+    """Setup step: the button that opens Stripe Checkout."""
+
+    template_name = "billing/payment.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        progress = onboarding.progress_of(tenant=tenant_of(self.request))
+        context["step"] = onboarding.PAYMENT
+        context["progress"] = progress
+        context["trial_days"] = settings.STRIPE_TRIAL_DAYS
+        if progress.subscription is not None:
+            declared = provider(progress.subscription.plan)
+            context["plan_label"] = declared.label
+            context["price"] = price_label(declared)
+        return context
+
+
+class CheckoutStartView(OnboardedRequiredMixin, View):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        tenant = tenant_of(request)
+        progress = onboarding.progress_of(tenant=tenant)
+        if progress.subscription is None:
+            return redirect("billing:plan")
+        if progress.accounting is None:
+            return redirect("setup:accounting")
+        try:
+            url = services.checkout_start(
+                tenant=tenant,
+                price_id=price_id(provider(progress.subscription.plan)),
+                email=request.user.email,  # type: ignore[union-attr]
+                success_url=_public_url("billing:payment_pending"),
+                cancel_url=_public_url("billing:payment"),
+            )
+        except stripe.StripeError:
+            logger.exception("checkout for tenant %s: Stripe refused", tenant.pk)
+            messages.error(request, _stripe_unavailable())
+            return redirect("billing:payment")
+        return redirect(url)
+
+
+class PaymentPendingView(OnboardedRequiredMixin, TemplateView):
+    """Stripe's success redirect. The redirect proves nothing: only the signed webhook
+    activates the subscription, so this page looks again until it has."""
+
+    template_name = "billing/payment_pending.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        subscription = Subscription.objects.for_tenant(tenant_of(request)).first()
+        if subscription is not None and subscription.status in TRANSFERRING_STATUSES:
+            messages.success(
+                request, _("Your payment is confirmed. APIUP now transfers your won deals.")
+            )
+            return redirect("dashboard:home")
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["step"] = onboarding.PAYMENT
+        context["refresh_seconds"] = PENDING_REFRESH_SECONDS
+        return context
+
+
+class BillingPortalView(OnboardedRequiredMixin, View):
+    """Stripe's Billing Portal: payment method, invoices, cancellation."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        subscription = Subscription.objects.for_tenant(tenant_of(request)).first()
+        if subscription is None or not subscription.stripe_customer_id:
+            messages.info(request, _("There is no payment yet to manage."))
+            return redirect("dashboard:home")
+        try:
+            url = stripe_gateway.portal_session_create(
+                customer_id=subscription.stripe_customer_id,
+                return_url=_public_url("dashboard:home"),
+            )
+        except stripe.StripeError:
+            logger.exception("billing portal: Stripe refused")
+            messages.error(request, _stripe_unavailable())
+            return redirect("dashboard:home")
+        return redirect(url)

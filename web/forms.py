@@ -1,0 +1,115 @@
+"""The forms of the setup wizard (plan, accounting credentials) and of the dashboard."""
+
+from typing import Any
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
+
+from connectors.providers import CredentialField, Provider
+from connectors.registry import plan_choices
+from sync.models import TransferSettings
+
+# -- setup wizard -----------------------------------------------------------------------------
+
+
+class PlanForm(forms.Form):
+    """Step 4: one plan per accounting system."""
+
+    plan = forms.ChoiceField(
+        label=_("Accounting system"),
+        choices=plan_choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Please choose your accounting system.")},
+    )
+
+
+def _credential_field(declared: CredentialField) -> forms.CharField:
+    if not declared.secret:
+        return forms.CharField(
+            label=declared.label, help_text=declared.help_text, max_length=200, strip=True
+        )
+    # Never rendered back into the page, not even after a refused attempt.
+    return forms.CharField(
+        label=declared.label,
+        help_text=declared.help_text,
+        max_length=500,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+
+
+def token_form(declared: Provider) -> type[forms.Form]:
+    """The form where a customer pastes the system's API key, built from its declaration."""
+    scheme = declared.api_key
+    fields = {f.name: _credential_field(f) for f in scheme.fields} if scheme else {}
+    return type(f"{declared.key.title()}TokenForm", (forms.Form,), fields)
+
+
+# -- dashboard --------------------------------------------------------------------------------
+
+
+class TransferSettingsForm(forms.ModelForm[TransferSettings]):
+    # HubSpot's connector offers no public list of pipelines with their labels, so the won
+    # stages are entered as the stage ids HubSpot shows in the pipeline settings.
+    won_stages = forms.CharField(
+        label=_("Won stages"),
+        required=False,
+        max_length=1000,
+        help_text=_(
+            "Stage ids separated by commas, e.g. closedwon. Empty: every stage with a deal "
+            "probability of 100 %."
+        ),
+    )
+
+    class Meta:
+        model = TransferSettings
+        fields = [
+            "placeholder_name",
+            "placeholder_street",
+            "placeholder_city",
+            "default_tax_rate",
+            "validity_days",
+            "contact_transfer_enabled",
+            "exclusion_property",
+        ]
+        labels = {
+            "placeholder_name": _("Placeholder company"),
+            "placeholder_street": _("Placeholder street"),
+            "placeholder_city": _("Placeholder city"),
+            "default_tax_rate": _("Default tax rate (%)"),
+            "validity_days": _("Quote valid for (days)"),
+            "contact_transfer_enabled": _("Transfer contacts and companies"),
+            "exclusion_property": _("Exclusion property"),
+        }
+        help_texts = {
+            "placeholder_name": _("Used when a deal's company data are incomplete."),
+            "exclusion_property": _(
+                "Internal name of the HubSpot checkbox that keeps a record out of accounting."
+            ),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.won_stage_ids:
+            self.fields["won_stages"].initial = ", ".join(self.instance.won_stage_ids or [])
+        self.fields["default_tax_rate"].validators.append(MinValueValidator(0))
+        self.fields["default_tax_rate"].validators.append(MaxValueValidator(100))
+        self.fields["validity_days"].validators.append(MinValueValidator(1))
+        self.fields["validity_days"].validators.append(MaxValueValidator(365))
+
+    def clean_won_stages(self) -> list[str]:
+        text = self.cleaned_data.get("won_stages") or ""
+        return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address of your colleague"))
+
+
+class CloseAccountForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I understand that my account, all connections and the activity log are deleted."),
+        required=True,
+        error_messages={"required": _("Please confirm that you want to close your account.")},
+    )
