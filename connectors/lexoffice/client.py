@@ -135,9 +135,9 @@ class LexofficeConnector(AccountingConnector):
         )
 
     def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
-        """1 call per page of 250 plus 1 per quotation looked at (at most 100). The derived
-        spec has no quotation search; Lexware's own Postman collection documents
-        `GET /v1/voucherlist`, which lists a contact's quotations newest first. Each is read
+        """1 call per page of 250 plus 1 per quotation looked at (at most 100). The API has
+        no quotation search; `GET /v1/voucherlist` lists a contact's quotations newest first,
+        and each is read
         until one carries our reference in its introduction. Other quotes for the same
         customer may have been created since ours (a busy tenant makes one a second), so more
         than the first few are looked at. Without the customer there is nothing to narrow by."""

@@ -82,9 +82,8 @@ class BexioSandbox(VendorSandbox):
     spec_server_url = "https://api.bexio.com"
     public_endpoints = PUBLIC_ENDPOINTS
     # Real endpoints no saved OpenAPI file describes: the identity provider (described by
-    # the OIDC discovery document bexio-openid-configuration.json) and GET /3.0/taxes
-    # (docs.bexio.com "Taxes"; named in the fact sheet, absent from both spec files).
-    undocumented_endpoints = PUBLIC_ENDPOINTS | {"taxes"}
+    # the OIDC discovery document bexio-openid-configuration.json).
+    undocumented_endpoints = PUBLIC_ENDPOINTS
 
     def __init__(
         self,

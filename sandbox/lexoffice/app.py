@@ -5,8 +5,8 @@ Each API key belongs to one organization (a lexoffice account); what a key creat
 through keys of the same organization. Served: profile, contacts (create, retrieve, update,
 filter), quotations (create, retrieve), invoices (create, also from a quotation).
 
-Lexware also has `GET /v1/voucherlist` and `GET /v1/invoices/{id}` (its Postman collection),
-but the derived spec this stand-in is checked against has neither, so neither is served.
+The voucher list (`GET /v1/voucherlist`) is served for looking up a quotation whose answer was
+lost.
 """
 
 from __future__ import annotations
@@ -69,8 +69,6 @@ class LexofficeSandbox(VendorSandbox):
     name = "lexoffice"
     title = "lexware office (lexoffice)"
     spec_files = ("lexoffice/lexoffice-derived-openapi.yaml",)
-    # Documented in Lexware's Postman collection, not in the derived spec (see voucherlist()).
-    undocumented_endpoints = frozenset({"voucherlist"})
     spec_server_url = "https://api.lexware.io"
 
     def __init__(
@@ -464,9 +462,8 @@ class LexofficeSandbox(VendorSandbox):
         return {"contactId": contact["id"], "name": display_name(contact), **billing}
 
     def voucherlist(self) -> Response:
-        """The voucher list. The derived spec lacks it; Lexware's own Postman collection
-        documents `GET /v1/voucherlist?voucherType=..&voucherStatus=..`, and the entry fields
-        follow the API Evangelist model of the docs (both in shared/vendor-specs/lexoffice)."""
+        """The voucher list (`GET /v1/voucherlist?voucherType=..&voucherStatus=..`), as the
+        derived spec describes it."""
         types = {t for t in request.args.get("voucherType", "").split(",") if t}
         statuses = {t for t in request.args.get("voucherStatus", "").split(",") if t}
         if not types or not statuses:
