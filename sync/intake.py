@@ -1,4 +1,5 @@
-"""HubSpot webhook intake: verify the signature on the raw body, store every event of the
+"""HubSpot webhook intake: the signature is verified on the raw body (in
+`connectors.hubspot.webhooks`) before anything here runs; store every event of the
 batch in one transaction (deduplicated), and hand the new ones to the workers after commit.
 
 Nothing here calls HubSpot or a vendor, so the answer goes back well inside HubSpot's
@@ -6,18 +7,13 @@ Nothing here calls HubSpot or a vendor, so the answer goes back well inside HubS
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import logging
-import time
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
 
 from django.db import transaction
 
@@ -29,55 +25,11 @@ from sync.models import WebhookEvent
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 100
-SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000
 _REQUIRED = ("subscriptionType", "objectId", "portalId", "occurredAt", "eventId")
-
-
-class BadSignature(Exception):
-    pass
 
 
 class MalformedBatch(ValueError):
     pass
-
-
-def verify_signature(
-    *,
-    method: str,
-    uri: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    client_secret: str,
-    now_ms: int | None = None,
-) -> None:
-    """Raises BadSignature unless the request carries a valid v3 signature (when present)
-    or v1/v2 signature, all compared in constant time."""
-    secret = client_secret.encode()
-    v3 = headers.get("X-HubSpot-Signature-v3")
-    if v3:
-        timestamp = headers.get("X-HubSpot-Request-Timestamp", "")
-        if not timestamp.isdigit():
-            raise BadSignature("missing timestamp")
-        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        if abs(now_ms - int(timestamp)) > SIGNATURE_MAX_AGE_MS:
-            raise BadSignature("stale timestamp")
-        # HubSpot signs the URI it called; clients differ on whether it is URL-decoded
-        # first, so both forms are accepted.
-        for candidate in {uri, unquote(uri)}:
-            source = method.encode() + candidate.encode() + body + timestamp.encode()
-            expected = base64.b64encode(hmac.new(secret, source, hashlib.sha256).digest())
-            if hmac.compare_digest(expected, v3.encode()):
-                return
-        raise BadSignature("v3 mismatch")
-    signature = headers.get("X-HubSpot-Signature")
-    if not signature:
-        raise BadSignature("no signature")
-    version = headers.get("X-HubSpot-Signature-Version", "v1").lower()
-    # v2 signs the method and URI too; v1 only the body.
-    source = secret + (method.encode() + uri.encode() if version == "v2" else b"") + body
-    expected_hex = hashlib.sha256(source).hexdigest()
-    if not hmac.compare_digest(expected_hex.encode(), signature.strip().lower().encode()):
-        raise BadSignature(f"{version} mismatch")
 
 
 def parse_batch(body: bytes) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from django.views.generic import DetailView, ListView
 
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import TenantScopedMixin, tenant_of
+from connectors.hubspot import webhooks
 from sync import intake, selectors, tasks
 from sync.forms import TransferFilterForm
 from sync.models import Transfer
@@ -30,14 +31,14 @@ def _called_url(request: HttpRequest) -> str:
 def hubspot_webhook(request: HttpRequest) -> JsonResponse:
     body = request.body
     try:
-        intake.verify_signature(
+        webhooks.verify_signature(
             method=request.method or "POST",
             uri=_called_url(request),
             body=body,
             headers=request.headers,
             client_secret=settings.HUBSPOT_CLIENT_SECRET,
         )
-    except intake.BadSignature:
+    except webhooks.BadSignature:
         return JsonResponse({"error": "invalid signature"}, status=401)
     try:
         batch = intake.parse_batch(body)

@@ -15,7 +15,7 @@ from django.test import Client, TestCase
 
 from billing.models import Subscription
 from billing.signals import subscription_activated
-from sync import intake
+from connectors.hubspot import webhooks
 from sync.models import WebhookEvent
 from tests.factories import ConnectionFactory
 
@@ -181,7 +181,7 @@ def test_v3_accepts_the_url_decoded_form_too() -> None:
     uri = "https://app.example/webhooks/hubspot?x=a%20b"
     source = b"POST" + b"https://app.example/webhooks/hubspot?x=a b" + body + timestamp.encode()
     signature = base64.b64encode(hmac.new(SECRET.encode(), source, hashlib.sha256).digest())
-    intake.verify_signature(
+    webhooks.verify_signature(
         method="POST",
         uri=uri,
         body=body,
