@@ -71,7 +71,6 @@ class Transfer(TenantOwnedModel):
 
     class State(models.TextChoices):
         PENDING = "pending", _("pending")
-        CUSTOMER_RESOLVED = "customer_resolved", _("customer resolved")
         QUOTE_IN_FLIGHT = "quote_in_flight", _("quote being created")
         DONE = "done", _("done")
         SKIPPED = "skipped", _("skipped")
@@ -79,7 +78,7 @@ class Transfer(TenantOwnedModel):
 
     # A transfer in one of these states has work left; `next_attempt_at` in the future
     # means it is waiting to retry.
-    ACTIVE_STATES = (State.PENDING, State.CUSTOMER_RESOLVED, State.QUOTE_IN_FLIGHT)
+    ACTIVE_STATES = (State.PENDING, State.QUOTE_IN_FLIGHT)
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     object_type = models.CharField(_("object"), max_length=16, choices=ObjectType.choices)
@@ -103,7 +102,6 @@ class Transfer(TenantOwnedModel):
     notes = models.JSONField(default=list, blank=True)
     source_payload = models.JSONField(_("from HubSpot"), null=True, blank=True)
     sent_payload = models.JSONField(_("sent"), null=True, blank=True)
-    vendor_response = models.JSONField(_("vendor answer"), null=True, blank=True)
     # A newer change of the same contact raises the generation, so a running transfer
     # knows it must run once more with the new data.
     generation = models.PositiveIntegerField(default=1)

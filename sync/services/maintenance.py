@@ -16,8 +16,8 @@ def records_purge(*, now: dt.datetime | None = None) -> dict[str, int]:
     log_cutoff = now - dt.timedelta(days=settings.LOG_RETENTION_DAYS)
     payloads = (
         Transfer.objects.filter(updated_at__lt=payload_cutoff)
-        .exclude(source_payload=None, sent_payload=None, vendor_response=None)
-        .update(source_payload=None, sent_payload=None, vendor_response=None)
+        .exclude(source_payload=None, sent_payload=None)
+        .update(source_payload=None, sent_payload=None)
     )
     events, _ = (
         WebhookEvent.objects.filter(received_at__lt=payload_cutoff)
