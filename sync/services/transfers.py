@@ -29,6 +29,7 @@ from connectors.rules import customer_for_deal
 from connectors.shapes import Customer, Deal, Person
 from sync.models import Transfer, TransferAttempt
 from sync.services import context, customers, pacing, quotes
+from sync.services.transitions import transfer_transition
 
 logger = logging.getLogger(__name__)
 
@@ -87,20 +88,49 @@ def _save(transfer: Transfer, *fields: str) -> None:
     transfer.save(update_fields=[*fields, "updated_at"])
 
 
-def _finish(
-    run: Run, *, state: str, outcome: str, error: str = "", retryable: bool = False
-) -> None:
-    transfer = run.transfer
-    transfer.state = state
-    transfer.error = error
-    transfer.error_retryable = retryable
-    transfer.lease_until = None
-    transfer.finished_at = timezone.now()
-    _save(transfer, "state", "error", "error_retryable", "lease_until", "finished_at")
+def _end_attempt(run: Run, *, outcome: str, error: str = "") -> None:
     run.attempt.outcome = outcome
     run.attempt.error = error
     run.attempt.finished_at = timezone.now()
     run.attempt.save(update_fields=["outcome", "error", "finished_at"])
+
+
+def _stop(run: Run) -> None:
+    """The transfer's state was changed elsewhere while this run had it (its lease ran out,
+    and another run took it over): this run leaves the transfer as it is now."""
+    logger.warning("transfer %s was changed by another run; this run stops", run.transfer.pk)
+    _end_attempt(
+        run,
+        outcome=TransferAttempt.Outcome.SKIPPED,
+        error=_("Another run changed this transfer meanwhile; this one stopped."),
+    )
+
+
+def _finish(
+    run: Run,
+    *,
+    state: str,
+    outcome: str,
+    error: str = "",
+    retryable: bool = False,
+    at_generation: int | None = None,
+) -> bool:
+    """Ends the run in a final state; returns False when the transfer may not take it (see
+    transitions.py), which with `at_generation` means a newer change has come in."""
+    moved = transfer_transition(
+        transfer=run.transfer,
+        to=state,
+        at_generation=at_generation,
+        error=error,
+        error_retryable=retryable,
+        lease_until=None,
+        finished_at=timezone.now(),
+    )
+    if moved:
+        _end_attempt(run, outcome=outcome, error=error)
+    elif at_generation is None:
+        _stop(run)
+    return moved
 
 
 def _backoff(attempts: int) -> dt.timedelta:
@@ -129,10 +159,7 @@ def _wait_and_retry(run: Run, failure: errors.ConnectorError, enqueue: pacing.En
     transfer.error = message
     transfer.error_retryable = True
     _save(transfer, "next_attempt_at", "lease_until", "error", "error_retryable")
-    run.attempt.outcome = TransferAttempt.Outcome.RETRY
-    run.attempt.error = message
-    run.attempt.finished_at = timezone.now()
-    run.attempt.save(update_fields=["outcome", "error", "finished_at"])
+    _end_attempt(run, outcome=TransferAttempt.Outcome.RETRY, error=message)
     seconds = delay.total_seconds()
     if seconds <= INLINE_COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: enqueue(str(transfer.pk), seconds))
@@ -266,11 +293,16 @@ def _run_quote(run: Run) -> None:
     quote, notes = quotes.quote_from_deal(
         deal=deal, customer_id=ref.vendor_id, connector=connector, settings=settings
     )
-    transfer.customer_vendor_id = ref.vendor_id
-    transfer.notes = [*customer.notes, *notes, _customer_note(how)]
-    transfer.sent_payload = _plain(quote)
-    transfer.state = Transfer.State.QUOTE_IN_FLIGHT
-    _save(transfer, "customer_vendor_id", "notes", "sent_payload", "state")
+    sending = transfer_transition(
+        transfer=transfer,
+        to=Transfer.State.QUOTE_IN_FLIGHT,
+        customer_vendor_id=ref.vendor_id,
+        notes=[*customer.notes, *notes, _customer_note(how)],
+        sent_payload=_plain(quote),
+    )
+    if not sending:
+        _stop(run)
+        return
 
     created = connector.create_quote(quote)
     _quote_done(run, hubspot, created.vendor_id, created.number, created.url, reconciled=False)
@@ -388,18 +420,28 @@ def _run_customer(run: Run) -> None:
     transfer.vendor_number = ref.number
     transfer.notes = [*customer.notes, _customer_note(how)]
     _save(transfer, "vendor_id", "vendor_number", "notes")
-    with transaction.atomic():
-        current = Transfer.objects.select_for_update().get(pk=transfer.pk)
-        if current.generation != generation:
-            # The contact changed again while this run was under way: run once more.
-            current.state = Transfer.State.PENDING
-            current.lease_until = None
-            current.save(update_fields=["state", "lease_until", "updated_at"])
-            run.attempt.outcome = TransferAttempt.Outcome.RETRY
-            run.attempt.finished_at = timezone.now()
-            run.attempt.save(update_fields=["outcome", "finished_at"])
-            return
-    _finish(run, state=Transfer.State.DONE, outcome=TransferAttempt.Outcome.SUCCEEDED)
+    done = _finish(
+        run,
+        state=Transfer.State.DONE,
+        outcome=TransferAttempt.Outcome.SUCCEEDED,
+        at_generation=generation,
+    )
+    if not done:
+        # The contact changed again while this run was under way: it runs once more.
+        _run_again(run)
+
+
+def _run_again(run: Run) -> None:
+    again = transfer_transition(
+        transfer=run.transfer,
+        to=Transfer.State.PENDING,
+        only_from=Transfer.ACTIVE_STATES,
+        lease_until=None,
+    )
+    if again:
+        _end_attempt(run, outcome=TransferAttempt.Outcome.RETRY)
+    else:
+        _stop(run)
 
 
 def _run_deletion(run: Run) -> None:
