@@ -16,6 +16,7 @@ from apiup.outages import OUTAGES
 from billing.selectors import plan_of
 from sync.models import Transfer, WebhookEvent
 from sync.services import context
+from sync.services.handlers import handler_for
 from sync.services.transitions import transfer_transition
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,9 @@ def transfer_request(
     *, tenant: Tenant, kind: str, object_type: str, object_id: str
 ) -> tuple[Transfer, bool]:
     """The one transfer row for this business effect; returns it and whether it has (new)
-    work. A finished quote stays finished: one quote per deal."""
+    work. Whether a finished transfer is opened again is up to its kind (handlers.py): a
+    quote that is done stays done, a contact is transferred again on every change."""
+    handler = handler_for(kind=kind)
     system = plan_of(tenant=tenant) or ""
     transfer, created = Transfer.objects.select_related("tenant").get_or_create(
         tenant=tenant,
@@ -58,28 +61,19 @@ def transfer_request(
     )
     if created:
         return transfer, True
-    if kind == Transfer.Kind.QUOTE:
-        # The deal was moved to a won stage again after it was skipped or failed: try once
-        # more. A quote that is done or under way is left as it is.
-        reopened = transfer_transition(
-            transfer=transfer,
-            to=Transfer.State.PENDING,
-            only_from=(Transfer.State.SKIPPED, Transfer.State.FAILED),
-            next_attempt_at=None,
+    if handler.follows_changes:
+        # Counted in the database, so that a run under way sees it when it finishes and
+        # runs once more with the newer data.
+        Transfer.objects.for_tenant(tenant).filter(pk=transfer.pk).update(
+            generation=F("generation") + 1, updated_at=timezone.now()
         )
-        return transfer, reopened
-    # Contacts and companies: HubSpot leads, so every change is transferred (as an update).
-    # Counted in the database, so that a run under way sees it when it finishes.
-    Transfer.objects.for_tenant(tenant).filter(pk=transfer.pk).update(
-        generation=F("generation") + 1, updated_at=timezone.now()
-    )
-    transfer_transition(
+    reopened = transfer_transition(
         transfer=transfer,
         to=Transfer.State.PENDING,
-        only_from=(Transfer.State.DONE, Transfer.State.SKIPPED, Transfer.State.FAILED),
+        only_from=handler.reopen_from,
         next_attempt_at=None,
     )
-    return transfer, True
+    return transfer, reopened or handler.follows_changes
 
 
 def _asks_for_quote(event: WebhookEvent, tenant: Tenant) -> bool:
@@ -167,13 +161,7 @@ def events_release_on_hold(*, tenant: Tenant, enqueue: EnqueueEvents) -> int:
 
 def transfer_retry(*, transfer: Transfer, enqueue: EnqueueTransfer) -> bool:
     """The customer's retry of a failed transfer; returns False when there is nothing to do."""
-    # A quote that may have been sent keeps its in-flight state, so the retry looks it up
-    # before creating it again.
-    to = (
-        Transfer.State.QUOTE_IN_FLIGHT
-        if transfer.kind == Transfer.Kind.QUOTE and transfer.sent_payload
-        else Transfer.State.PENDING
-    )
+    to = handler_for(kind=transfer.kind).retry_state(transfer)
     retried = transfer_transition(
         transfer=transfer,
         to=to,
