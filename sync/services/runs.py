@@ -89,7 +89,9 @@ def run_claim(*, transfer_id: str) -> Run | None:
 
 
 def run_save(run: Run, *fields: str) -> None:
-    """Stores what the run has learnt so far; the state changes only through transitions."""
+    """Stores what the run has learnt so far."""
+    if "state" in fields:
+        raise ValueError("a transfer's state changes only through transfer_transition")
     run.transfer.save(update_fields=[*fields, "updated_at"])
 
 

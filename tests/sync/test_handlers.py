@@ -2,24 +2,13 @@
 and one registry line, and the path around a handler (claim, finish, generation) holds for
 every kind."""
 
-from collections.abc import Callable
-
 import pytest
 
-from connectors.base import AccountingConnector
-from connectors.models import System
-from connectors.shapes import (
-    AccountInfo,
-    Capabilities,
-    Customer,
-    CustomerRef,
-    Person,
-    Quote,
-    QuoteRef,
-)
+from connectors.shapes import Person
 from sync.models import Transfer, TransferAttempt
 from sync.services import context, events, handlers, runs, transfers
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
+from tests.sync.memory_vendor import MemoryVendor
 
 pytestmark = pytest.mark.django_db
 State, Outcome = Transfer.State, TransferAttempt.Outcome
@@ -101,49 +90,9 @@ def test_a_run_whose_transfer_was_finished_elsewhere_leaves_it_as_it_is(
     assert attempt.finished_at is not None
 
 
-class Vendor(AccountingConnector):
-    """Creates customers in memory; `on_create` runs while a customer is being created."""
-
-    system = System.LEXOFFICE
-    capabilities = Capabilities(
-        title_max_length=None,
-        currencies=None,
-        can_delete_customers=False,
-        has_idempotency_keys=False,
-        can_create_invoices=False,
-        quote_is_draft=True,
-    )
-    on_create: Callable[[], object] = staticmethod(lambda: None)
-
-    def verify(self) -> AccountInfo:
-        return AccountInfo(account_id="1", name="Test")
-
-    def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:
-        return None
-
-    def find_customer_by_name(self, customer: Customer) -> CustomerRef | None:
-        return None
-
-    def get_customer(self, vendor_id: str) -> CustomerRef | None:
-        return CustomerRef(vendor_id=vendor_id, number="K-" + vendor_id)
-
-    def create_customer(self, customer: Customer) -> CustomerRef:
-        self.on_create()
-        return CustomerRef(vendor_id="c-1", number="K-1")
-
-    def update_customer(self, ref: CustomerRef, customer: Customer) -> CustomerRef:
-        return ref
-
-    def create_quote(self, quote: Quote) -> QuoteRef:
-        raise NotImplementedError
-
-    def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
-        return None
-
-
 def test_a_contact_changed_while_its_transfer_runs_is_transferred_once_more() -> None:
     tenant = TenantFactory()
-    vendor = Vendor(connection=ConnectionFactory(tenant=tenant))
+    vendor = MemoryVendor(connection=ConnectionFactory(tenant=tenant))
     transfer = TransferFactory(
         tenant=tenant, kind=Transfer.Kind.CUSTOMER, object_type="contact", object_id="201",
         state=State.PENDING, error="",
