@@ -1,5 +1,6 @@
-"""What came from HubSpot (events), what the product did with it (transfers and their
-attempts), the links between HubSpot objects and vendor objects, and per-tenant settings."""
+"""What came from HubSpot and from the accounting systems (events), what the product did with
+it (transfers and their attempts), the links between HubSpot objects and vendor objects, and
+per-tenant settings."""
 
 from __future__ import annotations
 
@@ -53,6 +54,55 @@ class WebhookEvent(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.subscription_type} {self.object_id}"
+
+
+class VendorEvent(TenantOwnedModel):
+    """One event from an accounting system (a signed webhook, or a change found by polling
+    with a cursor), stored before anything is done with it, as WebhookEvent is for HubSpot:
+    the way back from the accounting system starts here."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("received")
+        PROCESSED = "processed", _("processed")
+        IGNORED = "ignored", _("ignored")
+        FAILED = "failed", _("failed")
+
+    system = models.CharField(max_length=20)
+    connection = models.ForeignKey(
+        "connectors.Connection", on_delete=models.CASCADE, related_name="+"
+    )
+    event_type = models.CharField(max_length=100)
+    # The vendor's own id of the event, where it gives one.
+    event_id = models.CharField(max_length=255, blank=True)
+    # What makes a second delivery of the same event recognisable: the vendor's event id, a
+    # polling cursor's position, or else a digest of the content.
+    dedupe_key = models.CharField(max_length=255)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED)
+    note = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Per system, not per connection: a reconnected account sends the same events.
+            models.UniqueConstraint(
+                fields=["tenant", "system", "dedupe_key"], name="one_row_per_vendor_event"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "state", "received_at"]),
+            # Small: only events not yet processed, which the resume task looks for.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(state="received"),
+                name="sync_vendor_event_waiting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system} {self.event_type} {self.event_id or self.dedupe_key[:12]}"
 
 
 class Transfer(TenantOwnedModel):
