@@ -7,6 +7,7 @@ import pytest
 from connectors.shapes import Person
 from sync.models import Transfer, TransferAttempt
 from sync.services import context, events, handlers, runs, transfers
+from sync.services.transitions import transfer_sources
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
 from tests.sync.memory_vendor import MemoryVendor
 
@@ -33,6 +34,19 @@ def test_every_kind_has_a_handler() -> None:
     assert set(handlers.HANDLERS) == set(Transfer.Kind)
     with pytest.raises(LookupError, match="invoice"):
         handlers.handler_for(kind="invoice")
+
+
+@pytest.mark.parametrize("kind", list(Transfer.Kind))
+def test_every_handler_asks_only_for_changes_the_state_machine_allows(kind: str) -> None:
+    handler = handlers.handler_for(kind=kind)
+    # A new request reopens only finished transfers; one under way is left to its run.
+    assert handler.reopen_from <= transfer_sources(to=State.PENDING)
+    assert not handler.reopen_from & set(Transfer.ACTIVE_STATES)
+    for sent in (None, {"reference": "HubSpot-Deal 1-2"}):
+        retry_from = transfer_sources(
+            to=handler.retry_state(Transfer(kind=kind, sent_payload=sent))
+        )
+        assert State.FAILED in retry_from
 
 
 def test_a_new_flow_is_one_handler_and_one_registry_line(monkeypatch: pytest.MonkeyPatch) -> None:
