@@ -1,5 +1,6 @@
-"""What came from HubSpot (events), what the product did with it (transfers and their
-attempts), the links between HubSpot objects and vendor objects, and per-tenant settings."""
+"""What came from HubSpot and from the accounting systems (events), what the product did with
+it (transfers and their attempts), the links between HubSpot objects and vendor objects, and
+per-tenant settings."""
 
 from __future__ import annotations
 
@@ -55,6 +56,55 @@ class WebhookEvent(TenantOwnedModel):
         return f"{self.subscription_type} {self.object_id}"
 
 
+class VendorEvent(TenantOwnedModel):
+    """One event from an accounting system (a signed webhook, or a change found by polling
+    with a cursor), stored before anything is done with it, as WebhookEvent is for HubSpot:
+    the way back from the accounting system starts here."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("received")
+        PROCESSED = "processed", _("processed")
+        IGNORED = "ignored", _("ignored")
+        FAILED = "failed", _("failed")
+
+    system = models.CharField(max_length=20)
+    connection = models.ForeignKey(
+        "connectors.Connection", on_delete=models.CASCADE, related_name="+"
+    )
+    event_type = models.CharField(max_length=100)
+    # The vendor's own id of the event, where it gives one.
+    event_id = models.CharField(max_length=255, blank=True)
+    # What makes a second delivery of the same event recognisable: the vendor's event id, a
+    # polling cursor's position, or else a digest of the content.
+    dedupe_key = models.CharField(max_length=255)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED)
+    note = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Per system, not per connection: a reconnected account sends the same events.
+            models.UniqueConstraint(
+                fields=["tenant", "system", "dedupe_key"], name="one_row_per_vendor_event"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "state", "received_at"]),
+            # Small: only events not yet processed, which the resume task looks for.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(state="received"),
+                name="sync_vendor_event_waiting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system} {self.event_type} {self.event_id or self.dedupe_key[:12]}"
+
+
 class Transfer(TenantOwnedModel):
     """One business effect in the accounting system: one quote per deal, one customer per
     HubSpot contact or company. The unique constraint is the idempotency key."""
@@ -71,7 +121,6 @@ class Transfer(TenantOwnedModel):
 
     class State(models.TextChoices):
         PENDING = "pending", _("pending")
-        CUSTOMER_RESOLVED = "customer_resolved", _("customer resolved")
         QUOTE_IN_FLIGHT = "quote_in_flight", _("quote being created")
         DONE = "done", _("done")
         SKIPPED = "skipped", _("skipped")
@@ -79,7 +128,7 @@ class Transfer(TenantOwnedModel):
 
     # A transfer in one of these states has work left; `next_attempt_at` in the future
     # means it is waiting to retry.
-    ACTIVE_STATES = (State.PENDING, State.CUSTOMER_RESOLVED, State.QUOTE_IN_FLIGHT)
+    ACTIVE_STATES = (State.PENDING, State.QUOTE_IN_FLIGHT)
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     object_type = models.CharField(_("object"), max_length=16, choices=ObjectType.choices)
@@ -103,7 +152,6 @@ class Transfer(TenantOwnedModel):
     notes = models.JSONField(default=list, blank=True)
     source_payload = models.JSONField(_("from HubSpot"), null=True, blank=True)
     sent_payload = models.JSONField(_("sent"), null=True, blank=True)
-    vendor_response = models.JSONField(_("vendor answer"), null=True, blank=True)
     # A newer change of the same contact raises the generation, so a running transfer
     # knows it must run once more with the new data.
     generation = models.PositiveIntegerField(default=1)

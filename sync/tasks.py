@@ -6,7 +6,15 @@ from celery import shared_task
 
 from apiup.celery import queued_messages
 from apiup.outages import OUTAGES
-from sync.services import events, imports, maintenance, notices, recovery, transfers
+from sync.services import (
+    events,
+    imports,
+    maintenance,
+    notices,
+    recovery,
+    transfers,
+    vendor_events,
+)
 
 # Late acknowledgement and reject-on-worker-lost are set globally (settings/queue.py): a
 # task whose worker dies is delivered again, and every task below is safe to run twice.
@@ -19,6 +27,13 @@ from sync.services import events, imports, maintenance, notices, recovery, trans
 @shared_task(name="sync.process_events", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8)
 def process_events(tenant_id: str, event_ids: list[str]) -> None:
     events.events_process(tenant_id=tenant_id, event_ids=event_ids, enqueue=enqueue_transfer)
+
+
+@shared_task(
+    name="sync.process_vendor_events", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8
+)
+def process_vendor_events(tenant_id: str, event_ids: list[str]) -> None:
+    vendor_events.vendor_events_process(tenant_id=tenant_id, event_ids=event_ids)
 
 
 @shared_task(name="sync.run_transfer", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8)
@@ -44,6 +59,9 @@ def resume_due_transfers() -> int:
 def resume_lost_events_and_imports() -> dict[str, int]:
     return {
         "events": recovery.events_resume(enqueue=enqueue_events, queued=queued_messages()),
+        "vendor_events": recovery.vendor_events_resume(
+            enqueue=enqueue_vendor_events, queued=queued_messages()
+        ),
         "imports": recovery.imports_resume(enqueue=enqueue_import),
     }
 
@@ -68,3 +86,7 @@ def _enqueue_transfer_later(transfer_id: str, seconds: float, *, paced: bool = F
 
 def enqueue_events(tenant_id: str, event_ids: list[str]) -> None:
     process_events.delay(tenant_id, event_ids)
+
+
+def enqueue_vendor_events(tenant_id: str, event_ids: list[str]) -> None:
+    process_vendor_events.delay(tenant_id, event_ids)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Tenant
@@ -15,6 +16,8 @@ from apiup.outages import OUTAGES
 from billing.selectors import plan_of
 from sync.models import Transfer, WebhookEvent
 from sync.services import context
+from sync.services.handlers import handler_for
+from sync.services.transitions import transfer_transition
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +48,11 @@ def transfer_request(
     *, tenant: Tenant, kind: str, object_type: str, object_id: str
 ) -> tuple[Transfer, bool]:
     """The one transfer row for this business effect; returns it and whether it has (new)
-    work. A finished quote stays finished: one quote per deal."""
+    work. Whether a finished transfer is opened again is up to its kind (handlers.py): a
+    quote that is done stays done, a contact is transferred again on every change."""
+    handler = handler_for(kind=kind)
     system = plan_of(tenant=tenant) or ""
-    transfer, created = Transfer.objects.get_or_create(
+    transfer, created = Transfer.objects.select_related("tenant").get_or_create(
         tenant=tenant,
         kind=kind,
         object_type=object_type,
@@ -56,22 +61,19 @@ def transfer_request(
     )
     if created:
         return transfer, True
-    locked = Transfer.objects.select_for_update().get(pk=transfer.pk)
-    if kind == Transfer.Kind.QUOTE:
-        if locked.state in (Transfer.State.SKIPPED, Transfer.State.FAILED):
-            # The deal was moved to a won stage again: try once more.
-            locked.state = Transfer.State.PENDING
-            locked.next_attempt_at = None
-            locked.save(update_fields=["state", "next_attempt_at", "updated_at"])
-            return locked, True
-        return locked, False
-    # Contacts and companies: HubSpot leads, so every change is transferred (as an update).
-    locked.generation += 1
-    if locked.state not in Transfer.ACTIVE_STATES:
-        locked.state = Transfer.State.PENDING
-        locked.next_attempt_at = None
-    locked.save(update_fields=["generation", "state", "next_attempt_at", "updated_at"])
-    return locked, True
+    if handler.follows_changes:
+        # Counted in the database, so that a run under way sees it when it finishes and
+        # runs once more with the newer data.
+        Transfer.objects.for_tenant(tenant).filter(pk=transfer.pk).update(
+            generation=F("generation") + 1, updated_at=timezone.now()
+        )
+    reopened = transfer_transition(
+        transfer=transfer,
+        to=Transfer.State.PENDING,
+        only_from=handler.reopen_from,
+        next_attempt_at=None,
+    )
+    return transfer, reopened or handler.follows_changes
 
 
 def _asks_for_quote(event: WebhookEvent, tenant: Tenant) -> bool:
@@ -159,19 +161,14 @@ def events_release_on_hold(*, tenant: Tenant, enqueue: EnqueueEvents) -> int:
 
 def transfer_retry(*, transfer: Transfer, enqueue: EnqueueTransfer) -> bool:
     """The customer's retry of a failed transfer; returns False when there is nothing to do."""
-    with transaction.atomic():
-        locked = Transfer.objects.select_for_update().get(pk=transfer.pk)
-        if locked.state != Transfer.State.FAILED:
-            return False
-        # A quote that may have been sent keeps its in-flight state, so the retry looks it
-        # up before creating it again.
-        locked.state = (
-            Transfer.State.QUOTE_IN_FLIGHT
-            if locked.kind == Transfer.Kind.QUOTE and locked.sent_payload
-            else Transfer.State.PENDING
-        )
-        locked.next_attempt_at = None
-        locked.lease_until = None
-        locked.save(update_fields=["state", "next_attempt_at", "lease_until", "updated_at"])
-        transaction.on_commit(lambda: enqueue(str(locked.pk)))
-    return True
+    to = handler_for(kind=transfer.kind).retry_state(transfer)
+    retried = transfer_transition(
+        transfer=transfer,
+        to=to,
+        only_from=(Transfer.State.FAILED,),
+        next_attempt_at=None,
+        lease_until=None,
+    )
+    if retried:
+        transaction.on_commit(partial(enqueue, str(transfer.pk)))
+    return retried

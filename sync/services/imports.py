@@ -2,31 +2,27 @@
 
 It pages through HubSpot with a cursor that is stored after every page, so a job that is
 interrupted (a restart, a lost worker) resumes where it stopped; a contact that was already
-transferred is not sent again. Each contact gets its own transfer row, shown in the log."""
+transferred is not sent again. Each contact gets its own transfer row, shown in the log, and
+takes the same path as every transfer: claimed under a lease, ended through runs.py."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.models import Tenant
 from apiup.locks import LockTimeout, named_lock
 from connectors import errors
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
-from connectors.rules import customer_for_deal
 from connectors.shapes import Company, Person
-from sync.models import ImportJob, Transfer, TransferAttempt
-from sync.services import context, customers
+from sync.models import ImportJob, Transfer
+from sync.services import context, handlers, runs
+from sync.services.transitions import transfer_transition
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +51,11 @@ def import_start(*, tenant: Tenant, enqueue: EnqueueImport) -> list[ImportJob]:
     return jobs
 
 
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(dataclasses.asdict(value), default=str))
+def _wait_with_the_job(*, run: runs.Run, failure: errors.ConnectorError) -> None:
+    """A failure that may pass (a rate limit, an outage): the contact is freed, and the whole
+    job waits and resumes at it."""
+    runs.run_release(run=run, failure=failure)
+    raise failure
 
 
 def _import_one(
@@ -68,65 +67,40 @@ def _import_one(
     shape: Person | Company,
     excluded: bool,
 ) -> None:
-    transfer, created = Transfer.objects.get_or_create(
+    transfer, _created = Transfer.objects.select_related("tenant").get_or_create(
         tenant=tenant,
         kind=Transfer.Kind.CUSTOMER,
         object_type=object_type,
         object_id=shape.hubspot_id,
         defaults={"system": connector.provider.key},
     )
-    if not created and transfer.state in (Transfer.State.DONE, Transfer.State.SKIPPED):
+    if transfer.state in (Transfer.State.DONE, Transfer.State.SKIPPED):
         return  # transferred before, or in an earlier run of this import
-    transfer.source_payload = _plain(shape)
-    transfer.attempts += 1
-    attempt = TransferAttempt(tenant=tenant, transfer=transfer, number=transfer.attempts)
-    if excluded:
-        transfer.state = Transfer.State.SKIPPED
-        transfer.error = _("Excluded from transfer by the property “%(name)s”.") % {
-            "name": ctx.settings.exclusion_property
-        }
-        attempt.outcome = TransferAttempt.Outcome.SKIPPED
-    else:
-        if isinstance(shape, Company):
-            customer = customer_for_deal(
-                company=shape, contact=None, placeholder=ctx.placeholder,
-                default_country=ctx.default_country,
-            )  # fmt: skip
-        else:
-            customer = customer_for_deal(
-                company=None, contact=shape, placeholder=ctx.placeholder,
-                default_country=ctx.default_country,
-            )  # fmt: skip
-        transfer.title = customer.display_name[:255]
-        transfer.sent_payload = _plain(customer)
-        try:
-            ref, _how = customers.customer_resolve(
-                tenant=tenant,
-                connector=connector,
-                customer=customer,
-                object_type=object_type,
-                object_id=shape.hubspot_id,
-                update_existing=False,
-            )
-        except errors.ConnectorError as failure:
-            if failure.retryable:
-                raise  # the whole job waits and resumes
-            transfer.state = Transfer.State.FAILED
-            transfer.error = failure.vendor_message
-            transfer.error_retryable = True
-            attempt.outcome = TransferAttempt.Outcome.FAILED
-            attempt.error = failure.vendor_message
-        else:
-            transfer.state = Transfer.State.DONE
-            transfer.error = ""
-            transfer.vendor_id = ref.vendor_id
-            transfer.vendor_number = ref.number
-            transfer.notes = list(customer.notes)
-            attempt.outcome = TransferAttempt.Outcome.SUCCEEDED
-    transfer.finished_at = attempt.finished_at = timezone.now()
-    with transaction.atomic():
-        transfer.save()
-        attempt.save()
+    if transfer.state == Transfer.State.FAILED:
+        # A contact that failed before is tried again by the import.
+        transfer_transition(
+            transfer=transfer,
+            to=Transfer.State.PENDING,
+            only_from=(Transfer.State.FAILED,),
+            next_attempt_at=None,
+        )
+    # The same claim as every run: a webhook's transfer of this contact and the import never
+    # work on it at once.
+    run = runs.run_claim(transfer_id=str(transfer.pk))
+    if run is None:
+        return  # its own run has it in hand, or it waits for its turn: that run transfers it
+    runs.run_guarded(
+        run=run,
+        work=lambda claimed: handlers.customer_transfer(
+            run=claimed,
+            connector=connector,
+            ctx=ctx,
+            shape=shape,
+            excluded=excluded,
+            update_existing=False,
+        ),
+        retry=_wait_with_the_job,
+    )
 
 
 def import_run(job_id: str, *, enqueue: EnqueueImport) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
-from sync.models import Transfer, TransferAttempt, WebhookEvent
+from sync.models import Transfer, TransferAttempt, VendorEvent, WebhookEvent
 
 
 def records_purge(*, now: dt.datetime | None = None) -> dict[str, int]:
@@ -16,16 +16,23 @@ def records_purge(*, now: dt.datetime | None = None) -> dict[str, int]:
     log_cutoff = now - dt.timedelta(days=settings.LOG_RETENTION_DAYS)
     payloads = (
         Transfer.objects.filter(updated_at__lt=payload_cutoff)
-        .exclude(source_payload=None, sent_payload=None, vendor_response=None)
-        .update(source_payload=None, sent_payload=None, vendor_response=None)
+        .exclude(source_payload=None, sent_payload=None)
+        .update(source_payload=None, sent_payload=None)
     )
     events, _ = (
         WebhookEvent.objects.filter(received_at__lt=payload_cutoff)
         .exclude(state=WebhookEvent.State.ON_HOLD)
         .delete()
     )
+    vendor_events, _ = VendorEvent.objects.filter(received_at__lt=payload_cutoff).delete()
     attempts, _ = TransferAttempt.objects.filter(started_at__lt=log_cutoff).delete()
     transfers, _ = Transfer.objects.filter(
         updated_at__lt=log_cutoff, state__in=[Transfer.State.DONE, Transfer.State.SKIPPED]
     ).delete()
-    return {"payloads": payloads, "events": events, "attempts": attempts, "transfers": transfers}
+    return {
+        "payloads": payloads,
+        "events": events,
+        "vendor_events": vendor_events,
+        "attempts": attempts,
+        "transfers": transfers,
+    }

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from sync.models import ImportJob, Transfer, WebhookEvent
+from sync.models import ImportJob, Transfer, VendorEvent, WebhookEvent
 from sync.services import imports
 
 BATCH = 500
@@ -52,6 +52,20 @@ def events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0)
     quiet_since = _quiet_since(queued)
     waiting = WebhookEvent.objects.filter(
         state=WebhookEvent.State.RECEIVED, received_at__lte=quiet_since
+    ).values_list("tenant_id", "pk")[:BATCH]
+    by_tenant: dict[str, list[str]] = defaultdict(list)
+    for tenant, event in waiting:
+        by_tenant[str(tenant)].append(str(event))
+    for tenant_id, event_ids in by_tenant.items():
+        enqueue(tenant_id, event_ids)
+    return sum(len(ids) for ids in by_tenant.values())
+
+
+def vendor_events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0) -> int:
+    """Vendor events stored but not processed within the quiet time (their task was lost)."""
+    quiet_since = _quiet_since(queued)
+    waiting = VendorEvent.objects.filter(
+        state=VendorEvent.State.RECEIVED, received_at__lte=quiet_since
     ).values_list("tenant_id", "pk")[:BATCH]
     by_tenant: dict[str, list[str]] = defaultdict(list)
     for tenant, event in waiting:

@@ -63,9 +63,6 @@ class MemoryBooks:
         return str(next(self._ids))
 
 
-BOOKS = MemoryBooks()
-
-
 class MemoryConnector(AccountingConnector):
     provider = PROVIDER
 
@@ -78,7 +75,14 @@ class MemoryConnector(AccountingConnector):
         books: MemoryBooks | None = None,
     ) -> None:
         super().__init__(connection=connection, base_url=base_url, oauth_url=oauth_url)
-        self.books = books or BOOKS
+        self.books = books or MemoryBooks()
+        # Runs while a customer is being created: a test makes it raise what the vendor or
+        # the product would at that moment, or makes something happen meanwhile.
+        self.on_create: Callable[[], object] = lambda: None
+
+    @property
+    def created(self) -> list[Customer]:
+        return list(self.books.customers.values())
 
     def _call(self, name: str, store: Callable[[], object] | None = None) -> None:
         """Counts the call and raises what the test programmed for it."""
@@ -129,10 +133,11 @@ class MemoryConnector(AccountingConnector):
         return CustomerRef(vendor_id=vendor_id) if vendor_id in self.books.customers else None
 
     def create_customer(self, customer: Customer) -> CustomerRef:
+        self.on_create()
         key = self.books.new_id()
         self._call("create_customer", lambda: self.books.customers.__setitem__(key, customer))
         self.books.customers[key] = customer
-        return CustomerRef(vendor_id=key)
+        return CustomerRef(vendor_id=key, number=f"K-{key}")
 
     def update_customer(self, ref: CustomerRef, customer: Customer) -> CustomerRef:
         self._call("update_customer")

@@ -69,7 +69,9 @@ def test_payloads_go_after_30_days_and_log_lines_after_90() -> None:
 
     purged = records_purge(now=now)
 
-    assert purged == {"payloads": 3, "events": 1, "attempts": 1, "transfers": 1}
+    assert purged == {
+        "payloads": 3, "events": 1, "vendor_events": 0, "attempts": 1, "transfers": 1,
+    }  # fmt: skip
     assert Transfer.objects.get(pk=recent.pk).source_payload == {"a": 1}
     assert Transfer.objects.get(pk=month_old.pk).source_payload is None
     assert not Transfer.objects.filter(pk=quarter_old.pk).exists()

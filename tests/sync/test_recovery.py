@@ -15,7 +15,7 @@ from apiup.locks import LockTimeout
 from billing.models import Subscription
 from connectors import ratelimit
 from sync.models import ImportJob, Transfer, WebhookEvent
-from sync.services import imports, recovery, transfers
+from sync.services import handlers, imports, recovery, transfers
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
 
 pytestmark = pytest.mark.django_db
@@ -174,10 +174,10 @@ def test_a_customer_lock_held_elsewhere_makes_the_transfer_wait_not_fail(
     tenant = TenantFactory()
     transfer = TransferFactory(tenant=tenant, state=Transfer.State.PENDING, error="")
 
-    def locked(run: object) -> None:
+    def locked(self: object, run: object) -> None:
         raise LockTimeout("customer:...")
 
-    monkeypatch.setattr(transfers, "_run_quote", locked)
+    monkeypatch.setattr(handlers.QuoteTransfer, "run", locked)
     later: list[tuple[str, float]] = []
 
     transfers.run_transfer(

@@ -1,0 +1,333 @@
+"""What each kind of transfer does: one handler per `Transfer.Kind`, found through HANDLERS.
+
+A handler works on a transfer that runs.py has claimed and will finish; it also says how a
+new request for the same business effect is treated. A new flow (an invoice, a product, a
+change in the accounting system going back to HubSpot) is one handler class here and one
+line in HANDLERS."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.utils.translation import gettext as _
+
+from connectors import errors
+from connectors.base import AccountingConnector
+from connectors.hubspot.client import HubSpotClient
+from connectors.rules import customer_for_deal
+from connectors.shapes import Company, Customer, Deal, Person
+from sync.models import Transfer, TransferAttempt
+from sync.services import context, customers, quotes, runs
+from sync.services.runs import Run, plain, run_save
+from sync.services.transitions import transfer_transition
+
+State = Transfer.State
+Outcome = TransferAttempt.Outcome
+
+
+class TransferHandler:
+    # Finished states from which a new request for the same effect runs it again.
+    reopen_from: ClassVar[frozenset[str]] = frozenset({State.SKIPPED, State.FAILED})
+    # Every request brings newer data (HubSpot leads): the generation goes up, so that a run
+    # under way runs once more instead of finishing on what it read before.
+    follows_changes: ClassVar[bool] = False
+
+    def run(self, run: Run) -> None:
+        """Does the work of a claimed transfer and ends it (runs.run_finish); raises a
+        ConnectorError for runs.run_guarded to retry or fail."""
+        raise NotImplementedError
+
+    def retry_state(self, transfer: Transfer) -> str:
+        """Where the customer's retry of a failed transfer starts."""
+        return State.PENDING
+
+
+def _customer_note(how: str) -> str:
+    return {
+        "linked": _("Customer: the one linked earlier."),
+        "email": _("Customer: found by e-mail address."),
+        "name": _("Customer: found by name."),
+        "created": _("Customer: newly created."),
+    }[how]
+
+
+class QuoteTransfer(TransferHandler):
+    """A won deal becomes one quote. Creating it is the one vendor call that is not
+    idempotent, so the persisted state QUOTE_IN_FLIGHT comes before it; a run that finds
+    that state looks the quote up by its reference first."""
+
+    # A quote that is done stays done (one quote per deal); a deal won again after it was
+    # skipped or failed is tried again.
+    reopen_from = frozenset({State.SKIPPED, State.FAILED})
+
+    def retry_state(self, transfer: Transfer) -> str:
+        # A quote that may have been sent is looked up before it is created again.
+        return State.QUOTE_IN_FLIGHT if transfer.sent_payload else State.PENDING
+
+    def run(self, run: Run) -> None:
+        transfer = run.transfer
+        tenant = run.tenant
+        connector = context.accounting_connector(tenant=tenant)
+        hubspot = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))
+        settings = context.transfer_settings(tenant=tenant)
+
+        if transfer.state == State.QUOTE_IN_FLIGHT and transfer.sent_payload:
+            # The last run sent the quote but did not learn the outcome.
+            reference = str(transfer.sent_payload.get("reference", ""))
+            found = (
+                connector.find_quote(reference, customer_id=transfer.customer_vendor_id)
+                if reference
+                else None
+            )
+            if found is not None:
+                self._done(run, hubspot, found.vendor_id, found.number, found.url, reconciled=True)
+                return
+
+        deal = hubspot.read_deal(transfer.object_id)
+        transfer.source_payload = plain(deal)
+        transfer.title = deal.name[:255]
+        run_save(run, "source_payload", "title")
+        if deal.stage_id not in self._won_stage_ids(run, hubspot, deal.pipeline_id):
+            runs.run_finish(
+                run=run,
+                state=State.SKIPPED,
+                outcome=Outcome.SKIPPED,
+                error=_("The deal is no longer in a won stage; no quote was created."),
+            )
+            return
+
+        ctx = context.TenantContext(tenant=tenant, settings=settings)
+        customer = customer_for_deal(
+            company=deal.company,
+            contact=deal.contact,
+            placeholder=ctx.placeholder,
+            default_country=ctx.default_country,
+        )
+        object_type, object_id = self._customer_source(deal)
+        ref, how = customers.customer_resolve(
+            tenant=tenant,
+            connector=connector,
+            customer=customer,
+            object_type=object_type,
+            object_id=object_id,
+            update_existing=False,
+        )
+        quote, notes = quotes.quote_from_deal(
+            deal=deal, customer_id=ref.vendor_id, connector=connector, settings=settings
+        )
+        sending = transfer_transition(
+            transfer=transfer,
+            to=State.QUOTE_IN_FLIGHT,
+            customer_vendor_id=ref.vendor_id,
+            notes=[*customer.notes, *notes, _customer_note(how)],
+            sent_payload=plain(quote),
+        )
+        if not sending:
+            runs.run_stop(run=run)
+            return
+
+        created = connector.create_quote(quote)
+        self._done(run, hubspot, created.vendor_id, created.number, created.url, reconciled=False)
+
+    @staticmethod
+    def _won_stage_ids(run: Run, hubspot: HubSpotClient, pipeline_id: str) -> set[str]:
+        custom = context.transfer_settings(tenant=run.tenant).won_stage_ids
+        if custom:
+            return {str(stage) for stage in custom}
+        return hubspot.won_stage_ids(pipeline_id)
+
+    @staticmethod
+    def _customer_source(deal: Deal) -> tuple[str, str]:
+        if deal.company is not None:
+            return Transfer.ObjectType.COMPANY, deal.company.hubspot_id
+        if deal.contact is not None:
+            return Transfer.ObjectType.CONTACT, deal.contact.hubspot_id
+        raise errors.PermanentError(_("The deal has neither a company nor a contact."))
+
+    @staticmethod
+    def _done(
+        run: Run, hubspot: HubSpotClient, vendor_id: str, number: str, url: str, *, reconciled: bool
+    ) -> None:
+        transfer = run.transfer
+        transfer.vendor_id = vendor_id
+        transfer.vendor_number = number
+        transfer.vendor_url = url
+        if reconciled:
+            transfer.notes = [
+                *transfer.notes,
+                _("The quote had been created; it was not sent twice."),
+            ]
+        run_save(run, "vendor_id", "vendor_number", "vendor_url", "notes")
+        runs.run_finish(run=run, state=State.DONE, outcome=Outcome.SUCCEEDED)
+        try:
+            hubspot.write_back_quote(transfer.object_id, number=number or vendor_id, url=url)
+        except errors.ConnectorError as failure:
+            transfer.notes = [
+                *transfer.notes,
+                _("The quote number could not be written to the deal: %(error)s")
+                % {"error": runs.failure_message(failure=failure)},
+            ]
+            run_save(run, "notes")
+            return
+        transfer.written_back = True
+        run_save(run, "written_back")
+
+
+def customer_of(*, shape: Person | Company, ctx: context.TenantContext) -> Customer:
+    """A HubSpot contact or company as the vendor-neutral customer."""
+    if isinstance(shape, Company):
+        return customer_for_deal(
+            company=shape,
+            contact=None,
+            placeholder=ctx.placeholder,
+            default_country=ctx.default_country,
+        )
+    return customer_for_deal(
+        company=None,
+        contact=shape,
+        placeholder=ctx.placeholder,
+        default_country=ctx.default_country,
+    )
+
+
+def customer_transfer(
+    *,
+    run: Run,
+    connector: AccountingConnector,
+    ctx: context.TenantContext,
+    shape: Person | Company,
+    excluded: bool,
+    update_existing: bool,
+) -> None:
+    """Transfers a contact or company as read from HubSpot: by its own run (update_existing,
+    since HubSpot leads) or by the import (which links customers that exist already)."""
+    transfer = run.transfer
+    # The generation the claim read: a change that came in since then runs the transfer again.
+    generation = transfer.generation
+    transfer.source_payload = plain(shape)
+    if excluded:
+        run_save(run, "source_payload")
+        if not runs.run_finish(
+            run=run,
+            state=State.SKIPPED,
+            outcome=Outcome.SKIPPED,
+            error=_("Excluded from transfer by the property “%(name)s”.")
+            % {"name": ctx.settings.exclusion_property},
+            at_generation=generation,
+        ):
+            runs.run_again(run=run)
+        return
+    customer = customer_of(shape=shape, ctx=ctx)
+    transfer.title = customer.display_name[:255]
+    transfer.sent_payload = plain(customer)
+    run_save(run, "source_payload", "title", "sent_payload")
+    ref, how = customers.customer_resolve(
+        tenant=run.tenant,
+        connector=connector,
+        customer=customer,
+        object_type=transfer.object_type,
+        object_id=transfer.object_id,
+        update_existing=update_existing,
+    )
+    transfer.vendor_id = ref.vendor_id
+    transfer.vendor_number = ref.number
+    transfer.notes = [*customer.notes, _customer_note(how)]
+    run_save(run, "vendor_id", "vendor_number", "notes")
+    if not runs.run_finish(
+        run=run, state=State.DONE, outcome=Outcome.SUCCEEDED, at_generation=generation
+    ):
+        # The contact changed again while this run was under way: it runs once more.
+        runs.run_again(run=run)
+
+
+class CustomerTransfer(TransferHandler):
+    """A HubSpot contact or company becomes (or updates) one customer."""
+
+    # HubSpot leads: every change of the contact is transferred, also after it was done.
+    reopen_from = frozenset({State.DONE, State.SKIPPED, State.FAILED})
+    follows_changes = True
+
+    def run(self, run: Run) -> None:
+        transfer = run.transfer
+        connector = context.accounting_connector(tenant=run.tenant)
+        hubspot = HubSpotClient(connection=context.hubspot_connection(tenant=run.tenant))
+        ctx = context.TenantContext(
+            tenant=run.tenant, settings=context.transfer_settings(tenant=run.tenant)
+        )
+        exclusion = ctx.settings.exclusion_property
+        shape: Person | Company
+        if transfer.object_type == Transfer.ObjectType.COMPANY:
+            shape, excluded = hubspot.get_company(transfer.object_id, exclusion_property=exclusion)
+        else:
+            shape, excluded = hubspot.get_contact(transfer.object_id, exclusion_property=exclusion)
+        customer_transfer(
+            run=run,
+            connector=connector,
+            ctx=ctx,
+            shape=shape,
+            excluded=excluded,
+            update_existing=True,
+        )
+
+
+class DeletionTransfer(TransferHandler):
+    """A contact or company deleted in HubSpot: its customer is deleted where the vendor
+    allows it, and the customer is told what to do where it does not."""
+
+    reopen_from = frozenset({State.DONE, State.SKIPPED, State.FAILED})
+    follows_changes = True
+
+    def run(self, run: Run) -> None:
+        transfer = run.transfer
+        connector = context.accounting_connector(tenant=run.tenant)
+        link = (
+            customers.ObjectLink.objects.for_tenant(run.tenant)
+            .filter(
+                system=connector.provider.key,
+                object_type=transfer.object_type,
+                object_id=transfer.object_id,
+            )
+            .first()
+        )
+        if link is None:
+            runs.run_finish(
+                run=run,
+                state=State.SKIPPED,
+                outcome=Outcome.SKIPPED,
+                error=_("Deleted in HubSpot; it had never been transferred."),
+            )
+            return
+        if not connector.capabilities.can_delete_customers:
+            runs.run_finish(
+                run=run,
+                state=State.SKIPPED,
+                outcome=Outcome.SKIPPED,
+                error=_(
+                    "Deleted in HubSpot. %(system)s does not allow deleting customers through "
+                    "its API: please delete customer %(number)s there yourself if it is no "
+                    "longer needed."
+                )
+                % {
+                    "system": connector.provider.label,
+                    "number": link.vendor_number or link.vendor_id,
+                },
+            )
+            return
+        connector.delete_customer(customers.CustomerRef(vendor_id=link.vendor_id))
+        link.delete()
+        runs.run_finish(run=run, state=State.DONE, outcome=Outcome.SUCCEEDED)
+
+
+# One line per kind of transfer.
+HANDLERS: dict[str, TransferHandler] = {
+    Transfer.Kind.QUOTE: QuoteTransfer(),
+    Transfer.Kind.CUSTOMER: CustomerTransfer(),
+    Transfer.Kind.DELETION: DeletionTransfer(),
+}
+
+
+def handler_for(*, kind: str) -> TransferHandler:
+    try:
+        return HANDLERS[kind]
+    except KeyError:
+        raise LookupError(f"no handler for transfers of kind {kind!r}") from None

@@ -1,0 +1,269 @@
+"""The path every run of a transfer takes, whatever its kind and whoever starts it (its task,
+the resume task, an import): claim it under a lease, let its handler work, and end it: done,
+skipped, failed for the customer to see, or back in the queue to try again later.
+
+Each step is persisted before the next, so that a lost worker, a lost answer or a vendor
+outage ends in exactly one effect or a visible, retryable failure."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import random
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Tenant
+from apiup.locks import LockTimeout
+from apiup.outages import OUTAGES
+from connectors import errors
+from sync.models import Transfer, TransferAttempt
+from sync.services import pacing
+from sync.services.transitions import transfer_transition
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+MAX_BACKOFF = dt.timedelta(hours=1)
+INLINE_COUNTDOWN_LIMIT = 60  # seconds; longer waits are picked up by the periodic task
+
+
+class CustomerBusy(errors.TransientError):
+    """The customer's lock is held by another transfer (or by a worker that died with it)."""
+
+
+@dataclasses.dataclass
+class Run:
+    transfer: Transfer
+    attempt: TransferAttempt
+    tenant: Tenant
+
+
+class Retry(Protocol):
+    """What a run does with a failure that may pass: wait and try again."""
+
+    def __call__(self, *, run: Run, failure: errors.ConnectorError) -> None: ...
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe copy of a shape for the activity log."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.loads(json.dumps(value, default=str))
+
+
+def run_claim(*, transfer_id: str) -> Run | None:
+    """Takes the transfer for this worker, or returns None when there is nothing to do now
+    (finished, not yet due, or being run by another worker)."""
+    now = timezone.now()
+    with transaction.atomic():
+        transfer = (
+            Transfer.objects.select_for_update()
+            .select_related("tenant")
+            .filter(pk=transfer_id)
+            .first()
+        )
+        if transfer is None or transfer.state not in Transfer.ACTIVE_STATES:
+            return None
+        if transfer.next_attempt_at and transfer.next_attempt_at > now:
+            return None
+        if transfer.lease_until and transfer.lease_until > now:
+            return None
+        transfer.attempts += 1
+        # Longer than the task time limit, so a live worker never loses its lease.
+        transfer.lease_until = now + dt.timedelta(seconds=settings.TRANSFER_LEASE_SECONDS)
+        transfer.next_attempt_at = None
+        transfer.save(update_fields=["attempts", "lease_until", "next_attempt_at", "updated_at"])
+        attempt = TransferAttempt.objects.create(
+            tenant=transfer.tenant, transfer=transfer, number=transfer.attempts
+        )
+    return Run(transfer=transfer, attempt=attempt, tenant=transfer.tenant)
+
+
+def run_save(run: Run, *fields: str) -> None:
+    """Stores what the run has learnt so far."""
+    if "state" in fields:
+        raise ValueError("a transfer's state changes only through transfer_transition")
+    run.transfer.save(update_fields=[*fields, "updated_at"])
+
+
+def _end_attempt(run: Run, *, outcome: str, error: str = "") -> None:
+    run.attempt.outcome = outcome
+    run.attempt.error = error
+    run.attempt.finished_at = timezone.now()
+    run.attempt.save(update_fields=["outcome", "error", "finished_at"])
+
+
+def run_stop(*, run: Run) -> None:
+    """The transfer's state was changed elsewhere while this run had it (its lease ran out,
+    and another run took it over): this run leaves the transfer as it is now."""
+    logger.warning("transfer %s was changed by another run; this run stops", run.transfer.pk)
+    _end_attempt(
+        run,
+        outcome=TransferAttempt.Outcome.SKIPPED,
+        error=_("Another run changed this transfer meanwhile; this one stopped."),
+    )
+
+
+def run_finish(
+    *,
+    run: Run,
+    state: str,
+    outcome: str,
+    error: str = "",
+    retryable: bool = False,
+    at_generation: int | None = None,
+) -> bool:
+    """Ends the run in a final state; returns False when the transfer may not take it (see
+    transitions.py), which with `at_generation` means a newer change has come in: the
+    caller then runs it again (run_again)."""
+    moved = transfer_transition(
+        transfer=run.transfer,
+        to=state,
+        at_generation=at_generation,
+        error=error,
+        error_retryable=retryable,
+        lease_until=None,
+        finished_at=timezone.now(),
+    )
+    if moved:
+        _end_attempt(run, outcome=outcome, error=error)
+    elif at_generation is None:
+        run_stop(run=run)
+    return moved
+
+
+def run_again(*, run: Run) -> None:
+    """A newer change of the HubSpot record came in while the run was under way: the
+    transfer runs once more, with the new data (the resume task sends it)."""
+    again = transfer_transition(
+        transfer=run.transfer,
+        to=Transfer.State.PENDING,
+        only_from=Transfer.ACTIVE_STATES,
+        lease_until=None,
+    )
+    if again:
+        _end_attempt(run, outcome=TransferAttempt.Outcome.RETRY)
+    else:
+        run_stop(run=run)
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    base = min(MAX_BACKOFF.total_seconds(), 2 ** min(attempts, 12))
+    return dt.timedelta(seconds=random.uniform(base / 2, base))  # noqa: S311
+
+
+def run_retry_later(
+    *, run: Run, failure: errors.ConnectorError, enqueue: pacing.EnqueuePaced
+) -> None:
+    """Frees the transfer to try again after a backoff (or the vendor's Retry-After), or
+    fails it once it has tried often enough."""
+    transfer = run.transfer
+    delay = _backoff(transfer.attempts)
+    if isinstance(failure, errors.RateLimited):
+        delay = max(delay, dt.timedelta(seconds=failure.wait_seconds))
+    message = failure_message(failure=failure)
+    if transfer.attempts >= MAX_ATTEMPTS:
+        run_finish(
+            run=run,
+            state=Transfer.State.FAILED,
+            outcome=TransferAttempt.Outcome.FAILED,
+            error=_("Gave up after %(n)d attempts: %(error)s")
+            % {"n": transfer.attempts, "error": message},
+            retryable=True,
+        )
+        return
+    transfer.next_attempt_at = timezone.now() + delay
+    transfer.lease_until = None
+    transfer.error = message
+    transfer.error_retryable = True
+    run_save(run, "next_attempt_at", "lease_until", "error", "error_retryable")
+    _end_attempt(run, outcome=TransferAttempt.Outcome.RETRY, error=message)
+    seconds = delay.total_seconds()
+    if seconds <= INLINE_COUNTDOWN_LIMIT:
+        transaction.on_commit(lambda: enqueue(str(transfer.pk), seconds))
+
+
+def run_release(*, run: Run, failure: errors.ConnectorError) -> None:
+    """Frees the transfer at once, for a caller that waits and comes back itself (an import
+    slice resumes at the same contact)."""
+    message = failure_message(failure=failure)
+    transfer = run.transfer
+    transfer.lease_until = None
+    transfer.error = message
+    transfer.error_retryable = True
+    run_save(run, "lease_until", "error", "error_retryable")
+    _end_attempt(run, outcome=TransferAttempt.Outcome.RETRY, error=message)
+
+
+def failure_message(*, failure: errors.ConnectorError) -> str:
+    """What went wrong, in the customer's words."""
+    if isinstance(failure, errors.ReconnectRequired | errors.AuthorizationExpired):
+        return _("The connection was refused (%(reason)s). Please reconnect it.") % {
+            "reason": failure.vendor_message
+        }
+    if isinstance(failure, errors.RateLimited):
+        return _("The vendor's rate limit was reached; the transfer waits and tries again.")
+    if isinstance(failure, errors.UnknownOutcome):
+        return _(
+            "The vendor did not answer in time. Before trying again, the product checks "
+            "whether the quote was created after all."
+        )
+    if isinstance(failure, CustomerBusy):
+        return _(
+            "Another transfer is working on the same customer; this one waits and tries again."
+        )
+    if isinstance(failure, errors.TransientError):
+        return _("The vendor is not reachable right now (%(reason)s); it will be tried again.") % {
+            "reason": failure.vendor_message
+        }
+    return failure.vendor_message
+
+
+def run_guarded(*, run: Run, work: Callable[[Run], None], retry: Retry) -> None:
+    """Lets `work` run the claimed transfer and maps what goes wrong onto it: a failure that
+    may pass goes to `retry`, one that will not fails the transfer visibly (the customer may
+    retry it), and an outage of the database or Redis frees the lease and is raised, for the
+    task to run again."""
+    try:
+        work(run)
+    except errors.ConnectorError as failure:
+        if failure.retryable:
+            retry(run=run, failure=failure)
+        else:
+            run_finish(
+                run=run,
+                state=Transfer.State.FAILED,
+                outcome=TransferAttempt.Outcome.FAILED,
+                error=failure_message(failure=failure),
+                retryable=True,
+            )
+    except LockTimeout:
+        # Another transfer has the same customer in hand, or a worker that died holds its
+        # lock until the lock expires: this one waits and comes back.
+        retry(run=run, failure=CustomerBusy("customer lock held elsewhere"))
+    except OUTAGES:
+        # A busy or unreachable database or Redis: free the lease and let the task (or, if the
+        # broker is down too, the resume task) run it again.
+        with suppress(*OUTAGES):
+            Transfer.objects.for_tenant(run.tenant).filter(pk=run.transfer.pk).update(
+                lease_until=None
+            )
+        raise
+    except Exception:
+        logger.exception("transfer %s failed unexpectedly", run.transfer.pk)
+        run_finish(
+            run=run,
+            state=Transfer.State.FAILED,
+            outcome=TransferAttempt.Outcome.FAILED,
+            error=_("An unexpected error occurred. The team has been notified."),
+            retryable=True,
+        )

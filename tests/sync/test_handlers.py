@@ -1,0 +1,145 @@
+"""Transfer kinds are handlers in a registry: every kind has one, a new flow is one handler
+and one registry line, and the path around a handler (claim, finish, generation) holds for
+every kind."""
+
+import pytest
+
+from connectors.shapes import Person
+from sync.models import Transfer, TransferAttempt
+from sync.services import context, events, handlers, runs, transfers
+from sync.services.transitions import transfer_sources
+from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
+from tests.fakes.memory import ACCEPTED_KEY, MemoryConnector
+
+pytestmark = pytest.mark.django_db
+State, Outcome = Transfer.State, TransferAttempt.Outcome
+
+
+def run_now(transfer: Transfer) -> None:
+    transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
+
+
+class InvoiceTransfer(handlers.TransferHandler):
+    """A flow the product does not have yet, added the way a new one is."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def run(self, run: runs.Run) -> None:
+        self.ran.append(run.transfer.object_id)
+        runs.run_finish(run=run, state=State.DONE, outcome=Outcome.SUCCEEDED)
+
+
+def test_every_kind_has_a_handler() -> None:
+    assert set(handlers.HANDLERS) == set(Transfer.Kind)
+    with pytest.raises(LookupError, match="invoice"):
+        handlers.handler_for(kind="invoice")
+
+
+@pytest.mark.parametrize("kind", list(Transfer.Kind))
+def test_every_handler_asks_only_for_changes_the_state_machine_allows(kind: str) -> None:
+    handler = handlers.handler_for(kind=kind)
+    # A new request reopens only finished transfers; one under way is left to its run.
+    assert handler.reopen_from <= transfer_sources(to=State.PENDING)
+    assert not handler.reopen_from & set(Transfer.ACTIVE_STATES)
+    for sent in (None, {"reference": "HubSpot-Deal 1-2"}):
+        retry_from = transfer_sources(
+            to=handler.retry_state(Transfer(kind=kind, sent_payload=sent))
+        )
+        assert State.FAILED in retry_from
+
+
+def test_a_new_flow_is_one_handler_and_one_registry_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    invoice = InvoiceTransfer()
+    monkeypatch.setitem(handlers.HANDLERS, "invoice", invoice)
+    transfer = TransferFactory(kind="invoice", object_id="4242", state=State.PENDING, error="")
+
+    run_now(transfer)
+
+    transfer.refresh_from_db()
+    assert invoice.ran == ["4242"]
+    assert (transfer.state, transfer.lease_until, transfer.attempts) == (State.DONE, None, 1)
+    assert list(transfer.attempt_log.values_list("outcome", flat=True)) == [Outcome.SUCCEEDED]
+    # The registry also answers how a new request for the same effect is treated.
+    _, work = events.transfer_request(
+        tenant=transfer.tenant, kind="invoice", object_type="deal", object_id="4242"
+    )
+    assert work is False
+    assert Transfer.objects.get(pk=transfer.pk).state == State.DONE
+
+
+def test_a_transfer_of_a_kind_without_handler_fails_visibly_and_runs_nothing_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(handlers.DeletionTransfer, "run", lambda self, run: ran.append("deletion"))
+    transfer = TransferFactory(kind="invoice", state=State.PENDING, error="")
+
+    run_now(transfer)
+
+    transfer.refresh_from_db()
+    assert ran == []
+    assert transfer.state == State.FAILED
+    assert transfer.error_retryable
+    assert transfer.lease_until is None
+
+
+def test_a_run_whose_transfer_was_finished_elsewhere_leaves_it_as_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def overtaken(self: object, run: runs.Run) -> None:
+        # Another run (after this one's lease ran out) finished the transfer meanwhile.
+        Transfer.objects.filter(pk=run.transfer.pk).update(state=State.DONE, vendor_id="q-1")
+        runs.run_finish(run=run, state=State.FAILED, outcome=Outcome.FAILED, error="406")
+
+    monkeypatch.setattr(handlers.QuoteTransfer, "run", overtaken)
+    transfer = TransferFactory(state=State.PENDING, error="")
+
+    run_now(transfer)
+
+    transfer.refresh_from_db()
+    assert (transfer.state, transfer.vendor_id, transfer.error) == (State.DONE, "q-1", "")
+    (attempt,) = transfer.attempt_log.all()
+    assert attempt.outcome == Outcome.SKIPPED
+    assert attempt.finished_at is not None
+
+
+def test_a_contact_changed_while_its_transfer_runs_is_transferred_once_more() -> None:
+    tenant = TenantFactory()
+    vendor = MemoryConnector(
+        connection=ConnectionFactory(tenant=tenant, credentials={"api_key": ACCEPTED_KEY})
+    )
+    transfer = TransferFactory(
+        tenant=tenant, kind=Transfer.Kind.CUSTOMER, object_type="contact", object_id="201",
+        state=State.PENDING, error="",
+    )  # fmt: skip
+    # The webhook of a newer change arrives while the customer is being created.
+    vendor.on_create = lambda: events.transfer_request(
+        tenant=tenant, kind=Transfer.Kind.CUSTOMER, object_type="contact", object_id="201"
+    )
+    ctx = context.TenantContext(tenant=tenant, settings=context.transfer_settings(tenant=tenant))
+    anna = Person(first_name="Anna", last_name="Muster", email="anna@beispiel.de", hubspot_id="201")
+
+    def transfer_anna() -> None:
+        run = runs.run_claim(transfer_id=str(transfer.pk))
+        assert run is not None
+        handlers.customer_transfer(
+            run=run, connector=vendor, ctx=ctx, shape=anna, excluded=False, update_existing=True
+        )
+
+    transfer_anna()
+    transfer.refresh_from_db()
+    assert (transfer.state, transfer.lease_until, transfer.generation) == (State.PENDING, None, 2)
+    # The next run reads the newer data and finishes.
+    vendor.on_create = lambda: None
+    transfer_anna()
+    transfer.refresh_from_db()
+    assert transfer.state == State.DONE
+    outcomes = list(transfer.attempt_log.values_list("outcome", flat=True))
+    assert outcomes == [Outcome.RETRY, Outcome.SUCCEEDED]
+    # A change after it finished opens it again.
+    _, work = events.transfer_request(
+        tenant=tenant, kind=Transfer.Kind.CUSTOMER, object_type="contact", object_id="201"
+    )
+    assert work is True
+    assert Transfer.objects.get(pk=transfer.pk).state == State.PENDING
