@@ -755,11 +755,14 @@ def test_webhook_batches_hold_at_most_100_events() -> None:
     with start(
         webhook_target_url=receiver.url,
         webhook_subscriptions=["company.creation"],
-        webhook_batch_window=0.2,
+        webhook_batch_window=1.0,
     ) as hub:
         for n in range(150):
             hub.sandbox.seed_object(BEISPIEL, "companies", {"name": f"Firma {n}"})
         assert hub.sandbox.webhooks.wait_idle()
         sizes = sorted(len(json.loads(body)) for _, body in receiver.requests)
-        assert sizes == [50, 100]
+        # Every event once, never more than 100 in one delivery (on a busy machine the
+        # seeding may outlast the window and cut one more batch).
+        assert sum(sizes) == 150
+        assert max(sizes) == 100
     receiver.stop()
