@@ -66,17 +66,30 @@ class VendorApi:
 ErrorReader = Callable[[requests.Response], str]
 
 
-def default_error_reader(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
-    if isinstance(body, Mapping):
-        for key in ("message", "error_description", "error", "detail"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return str(body)[:500]
+def error_reader(words: Callable[[Mapping[str, Any]], str]) -> ErrorReader:
+    """Reads a vendor's error answer: `words` takes the vendor's own words from a JSON
+    object body; a body that is no JSON object is shown as it came (shortened)."""
+
+    def read(response: requests.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text[:500] or f"HTTP {response.status_code}"
+        if not isinstance(body, Mapping):
+            return str(body)[:500]
+        return words(body)[:1000] or str(body)[:500]
+
+    return read
+
+
+def first_text(body: Mapping[str, Any], *keys: str) -> str:
+    """The first of `keys` that holds a non-empty string."""
+    return next((v for k in keys if isinstance(v := body.get(k), str) and v), "")
+
+
+default_error_reader = error_reader(
+    lambda body: first_text(body, "message", "error_description", "error", "detail")
+)
 
 
 @dataclass

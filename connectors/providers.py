@@ -128,7 +128,8 @@ class Provider:
     retry_after_headers: tuple[str, ...] = ("Retry-After",)
     read_timeout: float = 30.0
     capabilities: Capabilities | None = None
-    # Vendor calls per flow at most, e.g. {"quote": 2}: what the pacing books ahead.
+    # Vendor calls a transfer of each kind usually makes, e.g. {"quote": 2}: what the pacing
+    # books on the rate limit before the transfer takes a worker.
     calls_budget: Mapping[str, int] = field(default_factory=dict)
     plan: PlanOffer | None = None
     description: StrOrPromise = (

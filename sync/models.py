@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantOwnedModel
+from connectors.registry import system_choices
 
 
 class WebhookEvent(TenantOwnedModel):
@@ -67,7 +68,7 @@ class VendorEvent(TenantOwnedModel):
         IGNORED = "ignored", _("ignored")
         FAILED = "failed", _("failed")
 
-    system = models.CharField(max_length=20)
+    system = models.CharField(max_length=20, choices=system_choices)
     connection = models.ForeignKey(
         "connectors.Connection", on_delete=models.CASCADE, related_name="+"
     )
@@ -133,7 +134,7 @@ class Transfer(TenantOwnedModel):
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     object_type = models.CharField(_("object"), max_length=16, choices=ObjectType.choices)
     object_id = models.CharField(_("HubSpot id"), max_length=64)
-    system = models.CharField(_("system"), max_length=20)
+    system = models.CharField(_("system"), max_length=20, choices=system_choices)
     state = models.CharField(
         _("state"), max_length=20, choices=State.choices, default=State.PENDING
     )
@@ -204,7 +205,7 @@ class TransferAttempt(TenantOwnedModel):
 class ObjectLink(TenantOwnedModel):
     """Which vendor object stands for which HubSpot object, per tenant and system."""
 
-    system = models.CharField(max_length=20)
+    system = models.CharField(max_length=20, choices=system_choices)
     object_type = models.CharField(max_length=16, choices=Transfer.ObjectType.choices)
     object_id = models.CharField(max_length=64)
     vendor_id = models.CharField(max_length=64)

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-import requests
-
 from connectors import errors
+from connectors.http import error_reader, first_text
 from connectors.rules import fit_title
 from connectors.shapes import (
     Customer,
@@ -67,19 +66,15 @@ CONTACT_WRITABLE = (
 )
 
 
-def read_error(response: requests.Response) -> str:
+def error_words(body: Mapping[str, Any]) -> str:
     """bexio's words from `{error_code, message, errors}`; the token endpoint answers
     `{error, error_description}` (Keycloak)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500] or f"HTTP {response.status_code}"
-    if not isinstance(body, Mapping):
-        return str(body)[:500]
-    message = body.get("message") or body.get("error_description") or body.get("error") or ""
+    message = first_text(body, "message", "error_description", "error")
     details = _error_details(body.get("errors"))
-    text = f"{message}: {details}" if message and details else str(message or details)
-    return text[:1000] or str(body)[:500]
+    return f"{message}: {details}" if message and details else message or details
+
+
+read_error = error_reader(error_words)
 
 
 def _error_details(value: Any) -> str:

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import requests
 from django_countries import countries
 
+from connectors.http import error_reader, first_text
 from connectors.shapes import Address, Company, Deal, LineItem, Person
 
 BATCH_LIMIT = 100  # records per batch read
@@ -100,20 +100,13 @@ COUNTRY_ALIASES = {
 }
 
 
-def read_error(response: requests.Response) -> str:
+def error_words(body: Mapping[str, Any]) -> str:
     """HubSpot's error body: `message` (human words) and `category`; the OAuth endpoints
     answer `status` + `message`, newer ones `error` + `error_description`."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500]
-    if not isinstance(body, Mapping):
-        return str(body)[:500]
-    for key in ("message", "error_description", "status", "category", "error"):
-        value = body.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return str(body)[:500]
+    return first_text(body, "message", "error_description", "status", "category", "error")
+
+
+read_error = error_reader(error_words)
 
 
 # -- values ------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import requests
 from django.conf import settings
 
 from connectors import errors
+from connectors.http import error_reader, first_text
 from connectors.rules import fit_title
 from connectors.shapes import (
     Address,
@@ -64,15 +64,9 @@ QUOTES_LOOKED_AT = 100
 VOUCHERLIST_PAGE = 250
 
 
-def read_error(response: requests.Response) -> str:
+def error_words(body: Mapping[str, Any]) -> str:
     """The vendor's own words from either of its error formats: the regular body
     (`details[].field/message`) or the legacy `IssueList` of the contacts endpoint."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500] or f"HTTP {response.status_code}"
-    if not isinstance(body, Mapping):
-        return str(body)[:500]
     issues = body.get("IssueList")
     if isinstance(issues, list) and issues:
         parts = []
@@ -80,7 +74,7 @@ def read_error(response: requests.Response) -> str:
             if isinstance(issue, Mapping):
                 key, source = issue.get("i18nKey") or "", issue.get("source") or ""
                 parts.append(f"{source}: {key}" if source and key else str(key or source))
-        return "; ".join(p for p in parts if p)[:1000] or "IssueList"
+        return "; ".join(p for p in parts if p) or "IssueList"
     details = body.get("details")
     if isinstance(details, list) and details:
         parts = []
@@ -89,12 +83,11 @@ def read_error(response: requests.Response) -> str:
                 field, message = detail.get("field") or "", detail.get("message") or ""
                 parts.append(f"{field}: {message}" if field else str(message))
         if any(parts):
-            return "; ".join(p for p in parts if p)[:1000]
-    for key in ("message", "error"):
-        value = body.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return str(body)[:500]
+            return "; ".join(p for p in parts if p)
+    return first_text(body, "message", "error")
+
+
+read_error = error_reader(error_words)
 
 
 def voucher_body(quote: Quote) -> dict[str, Any]:

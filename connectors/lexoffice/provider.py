@@ -52,7 +52,7 @@ PROVIDER = Provider(
         can_create_invoices=True,
         quote_is_draft=True,
     ),
-    calls_budget={"quote": 2, "customer": 4},
+    calls_budget={"quote": 2, "customer": 2},
     plan=PlanOffer(default_price_id="price_lexoffice_monthly", price_label="29 €"),
     description=_(
         "Won deals become quote drafts in lexware office; HubSpot contacts and companies "

@@ -21,9 +21,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-import requests
-
 from connectors import errors
+from connectors.http import error_reader, first_text
 from connectors.shapes import (
     Address,
     Customer,
@@ -62,15 +61,9 @@ DEFAULT_TERMS = (
 DEAL_REFERENCE = re.compile(r"^HubSpot-Deal (?:\d+)-(\d+)$")
 
 
-def read_error(response: requests.Response) -> str:
+def error_words(body: Mapping[str, Any]) -> str:
     """Qonto's words: the `detail` of each JSON:API error object; the OAuth host answers
     `{error, error_description}` (RFC 6749, assumed by the spec)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500] or f"HTTP {response.status_code}"
-    if not isinstance(body, Mapping):
-        return str(body)[:500]
     problems = body.get("errors")
     if isinstance(problems, list):
         details = [
@@ -80,9 +73,11 @@ def read_error(response: requests.Response) -> str:
         ]
         text = "; ".join(d for d in details if d)
         if text:
-            return text[:1000]
-    message = body.get("error_description") or body.get("error") or body.get("message")
-    return str(message)[:500] if message else str(body)[:500]
+            return text
+    return first_text(body, "error_description", "error", "message")
+
+
+read_error = error_reader(error_words)
 
 
 # -- clients -------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ PROVIDER = Provider(
         can_create_invoices=True,
         quote_is_draft=False,  # a new quote is `pending_approval`
     ),
-    calls_budget={"quote": 3, "customer": 2},
+    calls_budget={"quote": 2, "customer": 2},
     plan=PlanOffer(default_price_id="price_qonto_monthly", price_label="29 €"),
     description=_(
         "Won deals become quotes in Qonto; HubSpot contacts and companies become clients "

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from connectors import errors
+from connectors.http import error_reader, first_text
 from connectors.rules import fit_title
 from connectors.shapes import (
     Address,
@@ -59,25 +60,15 @@ UNIT_ALIASES: dict[str, tuple[str, str]] = {
 }
 
 
-def read_error(response: requests.Response) -> str:
+def error_words(body: Mapping[str, Any]) -> str:
     """sevDesk's own words from `{"error": {"message": ..., "code": ..., "data": ...}}`."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:500] or f"HTTP {response.status_code}"
-    if not isinstance(body, Mapping):
-        return str(body)[:500]
     error = body.get("error")
     if isinstance(error, Mapping):
-        message = error.get("message")
-        if isinstance(message, str) and message:
-            return message[:1000]
-    if isinstance(error, str) and error:
-        return error[:1000]
-    message = body.get("message")
-    if isinstance(message, str) and message:
-        return message[:1000]
-    return str(body)[:500]
+        return first_text(error, "message") or first_text(body, "message")
+    return first_text(body, "error", "message")
+
+
+read_error = error_reader(error_words)
 
 
 @dataclass(frozen=True, slots=True)

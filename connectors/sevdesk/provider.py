@@ -53,7 +53,7 @@ PROVIDER = Provider(
         can_create_invoices=True,
         quote_is_draft=True,  # status 100 = draft
     ),
-    calls_budget={"quote": 3, "customer": 4},
+    calls_budget={"quote": 2, "customer": 2},
     plan=PlanOffer(default_price_id="price_sevdesk_monthly", price_label="29 €"),
     description=_(
         "Won deals become quote drafts in sevDesk; HubSpot contacts and companies become "

@@ -18,8 +18,9 @@ from connectors import errors
 from sync.models import Transfer
 from sync.services import context
 
-# A quote needs two vendor calls (find the customer, create the quote); a customer transfer
-# two (find, create or update). A transfer that needs more waits a little in its worker.
+# What a transfer books when its system declares no budget for its kind (the provider's
+# `calls_budget`: a quote usually needs two calls, find the customer and create the quote).
+# A transfer that needs more than it booked waits a little in its worker.
 CALLS_PER_TRANSFER = 2
 # A transfer whose turn comes within this many seconds runs now; a worker may sleep that long.
 WORKER_WAIT_SECONDS = 0.5
@@ -57,7 +58,9 @@ def transfer_pace(transfer_id: str, *, enqueue: EnqueuePaced) -> bool:
         connector = context.accounting_connector(tenant=transfer.tenant)
     except errors.ConnectorError:
         return False  # the run records why it cannot reach the vendor
-    seconds = connector.book_calls(CALLS_PER_TRANSFER)
+    seconds = connector.book_calls(
+        connector.provider.calls_budget.get(transfer.kind, CALLS_PER_TRANSFER)
+    )
     if seconds <= WORKER_WAIT_SECONDS:
         return False
     due_in = seconds - EARLY_BY_SECONDS

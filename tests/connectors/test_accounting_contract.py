@@ -242,13 +242,26 @@ def test_a_lost_quote_is_found_by_its_reference(subject: Subject) -> None:
 
 
 def test_a_refused_key_asks_the_customer_to_reconnect(subject: Subject) -> None:
-    if not subject.vendor.refused_credentials:
-        refused = subject.connect({"api_key": "revoked"})
-    else:
-        refused = subject.connect(subject.vendor.refused_credentials)
-    with pytest.raises(errors.ReconnectRequired):
+    credentials = subject.vendor.refused_credentials or {"api_key": "revoked"}
+    refused = subject.connect(credentials)
+    with pytest.raises(errors.ReconnectRequired) as caught:
         refused.verify()
     assert refused.connection.status == Connection.Status.NEEDS_RECONNECT
+    # A key cannot be refreshed: one call, no retry; the key is in no message.
+    assert refused.client.calls == (1 if subject.sandbox is not None else 0)
+    assert caught.value.vendor_message
+    for secret in credentials.values():
+        assert secret not in str(caught.value)
+
+
+def test_a_connection_without_a_credential_asks_to_reconnect_without_a_call(
+    subject: Subject,
+) -> None:
+    empty = subject.connect(dict.fromkeys(subject.vendor.credentials, " "))
+    with pytest.raises(errors.ReconnectRequired):
+        empty.verify()
+    assert empty.connection.status == Connection.Status.NEEDS_RECONNECT
+    assert empty.client.calls == 0
 
 
 @pytest.mark.parametrize("subject", list(VENDORS), indirect=True)

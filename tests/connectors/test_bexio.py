@@ -262,31 +262,6 @@ def test_verify_proves_the_token_with_one_documented_call(
 
 
 @pytest.mark.django_db
-def test_a_revoked_personal_access_token_asks_for_reconnecting(vendor: RunningSandbox) -> None:
-    connection = ConnectionFactory(system="bexio", credentials={"access_token": "revoked"})
-    connector = BexioConnector(connection=connection, base_url=vendor.url, oauth_url=vendor.url)
-
-    with pytest.raises(errors.ReconnectRequired) as caught:
-        connector.verify()
-
-    assert "revoked" not in str(caught.value)
-    assert caught.value.vendor_message == "Unauthorized"
-    connection.refresh_from_db()
-    assert connection.status == Connection.Status.NEEDS_RECONNECT
-    assert connector.client.calls == 1  # nothing to refresh, no retry
-
-
-def test_a_connection_without_a_token_asks_for_reconnecting_without_a_call(
-    vendor: RunningSandbox,
-) -> None:
-    connector = _connector(vendor.url, {})
-    with pytest.raises(errors.ReconnectRequired):
-        connector.verify()
-    assert connector.client.calls == 0
-    assert connector.connection.status == Connection.Status.NEEDS_RECONNECT
-
-
-@pytest.mark.django_db
 @pytest.mark.parametrize("consented", [False, True], ids=["personal-access-token", "oauth"])
 def test_a_token_without_the_contact_scope_asks_for_reconnecting(
     editing_vendor: RunningSandbox, consented: bool
@@ -543,36 +518,6 @@ def test_a_person_customer_is_found_by_last_and_first_name(
     assert connector.client.calls == calls
 
 
-def test_a_person_look_up_never_returns_a_company_with_the_same_address(
-    connector: BexioConnector, sandbox: BexioSandbox
-) -> None:
-    # A company without an address of its own carries its contact person's as `mail`.
-    anna = "anna@beispiel.example"
-    company = connector.create_customer(
-        Customer(
-            kind=CustomerKind.COMPANY,
-            company=Company(
-                name="Beispiel AG",
-                contact_person=Person(first_name="Anna", last_name="Muster", email=anna),
-            ),
-        )
-    )
-    assert sandbox.api_calls(path_prefix="/2.0/contact")[-1].request_body["mail"] == anna
-
-    assert connector.find_customer_by_email(_person_by_email(anna)) is None
-    person = connector.create_customer(_person_by_email(anna))
-
-    assert person != company
-    assert connector.find_customer_by_email(_person_by_email(f" {anna.upper()} ")) == person
-    assert connector.find_customer_by_email(_company_by_email(anna)) == company
-    searches = [c.request_body for c in sandbox.api_calls(path_prefix="/2.0/contact/search")]
-    assert [s[0] for s in searches] == [
-        {"field": "contact_type_id", "value": "2", "criteria": "="},
-        {"field": "contact_type_id", "value": "2", "criteria": "="},
-        {"field": "contact_type_id", "value": "1", "criteria": "="},
-    ]
-
-
 def test_contacts_belong_to_the_user_stored_with_the_connection(
     vendor: RunningSandbox, pat: str
 ) -> None:
@@ -720,25 +665,6 @@ def test_a_refused_quote_is_permanent_and_carries_bexios_message(
     assert caught.value.vendor_message == "Validation error: contact_id: References no contact."
     assert [c.status for c in sandbox.api_calls(path_prefix="/2.0/kb_offer")] == [422]
     assert _company_of(sandbox).offers == {}
-
-
-def test_a_quote_whose_answer_was_lost_is_found_by_its_reference(
-    connector: BexioConnector, sandbox: BexioSandbox
-) -> None:
-    customer = connector.create_customer(_company())
-    sandbox.faults.drop_after_commit_rate = 1.0
-
-    with pytest.raises(errors.UnknownOutcome):
-        connector.create_quote(_quote(customer.vendor_id))
-
-    sandbox.faults.drop_after_commit_rate = 0.0
-    assert connector.client.calls == 3  # contact, taxes, quote: a write is not repeated
-    assert len(_company_of(sandbox).offers) == 1
-    found = connector.find_quote("hubspot-deal-4711-123")
-    (stored,) = _company_of(sandbox).offers.values()
-    assert found is not None
-    assert found.vendor_id == str(stored["id"])
-    assert found.number == stored["document_nr"]
 
 
 def test_find_quote_pages_through_the_quotes(

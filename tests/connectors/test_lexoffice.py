@@ -32,7 +32,6 @@ from connectors.shapes import (
 )
 from sandbox.core import RunningSandbox, running
 from sandbox.lexoffice.app import LexofficeSandbox
-from tests.factories import ConnectionFactory
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lexoffice"
 COMPANY_NAME = "Testfirma Buchhaltung GmbH"
@@ -260,27 +259,6 @@ def test_a_person_customer_is_found_by_first_and_last_name(
     assert lexoffice.get_customer("6f1c1c36-0000-4000-8000-000000000000") is None
 
 
-def test_a_person_look_up_never_returns_a_company_with_the_same_address(
-    lexoffice: LexofficeConnector, sandbox: LexofficeSandbox
-) -> None:
-    shared = "kontakt@beispiel.example"
-    company = lexoffice.create_customer(_company_by_email(shared))
-
-    assert lexoffice.find_customer_by_email(_person_by_email(shared)) is None
-    person = lexoffice.create_customer(_person_by_email(shared))
-    assert person.vendor_id != company.vendor_id
-
-    found_person = lexoffice.find_customer_by_email(_person_by_email(shared.upper()))
-    found_company = lexoffice.find_customer_by_email(_company_by_email(shared))
-    assert found_person is not None
-    assert found_person.vendor_id == person.vendor_id
-    assert found_company is not None
-    assert found_company.vendor_id == company.vendor_id
-    # Both came back from one filter call each: the kind is told apart here, not by lexware.
-    queries = [c for c in sandbox.api_calls(path_prefix="/v1/contacts") if c.method == "GET"]
-    assert [c.response_body["totalElements"] for c in queries] == [1, 2, 2]
-
-
 def test_filters_shorter_than_three_characters_are_not_sent(
     lexoffice: LexofficeConnector,
 ) -> None:
@@ -419,28 +397,6 @@ def test_a_refused_contact_carries_the_issue_list(
     assert sandbox.contacts == {}
 
 
-def test_find_quote_finds_a_quotation_whose_answer_was_lost(
-    lexoffice: LexofficeConnector, sandbox: LexofficeSandbox
-) -> None:
-    customer = lexoffice.create_customer(_person())
-    other = lexoffice.create_quote(_quote(customer.vendor_id, reference="HubSpot-Deal 4711-1"))
-    sandbox.faults.update({"drop_after_commit_rate": 1.0})
-    with pytest.raises(errors.UnknownOutcome):
-        lexoffice.create_quote(_quote(customer.vendor_id, reference="HubSpot-Deal 4711-2"))
-    sandbox.faults.update({"drop_after_commit_rate": 0.0})
-    assert len(sandbox.quotations) == 2  # it was created although no answer came
-
-    found = lexoffice.find_quote("HubSpot-Deal 4711-2", customer_id=customer.vendor_id)
-    assert found is not None
-    assert found.vendor_id != other.vendor_id
-    assert "HubSpot-Deal 4711-2" in sandbox.quotations[found.vendor_id]["introduction"]
-    assert found.url.endswith(f"/permalink/quotations/edit/{found.vendor_id}")
-    assert lexoffice.find_quote("HubSpot-Deal 4711-3", customer_id=customer.vendor_id) is None
-    calls = lexoffice.client.calls
-    assert lexoffice.find_quote("HubSpot-Deal 4711-2") is None  # nothing to narrow by
-    assert lexoffice.client.calls == calls
-
-
 def test_find_quote_looks_past_quotes_created_for_the_customer_since(
     lexoffice: LexofficeConnector, sandbox: LexofficeSandbox
 ) -> None:
@@ -481,19 +437,6 @@ def test_contacts_cannot_be_deleted(
     with pytest.raises(errors.UnsupportedByVendor):
         lexoffice.delete_customer(customer)
     assert lexoffice.client.calls == 1
-
-
-@pytest.mark.django_db
-def test_a_refused_api_key_asks_for_reconnecting(vendor: RunningSandbox) -> None:
-    connection = ConnectionFactory(credentials={"api_key": "deleted-key"})
-    lexoffice = LexofficeConnector(connection=connection, base_url=vendor.url)
-    with pytest.raises(errors.ReconnectRequired) as caught:
-        lexoffice.verify()
-    assert "deleted-key" not in str(caught.value)
-    assert caught.value.vendor_message == "Unauthorized"
-    connection.refresh_from_db()
-    assert connection.status == Connection.Status.NEEDS_RECONNECT
-    assert lexoffice.client.calls == 1  # an API key cannot be refreshed: no retry
 
 
 @pytest.mark.parametrize(

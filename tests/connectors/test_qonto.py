@@ -199,24 +199,6 @@ def test_verify_sends_the_raw_api_key_and_names_the_organization(
 
 
 @pytest.mark.django_db
-def test_a_refused_api_key_asks_for_reconnecting(vendor: RunningSandbox) -> None:
-    connection = ConnectionFactory(
-        system="qonto", credentials={"login": LOGIN, "secret_key": "revoked-key"}
-    )
-    connector = QontoConnector(connection=connection, base_url=vendor.url, oauth_url=vendor.url)
-
-    with pytest.raises(errors.ReconnectRequired) as caught:
-        connector.verify()
-
-    assert "revoked-key" not in str(caught.value)
-    assert "revoked-key" not in caught.value.vendor_message
-    assert caught.value.vendor_message == "Unauthorized"
-    connection.refresh_from_db()
-    assert connection.status == Connection.Status.NEEDS_RECONNECT
-    assert connector.client.calls == 1  # an API key cannot be refreshed: no retry
-
-
-@pytest.mark.django_db
 def test_a_missing_scope_asks_for_reconnecting(
     vendor: RunningSandbox, sandbox: QontoSandbox
 ) -> None:
@@ -234,19 +216,6 @@ def test_a_missing_scope_asks_for_reconnecting(
     assert connector.client.calls == 1
     connection.refresh_from_db()
     assert connection.status == Connection.Status.NEEDS_RECONNECT
-
-
-def test_a_connection_without_credentials_asks_for_reconnecting_without_a_call(
-    vendor: RunningSandbox,
-) -> None:
-    connector = _connector(vendor.url, {"login": LOGIN})
-    with pytest.raises(errors.ReconnectRequired):
-        connector.verify()
-    assert connector.client.calls == 0
-    assert connector.connection.status == Connection.Status.NEEDS_RECONNECT
-
-
-# -- OAuth 2.0 --------------------------------------------------------------------------------
 
 
 def _consent(url: str) -> str:
@@ -497,27 +466,6 @@ def test_an_individual_client_is_found_by_first_and_last_name(
     calls = connector.client.calls
     assert connector.get_customer("not-a-qonto-id") is None
     assert connector.client.calls == calls
-
-
-def test_a_person_look_up_never_returns_a_company_with_the_same_address(
-    connector: QontoConnector, sandbox: QontoSandbox
-) -> None:
-    shared = "kontakt@beispiel.example"
-    company = connector.create_customer(_company_by_email(shared))
-
-    calls = connector.client.calls
-    assert connector.find_customer_by_email(_person_by_email(shared)) is None
-    assert connector.client.calls - calls == 1
-    person = connector.create_customer(_person_by_email(shared))
-
-    assert person != company
-    # The company client is the older one, and the filter answers both: the kind decides.
-    assert connector.find_customer_by_email(_person_by_email(shared.upper())) == person
-    assert connector.find_customer_by_email(_company_by_email(shared)) == company
-    answers = [
-        c.response_body for c in sandbox.api_calls(path_prefix="/v2/clients") if c.method == "GET"
-    ]
-    assert [len(a["clients"]) for a in answers] == [1, 2, 2]
 
 
 def test_a_person_without_first_name_still_gets_the_two_names_qonto_requires(

@@ -34,7 +34,6 @@ from connectors.shapes import (
 )
 from sandbox.core import RunningSandbox, running
 from sandbox.sevdesk.app import Account, SevdeskSandbox
-from tests.factories import ConnectionFactory
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sevdesk"
 USER_FULLNAME = "Anna Buchhaltung"
@@ -210,36 +209,6 @@ def test_the_rate_bucket_is_not_named_after_the_token(
     sevdesk.verify()
 
 
-@pytest.mark.django_db
-def test_a_refused_token_asks_for_reconnecting(vendor: RunningSandbox) -> None:
-    stale = "00000000000000000000000000000000"
-    connection = ConnectionFactory(system="sevdesk", credentials={"api_token": stale})
-    sevdesk = SevdeskConnector(connection=connection, base_url=f"{vendor.url}/api/v1")
-    with pytest.raises(errors.ReconnectRequired) as caught:
-        sevdesk.verify()
-    assert stale not in str(caught.value)
-    assert caught.value.vendor_message == "Authentication required"
-    assert caught.value.status == 401
-    connection.refresh_from_db()
-    assert connection.status == Connection.Status.NEEDS_RECONNECT
-    assert sevdesk.client.calls == 1  # a token cannot be refreshed: no retry
-
-
-def test_a_connection_without_a_token_asks_for_reconnecting_without_a_call(
-    vendor: RunningSandbox, sandbox: SevdeskSandbox
-) -> None:
-    connection = Connection(system="sevdesk", credentials={"api_token": "  "})
-    sevdesk = SevdeskConnector(connection=connection, base_url=f"{vendor.url}/api/v1")
-    with pytest.raises(errors.ReconnectRequired):
-        sevdesk.verify()
-    assert sevdesk.client.calls == 0
-    assert sandbox.api_calls() == []
-    assert connection.status == Connection.Status.NEEDS_RECONNECT
-
-
-# -- customers -----------------------------------------------------------------------------
-
-
 def test_a_company_with_contact_person_address_and_emails_is_created_and_found_again(
     sevdesk: SevdeskConnector, sandbox: SevdeskSandbox
 ) -> None:
@@ -369,24 +338,6 @@ def test_the_email_search_pages_through_all_addresses(
     assert sevdesk.client.calls - calls == 4  # pages of 2, 2 and 1, then the contact
 
 
-def test_a_person_look_up_never_returns_a_company_with_the_same_address(
-    sevdesk: SevdeskConnector,
-) -> None:
-    shared = "kontakt@beispiel.example"
-    company = sevdesk.create_customer(_company_by_email(shared))
-
-    calls = sevdesk.client.calls
-    assert sevdesk.find_customer_by_email(_person_by_email(shared)) is None
-    assert sevdesk.client.calls - calls == 2  # the page, the organisation
-    person = sevdesk.create_customer(_person_by_email(shared))
-
-    assert person != company
-    calls = sevdesk.client.calls
-    assert sevdesk.find_customer_by_email(_person_by_email(shared.upper())) == person
-    assert sevdesk.client.calls - calls == 3  # the page, the organisation, the person
-    assert sevdesk.find_customer_by_email(_company_by_email(shared)) == company
-
-
 def test_an_update_renames_and_adds_a_new_email_once(
     sevdesk: SevdeskConnector, sandbox: SevdeskSandbox
 ) -> None:
@@ -472,28 +423,6 @@ def test_a_quote_with_three_positions_is_a_draft_and_reads_back(
     ]
     assert sevdesk.find_quote("HubSpot-Deal 4711-124") == again
     assert sevdesk.find_quote("HubSpot-Deal 4711-999") is None
-
-
-def test_a_quote_after_a_lost_answer_is_found_by_its_reference(
-    sevdesk: SevdeskConnector, sandbox: SevdeskSandbox
-) -> None:
-    customer = sevdesk.create_customer(_company())
-    sandbox.faults.drop_after_commit_rate = 1.0
-    calls = sevdesk.client.calls
-
-    with pytest.raises(errors.UnknownOutcome):
-        sevdesk.create_quote(_quote(customer.vendor_id))
-
-    sandbox.faults.drop_after_commit_rate = 0.0
-    # The user, the address, the units, one save: a create without answer is not repeated.
-    assert sevdesk.client.calls - calls == 4
-    assert len(sandbox.orders) == 1
-    calls = sevdesk.client.calls
-    found = sevdesk.find_quote(REFERENCE)
-    assert sevdesk.client.calls - calls == 1
-    assert found is not None
-    assert list(sandbox.orders) == [int(found.vendor_id)]
-    assert found.number == mapping.order_number(REFERENCE)
 
 
 def test_a_tax_rate_the_tax_rule_refuses_is_permanent_with_sevdesks_message(
