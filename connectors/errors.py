@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+_Id = TypeVar("_Id")
+
 
 class ConnectorError(Exception):
     """Base class. `vendor_message` is the vendor's own words, safe to show the customer."""
@@ -55,3 +60,12 @@ class Conflict(PermanentError):
 class UnsupportedByVendor(PermanentError):
     """What the customer asked for is something this vendor cannot do (delete a contact in
     lexware office, a currency other than EUR)."""
+
+
+def vendor_id(value: str, parse: Callable[[str], _Id | None], *, what: str) -> _Id:
+    """`value` read as a vendor's id, or NotFound before any call when it cannot be one (a
+    link stored for another system, a hand-edited value)."""
+    parsed = parse(value)
+    if parsed is None:
+        raise NotFound(f"{value!r} is not {what}.")
+    return parsed

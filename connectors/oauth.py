@@ -78,10 +78,11 @@ def exchange_code(
     client_id, secret = client_credentials(provider)
     session = _session(provider, client_id=client_id, redirect_uri=redirect_uri, what="code")
     extra = {"code_verifier": code_verifier} if declaration.pkce else {}
+    token_url = oauth_url.rstrip("/") + declaration.token_path
     return _token_set(
         provider,
         lambda: session.fetch_token(
-            oauth_url.rstrip("/") + declaration.token_path,
+            token_url,
             code=code,
             include_client_id=True,
             client_secret=secret,
@@ -95,13 +96,13 @@ def refresh(provider: Provider, refresh_token: str, *, oauth_url: str) -> TokenS
     """A new token pair. Where the refresh token rotates, the answer's replaces the one sent,
     and `connectors.credentials.access_token` stores it. A refused refresh token raises
     ReconnectRequired."""
-    declaration = _declaration(provider)
     client_id, secret = client_credentials(provider)
     session = _session(provider, client_id=client_id, what="refresh token")
+    token_url = oauth_url.rstrip("/") + _declaration(provider).token_path
     return _token_set(
         provider,
         lambda: session.refresh_token(
-            oauth_url.rstrip("/") + declaration.token_path,
+            token_url,
             refresh_token=refresh_token,
             client_id=client_id,
             client_secret=secret,

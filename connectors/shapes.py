@@ -176,11 +176,12 @@ class QuoteRef:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a vendor can and cannot do; the transfer adapts to it instead of special-casing."""
+    """What a vendor can and cannot do; the transfer adapts to it instead of special-casing.
+    A provider declares only where it differs from these defaults."""
 
-    title_max_length: int | None
-    currencies: frozenset[str] | None  # None = any ISO currency
-    can_delete_customers: bool
-    has_idempotency_keys: bool
-    can_create_invoices: bool
-    quote_is_draft: bool  # False where the vendor has no draft state (Qonto)
+    title_max_length: int | None = None  # None = no limit in the spec
+    currencies: frozenset[str] | None = None  # None = any ISO currency
+    can_delete_customers: bool = False
+    has_idempotency_keys: bool = False
+    can_create_invoices: bool = False
+    quote_is_draft: bool = True  # False where the vendor has no draft state (Qonto)

@@ -328,10 +328,7 @@ def id_or_none(value: str) -> int | None:
 
 
 def id_or_raise(value: str) -> int:
-    number = id_or_none(value)
-    if number is None:
-        raise errors.NotFound(f"{value!r} is not a bexio id.")
-    return number
+    return errors.vendor_id(value, id_or_none, what="a bexio id")
 
 
 def user_id(credentials: Mapping[str, Any]) -> int:

@@ -3,27 +3,16 @@ vendor-specs/bexio/)."""
 
 from django.utils.translation import gettext_lazy as _
 
-from connectors.providers import (
-    ApiKey,
-    CredentialField,
-    Kind,
-    OAuth2,
-    PlanOffer,
-    Provider,
-    RateScope,
-    Sandbox,
-)
-from connectors.ratelimit import Rate
-from connectors.shapes import Capabilities
+from connectors import providers
 
 _REALM = "/realms/bexio/protocol/openid-connect"
 
-PROVIDER = Provider(
+PROVIDER = providers.Provider(
     key="bexio",
     label="bexio",
-    kind=Kind.ACCOUNTING,
+    kind=providers.Kind.ACCOUNTING,
     auth=(
-        OAuth2(
+        providers.OAuth2(
             authorize_path=f"{_REALM}/auth",
             token_path=f"{_REALM}/token",
             # What the product needs, all listed in the discovery document's
@@ -43,9 +32,9 @@ PROVIDER = Provider(
             rotating_refresh=True,
         ),
         # A personal access token is a Bearer token that never expires.
-        ApiKey(
+        providers.ApiKey(
             fields=(
-                CredentialField(
+                providers.CredentialField(
                     "access_token",
                     _("Personal access token"),
                     _("In bexio's developer portal: Personal access tokens → create a token."),
@@ -55,7 +44,7 @@ PROVIDER = Provider(
         ),
     ),
     hosts={"api": "https://api.bexio.com", "oauth": "https://auth.bexio.com"},
-    sandbox=Sandbox(app="sandbox.bexio.app:BexioSandbox", port=8103),
+    sandbox=providers.Sandbox(app="sandbox.bexio.app:BexioSandbox", port=8103),
     spec_files=(
         "bexio/bexio-derived-openapi.yaml",
         "bexio/bexio-openapi.apievangelist-unofficial.yml",
@@ -64,21 +53,20 @@ PROVIDER = Provider(
     connector="connectors.bexio.client:BexioConnector",
     # bexio limits calls per minute but does not publish how many: two a second with a small
     # burst stays well below any limit seen reported, and 429 is honoured anyway.
-    rate=Rate(per_second=2, burst=5),
-    rate_scope=RateScope.ACCOUNT,  # per bexio company
+    rate=providers.Rate(per_second=2, burst=5),
+    rate_scope=providers.RateScope.ACCOUNT,  # per bexio company
     # `RateLimit-Reset` is the seconds until the window restarts (fact sheet, third party).
     retry_after_headers=("Retry-After", "RateLimit-Reset"),
-    capabilities=Capabilities(
+    capabilities=providers.Capabilities(
         title_max_length=None,  # `title` has no maxLength in the spec
         # The company's own currency; see connectors.bexio.mapping.CURRENCY.
         currencies=frozenset({"CHF"}),
         can_delete_customers=True,  # DELETE /2.0/contact/{id} (unofficial file)
-        has_idempotency_keys=False,
         can_create_invoices=True,
         quote_is_draft=True,  # a new kb_offer is a draft until issued
     ),
     calls_budget={"quote": 2, "customer": 2},
-    plan=PlanOffer(default_price_id="price_bexio_monthly", price_label="29 CHF"),
+    plan=providers.PlanOffer(default_price_id="price_bexio_monthly", price_label="29 CHF"),
     description=_(
         "Won deals become quote drafts in bexio; HubSpot contacts and companies become "
         "contacts there. Connect by signing in to bexio or with a personal access token."

@@ -1,14 +1,13 @@
 """HubSpot, the CRM the deals come from, declared (specs in vendor-specs/hubspot/)."""
 
-from connectors.providers import Kind, OAuth2, Provider, RateScope, Sandbox
-from connectors.ratelimit import Rate
+from connectors import providers
 
-PROVIDER = Provider(
+PROVIDER = providers.Provider(
     key="hubspot",
     label="HubSpot",
-    kind=Kind.CRM,
+    kind=providers.Kind.CRM,
     auth=(
-        OAuth2(
+        providers.OAuth2(
             authorize_path="/oauth/authorize",
             token_path="/oauth/v1/token",  # noqa: S106 (a path, not a secret)
             grant_host="api",
@@ -31,7 +30,7 @@ PROVIDER = Provider(
     ),
     # The consent screen is on another host than the API.
     hosts={"api": "https://api.hubapi.com", "oauth": "https://app.hubspot.com"},
-    sandbox=Sandbox(app="sandbox.hubspot.app:HubSpotSandbox", port=8101),
+    sandbox=providers.Sandbox(app="sandbox.hubspot.app:HubSpotSandbox", port=8101),
     # HubSpot's published files, with the patches their validator needs (fact sheet).
     spec_files=tuple(
         f"hubspot/prism-patched/{name}.json"
@@ -51,7 +50,7 @@ PROVIDER = Provider(
     ),
     # 110 requests per 10 s per installing account for OAuth apps: a bucket of 10 refilled at
     # 10 per second never sends more than 110 in any 10 s window.
-    rate=Rate(per_second=10, burst=10),
-    rate_scope=RateScope.ACCOUNT,
+    rate=providers.Rate(per_second=10, burst=10),
+    rate_scope=providers.RateScope.ACCOUNT,
     calls_budget={"deal": 5},
 )

@@ -2,26 +2,16 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from connectors.providers import (
-    ApiKey,
-    CredentialField,
-    Kind,
-    PlanOffer,
-    Provider,
-    RateScope,
-    Sandbox,
-)
-from connectors.ratelimit import Rate
-from connectors.shapes import Capabilities
+from connectors import providers
 
-PROVIDER = Provider(
+PROVIDER = providers.Provider(
     key="lexoffice",
     label="lexware office",
-    kind=Kind.ACCOUNTING,
+    kind=providers.Kind.ACCOUNTING,
     auth=(
-        ApiKey(
+        providers.ApiKey(
             fields=(
-                CredentialField(
+                providers.CredentialField(
                     "api_key",
                     _("API key"),
                     _("In lexware office: Settings → Public API → create a new API key."),
@@ -31,7 +21,7 @@ PROVIDER = Provider(
         ),
     ),
     hosts={"api": "https://api.lexware.io", "app": "https://app.lexware.de"},
-    sandbox=Sandbox(app="sandbox.lexoffice.app:LexofficeSandbox", port=8102),
+    sandbox=providers.Sandbox(app="sandbox.lexoffice.app:LexofficeSandbox", port=8102),
     spec_files=("lexoffice/lexoffice-derived-openapi.yaml",),
     connector="connectors.lexoffice.client:LexofficeConnector",
     # 2 calls per second per API key, token bucket; a bucket of one spaces the calls evenly,
@@ -39,21 +29,18 @@ PROVIDER = Provider(
     # vendor's 2 per second: calls that arrive exactly on time meet its bucket a few
     # milliseconds early often enough to draw 429s (docs/benchmarks.md: 12 % at 2.0, none at
     # 1.95 since transfers are paced).
-    rate=Rate(per_second=1.95, burst=1),
-    rate_scope=RateScope.CREDENTIAL,
+    rate=providers.Rate(per_second=1.95, burst=1),
+    rate_scope=providers.RateScope.CREDENTIAL,
     # The gateway gives up after 30 s with a 504 (the write may still happen); wait a little
     # longer than that, so its answer arrives instead of our own time-out.
     read_timeout=35.0,
-    capabilities=Capabilities(
+    capabilities=providers.Capabilities(
         title_max_length=25,
         currencies=frozenset({"EUR"}),  # "Currently only EUR is supported"
-        can_delete_customers=False,
-        has_idempotency_keys=False,
         can_create_invoices=True,
-        quote_is_draft=True,
     ),
     calls_budget={"quote": 2, "customer": 2},
-    plan=PlanOffer(default_price_id="price_lexoffice_monthly", price_label="29 €"),
+    plan=providers.PlanOffer(default_price_id="price_lexoffice_monthly", price_label="29 €"),
     description=_(
         "Won deals become quote drafts in lexware office; HubSpot contacts and companies "
         "become customers there. Connect with an API key."

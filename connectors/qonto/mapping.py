@@ -157,10 +157,7 @@ def uuid_or_none(value: str) -> str | None:
 
 
 def uuid_or_raise(value: str) -> str:
-    client_id = uuid_or_none(value)
-    if client_id is None:
-        raise errors.NotFound(f"{value!r} is not a Qonto client id.")
-    return client_id
+    return errors.vendor_id(value, uuid_or_none, what="a Qonto client id")
 
 
 def digest(body: Mapping[str, Any]) -> str:

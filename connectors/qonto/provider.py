@@ -2,25 +2,14 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from connectors.providers import (
-    ApiKey,
-    CredentialField,
-    Kind,
-    OAuth2,
-    PlanOffer,
-    Provider,
-    RateScope,
-    Sandbox,
-)
-from connectors.ratelimit import Rate
-from connectors.shapes import Capabilities
+from connectors import providers
 
-PROVIDER = Provider(
+PROVIDER = providers.Provider(
     key="qonto",
     label="Qonto",
-    kind=Kind.ACCOUNTING,
+    kind=providers.Kind.ACCOUNTING,
     auth=(
-        OAuth2(
+        providers.OAuth2(
             authorize_path="/oauth2/auth",
             token_path="/oauth2/token",  # noqa: S106 (a path, not a secret)
             # All in the spec's OAuth scope list; `offline_access` brings a refresh token.
@@ -35,10 +24,10 @@ PROVIDER = Provider(
             # The spent refresh token stays valid for 60 s after the answer's replaces it.
             rotating_refresh=True,
         ),
-        ApiKey(
+        providers.ApiKey(
             fields=(
-                CredentialField("login", _("Login"), secret=False),
-                CredentialField(
+                providers.CredentialField("login", _("Login"), secret=False),
+                providers.CredentialField(
                     "secret_key",
                     _("Secret key"),
                     _(
@@ -51,14 +40,14 @@ PROVIDER = Provider(
         ),
     ),
     hosts={"api": "https://thirdparty.qonto.com", "oauth": "https://oauth.qonto.com"},
-    sandbox=Sandbox(app="sandbox.qonto.app:QontoSandbox", port=8105),
+    sandbox=providers.Sandbox(app="sandbox.qonto.app:QontoSandbox", port=8105),
     spec_files=("qonto/qonto-derived-openapi.yaml",),
     connector="connectors.qonto.client:QontoConnector",
     # 1,000 per 10 s and 10,000 per 10 min per IP: 15 a second with a burst of 100 stays
     # under both (at most 250 in 10 s, 9,100 in 10 min).
-    rate=Rate(per_second=15, burst=100),
-    rate_scope=RateScope.SOURCE_IP,
-    capabilities=Capabilities(
+    rate=providers.Rate(per_second=15, burst=100),
+    rate_scope=providers.RateScope.SOURCE_IP,
+    capabilities=providers.Capabilities(
         title_max_length=None,  # no title field: the title goes into `header` (max 1000)
         currencies=None,  # quote `currency` is any ISO 4217 code; invoices check for EUR
         can_delete_customers=False,  # the spec has no DELETE for clients
@@ -67,7 +56,7 @@ PROVIDER = Provider(
         quote_is_draft=False,  # a new quote is `pending_approval`
     ),
     calls_budget={"quote": 2, "customer": 2},
-    plan=PlanOffer(default_price_id="price_qonto_monthly", price_label="29 €"),
+    plan=providers.PlanOffer(default_price_id="price_qonto_monthly", price_label="29 €"),
     description=_(
         "Won deals become quotes in Qonto; HubSpot contacts and companies become clients "
         "there. Connect by signing in to Qonto or with your login and secret key."

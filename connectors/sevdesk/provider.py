@@ -2,27 +2,16 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from connectors import errors
-from connectors.providers import (
-    ApiKey,
-    CredentialField,
-    Kind,
-    PlanOffer,
-    Provider,
-    RateScope,
-    Sandbox,
-)
-from connectors.ratelimit import Rate
-from connectors.shapes import Capabilities
+from connectors import errors, providers
 
-PROVIDER = Provider(
+PROVIDER = providers.Provider(
     key="sevdesk",
     label="sevDesk",
-    kind=Kind.ACCOUNTING,
+    kind=providers.Kind.ACCOUNTING,
     auth=(
-        ApiKey(
+        providers.ApiKey(
             fields=(
-                CredentialField(
+                providers.CredentialField(
                     "api_token",
                     _("API token"),
                     _("In sevDesk: Settings → Users → your user → API token."),
@@ -33,28 +22,29 @@ PROVIDER = Provider(
         ),
     ),
     hosts={"api": "https://my.sevdesk.de/api/v1"},
-    sandbox=Sandbox(app="sandbox.sevdesk.app:SevdeskSandbox", port=8104, api_path="/api/v1"),
+    sandbox=providers.Sandbox(
+        app="sandbox.sevdesk.app:SevdeskSandbox", port=8104, api_path="/api/v1"
+    ),
     spec_files=("sevdesk/sevdesk-openapi.patched.yaml",),
     connector="connectors.sevdesk.client:SevdeskConnector",
     # sevDesk publishes no limit. Five calls per second per token, evenly refilled, stays far
     # below what integrations report; a 429 is still honoured with its Retry-After.
-    rate=Rate(per_second=5, burst=5),
-    rate_scope=RateScope.CREDENTIAL,
+    rate=providers.Rate(per_second=5, burst=5),
+    rate_scope=providers.RateScope.CREDENTIAL,
     # sevDesk is a PHP application that has answered failed writes with 500 (validation
     # errors moved to 422 only in 2024): after a 500 to a create the object may exist, so a
     # create is not repeated blindly but reported as an unknown outcome.
     unknown_outcome_statuses=frozenset({500, 504}),
     error_map={422: errors.PermanentError},
-    capabilities=Capabilities(
+    capabilities=providers.Capabilities(
         title_max_length=None,  # the spec sets no length on `header`
         currencies=None,  # "currency code according to ISO-4217", no list
         can_delete_customers=True,  # DELETE /Contact/{contactId}
-        has_idempotency_keys=False,
         can_create_invoices=True,
         quote_is_draft=True,  # status 100 = draft
     ),
     calls_budget={"quote": 2, "customer": 2},
-    plan=PlanOffer(default_price_id="price_sevdesk_monthly", price_label="29 €"),
+    plan=providers.PlanOffer(default_price_id="price_sevdesk_monthly", price_label="29 €"),
     description=_(
         "Won deals become quote drafts in sevDesk; HubSpot contacts and companies become "
         "contacts there. Connect with an API token."
