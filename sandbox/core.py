@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.contract import ContractChecker
+
+if TYPE_CHECKING:
+    from sandbox.demo import DemoSetup
 
 
 @dataclass
@@ -115,6 +118,14 @@ class VendorSandbox:
     title = "Vendor"
     spec_files: tuple[str, ...] = ()  # relative to the vendor-specs folder
     spec_server_url = ""  # the server URL of the spec, for contract checking
+    # What a newcomer types into the wizard's token form for this vendor, if it has one.
+    demo_credential = ""
+
+    @classmethod
+    def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
+        """The stand-in as `python -m sandbox` runs it beside the product: it knows the
+        product's app credentials and addresses and accepts `demo_credential`."""
+        return cls()
 
     def __init__(self, *, contract: bool = False, public_url: str = "") -> None:
         self.lock = threading.RLock()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -35,6 +35,9 @@ from sandbox.bexio.state import AccessToken, AuthorizationCode, Company, OAuthCl
 from sandbox.bexio.taxes import swiss_taxes, valid_on
 from sandbox.contract import ContractChecker
 from sandbox.core import VendorSandbox
+
+if TYPE_CHECKING:
+    from sandbox.demo import DemoSetup
 
 PAGE_LIMIT_DEFAULT = 500
 PAGE_LIMIT_MAX = 2000
@@ -79,6 +82,20 @@ class BexioSandbox(VendorSandbox):
     name = "bexio"
     title = "bexio"
     spec_files = (DERIVED_SPEC, UNOFFICIAL_SPEC)
+    demo_credential = "bexio-sandbox-token"
+
+    @classmethod
+    def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
+        bexio = cls()
+        bexio.add_company(name="Demo Treuhand AG", personal_access_token=cls.demo_credential)
+        client_id, client_secret = demo.oauth_client("bexio")
+        bexio.add_oauth_client(
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uris=(demo.accounting_callback,),
+        )
+        return bexio
+
     spec_server_url = "https://api.bexio.com"
     public_endpoints = PUBLIC_ENDPOINTS
     # Real endpoints no saved OpenAPI file describes: the identity provider (described by

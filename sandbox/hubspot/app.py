@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from flask import Flask, Request, Response, g, redirect, request
@@ -24,6 +24,9 @@ from sandbox.contract import ContractChecker
 from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
 from sandbox.hubspot import pages
 from sandbox.hubspot.webhooks import WebhookDispatcher
+
+if TYPE_CHECKING:
+    from sandbox.demo import DemoSetup
 
 OBJECT_TYPES = ("deals", "contacts", "companies", "line_items", "products")
 
@@ -255,6 +258,27 @@ class _HubSpotContract(ContractChecker):
 class HubSpotSandbox(VendorSandbox):
     name = "hubspot"
     title = "HubSpot"
+
+    @classmethod
+    def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
+        client_id, client_secret = demo.oauth_client("hubspot")
+        return cls(
+            client_id=client_id,
+            client_secret=client_secret,
+            webhook_target_url=demo.url("/webhooks/hubspot"),
+            webhook_subscriptions=[
+                "deal.creation",
+                "deal.propertyChange",
+                "contact.creation",
+                "contact.propertyChange",
+                "contact.deletion",
+                "company.creation",
+                "company.propertyChange",
+                "company.deletion",
+            ],
+            webhook_retry_base_delay=5.0,
+        )
+
     spec_files = tuple(
         f"hubspot/prism-patched/{name}.json"
         for name in (

@@ -15,7 +15,7 @@ import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -42,6 +42,9 @@ from sandbox.lexoffice.errors import (
     regular_body,
 )
 from sandbox.lexoffice.vouchers import VoucherKind, priced_voucher, voucher_violations
+
+if TYPE_CHECKING:
+    from sandbox.demo import DemoSetup
 
 DEMO_API_KEY = "lexoffice-sandbox-key"
 # Answered by the API gateway in its own `{"message": ...}` shape (the docs show it for 401),
@@ -70,6 +73,11 @@ class LexofficeSandbox(VendorSandbox):
     title = "lexware office (lexoffice)"
     spec_files = ("lexoffice/lexoffice-derived-openapi.yaml",)
     spec_server_url = "https://api.lexware.io"
+    demo_credential = "lexoffice-sandbox-key"
+
+    @classmethod
+    def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
+        return cls(api_keys={cls.demo_credential: "Demo Buchhaltung GmbH"})
 
     def __init__(
         self,

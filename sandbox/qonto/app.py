@@ -61,6 +61,8 @@ class QontoSandbox(VendorSandbox):
     name = "qonto"
     title = "Qonto"
     spec_files = ("qonto/qonto-derived-openapi.yaml",)
+    # The seeded demo organization's API key; its OAuth client matches the product's defaults.
+    demo_credential = "apiup-demo:apiup-sandbox-secret-key"
     spec_server_url = API_SERVER_URL
     # The OAuth host's pages and token endpoint take no API credential.
     public_endpoints = frozenset({"oauth_authorize", "oauth_consent", "oauth_token"})

@@ -121,6 +121,7 @@ class SevdeskSandbox(VendorSandbox):
     name = "sevdesk"
     title = "sevDesk"
     spec_files = ("sevdesk/sevdesk-openapi.patched.yaml",)
+    demo_credential = DEMO_TOKEN
     spec_server_url = "https://my.sevdesk.de/api/v1"
 
     def __init__(

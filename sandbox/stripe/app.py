@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from flask import Flask, Request, Response, g, has_request_context, redirect, request
@@ -32,6 +32,9 @@ from sandbox.core import DropConnection, TokenBucket, VendorSandbox
 from sandbox.stripe import pages
 from sandbox.stripe.contract import StripeContractChecker
 from sandbox.stripe.forms import decode_form
+
+if TYPE_CHECKING:
+    from sandbox.demo import DemoSetup
 
 API_VERSION = "2026-10-28.endive"
 DOCS = "https://stripe.com/docs/error-codes/"
@@ -149,6 +152,15 @@ class StripeSandbox(VendorSandbox):
     name = "stripe"
     title = "Stripe"
     spec_files = ("stripe/stripe-subset-openapi.yaml",)
+
+    @classmethod
+    def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
+        return cls(
+            secret_keys=[demo.stripe_secret_key],
+            webhook_endpoints=[(demo.url("/billing/stripe/webhook"), demo.stripe_webhook_secret)],
+            webhook_retry_delays=(5.0, 30.0, 120.0),
+        )
+
     spec_server_url = "https://api.stripe.com"
     public_endpoints = frozenset(
         {"checkout_page", "checkout_submit", "portal_page", "portal_submit"}
