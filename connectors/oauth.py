@@ -9,6 +9,7 @@ spells a refused refresh token); nothing here names a vendor.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,7 +22,7 @@ from requests_oauthlib import OAuth2Session
 
 from connectors import errors
 from connectors.credentials import TokenSet
-from connectors.http import default_error_reader
+from connectors.http import HttpClient, VendorApi, default_error_reader
 from connectors.providers import OAuth2, Provider
 
 TOKEN_TIMEOUT = (5.0, 30.0)
@@ -109,6 +110,22 @@ def refresh(provider: Provider, refresh_token: str, *, oauth_url: str) -> TokenS
             timeout=TOKEN_TIMEOUT,
         ),
     )
+
+
+def revoke(provider: Provider, refresh_token: str, *, oauth_url: str) -> bool:
+    """Ends the access a refresh token grants, where the vendor offers that; False where it
+    does not. A token the vendor no longer knows counts as revoked."""
+    declaration = _declaration(provider)
+    if not declaration.revoke_path or not refresh_token:
+        return False
+    path = declaration.revoke_path.format(refresh_token=quote(refresh_token, safe=""))
+    # One attempt: a retry would log the path, and the path may hold the token.
+    client = HttpClient(
+        VendorApi(name=provider.label, base_url=oauth_url, max_attempts=1), limiter_key="oauth"
+    )
+    with contextlib.suppress(errors.NotFound):
+        client.request(declaration.revoke_method, path, expected=(200, 204))
+    return True
 
 
 def _session(

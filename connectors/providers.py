@@ -75,7 +75,10 @@ class OAuth2:
     pkce: bool = False  # S256 challenge on the consent URL, verifier on the code exchange
     # The refresh token is spent by each refresh and the answer's must be stored.
     rotating_refresh: bool = False
-    revoke_path: str = ""  # empty: the vendor offers no revocation endpoint
+    # Where a refresh token is revoked on the grant host (empty: the vendor offers no
+    # revocation); `{refresh_token}` in the path stands for the token itself.
+    revoke_path: str = ""
+    revoke_method: str = "POST"
     # The host ("oauth" or "api") whose URL the token endpoint (codes and refreshes) is on.
     grant_host: str = "oauth"
     # Separator of the scopes in the consent URL: HubSpot wants %20, others accept "+".

@@ -1,14 +1,18 @@
 """Writes that concern connections: connecting HubSpot and the accounting system (from the
 setup wizard), and disconnecting."""
 
+import logging
+
 from django.db import transaction
 
 from accounts.models import Tenant
-from connectors import oauth
+from connectors import errors, oauth
 from connectors.credentials import store_tokens
 from connectors.hubspot.client import portal_of
 from connectors.models import Connection
 from connectors.registry import connector_class, provider, vendor_url
+
+logger = logging.getLogger(__name__)
 
 
 class PortalTaken(Exception):
@@ -101,8 +105,22 @@ def _verified_save(candidate: Connection) -> Connection:
     return connection
 
 
-def connection_disconnect(*, connection: Connection) -> None:
-    """Removes the connection and its stored credentials. None of the connectors offers a
-    call that revokes APIUP's access at the vendor, so the customer is told to remove the app
-    there as well."""
+def connection_disconnect(*, connection: Connection) -> bool:
+    """Ends APIUP's access at the vendor where it offers that, then removes the connection
+    and its stored credentials. Returns whether the access was revoked at the vendor; where
+    not (an API key, a vendor without revocation, the vendor unreachable), the customer is
+    told to remove the app or key there as well. The connection is removed either way."""
+    declared = provider(connection.system)
+    revoked = False
+    refresh_token = str((connection.credentials or {}).get("refresh_token") or "")
+    if declared.oauth is not None and refresh_token:
+        try:
+            revoked = oauth.revoke(
+                declared,
+                refresh_token,
+                oauth_url=vendor_url(declared, declared.oauth.grant_host),
+            )
+        except errors.ConnectorError as exc:
+            logger.warning("%s: revoking the token failed (%s)", declared.key, type(exc).__name__)
     connection.delete()
+    return revoked

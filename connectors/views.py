@@ -26,15 +26,16 @@ class ConnectionDisconnectView(TenantScopedMixin, DetailView[Connection]):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         connection = self.get_object()
         name = connection.get_system_display()
-        services.connection_disconnect(connection=connection)
-        # No connector offers a call that revokes APIUP's access at the vendor.
-        messages.success(
-            request,
-            _(
+        if services.connection_disconnect(connection=connection):
+            message = _(
+                "%(system)s is disconnected: APIUP's access at %(system)s is withdrawn and its "
+                "access data are deleted from APIUP."
+            )
+        else:
+            message = _(
                 "%(system)s is disconnected and its access data are deleted from APIUP. To "
                 "withdraw APIUP's access at %(system)s as well, remove the APIUP app or key "
                 "in your %(system)s account."
             )
-            % {"system": name},
-        )
+        messages.success(request, message % {"system": name})
         return redirect("dashboard:home")

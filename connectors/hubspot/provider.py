@@ -26,6 +26,9 @@ PROVIDER = providers.Provider(
             quote_scopes_with_percent=True,  # HubSpot's docs separate scopes with %20
             # HubSpot answers a refused refresh token with 400 and this status.
             invalid_grant_markers=(("status", "BAD_REFRESH_TOKEN"),),
+            # Deleting the refresh token uninstalls nothing but ends APIUP's access.
+            revoke_path="/oauth/v1/refresh-tokens/{refresh_token}",
+            revoke_method="DELETE",
         ),
     ),
     # The consent screen is on another host than the API.

@@ -18,6 +18,7 @@ from billing import services as billing_services
 from billing.models import Subscription
 from connectors.models import Connection
 from sandbox.core import RunningSandbox
+from sandbox.hubspot.app import HubSpotSandbox, RefreshToken
 from sync.models import Transfer, TransferSettings
 from tests.factories import ConnectionFactory, TransferFactory, UserFactory
 from tests.onboarding.conftest import STRIPE_KEY
@@ -214,3 +215,38 @@ def test_the_billing_portal_button_opens_stripes_portal(
     response = browser.post(reverse("billing:portal"))
     assert response.status_code == 302
     assert response["Location"].startswith(stripe_sandbox.url)
+
+
+def test_disconnecting_hubspot_revokes_the_refresh_token_at_hubspot(
+    browser: Client, owner: User, hubspot_sandbox: RunningSandbox
+) -> None:
+    hubspot: HubSpotSandbox = hubspot_sandbox.sandbox  # type: ignore[assignment]
+    hubspot.refresh_tokens["r-disconnect"] = RefreshToken(
+        "r-disconnect", 4711, [], "owner@beispiel.de", 1, "apiup-sandbox-client"
+    )
+    connection = ConnectionFactory(
+        tenant=owner.tenant,
+        system="hubspot",
+        credentials={"access_token": "a", "refresh_token": "r-disconnect", "expires_at": 1.0},
+    )
+    response = browser.post(reverse("connectors:disconnect", args=[connection.pk]), follow=True)
+    assert "access at HubSpot is withdrawn" in response.content.decode()
+    assert "r-disconnect" not in hubspot.refresh_tokens
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    revoked = [c for c in hubspot.api_calls() if c.method == "DELETE"]
+    assert len(revoked) == 1
+    assert revoked[0].status == 204
+
+
+def test_a_failed_revocation_still_disconnects_and_says_what_remains(
+    browser: Client, owner: User, hubspot_sandbox: RunningSandbox
+) -> None:
+    hubspot_sandbox.sandbox.faults.update({"down_for_seconds": 30})
+    connection = ConnectionFactory(
+        tenant=owner.tenant,
+        system="hubspot",
+        credentials={"access_token": "a", "refresh_token": "r-unknown", "expires_at": 1.0},
+    )
+    response = browser.post(reverse("connectors:disconnect", args=[connection.pk]), follow=True)
+    assert "remove the APIUP app or key in your HubSpot account" in response.content.decode()
+    assert not Connection.objects.filter(pk=connection.pk).exists()
