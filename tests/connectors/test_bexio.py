@@ -17,6 +17,7 @@ import requests
 from flask import Flask, Response, request
 
 from connectors import errors, oauth
+from connectors.bexio import mapping
 from connectors.bexio.client import BexioConnector
 from connectors.bexio.mapping import read_error
 from connectors.bexio.provider import PROVIDER
@@ -742,3 +743,9 @@ def test_the_capabilities_follow_the_spec() -> None:
     assert capabilities.has_idempotency_keys is False
     assert capabilities.can_create_invoices is True
     assert capabilities.quote_is_draft is True
+
+
+def test_the_contact_body_is_mapped_without_a_call() -> None:
+    assert mapping.contact_create_body(_company(), user_id=1) == _fixture(
+        "contact-company.request.json"
+    )

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from connectors import errors
+from connectors.lexoffice import mapping
 from connectors.lexoffice.client import LexofficeConnector
 from connectors.lexoffice.mapping import read_error
 from connectors.models import Connection
@@ -499,3 +500,12 @@ def test_four_worker_processes_sharing_a_key_stay_under_two_calls_per_second(
     assert 1.8 <= rate <= 2.02
     # Evenly spaced, not in bursts: no two-second stretch holds more than 2/s allows.
     assert max(sum(1 for t in moments if start <= t < start + 2) for start in moments) <= 5
+
+
+def test_the_quotation_body_is_mapped_from_the_quote_alone() -> None:
+    # The mapping is a pure function: the same body as sent in the test above, no call.
+    body = mapping.voucher_body(_quote("c-1"))
+    body["expirationDate"] = mapping.lexoffice_datetime(_quote("c-1").valid_until)
+    expected = _fixture("quotation-three-positions.request.json")
+    expected["address"]["contactId"] = "c-1"
+    assert body == expected

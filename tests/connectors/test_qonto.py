@@ -687,3 +687,10 @@ def test_the_connectors_calls_are_checked_against_the_spec(
     connector.find_customer_by_email(_person_by_email("nobody@example.com"))
     assert contract.checked >= before + 2
     assert contract.violations == []
+
+
+def test_client_and_quote_bodies_are_mapped_without_a_call() -> None:
+    assert mapping.client_body(_company()) == _fixture("client-company.request.json")
+    client_id = "0b7bd8f4-4b7c-4a4e-9d4e-0f6a4f4f2a11"
+    body = mapping.quote_body(_quote(client_id), terms_and_conditions=mapping.DEFAULT_TERMS)
+    assert body == _fixture("quote-three-items.request.json") | {"client_id": client_id}
