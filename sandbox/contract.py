@@ -1,5 +1,5 @@
 """Checks every request a sandbox accepts and every response it sends against the vendor's
-OpenAPI file in the shared vendor-specs folder (openapi-core does the validation)."""
+OpenAPI file in the project's `vendor-specs/` folder (openapi-core does the validation)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ from typing import Any
 from flask import Request, Response
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+# The project's copy of the vendors' API descriptions (sources in vendor-specs/README.md);
+# VENDOR_SPECS_DIR points the sandboxes at another copy.
 SPECS_DIR = Path(
-    os.environ.get(
-        "VENDOR_SPECS_DIR",
-        Path(__file__).resolve().parent.parent.parent / "shared" / "vendor-specs",
-    )
+    os.environ.get("VENDOR_SPECS_DIR", Path(__file__).resolve().parent.parent / "vendor-specs")
 )
 
 

@@ -4,7 +4,7 @@ taxes through API 3.0.
 Everything here follows the derived spec `bexio/bexio-derived-openapi.yaml`, the API
 Evangelist file `bexio/bexio-openapi.apievangelist-unofficial.yml` for what the derived one
 lacks (listing quotes, editing and deleting a contact), the OIDC discovery copy
-`bexio/bexio-openid-configuration.json` and the fact sheet in the shared vendor-specs folder.
+`bexio/bexio-openid-configuration.json` and the fact sheet in vendor-specs/.
 The vendor's quirks live in this package only (`provider` declares how it connects and its
 limits, `mapping` its JSON):
 

@@ -1,7 +1,7 @@
 """lexware office (formerly lexoffice): contacts, quotations and invoices through public API v1.
 
 Everything here follows the derived spec `lexoffice/lexoffice-derived-openapi.yaml` and the
-fact sheet in the shared vendor-specs folder. The vendor's quirks live in this module only:
+fact sheet in vendor-specs/. The vendor's quirks live in this module only:
 a private API key as Bearer token, 2 calls per second per key, a `version` for optimistic
 locking on contacts, the 25-character title, EUR only, dates as `yyyy-MM-ddTHH:mm:ss.SSSXXX`,
 validation errors as 406 in two body formats, and no DELETE for contacts.

@@ -1,7 +1,7 @@
 """Qonto: clients, quotes and draft client invoices through the Business API v2.
 
 Everything here follows the derived spec `qonto/qonto-derived-openapi.yaml` and the Qonto fact
-sheet in the shared vendor-specs folder. `provider` declares the two kinds of credential (OAuth
+sheet in vendor-specs/. `provider` declares the two kinds of credential (OAuth
 2.0 tokens, or an API key sent as the raw header `{login}:{secret-key}`) and the limit per
 source IP; `mapping` holds the JSON. The calls' quirks:
 

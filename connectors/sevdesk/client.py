@@ -1,7 +1,7 @@
 """sevDesk: contacts, quotes (orders of type AN) and invoices through API v1.
 
 Everything here follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in
-the shared vendor-specs folder; the API token (the raw token as the whole `Authorization`
+vendor-specs/; the API token (the raw token as the whole `Authorization`
 header, no Bearer) is declared in `provider`, the JSON is `mapping`'s. sevDesk has no e-mail
 filter on contacts: a look-up by e-mail pages through the communication ways.
 

@@ -4,7 +4,7 @@ Serves what the product needs: contacts (create, fetch, list, search), the activ
 taxes, quotes (kb_offer: create, fetch, list, issue) and invoices (kb_invoice: create,
 fetch), authorised by an OAuth access token or a company's personal access token.
 
-Spec: shared/vendor-specs/bexio/bexio-derived-openapi.yaml, then the API Evangelist file
+Spec: vendor-specs/bexio/bexio-derived-openapi.yaml, then the API Evangelist file
 for the operations the derived one lacks (GET /2.0/kb_offer, GET /2.0/kb_invoice/{id}).
 """
 

@@ -3,7 +3,7 @@ refresh grace period) and API keys, the organization, clients, quotes and client
 idempotency keys, JSON:API errors with a trace id, and the per-IP rate limits.
 
 Paths, fields and status codes follow qonto/qonto-derived-openapi.yaml and the Qonto fact
-sheet in the shared vendor-specs folder.
+sheet in vendor-specs/.
 """
 
 from __future__ import annotations

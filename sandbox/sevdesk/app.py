@@ -1,8 +1,8 @@
 """sevDesk stand-in: contacts with addresses, e-mails and custom fields, quotes through
 `Order/Factory/saveOrder`, invoices through `Invoice/Factory/saveInvoice`.
 
-Follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in the shared
-vendor-specs README. Where the two differ from what sevDesk answers live, the code says so.
+Follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in
+vendor-specs/README.md. Where the two differ from what sevDesk answers live, the code says so.
 """
 
 from __future__ import annotations
