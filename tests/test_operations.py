@@ -2,11 +2,13 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.core.checks import CheckMessage
 from django.db import connection
 from django.test import Client
 
@@ -103,15 +105,47 @@ def test_credentials_are_encrypted_at_rest(settings) -> None:  # type: ignore[no
         encryption.decrypt(raw)
 
 
-def test_production_settings_pass_the_deploy_check() -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "apiup.settings.production",
-        "DJANGO_SECRET_KEY": "a-production-secret-key-that-is-long-and-random-0123456789-xyz",
-        "DJANGO_ALLOWED_HOSTS": "app.apiup.example",
-        "FIELD_ENCRYPTION_KEYS": "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U=",
+# What a deployment sets and a developer's shell may also hold: the subprocess starts from
+# none of them, so each test says exactly what the deployment has.
+_DEPLOYMENT_VARIABLE = re.compile(
+    r"^(DATABASE_URL|REDIS_URL|SANDBOX_VENDORS|FIELD_ENCRYPTION_KEYS|DJANGO_.*|STRIPE_.*"
+    r"|[A-Z][A-Z0-9]*_CLIENT_(ID|SECRET))$"
+)
+
+
+def _oauth_provider_keys() -> list[str]:
+    from connectors.registry import PROVIDERS
+
+    return [provider.key for provider in PROVIDERS if provider.oauth is not None]
+
+
+def _real_looking_deployment() -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    values = {
+        "DATABASE_URL": "postgres://apiup:pw-0123456789@db.internal:5432/apiup",
+        "REDIS_URL": "redis://redis.internal:6379/0",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "STRIPE_SECRET_KEY": "sk_live_51Hproduction0123456789abcdef",
+        "STRIPE_WEBHOOK_SECRET": "whsec_production0123456789abcdef",
     }
-    result = subprocess.run(
+    for key in _oauth_provider_keys():
+        values[f"{key.upper()}_CLIENT_ID"] = f"{key}-production-client-id"
+        values[f"{key.upper()}_CLIENT_SECRET"] = f"{key}-production-client-secret-0123456789"
+    return values
+
+
+def _deploy_check(deployment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not _DEPLOYMENT_VARIABLE.match(key)}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "apiup.settings.production",
+            "DJANGO_SECRET_KEY": "a-production-secret-key-that-is-long-and-random-0123456789-xyz",
+            "DJANGO_ALLOWED_HOSTS": "app.apiup.example",
+            **deployment,
+        }
+    )
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,
@@ -119,8 +153,81 @@ def test_production_settings_pass_the_deploy_check() -> None:
         text=True,
         check=False,
     )
+
+
+def test_production_settings_pass_the_deploy_check() -> None:
+    result = _deploy_check(_real_looking_deployment())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_refuses_the_embedded_defaults_and_sandbox_secrets() -> None:
+    # Nothing set but what Django itself requires: SQLite, the file broker, the development
+    # encryption key and every sandbox secret.
+    result = _deploy_check(
+        {"FIELD_ENCRYPTION_KEYS": "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U="}
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    for check_id in ("E001", "E002", "E003", "E004", "E005", "E006"):
+        assert f"apiup.{check_id}" in output, check_id
+    assert "connectors.E001" in output
+    for key in _oauth_provider_keys():
+        assert f"{key.upper()}_CLIENT_ID" in output, key
+
+
+def test_production_refuses_sandbox_vendors_and_one_forgotten_oauth_client() -> None:
+    deployment = _real_looking_deployment()
+    deployment["SANDBOX_VENDORS"] = "1"
+    deployment["QONTO_CLIENT_SECRET"] = "apiup-sandbox-secret"
+    result = _deploy_check(deployment)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "apiup.E008" in output
+    assert "QONTO_CLIENT_SECRET" in output
+    assert "HUBSPOT_CLIENT" not in output
+
+
+def _error_ids(errors: list[CheckMessage]) -> set[str]:
+    return {str(error.id) for error in errors}
+
+
+def test_deployment_check_names_each_sandbox_value(settings) -> None:  # type: ignore[no-untyped-def]
+    from apiup.checks import deployment_settings
+
+    # The test settings are a development deployment: SQLite, no Redis, sandbox secrets.
+    assert {"apiup.E001", "apiup.E002", "apiup.E003", "apiup.E004", "apiup.E005"} <= (
+        _error_ids(deployment_settings(None))
+    )
+    settings.REDIS_URL = "redis://redis.internal:6379/0"
+    settings.HUBSPOT_CLIENT_SECRET = "a-real-hubspot-secret"
+    settings.STRIPE_SECRET_KEY = "sk_live_real"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_real"
+    settings.FIELD_ENCRYPTION_KEYS = ["cmVhbC1rZXktcmVhbC1rZXktcmVhbC1rZXktcmVhbC0="]
+    settings.DEBUG = False
+    settings.SANDBOX_VENDORS = False
+    assert _error_ids(deployment_settings(None)) == {"apiup.E001"}
+
+    settings.DEBUG = True
+    settings.SANDBOX_VENDORS = True
+    # The development key still decrypts: what it encrypted is readable by anyone with the code.
+    settings.FIELD_ENCRYPTION_KEYS = [
+        "cmVhbC1rZXktcmVhbC1rZXktcmVhbC1rZXktcmVhbC0=",
+        "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U=",
+    ]
+    assert {"apiup.E006", "apiup.E007", "apiup.E008"} <= _error_ids(deployment_settings(None))
+
+
+def test_oauth_client_check_covers_every_provider_with_oauth(settings) -> None:  # type: ignore[no-untyped-def]
+    from connectors.checks import oauth_clients
+
+    settings.OAUTH_CLIENTS = {key: (f"{key}-id", f"{key}-secret") for key in _oauth_provider_keys()}
+    assert oauth_clients(None) == []
+    forgotten = _oauth_provider_keys()[-1]
+    del settings.OAUTH_CLIENTS[forgotten]
+    errors = oauth_clients(None)
+    assert _error_ids(errors) == {"connectors.E001"}
+    assert f"{forgotten.upper()}_CLIENT_ID" in str(errors[0].hint)
 
 
 @pytest.mark.django_db

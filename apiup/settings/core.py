@@ -14,6 +14,8 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", defaul
 PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # The project itself, for its deploy checks (apiup.checks).
+    "apiup",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -134,8 +136,10 @@ REST_FRAMEWORK = {
 
 # Keys for credentials stored at rest. The first key encrypts; every key decrypts, so a
 # new key is put first and the old one kept until `rotate_encryption_keys` has run.
+# The development key is in the repository, so anything it encrypted is readable by anyone
+# with the code: the deploy checks (apiup.checks) refuse it in production.
+DEVELOPMENT_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U="
 FIELD_ENCRYPTION_KEYS: list[str] = env.list(
-    "FIELD_ENCRYPTION_KEYS",
-    default=["ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U="],
+    "FIELD_ENCRYPTION_KEYS", default=[DEVELOPMENT_ENCRYPTION_KEY]
 )
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/")

@@ -31,7 +31,8 @@ def _configured_hosts() -> dict[str, str]:
 
 VENDOR_API_URLS: dict[str, str] = _configured_hosts()
 
-# The sandboxes know this registration; a deployment sets each vendor's own.
+# The sandboxes know this registration; a deployment sets each vendor's own (the deploy
+# checks refuse it for every provider that declares OAuth: connectors.checks).
 OAUTH_CLIENT_DEFAULT = ("apiup-sandbox-client", "apiup-sandbox-secret")
 OAUTH_CLIENTS: dict[str, tuple[str, str]] = {
     name.removesuffix("_CLIENT_ID").lower(): (
@@ -49,8 +50,11 @@ HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET = OAUTH_CLIENTS.get("hubspot", OAUTH_CL
 # URL Django sees).
 HUBSPOT_WEBHOOK_URL: str = env.str("HUBSPOT_WEBHOOK_URL", default="")
 
-STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="sk_test_apiup_sandbox")
-STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_apiup_sandbox")
+# The Stripe sandbox's account; the deploy checks (apiup.checks) refuse them in production.
+STRIPE_SANDBOX_SECRET_KEY = "sk_test_apiup_sandbox"  # noqa: S105 (public, the sandbox's)
+STRIPE_SANDBOX_WEBHOOK_SECRET = "whsec_apiup_sandbox"  # noqa: S105 (public, the sandbox's)
+STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default=STRIPE_SANDBOX_SECRET_KEY)
+STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default=STRIPE_SANDBOX_WEBHOOK_SECRET)
 STRIPE_SANDBOX_PORT = 8106
 VENDOR_API_URLS.setdefault(
     "stripe",
