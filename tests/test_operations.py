@@ -243,3 +243,17 @@ def test_rotate_command_re_encrypts_under_the_new_key(settings) -> None:  # type
     call_command("rotate_encryption_keys", stdout=io.StringIO())
     settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # old key retired
     assert Connection.objects.get(pk=created.pk).credentials == {"api_key": "k-123"}
+
+
+def _docker_ignored() -> set[str]:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return {line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")}
+
+
+def test_the_image_leaves_out_secrets_and_local_state() -> None:
+    ignored = _docker_ignored()
+    for entry in (".env", ".env.*", "var", ".venv", ".git", "**/*.sqlite3", "node_modules"):
+        assert entry in ignored, entry
+    # What the Dockerfile copies and builds from stays in.
+    for needed in ("pyproject.toml", "manage.py", "apiup", "static", "templates", "locale"):
+        assert needed not in ignored, needed
