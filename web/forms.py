@@ -3,7 +3,7 @@
 from typing import Any
 
 from django import forms
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from connectors.providers import CredentialField, Provider
@@ -24,10 +24,27 @@ class PlanForm(forms.Form):
     )
 
 
+# Keys travel in HTTP headers, where a line break makes the request fail with the key in the
+# traceback; none of the vendors' keys or logins contains whitespace or control characters.
+# Spaces around a pasted key are stripped; inside it they are refused before any call.
+_one_word = RegexValidator(
+    r"^[^\s\x00-\x1f\x7f]*$",
+    message=_(
+        "The key contains a line break, space or other invisible character. Please copy it "
+        "again without them."
+    ),
+    code="whitespace",
+)
+
+
 def _credential_field(declared: CredentialField) -> forms.CharField:
     if not declared.secret:
         return forms.CharField(
-            label=declared.label, help_text=declared.help_text, max_length=200, strip=True
+            label=declared.label,
+            help_text=declared.help_text,
+            max_length=200,
+            strip=True,
+            validators=[_one_word],
         )
     # Never rendered back into the page, not even after a refused attempt.
     return forms.CharField(
@@ -35,6 +52,7 @@ def _credential_field(declared: CredentialField) -> forms.CharField:
         help_text=declared.help_text,
         max_length=500,
         strip=True,
+        validators=[_one_word],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
 

@@ -104,6 +104,34 @@ def test_a_wrong_key_shows_the_vendors_reason_and_stores_nothing(
     assert not Connection.objects.filter(tenant=owner.tenant, system="lexoffice").exists()
 
 
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("en", "The key contains a line break, space or other invisible character."),
+        ("de", "Der Schlüssel enthält einen Zeilenumbruch, ein Leerzeichen oder ein anderes"),
+    ],
+)
+@pytest.mark.parametrize("pasted", ["lx-pasted-\nkey-0123456789", "lx-pasted key\t0123456789"])
+def test_a_key_pasted_with_a_line_break_or_space_is_refused_in_the_users_language(
+    browser: Client,
+    owner: User,
+    hubspot_connected: Connection,
+    language: str,
+    message: str,
+    pasted: str,
+) -> None:
+    # A line break in an HTTP header made the vendor call fail with a 500 whose traceback
+    # held the key; the form refuses it before any call.
+    billing_services.plan_choose(tenant=owner.tenant, plan="lexoffice")  # type: ignore[arg-type]
+    browser.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    response = browser.post(reverse("setup:accounting"), {"api_key": pasted})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert message in body
+    assert "pasted" not in body  # not even back into the field
+    assert not Connection.objects.filter(tenant=owner.tenant, system="lexoffice").exists()
+
+
 def test_bexio_offers_its_consent_page_and_a_token_form(
     browser: Client, owner: User, hubspot_connected: Connection, settings
 ) -> None:  # type: ignore[no-untyped-def]
