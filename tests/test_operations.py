@@ -11,6 +11,7 @@ import pytest
 from django.core.checks import CheckMessage
 from django.db import connection
 from django.test import Client
+from pythonjsonlogger.json import JsonFormatter
 
 from apiup import observability
 from tests.factories import ConnectionFactory
@@ -66,6 +67,115 @@ def test_log_lines_carry_request_and_tenant_ids_and_no_secret() -> None:
     for secret in ("abc.def.ghi", "lx123456", "rt-very-secret", "sk_test_51HabcdefghijK"):
         assert secret not in output
     assert "[redacted]" in output
+
+
+def _vendor_call_refusing_a_pasted_token() -> None:
+    api_token = "tok-in-locals-0123456789"
+    headers = {"Authorization": f"Bearer {api_token}"}
+    raise ValueError(f"Invalid return character in header value: {headers['Authorization']!r}")
+
+
+@pytest.mark.parametrize(
+    "formatter",
+    [logging.Formatter("%(message)s"), JsonFormatter("%(message)s")],
+    ids=["text", "json"],
+)
+def test_a_logged_traceback_has_its_token_redacted(formatter: logging.Formatter) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(observability.SecretRedactingFilter())
+    handler.setFormatter(formatter)
+    logger = logging.getLogger(f"tests.traceback.{formatter.__class__.__name__}")
+    logger.addHandler(handler)
+    try:
+        _vendor_call_refusing_a_pasted_token()
+    except ValueError:
+        logger.exception("vendor call failed with api_key=lx-message-secret-1")
+    output = stream.getvalue()
+    assert "ValueError" in output
+    assert "_vendor_call_refusing_a_pasted_token" in output  # the traceback is still there
+    for secret in ("tok-in-locals-0123456789", "lx-message-secret-1"):
+        assert secret not in output
+    assert "[redacted]" in output
+
+
+def test_sentry_events_are_scrubbed_before_sending() -> None:
+    event = {
+        "request": {
+            "url": "https://app.apiup.example/setup/accounting",
+            "method": "POST",
+            "data": {"api_key": "lx-data-secret", "company": "Beispiel GmbH"},
+            "headers": {"Authorization": "Bearer hdr-secret", "X-Request-ID": "req-1"},
+            "query_string": "code=oauth-code-secret&state=state-1",
+        },
+        "extra": {"refresh_token": "rt-extra-secret", "note": "sent Bearer extra-bearer-secret"},
+        "exception": {
+            "values": [
+                {
+                    "type": "InvalidHeader",
+                    "value": "Invalid header value: 'Bearer exc-value-secret'",
+                    "stacktrace": {
+                        "frames": [
+                            {
+                                "function": "call",
+                                "vars": {
+                                    "api_token": "'frame-token-secret'",
+                                    "code_verifier": "'verifier-secret'",
+                                    "code": "'frame-code-secret'",
+                                    "secret_key": "'apiup-demo-secret-key'",
+                                    "client_secret": "'frame-client-secret'",
+                                    "access_token": "'frame-access-secret'",
+                                    "password": "'frame-password-secret'",
+                                    "credentials": {"api_token": "'nested-secret'"},
+                                    "headers": {"authorization": "'Bearer nested-bearer'"},
+                                    "deal_id": "'4711'",
+                                },
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    }
+    scrubbed = observability.scrub_sentry_event(event, {})
+    assert scrubbed is not None
+    text = json.dumps(scrubbed)
+    for secret in (
+        "lx-data-secret",
+        "hdr-secret",
+        "oauth-code-secret",
+        "rt-extra-secret",
+        "extra-bearer-secret",
+        "exc-value-secret",
+        "frame-token-secret",
+        "verifier-secret",
+        "frame-code-secret",
+        "apiup-demo-secret-key",
+        "frame-client-secret",
+        "frame-access-secret",
+        "frame-password-secret",
+        "nested-secret",
+        "nested-bearer",
+    ):
+        assert secret not in text, secret
+    for kept in ("Beispiel GmbH", "req-1", "state=state-1", "InvalidHeader", "4711"):
+        assert kept in text, kept
+
+
+def test_production_sends_sentry_only_scrubbed_events() -> None:
+    deployment = {**_real_looking_deployment(), "SENTRY_DSN": "https://public@sentry.invalid/1"}
+    result = _under_production_settings(
+        deployment,
+        [
+            "-c",
+            "import django, sentry_sdk; django.setup(); "
+            "options = sentry_sdk.get_client().options; "
+            "print(options['before_send'].__qualname__, "
+            "options['before_send_transaction'].__qualname__)",
+        ],
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["scrub_sentry_event", "scrub_sentry_event"]
 
 
 @pytest.mark.django_db
@@ -136,6 +246,14 @@ def _real_looking_deployment() -> dict[str, str]:
 
 
 def _deploy_check(deployment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _under_production_settings(
+        deployment, ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    )
+
+
+def _under_production_settings(
+    deployment: dict[str, str], arguments: list[str]
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not _DEPLOYMENT_VARIABLE.match(key)}
     env.update(
         {
@@ -145,8 +263,8 @@ def _deploy_check(deployment: dict[str, str]) -> subprocess.CompletedProcess[str
             **deployment,
         }
     )
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+    return subprocess.run(  # noqa: S603 (the arguments are the test's own)
+        [sys.executable, *arguments],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -4,6 +4,8 @@ import sentry_sdk
 from sentry_sdk.integrations.celery import CeleryIntegration
 from sentry_sdk.integrations.django import DjangoIntegration
 
+from apiup.observability import scrub_sentry_event
+
 from .base import *  # noqa: F403
 from .env import env
 
@@ -31,4 +33,8 @@ if SENTRY_DSN:  # noqa: F405
         traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,  # noqa: F405
         integrations=[DjangoIntegration(), CeleryIntegration()],
         send_default_pii=False,
+        # Request data, headers, extra data, exception messages and frames' local variables
+        # may hold a customer's key or token; none of them leaves unscrubbed.
+        before_send=scrub_sentry_event,
+        before_send_transaction=scrub_sentry_event,
     )
