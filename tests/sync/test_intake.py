@@ -241,3 +241,14 @@ def test_a_broker_outage_after_storing_still_acknowledges_and_leaves_the_events_
     assert response.status_code == 200
     assert response.json()["stored"] == 1
     assert WebhookEvent.objects.get(tenant=portal.tenant).state == WebhookEvent.State.RECEIVED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("timestamp", ["9" * 5000, "٣" * 13, "²" * 13])
+def test_a_malformed_timestamp_header_gets_401_before_anything_else(  # type: ignore[no-untyped-def]
+    portal, enqueued, timestamp
+) -> None:
+    body = FIXTURE.read_bytes()
+    headers = v3_headers(body) | {"HTTP_X_HUBSPOT_REQUEST_TIMESTAMP": timestamp}
+    assert post(Client(), body, headers).status_code == 401
+    assert not WebhookEvent.objects.exists()
