@@ -21,14 +21,18 @@ class WebhookEvent(TenantOwnedModel):
         PROCESSED = "processed", _("processed")
         IGNORED = "ignored", _("ignored")
         ON_HOLD = "on_hold", _("on hold (billing)")
+        # Signed by HubSpot but unusable (a malformed id or time): kept, never acted on,
+        # with the reason in `note`; the rest of its batch is stored as usual.
+        REJECTED = "rejected", _("rejected")
 
     portal_id = models.CharField(max_length=32)
     subscription_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)
     property_name = models.CharField(max_length=128, blank=True)
     property_value = models.TextField(blank=True)
-    occurred_at = models.DateTimeField()
-    event_id = models.BigIntegerField()
+    # Empty only on a rejected event whose value could not be read.
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    event_id = models.BigIntegerField(null=True, blank=True)
     attempt_number = models.PositiveIntegerField(default=0)
     payload = models.JSONField()
     # HubSpot's eventId is "not guaranteed to be unique", so duplicates are recognised by

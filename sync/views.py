@@ -47,7 +47,12 @@ def hubspot_webhook(request: HttpRequest) -> JsonResponse:
     result = intake.store_batch(batch)
     event_services.dispatch(result.to_process, enqueue=tasks.enqueue_events)
     return JsonResponse(
-        {"stored": result.stored, "duplicates": result.duplicates, "ignored": result.unknown_portal}
+        {
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+            "ignored": result.unknown_portal,
+            "rejected": result.rejected,
+        }
     )
 
 

@@ -56,6 +56,28 @@ def portal_of(token: str, *, base_url: str | None = None) -> tuple[str, str]:
     return str(body["hub_id"]), str(body.get("hub_domain") or "")
 
 
+def _next_cursor(body: Mapping[str, Any], followed: set[str], *, what: str) -> str | None:
+    """The next page's cursor, remembered in `followed`. A cursor already followed would ask
+    for a page already read, again and again: the read fails instead."""
+    after = mapping.next_after(body)
+    if after is None:
+        return None
+    if after in followed:
+        raise errors.PermanentError(
+            f"HubSpot answered the same cursor twice while paging through {what}; "
+            "stopped reading instead of asking for the same page again."
+        )
+    followed.add(after)
+    return after
+
+
+def _too_many_pages(what: str, pages: int) -> errors.PermanentError:
+    return errors.PermanentError(
+        f"HubSpot still offered more pages of {what} after {pages} pages, the most one read "
+        "follows; stopped reading."
+    )
+
+
 class HubSpotClient(Connector):
     """One tenant's HubSpot account. Every call carries the connection's access token,
     refreshed once per expiry under the connection's row lock, and once more when HubSpot
@@ -167,7 +189,8 @@ class HubSpotClient(Connector):
         """(id, HUBSPOT_DEFINED typeIds) of every record of `to_type` linked to the deal."""
         links: list[tuple[str, list[int]]] = []
         after: str | None = None
-        while True:
+        followed: set[str] = set()
+        for _ in range(mapping.ASSOCIATION_PAGES_MAX):
             params: dict[str, Any] = {"limit": 500}
             if after:
                 params["after"] = after
@@ -175,9 +198,10 @@ class HubSpotClient(Connector):
                 f"/crm/v4/objects/deals/{quote(deal_id, safe='')}/associations/{to_type}", params
             )
             links += mapping.association_links(body)
-            after = mapping.next_after(body)
+            after = _next_cursor(body, followed, what=f"the deal's {to_type}")
             if not after:
                 return links
+        raise _too_many_pages(f"the deal's {to_type}", mapping.ASSOCIATION_PAGES_MAX)
 
     def _primary_company(self, deal_id: str, company_ids: list[str]) -> str:
         if len(company_ids) <= 1:
@@ -278,15 +302,17 @@ class HubSpotClient(Connector):
         self, object_type: str, properties: Iterable[str], after: str | None
     ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         names = ",".join(dict.fromkeys(properties))
-        while True:
+        followed = {after} if after else set()
+        for _ in range(mapping.LIST_PAGES_MAX):
             params: dict[str, Any] = {"limit": mapping.PAGE_LIMIT, "properties": names}
             if after:
                 params["after"] = after
             body = self._get_json(f"/crm/v3/objects/{object_type}", params)
-            after = mapping.next_after(body)
+            after = _next_cursor(body, followed, what=object_type)
             yield list(body.get("results") or []), after
             if after is None:
                 return
+        raise _too_many_pages(object_type, mapping.LIST_PAGES_MAX)
 
     def iter_contact_pages(
         self,

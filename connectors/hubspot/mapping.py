@@ -17,6 +17,11 @@ from connectors.shapes import Address, Company, Deal, LineItem, Person
 
 BATCH_LIMIT = 100  # records per batch read
 PAGE_LIMIT = 100  # records per page of a list
+# Pages one read follows before it gives up: a server that never says "last page" must not
+# get thousands of requests. 20 pages of 500 associations is far beyond any real deal; an
+# import reads at most 10 million records before its slice stores the cursor.
+ASSOCIATION_PAGES_MAX = 20
+LIST_PAGES_MAX = 100_000
 
 DEAL_PROPERTIES = ("dealname", "pipeline", "dealstage", "amount", "closedate", "deal_currency_code")
 COMPANY_PROPERTIES = ("name", "domain", "phone", "address", "address2", "zip", "city", "country")

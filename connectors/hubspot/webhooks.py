@@ -9,6 +9,7 @@ one, and the URI it signed may reach us URL-decoded or not.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from urllib.parse import unquote
@@ -18,6 +19,10 @@ from hubspot.utils.signature import Signature
 
 # HubSpot's own limit for v3 (its docs: reject requests older than five minutes).
 SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000
+# Milliseconds since 1970 in ASCII digits only: str.isdigit() also accepts "²" and "٣",
+# which int() refuses or reads, and int() of more than 4,300 digits raises ValueError; 16
+# digits reach far past any plausible clock.
+_TIMESTAMP = re.compile(r"[0-9]{1,16}")
 
 
 class BadSignature(Exception):
@@ -42,8 +47,8 @@ def verify_signature(
     v3 = headers.get("X-HubSpot-Signature-v3")
     if v3:
         timestamp = headers.get("X-HubSpot-Request-Timestamp", "")
-        if not timestamp.isdigit():
-            raise BadSignature("missing timestamp")
+        if not _TIMESTAMP.fullmatch(timestamp):
+            raise BadSignature("missing or malformed timestamp")
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         if abs(now_ms - int(timestamp)) > SIGNATURE_MAX_AGE_MS:
             raise BadSignature("stale timestamp")

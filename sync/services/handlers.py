@@ -271,8 +271,9 @@ class CustomerTransfer(TransferHandler):
 
 
 class DeletionTransfer(TransferHandler):
-    """A contact or company deleted in HubSpot: its customer is deleted where the vendor
-    allows it, and the customer is told what to do where it does not."""
+    """A contact or company deleted in HubSpot: once HubSpot confirms it is gone, its
+    customer is deleted where the vendor allows it, and the customer is told what to do where
+    it does not."""
 
     reopen_from = frozenset({State.DONE, State.SKIPPED, State.FAILED})
     follows_changes = True
@@ -297,6 +298,23 @@ class DeletionTransfer(TransferHandler):
                 error=_("Deleted in HubSpot; it had never been transferred."),
             )
             return
+        if not _gone_in_hubspot(run=run, transfer=transfer):
+            # A replayed or late event (the object was restored since) must not delete the
+            # customer; only HubSpot's own answer counts, not the event.
+            runs.run_finish(
+                run=run,
+                state=State.SKIPPED,
+                outcome=Outcome.SKIPPED,
+                error=_(
+                    "A deletion was reported, but HubSpot still has this %(object)s: the "
+                    "customer in %(system)s was not deleted."
+                )
+                % {
+                    "object": transfer.get_object_type_display(),
+                    "system": connector.provider.label,
+                },
+            )
+            return
         if not connector.capabilities.can_delete_customers:
             runs.run_finish(
                 run=run,
@@ -316,6 +334,20 @@ class DeletionTransfer(TransferHandler):
         connector.delete_customer(customers.CustomerRef(vendor_id=link.vendor_id))
         link.delete()
         runs.run_finish(run=run, state=State.DONE, outcome=Outcome.SUCCEEDED)
+
+
+def _gone_in_hubspot(*, run: Run, transfer: Transfer) -> bool:
+    """Whether HubSpot confirms the object is deleted (archived, or unknown to it). Other
+    errors (HubSpot unreachable, 5xx) propagate, so the run retries and deletes nothing."""
+    hubspot = HubSpotClient(connection=context.hubspot_connection(tenant=run.tenant))
+    try:
+        if transfer.object_type == Transfer.ObjectType.COMPANY:
+            hubspot.get_company(transfer.object_id)
+        else:
+            hubspot.get_contact(transfer.object_id)
+    except errors.NotFound:  # ArchivedInHubSpot is a NotFound
+        return True
+    return False
 
 
 # One line per kind of transfer.

@@ -672,3 +672,86 @@ def test_the_contract_check_would_catch_a_request_outside_the_spec() -> None:
         assert [(v.where, v.path) for v in _violations(lenient)] == [
             ("request", "/crm/v3/objects/contacts/batch/read")
         ]
+
+
+# -- paging that does not end -----------------------------------------------------------
+
+
+class CursorHubSpotSandbox(HubSpotSandbox):
+    """Answers every page of a list or of associations v4 with a next cursor: the same one
+    each time ("repeated"), or always a new one ("endless")."""
+
+    def __init__(self, *, cursor: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cursor = cursor
+
+    def register_routes(self, app: Flask) -> None:
+        super().register_routes(app)
+
+        @app.after_request
+        def never_last(response: Response) -> Response:
+            paged = request.path.startswith("/crm/v4/objects/deals/") or request.path in {
+                "/crm/v3/objects/contacts",
+                "/crm/v3/objects/companies",
+            }
+            if request.method != "GET" or not paged or response.status_code != 200:
+                return response
+            body = json.loads(response.get_data())
+            sent = int(request.args.get("after") or 0)
+            after = "1" if self.cursor == "repeated" else str(sent + 1)
+            body["paging"] = {"next": {"after": after}}
+            response.set_data(json.dumps(body))
+            return response
+
+
+@pytest.fixture
+def stuck_hub(request: pytest.FixtureRequest) -> Iterator[RunningSandbox]:
+    sandbox = CursorHubSpotSandbox(cursor=request.param, portals={PORTAL: "Beispiel GmbH"})
+    with running(sandbox) as handle:
+        yield handle
+
+
+@pytest.fixture
+def few_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mapping, "ASSOCIATION_PAGES_MAX", 3)
+    monkeypatch.setattr(mapping, "LIST_PAGES_MAX", 3)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("stuck_hub", "reason", "v4_calls"),
+    [("repeated", "same cursor", 2), ("endless", "after 3 pages", 3)],
+    indirect=["stuck_hub"],
+)
+def test_associations_v4_that_never_end_fail_the_deal_read_visibly(  # type: ignore[no-untyped-def]
+    stuck_hub: RunningSandbox, few_pages, reason: str, v4_calls: int
+) -> None:
+    sandbox = _sandbox(stuck_hub)
+    deal_id = sandbox.seed_deal(PORTAL, name="Zwei Firmen", company={"name": "Erste AG"})
+    second = sandbox.seed_object(PORTAL, "companies", {"name": "Zweite GmbH"})
+    sandbox.associate(PORTAL, "deals", deal_id, "companies", second, primary=True)
+    client = _client(stuck_hub, _connection(stuck_hub))
+
+    with pytest.raises(errors.PermanentError, match=reason):
+        client.read_deal(deal_id)
+
+    assert len(stuck_hub.sandbox.api_calls(path_prefix="/crm/v4/")) == v4_calls
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("stuck_hub", "reason", "list_calls"),
+    [("repeated", "same cursor", 2), ("endless", "after 3 pages", 3)],
+    indirect=["stuck_hub"],
+)
+def test_a_list_that_never_ends_fails_the_import_read_visibly(  # type: ignore[no-untyped-def]
+    stuck_hub: RunningSandbox, few_pages, reason: str, list_calls: int
+) -> None:
+    for n in range(3):
+        _sandbox(stuck_hub).seed_object(PORTAL, "contacts", {"firstname": f"P{n}"})
+    client = _client(stuck_hub, _connection(stuck_hub))
+
+    with pytest.raises(errors.PermanentError, match=reason):
+        list(client.iter_contact_pages())
+
+    assert len(stuck_hub.sandbox.api_calls(path_prefix="/crm/v3/objects/contacts")) == list_calls

@@ -58,3 +58,29 @@ def test_an_unknown_version_or_no_signature_is_refused() -> None:
         _verify({"X-HubSpot-Signature": "00", "X-HubSpot-Signature-Version": "v9"})
     with pytest.raises(BadSignature, match="no signature"):
         _verify({})
+
+
+def _arabic_indic(digits: str) -> str:
+    return digits.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "9" * 5000,  # int() refuses more than 4,300 digits with ValueError
+        _arabic_indic(str(int(time.time() * 1000))),  # isdigit() is true, and int() reads it
+        "²" * 13,  # isdigit() is true, int() raises; "²" survives WSGI's latin-1 headers
+        "",
+        " 1",
+        "+" + str(int(time.time() * 1000)),
+    ],
+)
+def test_a_malformed_v3_timestamp_is_refused_as_a_bad_signature(timestamp: str) -> None:
+    source = b"POST" + URI.encode() + BODY + timestamp.encode()
+    signature = base64.b64encode(hmac.new(SECRET.encode(), source, hashlib.sha256).digest())
+    headers = {
+        "X-HubSpot-Signature-v3": signature.decode(),
+        "X-HubSpot-Request-Timestamp": timestamp,
+    }
+    with pytest.raises(BadSignature, match="timestamp"):
+        _verify(headers)

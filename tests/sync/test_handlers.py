@@ -4,12 +4,14 @@ every kind."""
 
 import pytest
 
+from connectors import errors
+from connectors.hubspot.client import ArchivedInHubSpot
 from connectors.shapes import Person
-from sync.models import Transfer, TransferAttempt
+from sync.models import ObjectLink, Transfer, TransferAttempt
 from sync.services import context, events, handlers, runs, transfers
 from sync.services.transitions import transfer_sources
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
-from tests.fakes.memory import ACCEPTED_KEY, MemoryConnector
+from tests.fakes.memory import ACCEPTED_KEY, MemoryBooks, MemoryConnector
 
 pytestmark = pytest.mark.django_db
 State, Outcome = Transfer.State, TransferAttempt.Outcome
@@ -143,3 +145,98 @@ def test_a_contact_changed_while_its_transfer_runs_is_transferred_once_more() ->
     )
     assert work is True
     assert Transfer.objects.get(pk=transfer.pk).state == State.PENDING
+
+
+# -- deletions ---------------------------------------------------------------------------
+
+
+class HubSpotAnswering:
+    """HubSpot's answer to reading the object a deletion event names, without HTTP."""
+
+    def __init__(self, answer: Exception | None) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    def get_contact(self, object_id: str, **_: object) -> tuple[Person, bool]:
+        self.asked.append(object_id)
+        if self.answer is not None:
+            raise self.answer
+        return Person(first_name="Anna", last_name="Muster", hubspot_id=object_id), False
+
+    get_company = get_contact  # the handler only needs to know whether it is still there
+
+
+def _deletion(
+    monkeypatch: pytest.MonkeyPatch, object_type: str, answer: Exception | None
+) -> tuple[Transfer, MemoryBooks, HubSpotAnswering]:
+    tenant = TenantFactory()
+    books = MemoryBooks()
+    connector = MemoryConnector(
+        connection=ConnectionFactory(tenant=tenant, credentials={"api_key": ACCEPTED_KEY}),
+        books=books,
+    )
+    hubspot = HubSpotAnswering(answer)
+    monkeypatch.setattr(context, "accounting_connector", lambda *, tenant: connector)
+    monkeypatch.setattr(context, "hubspot_connection", lambda *, tenant: None)
+    monkeypatch.setattr(handlers, "HubSpotClient", lambda *, connection: hubspot)
+    ObjectLink.objects.create(
+        tenant=tenant, system="memory", object_type=object_type, object_id="301",
+        vendor_id="7", vendor_number="K-7",
+    )  # fmt: skip
+    transfer = TransferFactory(
+        tenant=tenant, kind=Transfer.Kind.DELETION, object_type=object_type, object_id="301",
+        state=State.PENDING, error="",
+    )  # fmt: skip
+    assert isinstance(transfer, Transfer)
+    return transfer, books, hubspot
+
+
+@pytest.mark.parametrize("object_type", ["contact", "company"])
+@pytest.mark.parametrize(
+    "answer", [ArchivedInHubSpot("archived"), errors.NotFound("HubSpot answered 404")]
+)
+def test_a_deletion_hubspot_confirms_deletes_the_customer(
+    monkeypatch: pytest.MonkeyPatch, object_type: str, answer: Exception
+) -> None:
+    transfer, books, hubspot = _deletion(monkeypatch, object_type, answer)
+
+    run_now(transfer)
+
+    transfer.refresh_from_db()
+    assert hubspot.asked == ["301"]
+    assert books.calls == ["delete_customer"]
+    assert transfer.state == State.DONE
+    assert not ObjectLink.objects.filter(object_id="301").exists()
+
+
+@pytest.mark.parametrize("object_type", ["contact", "company"])
+def test_a_deletion_event_for_an_object_hubspot_still_has_deletes_nothing(
+    monkeypatch: pytest.MonkeyPatch, object_type: str
+) -> None:
+    # A forged, replayed or late event (the object was restored since) must not delete a
+    # customer in the accounting system.
+    transfer, books, hubspot = _deletion(monkeypatch, object_type, None)
+
+    run_now(transfer)
+
+    transfer.refresh_from_db()
+    assert hubspot.asked == ["301"]
+    assert books.calls == []
+    assert transfer.state == State.SKIPPED
+    assert "still" in transfer.error
+    assert ObjectLink.objects.filter(object_id="301").exists()
+
+
+def test_a_deletion_hubspot_cannot_confirm_now_is_retried_and_deletes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transfer, books, _ = _deletion(
+        monkeypatch, "contact", errors.TransientError("HubSpot answered 502")
+    )
+
+    run_now(transfer)
+
+    transfer.refresh_from_db()
+    assert books.calls == []
+    assert transfer.state in Transfer.ACTIVE_STATES
+    assert ObjectLink.objects.filter(object_id="301").exists()
