@@ -4,6 +4,7 @@ OpenAPI file in the project's `vendor-specs/` folder (openapi-core does the vali
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -80,6 +81,19 @@ class Violation:
     error: str
 
 
+@dataclass(frozen=True)
+class SpecProblem:
+    """One way a request breaks the vendor's spec, as openapi-core reports it."""
+
+    location: str  # "body", "query", "path", "header" or "cookie"
+    field: str  # dotted path into the body ("address.countryCode"), a parameter's name,
+    # or "" when the whole body is at fault (missing, unreadable, wrong media type)
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location} {self.field}: {self.message}" if self.field else self.message
+
+
 class ContractChecker:
     """Validates against the first spec file that knows the operation."""
 
@@ -91,11 +105,46 @@ class ContractChecker:
         self.undocumented = 0  # calls to real endpoints the spec file does not describe
         self._lock = threading.Lock()
 
+    def server_url_for(self, req: Request) -> str:
+        """The vendor host the request would have gone to (one, unless a vendor has two)."""
+        return self.server_url
+
+    def spec_request(self, req: Request) -> _SpecRequest:
+        return _SpecRequest(req, self.server_url_for(req))
+
+    def request_problems(self, req: Request) -> list[SpecProblem] | None:
+        """How the request breaks its operation's parameters and body, or None when no spec
+        file knows the operation. Security is left to the sandbox's own credential check,
+        which answers it as the vendor does (401)."""
+        from openapi_core.templating.paths.exceptions import PathError
+        from openapi_core.validation.request.exceptions import MissingRequestBody
+
+        spec_request = self.spec_request(req)
+        for spec_file in self.spec_files:
+            # Built once per spec file: OpenAPI caches its validator, `_load` the OpenAPI.
+            validator = _load(spec_file).request_validator
+            try:
+                path, operation, _, path_result, _ = validator._find_path(spec_request)
+            except PathError:  # ServerNotFound included
+                continue  # another of the vendor's files may hold the operation
+            spec_request.parameters.path = path_result.variables
+            errors = [
+                *validator._iter_parameters_errors(spec_request, operation, path),
+                *validator._iter_body_errors(spec_request, operation),
+            ]
+            return [
+                problem
+                for error in errors
+                if type(error) is not MissingRequestBody  # an optional body left out
+                for problem in _problems(error)
+            ]
+        return None
+
     def check(self, req: Request, response: Response, *, documented: bool = True) -> None:
         from openapi_core.templating.paths.exceptions import PathError, ServerNotFound
         from openapi_core.templating.responses.exceptions import ResponseNotFound
 
-        spec_request = _SpecRequest(req, self.server_url)
+        spec_request = self.spec_request(req)
         for spec_file in self.spec_files:
             openapi = _load(spec_file)
             try:
@@ -139,3 +188,28 @@ def _describe(exc: Exception) -> str:
     for error in getattr(cause, "schema_errors", []) or []:
         details.append(getattr(error, "message", str(error)))
     return "; ".join(details)[:2000]
+
+
+def _problems(error: Exception) -> list[SpecProblem]:
+    """openapi-core's error as field problems: one per schema error of a body or parameter."""
+    from openapi_core.validation.request.exceptions import ParameterValidationError
+
+    if isinstance(error, ParameterValidationError):
+        location, name = error.location, error.name
+    else:
+        location, name = "body", ""
+    schema_errors = list(getattr(error.__cause__, "schema_errors", None) or [])
+    if not schema_errors:
+        message = str(error.__cause__ or error) if location == "body" else str(error)
+        return [SpecProblem(location, name, message)]
+    problems = []
+    for schema_error in schema_errors:
+        steps = [str(step) for step in getattr(schema_error, "absolute_path", [])]
+        # A missing required property is reported on its parent; name the property itself.
+        if getattr(schema_error, "validator", None) == "required":
+            match = re.match(r"'([^']+)' is a required property", schema_error.message)
+            if match:
+                steps.append(match.group(1))
+        field = ".".join([name, *steps] if name else steps)
+        problems.append(SpecProblem(location, field, schema_error.message))
+    return problems

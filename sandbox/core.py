@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Request, Response, g, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sandbox.contract import ContractChecker
+from sandbox.contract import ContractChecker, SpecProblem
 
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
@@ -132,7 +132,13 @@ class VendorSandbox:
         self.faults = Faults()
         self.calls: list[CallRecord] = []
         self.public_url = public_url.rstrip("/")
-        self.contract = ContractChecker(self.spec_files, self.spec_server_url) if contract else None
+        # Every API request is validated against the vendor's spec before its handler runs;
+        # with `contract`, requests and responses are also checked after the fact.
+        self.spec = self.spec_checker()
+        self.contract = self.spec if contract else None
+        # Refuse a request that breaks the spec before its handler runs. Off until the tests
+        # that expect the hand-written validators' messages are moved to the spec step's.
+        self.refuse_off_spec = False
         self.app = Flask(f"sandbox.{self.name}")
         self.app.json.sort_keys = False  # type: ignore[attr-defined]
         self.reset()
@@ -158,6 +164,14 @@ class VendorSandbox:
 
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         return self.json({"message": message}, status)
+
+    def spec_checker(self) -> ContractChecker:
+        """The checker that knows this vendor's spec files and hosts."""
+        return ContractChecker(self.spec_files, self.spec_server_url)
+
+    def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
+        """The vendor's own answer to a request its spec refuses."""
+        return self.error_response(400, "; ".join(map(str, problems)))
 
     def rate_limit(self, credential: str) -> Response | None:
         """The vendor's own limit; returns the 429 response when exceeded."""
@@ -213,6 +227,17 @@ class VendorSandbox:
             return self.error_response(429, "Too Many Requests", retry_after=1)
         if random.random() < self.faults.server_error_rate:  # noqa: S311
             return self.error_response(500, "Internal Server Error")
+        return self._refuse_off_spec()
+
+    def _refuse_off_spec(self) -> Response | None:
+        if not self.refuse_off_spec:
+            return None
+        # Only routes the sandbox serves (Flask answers the others) and that the spec knows.
+        if request.endpoint is None or request.endpoint in self.undocumented_endpoints:
+            return None
+        problems = self.spec.request_problems(request)
+        if problems:
+            return self.spec_violation_response(problems)
         return None
 
     public_endpoints: frozenset[str] = frozenset()

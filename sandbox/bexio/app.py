@@ -33,7 +33,7 @@ from sandbox.bexio.documents import (
 from sandbox.bexio.oidc import PUBLIC_ENDPOINTS, register_oidc_routes
 from sandbox.bexio.state import AccessToken, AuthorizationCode, Company, OAuthClient, RefreshToken
 from sandbox.bexio.taxes import swiss_taxes, valid_on
-from sandbox.contract import ContractChecker
+from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import VendorSandbox
 
 if TYPE_CHECKING:
@@ -126,8 +126,9 @@ class BexioSandbox(VendorSandbox):
         self.authorization_code_lifetime = authorization_code_lifetime
         self.quote_validity_days = quote_validity_days
         super().__init__(contract=contract, public_url=public_url)
-        if self.contract is not None:
-            self.contract = ContractChecker(spec_files(), self.spec_server_url)
+
+    def spec_checker(self) -> ContractChecker:
+        return ContractChecker(spec_files(), self.spec_server_url)
 
     # -- state and seeding ----------------------------------------------------------------
 
@@ -193,6 +194,15 @@ class BexioSandbox(VendorSandbox):
         if "retry_after" in extra:
             response.headers.update(self._rate_headers(0, float(extra["retry_after"])))
         return response
+
+    def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
+        # The spec answers a refused request with 422 `{error_code, message}` (its example);
+        # `errors` lists each field as the hand-written checks do.
+        return self.error_response(
+            422,
+            "Validation error",
+            errors=[f"{p.field or p.location}: {p.message}" for p in problems],
+        )
 
     def rate_limit(self, credential: str) -> Response | None:
         with self.lock:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from sandbox.contract import SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox
 from sandbox.lexoffice.contacts import (
     FILTER_MIN_LENGTH,
@@ -134,6 +135,27 @@ class LexofficeSandbox(VendorSandbox):
         if status in GATEWAY_STATUSES:
             return self.json({"message": message}, status, headers)
         return self.json(regular_body(status, request.path, message), status, headers)
+
+    def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
+        # Fact sheet "Errors": contacts answer in the legacy IssueList, the newer endpoints in
+        # the regular format with `details`; a body that breaks the rules is 406, a bad query
+        # on contacts 400.
+        if request.path.startswith("/v1/contacts"):
+            status = 406 if any(p.location == "body" for p in problems) else 400
+            return self.legacy_error(
+                status,
+                [(missing if _is_missing(p) else invalid)(p.field or p.location) for p in problems],
+            )
+        return self.regular_error(
+            406,
+            VALIDATION_FAILED,
+            [
+                Violation(
+                    p.field or p.location, "NOTNULL" if _is_missing(p) else "PATTERN", p.message
+                )
+                for p in problems
+            ],
+        )
 
     def rate_limit(self, credential: str) -> Response | None:
         wait = self.bucket.take(credential)
@@ -597,3 +619,7 @@ def _voucher_row(voucher: dict[str, Any], companies: dict[str, str]) -> dict[str
         "totalGrossAmount": total.get("totalGrossAmount"),
         "createdDate": voucher["createdDate"],
     }
+
+
+def _is_missing(problem: SpecProblem) -> bool:
+    return problem.message.endswith("is a required property")

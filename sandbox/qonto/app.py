@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import SlidingWindow, VendorSandbox
 from sandbox.qonto import documents
 from sandbox.qonto.contract import API_SERVER_URL, QontoContractChecker
@@ -110,8 +111,9 @@ class QontoSandbox(VendorSandbox):
         self.demo_client_secret = demo_client_secret
         self.seed_demo = seed_demo
         super().__init__(contract=contract, public_url=public_url)
-        if contract:
-            self.contract = QontoContractChecker(self.spec_files)
+
+    def spec_checker(self) -> ContractChecker:
+        return QontoContractChecker(self.spec_files)
 
     # -- state ------------------------------------------------------------------------
 
@@ -229,6 +231,23 @@ class QontoSandbox(VendorSandbox):
             # header the product's HTTP client honours.
             headers["Retry-After"] = str(max(1, math.ceil(float(extra["retry_after"]))))
         return self.json({"errors": errors, "trace_id": trace_id}, status, headers)
+
+    def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
+        # JSON:API errors, 422, as the spec declares for a refused request: a body field is
+        # named by a JSON pointer, a query parameter by its name.
+        return self.error_response(
+            422,
+            "Unprocessable Entity",
+            errors=[
+                problem(
+                    "invalid_format",
+                    p.message,
+                    pointer="/" + p.field.replace(".", "/") if p.location == "body" else None,
+                    parameter=p.field if p.location != "body" else None,
+                )
+                for p in problems
+            ],
+        )
 
     def rate_limit(self, credential: str) -> Response | None:
         return self._limit_ip()

@@ -21,6 +21,7 @@ from typing import Any
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from sandbox.contract import SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox
 from sandbox.sevdesk import catalog
 from sandbox.sevdesk.payloads import (
@@ -211,6 +212,10 @@ class SevdeskSandbox(VendorSandbox):
             headers["Retry-After"] = str(extra["retry_after"])
         body = {"error": {"message": message, "code": extra.get("code"), "data": None}}
         return self.json(body, status, headers)
+
+    def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
+        # The spec's answer to a malformed request is 400 (bodiless); the body is sevDesk's.
+        return self.error_response(400, "; ".join(map(str, problems)), code=400)
 
     def rate_limit(self, credential: str) -> Response | None:
         if self.limiter is None:

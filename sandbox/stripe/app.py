@@ -28,6 +28,7 @@ import requests
 from flask import Flask, Request, Response, g, has_request_context, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import DropConnection, TokenBucket, VendorSandbox
 from sandbox.stripe import pages
 from sandbox.stripe.contract import StripeContractChecker
@@ -188,8 +189,9 @@ class StripeSandbox(VendorSandbox):
         self.webhook_timeout = webhook_timeout
         self.checkout_expires_after = checkout_expires_after
         super().__init__(contract=contract, public_url=public_url)
-        if self.contract is not None:
-            self.contract = StripeContractChecker(self.spec_files, self.spec_server_url)
+
+    def spec_checker(self) -> ContractChecker:
+        return StripeContractChecker(self.spec_files, self.spec_server_url)
 
     # -- state --------------------------------------------------------------------------
 
@@ -269,6 +271,13 @@ class StripeSandbox(VendorSandbox):
         g.presented_key = key
         with self.lock:
             return key if key in self.secret_keys else None
+
+    def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
+        # Stripe names the first parameter at fault (`param`), as for any invalid request.
+        first = problems[0]
+        return self.error_response(
+            400, f"Invalid {first.field or 'request'}: {first.message}", param=first.field
+        )
 
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         if status == 401:

@@ -21,6 +21,7 @@ from openapi_schema_validator import OAS30Validator
 from sandbox.contract import (
     SPECS_DIR,
     ContractChecker,
+    SpecProblem,
     _describe,
     _load,
     _SpecRequest,
@@ -76,8 +77,8 @@ class StripeContractChecker(ContractChecker):
             return
         # A request the sandbox accepted must be one the spec accepts.
         if response.status_code < 400:
-            for error in request_errors(operation, req):
-                self._record(req, response, "request", error)
+            for problem in request_problems(operation, req):
+                self._record(req, response, "request", str(problem))
         spec_request = _SpecRequest(req, self.server_url)
         try:
             _load(spec_file).validate_response(spec_request, _SpecResponse(response))
@@ -89,6 +90,12 @@ class StripeContractChecker(ContractChecker):
         with self._lock:
             self.checked += 1
 
+    def request_problems(self, req: Request) -> list[SpecProblem] | None:
+        if not req.path.startswith("/v1/"):
+            return None
+        operation = self._operation(self.spec_files[0], req)
+        return None if operation is None else request_problems(operation, req)
+
     @staticmethod
     def _operation(spec_file: str, req: Request) -> dict[str, Any] | None:
         for pattern, method, operation in _operations(spec_file):
@@ -97,32 +104,43 @@ class StripeContractChecker(ContractChecker):
         return None
 
 
-def request_errors(operation: dict[str, Any], req: Request) -> list[str]:
-    errors: list[str] = []
+def request_problems(operation: dict[str, Any], req: Request) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
     for parameter in operation.get("parameters", []):
         name, where = parameter["name"], parameter["in"]
         if where == "header" and name in req.headers:
-            errors += _schema_errors(f"header {name}", req.headers[name], parameter["schema"])
+            problems += _schema_problems("header", name, req.headers[name], parameter["schema"])
         elif where == "query":
             value = decode_form(req.args.items(multi=True)).get(name)
             if value is not None:
-                errors += _schema_errors(f"query {name}", value, parameter["schema"])
+                problems += _schema_problems("query", name, value, parameter["schema"])
     body = operation.get("requestBody")
     if body is None:
-        return errors
+        return problems
     form = decode_form(req.form.items(multi=True))
     if not form:
         if body.get("required"):
-            errors.append("request body is required")
-        return errors
+            problems.append(SpecProblem("body", "", "request body is required"))
+        return problems
     if req.mimetype != FORM:
-        return [*errors, f"media type {req.mimetype} not in the spec"]
-    return errors + _schema_errors("body", form, body["content"][FORM]["schema"])
+        return [*problems, SpecProblem("body", "", f"media type {req.mimetype} not in the spec")]
+    return problems + _schema_problems("body", "", form, body["content"][FORM]["schema"])
 
 
-def _schema_errors(where: str, value: Any, schema: dict[str, Any]) -> list[str]:
+def _schema_problems(
+    location: str, name: str, value: Any, schema: dict[str, Any]
+) -> list[SpecProblem]:
     validator = OAS30Validator(schema)
-    return [
-        f"{where}: {'/'.join(map(str, error.absolute_path))} {error.message}"[:2000]
-        for error in validator.iter_errors(coerce(value, schema))
-    ]
+    problems = []
+    for error in validator.iter_errors(coerce(value, schema)):
+        steps = [str(step) for step in error.absolute_path]
+        if error.validator == "required":
+            # A missing property is reported on its parent; Stripe names the property.
+            match = re.match(r"'([^']+)' is a required property", error.message)
+            steps += [match.group(1)] if match else []
+        # Stripe writes a nested parameter the way a form names it: a[b][c].
+        path = [name] if name else []
+        path += steps
+        field = path[0] + "".join(f"[{step}]" for step in path[1:]) if path else ""
+        problems.append(SpecProblem(location, field, error.message[:2000]))
+    return problems

@@ -641,3 +641,21 @@ def test_valid_traffic_matches_the_spec() -> None:
     # What no saved OpenAPI file describes: the discovery document, the authorization
     # page (GET and POST) and the token endpoint (code and refresh).
     assert contract.undocumented == 4
+
+
+def test_the_spec_step_refuses_a_contact_before_the_handler(bexio: Bexio) -> None:
+    def stored() -> int:
+        return sum(len(c.contacts) for c in bexio.sandbox.companies.values())
+
+    before = stored()
+    bexio.sandbox.refuse_off_spec = True
+    try:
+        answer = bexio.call("POST", "/2.0/contact", json={"name_2": "Anna"})
+    finally:
+        bexio.sandbox.refuse_off_spec = False
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["error_code"] == 422
+    assert body["message"] == "Validation error"
+    assert "owner_id: 'owner_id' is a required property" in body["errors"]
+    assert stored() == before

@@ -817,3 +817,18 @@ def test_voucherlist_lists_a_contacts_quotations_newest_first(api: Api) -> None:
     # The derived spec documents the voucher list: both calls were checked against it.
     assert api.sandbox.contract.undocumented == 0
     assert api.sandbox.contract.violations == []
+
+
+def test_the_spec_step_refuses_a_quotation_in_francs_before_the_handler(api: Api) -> None:
+    contact_id = create_contact(api, company(f"Franken {tag()}"))
+    body = quotation_for(contact_id)
+    body["totalPrice"]["currency"] = "CHF"
+    stored = len(api.sandbox.quotations)
+    api.sandbox.refuse_off_spec = True
+    try:
+        response = api.post("/v1/quotations", body)
+    finally:
+        api.sandbox.refuse_off_spec = False
+    assert_regular_error(response, 406, "/v1/quotations")
+    assert violated_fields(response) == {"totalPrice.currency"}
+    assert len(api.sandbox.quotations) == stored

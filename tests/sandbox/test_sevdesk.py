@@ -589,3 +589,24 @@ def test_valid_traffic_matches_the_spec(server: RunningSandbox) -> None:
         f"{v.method} {v.path} {v.status} {v.where}: {v.error}" for v in documented
     )
     assert {v.error for v in contract.violations} <= {"operation not in the vendor's spec"}
+
+
+def test_the_spec_step_refuses_a_quote_before_the_handler(
+    sevdesk: Api, server: RunningSandbox
+) -> None:
+    company = sevdesk.company("Spec GmbH")
+    sandbox = server.sandbox
+    assert isinstance(sandbox, SevdeskSandbox)
+    body = quote(company["id"], sevdesk.sev_user_id(), "AN-3001")
+    del body["order"]["contact"]
+    stored = len(sandbox.orders)
+    sandbox.refuse_off_spec = True
+    try:
+        answer = sevdesk.post("/Order/Factory/saveOrder", body)
+    finally:
+        sandbox.refuse_off_spec = False
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == 400
+    assert "order.contact" in error["message"]
+    assert len(sandbox.orders) == stored
