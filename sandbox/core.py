@@ -127,6 +127,11 @@ class VendorSandbox:
         product's app credentials and addresses and accepts `demo_credential`."""
         return cls()
 
+    # Refuse a request that breaks the spec before its handler runs, in the vendor's own
+    # error format (`spec_violation_response`). A vendor switches it on once its tests expect
+    # the spec step's answers instead of hand-written validators'.
+    refuse_off_spec: bool = False
+
     def __init__(self, *, contract: bool = False, public_url: str = "") -> None:
         self.lock = threading.RLock()
         self.faults = Faults()
@@ -136,9 +141,6 @@ class VendorSandbox:
         # with `contract`, requests and responses are also checked after the fact.
         self.spec = self.spec_checker()
         self.contract = self.spec if contract else None
-        # Refuse a request that breaks the spec before its handler runs. Off until the tests
-        # that expect the hand-written validators' messages are moved to the spec step's.
-        self.refuse_off_spec = False
         self.app = Flask(f"sandbox.{self.name}")
         self.app.json.sort_keys = False  # type: ignore[attr-defined]
         self.reset()
