@@ -83,6 +83,7 @@ class BexioSandbox(VendorSandbox):
     title = "bexio"
     spec_files = (DERIVED_SPEC, UNOFFICIAL_SPEC)
     demo_credential = "bexio-sandbox-token"
+    refuse_off_spec = True
 
     @classmethod
     def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
@@ -196,8 +197,11 @@ class BexioSandbox(VendorSandbox):
         return response
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
+        # The spec marks Accept required on every operation; bexio answers its absence 415.
+        if any(p.location == "header" and p.field.lower() == "accept" for p in problems):
+            return self.error_response(415, ACCEPT_MESSAGE)
         # The spec answers a refused request with 422 `{error_code, message}` (its example);
-        # `errors` lists each field as the hand-written checks do.
+        # `errors` lists each field as "field: message".
         return self.error_response(
             422,
             "Validation error",
