@@ -1,11 +1,10 @@
-"""The contacts endpoint's rules (create/update validation, the read model, the filter)."""
+"""The contacts endpoint's read model and filter; what a contact body must hold is the spec
+step's (`ContactWrite`)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
-
-from sandbox.lexoffice.errors import Issue, invalid, missing
 
 ROLES = ("customer", "vendor")
 EMAIL_KINDS = ("business", "office", "private", "other")
@@ -23,103 +22,7 @@ CONTACT_PERSON_FIELDS = (
     "phoneNumber",
 )
 X_RECHNUNG_FIELDS = ("buyerReference", "vendorNumberAtCustomer")
-SALUTATION_MAX = 25
-NOTE_MAX = 1000
 FILTER_MIN_LENGTH = 3
-
-
-def _blank(value: Any) -> bool:
-    return not isinstance(value, str) or not value.strip()
-
-
-def _too_long(value: Any, limit: int) -> bool:
-    return isinstance(value, str) and len(value) > limit
-
-
-def contact_issues(body: dict[str, Any]) -> list[Issue]:
-    """What lexoffice refuses in a contact on create and update (version checked by the caller)."""
-    issues: list[Issue] = []
-    roles = body.get("roles")
-    if not isinstance(roles, dict) or not any(isinstance(roles.get(r), dict) for r in ROLES):
-        issues.append(missing("roles"))
-    company, person = body.get("company"), body.get("person")
-    if company is None and person is None:
-        issues.append(missing("company"))
-    elif company is not None and person is not None:
-        # Exactly one of the two: a contact is either a company or a private person.
-        issues.append(invalid("company"))
-    if company is not None:
-        issues += _company_issues(company)
-    if person is not None:
-        issues += _person_issues(person, "person")
-    issues += _address_issues(body.get("addresses"))
-    issues += _list_issues(body.get("emailAddresses"), "emailAddresses", EMAIL_KINDS)
-    issues += _list_issues(body.get("phoneNumbers"), "phoneNumbers", PHONE_KINDS)
-    note = body.get("note")
-    if note is not None and (not isinstance(note, str) or len(note) > NOTE_MAX):
-        issues.append(invalid("note"))
-    return issues
-
-
-def _company_issues(company: Any) -> list[Issue]:
-    if not isinstance(company, dict):
-        return [invalid("company")]
-    issues = [missing("company.name")] if _blank(company.get("name")) else []
-    persons = company.get("contactPersons")
-    if persons is None:
-        return issues
-    if not isinstance(persons, list):
-        return [*issues, invalid("company.contactPersons")]
-    if len(persons) > 1:
-        # The API writes at most one contact person; more exist only through the web app.
-        issues.append(invalid("company.contactPersons"))
-    for index, contact_person in enumerate(persons):
-        issues += _person_issues(contact_person, f"company.contactPersons[{index}]")
-    return issues
-
-
-def _person_issues(person: Any, source: str) -> list[Issue]:
-    if not isinstance(person, dict):
-        return [invalid(source)]
-    issues = [missing(f"{source}.lastName")] if _blank(person.get("lastName")) else []
-    if _too_long(person.get("salutation"), SALUTATION_MAX):
-        issues.append(invalid(f"{source}.salutation"))
-    return issues
-
-
-def _address_issues(addresses: Any) -> list[Issue]:
-    if addresses is None:
-        return []
-    if not isinstance(addresses, dict):
-        return [invalid("addresses")]
-    issues: list[Issue] = []
-    for kind in ADDRESS_KINDS:
-        entries = addresses.get(kind)
-        if entries is None:
-            continue
-        if not isinstance(entries, list) or len(entries) > 1:
-            issues.append(invalid(f"addresses.{kind}"))
-            continue
-        for index, address in enumerate(entries):
-            if not isinstance(address, dict) or _blank(address.get("countryCode")):
-                issues.append(missing(f"addresses.{kind}[{index}].countryCode"))
-    return issues
-
-
-def _list_issues(lists: Any, source: str, kinds: tuple[str, ...]) -> list[Issue]:
-    if lists is None:
-        return []
-    if not isinstance(lists, dict):
-        return [invalid(source)]
-    issues: list[Issue] = []
-    for kind in kinds:
-        entries = lists.get(kind)
-        if entries is None:
-            continue
-        # One entry per list: the API cannot write a second address of the same kind.
-        if not isinstance(entries, list) or len(entries) > 1 or any(map(_blank, entries)):
-            issues.append(invalid(f"{source}.{kind}"))
-    return issues
 
 
 def contact_content(body: dict[str, Any]) -> dict[str, Any]:

@@ -349,30 +349,29 @@ def test_search_contacts_by_mail_and_name(bexio: Bexio) -> None:
     assert search([{"field": "mail", "value": "nobody@nowhere.ch", "criteria": "="}]) == []
 
 
+def fields(answer: requests.Response) -> list[str]:
+    assert answer.status_code == 422
+    assert answer.json()["error_code"] == 422
+    assert answer.json()["message"] == "Validation error"
+    return [error.split(":")[0] for error in answer.json()["errors"]]
+
+
 def test_contact_validation_errors(bexio: Bexio) -> None:
+    # What the spec declares (required, enum, format) is refused by the spec step.
     missing = bexio.call("POST", "/2.0/contact", json={"name_2": "Anna"})
-    assert missing.status_code == 422
-    assert missing.json() == {
-        "error_code": 422,
-        "message": "Validation error",
-        "errors": [
-            "contact_type_id: This field is required.",
-            "name_1: This field is required.",
-            "user_id: This field is required.",
-            "owner_id: This field is required.",
-        ],
-    }
-    wrong = bexio.call(
+    assert fields(missing) == ["contact_type_id", "name_1", "user_id", "owner_id"]
+    assert (
+        missing.json()["errors"][0] == "contact_type_id: 'contact_type_id' is a required property"
+    )
+    off_spec = bexio.call(
         "POST",
         "/2.0/contact",
-        json={**fixture("contact_person"), "contact_type_id": 3, "owner_id": 99, "mail": "anna"},
+        json={**fixture("contact_person"), "contact_type_id": 3, "mail": "anna"},
     )
-    assert wrong.status_code == 422
-    assert wrong.json()["errors"] == [
-        "contact_type_id: Use 1 for companies or 2 for persons.",
-        "owner_id: References no user of this company.",
-        "mail: Is not a valid e-mail address.",
-    ]
+    assert fields(off_spec) == ["contact_type_id", "mail"]
+    # What only the company's data can tell is refused by the handler.
+    wrong = bexio.call("POST", "/2.0/contact", json={**fixture("contact_person"), "owner_id": 99})
+    assert wrong.json()["errors"] == ["owner_id: References no user of this company."]
     assert bexio.sandbox.companies[1].contacts == {}
 
 
@@ -383,17 +382,13 @@ def test_search_validation_errors(bexio: Bexio) -> None:
         json=[
             {"field": "name_1", "value": "x" * 256},
             {"field": "mail", "criteria": "="},
-            {"field": "password", "value": "x", "criteria": "sounds_like"},
+            {"field": "name_1", "value": "x", "criteria": "sounds_like"},
         ],
     )
-
-    assert answer.status_code == 422
-    assert answer.json()["errors"] == [
-        "0 [value]: At most 255 characters.",
-        "1 [value]: This field is required.",
-        "2 [field]: password is not a searchable field.",
-        "2 [criteria]: sounds_like is not a search criteria.",
-    ]
+    assert fields(answer) == ["0.value", "1.value", "2.criteria"]
+    # The searchable fields are only listed in the docs' text: the handler refuses others.
+    unknown = bexio.call("POST", "/2.0/contact/search", json=[{"field": "password", "value": "x"}])
+    assert unknown.json()["errors"] == ["0 [field]: password is not a searchable field."]
     too_many = bexio.call("POST", "/2.0/contact/search", json=[], params={"limit": 2001})
     assert too_many.status_code == 422
 
@@ -468,30 +463,31 @@ def test_a_quote_with_three_positions_is_a_draft_and_reads_back(bexio: Bexio) ->
 
 def test_quote_validation_errors(bexio: Bexio) -> None:
     offer = fixture("kb_offer")
-    offer.pop("user_id")
     offer["mwst_type"] = 5
+    offer["positions"] = [
+        {"type": "KbPositionCustom", "amount": 2, "unit_price": "10", "tax_id": 4}
+    ]
+    off_spec = bexio.call("POST", "/2.0/kb_offer", json=offer)
+    assert fields(off_spec) == ["mwst_type", "positions.0.amount"]
+
+    offer = fixture("kb_offer")
+    offer.pop("user_id")
     offer["contact_id"] = 99
     offer["positions"] = [
         {"type": "KbPositionCustom", "amount": "1", "unit_price": "10", "tax_id": 1},
         {"type": "KbPositionCustom", "amount": "1", "unit_price": "10", "tax_id": 8},
-        {"type": "KbPositionCustom", "amount": 2, "unit_price": "10"},
+        {"type": "KbPositionCustom", "amount": "2", "unit_price": "10"},
     ]
+    # Rules the spec cannot state (live answers, references into the company's data) are
+    # the handler's.
     answer = bexio.call("POST", "/2.0/kb_offer", json=offer)
-
-    assert answer.status_code == 422
-    assert answer.json() == {
-        "error_code": 422,
-        "message": "Validation error",
-        "errors": [
-            "user_id: This field is required.",
-            "contact_id: References no contact.",
-            "mwst_type: Use 0 (including taxes), 1 (excluding taxes) or 2 (exempt).",
-            "positions: 0 [tax_id [Must be an active sales tax.]]",
-            "positions: 1 [tax_id [Must be an active sales tax.]]",
-            "positions: 2 [tax_id [This field is required.]]",
-            "positions: 2 [amount [Must be a decimal number as a string.]]",
-        ],
-    }
+    assert answer.json()["errors"] == [
+        "user_id: This field is required.",
+        "contact_id: References no contact.",
+        "positions: 0 [tax_id [Must be an active sales tax.]]",
+        "positions: 1 [tax_id [Must be an active sales tax.]]",
+        "positions: 2 [tax_id [This field is required.]]",
+    ]
     assert bexio.sandbox.companies[1].offers == {}
 
 
