@@ -53,6 +53,19 @@ ERROR_CODES = {
     500: "internal_server_error",
     503: "service_unavailable",
 }
+# The scope each operation needs, as the spec's operation descriptions name it ("OAuth scope
+# `client.write`").
+ENDPOINT_SCOPES = {
+    "organization": "organization.read",
+    "clients": "client.read",
+    "create_client": "client.write",
+    "client": "client.read",
+    "quotes": "client_invoices.read",
+    "create_quote": "client_invoice.write",
+    "quote": "client_invoices.read",
+    "create_invoice": "client_invoice.write",
+    "finalize_invoice": "client_invoice.write",
+}
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
 
 Created = tuple[int, dict[str, Any]]
@@ -65,6 +78,7 @@ class QontoSandbox(VendorSandbox):
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
     demo_credential = "apiup-demo:apiup-sandbox-secret-key"
     spec_server_url = API_SERVER_URL
+    refuse_off_spec = True
     # The OAuth host's pages and token endpoint take no API credential.
     public_endpoints = frozenset({"oauth_authorize", "oauth_consent", "oauth_token"})
     # The consent page is the spec's authorizationUrl (https://oauth.qonto.com/oauth2/auth),
@@ -111,6 +125,8 @@ class QontoSandbox(VendorSandbox):
         self.demo_client_secret = demo_client_secret
         self.seed_demo = seed_demo
         super().__init__(contract=contract, public_url=public_url)
+
+    spec: QontoContractChecker
 
     def spec_checker(self) -> ContractChecker:
         return QontoContractChecker(self.spec_files)
@@ -234,20 +250,33 @@ class QontoSandbox(VendorSandbox):
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         # JSON:API errors, 422, as the spec declares for a refused request: a body field is
-        # named by a JSON pointer, a query parameter by its name.
+        # named by a JSON pointer, a query parameter by its name as sent (`filter[name]`).
+        # A value outside a list is `not_in_list`, every other refusal `invalid_format`
+        # (the two codes Qonto's error guide shows for a refused value).
+        # The status is 422 where the operation declares it, else 400 (as listQuotes, whose
+        # query errors Qonto's own `not_in_list` example shows as 400).
+        status = 422 if self.spec.declares(request, "422") else 400
         return self.error_response(
-            422,
+            status,
             "Unprocessable Entity",
             errors=[
                 problem(
-                    "invalid_format",
+                    "not_in_list" if " is not one of " in p.message else "invalid_format",
                     p.message,
                     pointer="/" + p.field.replace(".", "/") if p.location == "body" else None,
-                    parameter=p.field if p.location != "body" else None,
+                    parameter=_parameter_name(p.field) if p.location != "body" else None,
                 )
                 for p in problems
             ],
         )
+
+    def _refuse_off_spec(self) -> Response | None:
+        # Qonto checks the token's scopes before the request: a token without the scope
+        # gets 403 whatever it sends.
+        scope = ENDPOINT_SCOPES.get(request.endpoint or "")
+        if scope is not None and scope not in g.scopes:
+            return self.error_response(403, f"Missing scope {scope}", code="forbidden")
+        return super()._refuse_off_spec()
 
     def rate_limit(self, credential: str) -> Response | None:
         return self._limit_ip()
@@ -282,11 +311,6 @@ class QontoSandbox(VendorSandbox):
         ip = request.remote_addr or "unknown"
         with self._unauthorized_lock:
             self.unauthorized_answers.setdefault(ip, []).append(time.time())
-
-    def _missing_scope(self, scope: str) -> Response | None:
-        if scope in g.scopes:
-            return None
-        return self.error_response(403, f"Missing scope {scope}", code="forbidden")
 
     def _invalid(self, problems: list[Problem], status: int = 422) -> Response:
         return self.error_response(status, problems[0]["detail"], errors=problems)
@@ -480,9 +504,6 @@ class QontoSandbox(VendorSandbox):
     # -- organization -----------------------------------------------------------------
 
     def organization(self) -> Response:
-        refused = self._missing_scope("organization.read")
-        if refused is not None:
-            return refused
         organization: Organization = g.organization
         account = {
             "id": organization.bank_account_id,
@@ -514,9 +535,6 @@ class QontoSandbox(VendorSandbox):
     # -- clients ----------------------------------------------------------------------
 
     def list_clients(self) -> Response:
-        refused = self._missing_scope("client.read")
-        if refused is not None:
-            return refused
         filters = _filters(request.args)
         problems: list[Problem] = []
         if "name" in filters and len(filters["name"]) < 2:
@@ -546,10 +564,6 @@ class QontoSandbox(VendorSandbox):
         return self.json({"clients": page, "meta": meta})
 
     def create_client(self) -> Response:
-        refused = self._missing_scope("client.write")
-        if refused is not None:
-            return refused
-
         def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
             problems = documents.client_problems(body, organization)
             if problems:
@@ -561,9 +575,6 @@ class QontoSandbox(VendorSandbox):
         return self._create(create)
 
     def get_client(self, client_id: str) -> Response:
-        refused = self._missing_scope("client.read")
-        if refused is not None:
-            return refused
         with self.lock:
             client = g.organization.clients.get(client_id)
         if client is None:
@@ -573,9 +584,6 @@ class QontoSandbox(VendorSandbox):
     # -- quotes -----------------------------------------------------------------------
 
     def list_quotes(self) -> Response:
-        refused = self._missing_scope("client_invoices.read")
-        if refused is not None:
-            return refused
         filters = _filters(request.args)
         problems: list[Problem] = []
         status = filters.get("status")
@@ -617,10 +625,6 @@ class QontoSandbox(VendorSandbox):
         return self.json({"quotes": page, "meta": meta})
 
     def create_quote(self) -> Response:
-        refused = self._missing_scope("client_invoice.write")
-        if refused is not None:
-            return refused
-
         def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
             problems = documents.quote_problems(body, organization)
             if problems:
@@ -643,9 +647,6 @@ class QontoSandbox(VendorSandbox):
         return self._create(create)
 
     def get_quote(self, quote_id: str) -> Response:
-        refused = self._missing_scope("client_invoices.read")
-        if refused is not None:
-            return refused
         with self.lock:
             quote = g.organization.quotes.get(quote_id)
         if quote is None:
@@ -655,10 +656,6 @@ class QontoSandbox(VendorSandbox):
     # -- client invoices --------------------------------------------------------------
 
     def create_invoice(self) -> Response:
-        refused = self._missing_scope("client_invoice.write")
-        if refused is not None:
-            return refused
-
         def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
             problems = documents.invoice_problems(body, organization, (organization.iban,))
             if problems:
@@ -680,9 +677,6 @@ class QontoSandbox(VendorSandbox):
         return self._create(create)
 
     def finalize_invoice(self, invoice_id: str) -> Response:
-        refused = self._missing_scope("client_invoice.write")
-        if refused is not None:
-            return refused
         organization: Organization = g.organization
         with self.lock:
             invoice = organization.invoices.get(invoice_id)
@@ -788,6 +782,12 @@ class QontoSandbox(VendorSandbox):
                     for c in self.oauth_clients.values()
                 ],
             }
+
+
+def _parameter_name(field: str) -> str:
+    """`filter.name` as Qonto names the query parameter: `filter[name]`."""
+    name, *keys = field.split(".")
+    return name + "".join(f"[{key}]" for key in keys)
 
 
 def _fields(record: dict[str, Any], *names: str) -> dict[str, Any]:
