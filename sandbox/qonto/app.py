@@ -535,22 +535,11 @@ class QontoSandbox(VendorSandbox):
     # -- clients ----------------------------------------------------------------------
 
     def list_clients(self) -> Response:
+        # Filters, sort order and paging are checked against the spec before this runs.
         filters = _filters(request.args)
-        problems: list[Problem] = []
-        if "name" in filters and len(filters["name"]) < 2:
-            detail = "filter[name] is too short (minimum is 2 characters)"
-            problems.append(problem("invalid_format", detail, parameter="filter[name]"))
         # The default order is not documented; the sandbox lists oldest first.
         sort_by = request.args.get("sort_by", "created_at:asc")
-        sorts = ("created_at:asc", "created_at:desc", "name:asc", "name:desc")
-        if sort_by not in sorts:
-            detail = f"sort_by must be one of: {', '.join(sorts)}"
-            problems.append(problem("not_in_list", detail, parameter="sort_by"))
         paging = _paging(request.args)
-        if isinstance(paging, list):
-            problems += paging
-        if problems or isinstance(paging, list):
-            return self._invalid(problems)  # the spec lists 422 for this operation
         organization: Organization = g.organization
         with self.lock:
             clients = [
@@ -584,32 +573,16 @@ class QontoSandbox(VendorSandbox):
     # -- quotes -----------------------------------------------------------------------
 
     def list_quotes(self) -> Response:
+        # Filters, sort order and paging are checked against the spec before this runs.
         filters = _filters(request.args)
-        problems: list[Problem] = []
         status = filters.get("status")
-        if status is not None and status not in documents.QUOTE_STATUSES:
-            detail = f"status must be one of: {', '.join(documents.QUOTE_STATUSES)}"
-            problems.append(problem("not_in_list", detail, parameter="filter[status]"))
-        bounds: dict[str, datetime] = {}
-        for name in ("created_at_from", "created_at_to"):
-            if name in filters:
-                moment = _date_time(filters[name])
-                if moment is None:
-                    detail = f"{name} must be an ISO 8601 date-time"
-                    problems.append(problem("invalid_format", detail, parameter=f"filter[{name}]"))
-                else:
-                    bounds[name] = moment
+        bounds = {
+            name: datetime.fromisoformat(filters[name])
+            for name in ("created_at_from", "created_at_to")
+            if name in filters
+        }
         sort_by = request.args.get("sort_by", "created_at:asc")
-        if sort_by not in ("created_at:asc", "created_at:desc"):
-            detail = "sort_by must be one of: created_at:asc, created_at:desc"
-            problems.append(problem("not_in_list", detail, parameter="sort_by"))
         paging = _paging(request.args)
-        if isinstance(paging, list):
-            problems += paging
-        if problems or isinstance(paging, list):
-            # Query errors are 400 here: the spec lists no 422 for this operation, and
-            # Qonto's own not_in_list example is a 400.
-            return self._invalid(problems, 400)
         organization: Organization = g.organization
         with self.lock:
             quotes = list(organization.quotes.values())
@@ -803,21 +776,8 @@ def _filters(args: Any) -> dict[str, str]:
     }
 
 
-def _paging(args: Any) -> tuple[int, int] | list[Problem]:
-    values: dict[str, int] = {}
-    problems: list[Problem] = []
-    for name, default, highest in (("page", 1, None), ("per_page", 100, 100)):
-        raw = args.get(name)
-        try:
-            value = default if raw is None else int(raw)
-        except ValueError:
-            value = 0
-        if value < 1 or (highest is not None and value > highest):
-            limits = f"between 1 and {highest}" if highest else "at least 1"
-            detail = f"{name} must be an integer {limits}"
-            problems.append(problem("invalid_format", detail, parameter=name))
-        values[name] = value
-    return problems or (values["page"], values["per_page"])
+def _paging(args: Any) -> tuple[int, int]:
+    return int(args.get("page", 1)), int(args.get("per_page", 100))
 
 
 def _page_of(
@@ -833,14 +793,6 @@ def _page_of(
         "per_page": per_page,
     }
     return records[(page - 1) * per_page : page * per_page], meta
-
-
-def _date_time(value: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _within(created_at: str, start: datetime | None, end: datetime | None) -> bool:

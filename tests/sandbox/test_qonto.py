@@ -355,6 +355,18 @@ def test_invalid_clients_are_refused_in_json_api_form(
     assert errors[0]["code"] == code
 
 
+def test_spec_refusals_store_nothing(qonto: RunningSandbox) -> None:
+    clients = len(qonto_of(qonto).organization_by_slug("acme-corp").clients)
+    body = {"kind": "company", "name": "Bad", "extra_emails": ["nope"], "city": 5}
+    errors = assert_json_api_error(
+        post(f"{qonto.url}/v2/clients", json=body, headers=api_key()), 422
+    )
+    assert {e["source"]["pointer"] for e in errors} == {"/extra_emails/0", "/city"}
+    empty = post(f"{qonto.url}/v2/clients", json={"kind": "company", "name": ""}, headers=api_key())
+    assert assert_json_api_error(empty, 422)[0]["source"] == {"pointer": "/name"}
+    assert len(qonto_of(qonto).organization_by_slug("acme-corp").clients) == clients
+
+
 def test_freelancers_are_for_italian_organizations(qonto: RunningSandbox) -> None:
     body = {"kind": "freelancer", "first_name": "Giulia", "last_name": "Rossi"}
     client = create_client(qonto.url, body, **api_key("milano"))
