@@ -53,6 +53,19 @@ ERROR_CODES = {
     500: "internal_server_error",
     503: "service_unavailable",
 }
+# The scope each operation needs, as the spec's operation descriptions name it ("OAuth scope
+# `client.write`").
+ENDPOINT_SCOPES = {
+    "organization": "organization.read",
+    "clients": "client.read",
+    "create_client": "client.write",
+    "client": "client.read",
+    "quotes": "client_invoices.read",
+    "create_quote": "client_invoice.write",
+    "quote": "client_invoices.read",
+    "create_invoice": "client_invoice.write",
+    "finalize_invoice": "client_invoice.write",
+}
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
 
 Created = tuple[int, dict[str, Any]]
@@ -65,6 +78,7 @@ class QontoSandbox(VendorSandbox):
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
     demo_credential = "apiup-demo:apiup-sandbox-secret-key"
     spec_server_url = API_SERVER_URL
+    refuse_off_spec = True
     # The OAuth host's pages and token endpoint take no API credential.
     public_endpoints = frozenset({"oauth_authorize", "oauth_consent", "oauth_token"})
     # The consent page is the spec's authorizationUrl (https://oauth.qonto.com/oauth2/auth),
@@ -111,6 +125,8 @@ class QontoSandbox(VendorSandbox):
         self.demo_client_secret = demo_client_secret
         self.seed_demo = seed_demo
         super().__init__(contract=contract, public_url=public_url)
+
+    spec: QontoContractChecker
 
     def spec_checker(self) -> ContractChecker:
         return QontoContractChecker(self.spec_files)
@@ -234,20 +250,33 @@ class QontoSandbox(VendorSandbox):
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         # JSON:API errors, 422, as the spec declares for a refused request: a body field is
-        # named by a JSON pointer, a query parameter by its name.
+        # named by a JSON pointer, a query parameter by its name as sent (`filter[name]`).
+        # A value outside a list is `not_in_list`, every other refusal `invalid_format`
+        # (the two codes Qonto's error guide shows for a refused value).
+        # The status is 422 where the operation declares it, else 400 (as listQuotes, whose
+        # query errors Qonto's own `not_in_list` example shows as 400).
+        status = 422 if self.spec.declares(request, "422") else 400
         return self.error_response(
-            422,
+            status,
             "Unprocessable Entity",
             errors=[
                 problem(
-                    "invalid_format",
+                    "not_in_list" if " is not one of " in p.message else "invalid_format",
                     p.message,
                     pointer="/" + p.field.replace(".", "/") if p.location == "body" else None,
-                    parameter=p.field if p.location != "body" else None,
+                    parameter=_parameter_name(p.field) if p.location != "body" else None,
                 )
                 for p in problems
             ],
         )
+
+    def _refuse_off_spec(self) -> Response | None:
+        # Qonto checks the token's scopes before the request: a token without the scope
+        # gets 403 whatever it sends.
+        scope = ENDPOINT_SCOPES.get(request.endpoint or "")
+        if scope is not None and scope not in g.scopes:
+            return self.error_response(403, f"Missing scope {scope}", code="forbidden")
+        return super()._refuse_off_spec()
 
     def rate_limit(self, credential: str) -> Response | None:
         return self._limit_ip()
@@ -282,11 +311,6 @@ class QontoSandbox(VendorSandbox):
         ip = request.remote_addr or "unknown"
         with self._unauthorized_lock:
             self.unauthorized_answers.setdefault(ip, []).append(time.time())
-
-    def _missing_scope(self, scope: str) -> Response | None:
-        if scope in g.scopes:
-            return None
-        return self.error_response(403, f"Missing scope {scope}", code="forbidden")
 
     def _invalid(self, problems: list[Problem], status: int = 422) -> Response:
         return self.error_response(status, problems[0]["detail"], errors=problems)
@@ -480,9 +504,6 @@ class QontoSandbox(VendorSandbox):
     # -- organization -----------------------------------------------------------------
 
     def organization(self) -> Response:
-        refused = self._missing_scope("organization.read")
-        if refused is not None:
-            return refused
         organization: Organization = g.organization
         account = {
             "id": organization.bank_account_id,
@@ -514,25 +535,11 @@ class QontoSandbox(VendorSandbox):
     # -- clients ----------------------------------------------------------------------
 
     def list_clients(self) -> Response:
-        refused = self._missing_scope("client.read")
-        if refused is not None:
-            return refused
+        # Filters, sort order and paging are checked against the spec before this runs.
         filters = _filters(request.args)
-        problems: list[Problem] = []
-        if "name" in filters and len(filters["name"]) < 2:
-            detail = "filter[name] is too short (minimum is 2 characters)"
-            problems.append(problem("invalid_format", detail, parameter="filter[name]"))
         # The default order is not documented; the sandbox lists oldest first.
         sort_by = request.args.get("sort_by", "created_at:asc")
-        sorts = ("created_at:asc", "created_at:desc", "name:asc", "name:desc")
-        if sort_by not in sorts:
-            detail = f"sort_by must be one of: {', '.join(sorts)}"
-            problems.append(problem("not_in_list", detail, parameter="sort_by"))
         paging = _paging(request.args)
-        if isinstance(paging, list):
-            problems += paging
-        if problems or isinstance(paging, list):
-            return self._invalid(problems)  # the spec lists 422 for this operation
         organization: Organization = g.organization
         with self.lock:
             clients = [
@@ -546,10 +553,6 @@ class QontoSandbox(VendorSandbox):
         return self.json({"clients": page, "meta": meta})
 
     def create_client(self) -> Response:
-        refused = self._missing_scope("client.write")
-        if refused is not None:
-            return refused
-
         def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
             problems = documents.client_problems(body, organization)
             if problems:
@@ -561,9 +564,6 @@ class QontoSandbox(VendorSandbox):
         return self._create(create)
 
     def get_client(self, client_id: str) -> Response:
-        refused = self._missing_scope("client.read")
-        if refused is not None:
-            return refused
         with self.lock:
             client = g.organization.clients.get(client_id)
         if client is None:
@@ -573,35 +573,16 @@ class QontoSandbox(VendorSandbox):
     # -- quotes -----------------------------------------------------------------------
 
     def list_quotes(self) -> Response:
-        refused = self._missing_scope("client_invoices.read")
-        if refused is not None:
-            return refused
+        # Filters, sort order and paging are checked against the spec before this runs.
         filters = _filters(request.args)
-        problems: list[Problem] = []
         status = filters.get("status")
-        if status is not None and status not in documents.QUOTE_STATUSES:
-            detail = f"status must be one of: {', '.join(documents.QUOTE_STATUSES)}"
-            problems.append(problem("not_in_list", detail, parameter="filter[status]"))
-        bounds: dict[str, datetime] = {}
-        for name in ("created_at_from", "created_at_to"):
-            if name in filters:
-                moment = _date_time(filters[name])
-                if moment is None:
-                    detail = f"{name} must be an ISO 8601 date-time"
-                    problems.append(problem("invalid_format", detail, parameter=f"filter[{name}]"))
-                else:
-                    bounds[name] = moment
+        bounds = {
+            name: datetime.fromisoformat(filters[name])
+            for name in ("created_at_from", "created_at_to")
+            if name in filters
+        }
         sort_by = request.args.get("sort_by", "created_at:asc")
-        if sort_by not in ("created_at:asc", "created_at:desc"):
-            detail = "sort_by must be one of: created_at:asc, created_at:desc"
-            problems.append(problem("not_in_list", detail, parameter="sort_by"))
         paging = _paging(request.args)
-        if isinstance(paging, list):
-            problems += paging
-        if problems or isinstance(paging, list):
-            # Query errors are 400 here: the spec lists no 422 for this operation, and
-            # Qonto's own not_in_list example is a 400.
-            return self._invalid(problems, 400)
         organization: Organization = g.organization
         with self.lock:
             quotes = list(organization.quotes.values())
@@ -617,10 +598,6 @@ class QontoSandbox(VendorSandbox):
         return self.json({"quotes": page, "meta": meta})
 
     def create_quote(self) -> Response:
-        refused = self._missing_scope("client_invoice.write")
-        if refused is not None:
-            return refused
-
         def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
             problems = documents.quote_problems(body, organization)
             if problems:
@@ -643,9 +620,6 @@ class QontoSandbox(VendorSandbox):
         return self._create(create)
 
     def get_quote(self, quote_id: str) -> Response:
-        refused = self._missing_scope("client_invoices.read")
-        if refused is not None:
-            return refused
         with self.lock:
             quote = g.organization.quotes.get(quote_id)
         if quote is None:
@@ -655,10 +629,6 @@ class QontoSandbox(VendorSandbox):
     # -- client invoices --------------------------------------------------------------
 
     def create_invoice(self) -> Response:
-        refused = self._missing_scope("client_invoice.write")
-        if refused is not None:
-            return refused
-
         def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
             problems = documents.invoice_problems(body, organization, (organization.iban,))
             if problems:
@@ -680,9 +650,6 @@ class QontoSandbox(VendorSandbox):
         return self._create(create)
 
     def finalize_invoice(self, invoice_id: str) -> Response:
-        refused = self._missing_scope("client_invoice.write")
-        if refused is not None:
-            return refused
         organization: Organization = g.organization
         with self.lock:
             invoice = organization.invoices.get(invoice_id)
@@ -790,6 +757,12 @@ class QontoSandbox(VendorSandbox):
             }
 
 
+def _parameter_name(field: str) -> str:
+    """`filter.name` as Qonto names the query parameter: `filter[name]`."""
+    name, *keys = field.split(".")
+    return name + "".join(f"[{key}]" for key in keys)
+
+
 def _fields(record: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: record.get(name) for name in names}
 
@@ -803,21 +776,8 @@ def _filters(args: Any) -> dict[str, str]:
     }
 
 
-def _paging(args: Any) -> tuple[int, int] | list[Problem]:
-    values: dict[str, int] = {}
-    problems: list[Problem] = []
-    for name, default, highest in (("page", 1, None), ("per_page", 100, 100)):
-        raw = args.get(name)
-        try:
-            value = default if raw is None else int(raw)
-        except ValueError:
-            value = 0
-        if value < 1 or (highest is not None and value > highest):
-            limits = f"between 1 and {highest}" if highest else "at least 1"
-            detail = f"{name} must be an integer {limits}"
-            problems.append(problem("invalid_format", detail, parameter=name))
-        values[name] = value
-    return problems or (values["page"], values["per_page"])
+def _paging(args: Any) -> tuple[int, int]:
+    return int(args.get("page", 1)), int(args.get("per_page", 100))
 
 
 def _page_of(
@@ -833,14 +793,6 @@ def _page_of(
         "per_page": per_page,
     }
     return records[(page - 1) * per_page : page * per_page], meta
-
-
-def _date_time(value: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _within(created_at: str, start: datetime | None, end: datetime | None) -> bool:

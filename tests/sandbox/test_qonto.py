@@ -355,6 +355,18 @@ def test_invalid_clients_are_refused_in_json_api_form(
     assert errors[0]["code"] == code
 
 
+def test_spec_refusals_store_nothing(qonto: RunningSandbox) -> None:
+    clients = len(qonto_of(qonto).organization_by_slug("acme-corp").clients)
+    body = {"kind": "company", "name": "Bad", "extra_emails": ["nope"], "city": 5}
+    errors = assert_json_api_error(
+        post(f"{qonto.url}/v2/clients", json=body, headers=api_key()), 422
+    )
+    assert {e["source"]["pointer"] for e in errors} == {"/extra_emails/0", "/city"}
+    empty = post(f"{qonto.url}/v2/clients", json={"kind": "company", "name": ""}, headers=api_key())
+    assert assert_json_api_error(empty, 422)[0]["source"] == {"pointer": "/name"}
+    assert len(qonto_of(qonto).organization_by_slug("acme-corp").clients) == clients
+
+
 def test_freelancers_are_for_italian_organizations(qonto: RunningSandbox) -> None:
     body = {"kind": "freelancer", "first_name": "Giulia", "last_name": "Rossi"}
     client = create_client(qonto.url, body, **api_key("milano"))
@@ -370,7 +382,7 @@ def test_client_list_parameters_are_validated(qonto: RunningSandbox) -> None:
 
 def test_kind_wins_over_type() -> None:
     # The derived spec rejects a body whose kind and type disagree; the docs say kind wins,
-    # so this runs without the contract check.
+    # and the spec step checks the body as Qonto reads it.
     with running(QontoSandbox()) as handle:
         body = {"kind": "company", "type": "individual", "name": "Both SAS"}
         client = create_client(
@@ -432,12 +444,17 @@ def test_invalid_quotes_are_refused_in_json_api_form(qonto: RunningSandbox) -> N
     del body["number"], body["issue_date"]
     response = post(f"{qonto.url}/v2/quotes", json=body, headers=api_key())
     errors = assert_json_api_error(response, 422)
+    # Refused by the spec step: the fields the spec declares.
     assert {e["source"]["pointer"] for e in errors} == {
         "/issue_date",
         "/terms_and_conditions",
         "/items",
-        "/number",  # automatic numbering is off by default, so the number is required
     }
+    # Automatic numbering is off by default, so the number is required (not in the spec).
+    unnumbered = quote_body(client["id"])
+    del unnumbered["number"]
+    response = post(f"{qonto.url}/v2/quotes", json=unnumbered, headers=api_key())
+    assert assert_json_api_error(response, 422)[0]["source"] == {"pointer": "/number"}
     unknown_client = quote_body("3c90c3cc-0d44-4b50-8888-8dd25736052a")
     refused = post(f"{qonto.url}/v2/quotes", json=unknown_client, headers=api_key())
     assert assert_json_api_error(refused, 422)[0]["code"] == "invalid_client_id"
@@ -554,8 +571,16 @@ def test_invalid_invoices_are_refused(qonto: RunningSandbox) -> None:
     del wrong["due_date"]
     wrong["items"][0].pop("vat_rate")
     response = post(f"{qonto.url}/v2/client_invoices", json=wrong, headers=api_key())
+    # Refused by the spec step: the fields the spec declares.
     pointers = {e["source"]["pointer"] for e in assert_json_api_error(response, 422)}
-    assert pointers == {"/due_date", "/currency", "/payment_methods/iban", "/items/0/vat_rate"}
+    assert pointers == {"/due_date", "/currency", "/items/0/vat_rate"}
+    # The IBAN must be one of the organization's accounts (not in the spec).
+    foreign = fixture("client-invoice.json") | {
+        "client_id": client["id"],
+        "payment_methods": {"iban": "DE89370400440532013000"},
+    }
+    response = post(f"{qonto.url}/v2/client_invoices", json=foreign, headers=api_key())
+    assert assert_json_api_error(response, 422)[0]["source"] == {"pointer": "/payment_methods/iban"}
     numbered = fixture("client-invoice.json") | {"client_id": client["id"], "number": "INV-X"}
     first = post(f"{qonto.url}/v2/client_invoices", json=numbered, headers=api_key())
     assert first.status_code == 200
