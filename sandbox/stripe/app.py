@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import DropConnection, TokenBucket, VendorSandbox
 from sandbox.stripe import pages
-from sandbox.stripe.contract import StripeContractChecker
+from sandbox.stripe.contract import StripeContractChecker, StripeSpecProblem
 from sandbox.stripe.forms import decode_form
 
 if TYPE_CHECKING:
@@ -163,6 +163,7 @@ class StripeSandbox(VendorSandbox):
         )
 
     spec_server_url = "https://api.stripe.com"
+    refuse_off_spec = True
     public_endpoints = frozenset(
         {"checkout_page", "checkout_submit", "portal_page", "portal_submit"}
     )
@@ -273,11 +274,21 @@ class StripeSandbox(VendorSandbox):
             return key if key in self.secret_keys else None
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
-        # Stripe names the first parameter at fault (`param`), as for any invalid request.
+        # Stripe names the first parameter at fault (`param`), with the error code its docs
+        # define for that kind of mistake (https://docs.stripe.com/error-codes).
         first = problems[0]
-        return self.error_response(
-            400, f"Invalid {first.field or 'request'}: {first.message}", param=first.field
-        )
+        keyword = first.keyword if isinstance(first, StripeSpecProblem) else ""
+        value = first.value if isinstance(first, StripeSpecProblem) else ""
+        code, message = {
+            "required": ("parameter_missing", f"Missing required param: {first.field}."),
+            "additionalProperties": (
+                "parameter_unknown",
+                f"Received unknown parameter: {first.field}",
+            ),
+            "type:integer": ("parameter_invalid_integer", f"Invalid integer: {value}"),
+            "type:boolean": (None, f"Invalid boolean: {value}"),
+        }.get(keyword, (None, f"Invalid {first.field or 'request'}: {first.message}"))
+        return self.error_response(400, message, code=code, param=first.field)
 
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         if status == 401:
