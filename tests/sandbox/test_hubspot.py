@@ -771,3 +771,25 @@ def test_webhook_batches_hold_at_most_100_events() -> None:
         assert sum(sizes) == 150
         assert max(sizes) == 100
     receiver.stop()
+
+
+def test_the_spec_step_refuses_a_contact_before_the_handler(hubspot: HubSpot) -> None:
+    def stored() -> int:
+        return len(hubspot.sandbox.objects[BEISPIEL]["contacts"])
+
+    before = stored()
+    answer = hubspot.post(
+        "/crm/v3/objects/contacts",
+        {"properties": ["email", "spec@demo.ch"], "associations": []},
+    )
+
+    body = assert_hubspot_error(answer, 400, "VALIDATION_ERROR")
+    assert body["message"].startswith("Invalid input: body properties:")
+    assert body["errors"] == [
+        {
+            "message": "['email', 'spec@demo.ch'] is not of type 'object'",
+            "in": "properties",
+            "code": "INVALID_INPUT",
+        }
+    ]
+    assert stored() == before

@@ -763,3 +763,31 @@ def test_valid_traffic_matched_the_spec(sandbox: RunningSandbox) -> None:
 
     assert contract.checked > 20
     assert [json.dumps(v.__dict__) for v in contract.violations] == []
+
+
+def test_the_spec_step_refuses_a_checkout_without_line_items_before_the_handler(
+    sandbox: RunningSandbox,
+) -> None:
+    stand_in = sandbox.sandbox
+    assert isinstance(stand_in, StripeSandbox)
+    stored = len(stand_in.checkout_sessions), len(stand_in.customers)
+
+    answer = requests.post(
+        f"{sandbox.url}/v1/checkout/sessions",
+        data={"mode": "subscription", "success_url": "https://app.example.com/billing/success"},
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=5,
+    )
+
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "parameter_missing",
+            "doc_url": "https://stripe.com/docs/error-codes/parameter-missing",
+            "message": "Missing required param: line_items.",
+            "param": "line_items",
+        }
+    }
+    assert "Request-Id" in answer.headers
+    assert (len(stand_in.checkout_sessions), len(stand_in.customers)) == stored
