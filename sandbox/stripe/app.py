@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import DropConnection, TokenBucket, VendorSandbox
 from sandbox.stripe import pages
-from sandbox.stripe.contract import StripeContractChecker
+from sandbox.stripe.contract import StripeContractChecker, StripeSpecProblem
 from sandbox.stripe.forms import decode_form
 
 if TYPE_CHECKING:
@@ -163,6 +163,7 @@ class StripeSandbox(VendorSandbox):
         )
 
     spec_server_url = "https://api.stripe.com"
+    refuse_off_spec = True
     public_endpoints = frozenset(
         {"checkout_page", "checkout_submit", "portal_page", "portal_submit"}
     )
@@ -273,11 +274,21 @@ class StripeSandbox(VendorSandbox):
             return key if key in self.secret_keys else None
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
-        # Stripe names the first parameter at fault (`param`), as for any invalid request.
+        # Stripe names the first parameter at fault (`param`), with the error code its docs
+        # define for that kind of mistake (https://docs.stripe.com/error-codes).
         first = problems[0]
-        return self.error_response(
-            400, f"Invalid {first.field or 'request'}: {first.message}", param=first.field
-        )
+        keyword = first.keyword if isinstance(first, StripeSpecProblem) else ""
+        value = first.value if isinstance(first, StripeSpecProblem) else ""
+        code, message = {
+            "required": ("parameter_missing", f"Missing required param: {first.field}."),
+            "additionalProperties": (
+                "parameter_unknown",
+                f"Received unknown parameter: {first.field}",
+            ),
+            "type:integer": ("parameter_invalid_integer", f"Invalid integer: {value}"),
+            "type:boolean": (None, f"Invalid boolean: {value}"),
+        }.get(keyword, (None, f"Invalid {first.field or 'request'}: {first.message}"))
+        return self.error_response(400, message, code=code, param=first.field)
 
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         if status == 401:
@@ -542,44 +553,15 @@ class StripeSandbox(VendorSandbox):
                 )
 
     @staticmethod
-    def _string(params: dict[str, Any], name: str, max_length: int = 5000) -> str | None:
-        value = params.get(name)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise StripeError(400, f"Invalid string: {value}", param=name)
-        if len(value) > max_length:
-            raise StripeError(
-                400,
-                f"Invalid string: {value[:20]}...; must be at most {max_length} characters",
-                param=name,
-            )
-        return value
-
-    @staticmethod
-    def _integer(value: Any, param: str) -> int:
-        if not isinstance(value, str) or not value.lstrip("-").isdigit():
-            raise StripeError(
-                400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=param
-            )
-        return int(value)
-
-    @staticmethod
-    def _boolean(value: Any, param: str) -> bool:
-        if value not in ("true", "false"):
-            raise StripeError(400, f"Invalid boolean: {value}", param=param)
-        return bool(value == "true")
-
-    @staticmethod
     def _metadata(params: dict[str, Any], name: str = "metadata") -> dict[str, str]:
         value = params.get(name, {})
         if value == "":  # `metadata=` clears all keys in Stripe
             return {}
-        if not isinstance(value, dict):
-            raise StripeError(400, f"Invalid object: {name}", param=name)
+        # The spec's Metadata schema checks that it is an object of strings of at most 500
+        # characters; the key rules are prose in Stripe's reference (metadata).
         if len(value) > 50:
             raise StripeError(400, "You can only have up to 50 keys in metadata.", param=name)
-        for key, item in value.items():
+        for key in value:
             if len(key) > 40:
                 raise StripeError(
                     400,
@@ -587,36 +569,17 @@ class StripeSandbox(VendorSandbox):
                     f"that is {len(key)} characters.",
                     param=f"{name}[{key}]",
                 )
-            if not isinstance(item, str) or len(item) > 500:
-                raise StripeError(
-                    400,
-                    f"Metadata values can have up to 500 characters, but you passed in a "
-                    f"value that is {len(str(item))} characters.",
-                    param=f"{name}[{key}]",
-                )
         return dict(value)
 
     # -- customers ----------------------------------------------------------------------
 
     def _create_customer(self, params: dict[str, Any]) -> dict[str, Any]:
-        self._only(
-            params,
-            (
-                "email",
-                "name",
-                "description",
-                "phone",
-                "address",
-                "preferred_locales",
-                "metadata",
-                "expand",
-            ),
-        )
+        # The spec step has checked names, types and lengths against CustomerCreate.
         return self._new_customer(
-            email=self._string(params, "email", 512),
-            name=self._string(params, "name", 256),
-            description=self._string(params, "description"),
-            phone=self._string(params, "phone", 20),
+            email=params.get("email"),
+            name=params.get("name"),
+            description=params.get("description"),
+            phone=params.get("phone"),
             metadata=self._metadata(params),
         )
 
@@ -664,39 +627,17 @@ class StripeSandbox(VendorSandbox):
     # -- checkout -----------------------------------------------------------------------
 
     def _create_checkout_session(self, params: dict[str, Any]) -> dict[str, Any]:
-        # `payment_method_types` is a real Checkout parameter that the spec subset leaves out
-        # (its `additionalProperties: false` would refuse it); the live API accepts it.
-        self._only(
-            params,
-            (
-                "mode",
-                "line_items",
-                "success_url",
-                "cancel_url",
-                "customer",
-                "customer_email",
-                "client_reference_id",
-                "subscription_data",
-                "metadata",
-                "allow_promotion_codes",
-                "locale",
-                "expires_at",
-                "expand",
-                "payment_method_types",
-            ),
-        )
+        # The spec step has checked names, types, lengths and enums against
+        # CheckoutSessionCreate (payment_method_types as declared in UNLISTED_PARAMETERS),
+        # and that line_items is there unless mode is setup.
         mode = params.get("mode")
         if mode is None:
+            # Stripe's reference marks `mode` required; the spec subset's anyOf does not.
             raise _missing("mode")
-        if mode not in ("payment", "setup", "subscription"):
-            raise StripeError(
-                400,
-                "Invalid mode: must be one of payment, setup, or subscription",
-                param="mode",
-            )
         line_items = self._line_items(params.get("line_items"), mode)
-        customer_id = self._string(params, "customer")
-        customer_email = self._string(params, "customer_email")
+        customer_id = params.get("customer")
+        customer_email = params.get("customer_email")
+        # Stated by the live API only (see CheckoutSessionCreate's description).
         if customer_id and customer_email:
             raise StripeError(
                 400,
@@ -713,7 +654,8 @@ class StripeSandbox(VendorSandbox):
         now = int(time.time())
         expires_at = now + self.checkout_expires_after
         if "expires_at" in params:
-            expires_at = self._integer(params["expires_at"], "expires_at")
+            expires_at = int(params["expires_at"])
+            # The window is prose in Stripe's reference (and the spec's description).
             if not now + 30 * 60 <= expires_at <= now + 24 * 3600:
                 raise StripeError(
                     400,
@@ -722,8 +664,7 @@ class StripeSandbox(VendorSandbox):
                     param="expires_at",
                 )
         methods = params.get("payment_method_types", ["card", "paypal"])
-        if not isinstance(methods, list):
-            raise StripeError(400, "Invalid array", param="payment_method_types")
+        # Stripe knows many more types; the sandbox's hosted page offers only these.
         for index, method in enumerate(methods):
             if method not in PAYMENT_METHOD_TYPES:
                 raise StripeError(
@@ -741,7 +682,7 @@ class StripeSandbox(VendorSandbox):
             "object": "checkout.session",
             "after_expiration": None,
             "allow_promotion_codes": (
-                self._boolean(params["allow_promotion_codes"], "allow_promotion_codes")
+                params["allow_promotion_codes"] == "true"
                 if "allow_promotion_codes" in params
                 else None
             ),
@@ -749,8 +690,8 @@ class StripeSandbox(VendorSandbox):
             "amount_total": amount,
             "automatic_tax": {"enabled": False, "liability": None, "status": None},
             "billing_address_collection": None,
-            "cancel_url": self._string(params, "cancel_url"),
-            "client_reference_id": self._string(params, "client_reference_id", 200),
+            "cancel_url": params.get("cancel_url"),
+            "client_reference_id": params.get("client_reference_id"),
             "client_secret": None,
             "consent": None,
             "created": now,
@@ -763,7 +704,7 @@ class StripeSandbox(VendorSandbox):
             "expires_at": expires_at,
             "invoice": None,
             "livemode": False,
-            "locale": self._string(params, "locale"),
+            "locale": params.get("locale"),
             "metadata": self._metadata(params),
             "mode": mode,
             "payment_intent": None,
@@ -775,7 +716,7 @@ class StripeSandbox(VendorSandbox):
             "status": "open",
             "submit_type": None,
             "subscription": None,
-            "success_url": self._string(params, "success_url"),
+            "success_url": params.get("success_url"),
             "ui_mode": "hosted",
             "url": f"{self.public_url}/c/pay/{session_id}",
         }
@@ -796,27 +737,25 @@ class StripeSandbox(VendorSandbox):
         }
         if value is None:
             return data
-        if not isinstance(value, dict):
-            raise StripeError(400, "Invalid object", param="subscription_data")
+        # Prose in Stripe's reference, not in the spec.
         if mode != "subscription":
             raise StripeError(
                 400,
                 "`subscription_data` can only be used in `subscription` mode.",
                 param="subscription_data",
             )
+        # Stripe refuses unknown nested parameters; the spec subset's subscription_data does
+        # not say additionalProperties: false.
         self._only(
             {f"subscription_data[{key}]": item for key, item in value.items()},
             [f"subscription_data[{key}]" for key in data],
         )
         if "trial_period_days" in value:
-            param = "subscription_data[trial_period_days]"
-            days = self._integer(value["trial_period_days"], param)
-            if days < 1:
-                raise StripeError(400, "The minimum number of trial period days is 1.", param=param)
-            data["trial_period_days"] = days
+            data["trial_period_days"] = int(value["trial_period_days"])
         if "trial_end" in value:
             param = "subscription_data[trial_end]"
-            trial_end = self._integer(value["trial_end"], param)
+            trial_end = int(value["trial_end"])
+            # Prose in Stripe's reference, not in the spec.
             if trial_end < time.time() + 48 * 3600:
                 raise StripeError(
                     400,
@@ -824,20 +763,16 @@ class StripeSandbox(VendorSandbox):
                     param=param,
                 )
             data["trial_end"] = trial_end
-        data["description"] = self._string(value, "description", 500)
+        data["description"] = value.get("description")
         data["metadata"] = self._metadata(value)
         return data
 
     def _line_items(self, value: Any, mode: str) -> list[dict[str, Any]]:
-        # openapi-core cannot read `line_items[0][price]`, so these checks are the only
-        # ones that see line items (see sandbox/stripe/contract.py).
+        # The spec step has checked that line_items is there unless mode is setup, that each
+        # item is an object with a price and an integer quantity of at least 0.
         if value is None:
-            if mode == "setup":
-                return []
-            raise _missing("line_items")
-        if not isinstance(value, list) or not value:
-            raise StripeError(400, "Invalid array", param="line_items")
-        if len(value) > 20:
+            return []
+        if len(value) > 20:  # prose in Stripe's reference and the spec's description
             raise StripeError(
                 400,
                 "You can only have up to 20 recurring line items in subscription mode.",
@@ -846,32 +781,22 @@ class StripeSandbox(VendorSandbox):
         items = []
         for index, item in enumerate(value):
             prefix = f"line_items[{index}]"
-            if not isinstance(item, dict):
-                raise StripeError(400, f"Invalid object: {prefix}", param=prefix)
+            # Stripe refuses unknown nested parameters; the spec subset's CheckoutLineItem
+            # does not say additionalProperties: false.
             self._only(
                 {f"{prefix}[{k}]": v for k, v in item.items()},
-                (
-                    f"{prefix}[price]",
-                    f"{prefix}[quantity]",
-                ),
+                (f"{prefix}[price]", f"{prefix}[quantity]"),
             )
-            price_id = item.get("price")
-            if not price_id:
-                raise _missing(f"{prefix}[price]")
+            price_id = item["price"]
             with self.lock:
                 price = self.prices.get(price_id)
             if price is None:
                 raise _no_such("price", price_id, f"{prefix}[price]")
+            # Stripe's reference: `quantity` is required with `price` (the spec leaves it
+            # optional because metered prices take none).
             if "quantity" not in item:
                 raise _missing(f"{prefix}[quantity]")
-            quantity = self._integer(item["quantity"], f"{prefix}[quantity]")
-            if quantity < 0:
-                raise StripeError(
-                    400,
-                    "This value must be greater than or equal to 0.",
-                    param=f"{prefix}[quantity]",
-                )
-            items.append({"price": price_id, "quantity": quantity})
+            items.append({"price": price_id, "quantity": int(item["quantity"])})
         return items
 
     def _amount(
@@ -1227,25 +1152,12 @@ class StripeSandbox(VendorSandbox):
         self, params: dict[str, Any], subscription_exposed_id: str
     ) -> dict[str, Any]:
         subscription = self._subscription(subscription_exposed_id)
-        self._only(
-            params,
-            (
-                "cancel_at_period_end",
-                "cancellation_details",
-                "proration_behavior",
-                "metadata",
-                "expand",
-            ),
-        )
+        # The spec step has checked names and types against SubscriptionUpdate.
         cancel = (
-            self._boolean(params["cancel_at_period_end"], "cancel_at_period_end")
-            if "cancel_at_period_end" in params
-            else None
+            params["cancel_at_period_end"] == "true" if "cancel_at_period_end" in params else None
         )
         metadata = self._metadata(params) if "metadata" in params else None
         details = params.get("cancellation_details", {})
-        if not isinstance(details, dict):
-            raise StripeError(400, "Invalid object", param="cancellation_details")
         with self.lock:
             if subscription["status"] == "canceled" and cancel is not None:
                 raise StripeError(
@@ -1276,10 +1188,7 @@ class StripeSandbox(VendorSandbox):
         self, params: dict[str, Any], subscription_exposed_id: str
     ) -> dict[str, Any]:
         subscription = self._subscription(subscription_exposed_id)
-        self._only(params, ("invoice_now", "prorate", "cancellation_details", "expand"))
-        for flag in ("invoice_now", "prorate"):
-            if flag in params:
-                self._boolean(params[flag], flag)
+        # The spec step has checked names and types against SubscriptionCancel.
         with self.lock:
             if subscription["status"] == "canceled":
                 return subscription
@@ -1337,12 +1246,10 @@ class StripeSandbox(VendorSandbox):
     # -- billing portal -----------------------------------------------------------------
 
     def _create_portal_session(self, params: dict[str, Any]) -> dict[str, Any]:
-        self._only(
-            params,
-            ("customer", "customer_account", "return_url", "configuration", "locale", "expand"),
-        )
-        customer_id = self._string(params, "customer")
+        # The spec step has checked names and types against BillingPortalSessionCreate.
+        customer_id = params.get("customer")
         if customer_id is None:
+            # Stripe's reference requires `customer` (or customer_account); the spec does not.
             raise _missing("customer")
         with self.lock:
             if customer_id not in self.customers:
@@ -1357,9 +1264,9 @@ class StripeSandbox(VendorSandbox):
             "customer_account": None,
             "flow": None,
             "livemode": False,
-            "locale": self._string(params, "locale"),
+            "locale": params.get("locale"),
             "on_behalf_of": None,
-            "return_url": self._string(params, "return_url"),
+            "return_url": params.get("return_url"),
             "url": f"{self.public_url}/p/session/{portal_id}",
         }
         with self.lock:

@@ -49,6 +49,9 @@ def coerce(value: Any, schema: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [coerce(item, schema.get("items", {})) for item in value]
     kind = schema.get("type")
+    if kind == "object" and value == "":
+        # Stripe's reference: posting an empty value to `metadata` unsets all its keys.
+        return {}
     if kind == "integer" and isinstance(value, str) and re.fullmatch(r"-?\d+", value):
         return int(value)
     if kind == "boolean" and value in ("true", "false"):

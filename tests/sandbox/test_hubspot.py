@@ -412,10 +412,15 @@ def test_create_update_list_and_validation_errors(hubspot: HubSpot) -> None:
         "INVALID_OPTION"
     )
     no_associations = hubspot.post("/crm/v3/objects/deals", {"properties": {"dealname": "X"}})
-    assert (
-        "[associations]"
-        in assert_hubspot_error(no_associations, 400, "VALIDATION_ERROR")["message"]
-    )
+    # The spec's SimplePublicObjectInputForCreate requires `associations`: the spec step
+    # refuses it with one ErrorDetail naming the field.
+    assert assert_hubspot_error(no_associations, 400, "VALIDATION_ERROR")["errors"] == [
+        {
+            "message": "'associations' is a required property",
+            "in": "associations",
+            "code": "INVALID_INPUT",
+        }
+    ]
     contact = {"properties": {"email": "eva@demo.ch"}, "associations": []}
     assert hubspot.post("/crm/v3/objects/contacts", contact).status_code == 201
     assert_hubspot_error(hubspot.post("/crm/v3/objects/contacts", contact), 409, "CONFLICT")
@@ -766,3 +771,25 @@ def test_webhook_batches_hold_at_most_100_events() -> None:
         assert sum(sizes) == 150
         assert max(sizes) == 100
     receiver.stop()
+
+
+def test_the_spec_step_refuses_a_contact_before_the_handler(hubspot: HubSpot) -> None:
+    def stored() -> int:
+        return len(hubspot.sandbox.objects[BEISPIEL]["contacts"])
+
+    before = stored()
+    answer = hubspot.post(
+        "/crm/v3/objects/contacts",
+        {"properties": ["email", "spec@demo.ch"], "associations": []},
+    )
+
+    body = assert_hubspot_error(answer, 400, "VALIDATION_ERROR")
+    assert body["message"].startswith("Invalid input: body properties:")
+    assert body["errors"] == [
+        {
+            "message": "['email', 'spec@demo.ch'] is not of type 'object'",
+            "in": "properties",
+            "code": "INVALID_INPUT",
+        }
+    ]
+    assert stored() == before

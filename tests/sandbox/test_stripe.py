@@ -392,7 +392,13 @@ def test_invalid_requests_get_the_error_envelope(sandbox: RunningSandbox) -> Non
     }
     assert zero_trial.status_code == 400
     assert zero_trial.json()["error"]["param"] == "subscription_data[trial_period_days]"
-    assert maybe.status_code == 404  # the unknown subscription is found out first
+    # The spec step checks the parameters before the handler looks the subscription up.
+    assert maybe.status_code == 400
+    assert maybe.json()["error"] == {
+        "type": "invalid_request_error",
+        "message": "Invalid boolean: maybe",
+        "param": "cancel_at_period_end",
+    }
     assert unknown.status_code == 404
     assert unknown.json()["error"] == {
         "type": "invalid_request_error",
@@ -644,9 +650,10 @@ def test_rate_limit_answers_429_in_stripes_format() -> None:
 
 
 def test_payment_method_types_limit_the_hosted_page() -> None:
-    # The spec subset omits this real parameter (see sandbox/stripe/app.py), so this runs on
-    # a sandbox without contract checking.
-    with running(StripeSandbox()) as handle:
+    # The spec subset omits this real parameter; the Stripe checker declares it from the API
+    # reference (UNLISTED_PARAMETERS), so the spec step and the contract check both accept it.
+    sandbox = StripeSandbox(contract=True)
+    with running(sandbox) as handle:
         client = stripe.StripeClient(KEY, base_addresses={"api": handle.url})
         card_only = client.v1.checkout.sessions.create(
             checkout_params(payment_method_types=["card"])
@@ -659,6 +666,8 @@ def test_payment_method_types_limit_the_hosted_page() -> None:
     assert "Card number" in page
     assert "PayPal" not in page
     assert caught.value.param == "payment_method_types[0]"
+    assert sandbox.contract is not None
+    assert sandbox.contract.violations == []
 
 
 def test_latency_fault_slows_answers(client: stripe.StripeClient, sandbox: RunningSandbox) -> None:
@@ -754,3 +763,31 @@ def test_valid_traffic_matched_the_spec(sandbox: RunningSandbox) -> None:
 
     assert contract.checked > 20
     assert [json.dumps(v.__dict__) for v in contract.violations] == []
+
+
+def test_the_spec_step_refuses_a_checkout_without_line_items_before_the_handler(
+    sandbox: RunningSandbox,
+) -> None:
+    stand_in = sandbox.sandbox
+    assert isinstance(stand_in, StripeSandbox)
+    stored = len(stand_in.checkout_sessions), len(stand_in.customers)
+
+    answer = requests.post(
+        f"{sandbox.url}/v1/checkout/sessions",
+        data={"mode": "subscription", "success_url": "https://app.example.com/billing/success"},
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=5,
+    )
+
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "parameter_missing",
+            "doc_url": "https://stripe.com/docs/error-codes/parameter-missing",
+            "message": "Missing required param: line_items.",
+            "param": "line_items",
+        }
+    }
+    assert "Request-Id" in answer.headers
+    assert (len(stand_in.checkout_sessions), len(stand_in.customers)) == stored
