@@ -128,9 +128,9 @@ class VendorSandbox:
         return cls()
 
     # Refuse a request that breaks the spec before its handler runs, in the vendor's own
-    # error format (`spec_violation_response`). A vendor switches it on once its tests expect
-    # the spec step's answers instead of hand-written validators'.
-    refuse_off_spec: bool = False
+    # error format (`spec_violation_response`). Off only for a stand-in that must accept an
+    # off-spec request on purpose (a test of the contract check itself).
+    refuse_off_spec: bool = True
 
     def __init__(self, *, contract: bool = False, public_url: str = "") -> None:
         self.lock = threading.RLock()

@@ -81,7 +81,6 @@ class BexioSandbox(VendorSandbox):
     title = "bexio"
     spec_files = (DERIVED_SPEC, UNOFFICIAL_SPEC)
     demo_credential = "bexio-sandbox-token"
-    refuse_off_spec = True
 
     @classmethod
     def for_demo(cls, demo: DemoSetup) -> VendorSandbox:

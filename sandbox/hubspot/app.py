@@ -289,7 +289,6 @@ class HubSpotSandbox(VendorSandbox):
         )
     )
     spec_server_url = "https://api.hubapi.com"
-    refuse_off_spec = True
     # The consent screen lives on app.hubspot.com in real life; it is in no API spec, only in
     # the specs' securitySchemes (authorizationUrl https://app.hubspot.com/oauth/authorize).
     undocumented_endpoints = frozenset({"oauth_authorize", "oauth_decide"})

@@ -75,7 +75,6 @@ class LexofficeSandbox(VendorSandbox):
     spec_files = ("lexoffice/lexoffice-derived-openapi.yaml",)
     spec_server_url = "https://api.lexware.io"
     demo_credential = "lexoffice-sandbox-key"
-    refuse_off_spec = True
 
     @classmethod
     def for_demo(cls, demo: DemoSetup) -> VendorSandbox:

@@ -78,7 +78,6 @@ class QontoSandbox(VendorSandbox):
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
     demo_credential = "apiup-demo:apiup-sandbox-secret-key"
     spec_server_url = API_SERVER_URL
-    refuse_off_spec = True
     # The OAuth host's pages and token endpoint take no API credential.
     public_endpoints = frozenset({"oauth_authorize", "oauth_consent", "oauth_token"})
     # The consent page is the spec's authorizationUrl (https://oauth.qonto.com/oauth2/auth),

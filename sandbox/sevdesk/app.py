@@ -124,7 +124,6 @@ class SevdeskSandbox(VendorSandbox):
     spec_files = ("sevdesk/sevdesk-openapi.patched.yaml",)
     demo_credential = DEMO_TOKEN
     spec_server_url = "https://my.sevdesk.de/api/v1"
-    refuse_off_spec = True
 
     def __init__(
         self,

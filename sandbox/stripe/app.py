@@ -163,7 +163,6 @@ class StripeSandbox(VendorSandbox):
         )
 
     spec_server_url = "https://api.stripe.com"
-    refuse_off_spec = True
     public_endpoints = frozenset(
         {"checkout_page", "checkout_submit", "portal_page", "portal_submit"}
     )
