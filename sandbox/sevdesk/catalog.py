@@ -80,15 +80,6 @@ COMMUNICATION_WAY_KEYS: tuple[CommunicationWayKey, ...] = (
     CommunicationWayKey(8, "Rechnungsadresse", "COMM_WAY_KEY_INVOICING"),
 )
 
-# sevdesk-Update 2.0 revenue tax rules (patched spec, `Model_Order.taxRule`).
-TAX_RULE_IDS: frozenset[int] = frozenset({1, 2, 3, 4, 5, 11, 17, 18, 19, 20, 21})
-
 # "Umsatzsteuerpflichtige Umsaetze (taxRate 0/7/19)": sevDesk answers 422 for any other
 # position rate under rule 1. The other rules' allowed rates are not documented.
 TAX_RATES_BY_RULE: dict[int, frozenset[float]] = {1: frozenset({0.0, 7.0, 19.0})}
-
-ORDER_TYPES = ("AN", "AB", "LI")  # quote, order confirmation, delivery note
-ORDER_STATUSES = (100, 200, 300, 500, 750, 1000)
-INVOICE_TYPES = ("RE", "WKR", "SR", "MA", "TR", "ER")
-INVOICE_STATUSES = ("50", "100", "200", "1000")
-COMMUNICATION_WAY_TYPES = ("EMAIL", "PHONE", "WEB", "MOBILE")
