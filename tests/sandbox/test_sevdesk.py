@@ -775,3 +775,24 @@ def state_size(sandbox: SevdeskSandbox) -> int:
             ),
         )
     )
+
+
+def test_the_handler_refuses_what_the_spec_lets_through(
+    sevdesk: Api, server: RunningSandbox
+) -> None:
+    sandbox = server.sandbox
+    assert isinstance(sandbox, SevdeskSandbox)
+    company = sevdesk.company("Prosa GmbH")
+    user = sevdesk.sev_user_id()
+    before = state_size(sandbox)
+    for order, message in [
+        ({"currency": "eur"}, "currency must be an ISO 4217 code"),
+        ({"orderDate": "31.02.2026"}, "orderDate: invalid date"),
+        ({"contact": {"id": int(company["id"]), "objectName": "Invoice"}}, "of type Contact"),
+        ({"addressCountry": {"id": 999, "objectName": "StaticCountry"}}, "does not exist"),
+    ]:
+        answer = sevdesk.post(SAVE_ORDER, quote(company["id"], user, "AN-5001", **order))
+        assert answer.status_code == 400, answer.text
+        assert message in answer.json()["error"]["message"]
+        assert answer.json()["error"]["code"] is None  # the handler's answer, not the spec's
+    assert state_size(sandbox) == before
