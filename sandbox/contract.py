@@ -40,7 +40,7 @@ class _Parameters:
         return getattr(self, location)
 
 
-class _SpecRequest:
+class SpecRequest:
     """The sandbox's request as if it had been sent to the vendor's own host."""
 
     def __init__(self, req: Request, server_url: str) -> None:
@@ -62,6 +62,9 @@ class _SpecRequest:
             path={},
         )
         self.full_url_pattern = self.host_url + self.path
+
+
+_SpecRequest = SpecRequest  # the earlier private name, still imported by some sandboxes
 
 
 class _SpecResponse:
@@ -109,17 +112,15 @@ class ContractChecker:
         """The vendor host the request would have gone to (one, unless a vendor has two)."""
         return self.server_url
 
-    def spec_request(self, req: Request) -> _SpecRequest:
-        return _SpecRequest(req, self.server_url_for(req))
+    def spec_request(self, req: Request) -> SpecRequest:
+        """The request as validated; a vendor adapts it here (a body as the vendor reads it)."""
+        return SpecRequest(req, self.server_url_for(req))
 
-    def request_problems(self, req: Request) -> list[SpecProblem] | None:
-        """How the request breaks its operation's parameters and body, or None when no spec
-        file knows the operation. Security is left to the sandbox's own credential check,
-        which answers it as the vendor does (401)."""
+    def _find(self, spec_request: SpecRequest) -> tuple[Any, Any, Any] | None:
+        """The request validator, path and operation of the first spec file that knows the
+        operation (the path's variables filled in on `spec_request`), or None."""
         from openapi_core.templating.paths.exceptions import PathError
-        from openapi_core.validation.request.exceptions import MissingRequestBody
 
-        spec_request = self.spec_request(req)
         for spec_file in self.spec_files:
             # Built once per spec file: OpenAPI caches its validator, `_load` the OpenAPI.
             validator = _load(spec_file).request_validator
@@ -128,17 +129,60 @@ class ContractChecker:
             except PathError:  # ServerNotFound included
                 continue  # another of the vendor's files may hold the operation
             spec_request.parameters.path = path_result.variables
-            errors = [
-                *validator._iter_parameters_errors(spec_request, operation, path),
-                *validator._iter_body_errors(spec_request, operation),
-            ]
-            return [
-                problem
-                for error in errors
-                if type(error) is not MissingRequestBody  # an optional body left out
-                for problem in _problems(error)
-            ]
+            return validator, path, operation
         return None
+
+    def operation(self, req: Request) -> Any | None:
+        """The spec's operation object for the request, or None when no spec file knows it."""
+        found = self._find(self.spec_request(req))
+        return None if found is None else found[2]
+
+    def request_problems(self, req: Request) -> list[SpecProblem] | None:
+        """How the request breaks its operation's parameters and body, or None when no spec
+        file knows the operation. Security is left to the sandbox's own credential check,
+        which answers it as the vendor does (401)."""
+        from openapi_core.validation.request.exceptions import MissingRequestBody
+
+        spec_request = self.spec_request(req)
+        found = self._find(spec_request)
+        if found is None:
+            return None
+        validator, path, operation = found
+        errors = [
+            *validator._iter_parameters_errors(spec_request, operation, path),
+            *validator._iter_body_errors(spec_request, operation),
+        ]
+        return [
+            problem
+            for error in errors
+            if type(error) is not MissingRequestBody  # an optional body left out
+            for problem in self.problems_from(error)
+        ]
+
+    def problems_from(self, error: Exception) -> list[SpecProblem]:
+        """openapi-core's error as field problems: one per schema error of a body or
+        parameter (each named by `describe`), or one for the error as a whole."""
+        location, name = error_location(error)
+        found = schema_errors(error)
+        if not found:
+            message = str(error.__cause__ or error) if location == "body" else str(error)
+            return [SpecProblem(location, name, message)]
+        return [
+            problem
+            for schema_error in found
+            for problem in self.describe(location, name, schema_error)
+        ]
+
+    def describe(self, location: str, name: str, schema_error: Any) -> list[SpecProblem]:
+        """One jsonschema error of the body or of parameter `name` as problems."""
+        steps = [str(step) for step in getattr(schema_error, "absolute_path", [])]
+        # A missing required property is reported on its parent; name the property itself.
+        if getattr(schema_error, "validator", None) == "required":
+            match = re.match(r"'([^']+)' is a required property", schema_error.message)
+            if match:
+                steps.append(match.group(1))
+        field = ".".join([name, *steps] if name else steps)
+        return [SpecProblem(location, field, schema_error.message)]
 
     def check(self, req: Request, response: Response, *, documented: bool = True) -> None:
         from openapi_core.templating.paths.exceptions import PathError, ServerNotFound
@@ -190,26 +234,16 @@ def _describe(exc: Exception) -> str:
     return "; ".join(details)[:2000]
 
 
-def _problems(error: Exception) -> list[SpecProblem]:
-    """openapi-core's error as field problems: one per schema error of a body or parameter."""
+def error_location(error: Exception) -> tuple[str, str]:
+    """Where openapi-core's request error lies: a parameter's location and name, or the body."""
     from openapi_core.validation.request.exceptions import ParameterValidationError
 
     if isinstance(error, ParameterValidationError):
-        location, name = error.location, error.name
-    else:
-        location, name = "body", ""
-    schema_errors = list(getattr(error.__cause__, "schema_errors", None) or [])
-    if not schema_errors:
-        message = str(error.__cause__ or error) if location == "body" else str(error)
-        return [SpecProblem(location, name, message)]
-    problems = []
-    for schema_error in schema_errors:
-        steps = [str(step) for step in getattr(schema_error, "absolute_path", [])]
-        # A missing required property is reported on its parent; name the property itself.
-        if getattr(schema_error, "validator", None) == "required":
-            match = re.match(r"'([^']+)' is a required property", schema_error.message)
-            if match:
-                steps.append(match.group(1))
-        field = ".".join([name, *steps] if name else steps)
-        problems.append(SpecProblem(location, field, schema_error.message))
-    return problems
+        return error.location, error.name
+    return "body", ""
+
+
+def schema_errors(error: Exception) -> list[Any]:
+    """The jsonschema errors behind openapi-core's error (none for a missing or unreadable
+    value)."""
+    return list(getattr(error.__cause__, "schema_errors", None) or [])

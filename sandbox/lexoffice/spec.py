@@ -8,9 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Request
-
-from sandbox.contract import ContractChecker, SpecProblem, _load
+from sandbox.contract import ContractChecker, SpecProblem, error_location, schema_errors
 
 # Hibernate Validator's German messages, as the docs' samples show them ("darf nicht null sein").
 NOT_NULL = "darf nicht null sein"
@@ -27,47 +25,22 @@ class LexofficeProblem(SpecProblem):
 
 
 class LexofficeChecker(ContractChecker):
-    def request_problems(self, req: Request) -> list[SpecProblem] | None:
-        """As the shared checker, with each schema error kept whole: a line item is `oneOf`
-        priced or text, and its fault is named inside the branch its `type` picks."""
-        from openapi_core.templating.paths.exceptions import PathError
-        from openapi_core.validation.request.exceptions import (
-            MissingRequestBody,
-            MissingRequiredParameter,
-            ParameterValidationError,
-        )
+    """The shared checker, with each schema error kept whole: a line item is `oneOf` priced or
+    text, and its fault is named inside the branch its `type` picks."""
 
-        spec_request = self.spec_request(req)
-        for spec_file in self.spec_files:
-            validator = _load(spec_file).request_validator
-            try:
-                path, operation, _, path_result, _ = validator._find_path(spec_request)
-            except PathError:
-                continue
-            spec_request.parameters.path = path_result.variables
-            problems: list[SpecProblem] = []
-            for error in [
-                *validator._iter_parameters_errors(spec_request, operation, path),
-                *validator._iter_body_errors(spec_request, operation),
-            ]:
-                if type(error) is MissingRequestBody:  # an optional body left out
-                    continue
-                if isinstance(error, ParameterValidationError):
-                    location, name = error.location, error.name
-                else:
-                    location, name = "body", ""
-                if isinstance(error, MissingRequiredParameter):
-                    problems.append(LexofficeProblem(location, name, NOT_NULL, "NOTNULL"))
-                    continue
-                schema_errors = list(getattr(error.__cause__, "schema_errors", None) or [])
-                if not schema_errors:
-                    problems.append(LexofficeProblem(location, name, str(error.__cause__ or error)))
-                for schema_error in schema_errors:
-                    for problem in _named(location, name, schema_error):
-                        if problem not in problems:
-                            problems.append(problem)
-            return problems
-        return None
+    def problems_from(self, error: Exception) -> list[SpecProblem]:
+        from openapi_core.validation.request.exceptions import MissingRequiredParameter
+
+        location, name = error_location(error)
+        if isinstance(error, MissingRequiredParameter):
+            return [LexofficeProblem(location, name, NOT_NULL, "NOTNULL")]
+        if not schema_errors(error):
+            return [LexofficeProblem(location, name, str(error.__cause__ or error))]
+        # Branches of a `oneOf` may report the same fault twice; lexoffice lists it once.
+        return list(dict.fromkeys(super().problems_from(error)))
+
+    def describe(self, location: str, name: str, schema_error: Any) -> list[SpecProblem]:
+        return list(_named(location, name, schema_error))
 
 
 def _named(location: str, name: str, error: Any) -> list[LexofficeProblem]:

@@ -850,3 +850,59 @@ def test_the_spec_step_refuses_a_quotation_in_francs_before_the_handler(api: Api
     assert_regular_error(response, 406, "/v1/quotations")
     assert violated_fields(response) == {"totalPrice.currency"}
     assert len(api.sandbox.quotations) == stored
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "field"),
+    [
+        (["voucherDate"], None, "voucherDate"),
+        (["address"], None, "address"),
+        (["lineItems"], [], "lineItems"),
+        (["lineItems", 0, "type"], "bogus", "lineItems[0].type"),
+        (["lineItems", 0, "name"], None, "lineItems[0].name"),
+        (["lineItems", 0, "description"], "d" * 2001, "lineItems[0].description"),
+        (["lineItems", 0, "quantity"], None, "lineItems[0].quantity"),
+        (["lineItems", 0, "unitName"], None, "lineItems[0].unitName"),
+        (
+            ["lineItems", 0, "unitPrice", "taxRatePercentage"],
+            "19",
+            "lineItems[0].unitPrice.taxRatePercentage",
+        ),
+        (["totalPrice", "currency"], None, "totalPrice.currency"),
+        (["taxConditions", "taxType"], None, "taxConditions.taxType"),
+        (["remark"], "r" * 2001, "remark"),
+        (["language"], "fr", "language"),
+    ],
+)
+def test_the_spec_step_refuses_what_the_spec_declares(
+    api: Api, member: list[Any], value: Any, field: str
+) -> None:
+    # The handler's VoucherCheck no longer restates these rules: the spec step answers them.
+    body = fixture("quotation")
+    body["address"] = {"name": "Spec", "countryCode": "DE"}
+    parent = body
+    for step in member[:-1]:
+        parent = parent[step]
+    if value is None:
+        del parent[member[-1]]
+    else:
+        parent[member[-1]] = value
+    stored = len(api.sandbox.quotations)
+
+    response = api.post("/v1/quotations", body)
+
+    assert_regular_error(response, 406, "/v1/quotations")
+    assert field in violated_fields(response)
+    assert len(api.sandbox.quotations) == stored
+
+
+def test_the_spec_step_refuses_an_invoice_of_unknown_shipping_type(api: Api) -> None:
+    body = fixture("invoice")
+    body["shippingConditions"]["shippingType"] = "post"
+    stored = len(api.sandbox.invoices)
+
+    response = api.post("/v1/invoices", body)
+
+    assert_regular_error(response, 406, "/v1/invoices")
+    assert violated_fields(response) == {"shippingConditions.shippingType"}
+    assert len(api.sandbox.invoices) == stored
