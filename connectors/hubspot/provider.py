@@ -48,7 +48,6 @@ PROVIDER = providers.Provider(
             "crm-properties-v3",
             "oauth-v1",
             "oauth-v3",
-            "webhooks-v3",
         )
     ),
     # 110 requests per 10 s per installing account for OAuth apps: a bucket of 10 refilled at

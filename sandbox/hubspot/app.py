@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Request, Response, g, redirect, request
 
+from connectors.hubspot.provider import PROVIDER
 from sandbox.contract import ContractChecker, SpecProblem, _SpecRequest
 from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
 from sandbox.hubspot import pages
@@ -273,21 +274,7 @@ class HubSpotSandbox(VendorSandbox):
             webhook_retry_base_delay=5.0,
         )
 
-    spec_files = tuple(
-        f"hubspot/prism-patched/{name}.json"
-        for name in (
-            "crm-deals-v3",
-            "crm-contacts-v3",
-            "crm-companies-v3",
-            "crm-line-items-v3",
-            "crm-products-v3",
-            "crm-associations-v4",
-            "crm-pipelines-v3",
-            "crm-properties-v3",
-            "oauth-v1",
-            "oauth-v3",
-        )
-    )
+    spec_files = PROVIDER.spec_files
     spec_server_url = "https://api.hubapi.com"
     # The consent screen lives on app.hubspot.com in real life; it is in no API spec, only in
     # the specs' securitySchemes (authorizationUrl https://app.hubspot.com/oauth/authorize).

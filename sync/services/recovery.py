@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from sync.models import ImportJob, Transfer, VendorEvent, WebhookEvent
@@ -49,26 +50,24 @@ def transfers_resume(*, enqueue: Callable[[str], None], queued: int = 0) -> int:
 
 def events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0) -> int:
     """Events stored but not processed within the quiet time (their task was lost)."""
-    quiet_since = _quiet_since(queued)
     waiting = WebhookEvent.objects.filter(
-        state=WebhookEvent.State.RECEIVED, received_at__lte=quiet_since
-    ).values_list("tenant_id", "pk")[:BATCH]
-    by_tenant: dict[str, list[str]] = defaultdict(list)
-    for tenant, event in waiting:
-        by_tenant[str(tenant)].append(str(event))
-    for tenant_id, event_ids in by_tenant.items():
-        enqueue(tenant_id, event_ids)
-    return sum(len(ids) for ids in by_tenant.values())
+        state=WebhookEvent.State.RECEIVED, received_at__lte=_quiet_since(queued)
+    )
+    return _enqueue_by_tenant(waiting, enqueue=enqueue)
 
 
 def vendor_events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0) -> int:
     """Vendor events stored but not processed within the quiet time (their task was lost)."""
-    quiet_since = _quiet_since(queued)
     waiting = VendorEvent.objects.filter(
-        state=VendorEvent.State.RECEIVED, received_at__lte=quiet_since
-    ).values_list("tenant_id", "pk")[:BATCH]
+        state=VendorEvent.State.RECEIVED, received_at__lte=_quiet_since(queued)
+    )
+    return _enqueue_by_tenant(waiting, enqueue=enqueue)
+
+
+def _enqueue_by_tenant(waiting: QuerySet[Any], *, enqueue: Callable[[str, list[str]], None]) -> int:
+    """Hands out one batch of waiting events, one task per tenant."""
     by_tenant: dict[str, list[str]] = defaultdict(list)
-    for tenant, event in waiting:
+    for tenant, event in waiting.values_list("tenant_id", "pk")[:BATCH]:
         by_tenant[str(tenant)].append(str(event))
     for tenant_id, event_ids in by_tenant.items():
         enqueue(tenant_id, event_ids)
