@@ -23,9 +23,11 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.contract import ContractChecker, SpecProblem
+from sandbox.store import Page, Record, Resource, Store
 
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
+    from sandbox.routes import Endpoint
 
 
 @dataclass
@@ -131,12 +133,16 @@ class VendorSandbox:
     # error format (`spec_violation_response`). Off only for a stand-in that must accept an
     # off-spec request on purpose (a test of the contract check itself).
     refuse_off_spec: bool = True
+    # The records this vendor keeps (served by `sandbox.store.Store`, routed by
+    # `sandbox.routes.serve_endpoints`).
+    resources: tuple[Resource, ...] = ()
 
     def __init__(self, *, contract: bool = False, public_url: str = "") -> None:
         self.lock = threading.RLock()
         self.faults = Faults()
         self.calls: list[CallRecord] = []
         self.public_url = public_url.rstrip("/")
+        self.store = Store(self.resources)
         # Every API request is validated against the vendor's spec before its handler runs;
         # with `contract`, requests and responses are also checked after the fact.
         self.spec = self.spec_checker()
@@ -156,6 +162,7 @@ class VendorSandbox:
         """Forget all state (objects, tokens, counters)."""
         with self.lock:
             self.calls = []
+        self.store.clear()
 
     def register_routes(self, app: Flask) -> None:
         raise NotImplementedError
@@ -181,7 +188,29 @@ class VendorSandbox:
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
         """What the inspection page shows: a table per kind of object."""
-        return {}
+        return {
+            name: [{"owner": owner, **record} for owner, record in self.store.everything(name)]
+            for name in self.store.resources
+        }
+
+    # -- hooks of the declared resources (sandbox.routes) -------------------------------
+
+    def owner(self) -> str:
+        """The account whose records the current request sees."""
+        return str(g.get("credential", ""))
+
+    def new_record(self, endpoint: Endpoint, body: Any) -> Record:
+        """The record a create stores (numbers, defaults); the body as sent by default."""
+        return dict(body or {})
+
+    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
+        return dict(body or {})
+
+    def render(self, endpoint: Endpoint, record: Record) -> Any:
+        return record
+
+    def render_page(self, endpoint: Endpoint, page: Page) -> Response:
+        return self.json(page.items)
 
     # -- helpers for handlers ---------------------------------------------------------
 

@@ -1,0 +1,150 @@
+"""Routes for declared resources: list, create, read, update and delete served from the store.
+
+A vendor stand-in declares its endpoints (`Endpoint`: resource, path, paging, operations) and
+calls `serve_endpoints`; the answers go through the vendor's hooks (`ResourceHooks`), so only
+what differs between vendors is written per vendor: how a new record is filled in (numbers,
+defaults), how a record and a list are rendered, which answer a missing record gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from flask import Flask, Response, request
+
+from sandbox.store import (
+    BadPaging,
+    CursorPaging,
+    NotFound,
+    OffsetPaging,
+    Page,
+    PageNumberPaging,
+    Record,
+    Store,
+    VersionConflict,
+)
+
+if TYPE_CHECKING:
+    from sandbox.core import VendorSandbox
+
+Operation = Literal["list", "create", "read", "update", "delete"]
+Paging = OffsetPaging | PageNumberPaging | CursorPaging
+ALL_OPERATIONS: tuple[Operation, ...] = ("list", "create", "read", "update", "delete")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A collection path of one resource and what the vendor serves under it."""
+
+    resource: str
+    path: str  # the collection, e.g. "/v1/contacts"; a record is at path + "/<id>"
+    paging: Paging | None = None
+    operations: tuple[Operation, ...] = ALL_OPERATIONS
+    update_method: Literal["PUT", "PATCH", "POST"] = "PUT"
+    # The Flask converter of the id: "int" for numeric ids, "string" otherwise.
+    id_converter: Literal["int", "string"] = "string"
+    create_status: int = 201
+
+
+class ResourceHooks(Protocol):
+    """What a vendor supplies; `VendorSandbox` has defaults for all of them."""
+
+    store: Store
+
+    def owner(self) -> str: ...
+
+    def new_record(self, endpoint: Endpoint, body: Any) -> Record: ...
+
+    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record: ...
+
+    def render(self, endpoint: Endpoint, record: Record) -> Any: ...
+
+    def render_page(self, endpoint: Endpoint, page: Page) -> Response: ...
+
+    def error_response(self, status: int, message: str, **extra: Any) -> Response: ...
+
+
+def serve_endpoints(app: Flask, sandbox: VendorSandbox, endpoints: Iterable[Endpoint]) -> None:
+    for endpoint in endpoints:
+        _serve(app, sandbox, endpoint)
+
+
+def _serve(app: Flask, sandbox: VendorSandbox, endpoint: Endpoint) -> None:
+    item = f"{endpoint.path}/<{endpoint.id_converter}:record_id>"
+    name = f"{endpoint.resource}_{endpoint.path}"
+    routes: dict[Operation, tuple[str, str, Callable[..., Response]]] = {
+        "list": (endpoint.path, "GET", lambda: _list(sandbox, endpoint)),
+        "create": (endpoint.path, "POST", lambda: _create(sandbox, endpoint)),
+        "read": (item, "GET", lambda record_id: _read(sandbox, endpoint, record_id)),
+        "update": (
+            item,
+            endpoint.update_method,
+            lambda record_id: _update(sandbox, endpoint, record_id),
+        ),
+        "delete": (item, "DELETE", lambda record_id: _delete(sandbox, endpoint, record_id)),
+    }
+    for operation in endpoint.operations:
+        rule, method, view = routes[operation]
+        app.add_url_rule(rule, f"{name}.{operation}", view, methods=[method])
+
+
+def _body() -> Any:
+    return request.get_json(silent=True) if request.is_json else request.form.to_dict()
+
+
+def _not_found(sandbox: VendorSandbox, endpoint: Endpoint) -> Response:
+    return sandbox.error_response(404, f"{endpoint.resource} not found")
+
+
+def _list(sandbox: VendorSandbox, endpoint: Endpoint) -> Response:
+    rows = sandbox.store.select(endpoint.resource, sandbox.owner(), params=request.args)
+    if endpoint.paging is None:
+        return sandbox.render_page(endpoint, Page(rows, len(rows), limit=len(rows)))
+    try:
+        page = endpoint.paging.cut(rows, request.args)
+    except BadPaging as exc:
+        return sandbox.error_response(400, str(exc))
+    return sandbox.render_page(endpoint, page)
+
+
+def _create(sandbox: VendorSandbox, endpoint: Endpoint) -> Response:
+    record = sandbox.new_record(endpoint, _body())
+    stored = sandbox.store.create(endpoint.resource, sandbox.owner(), record)
+    sandbox.after_commit()
+    return sandbox.json(sandbox.render(endpoint, stored), endpoint.create_status)
+
+
+def _read(sandbox: VendorSandbox, endpoint: Endpoint, record_id: Any) -> Response:
+    try:
+        record = sandbox.store.get(endpoint.resource, sandbox.owner(), record_id)
+    except NotFound:
+        return _not_found(sandbox, endpoint)
+    return sandbox.json(sandbox.render(endpoint, record))
+
+
+def _update(sandbox: VendorSandbox, endpoint: Endpoint, record_id: Any) -> Response:
+    store = sandbox.store
+    spec = store.resources[endpoint.resource]
+    try:
+        stored = store.get(endpoint.resource, sandbox.owner(), record_id)
+        body = _body()
+        changes = sandbox.record_changes(endpoint, stored, body)
+        version = body.get(spec.version_field) if spec.version_field and body else None
+        updated = store.update(
+            endpoint.resource, sandbox.owner(), record_id, changes, version=version
+        )
+    except NotFound:
+        return _not_found(sandbox, endpoint)
+    except VersionConflict as exc:
+        return sandbox.error_response(409, f"version {exc.stored} is the current one")
+    return sandbox.json(sandbox.render(endpoint, updated))
+
+
+def _delete(sandbox: VendorSandbox, endpoint: Endpoint, record_id: Any) -> Response:
+    try:
+        sandbox.store.delete(endpoint.resource, sandbox.owner(), record_id)
+    except NotFound:
+        return _not_found(sandbox, endpoint)
+    return Response(status=204)
