@@ -85,6 +85,7 @@ def test_the_words_a_customer_reads_are_translated(declared: Provider) -> None:
     for text in texts:
         if str(text):
             assert _translated(text, "de"), str(text)
+            assert _translated(text, "fr"), str(text)
 
 
 @pytest.mark.parametrize("declared", PROVIDERS, ids=lambda p: p.key)
