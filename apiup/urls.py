@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("webhooks/hubspot", hubspot_webhook, name="hubspot_webhook"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("legal/", include("web.legal_urls")),
     path("accounts/", include("allauth.urls")),
     path("registration/", include("accounts.urls")),
     path("registration/", include("web.setup_urls")),

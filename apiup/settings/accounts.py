@@ -47,6 +47,9 @@ ACCOUNT_RATE_LIMITS = {
 }
 
 TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
+# The operator's own terms and privacy pages; empty: the placeholder pages under /legal/.
+LEGAL_TERMS_URL = env.str("LEGAL_TERMS_URL", default="")
+LEGAL_PRIVACY_URL = env.str("LEGAL_PRIVACY_URL", default="")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="APIUP <no-reply@apiup.local>")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 if env.str("EMAIL_URL", default=""):
