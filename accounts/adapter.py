@@ -1,4 +1,5 @@
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
@@ -7,7 +8,23 @@ from django.urls import reverse
 from django.utils import timezone
 
 
+class ProductSite:
+    """What account e-mails name as the sender's site: the product, not the host it runs on."""
+
+    name = "APIUP"
+
+    @property
+    def domain(self) -> str:
+        return urlsplit(settings.PUBLIC_BASE_URL).netloc
+
+
 class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        super().send_mail(template_prefix, email, {"current_site": ProductSite(), **context})
+
+    def format_email_subject(self, subject: str) -> str:
+        return f"[{ProductSite.name}] {subject}"
+
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         # The acceptance is stored with the user row itself, so a user without it cannot exist.
         user = super().save_user(request, user, form, commit=False)

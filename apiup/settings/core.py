@@ -113,7 +113,9 @@ else:
 
 LANGUAGE_CODE = "de"
 LANGUAGES = [("de", _("German")), ("en", _("English")), ("fr", _("French"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# `locale` is what makemessages writes; `locale_overrides` replaces texts of installed apps
+# (allauth addresses German users informally).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_overrides"]
 USE_I18N = True
 TIME_ZONE = "Europe/Berlin"
 USE_TZ = True
