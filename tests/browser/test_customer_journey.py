@@ -169,5 +169,11 @@ def test_a_new_customer_goes_through_the_wizard_and_sees_a_transfer(
         page.goto(f"{base}/activity/")
         assert "Erster Auftrag" in page.content()
         shot("activity-log")
+        # On a phone the pages fit the screen: nothing scrolls sideways but a wide table.
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path, name in (("/", "dashboard-390px"), ("/activity/", "activity-log-390px")):
+            page.goto(f"{base}{path}")
+            shot(name)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
         browser.close()
-    assert len(shots) == 11
+    assert len(shots) == 13
