@@ -41,6 +41,7 @@ class DashboardView(OnboardedRequiredMixin, TemplateView):
         context["connections"] = connector_selectors.connection_list(tenant=tenant)
         context["systems"] = dashboard.systems_overview(tenant=tenant)
         context["chart"] = dashboard.transfer_chart(tenant=tenant)
+        context["chart_total"] = sum(day.total for day in context["chart"])
         context["outcomes"] = dashboard.OUTCOMES
         context["subscription"] = progress.subscription
         if progress.subscription is not None:

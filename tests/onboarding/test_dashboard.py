@@ -52,6 +52,7 @@ def test_overview_lists_systems_health_and_the_chart(
     assert body.count('class="badge connected"') >= 2
     assert 'class="chart-bar done"' in body
     assert 'class="chart-bar failed"' in body
+    assert '<span class="chart-total">2</span>' in body
     assert reverse("sync:transfer_list") in body
     assert "Continue setup" not in body
 
@@ -60,6 +61,14 @@ def test_overview_lists_systems_health_and_the_chart(
     assert "paused for billing" in browser.get(reverse("dashboard:home")).content.decode()
     Connection.objects.filter(system="lexoffice").update(status=Connection.Status.NEEDS_RECONNECT)
     assert "needs reconnecting" in browser.get(reverse("dashboard:home")).content.decode()
+
+
+def test_the_chart_says_so_when_nothing_was_transferred(
+    browser: Client, live_customer: Subscription
+) -> None:
+    body = browser.get(reverse("dashboard:home")).content.decode()
+    assert "No transfers in the last 14 days." in body
+    assert 'class="chart"' not in body
 
 
 def test_overview_in_german(browser: Client, live_customer: Subscription) -> None:

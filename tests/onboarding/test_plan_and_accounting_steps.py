@@ -29,16 +29,18 @@ def hubspot_connected(owner: User) -> Connection:
     )
 
 
-def test_plan_page_shows_each_system_with_price_and_trial_in_both_languages(
+def test_plan_page_shows_each_system_with_net_price_and_trial_in_every_language(
     browser: Client, hubspot_connected: Connection
 ) -> None:
     english = browser.get(reverse("billing:plan")).content.decode()
     for name in ("lexware office", "bexio", "sevDesk", "Qonto"):
         assert name in english
-    assert "29 € / month, 14 days free trial" in english
+    assert "29 € / month plus VAT, 14 days free trial" in english
     assert "Won deals become quote drafts in lexware office" in english
     german = browser.get(reverse("billing:plan"), HTTP_ACCEPT_LANGUAGE="de").content.decode()
-    assert "29 € / Monat, 14 Tage kostenlos testen" in german
+    assert "29 € / Monat zzgl. MwSt., 14 Tage kostenlos testen" in german
+    french = browser.get(reverse("billing:plan"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "29 € HT / mois, 14 jours d\u2019essai gratuit" in french
 
 
 def test_choosing_a_plan_stores_it_and_leads_to_the_accounting_step(
