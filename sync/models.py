@@ -5,7 +5,9 @@ per-tenant settings."""
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -110,6 +112,25 @@ class VendorEvent(TenantOwnedModel):
         return f"{self.system} {self.event_type} {self.event_id or self.dedupe_key[:12]}"
 
 
+def vendor_link(url: str) -> str:
+    """`url` if a page may link to it, else "". The link comes from the vendor's answer, so
+    it is checked like any input: only https (a javascript: or data: link would run in our
+    pages), and plain http only for the local sandboxes of development."""
+    if not url or any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
+        return ""  # browsers drop such characters, "java\tscript:" would pass the check
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if not parts.netloc:
+        return ""
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and (settings.SANDBOX_VENDORS or settings.DEBUG):
+        return url
+    return ""
+
+
 class Transfer(TenantOwnedModel):
     """One business effect in the accounting system: one quote per deal, one customer per
     HubSpot contact or company. The unique constraint is the idempotency key."""
@@ -180,6 +201,11 @@ class Transfer(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_type} {self.object_id}"
+
+    @property
+    def vendor_link(self) -> str:
+        """The link to the record in the accounting system, if it is safe to show."""
+        return vendor_link(self.vendor_url)
 
 
 class TransferAttempt(TenantOwnedModel):

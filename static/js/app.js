@@ -1,0 +1,18 @@
+// What the templates ask for with data attributes: the Content-Security-Policy lets no inline
+// script or event handler run, so the behaviour lives here.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // The language switch submits on choice (a button stands in without script).
+  for (const select of document.querySelectorAll("select[data-submit-on-change]")) {
+    select.addEventListener("change", () => select.form.submit());
+  }
+  // A form that undoes something (disconnecting a system) asks first.
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) {
+        event.preventDefault();
+      }
+    });
+  }
+});
