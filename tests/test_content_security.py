@@ -33,7 +33,7 @@ HOSTILE_LINKS = [
 
 @pytest.fixture
 def customer() -> User:
-    user: User = UserFactory()
+    user: User = UserFactory()  # type: ignore[assignment]
     return user
 
 
@@ -51,7 +51,7 @@ def _pages(client: Client, transfer: Transfer) -> list[str]:
 
 
 def _quote_with_link(user: User, url: str) -> Transfer:
-    transfer: Transfer = TransferFactory(
+    transfer: Transfer = TransferFactory(  # type: ignore[assignment]
         tenant=user.tenant,
         state=Transfer.State.DONE,
         error="",

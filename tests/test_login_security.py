@@ -82,7 +82,7 @@ def test_the_per_account_limit_holds_whatever_address_the_guesses_come_from(sett
 
 
 def _staff() -> User:
-    user: User = UserFactory(is_staff=True, is_superuser=True, tenant=None)
+    user: User = UserFactory(is_staff=True, is_superuser=True, tenant=None)  # type: ignore[assignment]
     return user
 
 
