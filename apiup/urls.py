@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
@@ -7,6 +8,10 @@ from apiup.health import healthz
 from billing.views import stripe_webhook
 from connectors.api import ConnectionViewSet
 from sync.views import hubspot_webhook
+
+# The admin's own login form would take unlimited guesses; staff sign in through the
+# account login instead, with its rate limits, and come back to the admin.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 api = DefaultRouter()
 api.register("connections", ConnectionViewSet, basename="connection")

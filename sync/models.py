@@ -5,12 +5,15 @@ per-tenant settings."""
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantOwnedModel
 from connectors.registry import system_choices
+from sync import messages
 
 
 class WebhookEvent(TenantOwnedModel):
@@ -110,6 +113,25 @@ class VendorEvent(TenantOwnedModel):
         return f"{self.system} {self.event_type} {self.event_id or self.dedupe_key[:12]}"
 
 
+def vendor_link(url: str) -> str:
+    """`url` if a page may link to it, else "". The link comes from the vendor's answer, so
+    it is checked like any input: only https (a javascript: or data: link would run in our
+    pages), and plain http only for the local sandboxes of development."""
+    if not url or any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
+        return ""  # browsers drop such characters, "java\tscript:" would pass the check
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if not parts.netloc:
+        return ""
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and (settings.SANDBOX_VENDORS or settings.DEBUG):
+        return url
+    return ""
+
+
 class Transfer(TenantOwnedModel):
     """One business effect in the accounting system: one quote per deal, one customer per
     HubSpot contact or company. The unique constraint is the idempotency key."""
@@ -147,13 +169,18 @@ class Transfer(TenantOwnedModel):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # While a worker runs the transfer; a redelivered task finds the lease and leaves it be.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # The error as a code with parameters (sync.messages), put into the reader's language
+    # when shown; `error` holds its text in the product's language, or the plain text of a
+    # row written before codes existed.
     error = models.TextField(_("error"), blank=True)
+    error_message = models.JSONField(null=True, blank=True)
     error_retryable = models.BooleanField(default=False)
     customer_vendor_id = models.CharField(max_length=64, blank=True)
     vendor_id = models.CharField(_("vendor id"), max_length=64, blank=True)
     vendor_number = models.CharField(_("number"), max_length=64, blank=True)
     vendor_url = models.URLField(_("link"), max_length=500, blank=True)
     written_back = models.BooleanField(default=False)
+    # Messages (sync.messages) or, from older rows and connectors.rules, plain text.
     notes = models.JSONField(default=list, blank=True)
     source_payload = models.JSONField(_("from HubSpot"), null=True, blank=True)
     sent_payload = models.JSONField(_("sent"), null=True, blank=True)
@@ -181,6 +208,20 @@ class Transfer(TenantOwnedModel):
     def __str__(self) -> str:
         return f"{self.kind} {self.object_type} {self.object_id}"
 
+    @property
+    def vendor_link(self) -> str:
+        """The link to the record in the accounting system, if it is safe to show."""
+        return vendor_link(self.vendor_url)
+
+    @property
+    def error_text(self) -> str:
+        """The error in the language active now (the reader's)."""
+        return messages.render(self.error_message) if self.error_message else self.error
+
+    @property
+    def note_texts(self) -> list[str]:
+        return [messages.render(note) for note in self.notes]
+
 
 class TransferAttempt(TenantOwnedModel):
     """One run of a transfer, with what went wrong in plain words."""
@@ -195,7 +236,9 @@ class TransferAttempt(TenantOwnedModel):
     transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveIntegerField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    # As on Transfer: the code with parameters, and the text in the product's language.
     error = models.TextField(blank=True)
+    error_message = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -204,6 +247,10 @@ class TransferAttempt(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.outcome}"
+
+    @property
+    def error_text(self) -> str:
+        return messages.render(self.error_message) if self.error_message else self.error
 
 
 class ObjectLink(TenantOwnedModel):

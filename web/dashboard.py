@@ -83,6 +83,12 @@ class ChartBar:
     count: int
     percent: float  # of the busiest day's height
 
+    @property
+    def height(self) -> int:
+        """The percent in whole steps, which static/css/app.css has a rule for each of (a
+        style attribute would be refused by the Content-Security-Policy)."""
+        return round(self.percent)
+
 
 @dataclass(frozen=True)
 class ChartDay:

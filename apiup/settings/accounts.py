@@ -45,6 +45,15 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[APIUP] "
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
 }
+# Behind a proxy every request arrives from the proxy's address: counted by that address, ten
+# failed logins by anyone would lock every customer out. The per-IP limits count the client
+# the trusted proxies name instead: the entry TRUSTED_PROXY_COUNT places from the end of
+# X-Forwarded-For (the entries before it are the client's to forge), or the header one proxy
+# sets alone (TRUSTED_CLIENT_IP_HEADER, e.g. X-Real-IP). Production counts one proxy.
+ALLAUTH_TRUSTED_PROXY_COUNT: int = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER: str | None = (
+    env.str("TRUSTED_CLIENT_IP_HEADER", default="") or None
+)
 
 TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
 # The operator's own terms and privacy pages; empty: the placeholder pages under /legal/.

@@ -12,6 +12,7 @@ from connectors.base import AccountingConnector
 from connectors.models import Connection
 from connectors.registry import connector_class, provider
 from connectors.rules import Placeholder
+from sync.messages import Message, Refusal
 from sync.models import TransferSettings
 
 # The standard VAT rate of the tenant's country, until the tenant sets its own default.
@@ -45,7 +46,7 @@ def hubspot_connection(*, tenant: Tenant) -> Connection:
 def accounting_connector(*, tenant: Tenant) -> AccountingConnector:
     plan = plan_of(tenant=tenant)
     if plan is None:
-        raise errors.PermanentError("No plan has been chosen, so no accounting system is set.")
+        raise Refusal(Message("plan.missing"))
     connection = Connection.objects.for_tenant(tenant).filter(system=plan).first()
     if connection is None:
         raise errors.ReconnectRequired(f"{provider(plan).label} is not connected.")

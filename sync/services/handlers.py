@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from django.utils.translation import gettext as _
-
 from connectors import errors
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
 from connectors.rules import customer_for_deal
 from connectors.shapes import Company, Customer, Deal, Person
-from sync.models import Transfer, TransferAttempt
+from sync.messages import Message, Refusal, note_entries, object_type
+from sync.models import Transfer, TransferAttempt, vendor_link
 from sync.services import context, customers, quotes, runs
 from sync.services.runs import Run, plain, run_save
 from sync.services.transitions import transfer_transition
@@ -42,13 +41,9 @@ class TransferHandler:
         return State.PENDING
 
 
-def _customer_note(how: str) -> str:
-    return {
-        "linked": _("Customer: the one linked earlier."),
-        "email": _("Customer: found by e-mail address."),
-        "name": _("Customer: found by name."),
-        "created": _("Customer: newly created."),
-    }[how]
+def _customer_note(how: str) -> Message:
+    """How the customer was found: linked, email, name or created."""
+    return Message(f"customer.{how}")
 
 
 class QuoteTransfer(TransferHandler):
@@ -92,7 +87,7 @@ class QuoteTransfer(TransferHandler):
                 run=run,
                 state=State.SKIPPED,
                 outcome=Outcome.SKIPPED,
-                error=_("The deal is no longer in a won stage; no quote was created."),
+                error=Message("deal.not_won"),
             )
             return
 
@@ -119,7 +114,7 @@ class QuoteTransfer(TransferHandler):
             transfer=transfer,
             to=State.QUOTE_IN_FLIGHT,
             customer_vendor_id=ref.vendor_id,
-            notes=[*customer.notes, *notes, _customer_note(how)],
+            notes=note_entries(*customer.notes, *notes, _customer_note(how)),
             sent_payload=plain(quote),
         )
         if not sending:
@@ -142,31 +137,30 @@ class QuoteTransfer(TransferHandler):
             return Transfer.ObjectType.COMPANY, deal.company.hubspot_id
         if deal.contact is not None:
             return Transfer.ObjectType.CONTACT, deal.contact.hubspot_id
-        raise errors.PermanentError(_("The deal has neither a company nor a contact."))
+        raise Refusal(Message("deal.no_customer"))
 
     @staticmethod
     def _done(
         run: Run, hubspot: HubSpotClient, vendor_id: str, number: str, url: str, *, reconciled: bool
     ) -> None:
         transfer = run.transfer
+        # The link comes from the vendor's answer: one that is no https link is neither shown
+        # nor written to the deal.
+        url = vendor_link(url)
         transfer.vendor_id = vendor_id
         transfer.vendor_number = number
         transfer.vendor_url = url
         if reconciled:
-            transfer.notes = [
-                *transfer.notes,
-                _("The quote had been created; it was not sent twice."),
-            ]
+            transfer.notes = [*transfer.notes, *note_entries(Message("quote.found_after_all"))]
         run_save(run, "vendor_id", "vendor_number", "vendor_url", "notes")
         runs.run_finish(run=run, state=State.DONE, outcome=Outcome.SUCCEEDED)
         try:
             hubspot.write_back_quote(transfer.object_id, number=number or vendor_id, url=url)
         except errors.ConnectorError as failure:
-            transfer.notes = [
-                *transfer.notes,
-                _("The quote number could not be written to the deal: %(error)s")
-                % {"error": runs.failure_message(failure=failure)},
-            ]
+            note = Message(
+                "quote.not_written_back", {"error": runs.failure_message(failure=failure)}
+            )
+            transfer.notes = [*transfer.notes, *note_entries(note)]
             run_save(run, "notes")
             return
         transfer.written_back = True
@@ -211,8 +205,7 @@ def customer_transfer(
             run=run,
             state=State.SKIPPED,
             outcome=Outcome.SKIPPED,
-            error=_("Excluded from transfer by the property “%(name)s”.")
-            % {"name": ctx.settings.exclusion_property},
+            error=Message("customer.excluded", {"name": ctx.settings.exclusion_property}),
             at_generation=generation,
         ):
             runs.run_again(run=run)
@@ -231,7 +224,7 @@ def customer_transfer(
     )
     transfer.vendor_id = ref.vendor_id
     transfer.vendor_number = ref.number
-    transfer.notes = [*customer.notes, _customer_note(how)]
+    transfer.notes = note_entries(*customer.notes, _customer_note(how))
     run_save(run, "vendor_id", "vendor_number", "notes")
     if not runs.run_finish(
         run=run, state=State.DONE, outcome=Outcome.SUCCEEDED, at_generation=generation
@@ -295,7 +288,7 @@ class DeletionTransfer(TransferHandler):
                 run=run,
                 state=State.SKIPPED,
                 outcome=Outcome.SKIPPED,
-                error=_("Deleted in HubSpot; it had never been transferred."),
+                error=Message("deletion.never_transferred"),
             )
             return
         if not _gone_in_hubspot(run=run, transfer=transfer):
@@ -305,14 +298,13 @@ class DeletionTransfer(TransferHandler):
                 run=run,
                 state=State.SKIPPED,
                 outcome=Outcome.SKIPPED,
-                error=_(
-                    "A deletion was reported, but HubSpot still has this %(object)s: the "
-                    "customer in %(system)s was not deleted."
-                )
-                % {
-                    "object": transfer.get_object_type_display(),
-                    "system": connector.provider.label,
-                },
+                error=Message(
+                    "deletion.still_in_hubspot",
+                    {
+                        "object": object_type(transfer.object_type),
+                        "system": connector.provider.label,
+                    },
+                ),
             )
             return
         if not connector.capabilities.can_delete_customers:
@@ -320,15 +312,13 @@ class DeletionTransfer(TransferHandler):
                 run=run,
                 state=State.SKIPPED,
                 outcome=Outcome.SKIPPED,
-                error=_(
-                    "Deleted in HubSpot. %(system)s does not allow deleting customers through "
-                    "its API: please delete customer %(number)s there yourself if it is no "
-                    "longer needed."
-                )
-                % {
-                    "system": connector.provider.label,
-                    "number": link.vendor_number or link.vendor_id,
-                },
+                error=Message(
+                    "deletion.not_supported",
+                    {
+                        "system": connector.provider.label,
+                        "number": link.vendor_number or link.vendor_id,
+                    },
+                ),
             )
             return
         connector.delete_customer(customers.CustomerRef(vendor_id=link.vendor_id))

@@ -6,12 +6,11 @@ import datetime as dt
 from decimal import Decimal
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from connectors import errors
 from connectors.base import AccountingConnector
 from connectors.rules import fit_title
 from connectors.shapes import Deal, Quote, QuotePosition
+from sync.messages import Message, Refusal, UnsupportedRefusal
 from sync.models import TransferSettings
 
 
@@ -27,30 +26,30 @@ def quote_from_deal(
     connector: AccountingConnector,
     settings: TransferSettings,
     today: dt.date | None = None,
-) -> tuple[Quote, list[str]]:
-    notes: list[str] = []
+) -> tuple[Quote, list[Message]]:
+    notes: list[Message] = []
     accepted = connector.capabilities.currencies
     currency = (deal.currency or "EUR").upper()
     if accepted is not None and currency not in accepted:
-        raise errors.UnsupportedByVendor(
-            _("%(system)s accepts only %(currencies)s; the deal is in %(currency)s.")
-            % {
-                "system": connector.provider.label,
-                "currencies": ", ".join(sorted(accepted)),
-                "currency": currency,
-            }
+        raise UnsupportedRefusal(
+            Message(
+                "deal.currency_refused",
+                {
+                    "system": connector.provider.label,
+                    "currencies": ", ".join(sorted(accepted)),
+                    "currency": currency,
+                },
+            )
         )
     if not deal.line_items:
-        raise errors.PermanentError(_("The deal has no line items, so the quote would be empty."))
-    title, shortened = fit_title(deal.name, connector.capabilities.title_max_length)
+        raise Refusal(Message("deal.no_line_items"))
+    max_length = connector.capabilities.title_max_length
+    title, shortened = fit_title(deal.name, max_length)
     reference = quote_reference(deal)
     introduction = reference
-    if shortened:
+    if shortened and max_length is not None:
         introduction = f"{deal.name}\n{reference}"
-        notes.append(
-            _("The deal name was shortened to %(length)d characters for the title.")
-            % {"length": connector.capabilities.title_max_length}
-        )
+        notes.append(Message("quote.title_shortened", {"length": max_length}))
     positions = tuple(
         QuotePosition(
             name=item.name,

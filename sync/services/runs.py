@@ -19,12 +19,12 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.models import Tenant
 from apiup.locks import LockTimeout
 from apiup.outages import OUTAGES
 from connectors import errors
+from sync.messages import Message, Refusal, error_fields, verbatim
 from sync.models import Transfer, TransferAttempt
 from sync.services import pacing
 from sync.services.transitions import transfer_transition
@@ -95,11 +95,12 @@ def run_save(run: Run, *fields: str) -> None:
     run.transfer.save(update_fields=[*fields, "updated_at"])
 
 
-def _end_attempt(run: Run, *, outcome: str, error: str = "") -> None:
+def _end_attempt(run: Run, *, outcome: str, error: Message | str | None = None) -> None:
     run.attempt.outcome = outcome
-    run.attempt.error = error
+    for name, value in error_fields(error).items():
+        setattr(run.attempt, name, value)
     run.attempt.finished_at = timezone.now()
-    run.attempt.save(update_fields=["outcome", "error", "finished_at"])
+    run.attempt.save(update_fields=["outcome", "error", "error_message", "finished_at"])
 
 
 def run_stop(*, run: Run) -> None:
@@ -109,7 +110,7 @@ def run_stop(*, run: Run) -> None:
     _end_attempt(
         run,
         outcome=TransferAttempt.Outcome.SKIPPED,
-        error=_("Another run changed this transfer meanwhile; this one stopped."),
+        error=Message("run.superseded"),
     )
 
 
@@ -118,18 +119,18 @@ def run_finish(
     run: Run,
     state: str,
     outcome: str,
-    error: str = "",
+    error: Message | str | None = None,
     retryable: bool = False,
     at_generation: int | None = None,
 ) -> bool:
     """Ends the run in a final state; returns False when the transfer may not take it (see
     transitions.py), which with `at_generation` means a newer change has come in: the
-    caller then runs it again (run_again)."""
+    caller then runs it again (run_again). `error` is a Message, or a str shown as it is."""
     moved = transfer_transition(
         transfer=run.transfer,
         to=state,
         at_generation=at_generation,
-        error=error,
+        **error_fields(error),
         error_retryable=retryable,
         lease_until=None,
         finished_at=timezone.now(),
@@ -176,16 +177,14 @@ def run_retry_later(
             run=run,
             state=Transfer.State.FAILED,
             outcome=TransferAttempt.Outcome.FAILED,
-            error=_("Gave up after %(n)d attempts: %(error)s")
-            % {"n": transfer.attempts, "error": message},
+            error=Message("run.gave_up", {"n": transfer.attempts, "error": message}),
             retryable=True,
         )
         return
     transfer.next_attempt_at = timezone.now() + delay
     transfer.lease_until = None
-    transfer.error = message
-    transfer.error_retryable = True
-    run_save(run, "next_attempt_at", "lease_until", "error", "error_retryable")
+    _set_error(transfer, message)
+    run_save(run, "next_attempt_at", "lease_until", "error", "error_message", "error_retryable")
     _end_attempt(run, outcome=TransferAttempt.Outcome.RETRY, error=message)
     seconds = delay.total_seconds()
     if seconds <= INLINE_COUNTDOWN_LIMIT:
@@ -198,34 +197,32 @@ def run_release(*, run: Run, failure: errors.ConnectorError) -> None:
     message = failure_message(failure=failure)
     transfer = run.transfer
     transfer.lease_until = None
-    transfer.error = message
-    transfer.error_retryable = True
-    run_save(run, "lease_until", "error", "error_retryable")
+    _set_error(transfer, message)
+    run_save(run, "lease_until", "error", "error_message", "error_retryable")
     _end_attempt(run, outcome=TransferAttempt.Outcome.RETRY, error=message)
 
 
-def failure_message(*, failure: errors.ConnectorError) -> str:
-    """What went wrong, in the customer's words."""
+def _set_error(transfer: Transfer, message: Message) -> None:
+    for name, value in error_fields(message).items():
+        setattr(transfer, name, value)
+    transfer.error_retryable = True
+
+
+def failure_message(*, failure: errors.ConnectorError) -> Message:
+    """What went wrong, in the customer's words (the vendor's own message kept verbatim)."""
+    if isinstance(failure, Refusal):
+        return failure.message
     if isinstance(failure, errors.ReconnectRequired | errors.AuthorizationExpired):
-        return _("The connection was refused (%(reason)s). Please reconnect it.") % {
-            "reason": failure.vendor_message
-        }
+        return Message("vendor.refused_connection", {"reason": verbatim(failure.vendor_message)})
     if isinstance(failure, errors.RateLimited):
-        return _("The vendor's rate limit was reached; the transfer waits and tries again.")
+        return Message("vendor.rate_limited")
     if isinstance(failure, errors.UnknownOutcome):
-        return _(
-            "The vendor did not answer in time. Before trying again, the product checks "
-            "whether the quote was created after all."
-        )
+        return Message("vendor.unknown_outcome")
     if isinstance(failure, CustomerBusy):
-        return _(
-            "Another transfer is working on the same customer; this one waits and tries again."
-        )
+        return Message("customer.busy")
     if isinstance(failure, errors.TransientError):
-        return _("The vendor is not reachable right now (%(reason)s); it will be tried again.") % {
-            "reason": failure.vendor_message
-        }
-    return failure.vendor_message
+        return Message("vendor.unreachable", {"reason": verbatim(failure.vendor_message)})
+    return verbatim(failure.vendor_message)
 
 
 def run_guarded(*, run: Run, work: Callable[[Run], None], retry: Retry) -> None:
@@ -264,6 +261,6 @@ def run_guarded(*, run: Run, work: Callable[[Run], None], retry: Retry) -> None:
             run=run,
             state=Transfer.State.FAILED,
             outcome=TransferAttempt.Outcome.FAILED,
-            error=_("An unexpected error occurred. The team has been notified."),
+            error=Message("run.unexpected"),
             retryable=True,
         )

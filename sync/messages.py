@@ -1,0 +1,182 @@
+"""What the activity log says about a transfer, stored as a code with its parameters and put
+into words when it is read, in the reader's language.
+
+The worker writes in no one's language in particular (the product's default, German): text
+stored in its words would greet an English reader in German. So a transfer's error, its
+attempts' errors and its notes are stored as {"code": ..., "params": {...}} and rendered with
+gettext when a page shows them. A vendor's own message is a parameter, kept verbatim: it is
+not ours to translate. Rows written before codes existed hold plain text, shown as it is."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
+
+from connectors import errors
+
+# The vendor's words (or other text nobody translates), shown as they came.
+VERBATIM = "verbatim"
+
+# Every code with its text in English, the msgid its translations are looked up by. A code
+# stays once rows hold it; a changed text gets a new code.
+TEXTS: dict[str, str] = {
+    # The end of a run.
+    "run.superseded": gettext_noop(
+        "Another run changed this transfer meanwhile; this one stopped."
+    ),
+    "run.gave_up": gettext_noop("Gave up after %(n)d attempts: %(error)s"),
+    "run.unexpected": gettext_noop("An unexpected error occurred. The team has been notified."),
+    # What a vendor's answer meant.
+    "vendor.refused_connection": gettext_noop(
+        "The connection was refused (%(reason)s). Please reconnect it."
+    ),
+    "vendor.rate_limited": gettext_noop(
+        "The vendor's rate limit was reached; the transfer waits and tries again."
+    ),
+    "vendor.unknown_outcome": gettext_noop(
+        "The vendor did not answer in time. Before trying again, the product checks "
+        "whether the quote was created after all."
+    ),
+    "vendor.unreachable": gettext_noop(
+        "The vendor is not reachable right now (%(reason)s); it will be tried again."
+    ),
+    "customer.busy": gettext_noop(
+        "Another transfer is working on the same customer; this one waits and tries again."
+    ),
+    # Quotes.
+    "deal.not_won": gettext_noop("The deal is no longer in a won stage; no quote was created."),
+    "deal.no_customer": gettext_noop("The deal has neither a company nor a contact."),
+    "deal.no_line_items": gettext_noop("The deal has no line items, so the quote would be empty."),
+    "deal.currency_refused": gettext_noop(
+        "%(system)s accepts only %(currencies)s; the deal is in %(currency)s."
+    ),
+    "quote.title_shortened": gettext_noop(
+        "The deal name was shortened to %(length)d characters for the title."
+    ),
+    "quote.found_after_all": gettext_noop("The quote had been created; it was not sent twice."),
+    "quote.not_written_back": gettext_noop(
+        "The quote number could not be written to the deal: %(error)s"
+    ),
+    "plan.missing": gettext_noop("No plan has been chosen, so no accounting system is set."),
+    # Customers.
+    "customer.linked": gettext_noop("Customer: the one linked earlier."),
+    "customer.email": gettext_noop("Customer: found by e-mail address."),
+    "customer.name": gettext_noop("Customer: found by name."),
+    "customer.created": gettext_noop("Customer: newly created."),
+    "customer.excluded": gettext_noop("Excluded from transfer by the property “%(name)s”."),
+    # Deletions.
+    "deletion.never_transferred": gettext_noop(
+        "Deleted in HubSpot; it had never been transferred."
+    ),
+    "deletion.still_in_hubspot": gettext_noop(
+        "A deletion was reported, but HubSpot still has this %(object)s: the customer in "
+        "%(system)s was not deleted."
+    ),
+    "deletion.not_supported": gettext_noop(
+        "Deleted in HubSpot. %(system)s does not allow deleting customers through its API: "
+        "please delete customer %(number)s there yourself if it is no longer needed."
+    ),
+    # Words used inside other messages (the HubSpot object types of Transfer.ObjectType).
+    "object.deal": gettext_noop("deal"),
+    "object.contact": gettext_noop("contact"),
+    "object.company": gettext_noop("company"),
+}
+
+Param: TypeAlias = "str | int | float | Message"
+
+
+@dataclass(frozen=True)
+class Message:
+    code: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code != VERBATIM and self.code not in TEXTS:
+            raise ValueError(f"no text for the message code {self.code!r}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "params": {
+                name: value.as_json() if isinstance(value, Message) else value
+                for name, value in self.params.items()
+            },
+        }
+
+    def __str__(self) -> str:
+        """The text in the language active now (the reader's, on a page)."""
+        return render(self.as_json())
+
+    def text_in(self, language: str) -> str:
+        with translation.override(language):
+            return str(self)
+
+
+def verbatim(text: str) -> Message:
+    """Words that are shown as they are: a vendor's message."""
+    return Message(VERBATIM, {"text": text})
+
+
+def object_type(value: str) -> Message:
+    """A HubSpot object type (Transfer.ObjectType) as a word inside a message."""
+    return Message(f"object.{value}")
+
+
+def render(stored: object) -> str:
+    """The text of a stored message in the active language: a {"code", "params"} dict, or
+    the plain text of a row written before codes existed."""
+    if isinstance(stored, Message):
+        stored = stored.as_json()
+    if not isinstance(stored, dict) or "code" not in stored:
+        return "" if stored is None else str(stored)
+    code = str(stored["code"])
+    raw = stored.get("params") or {}
+    params = {
+        name: render(value) if isinstance(value, dict) else value for name, value in raw.items()
+    }
+    if code == VERBATIM:
+        return str(params.get("text", ""))
+    english = TEXTS.get(code)
+    if english is None:
+        # A code this version does not know (written by a newer one): its words at least.
+        return " ".join([code, *(str(value) for value in params.values())])
+    try:
+        return gettext(english) % params
+    except (KeyError, TypeError, ValueError):
+        # A translation whose placeholders do not match: the English text is still right.
+        return english % params
+
+
+def error_fields(error: Message | str | None) -> dict[str, Any]:
+    """The fields a transfer or an attempt stores for `error`: its code with parameters
+    (`error_message`), and its text in the product's language (`error`) for the admin, the
+    e-mails and a search. A str is stored as it is (text nobody translates)."""
+    if error is None or error == "":
+        return {"error": "", "error_message": None}
+    if isinstance(error, str):
+        return {"error": error, "error_message": None}
+    return {"error": error.text_in(settings.LANGUAGE_CODE), "error_message": error.as_json()}
+
+
+def note_entries(*notes: Message | str) -> list[Any]:
+    """Notes as a transfer stores them: a message's code with parameters, or plain text (the
+    notes of connectors.rules, still in the worker's words)."""
+    return [note.as_json() if isinstance(note, Message) else note for note in notes]
+
+
+class Refusal(errors.PermanentError):
+    """A transfer the product itself refuses (the deal cannot become a quote): permanent, and
+    told to the customer in the customer's language."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.text_in(settings.LANGUAGE_CODE))
+        self.message = message
+
+
+class UnsupportedRefusal(Refusal, errors.UnsupportedByVendor):
+    """What the deal asks for is something the customer's system cannot do."""
