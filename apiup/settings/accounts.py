@@ -55,6 +55,9 @@ ALLAUTH_TRUSTED_CLIENT_IP_HEADER: str | None = (
     env.str("TRUSTED_CLIENT_IP_HEADER", default="") or None
 )
 
+# A refused signup keeps what was typed, so the password rule shown under the field can be
+# followed without typing both passwords again.
+ACCOUNT_PASSWORD_INPUT_RENDER_VALUE = True
 TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
 # The operator's own terms and privacy pages; empty: the placeholder pages under /legal/.
 LEGAL_TERMS_URL = env.str("LEGAL_TERMS_URL", default="")

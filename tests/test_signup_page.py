@@ -1,4 +1,5 @@
-"""The terms and privacy pages a customer accepts at signup can be read, in their language."""
+"""What the signup page shows before anything is typed: the terms and privacy pages it links (in
+the reader's language), the password rule, and what a refused form keeps."""
 
 import pytest
 from django.test import Client
@@ -33,3 +34,14 @@ def test_the_operators_own_pages_replace_the_placeholders(client: Client, settin
     assert (
         'href="https://example.com/datenschutz"' in client.get("/accounts/signup/").content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_the_password_rule_is_shown_before_an_error_and_kept_after_one(client_en: Client) -> None:
+    page = client_en.get("/accounts/signup/").content.decode()
+    assert "at least 10 characters" in page
+    refused = client_en.post(
+        "/accounts/signup/",
+        {"email": "a@example.com", "password1": "kurz-42", "password2": "kurz-42"},
+    ).content.decode()
+    assert 'value="kurz-42"' in refused
