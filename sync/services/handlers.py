@@ -155,7 +155,9 @@ class QuoteTransfer(TransferHandler):
         run_save(run, "vendor_id", "vendor_number", "vendor_url", "notes")
         runs.run_finish(run=run, state=State.DONE, outcome=Outcome.SUCCEEDED)
         try:
-            hubspot.write_back_quote(transfer.object_id, number=number or vendor_id, url=url)
+            # A draft has no number yet (lexware office and sevDesk number a quote when it is
+            # finalized): the deal gets the link, not the vendor's internal id as a "number".
+            hubspot.write_back_quote(transfer.object_id, number=number, url=url)
         except errors.ConnectorError as failure:
             note = Message(
                 "quote.not_written_back", {"error": runs.failure_message(failure=failure)}
