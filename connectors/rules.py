@@ -6,9 +6,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from connectors.shapes import Address, Company, Customer, CustomerKind, Person
+from connectors.shapes import Address, Company, Customer, CustomerKind, Note, Person
+
+# The notes these rules write, in English: the activity log translates them when it shows them.
+NOTE_TEXTS = {
+    "rules.last_name_from_first_name": gettext_noop(
+        "The contact has no last name; the first name was used as the last name."
+    ),
+    "rules.last_name_from_email": gettext_noop(
+        "The contact has no name; the e-mail address was used as the last name."
+    ),
+    "rules.company_placeholder_name": gettext_noop(
+        "The company has neither a name nor a domain; “%(name)s” was used."
+    ),
+    "rules.company_name_from_domain": gettext_noop(
+        "The company has no name; its domain “%(name)s” was used."
+    ),
+    "rules.company_placeholder_address": gettext_noop(
+        "The company's address is incomplete; placeholder values (%(values)s) were used."
+    ),
+    "rules.contact_placeholder_address": gettext_noop(
+        "The contact's address is incomplete; placeholder values (%(values)s) were used."
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,20 +48,18 @@ def company_name(company: Company) -> str:
     return company.name.strip() or company.domain.strip()
 
 
-def person_with_last_name(person: Person) -> tuple[Person, str]:
+def person_with_last_name(person: Person) -> tuple[Person, Note | None]:
     """Accounting systems need a last name; HubSpot allows a first name or an e-mail alone,
     which then serves as the last name."""
     if person.last_name.strip():
-        return person, ""
+        return person, None
     if person.first_name.strip():
-        return replace(person, first_name="", last_name=person.first_name.strip()), _(
-            "The contact has no last name; the first name was used as the last name."
+        return replace(person, first_name="", last_name=person.first_name.strip()), Note(
+            "rules.last_name_from_first_name"
         )
     if person.email.strip():
-        return replace(person, last_name=person.email.strip()), _(
-            "The contact has no name; the e-mail address was used as the last name."
-        )
-    return person, ""
+        return replace(person, last_name=person.email.strip()), Note("rules.last_name_from_email")
+    return person, None
 
 
 def complete_address(address: Address, placeholder: Placeholder, country: str) -> Address:
@@ -60,21 +80,19 @@ def customer_for_deal(
     default_country: str,
 ) -> Customer:
     """The deal's company (with the contact as contact person) or, without one, the contact."""
-    notes: list[str] = []
+    notes: list[Note] = []
     if company is not None:
         name = company_name(company)
         if not name:
             name = placeholder.name
-            notes.append(_("The company has neither a name nor a domain; “%s” was used.") % name)
+            notes.append(Note("rules.company_placeholder_name", (("name", name),)))
         elif not company.name.strip():
-            notes.append(_("The company has no name; its domain “%s” was used.") % name)
+            notes.append(Note("rules.company_name_from_domain", (("name", name),)))
         address = company.address
         if not address.is_complete:
             address = complete_address(address, placeholder, default_country)
-            notes.append(
-                _("The company's address is incomplete; placeholder values (%s) were used.")
-                % f"{placeholder.name}, {placeholder.street}, {placeholder.city}"
-            )
+            values = f"{placeholder.name}, {placeholder.street}, {placeholder.city}"
+            notes.append(Note("rules.company_placeholder_address", (("values", values),)))
         contact_person = None
         if contact is not None:
             contact_person, note = person_with_last_name(contact)
@@ -96,10 +114,8 @@ def customer_for_deal(
         address = person.address
         if not address.is_complete:
             address = complete_address(address, placeholder, default_country)
-            notes.append(
-                _("The contact's address is incomplete; placeholder values (%s) were used.")
-                % f"{placeholder.street}, {placeholder.city}"
-            )
+            values = f"{placeholder.street}, {placeholder.city}"
+            notes.append(Note("rules.contact_placeholder_address", (("values", values),)))
         return Customer(
             kind=CustomerKind.PERSON, person=replace(person, address=address), notes=tuple(notes)
         )

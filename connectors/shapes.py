@@ -53,13 +53,22 @@ class CustomerKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """Something a mapping had to assume, for the activity log: a code (whose English text is
+    declared beside the rule that writes it) and its parameters, put into words when read."""
+
+    code: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Customer:
     """Who a quote is for: a company (with an optional contact person) or a person."""
 
     kind: CustomerKind
     company: Company | None = None
     person: Person | None = None
-    notes: tuple[str, ...] = ()  # what the mapping had to assume, for the activity log
+    notes: tuple[Note, ...] = ()  # what the mapping had to assume, for the activity log
 
     def require_company(self) -> Company:
         if self.company is None:

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 
-from connectors import errors
+from connectors import errors, rules
+from connectors.shapes import Note
 
 # The vendor's words (or other text nobody translates), shown as they came.
 VERBATIM = "verbatim"
@@ -85,6 +86,8 @@ TEXTS: dict[str, str] = {
     "object.deal": gettext_noop("deal"),
     "object.contact": gettext_noop("contact"),
     "object.company": gettext_noop("company"),
+    # What the reference-000 rules assumed about a customer.
+    **rules.NOTE_TEXTS,
 }
 
 Param: TypeAlias = "str | int | float | Message"
@@ -163,10 +166,12 @@ def error_fields(error: Message | str | None) -> dict[str, Any]:
     return {"error": error.text_in(settings.LANGUAGE_CODE), "error_message": error.as_json()}
 
 
-def note_entries(*notes: Message | str) -> list[Any]:
-    """Notes as a transfer stores them: a message's code with parameters, or plain text (the
-    notes of connectors.rules, still in the worker's words)."""
-    return [note.as_json() if isinstance(note, Message) else note for note in notes]
+def note_entries(*notes: Message | Note) -> list[Any]:
+    """Notes as a transfer stores them: a code with its parameters."""
+    return [
+        (note if isinstance(note, Message) else Message(note.code, dict(note.params))).as_json()
+        for note in notes
+    ]
 
 
 class Refusal(errors.PermanentError):

@@ -3,7 +3,7 @@
 import pytest
 
 from connectors.rules import Placeholder, customer_for_deal, fit_title
-from connectors.shapes import Address, Company, CustomerKind, Person
+from connectors.shapes import Address, Company, CustomerKind, Note, Person
 
 FULL_ADDRESS = Address("Hauptstraße", "5", "10115", "Berlin", "DE")
 
@@ -18,7 +18,7 @@ def test_a_company_with_only_a_domain_uses_the_domain_as_name() -> None:
     assert customer.kind is CustomerKind.COMPANY
     assert customer.company is not None
     assert customer.company.name == "beispiel.de"
-    assert any("beispiel.de" in note for note in customer.notes)
+    assert customer.notes == (Note("rules.company_name_from_domain", (("name", "beispiel.de"),)),)
 
 
 def test_incomplete_company_data_falls_back_to_the_placeholder_and_says_so() -> None:

@@ -166,3 +166,28 @@ class _WriteBackRecorded:
 
     def write_back_quote(self, object_id: str, *, number: str, url: str) -> None:
         self.urls.append(url)
+
+
+def test_what_the_rules_assumed_about_a_customer_is_read_in_each_readers_language() -> None:
+    from connectors.rules import Placeholder, customer_for_deal
+    from connectors.shapes import Address, Company
+    from sync.messages import note_entries
+
+    with translation.override("de"):
+        customer = customer_for_deal(
+            company=Company(domain="beispiel.de", address=Address(city="Köln")),
+            contact=None,
+            placeholder=Placeholder(),
+            default_country="DE",
+        )
+    transfer = TransferFactory(notes=note_entries(*customer.notes))
+    reader = _reader_of(transfer)
+
+    from_domain = "The company has no name; its domain “%(name)s” was used."
+    placeholders = "The company's address is incomplete; placeholder values (%(values)s) were used."
+    values = "Musterfirma, Musterstraße, Musterstadt"
+    page_en = _page(reader, transfer, "en")
+    assert _escaped(from_domain % {"name": "beispiel.de"}) in page_en
+    assert _escaped(placeholders % {"values": values}) in page_en
+    page_de = _page(reader, transfer, "de")
+    assert _escaped(_german(from_domain, name="beispiel.de")) in page_de
