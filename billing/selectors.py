@@ -1,5 +1,7 @@
 """The one billing question the rest of the product asks."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from accounts.models import Tenant
@@ -8,7 +10,7 @@ from billing.models import Subscription
 TRANSFERRING_STATUSES = frozenset({Subscription.Status.TRIALING, Subscription.Status.ACTIVE})
 
 
-def transferring_tenant_ids() -> QuerySet[Subscription]:
+def transferring_tenant_ids() -> QuerySet[Subscription, Any]:
     """The ids of the tenants whose work may reach a vendor now, as a subquery: the same rule
     as may_transfer, for the periodic tasks that look at every tenant's work at once."""
     return Subscription.objects.filter(status__in=TRANSFERRING_STATUSES).values("tenant_id")
