@@ -139,7 +139,13 @@ def stripe_event_apply(*, event_id: str) -> bool:
         StripeEvent.objects.filter(pk=event_id).update(
             error=f"{type(failure).__name__}: {failure}"[:1000]
         )
-        logger.warning("stripe event %s failed: %s", event_id, type(failure).__name__)
+        if stored.attempts + 1 >= MAX_APPLY_ATTEMPTS:
+            logger.error(
+                "stripe event %s not applied after %d attempts; it stays for someone to look at",
+                event_id, MAX_APPLY_ATTEMPTS,
+            )  # fmt: skip
+        else:
+            logger.warning("stripe event %s failed: %s", event_id, type(failure).__name__)
         raise
 
 
@@ -172,11 +178,6 @@ def stripe_events_resume(*, enqueue: Callable[[str], None]) -> int:
     ids = list(waiting.values_list("pk", flat=True)[:RESUME_BATCH])
     for event_id in ids:
         enqueue(event_id)
-    for event_id, error in StripeEvent.objects.filter(
-        processed_at__isnull=True, attempts=MAX_APPLY_ATTEMPTS
-    ).values_list("pk", "error"):
-        logger.error("stripe event %s not applied after %d attempts: %s", event_id,
-                     MAX_APPLY_ATTEMPTS, error)  # fmt: skip
     return len(ids)
 
 
