@@ -37,13 +37,33 @@ class Subscription(TenantOwnedModel):
 
 
 class StripeEvent(models.Model):
-    """An inbound Stripe event, stored before it is processed; processed once by its id."""
+    """An inbound Stripe event, stored and acknowledged before it is applied (by a task);
+    applied once by its id."""
 
     id = models.CharField(primary_key=True, max_length=255)
     type = models.CharField(max_length=100)
     payload = models.JSONField()
+    # The customer the event is about, where it can be told: closing the account deletes
+    # its events with it (the payload holds the customer's e-mail address).
+    tenant = models.ForeignKey(
+        "accounts.Tenant", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Runs of the apply task so far, when the last began, and why the last one failed.
+    attempts = models.PositiveIntegerField(default=0)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # Small: only events not yet applied, which the resume task looks for.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(processed_at__isnull=True),
+                name="billing_stripe_event_waiting",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"

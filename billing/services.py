@@ -3,17 +3,33 @@ an account (its subscription is cancelled first)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
+from collections.abc import Callable
+from contextlib import suppress
+from functools import partial
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.models import Tenant
+from apiup.locks import named_lock
+from apiup.outages import OUTAGES
 from billing import signals, stripe_gateway
 from billing.models import StripeEvent, Subscription
 from billing.selectors import TRANSFERRING_STATUSES
 
 logger = logging.getLogger(__name__)
+
+# An event not applied within this long is handed to a worker again (its task was lost, or
+# gave up on a long outage), up to MAX_APPLY_ATTEMPTS runs in all; then it stays, with its
+# error, for someone to look at (admin, and an error in the log).
+RESUME_AFTER = dt.timedelta(minutes=5)
+MAX_APPLY_ATTEMPTS = 30
+RESUME_BATCH = 200
 
 _HANDLED = {
     "checkout.session.completed",
@@ -53,51 +69,140 @@ def checkout_start(
     )
 
 
-def stripe_event_receive(*, payload: bytes, signature: str) -> bool:
-    """Verifies and stores the event, then applies it; returns False for a duplicate."""
+def stripe_event_receive(*, payload: bytes, signature: str, enqueue: Callable[[str], None]) -> bool:
+    """Verifies and stores the event, and hands it to a worker once stored: nothing here
+    calls Stripe or waits for a lock, so Stripe has its answer at once. Returns False for an
+    event applied already (a repeated delivery); one stored but not yet applied is handed
+    out again, which is safe (stripe_event_apply)."""
     event = stripe_gateway.event_verify(payload=payload, signature=signature)
-    try:
-        with transaction.atomic():
-            StripeEvent.objects.create(id=event["id"], type=event["type"], payload=event)
-    except IntegrityError:
-        # A concurrent or repeated delivery of an event already stored: already handled.
-        pass
-    return stripe_event_process(event_id=event["id"])
-
-
-def stripe_event_process(*, event_id: str) -> bool:
-    with transaction.atomic():
-        stored = StripeEvent.objects.select_for_update().get(pk=event_id)
-        if stored.processed_at is not None:
-            return False
-        event = stored.payload
-        if event["type"] in _HANDLED:
-            _apply(event)
-        else:
-            logger.info("stripe: event type %s acknowledged, not handled", event["type"])
-        from django.utils import timezone
-
-        stored.processed_at = timezone.now()
-        stored.save(update_fields=["processed_at"])
+    # get_or_create treats a concurrent delivery's insert as "already stored", not an error.
+    stored, _created = StripeEvent.objects.get_or_create(
+        id=event["id"],
+        defaults={"type": event["type"], "payload": event, "tenant_id": _tenant_id_of(event)},
+    )
+    if stored.processed_at is not None:
+        return False
+    transaction.on_commit(partial(_hand_off, enqueue, stored.pk))
     return True
 
 
-def _apply(event: dict[str, object]) -> None:
+def _hand_off(enqueue: Callable[[str], None], event_id: str) -> None:
+    try:
+        enqueue(event_id)
+    except OUTAGES:
+        # The event is stored, so Stripe gets its success; the resume task hands it out.
+        logger.warning("broker unreachable: stripe event %s waits for the resume task", event_id)
+
+
+def _tenant_id_of(event: dict[str, Any]) -> uuid.UUID | None:
+    """The tenant whose subscription, Stripe customer or checkout the event names; None for
+    an event about no customer of the product (or one whose account was closed)."""
+    matches = Q()
     subscription_id = stripe_gateway.subscription_id_of(event)
-    if not subscription_id:
-        return
-    state = stripe_gateway.subscription_state(subscription_id)
+    if subscription_id:
+        matches |= Q(stripe_subscription_id=subscription_id)
+    customer_id = stripe_gateway.customer_id_of(event)
+    if customer_id:
+        matches |= Q(stripe_customer_id=customer_id)
+    with suppress(ValueError):
+        matches |= Q(tenant_id=uuid.UUID(stripe_gateway.tenant_of_checkout(event)))
+    if not matches:
+        return None
+    return Subscription.objects.filter(matches).values_list("tenant_id", flat=True).first()
+
+
+def stripe_event_apply(*, event_id: str) -> bool:
+    """The task's service: applies a stored event once; returns False when it was applied
+    already. The subscription's state is read from Stripe outside any database transaction;
+    only the write that follows takes a row lock, briefly. A failure is noted on the event
+    (attempts, error) and raised, for the task to try again."""
+    stored = StripeEvent.objects.filter(pk=event_id, processed_at__isnull=True).first()
+    if stored is None:
+        return False
+    StripeEvent.objects.filter(pk=event_id).update(
+        attempts=F("attempts") + 1, attempted_at=timezone.now()
+    )
+    event = stored.payload
+    try:
+        if event["type"] not in _HANDLED:
+            logger.info("stripe: event type %s acknowledged, not handled", event["type"])
+            return _record(event_id=event_id, state=None)
+        subscription_id = stripe_gateway.subscription_id_of(event)
+        if not subscription_id:
+            return _record(event_id=event_id, state=None)
+        # One subscription's events are applied one at a time (a lock outside the database),
+        # so that the state read from Stripe last is the one written last.
+        with named_lock(f"stripe:subscription:{subscription_id}", timeout=60, wait=30):
+            state = stripe_gateway.subscription_state(subscription_id)
+            return _record(event_id=event_id, state=state)
+    except Exception as failure:
+        StripeEvent.objects.filter(pk=event_id).update(
+            error=f"{type(failure).__name__}: {failure}"[:1000]
+        )
+        if stored.attempts + 1 >= MAX_APPLY_ATTEMPTS:
+            logger.error(
+                "stripe event %s not applied after %d attempts; it stays for someone to look at",
+                event_id, MAX_APPLY_ATTEMPTS,
+            )  # fmt: skip
+        else:
+            logger.warning("stripe event %s failed: %s", event_id, type(failure).__name__)
+        raise
+
+
+def _record(*, event_id: str, state: stripe_gateway.SubscriptionState | None) -> bool:
+    """Writes the subscription's state and marks the event applied, in one transaction."""
+    with transaction.atomic():
+        stored = StripeEvent.objects.select_for_update().get(pk=event_id)
+        if stored.processed_at is not None:
+            return False  # another worker applied it meanwhile
+        subscription = None if state is None else _apply(stored.payload, state)
+        tenant_id = subscription.tenant_id if subscription else _tenant_id_of(stored.payload)
+        stored.tenant_id = tenant_id
+        if tenant_id is None:
+            # About no customer of the product, such as the cancellation that closing an
+            # account sends after the account is gone: nothing of it is kept but id and type.
+            stored.payload = {}
+        stored.processed_at = timezone.now()
+        stored.error = ""
+        stored.save(update_fields=["tenant", "payload", "processed_at", "error"])
+    return True
+
+
+def stripe_events_resume(*, enqueue: Callable[[str], None]) -> int:
+    """Events stored but not applied after a while: their task was lost (a broker restarted
+    empty) or gave up on an outage. Each is handed out again, until MAX_APPLY_ATTEMPTS."""
+    quiet_since = timezone.now() - RESUME_AFTER
+    waiting = StripeEvent.objects.filter(
+        processed_at__isnull=True, attempts__lt=MAX_APPLY_ATTEMPTS, received_at__lte=quiet_since
+    ).filter(Q(attempted_at__isnull=True) | Q(attempted_at__lte=quiet_since))
+    ids = list(waiting.values_list("pk", flat=True)[:RESUME_BATCH])
+    for event_id in ids:
+        enqueue(event_id)
+    return len(ids)
+
+
+def stripe_events_purge(*, received_before: dt.datetime) -> int:
+    """Retention: Stripe's events carry the customer's e-mail address; they go with the
+    other stored payloads (PAYLOAD_RETENTION_DAYS), applied or not."""
+    deleted, _ = StripeEvent.objects.filter(received_at__lt=received_before).delete()
+    return deleted
+
+
+def _apply(event: dict[str, Any], state: stripe_gateway.SubscriptionState) -> Subscription | None:
     tenant_id = state.tenant_id or stripe_gateway.tenant_of_checkout(event)
     subscription = (
-        Subscription.objects.select_for_update()
-        .filter(stripe_subscription_id=subscription_id)
-        .first()
+        Subscription.objects.select_for_update().filter(stripe_subscription_id=state.id).first()
     )
     if subscription is None and tenant_id:
-        subscription = Subscription.objects.select_for_update().filter(tenant_id=tenant_id).first()
+        with suppress(ValueError):
+            subscription = (
+                Subscription.objects.select_for_update()
+                .filter(tenant_id=uuid.UUID(tenant_id))
+                .first()
+            )
     if subscription is None:
-        logger.warning("stripe: subscription %s belongs to no known tenant", subscription_id)
-        return
+        logger.warning("stripe: subscription %s belongs to no known tenant", state.id)
+        return None
     was_transferring = subscription.status in TRANSFERRING_STATUSES
     subscription.stripe_subscription_id = state.id
     subscription.stripe_customer_id = state.customer_id or subscription.stripe_customer_id
@@ -106,8 +211,9 @@ def _apply(event: dict[str, object]) -> None:
     subscription.trial_end = state.trial_end
     subscription.save()
     if subscription.status in TRANSFERRING_STATUSES and not was_transferring:
-        # sync releases the webhook events it kept on hold (sync.receivers).
+        # sync releases the work it kept on hold (sync.receivers).
         signals.subscription_activated.send(sender=Subscription, tenant=subscription.tenant)
+    return subscription
 
 
 def _status(stripe_status: str) -> str:
@@ -125,7 +231,8 @@ def _status(stripe_status: str) -> str:
 def tenant_close(*, tenant: Tenant) -> None:
     """Closes the customer's account: the Stripe subscription is cancelled first (if that
     fails, nothing is deleted and the customer may try again), then the tenant and everything
-    it owns, its users included, is deleted."""
+    it owns, its users and its Stripe events included, is deleted. Stripe's events about the
+    cancellation arrive later and keep no payload (_record)."""
     subscription = Subscription.objects.for_tenant(tenant).first()
     if (
         subscription is not None
@@ -134,4 +241,10 @@ def tenant_close(*, tenant: Tenant) -> None:
     ):
         stripe_gateway.subscription_cancel(subscription.stripe_subscription_id)
     with transaction.atomic():
+        if subscription is not None and subscription.stripe_customer_id:
+            # Not yet linked to the tenant (stored before its customer id was known, and not
+            # applied yet); the linked ones go with the tenant (on_delete=CASCADE).
+            StripeEvent.objects.filter(
+                tenant__isnull=True, payload__data__object__customer=subscription.stripe_customer_id
+            ).delete()
         Tenant.objects.filter(pk=tenant.pk).delete()

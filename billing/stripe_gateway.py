@@ -129,3 +129,15 @@ def subscription_id_of(event: dict[str, Any]) -> str:
 def tenant_of_checkout(event: dict[str, Any]) -> str:
     obj = event["data"]["object"]
     return str(obj.get("client_reference_id") or (obj.get("metadata") or {}).get("tenant", ""))
+
+
+def customer_id_of(event: dict[str, Any]) -> str:
+    """The Stripe customer an event is about: a customer object itself, or the one an object
+    names (as an id, or expanded)."""
+    obj = event["data"]["object"]
+    if obj.get("object") == "customer":
+        return str(obj.get("id") or "")
+    customer = obj.get("customer")
+    if isinstance(customer, dict):
+        return str(customer.get("id") or "")
+    return str(customer or "")

@@ -13,6 +13,7 @@ from django.views.generic import DetailView, ListView
 
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import TenantScopedMixin, tenant_of
+from billing.selectors import may_transfer
 from connectors.hubspot import webhooks
 from sync import intake, selectors, tasks
 from sync.forms import TransferFilterForm
@@ -94,7 +95,18 @@ class TransferRetryView(TenantScopedMixin, DetailView[Transfer]):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         transfer = self.get_object()
         if event_services.transfer_retry(transfer=transfer, enqueue=tasks.enqueue_transfer):
-            messages.success(request, _("The transfer will be tried again in a moment."))
+            # The task holds the transfer of a tenant that may not transfer (transfers.py).
+            if may_transfer(tenant=transfer.tenant):
+                messages.success(request, _("The transfer will be tried again in a moment."))
+            else:
+                messages.warning(
+                    request,
+                    _(
+                        "Your subscription is not active, so nothing is sent to your accounting "
+                        "system for now. The transfer is kept and tried again on its own once "
+                        "the payment is settled."
+                    ),
+                )
         else:
             messages.info(request, _("This transfer has not failed, so there is nothing to retry."))
         return redirect("sync:transfer_detail", pk=transfer.pk)
@@ -106,8 +118,19 @@ class ImportStartView(OnboardedRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        imports.import_start(tenant=tenant_of(request), enqueue=tasks.enqueue_import)
-        messages.success(
-            request, _("The import has started; its progress is shown below as it runs.")
-        )
+        tenant = tenant_of(request)
+        imports.import_start(tenant=tenant, enqueue=tasks.enqueue_import)
+        if may_transfer(tenant=tenant):
+            messages.success(
+                request, _("The import has started; its progress is shown below as it runs.")
+            )
+        else:
+            messages.warning(
+                request,
+                _(
+                    "Your subscription is not active, so nothing is sent to your accounting "
+                    "system for now. The import is kept and starts on its own once the "
+                    "payment is settled."
+                ),
+            )
         return redirect("sync:transfer_list")

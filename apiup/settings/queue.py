@@ -59,6 +59,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "options": {"expires": _RESUME_INTERVAL},
     },
     "purge-expired-records": {"task": "sync.purge_expired_records", "schedule": 3600.0},
+    "resume-stripe-events": {"task": "billing.resume_stripe_events", "schedule": 300.0},
     "send-notices": {"task": "sync.send_notices", "schedule": 300.0},
 }
 

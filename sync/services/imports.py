@@ -3,7 +3,11 @@
 It pages through HubSpot with a cursor that is stored after every page, so a job that is
 interrupted (a restart, a lost worker) resumes where it stopped; a contact that was already
 transferred is not sent again. Each contact gets its own transfer row, shown in the log, and
-takes the same path as every transfer: claimed under a lease, ended through runs.py."""
+takes the same path as every transfer: claimed under a lease, ended through runs.py.
+
+A tenant whose subscription is not in its trial or paid (billing.selectors.may_transfer) gets
+its job, held: it waits queued, and starts when the subscription is active again
+(recovery.work_release)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from django.db import transaction
 
 from accounts.models import Tenant
 from apiup.locks import LockTimeout, named_lock
+from billing.selectors import may_transfer
 from connectors import errors
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
@@ -35,7 +40,9 @@ UNFINISHED = (ImportJob.State.QUEUED, ImportJob.State.RUNNING)
 
 
 def import_start(*, tenant: Tenant, enqueue: EnqueueImport) -> list[ImportJob]:
-    """Queues the import of contacts and companies, unless one is already under way."""
+    """Queues the import of contacts and companies, unless one is already under way; holds
+    it while the tenant may not transfer."""
+    paying = may_transfer(tenant=tenant)
     jobs = []
     for object_type in (Transfer.ObjectType.COMPANY, Transfer.ObjectType.CONTACT):
         running = (
@@ -47,7 +54,8 @@ def import_start(*, tenant: Tenant, enqueue: EnqueueImport) -> list[ImportJob]:
         )
         job = running or ImportJob.objects.create(tenant=tenant, object_type=object_type)
         jobs.append(job)
-        transaction.on_commit(partial(enqueue, str(job.pk), 0))
+        if paying:
+            transaction.on_commit(partial(enqueue, str(job.pk), 0))
     return jobs
 
 
@@ -107,6 +115,13 @@ def import_run(job_id: str, *, enqueue: EnqueueImport) -> None:
     """One slice of an import job; enqueues the next slice until HubSpot has no more pages."""
     job = ImportJob.objects.select_related("tenant").filter(pk=job_id).first()
     if job is None or job.state in (ImportJob.State.DONE, ImportJob.State.FAILED):
+        return
+    if not may_transfer(tenant=job.tenant):
+        # The subscription lapsed after the slice was enqueued: the job waits, queued, at its
+        # cursor; nothing reaches HubSpot or the vendor until it is released.
+        ImportJob.objects.for_tenant(job.tenant).filter(
+            pk=job.pk, state=ImportJob.State.RUNNING
+        ).update(state=ImportJob.State.QUEUED)
         return
     try:
         with named_lock(f"import:{job.pk}", timeout=SLICE_SECONDS * 3, wait=0):

@@ -1,4 +1,7 @@
-"""Retention: stored payloads go after 30 days, log entries after 90 (configurable)."""
+"""Retention: stored payloads go after 30 days, log entries after 90 (configurable).
+
+Events kept on hold for billing and Stripe's events follow the same rule as every stored
+payload: a subscription unpaid for longer than the retention loses the events of that time."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
+from billing.services import stripe_events_purge
 from sync.models import Transfer, TransferAttempt, VendorEvent, WebhookEvent
 
 
@@ -19,12 +23,9 @@ def records_purge(*, now: dt.datetime | None = None) -> dict[str, int]:
         .exclude(source_payload=None, sent_payload=None)
         .update(source_payload=None, sent_payload=None)
     )
-    events, _ = (
-        WebhookEvent.objects.filter(received_at__lt=payload_cutoff)
-        .exclude(state=WebhookEvent.State.ON_HOLD)
-        .delete()
-    )
+    events, _ = WebhookEvent.objects.filter(received_at__lt=payload_cutoff).delete()
     vendor_events, _ = VendorEvent.objects.filter(received_at__lt=payload_cutoff).delete()
+    stripe_events = stripe_events_purge(received_before=payload_cutoff)
     attempts, _ = TransferAttempt.objects.filter(started_at__lt=log_cutoff).delete()
     transfers, _ = Transfer.objects.filter(
         updated_at__lt=log_cutoff, state__in=[Transfer.State.DONE, Transfer.State.SKIPPED]
@@ -33,6 +34,7 @@ def records_purge(*, now: dt.datetime | None = None) -> dict[str, int]:
         "payloads": payloads,
         "events": events,
         "vendor_events": vendor_events,
+        "stripe_events": stripe_events,
         "attempts": attempts,
         "transfers": transfers,
     }

@@ -1,20 +1,30 @@
 """Work whose task was lost: a worker that died, or a broker that lost its queue (Redis
 restarted empty). Every piece of work has a row in the database, so the periodic tasks
-find it there and hand it to the workers again; running it twice is safe everywhere."""
+find it there and hand it to the workers again; running it twice is safe everywhere.
+
+Work of a tenant whose subscription is not in its trial or paid (billing.selectors) is held:
+left as it is, not handed out, until the subscription is active again (work_release)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import Tenant
+from apiup.outages import OUTAGES
+from billing.selectors import transferring_tenant_ids
 from sync.models import ImportJob, Transfer, VendorEvent, WebhookEvent
 from sync.services import imports
+
+logger = logging.getLogger(__name__)
 
 BATCH = 500
 # Work counts as lost only when it has been quiet for longer than the queue in front of it
@@ -36,6 +46,7 @@ def transfers_resume(*, enqueue: Callable[[str], None], queued: int = 0) -> int:
     quiet_since = _quiet_since(queued)
     stale = (
         Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES, updated_at__lte=quiet_since)
+        .filter(tenant_id__in=transferring_tenant_ids())
         .filter(Q(next_attempt_at__lte=quiet_since) | Q(next_attempt_at__isnull=True))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
     )
@@ -51,7 +62,9 @@ def transfers_resume(*, enqueue: Callable[[str], None], queued: int = 0) -> int:
 def events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0) -> int:
     """Events stored but not processed within the quiet time (their task was lost)."""
     waiting = WebhookEvent.objects.filter(
-        state=WebhookEvent.State.RECEIVED, received_at__lte=_quiet_since(queued)
+        state=WebhookEvent.State.RECEIVED,
+        received_at__lte=_quiet_since(queued),
+        tenant_id__in=transferring_tenant_ids(),
     )
     return _enqueue_by_tenant(waiting, enqueue=enqueue)
 
@@ -59,7 +72,9 @@ def events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0)
 def vendor_events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0) -> int:
     """Vendor events stored but not processed within the quiet time (their task was lost)."""
     waiting = VendorEvent.objects.filter(
-        state=VendorEvent.State.RECEIVED, received_at__lte=_quiet_since(queued)
+        state=VendorEvent.State.RECEIVED,
+        received_at__lte=_quiet_since(queued),
+        tenant_id__in=transferring_tenant_ids(),
     )
     return _enqueue_by_tenant(waiting, enqueue=enqueue)
 
@@ -81,9 +96,69 @@ def imports_resume(*, enqueue: Callable[[str, float], None]) -> int:
     ids = [
         str(pk)
         for pk in ImportJob.objects.filter(
-            state__in=imports.UNFINISHED, updated_at__lte=quiet_since
+            state__in=imports.UNFINISHED,
+            updated_at__lte=quiet_since,
+            tenant_id__in=transferring_tenant_ids(),
         ).values_list("pk", flat=True)[:BATCH]
     ]
     for job_id in ids:
         enqueue(job_id, 0)
     return len(ids)
+
+
+def work_release(
+    *,
+    tenant: Tenant,
+    enqueue_events: Callable[[str, list[str]], None],
+    enqueue_vendor_events: Callable[[str, list[str]], None],
+    enqueue_transfer: Callable[[str], None],
+    enqueue_import: Callable[[str, float], None],
+) -> int:
+    """The subscription is active again: the work held meanwhile (waiting events, transfers
+    with work left, unfinished imports) is handed to the workers once the caller's
+    transaction commits. Events held at intake are released by events_release_on_hold."""
+    events = [
+        str(pk)
+        for pk in WebhookEvent.objects.for_tenant(tenant)
+        .filter(state=WebhookEvent.State.RECEIVED)
+        .values_list("pk", flat=True)
+    ]
+    vendor_events = [
+        str(pk)
+        for pk in VendorEvent.objects.for_tenant(tenant)
+        .filter(state=VendorEvent.State.RECEIVED)
+        .values_list("pk", flat=True)
+    ]
+    # A transfer waiting for its retry time keeps it: its countdown task or the resume task
+    # brings it when it is due.
+    transfers = [
+        str(pk)
+        for pk in Transfer.objects.for_tenant(tenant)
+        .filter(state__in=Transfer.ACTIVE_STATES)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .values_list("pk", flat=True)
+    ]
+    jobs = [
+        str(pk)
+        for pk in ImportJob.objects.for_tenant(tenant)
+        .filter(state__in=imports.UNFINISHED)
+        .values_list("pk", flat=True)
+    ]
+
+    def hand_out() -> None:
+        tenant_id = str(tenant.pk)
+        try:
+            for start in range(0, len(events), BATCH):
+                enqueue_events(tenant_id, events[start : start + BATCH])
+            for start in range(0, len(vendor_events), BATCH):
+                enqueue_vendor_events(tenant_id, vendor_events[start : start + BATCH])
+            for transfer_id in transfers:
+                enqueue_transfer(transfer_id)
+            for job_id in jobs:
+                enqueue_import(job_id, 0)
+        except OUTAGES:
+            # The tenant may transfer now, so the resume tasks find what is left.
+            logger.warning("broker unreachable: released work waits for the resume tasks")
+
+    transaction.on_commit(hand_out)
+    return len(events) + len(vendor_events) + len(transfers) + len(jobs)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from functools import partial
 
+from billing.selectors import may_transfer
+from sync.models import Transfer
 from sync.services import pacing, runs
 from sync.services.handlers import handler_for
 
@@ -17,6 +19,11 @@ def _work(run: runs.Run) -> None:
 def run_transfer(transfer_id: str, *, enqueue: pacing.EnqueuePaced, paced: bool = False) -> None:
     """Runs the transfer's next step; `paced` when it has booked its turn on the vendor's
     rate limit already (pacing.py)."""
+    transfer = Transfer.objects.select_related("tenant").filter(pk=transfer_id).first()
+    if transfer is None or not may_transfer(tenant=transfer.tenant):
+        # Held: the subscription lapsed after the task was enqueued. The transfer keeps its
+        # state, untouched, and is sent again when it is active (recovery.work_release).
+        return
     if not paced and pacing.transfer_pace(transfer_id, enqueue=enqueue):
         return
     run = runs.run_claim(transfer_id=transfer_id)

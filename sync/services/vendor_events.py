@@ -6,6 +6,10 @@ its system and type.
 A type without a handler is acknowledged and marked ignored, not failed: a vendor that adds
 event types must not make its deliveries fail, nor send them again and again.
 
+A tenant whose subscription is not in its trial or paid (billing.selectors.may_transfer) has
+its events stored and held: they wait, received, and are handed out when the subscription is
+active again (recovery.work_release).
+
 No vendor sends such events yet; the way back from an accounting system to HubSpot (a quote
 accepted, an invoice paid) starts here, with a handler registered below."""
 
@@ -25,6 +29,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 from apiup.outages import OUTAGES
+from billing.selectors import may_transfer
 from connectors.models import Connection
 from sync.models import VendorEvent
 
@@ -106,7 +111,10 @@ def vendor_event_store(
         if stored is None:
             raise  # another constraint: not a duplicate
         return stored, False
-    transaction.on_commit(partial(_hand_off, enqueue, str(connection.tenant_id), [str(event.pk)]))
+    if may_transfer(tenant=connection.tenant):
+        transaction.on_commit(
+            partial(_hand_off, enqueue, str(connection.tenant_id), [str(event.pk)])
+        )
     return event, True
 
 
@@ -123,8 +131,8 @@ def _hand_off(enqueue: EnqueueVendorEvents, tenant_id: str, event_ids: list[str]
 def vendor_events_process(*, tenant_id: str, event_ids: Iterable[str]) -> None:
     """The task's service: each stored event that still waits, oldest first."""
     tenant = Tenant.objects.filter(pk=tenant_id).first()
-    if tenant is None:
-        return
+    if tenant is None or not may_transfer(tenant=tenant):
+        return  # held: the events stay received until the subscription is active again
     waiting = (
         VendorEvent.objects.for_tenant(tenant)
         .filter(pk__in=list(event_ids), state=VendorEvent.State.RECEIVED)

@@ -1,23 +1,25 @@
 """Billing against the Stripe sandbox, through Stripe's SDK: checkout with a trial, the
-subscription activated by the signed webhook (not by the redirect), duplicates and order."""
+subscription activated by the signed webhook (not by the redirect) and applied by a real
+worker, duplicates and order."""
 
 import json
 import time
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 import requests
 import stripe
 from django.test import Client
 
-from billing import services
+from billing import services, tasks
 from billing.models import StripeEvent, Subscription
 from billing.signals import subscription_activated
 from sandbox.core import RunningSandbox, running
 from sandbox.stripe.app import StripeSandbox
 from tests.factories import TenantFactory
-from tests.processes import wait_until
+from tests.processes import celery_worker, wait_until
 
 SECRET_KEY = "sk_test_apiup_billing"
 WEBHOOK_SECRET = "whsec_apiup_billing_test"
@@ -37,6 +39,28 @@ def stripe_sandbox(settings, live_server) -> Iterator[RunningSandbox]:  # type: 
         yield handle
 
 
+@pytest.fixture
+def stripe_worker(stripe_sandbox: RunningSandbox) -> Iterator[RunningSandbox]:
+    """The webhook stores and acknowledges; a real worker applies the events."""
+    with celery_worker(
+        concurrency=1,
+        vendor_urls={"stripe": stripe_sandbox.url},
+        env={"STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    ):
+        yield stripe_sandbox
+
+
+@pytest.fixture
+def applied_in_process(stripe_sandbox: RunningSandbox) -> Iterator[RunningSandbox]:
+    """The events are applied in this process (the live server's thread), where a test can
+    listen to billing's signal."""
+    with mock.patch(
+        "billing.tasks.enqueue_stripe_event",
+        side_effect=lambda event_id: tasks.apply_stripe_event.apply(args=(event_id,)),
+    ):
+        yield stripe_sandbox
+
+
 def _checkout(tenant: Any) -> str:
     services.plan_choose(tenant=tenant, plan="lexoffice")
     return services.checkout_start(
@@ -49,7 +73,9 @@ def _checkout(tenant: Any) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_paying_starts_the_trial_through_the_signed_webhook(stripe_sandbox: RunningSandbox) -> None:
+def test_paying_starts_the_trial_through_the_signed_webhook(
+    applied_in_process: RunningSandbox,
+) -> None:
     announced: list[Any] = []
 
     def listener(*, tenant: Any, **kwargs: Any) -> None:
@@ -57,7 +83,7 @@ def test_paying_starts_the_trial_through_the_signed_webhook(stripe_sandbox: Runn
 
     subscription_activated.connect(listener, dispatch_uid="test.listener")
     try:
-        _pay_and_wait_for_the_trial(stripe_sandbox)
+        _pay_and_wait_for_the_trial(applied_in_process)
     finally:
         subscription_activated.disconnect(dispatch_uid="test.listener")
     # The subscription became active once, however many of Stripe's events say so.
@@ -89,8 +115,9 @@ def _pay_and_wait_for_the_trial(stripe_sandbox: RunningSandbox) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_events_delivered_three_times_and_out_of_order_end_in_the_right_state(
-    stripe_sandbox: RunningSandbox,
+    stripe_worker: RunningSandbox,
 ) -> None:
+    stripe_sandbox = stripe_worker
     tenant = TenantFactory()
     url = _checkout(tenant)
     requests.post(url, data={"action": "paypal"}, allow_redirects=False, timeout=10)

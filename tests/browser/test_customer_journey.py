@@ -139,10 +139,12 @@ def test_a_new_customer_goes_through_the_wizard_and_sees_a_transfer(
         page.fill("input[name=card_number]", "4242 4242 4242 4242")
         shot("stripe-checkout")
         page.click("text=Subscribe")
-        wait_until(
-            lambda: Subscription.objects.filter(status=Subscription.Status.TRIALING).exists(),
-            timeout=20,
-        )
+        # The webhook stores Stripe's events; a worker applies them.
+        with celery_worker(vendor_urls={"stripe": vendors["stripe"].url}):
+            wait_until(
+                lambda: Subscription.objects.filter(status=Subscription.Status.TRIALING).exists(),
+                timeout=20,
+            )
         # 7. the overview of active connections
         page.goto(f"{base}/")
         content = page.content()

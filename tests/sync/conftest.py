@@ -148,3 +148,23 @@ def world_factory(live_server, settings) -> Iterator[Any]:  # type: ignore[no-un
         if isinstance(handle.sandbox, HubSpotSandbox):
             handle.sandbox.webhooks.stop()
         handle.stop()
+
+
+@pytest.fixture
+def every_tenant_pays() -> Iterator[None]:
+    """Every tenant made during the test has a paid subscription: for tests of work that
+    only a paying tenant's workers do (billing.selectors.may_transfer)."""
+    from django.db.models.signals import post_save
+
+    def subscribe(*, instance: Tenant, created: bool, raw: bool = False, **_: Any) -> None:
+        if created and not raw:
+            Subscription.objects.get_or_create(
+                tenant=instance,
+                defaults={"plan": "lexoffice", "status": Subscription.Status.ACTIVE},
+            )
+
+    post_save.connect(subscribe, sender=Tenant, dispatch_uid="tests.every_tenant_pays")
+    try:
+        yield
+    finally:
+        post_save.disconnect(sender=Tenant, dispatch_uid="tests.every_tenant_pays")

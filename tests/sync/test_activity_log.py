@@ -70,7 +70,8 @@ def test_payloads_go_after_30_days_and_log_lines_after_90() -> None:
     purged = records_purge(now=now)
 
     assert purged == {
-        "payloads": 3, "events": 1, "vendor_events": 0, "attempts": 1, "transfers": 1,
+        "payloads": 3, "events": 1, "vendor_events": 0, "stripe_events": 0, "attempts": 1,
+        "transfers": 1,
     }  # fmt: skip
     assert Transfer.objects.get(pk=recent.pk).source_payload == {"a": 1}
     assert Transfer.objects.get(pk=month_old.pk).source_payload is None
@@ -81,9 +82,11 @@ def test_payloads_go_after_30_days_and_log_lines_after_90() -> None:
 
 @pytest.mark.django_db
 def test_the_import_is_started_from_the_log_and_its_progress_shown() -> None:
+    from billing.models import Subscription
     from sync.models import ImportJob
 
     user = UserFactory()
+    Subscription.objects.create(tenant=user.tenant, plan="lexoffice", status="active")
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(user)
     with (

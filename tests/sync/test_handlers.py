@@ -13,7 +13,7 @@ from sync.services.transitions import transfer_sources
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
 from tests.fakes.memory import ACCEPTED_KEY, MemoryBooks, MemoryConnector
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_tenant_pays")]
 State, Outcome = Transfer.State, TransferAttempt.Outcome
 
 

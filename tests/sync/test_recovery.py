@@ -18,7 +18,7 @@ from sync.models import ImportJob, Transfer, WebhookEvent
 from sync.services import handlers, imports, recovery, transfers
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_tenant_pays")]
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +154,9 @@ def test_a_transfer_that_meets_a_redis_outage_is_not_failed_but_left_for_another
         credentials={"access_token": "hubspot-token", "refresh_token": "", "expires_at": 0},
     )
     ConnectionFactory(tenant=tenant, system="lexoffice")
-    Subscription.objects.create(tenant=tenant, plan="lexoffice", status="active")
+    Subscription.objects.update_or_create(
+        tenant=tenant, defaults={"plan": "lexoffice", "status": "active"}
+    )
     transfer = TransferFactory(tenant=tenant, state=Transfer.State.PENDING, error="")
     monkeypatch.setattr(ratelimit, "limiter", RedisDown)
 

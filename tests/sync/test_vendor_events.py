@@ -17,12 +17,15 @@ from sync.services import events, recovery, vendor_events
 from sync.services.maintenance import records_purge
 from tests.factories import ConnectionFactory, TenantFactory
 
+# Work that only a paying tenant's workers do (billing.selectors.may_transfer).
+pytestmark = pytest.mark.usefixtures("every_tenant_pays")
+
 State = VendorEvent.State
 CHANGED = "contact.changed"
 
 
 @pytest.fixture
-def lexoffice(db) -> Connection:  # type: ignore[no-untyped-def]
+def lexoffice(db, every_tenant_pays) -> Connection:  # type: ignore[no-untyped-def]
     made = ConnectionFactory(tenant=TenantFactory(), system="lexoffice")
     return Connection.objects.get(pk=made.pk)
 
