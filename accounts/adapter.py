@@ -6,6 +6,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import invitation_session
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
@@ -18,4 +20,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return user
 
     def get_signup_redirect_url(self, request: HttpRequest) -> str:
+        # An invitee signs up to join the inviting company, not to register one.
+        if invitation_session.token_of(request.session):
+            return reverse("accounts:invitation_accept")
         return reverse("accounts:company")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from accounts.models import Tenant
+from accounts.roles import Action
 from billing.models import Subscription
 from connectors.models import Connection
 
@@ -22,6 +23,15 @@ STEP_URLS = {
     ACCOUNTING: "setup:accounting",
     PAYMENT: "billing:payment",
     OVERVIEW: "dashboard:home",
+}
+
+# What a person's role must allow to take each step (accounts.roles).
+STEP_ACTIONS = {
+    HUBSPOT: Action.CONNECT,
+    PLAN: Action.BILLING,
+    ACCOUNTING: Action.CONNECT,
+    PAYMENT: Action.BILLING,
+    OVERVIEW: Action.VIEW,
 }
 
 
@@ -47,6 +57,10 @@ class Progress:
     @property
     def finished(self) -> bool:
         return self.next_step == OVERVIEW
+
+    @property
+    def next_action(self) -> Action:
+        return STEP_ACTIONS[self.next_step]
 
     @property
     def next_url(self) -> str:

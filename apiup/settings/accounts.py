@@ -46,6 +46,11 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
 }
 
+# Invitations to join a company (accounts.services.invitation_create): how long the mailed link
+# holds, and how many invitations one company may send per hour.
+INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
+INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10)
+
 TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="APIUP <no-reply@apiup.local>")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
