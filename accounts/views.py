@@ -1,6 +1,5 @@
-"""Registration steps 2 and 3: the company, then the e-mail confirmation. Step 1 is
-allauth's signup (accounts.forms.TermsSignupForm, accounts.adapter). Accepting an
-invitation."""
+"""Registration after allauth's signup (accounts.forms.TermsSignupForm, accounts.adapter):
+the company, and the reminder to confirm the e-mail address; and accepting an invitation."""
 
 from typing import Any
 
@@ -33,7 +32,9 @@ class CompanyView(LoginRequiredMixin, FormView[CompanyForm]):
     def form_valid(self, form: CompanyForm) -> HttpResponse:
         services.tenant_create_for_user(user=self.request.user, **form.cleaned_data)  # type: ignore[arg-type]
         messages.success(self.request, _("Your company data has been saved."))
-        return redirect("accounts:verify_email")
+        # The address was confirmed before this step (ACCOUNT_EMAIL_VERIFICATION); the gate
+        # still sends anyone unconfirmed to accounts:verify_email.
+        return redirect(settings.LOGIN_REDIRECT_URL)
 
 
 class VerifyEmailView(LoginRequiredMixin, TemplateView):

@@ -14,7 +14,7 @@ from billing.models import Subscription
 from connectors.models import Connection
 
 # The numbers of the progress indicator (templates/accounts/_steps.html); 1 to 3 are the
-# registration itself: personal data, company data, e-mail confirmation.
+# registration itself: personal data, e-mail confirmation, company data.
 HUBSPOT, PLAN, ACCOUNTING, PAYMENT, OVERVIEW = 4, 5, 6, 7, 8
 
 STEP_URLS = {

@@ -30,9 +30,10 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.TermsSignupForm"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_UNIQUE_EMAIL = True
-# The person is logged in right after step 1 so that step 2 (company data) follows at once;
-# the dashboard stays closed until the address is verified (accounts.gate).
-ACCOUNT_EMAIL_VERIFICATION = "optional"
+# Mandatory, so that signing up with a registered address answers exactly like a new one
+# (allauth mails the owner of that address instead): enumeration prevention needs it. The
+# company data follow once the link in the mail is opened (ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION).
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CHANGE_EMAIL = True
