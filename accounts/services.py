@@ -129,16 +129,20 @@ def invitation_create(
 ) -> Invitation | None:
     """Invites a colleague: a pending invitation and a mail with a link naming the company.
 
-    An address that already belongs to a company (this one or another) gets nothing, and the
-    caller learns nothing: the inviter is answered the same either way. Raises
+    An address that belongs to another company is refused without a word to the inviter: its
+    invitation is listed like any other, but no mail is sent and it can never be accepted
+    (invitation_accept refuses a member of another company), so the team page looks the same
+    either way. An address already in this company gets nothing (None). Raises
     InvitationRateLimited when the company has sent its invitations for this hour."""
     if Role(role) not in INVITABLE_ROLES:
         raise ValueError(f"invitations are for {INVITABLE_ROLES}, not {role}")
     email = email.strip().lower()
     if _invitation_budget_spent(tenant=tenant):
         raise InvitationRateLimited
-    if any(user.tenant_id is not None for user in selectors.users_with_email(email=email)):
+    companies = {user.tenant_id for user in selectors.users_with_email(email=email)} - {None}
+    if tenant.pk in companies:
         return None
+    refused = bool(companies)
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -154,7 +158,8 @@ def invitation_create(
             token_hash=selectors.invitation_token_hash(token),
             expires_at=now + dt.timedelta(days=settings.INVITATION_EXPIRY_DAYS),
         )
-        transaction.on_commit(lambda: _invitation_mail_send(invitation=invitation, token=token))
+        if not refused:
+            transaction.on_commit(lambda: _invitation_mail_send(invitation=invitation, token=token))
     return invitation
 
 
