@@ -65,7 +65,7 @@ def _locked_member(*, tenant: Tenant, member: User) -> tuple[User, int]:
     (every member is locked, so two owners cannot demote each other at the same moment)."""
     members = list(User.objects.select_for_update().filter(tenant=tenant).order_by("pk"))
     locked = next((m for m in members if m.pk == member.pk), None)
-    if locked is None:
+    if locked is None:  # left the company since the page was shown
         raise User.DoesNotExist("not a member of this tenant")
     return locked, sum(1 for m in members if m.role == Role.OWNER)
 

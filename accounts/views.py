@@ -91,8 +91,8 @@ class InvitationAcceptView(TemplateView):
                 user=request.user,
             )
         except services.InvitationInvalid:
+            # The page then says so (expired, withdrawn or used: one answer for all).
             invitation_session.forget(request.session)
-            messages.error(request, _invitation_invalid_message())
             return redirect("accounts:invitation_accept")
         except (services.InvitationForAnotherAddress, services.AccountOfAnotherCompany):
             return redirect("accounts:invitation_accept")
@@ -101,10 +101,3 @@ class InvitationAcceptView(TemplateView):
             request, _("Welcome to %(company)s on APIUP.") % {"company": tenant.display_name}
         )
         return redirect(settings.LOGIN_REDIRECT_URL)
-
-
-def _invitation_invalid_message() -> str:
-    return _(
-        "This invitation is not valid any more: it expired, was withdrawn or was already "
-        "accepted. Please ask your colleague for a new one."
-    )

@@ -16,7 +16,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 from accounts import selectors
 from accounts import services as account_services
 from accounts.gate import OnboardedRequiredMixin
-from accounts.models import Invitation, Role
+from accounts.models import Invitation, Role, User
 from accounts.roles import Action
 from accounts.tenancy import TenantScopedMixin, tenant_of
 from billing import services as billing_services
@@ -143,6 +143,8 @@ class MemberRoleView(OnboardedRequiredMixin, FormView[MemberRoleForm]):
             )
         except account_services.LastOwner:
             messages.error(self.request, _last_owner_message())
+        except User.DoesNotExist:
+            raise Http404 from None
         else:
             messages.success(
                 self.request, _("The role of %(email)s is changed.") % {"email": member.email}
@@ -170,6 +172,8 @@ class MemberRemoveView(OnboardedRequiredMixin, FormView[MemberRemoveForm]):
         except account_services.LastOwner:
             messages.error(self.request, _last_owner_message())
             return redirect("dashboard:team")
+        except User.DoesNotExist:
+            raise Http404 from None
         messages.success(
             self.request,
             _("%(email)s no longer belongs to your company.") % {"email": member.email},
