@@ -7,6 +7,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import invitation_session
+
 
 class ProductSite:
     """What account e-mails name as the sender's site: the product, not the host it runs on."""
@@ -22,9 +24,6 @@ class AccountAdapter(DefaultAccountAdapter):
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         super().send_mail(template_prefix, email, {"current_site": ProductSite(), **context})
 
-    def format_email_subject(self, subject: str) -> str:
-        return f"[{ProductSite.name}] {subject}"
-
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         # The acceptance is stored with the user row itself, so a user without it cannot exist.
         user = super().save_user(request, user, form, commit=False)
@@ -35,4 +34,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return user
 
     def get_signup_redirect_url(self, request: HttpRequest) -> str:
+        # An invitee signs up to join the inviting company, not to register one.
+        if invitation_session.token_of(request.session):
+            return reverse("accounts:invitation_accept")
         return reverse("accounts:company")

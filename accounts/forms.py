@@ -2,10 +2,13 @@
 
 from typing import Any
 
+from allauth.core import context
 from django import forms
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
+
+from accounts import invitation_session
 
 
 class TermsSignupForm(forms.Form):
@@ -17,9 +20,39 @@ class TermsSignupForm(forms.Form):
         error_messages={"required": _("Please accept the terms and conditions to continue.")},
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # An invitee signs up with the address the invitation was sent to: the link proved
+        # that mailbox, and the invitation is accepted only by an account with that address.
+        self.invited_email = _invited_email()
+        if self.invited_email and "email" in self.fields:
+            self.fields["email"].initial = self.invited_email
+            self.fields["email"].widget.attrs["readonly"] = True
+            self.fields["email"].help_text = _(
+                "The address your invitation was sent to. To use another address, ask for "
+                "an invitation to it."
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        email = data.get("email")
+        if self.invited_email and email and email.lower() != self.invited_email:
+            self.add_error("email", _("Please sign up with the address you were invited with."))
+        return data
+
     def signup(self, request: HttpRequest, user: Any) -> None:
         # The acceptance itself is stored by AccountAdapter.save_user, together with the user.
         return None
+
+
+def _invited_email() -> str:
+    # allauth builds this form without the request; its middleware keeps it at hand.
+    request = getattr(context, "request", None)
+    session = getattr(request, "session", None)
+    if session is None:
+        return ""
+    invitation = invitation_session.open_invitation(session)
+    return invitation.email if invitation else ""
 
 
 class CompanyForm(forms.Form):

@@ -1,17 +1,20 @@
-"""Registration steps 2 and 3: the company, then the e-mail confirmation. Step 1 is
-allauth's signup (accounts.forms.TermsSignupForm, accounts.adapter)."""
+"""Registration after allauth's signup (accounts.forms.TermsSignupForm, accounts.adapter):
+the company, and the reminder to confirm the e-mail address; and accepting an invitation."""
 
 from typing import Any
 
+from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from accounts import selectors, services
+from accounts import invitation_session, selectors, services
 from accounts.forms import CompanyForm
 
 
@@ -29,7 +32,9 @@ class CompanyView(LoginRequiredMixin, FormView[CompanyForm]):
     def form_valid(self, form: CompanyForm) -> HttpResponse:
         services.tenant_create_for_user(user=self.request.user, **form.cleaned_data)  # type: ignore[arg-type]
         messages.success(self.request, _("Your company data has been saved."))
-        return redirect("accounts:verify_email")
+        # The address was confirmed before this step (ACCOUNT_EMAIL_VERIFICATION); the gate
+        # still sends anyone unconfirmed to accounts:verify_email.
+        return redirect(settings.LOGIN_REDIRECT_URL)
 
 
 class VerifyEmailView(LoginRequiredMixin, TemplateView):
@@ -42,3 +47,57 @@ class VerifyEmailView(LoginRequiredMixin, TemplateView):
         if user.is_authenticated and selectors.user_email_verified(user=user):
             return redirect(settings.LOGIN_REDIRECT_URL)
         return super().dispatch(request, *args, **kwargs)
+
+
+class InvitationOpenView(View):
+    """The link in the invitation mail. The token moves into the session and out of the
+    address bar before any page is shown."""
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        invitation_session.remember(request.session, token)
+        return redirect("accounts:invitation_accept")
+
+
+class InvitationAcceptView(TemplateView):
+    """Who invites, to which company and role; then signing up or logging in, and joining."""
+
+    template_name = "accounts/invitation_accept.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        invitation = invitation_session.open_invitation(self.request.session)
+        context["invitation"] = invitation
+        user = self.request.user
+        if invitation is None:
+            return context
+        if not user.is_authenticated:
+            # Signing up with this address needs no confirmation mail: the link proved it.
+            get_adapter(self.request).stash_verified_email(self.request, invitation.email)
+            context["next"] = reverse("accounts:invitation_accept")
+        else:
+            context["other_address"] = user.email.lower() != invitation.email
+            context["other_company"] = getattr(user, "tenant_id", None) not in (
+                None,
+                invitation.tenant_id,
+            )
+        return context
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect("accounts:invitation_accept")
+        try:
+            tenant = services.invitation_accept(
+                token=invitation_session.token_of(request.session),
+                user=request.user,
+            )
+        except services.InvitationInvalid:
+            # The page then says so (expired, withdrawn or used: one answer for all).
+            invitation_session.forget(request.session)
+            return redirect("accounts:invitation_accept")
+        except (services.InvitationForAnotherAddress, services.AccountOfAnotherCompany):
+            return redirect("accounts:invitation_accept")
+        invitation_session.forget(request.session)
+        messages.success(
+            request, _("Welcome to %(company)s on APIUP.") % {"company": tenant.display_name}
+        )
+        return redirect(settings.LOGIN_REDIRECT_URL)

@@ -27,7 +27,15 @@ class Connection(TenantOwnedModel):
         verbose_name = _("connection")
         verbose_name_plural = _("connections")
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "system"], name="one_connection_per_system")
+            models.UniqueConstraint(fields=["tenant", "system"], name="one_connection_per_system"),
+            # HubSpot's webhooks name only the portal, so a portal can lead to one tenant only.
+            # Across tenants on purpose; connectors.services.hubspot_connect turns a violation
+            # into PortalTaken.
+            models.UniqueConstraint(
+                fields=["system", "external_account_id"],
+                condition=models.Q(system="hubspot") & ~models.Q(external_account_id=""),
+                name="one_tenant_per_hubspot_portal",
+            ),
         ]
 
     def __str__(self) -> str:

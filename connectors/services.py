@@ -3,7 +3,7 @@ setup wizard), and disconnecting."""
 
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import Tenant
 from connectors import errors, oauth
@@ -35,29 +35,31 @@ def hubspot_connect(
         oauth_url=vendor_url(hubspot, "api"),  # HubSpot's token endpoint is on its API host
     )
     portal_id, hub_domain = portal_of(tokens.access_token, base_url=vendor_url(hubspot, "api"))
-    with transaction.atomic():
-        # A check, not a constraint: a unique (system, account id) across tenants would need
-        # a migration of connectors.Connection. Two customers installing the same portal in
-        # the same second is the only gap.
+    try:
+        with transaction.atomic():
+            connection = (
+                Connection.objects.for_tenant(tenant)
+                .select_for_update()
+                .filter(system="hubspot")
+                .first()
+            ) or Connection(tenant=tenant, system="hubspot")
+            connection.credentials = {}
+            store_tokens(connection, tokens)
+            connection.external_account_id = portal_id
+            connection.account_name = hub_domain or portal_id
+            connection.status = Connection.Status.CONNECTED
+            connection.save()
+    except IntegrityError:
+        # The constraint one_tenant_per_hubspot_portal decides, also between two customers
+        # installing the same portal at the same moment; any other conflict is not ours.
         taken = (
             Connection.objects.filter(system="hubspot", external_account_id=portal_id)
             .exclude(tenant=tenant)
             .exists()
         )
         if taken:
-            raise PortalTaken(portal_id)
-        connection = (
-            Connection.objects.for_tenant(tenant)
-            .select_for_update()
-            .filter(system="hubspot")
-            .first()
-        ) or Connection(tenant=tenant, system="hubspot")
-        connection.credentials = {}
-        store_tokens(connection, tokens)
-        connection.external_account_id = portal_id
-        connection.account_name = hub_domain or portal_id
-        connection.status = Connection.Status.CONNECTED
-        connection.save()
+            raise PortalTaken(portal_id) from None
+        raise
     return connection
 
 

@@ -6,6 +6,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.generic import DetailView
 
+from accounts.roles import Action
 from accounts.tenancy import TenantScopedMixin
 from connectors import services
 from connectors.models import Connection
@@ -21,6 +22,7 @@ class ConnectionDisconnectView(TenantScopedMixin, DetailView[Connection]):
     """Removes the connection and its stored credentials from APIUP."""
 
     model = Connection
+    permission = Action.CONNECT
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -2,7 +2,7 @@ import factory
 from allauth.account.models import EmailAddress
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import Role, Tenant, User
 from connectors.models import Connection
 from sync.models import Transfer
 
@@ -27,6 +27,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"person{n}@example.com")
     password = factory.django.Password("correct horse battery staple")
     tenant = factory.SubFactory(TenantFactory)
+    # Each factory user registers a company of their own, so they own it.
+    role = Role.OWNER
     terms_accepted_at = factory.LazyFunction(timezone.now)
     terms_version = "2026-11"
 

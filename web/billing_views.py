@@ -15,6 +15,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from accounts.gate import OnboardedRequiredMixin
+from accounts.roles import Action
 from accounts.tenancy import tenant_of
 from billing import services, stripe_gateway
 from billing.models import Subscription
@@ -39,6 +40,8 @@ def _public_url(name: str) -> str:
 
 class PlanView(OnboardedRequiredMixin, FormView[PlanForm]):
     """Setup step: the accounting system, which is the plan."""
+
+    permission = Action.BILLING
 
     form_class = PlanForm
     template_name = "billing/plan.html"
@@ -94,6 +97,8 @@ class PlanView(OnboardedRequiredMixin, FormView[PlanForm]):
 class PaymentView(OnboardedRequiredMixin, TemplateView):
     """Setup step: the button that opens Stripe Checkout."""
 
+    permission = Action.BILLING
+
     template_name = "billing/payment.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -110,6 +115,8 @@ class PaymentView(OnboardedRequiredMixin, TemplateView):
 
 
 class CheckoutStartView(OnboardedRequiredMixin, View):
+    permission = Action.BILLING
+
     def post(self, request: HttpRequest) -> HttpResponse:
         tenant = tenant_of(request)
         progress = onboarding.progress_of(tenant=tenant)
@@ -136,6 +143,8 @@ class PaymentPendingView(OnboardedRequiredMixin, TemplateView):
     """Stripe's success redirect. The redirect proves nothing: only the signed webhook
     activates the subscription, so this page looks again until it has."""
 
+    permission = Action.BILLING
+
     template_name = "billing/payment_pending.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -156,6 +165,8 @@ class PaymentPendingView(OnboardedRequiredMixin, TemplateView):
 
 class BillingPortalView(OnboardedRequiredMixin, View):
     """Stripe's Billing Portal: payment method, invoices, cancellation."""
+
+    permission = Action.BILLING
 
     def post(self, request: HttpRequest) -> HttpResponse:
         subscription = Subscription.objects.for_tenant(tenant_of(request)).first()

@@ -1,27 +1,37 @@
-"""The dashboard: the overview, the transfer settings, the team and closing the account."""
+"""The dashboard: the overview, the transfer settings, the team and closing the account. Each
+view states the action it needs (accounts.roles); the gate refuses everyone else."""
 
 import logging
 from typing import Any
 
 import stripe
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
-from django.views.generic import FormView, TemplateView
+from django.views.generic import DetailView, FormView, TemplateView
 
 from accounts import selectors
 from accounts import services as account_services
 from accounts.gate import OnboardedRequiredMixin
-from accounts.tenancy import tenant_of
+from accounts.models import Invitation, Role, User
+from accounts.roles import Action
+from accounts.tenancy import TenantScopedMixin, tenant_of
 from billing import services as billing_services
 from connectors import selectors as connector_selectors
 from connectors.registry import provider
 from sync.models import TransferSettings
 from sync.services import transfer_settings
 from web import dashboard, onboarding
-from web.forms import CloseAccountForm, InviteForm, TransferSettingsForm
+from web.forms import (
+    CloseAccountForm,
+    InviteForm,
+    MemberRemoveForm,
+    MemberRoleForm,
+    TransferSettingsForm,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +64,7 @@ class TransferSettingsView(OnboardedRequiredMixin, FormView[TransferSettingsForm
 
     form_class = TransferSettingsForm
     template_name = "dashboard/settings.html"
+    permission = Action.SETTINGS
 
     def get_form_kwargs(self) -> dict[str, Any]:
         kwargs = super().get_form_kwargs()
@@ -76,29 +87,123 @@ class TransferSettingsView(OnboardedRequiredMixin, FormView[TransferSettingsForm
 
 
 class TeamView(OnboardedRequiredMixin, FormView[InviteForm]):
-    """The people of the customer's company who may sign in, and inviting another."""
+    """The people of the customer's company with their roles, the open invitations, and
+    inviting another colleague (admins and owners; accounts.roles has the whole matrix)."""
 
     form_class = InviteForm
     template_name = "dashboard/team.html"
+    write_permission = Action.INVITE
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["members"] = selectors.team_members(tenant=tenant_of(self.request))
+        tenant = tenant_of(self.request)
+        context["members"] = selectors.team_members(tenant=tenant)
+        context["invitations"] = selectors.invitations_open(tenant=tenant)
+        context["roles"] = Role.choices
+        context["expiry_days"] = settings.INVITATION_EXPIRY_DAYS
         return context
 
     def form_valid(self, form: InviteForm) -> HttpResponse:
-        email = form.cleaned_data["email"]
         try:
-            account_services.team_member_invite(
-                tenant=tenant_of(self.request), email=email, request=self.request
+            account_services.invitation_create(
+                tenant=tenant_of(self.request),
+                invited_by=self.request.user,  # type: ignore[arg-type]
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
             )
-        except account_services.AlreadyRegistered:
-            form.add_error("email", _("This address already has an APIUP account."))
+        except account_services.InvitationRateLimited:
+            form.add_error(
+                None,
+                _(
+                    "Your company has sent as many invitations as it may in one hour. Please "
+                    "try again later."
+                ),
+            )
             return self.form_invalid(form)
+        # The same answer whether or not the address could be invited: an address that
+        # belongs to another company must not be discoverable from here.
+        messages.success(self.request, _("If this address can be invited, an invitation was sent."))
+        return redirect("dashboard:team")
+
+
+class MemberRoleView(OnboardedRequiredMixin, FormView[MemberRoleForm]):
+    """An owner changes a member's role; the last owner stays an owner."""
+
+    form_class = MemberRoleForm
+    permission = Action.MANAGE_TEAM
+    http_method_names = ["post"]
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "tenant": tenant_of(self.request)}
+
+    def form_valid(self, form: MemberRoleForm) -> HttpResponse:
+        member = form.cleaned_data["member"]
+        try:
+            account_services.member_role_change(
+                tenant=tenant_of(self.request), member=member, role=form.cleaned_data["role"]
+            )
+        except account_services.LastOwner:
+            messages.error(self.request, _last_owner_message())
+        except User.DoesNotExist:
+            raise Http404 from None
+        else:
+            messages.success(
+                self.request, _("The role of %(email)s is changed.") % {"email": member.email}
+            )
+        return redirect("dashboard:team")
+
+    def form_invalid(self, form: MemberRoleForm) -> HttpResponse:
+        raise Http404
+
+
+class MemberRemoveView(OnboardedRequiredMixin, FormView[MemberRemoveForm]):
+    """An owner removes a person from the company; their login stays theirs."""
+
+    form_class = MemberRemoveForm
+    permission = Action.MANAGE_TEAM
+    http_method_names = ["post"]
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "tenant": tenant_of(self.request)}
+
+    def form_valid(self, form: MemberRemoveForm) -> HttpResponse:
+        member = form.cleaned_data["member"]
+        try:
+            account_services.member_remove(tenant=tenant_of(self.request), member=member)
+        except account_services.LastOwner:
+            messages.error(self.request, _last_owner_message())
+            return redirect("dashboard:team")
+        except User.DoesNotExist:
+            raise Http404 from None
         messages.success(
             self.request,
-            _("We have sent an invitation to %(email)s to choose a password.") % {"email": email},
+            _("%(email)s no longer belongs to your company.") % {"email": member.email},
         )
+        if member.pk == self.request.user.pk:
+            return redirect(settings.LOGIN_REDIRECT_URL)
+        return redirect("dashboard:team")
+
+    def form_invalid(self, form: MemberRemoveForm) -> HttpResponse:
+        raise Http404
+
+
+def _last_owner_message() -> str:
+    return _("Your company needs at least one owner. Make another member an owner first.")
+
+
+class InvitationRevokeView(TenantScopedMixin, DetailView[Invitation]):
+    model = Invitation
+    permission = Action.INVITE
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        invitation = self.get_object()
+        if account_services.invitation_revoke(invitation=invitation):
+            messages.success(
+                request,
+                _("The invitation to %(email)s is withdrawn; its link no longer works.")
+                % {"email": invitation.email},
+            )
         return redirect("dashboard:team")
 
 
@@ -106,6 +211,7 @@ class CloseAccountView(OnboardedRequiredMixin, FormView[CloseAccountForm]):
     """Closing the account: cancels the subscription, deletes everything, logs out."""
 
     form_class = CloseAccountForm
+    permission = Action.CLOSE_ACCOUNT
     template_name = "dashboard/close_account.html"
 
     def form_valid(self, form: CloseAccountForm) -> HttpResponse:

@@ -6,6 +6,9 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Role, Tenant, User
+from accounts.roles import INVITABLE_ROLES
+from accounts.selectors import team_members
 from connectors.providers import CredentialField, Provider
 from connectors.registry import plan_choices
 from sync.models import TransferSettings
@@ -123,6 +126,29 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
 
 class InviteForm(forms.Form):
     email = forms.EmailField(label=_("E-mail address of your colleague"))
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=[(role.value, role.label) for role in INVITABLE_ROLES],
+        initial=Role.MEMBER,
+    )
+
+
+class _MemberForm(forms.Form):
+    """Names one member of the signed-in person's company; anyone else is no valid choice."""
+
+    member = forms.ModelChoiceField(queryset=User.objects.none())
+
+    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = team_members(tenant=tenant)  # type: ignore[attr-defined]
+
+
+class MemberRoleForm(_MemberForm):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+
+class MemberRemoveForm(_MemberForm):
+    pass
 
 
 class CloseAccountForm(forms.Form):

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from accounts.models import Tenant
+from accounts.roles import Action
 from billing.models import Subscription
 from connectors.models import Connection
 
 # The numbers of the progress indicator (templates/accounts/_steps.html); 1 to 3 are the
-# registration itself: personal data, company data, e-mail confirmation.
+# registration itself: personal data, e-mail confirmation, company data.
 HUBSPOT, PLAN, ACCOUNTING, PAYMENT, OVERVIEW = 4, 5, 6, 7, 8
 
 STEP_URLS = {
@@ -22,6 +23,15 @@ STEP_URLS = {
     ACCOUNTING: "setup:accounting",
     PAYMENT: "billing:payment",
     OVERVIEW: "dashboard:home",
+}
+
+# What a person's role must allow to take each step (accounts.roles).
+STEP_ACTIONS = {
+    HUBSPOT: Action.CONNECT,
+    PLAN: Action.BILLING,
+    ACCOUNTING: Action.CONNECT,
+    PAYMENT: Action.BILLING,
+    OVERVIEW: Action.VIEW,
 }
 
 
@@ -47,6 +57,10 @@ class Progress:
     @property
     def finished(self) -> bool:
         return self.next_step == OVERVIEW
+
+    @property
+    def next_action(self) -> Action:
+        return STEP_ACTIONS[self.next_step]
 
     @property
     def next_url(self) -> str:

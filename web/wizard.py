@@ -20,6 +20,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.gate import OnboardedRequiredMixin
+from accounts.roles import Action, may
 from accounts.tenancy import tenant_of
 from connectors import errors, oauth, services
 from connectors.registry import provider, vendor_url
@@ -42,7 +43,11 @@ class SetupView(OnboardedRequiredMixin, View):
     """Where "continue setup" and the login lead: the first unfinished step."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return redirect(onboarding.progress_of(tenant=tenant_of(request)).next_url)
+        progress = onboarding.progress_of(tenant=tenant_of(request))
+        if not may(request.user, progress.next_action):
+            # The overview says who may finish the setup; the step itself would refuse.
+            return redirect("dashboard:home")
+        return redirect(progress.next_url)
 
 
 class _StepView(OnboardedRequiredMixin, TemplateView):
@@ -59,12 +64,16 @@ class _StepView(OnboardedRequiredMixin, TemplateView):
 
 
 class HubSpotStepView(_StepView):
+    permission = Action.CONNECT
+
     template_name = "accounts/wizard_hubspot.html"
     step = onboarding.HUBSPOT
 
 
 class HubSpotConnectView(OnboardedRequiredMixin, View):
     """Sends the customer to HubSpot's consent page with a fresh state and PKCE challenge."""
+
+    permission = Action.CONNECT
 
     def post(self, request: HttpRequest) -> HttpResponse:
         issued = oauth_state.state_issue(
@@ -84,6 +93,8 @@ class HubSpotConnectView(OnboardedRequiredMixin, View):
 
 class HubSpotCallbackView(OnboardedRequiredMixin, View):
     """HubSpot's redirect back: `code` and `state`, or `error` when consent was refused."""
+
+    permission = Action.CONNECT
 
     def get(self, request: HttpRequest) -> HttpResponse:
         tenant = tenant_of(request)
@@ -154,6 +165,8 @@ def _consent_refused_message(vendor: str) -> str:
 class AccountingStepView(_StepView):
     """Step 5: the token form of the chosen plan's system, and its OAuth button if any."""
 
+    permission = Action.CONNECT
+
     template_name = "accounts/wizard_accounting.html"
     step = onboarding.ACCOUNTING
 
@@ -206,6 +219,8 @@ class AccountingStepView(_StepView):
 class AccountingConnectView(OnboardedRequiredMixin, View):
     """Sends the customer to the consent page of the plan's system, where it has one."""
 
+    permission = Action.CONNECT
+
     def post(self, request: HttpRequest) -> HttpResponse:
         progress = onboarding.progress_of(tenant=tenant_of(request))
         if progress.subscription is None:
@@ -227,6 +242,8 @@ class AccountingConnectView(OnboardedRequiredMixin, View):
 
 
 class AccountingCallbackView(OnboardedRequiredMixin, View):
+    permission = Action.CONNECT
+
     def get(self, request: HttpRequest) -> HttpResponse:
         tenant = tenant_of(request)
         back = redirect("setup:accounting")

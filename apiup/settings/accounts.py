@@ -30,9 +30,10 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.TermsSignupForm"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_UNIQUE_EMAIL = True
-# The person is logged in right after step 1 so that step 2 (company data) follows at once;
-# the dashboard stays closed until the address is verified (accounts.gate).
-ACCOUNT_EMAIL_VERIFICATION = "optional"
+# Mandatory, so that signing up with a registered address answers exactly like a new one
+# (allauth mails the owner of that address instead): enumeration prevention needs it. The
+# company data follow once the link in the mail is opened (ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION).
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CHANGE_EMAIL = True
@@ -58,6 +59,12 @@ ALLAUTH_TRUSTED_CLIENT_IP_HEADER: str | None = (
 # A refused signup keeps what was typed, so the password rule shown under the field can be
 # followed without typing both passwords again.
 ACCOUNT_PASSWORD_INPUT_RENDER_VALUE = True
+
+# Invitations to join a company (accounts.services.invitation_create): how long the mailed link
+# holds, and how many invitations one company may send per hour.
+INVITATION_EXPIRY_DAYS = env.int("INVITATION_EXPIRY_DAYS", default=7)
+INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10)
+
 TERMS_VERSION = env.str("TERMS_VERSION", default="2026-11")
 # The operator's own terms and privacy pages; empty: the placeholder pages under /legal/.
 LEGAL_TERMS_URL = env.str("LEGAL_TERMS_URL", default="")
