@@ -17,7 +17,7 @@ from sync.services import runs
 from tests.factories import TransferFactory, UserFactory
 from tests.sync.test_handlers import _deletion, run_now
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("every_tenant_pays")]
 State = Transfer.State
 
 
