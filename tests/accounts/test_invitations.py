@@ -19,6 +19,12 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")
 
+
+def _english(url: str, **kwargs: Any) -> Any:
+    """The page an English reader sees, as a new visitor."""
+    return Client(HTTP_ACCEPT_LANGUAGE="en").get(url, **kwargs)
+
+
 PASSWORD = "Kollegin-Passwort-2026"
 SENT = "If this address can be invited, an invitation was sent."
 
@@ -119,7 +125,7 @@ def test_an_invitee_signs_up_with_the_fixed_address_and_joins(
     assert Invitation.objects.get().accepted_at is not None
     assert invitee.get(reverse("dashboard:home")).status_code == 200
     # Used once.
-    assert "not valid any more" in Client().get(link, follow=True).content.decode()
+    assert "not valid any more" in _english(link, follow=True).content.decode()
 
 
 @pytest.mark.django_db
@@ -199,14 +205,14 @@ def test_an_expired_or_withdrawn_invitation_is_refused(
     Invitation.objects.filter(email="spaet@example.com").update(
         expires_at=timezone.now() - dt.timedelta(seconds=1)
     )
-    assert "not valid any more" in Client().get(late, follow=True).content.decode()
+    assert "not valid any more" in _english(late, follow=True).content.decode()
 
     invite("zurueck@example.com")
     withdrawn = _link(mail.outbox[-1])
     invitation = Invitation.objects.get(email="zurueck@example.com")
     response = admin.post(reverse("dashboard:invitation_revoke", args=[invitation.pk]), follow=True)
     assert "is withdrawn" in response.content.decode()
-    assert "not valid any more" in Client().get(withdrawn, follow=True).content.decode()
+    assert "not valid any more" in _english(withdrawn, follow=True).content.decode()
 
     # Signing up afterwards is an ordinary registration, not a way into the company.
     person = Client(HTTP_ACCEPT_LANGUAGE="en")
@@ -221,8 +227,8 @@ def test_inviting_again_replaces_the_earlier_link(invite: Callable[..., Any]) ->
     first = _link(mail.outbox[-1])
     invite("zweimal@example.com", role="admin")
     second = _link(mail.outbox[-1])
-    assert "not valid any more" in Client().get(first, follow=True).content.decode()
-    assert "Beispiel GmbH" in Client().get(second, follow=True).content.decode()
+    assert "not valid any more" in _english(first, follow=True).content.decode()
+    assert "Beispiel GmbH" in _english(second, follow=True).content.decode()
     open_invitations = Invitation.objects.filter(revoked_at__isnull=True)
     assert list(open_invitations.values_list("role", flat=True)) == [Role.ADMIN]
 
