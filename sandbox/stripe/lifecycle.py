@@ -61,7 +61,7 @@ class Lifecycle:
             "paid" if session["mode"] == "payment" else "no_payment_required"
         )
         session["customer_details"] = {
-            **objects.nulls("address phone"),
+            **objects.fields("address phone"),
             "email": customer["email"],
             "name": customer["name"],
             "tax_exempt": "none",

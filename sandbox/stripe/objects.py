@@ -6,6 +6,7 @@ names its subscription under `parent.subscription_details`."""
 from __future__ import annotations
 
 import calendar
+import json
 import secrets
 import time
 import uuid
@@ -21,9 +22,11 @@ def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:24]
 
 
-def nulls(names: str) -> dict[str, None]:
-    """Fields Stripe renders as null where the sandbox has nothing to say."""
-    return dict.fromkeys(names.split())
+def fields(text: str) -> Record:
+    """`name=<JSON value>` pairs, a bare name being null: the many fields of a Stripe object
+    that the sandbox keeps fixed, several to a line."""
+    pairs = (pair.partition("=") for pair in text.split())
+    return {name: json.loads(value or "null") for name, _, value in pairs}
 
 
 def add_interval(timestamp: int, interval: str) -> int:
@@ -37,112 +40,83 @@ def add_interval(timestamp: int, interval: str) -> int:
 
 
 def price(price_id: str, amount: int, currency: str, interval: str) -> Record:
+    recurring = fields('interval_count=1 meter usage_type="licensed" trial_period_days')
     return {
         "id": price_id,
-        "object": "price",
-        "active": True,
-        "billing_scheme": "per_unit",
+        **fields('object="price" active=true billing_scheme="per_unit" livemode=false'),
+        **fields('lookup_key metadata={} nickname tax_behavior="unspecified" tiers_mode'),
+        **fields('transform_quantity type="recurring"'),
         "created": int(time.time()),
         "currency": currency,
-        "livemode": False,
-        "metadata": {},
-        **nulls("lookup_key nickname tiers_mode transform_quantity"),
         "product": "prod_" + price_id.removeprefix("price_")[:14],
-        "recurring": {
-            "interval": interval,
-            "interval_count": 1,
-            "usage_type": "licensed",
-            **nulls("meter trial_period_days"),
-        },
-        "tax_behavior": "unspecified",
-        "type": "recurring",
+        "recurring": {"interval": interval, **recurring},
         "unit_amount": amount,
         "unit_amount_decimal": str(amount),
     }
 
 
-def customer(fields: dict[str, Any]) -> Record:
-    """A customer from the create parameters the sandbox keeps (email, name, ...)."""
+def customer(chosen: Record) -> Record:
+    """A customer with what its creator chose (email, name, description, phone, metadata)."""
     return {
         "id": None,
-        "object": "customer",
-        **nulls("address currency default_source description email name phone shipping"),
-        **nulls("test_clock"),
-        **fields,
-        "balance": 0,
+        **fields('object="customer" address balance=0 currency default_source delinquent=false'),
+        **fields("description email name phone metadata={} next_invoice_sequence=1"),
+        **fields('livemode=false preferred_locales=[] shipping tax_exempt="none" test_clock'),
+        **chosen,
         "created": int(time.time()),
-        "delinquent": False,
         "invoice_prefix": secrets.token_hex(4).upper(),
-        "invoice_settings": nulls("custom_fields default_payment_method footer rendering_options"),
-        "livemode": False,
-        "metadata": fields.get("metadata") or {},
-        "next_invoice_sequence": 1,
-        "preferred_locales": [],
-        "tax_exempt": "none",
+        "invoice_settings": fields("custom_fields default_payment_method footer rendering_options"),
     }
 
 
-def checkout_session(fields: dict[str, Any]) -> Record:
-    """An open session from what its create parameters decide."""
+def checkout_session(chosen: Record) -> Record:
+    """An open session with what its create parameters decided."""
     return {
         "id": None,
-        "object": "checkout.session",
-        **nulls("after_expiration billing_address_collection client_secret consent invoice"),
-        **nulls("customer_details payment_intent payment_link setup_intent submit_type"),
-        **nulls("subscription url"),
-        **fields,
-        "automatic_tax": {"enabled": False, **nulls("liability status")},
-        "custom_fields": [],
-        "livemode": False,
-        "payment_method_collection": "always",
-        "payment_status": "unpaid",
-        "status": "open",
-        "ui_mode": "hosted",
+        **fields('object="checkout.session" after_expiration billing_address_collection'),
+        **fields("client_secret consent custom_fields=[] customer_details invoice livemode=false"),
+        **fields('payment_intent payment_link payment_method_collection="always" setup_intent'),
+        **fields('payment_status="unpaid" status="open" submit_type subscription ui_mode="hosted"'),
+        "automatic_tax": fields("enabled=false liability status"),
+        "url": None,
+        **chosen,
     }
 
 
-def subscription(
-    customer_id: str, lines: list[Record], details: Record, trial_end: int | None
-) -> Record:
-    """A subscription as a completed Checkout starts it; `lines` pair each price with its
-    quantity."""
+def subscription(customer_id: str, lines: list[Record], chosen: Record, trial_end: Any) -> Record:
+    """A subscription as a completed Checkout starts it: `lines` pair a price with its
+    quantity; `chosen` holds the payment method, description and metadata."""
     now, subscription_id = int(time.time()), new_id("sub_")
     items = [
         {
             "id": new_id("si_"),
-            "object": "subscription_item",
+            **fields('object="subscription_item" discounts=[] metadata={} tax_rates=[]'),
             "created": now,
             "current_period_start": now,
             "current_period_end": trial_end
             or add_interval(now, line["price"]["recurring"]["interval"]),
-            "discounts": [],
-            "metadata": {},
             "price": line["price"],
             "quantity": line["quantity"],
             "subscription": subscription_id,
-            "tax_rates": [],
         }
         for line in lines
     ]
     return {
         "id": subscription_id,
-        "object": "subscription",
-        **nulls("application cancel_at canceled_at days_until_due ended_at latest_invoice"),
-        **nulls("pending_setup_intent schedule test_clock"),
-        "automatic_tax": {"enabled": False, **nulls("liability disabled_reason")},
+        **fields('object="subscription" application cancel_at cancel_at_period_end=false'),
+        **fields('canceled_at collection_method="charge_automatically" days_until_due'),
+        **fields("discounts=[] ended_at latest_invoice livemode=false pending_setup_intent"),
+        **fields("schedule test_clock"),
+        "automatic_tax": fields("enabled=false liability disabled_reason"),
         "billing_cycle_anchor": trial_end or now,
-        "cancel_at_period_end": False,
-        "cancellation_details": nulls("comment feedback reason"),
-        "collection_method": "charge_automatically",
+        "cancellation_details": fields("comment feedback reason"),
         "created": now,
         "currency": items[0]["price"]["currency"],
         "customer": customer_id,
-        "default_payment_method": details["payment_method"],
-        "description": details["description"],
-        "discounts": [],
+        "default_payment_method": chosen["payment_method"],
+        "description": chosen["description"],
         "items": stripe_list(items, f"/v1/subscription_items?subscription={subscription_id}"),
-        "livemode": False,
-        "metadata": details["metadata"],
+        "metadata": chosen["metadata"],
         "start_date": now,
         "status": "trialing" if trial_end else "active",
         "trial_end": trial_end,
@@ -156,36 +130,29 @@ def stripe_list(data: list[Record], url: str) -> Record:
 
 
 def invoice(
-    subscription: Record, customer: Record, billing_reason: str, *, paid: bool, free: bool
+    subscription: Record, customer: Record, reason: str, *, paid: bool, free: bool
 ) -> Record:
     """The invoice of the subscription's current period; `free` during a trial."""
     now, invoice_id = int(time.time()), new_id("in_")
-    lines = [
-        _invoice_line(invoice_id, subscription, item, free)
-        for item in subscription["items"]["data"]
-    ]
+    items = subscription["items"]["data"]
+    lines = [_invoice_line(invoice_id, subscription["id"], item, free) for item in items]
     total = sum(line["amount"] for line in lines)
     return {
         "id": invoice_id,
-        "object": "invoice",
-        **nulls("account_name description due_date hosted_invoice_url invoice_pdf"),
-        "account_country": "DE",
+        **fields('object="invoice" account_country="DE" account_name attempt_count=1'),
+        **fields('attempted=true collection_method="charge_automatically" description'),
+        **fields("due_date hosted_invoice_url invoice_pdf livemode=false metadata={}"),
         "amount_due": total,
         "amount_paid": total if paid else 0,
         "amount_remaining": 0 if paid else total,
-        "attempt_count": 1,
-        "attempted": True,
         "auto_advance": not paid,
-        "billing_reason": billing_reason,
-        "collection_method": "charge_automatically",
+        "billing_reason": reason,
         "created": now,
         "currency": subscription["currency"],
         "customer": customer["id"],
         "customer_email": customer["email"],
         "customer_name": customer["name"],
         "lines": stripe_list(lines, f"/v1/invoices/{invoice_id}/lines"),
-        "livemode": False,
-        "metadata": {},
         "next_payment_attempt": None if paid else now + 3 * 86400,
         "number": f"{customer['invoice_prefix']}-{customer['next_invoice_sequence']:04d}",
         "parent": {
@@ -202,34 +169,28 @@ def invoice(
         "status_transitions": {
             "finalized_at": now,
             "paid_at": now if paid else None,
-            **nulls("marked_uncollectible_at voided_at"),
+            **fields("marked_uncollectible_at voided_at"),
         },
         "subtotal": total,
         "total": total,
     }
 
 
-def _invoice_line(invoice_id: str, subscription: Record, item: Record, free: bool) -> Record:
+def _invoice_line(invoice_id: str, subscription_id: str, item: Record, free: bool) -> Record:
     price = item["price"]
     return {
         "id": new_id("il_"),
-        "object": "line_item",
+        **fields('object="line_item" discount_amounts=[] discountable=true discounts=[]'),
+        **fields("livemode=false metadata={}"),
         "amount": 0 if free else price["unit_amount"] * item["quantity"],
         "currency": price["currency"],
         "description": f"{item['quantity']} x {price['product']}",
-        "discount_amounts": [],
-        "discountable": True,
-        "discounts": [],
         "invoice": invoice_id,
-        "livemode": False,
-        "metadata": {},
         "parent": {
             "invoice_item_details": None,
             "subscription_item_details": {
-                "invoice_item": None,
-                "proration": False,
-                "proration_details": {"credited_items": None},
-                "subscription": subscription["id"],
+                **fields('invoice_item proration=false proration_details={"credited_items":null}'),
+                "subscription": subscription_id,
                 "subscription_item": item["id"],
             },
             "type": "subscription_item_details",

@@ -17,7 +17,7 @@ import requests
 from flask import g, has_request_context
 
 from sandbox.store import Record, Resource, Store
-from sandbox.stripe.objects import API_VERSION
+from sandbox.stripe.objects import API_VERSION, fields
 
 ACCOUNT = "acct_sandbox"  # every secret key of a sandbox belongs to one Stripe account
 
@@ -47,17 +47,15 @@ class Webhooks:
 
     def emit(self, event_type: str, obj: Record, previous: Record | None = None) -> Record:
         """Records the event about `obj` as it is now and sends it to every endpoint."""
-        data: dict[str, Any] = {"object": copy.deepcopy(obj)}
+        data: Record = {"object": copy.deepcopy(obj)}
         if previous is not None:
             data["previous_attributes"] = previous
-        context = g if has_request_context() else {}
-        event = {
-            "object": "event",
+        context: Any = g if has_request_context() else {}
+        event: Record = {
+            **fields('object="event" livemode=false pending_webhooks=0'),
             "api_version": API_VERSION,
             "created": int(time.time()),
             "data": data,
-            "livemode": False,
-            "pending_webhooks": 0,
             "request": {
                 "id": context.get("request_id"),
                 "idempotency_key": context.get("idempotency_key"),
@@ -76,18 +74,9 @@ class Webhooks:
             event = self.store.get("events", ACCOUNT, event_id)
             pending = event["pending_webhooks"] + len(targets)
             self.store.update("events", ACCOUNT, event_id, {"pending_webhooks": pending})
+            new = {"event": event_id, "type": event["type"], "attempts": [], "delivered": False}
             deliveries = [
-                self.store.create(
-                    "webhook deliveries",
-                    ACCOUNT,
-                    {
-                        "event": event_id,
-                        "type": event["type"],
-                        "url": endpoint["url"],
-                        "attempts": [],
-                        "delivered": False,
-                    },
-                )
+                self.store.create("webhook deliveries", ACCOUNT, {**new, "url": endpoint["url"]})
                 for endpoint in targets
             ]
         event["pending_webhooks"] = pending
