@@ -804,3 +804,42 @@ def test_the_spec_step_refuses_a_checkout_without_line_items_before_the_handler(
     }
     assert "Request-Id" in answer.headers
     assert (len(stand_in.checkout_sessions), len(stand_in.records("customers"))) == stored
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "param"),
+    [
+        (
+            "/v1/checkout/sessions",
+            {
+                "mode": "subscription",
+                "line_items[0][price]": PRICE,
+                "line_items[0][quantity]": "1",
+                "line_items[0][discount]": "10",
+            },
+            "line_items[0][discount]",
+        ),
+        ("/v1/customers", {"email": "a@example.com", "address[planet]": "Mars"}, "address[planet]"),
+    ],
+)
+def test_the_spec_step_refuses_unknown_nested_parameters_before_the_handler(
+    sandbox: RunningSandbox, path: str, form: dict[str, str], param: str
+) -> None:
+    # Stripe refuses unknown parameters at every level; the spec subset closes only the top.
+    stand_in = sandbox.sandbox
+    assert isinstance(stand_in, StripeSandbox)
+    stored = len(stand_in.checkout_sessions), len(stand_in.records("customers"))
+
+    answer = requests.post(
+        f"{sandbox.url}{path}", data=form, headers={"Authorization": f"Bearer {KEY}"}, timeout=5
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {
+        "type": "invalid_request_error",
+        "code": "parameter_unknown",
+        "doc_url": "https://stripe.com/docs/error-codes/parameter-unknown",
+        "message": f"Received unknown parameter: {param}",
+        "param": param,
+    }
+    assert (len(stand_in.checkout_sessions), len(stand_in.records("customers"))) == stored
