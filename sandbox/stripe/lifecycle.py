@@ -61,16 +61,21 @@ class Lifecycle:
             "paid" if session["mode"] == "payment" else "no_payment_required"
         )
         session["customer_details"] = {
-            **objects.fields("address phone"),
+            **objects.fields('address phone tax_exempt="none" tax_ids=[]'),
             "email": customer["email"],
             "name": customer["name"],
-            "tax_exempt": "none",
-            "tax_ids": [],
         }
-        if session["mode"] != "subscription":
-            self.save("checkout sessions", session)
-            self.webhooks.emit("checkout.session.completed", session)
-            return
+        subscription = None
+        if session["mode"] == "subscription":
+            subscription = self._subscribe(session, customer["id"], payment_method)
+        self.save("checkout sessions", session)
+        self.webhooks.emit("checkout.session.completed", session)
+        trial_end = subscription and subscription["trial_end"]
+        if subscription and trial_end and trial_end - time.time() <= TRIAL_WILL_END_DAYS * 86400:
+            self.webhooks.emit("customer.subscription.trial_will_end", subscription)
+
+    def _subscribe(self, session: Record, customer_id: str, payment_method: str) -> Record:
+        """The subscription a completed Checkout starts, with its first invoice."""
         details = self.store.get("checkout details", ACCOUNT, session["id"])
         now, days = int(time.time()), details["trial_period_days"]
         trial_end = details["trial_end"] or (now + days * 86400 if days else None)
@@ -81,8 +86,8 @@ class Lifecycle:
             }
             for line in details["line_items"]
         ]
-        details["payment_method"] = payment_method
-        subscription = objects.subscription(customer["id"], lines, details, trial_end)
+        chosen = details | {"payment_method": payment_method}
+        subscription = objects.subscription(customer_id, lines, chosen, trial_end)
         invoice = self._invoice(
             subscription, "subscription_create", paid=True, free=bool(trial_end)
         )
@@ -90,12 +95,9 @@ class Lifecycle:
         # A trial with nothing due now completes without a payment.
         session.update(subscription=subscription["id"], invoice=invoice["id"])
         session["payment_status"] = "no_payment_required" if trial_end else "paid"
-        self.save("checkout sessions", session)
         self.webhooks.emit("customer.subscription.created", subscription)
         self.webhooks.emit("invoice.paid", invoice)
-        self.webhooks.emit("checkout.session.completed", session)
-        if trial_end and trial_end - now <= TRIAL_WILL_END_DAYS * 86400:
-            self.webhooks.emit("customer.subscription.trial_will_end", subscription)
+        return subscription
 
     def _invoice(
         self, subscription: Record, reason: str, *, paid: bool, free: bool = False
