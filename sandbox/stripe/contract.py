@@ -3,9 +3,10 @@
 openapi-core 0.23 deserialises `deepObject` only for flat objects: `line_items[0][price]`
 (array of objects), `expand[]` (arrays) and `subscription_data[metadata][k]` (two levels) fail
 with "('deepObject', 'line_items')" on every request, and the `expand` query parameter fails
-even when absent. So this checker validates Stripe requests itself against the same spec
-file: it decodes the bracket form and validates it with openapi-schema-validator against the
-operation's request schema. Responses still go through openapi-core unchanged.
+even when absent. So this checker validates Stripe requests itself: it finds the operation
+through the spec file as usual, decodes the bracket form and validates it with
+openapi-schema-validator against the operation's request schema. Responses still go through
+openapi-core unchanged.
 """
 
 from __future__ import annotations
@@ -15,100 +16,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import yaml
 from flask import Request, Response, g
 from openapi_schema_validator import OAS30Validator
 
-from sandbox.contract import (
-    SPECS_DIR,
-    ContractChecker,
-    SpecProblem,
-    _describe,
-    _load,
-    _SpecRequest,
-    _SpecResponse,
-)
+from sandbox.contract import ContractChecker, SpecProblem, SpecResponse, load_spec, schema_errors
 from sandbox.stripe.forms import coerce, decode_form
 
 FORM = "application/x-www-form-urlencoded"
 
-
-@cache
-def _operations(spec_file: str) -> tuple[tuple[re.Pattern[str], str, dict[str, Any]], ...]:
-    """(path regex, method, dereferenced operation) for every operation of the spec."""
-    with (SPECS_DIR / spec_file).open(encoding="utf-8") as handle:
-        spec = yaml.safe_load(handle)
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                target: Any = spec
-                for part in node["$ref"].lstrip("#/").split("/"):
-                    target = target[part]
-                return resolve(target)
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    found = []
-    for template, item in spec["paths"].items():
-        pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "([^/]+)", template) + "$")
-        for method, operation in item.items():
-            found.append((pattern, method.upper(), resolve(operation)))
-    return tuple(found)
-
-
-class StripeContractChecker(ContractChecker):
-    def check(self, req: Request, response: Response, *, documented: bool = True) -> None:
-        from openapi_core.templating.responses.exceptions import ResponseNotFound
-
-        if not req.path.startswith("/v1/"):
-            return  # hosted checkout and portal pages live on other hosts, outside the API
-        if g.get("stripe_dropped"):
-            return  # the connection was dropped on purpose: the client saw no answer
-        spec_file = self.spec_files[0]
-        operation = self._operation(spec_file, req)
-        if operation is None:
-            if documented:
-                self._record(req, response, "request", "operation not in the vendor's spec")
-            else:
-                with self._lock:
-                    self.undocumented += 1
-            return
-        # A request the sandbox accepted must be one the spec accepts.
-        if response.status_code < 400:
-            for problem in request_problems(operation, req):
-                self._record(req, response, "request", str(problem))
-        spec_request = _SpecRequest(req, self.server_url)
-        try:
-            _load(spec_file).validate_response(spec_request, _SpecResponse(response))
-        except ResponseNotFound:
-            if response.status_code < 400:
-                self._record(req, response, "response", "status not in the spec")
-        except Exception as exc:
-            self._record(req, response, "response", _describe(exc))
-        with self._lock:
-            self.checked += 1
-
-    def request_problems(self, req: Request) -> list[SpecProblem] | None:
-        if not req.path.startswith("/v1/"):
-            return None
-        operation = self._operation(self.spec_files[0], req)
-        return None if operation is None else request_problems(operation, req)
-
-    @staticmethod
-    def _operation(spec_file: str, req: Request) -> dict[str, Any] | None:
-        for pattern, method, operation in _operations(spec_file):
-            if method == req.method and pattern.match(req.path):
-                return operation
-        return None
-
-
 # Parameters Stripe's API reference documents for an operation that the project's spec subset
 # leaves out (its `additionalProperties: false` would refuse them). Declared here, with the
 # type the reference gives them, instead of loosening the spec file.
-UNLISTED_PARAMETERS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+UNLISTED_PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     # https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-payment_method_types
     ("POST", "/v1/checkout/sessions"): {
         "payment_method_types": {"type": "array", "items": {"type": "string", "maxLength": 5000}},
@@ -125,73 +44,124 @@ class StripeSpecProblem(SpecProblem):
     value: str = ""
 
 
-def request_problems(operation: dict[str, Any], req: Request) -> list[SpecProblem]:
-    problems: list[SpecProblem] = []
-    for parameter in operation.get("parameters", []):
-        name, where = parameter["name"], parameter["in"]
-        if where == "header" and name in req.headers:
-            problems += _schema_problems("header", name, req.headers[name], parameter["schema"])
-        elif where == "query":
-            value = decode_form(req.args.items(multi=True)).get(name)
-            if value is not None:
-                problems += _schema_problems("query", name, value, parameter["schema"])
-    body = operation.get("requestBody")
-    if body is None:
-        return problems
-    form = decode_form(req.form.items(multi=True))
-    if not form:
-        if body.get("required"):
-            problems.append(SpecProblem("body", "", "request body is required"))
-        return problems
-    if req.mimetype != FORM:
-        return [*problems, SpecProblem("body", "", f"media type {req.mimetype} not in the spec")]
-    schema = body["content"][FORM]["schema"]
-    unlisted = next(
-        (
-            extra
-            for (method, path), extra in UNLISTED_PARAMETERS.items()
-            if method == req.method and path == req.path
-        ),
-        None,
-    )
-    if unlisted:
-        schema = {**schema, "properties": {**schema.get("properties", {}), **unlisted}}
-    return problems + _schema_problems("body", "", form, schema)
+class StripeContractChecker(ContractChecker):
+    def check(self, req: Request, response: Response, *, documented: bool = True) -> None:
+        from openapi_core.templating.responses.exceptions import ResponseNotFound
+
+        if not req.path.startswith("/v1/"):
+            return  # hosted checkout and portal pages live on other hosts, outside the API
+        if g.get("stripe_dropped"):
+            return  # the connection was dropped on purpose: the client saw no answer
+        problems = self.request_problems(req)
+        if problems is None:  # counted as the base class counts an unknown operation
+            super().check(req, response, documented=documented)
+            return
+        # A request the sandbox accepted must be one the spec accepts.
+        for problem in problems if response.status_code < 400 else []:
+            self._record(req, response, "request", str(problem))
+        try:
+            load_spec(self.spec_files[0]).validate_response(
+                self.spec_request(req), SpecResponse(response)
+            )
+        except ResponseNotFound:
+            if response.status_code < 400:
+                self._record(req, response, "response", "status not in the spec")
+        except Exception as exc:  # openapi-core raises one class per kind of mismatch
+            details = [str(exc), *(e.message for e in schema_errors(exc))]
+            self._record(req, response, "response", "; ".join(details)[:2000])
+        with self._lock:
+            self.checked += 1
+
+    def request_problems(self, req: Request) -> list[SpecProblem] | None:
+        found = self.operation(req) if req.path.startswith("/v1/") else None
+        if found is None:
+            return None
+        operation = _plain(found)
+        problems: list[SpecProblem] = []
+        query = decode_form(req.args.items(multi=True))
+        for parameter in operation.get("parameters", []):
+            name, where = parameter["name"], parameter["in"]
+            sent = req.headers.get(name) if where == "header" else query.get(name)
+            if where in ("header", "query") and sent is not None:
+                problems += self._problems(where, name, sent, parameter["schema"])
+        body = operation.get("requestBody")
+        form = decode_form(req.form.items(multi=True))
+        if body is None or not form:
+            if body is not None and body.get("required"):
+                problems.append(SpecProblem("body", "", "request body is required"))
+            return problems
+        if req.mimetype != FORM:
+            return [
+                *problems,
+                SpecProblem("body", "", f"media type {req.mimetype} not in the spec"),
+            ]
+        schema = body["content"][FORM]["schema"]
+        extra = UNLISTED_PARAMETERS.get((req.method, req.path), {})
+        schema = {**schema, "properties": {**schema.get("properties", {}), **extra}}
+        return problems + self._problems("body", "", form, schema)
+
+    def _problems(self, location: str, name: str, value: Any, schema: Any) -> list[SpecProblem]:
+        closed = _closed(schema)
+        errors = OAS30Validator(closed).iter_errors(coerce(value, closed))
+        return [problem for error in errors for problem in self.describe(location, name, error)]
+
+    def describe(self, location: str, name: str, schema_error: Any) -> list[SpecProblem]:
+        """Stripe names a nested parameter the way a form does (`a[b][c]`) and each missing or
+        unknown one by itself; the keyword picks its error code."""
+        steps = [name] if name else []
+        steps += [str(step) for step in schema_error.absolute_path]
+        shown = schema_error.instance
+        shown = "" if isinstance(shown, (dict, list)) else str(shown)
+        return [
+            StripeSpecProblem(location, _bracketed([*steps, *named]), message, keyword, shown)
+            for keyword, named, message in _named(schema_error)
+        ]
 
 
-def _schema_problems(
-    location: str, name: str, value: Any, schema: dict[str, Any]
-) -> list[SpecProblem]:
-    validator = OAS30Validator(schema)
-    problems: list[SpecProblem] = []
-    for error in validator.iter_errors(coerce(value, schema)):
-        steps = [str(step) for step in error.absolute_path]
-        for keyword, missing_or_unknown, message in _named(error):
-            path = [name] if name else []
-            path += steps + ([missing_or_unknown] if missing_or_unknown else [])
-            # Stripe writes a nested parameter the way a form names it: a[b][c].
-            field = path[0] + "".join(f"[{step}]" for step in path[1:]) if path else ""
-            shown = "" if isinstance(error.instance, (dict, list)) else str(error.instance)
-            problems.append(StripeSpecProblem(location, field, message, keyword, shown))
-    return problems
+def _bracketed(steps: list[str]) -> str:
+    return steps[0] + "".join(f"[{step}]" for step in steps[1:]) if steps else ""
 
 
-def _named(error: Any) -> list[tuple[str, str, str]]:
-    """(keyword, the property it names or "", message) for one schema error. A missing
-    property is reported on its parent and unknown ones as a list; Stripe names each."""
+def _named(error: Any) -> list[tuple[str, list[str], str]]:
+    """(keyword, the property it names if any, message) for one schema error. A missing
+    property is reported on its parent and unknown ones as a list."""
     if error.validator == "required":
         match = re.match(r"'([^']+)' is a required property", error.message)
-        return [("required", match.group(1) if match else "", error.message[:2000])]
+        return [("required", [match.group(1)] if match else [], error.message[:2000])]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = error.schema.get("properties", {})
         unknown = [key for key in error.instance if key not in known]
-        return [("additionalProperties", key, f"{key} was unexpected") for key in unknown]
+        return [("additionalProperties", [key], f"{key} was unexpected") for key in unknown]
     if error.validator == "anyOf":
         # CheckoutSessionCreate's "line_items unless mode=setup": the branch that fails only
         # for a missing property names it.
         missing = [sub for sub in error.context or () if sub.validator == "required"]
         if missing:
             return _named(missing[-1])
-    if error.validator == "type":
-        return [(f"type:{error.validator_value}", "", error.message[:2000])]
-    return [(str(error.validator), "", error.message[:2000])]
+    keyword = f"type:{error.validator_value}" if error.validator == "type" else error.validator
+    return [(str(keyword), [], error.message[:2000])]
+
+
+def _closed(schema: Any) -> Any:
+    """Stripe refuses every parameter it does not know, nested ones too ("Received unknown
+    parameter: subscription_data[trial_days]", https://docs.stripe.com/api/errors); the spec
+    subset closes only the top level, so an object type listing its properties is closed here."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    if schema.get("type") == "object" and "properties" in schema:
+        closed.setdefault("additionalProperties", False)
+    return closed
+
+
+@cache
+def _plain(node: Any) -> Any:
+    """The spec's operation as plain data with every `$ref` resolved (built once a node)."""
+    value = node.read_value()
+    if isinstance(value, dict):
+        return {key: _plain(node / key) for key in value}
+    if isinstance(value, list):
+        return [_plain(node / index) for index in range(len(value))]
+    return value

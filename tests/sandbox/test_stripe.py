@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 
 from sandbox.core import Faults, RunningSandbox, running
 from sandbox.stripe.app import StripeSandbox
+from sandbox.stripe.webhooks import ACCOUNT
 
 KEY = "sk_test_sandbox"
 WEBHOOK_SECRET = "whsec_test_apiup"
@@ -43,6 +44,12 @@ class Receiver:
             for headers, body in received
         ]
         return [e for e in events if event_type is None or e.type == event_type]
+
+
+def stripe_records(sandbox: RunningSandbox, resource: str) -> dict[str, dict[str, Any]]:
+    stand_in = sandbox.sandbox
+    assert isinstance(stand_in, StripeSandbox)
+    return stand_in.records(resource)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
@@ -142,7 +149,7 @@ def test_creates_a_customer_with_metadata(
     assert customer.id.startswith("cus_")
     assert customer.email == "jenny@example.com"
     assert customer.metadata.to_dict() == {"tenant": "t_1"}
-    assert customer.id in sandbox.sandbox.customers
+    assert customer.id in stripe_records(sandbox, "customers")
 
 
 def test_refuses_missing_and_unknown_keys_in_stripes_envelope(
@@ -199,7 +206,7 @@ def test_checkout_with_trial_completes_on_the_hosted_page_and_sends_signed_webho
     assert done.payment_status == "no_payment_required"
     assert done.url is None
     customer_id = str(done.customer)
-    assert sandbox.sandbox.customers[customer_id]["email"] == "owner@example.com"
+    assert stripe_records(sandbox, "customers")[customer_id]["email"] == "owner@example.com"
     subscription = client.v1.subscriptions.retrieve(str(done.subscription))
     assert subscription.status == "trialing"
     assert subscription.customer == customer_id
@@ -255,10 +262,10 @@ def test_checkout_without_trial_paid_with_paypal_is_active(
     assert done.payment_status == "paid"
     subscription = client.v1.subscriptions.retrieve(str(done.subscription))
     assert subscription.status == "active"
-    invoice = sandbox.sandbox.invoices[str(subscription.latest_invoice)]
+    invoice = stripe_records(sandbox, "invoices")[str(subscription.latest_invoice)]
     assert invoice["amount_paid"] == 5800
     assert invoice["status"] == "paid"
-    assert sandbox.sandbox.customers[str(done.customer)]["email"] == "paypal@example.com"
+    assert stripe_records(sandbox, "customers")[str(done.customer)]["email"] == "paypal@example.com"
 
 
 def test_declined_card_shows_the_message_and_keeps_the_session_open(
@@ -414,7 +421,9 @@ def test_session_past_expires_at_is_expired_and_its_page_gone(
     client: stripe.StripeClient, sandbox: RunningSandbox
 ) -> None:
     session = client.v1.checkout.sessions.create(checkout_params())
-    sandbox.sandbox.checkout_sessions[session.id]["expires_at"] = int(time.time()) - 1
+    sandbox.sandbox.store.update(
+        "checkout sessions", ACCOUNT, session.id, {"expires_at": int(time.time()) - 1}
+    )
 
     expired = client.v1.checkout.sessions.retrieve(session.id)
     page = requests.get(str(session.url), timeout=5)
@@ -594,9 +603,9 @@ def test_idempotency_key_replays_and_refuses_other_parameters(
     assert raw.headers["Idempotent-Replayed"] == "true"
     assert caught.value.http_status == 400
     assert "can only be used with the same parameters" in str(caught.value.user_message)
-    assert [c for c in sandbox.sandbox.customers.values() if c["email"] == "a@example.com"] == [
-        sandbox.sandbox.customers[first.id]
-    ]
+    assert [
+        c for c in stripe_records(sandbox, "customers").values() if c["email"] == "a@example.com"
+    ] == [stripe_records(sandbox, "customers")[first.id]]
 
 
 def test_webhook_is_retried_after_a_500_and_can_be_resent(
@@ -606,27 +615,29 @@ def test_webhook_is_retried_after_a_500_and_can_be_resent(
     with receiver.lock:
         receiver.fail_type = "customer.subscription.updated"
     client.v1.subscriptions.update(subscription.id, {"metadata": {"plan": "pro"}})
-    deliveries = sandbox.sandbox.deliveries
 
     first = wait_for(
         lambda: [
             d
-            for d in deliveries
-            if d.delivered
-            and d.event_type == "customer.subscription.updated"
-            and sandbox.sandbox.events[d.event_id]["data"]["object"]["id"] == subscription.id
+            for d in stripe_records(sandbox, "webhook deliveries").values()
+            if d["delivered"]
+            and d["type"] == "customer.subscription.updated"
+            and stripe_records(sandbox, "events")[d["event"]]["data"]["object"]["id"]
+            == subscription.id
         ]
     )[0]
-    assert [a["status"] for a in first.attempts] == [500, 200]
-    resent = requests.post(f"{sandbox.url}/_sandbox/events/{first.event_id}/resend", timeout=5)
+    assert [a["status"] for a in first["attempts"]] == [500, 200]
+    resent = requests.post(f"{sandbox.url}/_sandbox/events/{first['event']}/resend", timeout=5)
 
     assert resent.status_code == 200
     again = wait_for(
-        lambda: [e for e in receiver.events() if e.id == first.event_id][2:]
+        lambda: [e for e in receiver.events() if e.id == first["event"]][2:]
     )  # the failed attempt, its retry, the resend: the same event id three times
     assert again[0].data.object["id"] == subscription.id
     # The count drops once the sandbox has recorded the answer, just after the receiver got it.
-    assert wait_for(lambda: sandbox.sandbox.events[first.event_id]["pending_webhooks"] == 0)
+    assert wait_for(
+        lambda: stripe_records(sandbox, "events")[first["event"]]["pending_webhooks"] == 0
+    )
 
 
 def test_rate_limit_answers_429_in_stripes_format() -> None:
@@ -715,7 +726,9 @@ def test_drop_after_commit_keeps_the_customer_and_a_retry_replays_it(
         timeout=5,
     )
 
-    stored = [c for c in sandbox.sandbox.customers.values() if c["email"] == form["email"]]
+    stored = [
+        c for c in stripe_records(sandbox, "customers").values() if c["email"] == form["email"]
+    ]
     assert len(stored) == 1
     assert retry.json()["id"] == stored[0]["id"]
     assert retry.headers["Idempotent-Replayed"] == "true"
@@ -770,7 +783,7 @@ def test_the_spec_step_refuses_a_checkout_without_line_items_before_the_handler(
 ) -> None:
     stand_in = sandbox.sandbox
     assert isinstance(stand_in, StripeSandbox)
-    stored = len(stand_in.checkout_sessions), len(stand_in.customers)
+    stored = len(stand_in.checkout_sessions), len(stand_in.records("customers"))
 
     answer = requests.post(
         f"{sandbox.url}/v1/checkout/sessions",
@@ -790,4 +803,43 @@ def test_the_spec_step_refuses_a_checkout_without_line_items_before_the_handler(
         }
     }
     assert "Request-Id" in answer.headers
-    assert (len(stand_in.checkout_sessions), len(stand_in.customers)) == stored
+    assert (len(stand_in.checkout_sessions), len(stand_in.records("customers"))) == stored
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "param"),
+    [
+        (
+            "/v1/checkout/sessions",
+            {
+                "mode": "subscription",
+                "line_items[0][price]": PRICE,
+                "line_items[0][quantity]": "1",
+                "line_items[0][discount]": "10",
+            },
+            "line_items[0][discount]",
+        ),
+        ("/v1/customers", {"email": "a@example.com", "address[planet]": "Mars"}, "address[planet]"),
+    ],
+)
+def test_the_spec_step_refuses_unknown_nested_parameters_before_the_handler(
+    sandbox: RunningSandbox, path: str, form: dict[str, str], param: str
+) -> None:
+    # Stripe refuses unknown parameters at every level; the spec subset closes only the top.
+    stand_in = sandbox.sandbox
+    assert isinstance(stand_in, StripeSandbox)
+    stored = len(stand_in.checkout_sessions), len(stand_in.records("customers"))
+
+    answer = requests.post(
+        f"{sandbox.url}{path}", data=form, headers={"Authorization": f"Bearer {KEY}"}, timeout=5
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["error"] == {
+        "type": "invalid_request_error",
+        "code": "parameter_unknown",
+        "doc_url": "https://stripe.com/docs/error-codes/parameter-unknown",
+        "message": f"Received unknown parameter: {param}",
+        "param": param,
+    }
+    assert (len(stand_in.checkout_sessions), len(stand_in.records("customers"))) == stored
