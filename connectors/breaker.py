@@ -157,7 +157,7 @@ class RedisStore:
             while True:
                 try:
                     pipe.watch(name)
-                    before = _load(pipe.get(name))  # type: ignore[arg-type]
+                    before = _load(pipe.get(name))
                     after, result = step(before)
                     if after == before:
                         pipe.reset()
@@ -213,6 +213,12 @@ def store() -> Store:
 # -- one vendor API's breaker -----------------------------------------------------------------
 
 
+def now() -> float:
+    """Epoch seconds: the breakers' clock (a test of a long outage moves it)."""
+    return time.time()
+
+
+
 @dataclass(frozen=True)
 class Outage:
     since: dt.datetime  # when the breaker opened
@@ -229,17 +235,17 @@ class CircuitBreaker:
     probe_seconds: float
     thresholds: Thresholds = field(default_factory=Thresholds.from_settings)
     store: Store = field(default_factory=lambda: store())
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = field(default_factory=lambda: now)
 
     def admit(self) -> None:
         """Lets a call go, or raises CircuitOpen with the time to wait."""
         state = self.store.read(self.key)
         if state.status == CLOSED:
             return  # the usual case: one read, no lock
-        now = self.clock()
+        at = self.clock()
 
         def step(current: State) -> tuple[State, tuple[State, float]]:
-            after, wait = admit(current, now, probe_seconds=self.probe_seconds)
+            after, wait = admit(current, at, probe_seconds=self.probe_seconds)
             return after, (current, wait)
 
         current, wait = self.store.change(self.key, step)
@@ -267,10 +273,10 @@ class CircuitBreaker:
         self._record(reached=False)
 
     def _record(self, *, reached: bool) -> None:
-        now = self.clock()
+        at = self.clock()
         self.store.change(
             self.key,
-            lambda state: (record(state, now, reached=reached, thresholds=self.thresholds), None),
+            lambda state: (record(state, at, reached=reached, thresholds=self.thresholds), None),
         )
 
     def outage(self) -> Outage | None:
