@@ -218,7 +218,6 @@ def now() -> float:
     return time.time()
 
 
-
 @dataclass(frozen=True)
 class Outage:
     since: dt.datetime  # when the breaker opened
