@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from connectors import errors
 
@@ -185,7 +186,9 @@ class FileStore:
 
     def read(self, key: str) -> State:
         try:
-            return _load(self._path(key).read_text(encoding="ascii"))
+            with open(self._path(key), encoding="ascii") as handle:
+                fcntl.flock(handle, fcntl.LOCK_SH)  # not half of a state being written
+                return _load(handle.read())
         except FileNotFoundError:
             return State()
 
@@ -252,6 +255,10 @@ class CircuitBreaker:
             raise errors.CircuitOpen(
                 f"{self.name} is not reachable; calls wait {wait:.0f} s for it",
                 vendor=self.name,
+                vendor_message=_(
+                    "%(vendor)s is not reachable right now; APIUP waits until it is back."
+                )
+                % {"vendor": self.name},
                 wait_seconds=self._spread(current, wait),
                 since=current.opened_at,
             )

@@ -140,6 +140,7 @@ def test_two_workers_share_one_breaker(store: breaker.Store, clock: Clock) -> No
         other.admit()
     assert 9.9 < caught.value.wait_seconds <= 10.0
     assert caught.value.vendor == "lexware office"
+    assert "lexware office is not reachable" in caught.value.vendor_message  # for the customer
     outage = other.outage()
     assert outage is not None
     assert outage.since.timestamp() == clock.now
