@@ -60,6 +60,8 @@ class Connector:
                 headers=self.default_headers(),
             ),
             limiter_key=self._limiter_key(),
+            # A vendor that counts calls per account may fail per account too (its instance).
+            breaker_scope=(self._limiter_key() if provider.rate_scope is RateScope.ACCOUNT else ""),
             auth=authenticator_for(provider, connection, refresh=self.refresh),
             read_error=self.read_error,
         )

@@ -41,6 +41,19 @@ class TransientError(ConnectorError):
     retryable = True
 
 
+class CircuitOpen(TransientError):
+    """The vendor has been unreachable and its circuit breaker is open (connectors/breaker.py):
+    nothing was sent. The caller waits `wait_seconds` without counting this as an attempt."""
+
+    def __init__(
+        self, message: str, *, vendor: str, wait_seconds: float, since: float, **kwargs: object
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.vendor = vendor  # the vendor's name
+        self.wait_seconds = wait_seconds
+        self.since = since  # epoch seconds: when the breaker opened
+
+
 class UnknownOutcome(TransientError):
     """A write was sent but no answer came back: it may or may not have happened."""
 

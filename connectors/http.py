@@ -1,7 +1,8 @@
 """The one HTTP client every vendor module uses, and the one authenticated path.
 
 It owns what is the same for all vendors: time-outs, the shared rate limit, retries with
-jittered exponential backoff for transient failures only, `Retry-After`, the mapping of
+jittered exponential backoff for transient failures only, `Retry-After`, the circuit breaker
+that stops calling a vendor that is down (connectors/breaker.py), the mapping of
 transport failures and status codes to the error hierarchy, and authentication: every call
 carries its authenticator's headers, and a refused credential is refreshed once and the call
 sent again, or the connection is marked for reconnecting. What differs per vendor (base URL,
@@ -23,7 +24,7 @@ from typing import Any
 
 import requests
 
-from connectors import errors, ratelimit
+from connectors import breaker, errors, ratelimit
 from connectors.auth import Authenticator, NoAuth
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,22 @@ class HttpClient:
     session: requests.Session = field(default_factory=requests.Session)
     sleep: Callable[[float], None] = time.sleep
     calls: int = 0  # calls sent, for API-economy checks
+    # Whose outage the circuit breaker counts together besides the vendor's API: empty for
+    # the whole API, an account for vendors that limit per account (the provider's rate scope).
+    breaker_scope: str = ""
+    circuit: breaker.CircuitBreaker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.circuit = breaker.CircuitBreaker(
+            key=f"{self.api.name}|{self.api.base_url}|{self.breaker_scope}",
+            name=self.api.name,
+            # The probe may wait for its rate-limit turn and then for its answer.
+            probe_seconds=self.api.max_rate_wait + self.api.connect_timeout + self.api.read_timeout,
+        )
+
+    def outage(self) -> breaker.Outage | None:
+        """The vendor outage under way (the breaker is open), or None."""
+        return self.circuit.outage()
 
     def request(
         self,
@@ -156,6 +173,8 @@ class HttpClient:
             attempt += 1
             # Before the rate limit: a token refresh that fails sends nothing and books nothing.
             sent_headers = {**self.api.headers, **self.auth.headers(), **(headers or {})}
+            # Before the rate limit: a call the breaker holds back takes no turn there.
+            self.circuit.admit()
             self._wait_for_rate()
             try:
                 self.calls += 1
@@ -169,6 +188,7 @@ class HttpClient:
                     timeout=(self.api.connect_timeout, self.api.read_timeout),
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
+                self.circuit.failed()
                 if never_sent(exc):
                     failure: errors.ConnectorError = errors.TransientError(
                         f"{self.api.name}: could not connect ({type(exc).__name__})"
@@ -182,6 +202,10 @@ class HttpClient:
                         f"{self.api.name}: {method} {path} was sent but no answer came back"
                     ) from exc
             else:
+                if response.status_code >= 500:
+                    self.circuit.failed()
+                else:
+                    self.circuit.succeeded()  # any answer below 500: the vendor is there
                 if response.status_code in expected:
                     return response
                 failure = self._error_for(response, safe_to_repeat=safe_to_repeat)

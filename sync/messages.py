@@ -46,6 +46,10 @@ TEXTS: dict[str, str] = {
     "vendor.unreachable": gettext_noop(
         "The vendor is not reachable right now (%(reason)s); it will be tried again."
     ),
+    "vendor.circuit_open": gettext_noop(
+        "%(vendor)s is not reachable right now. The transfer waits until it is back; "
+        "the wait does not count as an attempt."
+    ),
     "customer.busy": gettext_noop(
         "Another transfer is working on the same customer; this one waits and tries again."
     ),

@@ -343,6 +343,7 @@ class Notice(TenantOwnedModel):
     class Kind(models.TextChoices):
         TRANSFERS_FAILING = "transfers_failing", _("transfers failing")
         RECONNECT_NEEDED = "reconnect_needed", _("connection needs reconnecting")
+        VENDOR_UNREACHABLE = "vendor_unreachable", _("system not reachable")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     sent_at = models.DateTimeField(auto_now_add=True)

@@ -67,3 +67,17 @@ if SANDBOX_VENDORS:
 # Vendors may grant a scope list that differs in order or extent from the one asked for;
 # the product checks what it can do by calling, not by comparing scope strings.
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+
+# The circuit breaker per vendor API (connectors/breaker.py): this many failures in a row
+# (a connection that fails, a 5xx answer) within the window open it; while it is open nothing
+# calls the vendor and transfers wait without counting attempts. After the cool-down one
+# probe call goes; its answer closes the breaker, its failure doubles the cool-down (up to
+# the maximum).
+CIRCUIT_BREAKER_FAILURES: int = env.int("CIRCUIT_BREAKER_FAILURES", default=10)
+CIRCUIT_BREAKER_WINDOW_SECONDS: float = env.float("CIRCUIT_BREAKER_WINDOW_SECONDS", default=60.0)
+CIRCUIT_BREAKER_COOLDOWN_SECONDS: float = env.float(
+    "CIRCUIT_BREAKER_COOLDOWN_SECONDS", default=30.0
+)
+CIRCUIT_BREAKER_MAX_COOLDOWN_SECONDS: float = env.float(
+    "CIRCUIT_BREAKER_MAX_COOLDOWN_SECONDS", default=300.0
+)

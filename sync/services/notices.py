@@ -1,5 +1,7 @@
-"""Telling the tenant's users when transfers start failing or a connection needs
-reconnecting: one e-mail per problem, repeated only while it persists (after a day)."""
+"""Telling the tenant's users when transfers start failing, a connection needs reconnecting
+or a connected system is not reachable: one e-mail per problem, repeated only while it
+persists (after a day). A system that is not reachable is told once per outage: when its
+circuit breaker closes the problem is gone, and the next outage is told again."""
 
 from __future__ import annotations
 
@@ -12,21 +14,50 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Tenant, User
+from connectors import errors
+from connectors.breaker import Outage
 from connectors.models import Connection
-from connectors.registry import provider
+from connectors.registry import connector_class, provider
 from sync.models import Notice, Transfer
 
 REPEAT_AFTER = dt.timedelta(days=1)
 
 
-def _recently_told(tenant: Tenant, kind: str, now: dt.datetime) -> bool:
-    return (
-        Notice.objects.for_tenant(tenant).filter(kind=kind, sent_at__gt=now - REPEAT_AFTER).exists()
-    )
+def _recently_told(
+    tenant: Tenant, kind: str, now: dt.datetime, *, since: dt.datetime | None = None
+) -> bool:
+    """Told within the last day, and since the problem began (`since`) where it is known."""
+    told = Notice.objects.for_tenant(tenant).filter(kind=kind, sent_at__gt=now - REPEAT_AFTER)
+    if since is not None:
+        told = told.filter(sent_at__gte=since)
+    return told.exists()
 
 
-def _problems(tenant: Tenant) -> dict[str, str]:
+def _outages(tenant: Tenant) -> dict[str, Outage]:
+    """The tenant's connected systems whose circuit breaker is open, by label."""
+    found: dict[str, Outage] = {}
+    for connection in Connection.objects.for_tenant(tenant).exclude(
+        status=Connection.Status.NEEDS_RECONNECT
+    ):
+        declared = provider(connection.system)
+        if not declared.connector:
+            continue
+        try:
+            outage = connector_class(connection.system)(connection=connection).client.outage()
+        except errors.ConnectorError:
+            continue
+        if outage is not None:
+            found[str(declared.label)] = outage
+    return found
+
+
+def _problems(tenant: Tenant, outages: dict[str, Outage]) -> dict[str, str]:
     problems: dict[str, str] = {}
+    if outages:
+        problems[Notice.Kind.VENDOR_UNREACHABLE] = _(
+            "%(systems)s is not reachable right now. Your transfers wait and continue by "
+            "themselves when it is back; nothing needs to be done."
+        ) % {"systems": ", ".join(sorted(outages))}
     count = Transfer.objects.for_tenant(tenant).filter(state=Transfer.State.FAILED).count()
     if count:
         problems[Notice.Kind.TRANSFERS_FAILING] = _(
@@ -48,18 +79,31 @@ def notices_send(*, now: dt.datetime | None = None) -> int:
     """Sends what is due to every tenant; returns the number of e-mails sent."""
     now = now or timezone.now()
     sent = 0
-    tenants = Tenant.objects.filter(
-        pk__in=Transfer.objects.filter(state=Transfer.State.FAILED).values("tenant_id")
-    ) | Tenant.objects.filter(
-        pk__in=Connection.objects.filter(status=Connection.Status.NEEDS_RECONNECT).values(
-            "tenant_id"
+    tenants = (
+        Tenant.objects.filter(
+            pk__in=Transfer.objects.filter(state=Transfer.State.FAILED).values("tenant_id")
+        )
+        | Tenant.objects.filter(
+            pk__in=Connection.objects.filter(status=Connection.Status.NEEDS_RECONNECT).values(
+                "tenant_id"
+            )
+        )
+        # Transfers waiting (for their turn, a retry or a vendor that is down).
+        | Tenant.objects.filter(
+            pk__in=Transfer.objects.filter(
+                state__in=Transfer.ACTIVE_STATES, next_attempt_at__isnull=False
+            ).values("tenant_id")
         )
     )
     for tenant in tenants.distinct():
+        outages = _outages(tenant)
+        # One notice per outage: an outage that began after the last notice is told again.
+        latest = max((outage.since for outage in outages.values()), default=None)
+        began: dict[str, dt.datetime | None] = {Notice.Kind.VENDOR_UNREACHABLE: latest}
         due = {
             kind: text
-            for kind, text in _problems(tenant).items()
-            if not _recently_told(tenant, kind, now)
+            for kind, text in _problems(tenant, outages).items()
+            if not _recently_told(tenant, kind, now, since=began.get(kind))
         }
         if not due:
             continue

@@ -167,6 +167,9 @@ def run_retry_later(
 ) -> None:
     """Frees the transfer to try again after a backoff (or the vendor's Retry-After), or
     fails it once it has tried often enough."""
+    if isinstance(failure, errors.CircuitOpen):
+        run_wait_for_vendor(run=run, failure=failure, enqueue=enqueue)
+        return
     transfer = run.transfer
     delay = _backoff(transfer.attempts)
     if isinstance(failure, errors.RateLimited):
@@ -189,6 +192,28 @@ def run_retry_later(
     seconds = delay.total_seconds()
     if seconds <= INLINE_COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: enqueue(str(transfer.pk), seconds))
+
+
+def run_wait_for_vendor(
+    *, run: Run, failure: errors.CircuitOpen, enqueue: pacing.EnqueuePaced
+) -> None:
+    """The vendor's circuit breaker is open: the transfer waits for it, and this run does not
+    count as an attempt, so that an outage of hours does not use up the attempts."""
+    transfer = run.transfer
+    transfer.attempts -= 1
+    transfer.next_attempt_at = timezone.now() + dt.timedelta(
+        seconds=pacing.vendor_wait(failure.wait_seconds)
+    )
+    transfer.lease_until = None
+    _set_error(transfer, failure_message(failure=failure))
+    run_save(
+        run, "attempts", "next_attempt_at", "lease_until", "error", "error_message",
+        "error_retryable",
+    )  # fmt: skip
+    run.attempt.delete()  # a wait, not an attempt
+    seconds = (transfer.next_attempt_at - timezone.now()).total_seconds()
+    if seconds <= pacing.LONGEST_COUNTDOWN_SECONDS:
+        transaction.on_commit(lambda: enqueue(str(transfer.pk), max(0.0, seconds)))
 
 
 def run_release(*, run: Run, failure: errors.ConnectorError) -> None:
@@ -216,6 +241,8 @@ def failure_message(*, failure: errors.ConnectorError) -> Message:
         return Message("vendor.refused_connection", {"reason": verbatim(failure.vendor_message)})
     if isinstance(failure, errors.RateLimited):
         return Message("vendor.rate_limited")
+    if isinstance(failure, errors.CircuitOpen):
+        return pacing.vendor_unreachable_message(vendor=failure.vendor)
     if isinstance(failure, errors.UnknownOutcome):
         return Message("vendor.unknown_outcome")
     if isinstance(failure, CustomerBusy):
