@@ -5,11 +5,21 @@ the sandbox's 422 body lists them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sandbox.bexio.state import Company
+
+@dataclass(frozen=True)
+class Rules:
+    """What a check needs to know of the company: its users, taxes and contacts."""
+
+    user_ids: tuple[int, ...]
+    tax: Callable[[Any], dict[str, Any] | None]
+    has_contact: Callable[[Any], bool]
+
 
 _OPTIONAL_CONTACT_STRINGS = (
     "nr",
@@ -58,18 +68,19 @@ def now_text() -> str:
     return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def contact_problems(body: dict[str, Any], company: Company) -> list[str]:
+def contact_problems(body: dict[str, Any], user_ids: tuple[int, ...]) -> list[str]:
     """What the spec cannot say about a contact (its required fields, types, the contact
     types and the e-mail format are the spec step's): the users it names must exist."""
     return [
         f"{name}: References no user of this company."
         for name in ("user_id", "owner_id")
-        if body[name] not in company.user_ids
+        if body[name] not in user_ids
     ]
 
 
-def new_contact(body: dict[str, Any], *, contact_id: int) -> dict[str, Any]:
-    contact: dict[str, Any] = {"id": contact_id, "nr": body.get("nr") or f"{contact_id:06d}"}
+def new_contact(body: dict[str, Any]) -> dict[str, Any]:
+    """The contact as stored; without a `nr`, the sandbox numbers it by its id."""
+    contact: dict[str, Any] = {"nr": body.get("nr")}
     contact["contact_type_id"] = body["contact_type_id"]
     contact["name_1"] = body["name_1"]
     for name in _OPTIONAL_CONTACT_STRINGS:
@@ -169,7 +180,7 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def document_problems(body: dict[str, Any], company: Company) -> list[str]:
+def document_problems(body: dict[str, Any], company: Rules) -> list[str]:
     """What the spec cannot say about a quote or invoice (its types, enums and dates are the
     spec step's)."""
     problems = []
@@ -182,14 +193,14 @@ def document_problems(body: dict[str, Any], company: Company) -> list[str]:
     elif user_id not in company.user_ids:
         problems.append("user_id: References no user of this company.")
     contact_id = body.get("contact_id")
-    if contact_id is not None and contact_id not in company.contacts:
+    if contact_id is not None and not company.has_contact(contact_id):
         problems.append("contact_id: References no contact.")
     for index, position in enumerate(body.get("positions", [])):
         problems.extend(f"positions: {index} {p}" for p in _position_problems(position, company))
     return problems
 
 
-def _position_problems(position: dict[str, Any], company: Company) -> list[str]:
+def _position_problems(position: dict[str, Any], company: Rules) -> list[str]:
     problems = []
     kind = position.get("type", "KbPositionCustom")
     if kind != "KbPositionCustom":
@@ -218,10 +229,9 @@ def _six(number: Decimal) -> str:
 
 def new_document(
     body: dict[str, Any],
-    company: Company,
+    company: Rules,
     *,
-    document_id: int,
-    document_nr: str,
+    position_ids: Iterator[int],
     kb_item_status_id: int,
     validity_days: int,
 ) -> dict[str, Any]:
@@ -242,7 +252,7 @@ def new_document(
             taxes += total * rate
         elif mwst_type == 0:
             taxes += total - total / (1 + rate)
-        position: dict[str, Any] = {"id": company.next_id("position"), "type": "KbPositionCustom"}
+        position: dict[str, Any] = {"id": next(position_ids), "type": "KbPositionCustom"}
         position["amount"] = _six(amount)
         # Optional ids the client did not send are left out rather than answered as null:
         # the spec types them as non-nullable integers.
@@ -265,8 +275,7 @@ def new_document(
     # Swiss francs are rounded to 5 Rappen on the document total.
     total = (payable / _FIVE_RAPPEN).quantize(Decimal(1), rounding=ROUND_HALF_UP) * _FIVE_RAPPEN
     return {
-        "id": document_id,
-        "document_nr": document_nr,
+        "document_nr": None,  # numbered by the sandbox once the id is known
         "title": body.get("title"),
         "contact_id": body.get("contact_id"),
         "contact_sub_id": body.get("contact_sub_id"),
