@@ -35,9 +35,11 @@ from sandbox.qonto.state import (
     IdempotentAnswer,
     OAuthClient,
     Organization,
+    Records,
     RefreshToken,
     timestamp,
 )
+from sandbox.store import PageNumberPaging, Record, Resource, equals
 
 IDEMPOTENCY_HEADER = "X-Qonto-Idempotency-Key"
 TRACE_HEADER = "X-Tyk-Trace-Id"
@@ -66,6 +68,7 @@ ENDPOINT_SCOPES = {
     "create_invoice": "client_invoice.write",
     "finalize_invoice": "client_invoice.write",
 }
+PAGING = PageNumberPaging(default_size=100, max_size=100, first_page=1, size_param="per_page")
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
 
 Created = tuple[int, dict[str, Any]]
@@ -75,6 +78,24 @@ class QontoSandbox(VendorSandbox):
     name = "qonto"
     title = "Qonto"
     spec_files = ("qonto/qonto-derived-openapi.yaml",)
+    # Kept oldest first: the default order is not documented.
+    resources = (
+        Resource(
+            "clients",
+            filters={
+                # Exact, case-insensitive matches; the name also partial and accent-blind
+                # (docs, list clients).
+                "filter[email]": documents.same_text("email"),
+                "filter[vat_number]": documents.same_text("vat_number"),
+                "filter[tax_identification_number]": documents.same_text(
+                    "tax_identification_number"
+                ),
+                "filter[name]": documents.name_contains,
+            },
+        ),
+        Resource("quotes", filters={"filter[status]": equals("status")}),
+        Resource("invoices"),
+    )
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
     demo_credential = "apiup-demo:apiup-sandbox-secret-key"
     spec_server_url = API_SERVER_URL
@@ -168,8 +189,9 @@ class QontoSandbox(VendorSandbox):
         automatic_numbering: bool | None = None,
     ) -> Organization:
         """An organization with one Qonto account; its API key is `{login}:{secret_key}`."""
+        organization_id = str(uuid.uuid4())
         organization = Organization(
-            id=str(uuid.uuid4()),
+            id=organization_id,
             slug=slug,
             name=name,
             login=login or slug,
@@ -180,6 +202,9 @@ class QontoSandbox(VendorSandbox):
                 self.automatic_numbering if automatic_numbering is None else automatic_numbering
             ),
             bank_account_id=str(uuid.uuid4()),
+            clients=Records(self.store, "clients", organization_id),
+            quotes=Records(self.store, "quotes", organization_id),
+            invoices=Records(self.store, "invoices", organization_id),
         )
         with self.lock:
             self.organizations[organization.id] = organization
@@ -535,21 +560,11 @@ class QontoSandbox(VendorSandbox):
 
     def list_clients(self) -> Response:
         # Filters, sort order and paging are checked against the spec before this runs.
-        filters = _filters(request.args)
-        # The default order is not documented; the sandbox lists oldest first.
         sort_by = request.args.get("sort_by", "created_at:asc")
-        paging = _paging(request.args)
-        organization: Organization = g.organization
-        with self.lock:
-            clients = [
-                c for c in organization.clients.values() if documents.client_matches(c, filters)
-            ]
+        clients = self.store.select("clients", g.organization.id, params=request.args)
         if sort_by.startswith("name"):
             clients.sort(key=lambda c: str(c.get("name", "")).casefold())
-        if sort_by.endswith(":desc"):
-            clients.reverse()
-        page, meta = _page_of(clients, *paging)
-        return self.json({"clients": page, "meta": meta})
+        return self._page("clients", clients, sort_by)
 
     def create_client(self) -> Response:
         def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
@@ -573,28 +588,30 @@ class QontoSandbox(VendorSandbox):
 
     def list_quotes(self) -> Response:
         # Filters, sort order and paging are checked against the spec before this runs.
-        filters = _filters(request.args)
-        status = filters.get("status")
-        bounds = {
-            name: datetime.fromisoformat(filters[name])
-            for name in ("created_at_from", "created_at_to")
-            if name in filters
+        bounds = [request.args.get(f"filter[created_at_{end}]") for end in ("from", "to")]
+        low, high = (None if b is None else datetime.fromisoformat(b) for b in bounds)
+        quotes = self.store.select(
+            "quotes",
+            g.organization.id,
+            params=request.args,
+            where=lambda q: _within(q["created_at"], low, high),
+        )
+        return self._page("quotes", quotes, request.args.get("sort_by", "created_at:asc"))
+
+    def _page(self, key: str, records: list[Record], sort_by: str) -> Response:
+        """Page `page` (from 1) of `per_page` records, and the `meta` of every list."""
+        if sort_by.endswith(":desc"):
+            records.reverse()
+        page = PAGING.cut(records, request.args)
+        meta = {
+            "current_page": page.number,
+            "next_page": page.number + 1 if page.has_more else None,
+            "prev_page": page.number - 1 if page.number > 1 else None,
+            "total_pages": page.total_pages,
+            "total_count": page.total,
+            "per_page": page.limit,
         }
-        sort_by = request.args.get("sort_by", "created_at:asc")
-        paging = _paging(request.args)
-        organization: Organization = g.organization
-        with self.lock:
-            quotes = list(organization.quotes.values())
-        quotes = [
-            q
-            for q in quotes
-            if (status is None or q["status"] == status)
-            and _within(q["created_at"], bounds.get("created_at_from"), bounds.get("created_at_to"))
-        ]
-        if sort_by == "created_at:desc":
-            quotes.reverse()
-        page, meta = _page_of(quotes, *paging)
-        return self.json({"quotes": page, "meta": meta})
+        return self.json({key: page.items, "meta": meta})
 
     def create_quote(self) -> Response:
         def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
@@ -659,6 +676,7 @@ class QontoSandbox(VendorSandbox):
                     422, "Only a draft client invoice can be finalized", pointer="/status"
                 )
             documents.finalize(invoice, organization)
+            organization.invoices[invoice_id] = invoice
             return self.json({"client_invoice": invoice})
 
     # -- creates and idempotency --------------------------------------------------------
@@ -764,34 +782,6 @@ def _parameter_name(field: str) -> str:
 
 def _fields(record: dict[str, Any], *names: str) -> dict[str, Any]:
     return {name: record.get(name) for name in names}
-
-
-def _filters(args: Any) -> dict[str, str]:
-    """`filter[email]=...` on the wire (deepObject) as {"email": ...}."""
-    return {
-        key[len("filter[") : -1]: value
-        for key, value in args.items()
-        if key.startswith("filter[") and key.endswith("]")
-    }
-
-
-def _paging(args: Any) -> tuple[int, int]:
-    return int(args.get("page", 1)), int(args.get("per_page", 100))
-
-
-def _page_of(
-    records: list[dict[str, Any]], page: int, per_page: int
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    total_pages = math.ceil(len(records) / per_page)
-    meta = {
-        "current_page": page,
-        "next_page": page + 1 if page < total_pages else None,
-        "prev_page": page - 1 if page > 1 else None,
-        "total_pages": total_pages,
-        "total_count": len(records),
-        "per_page": per_page,
-    }
-    return records[(page - 1) * per_page : page * per_page], meta
 
 
 def _within(created_at: str, start: datetime | None, end: datetime | None) -> bool:

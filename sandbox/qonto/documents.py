@@ -9,7 +9,9 @@ Qonto documents the error shape and a few codes (`invalid_format`, `not_in_list`
 from __future__ import annotations
 
 import time
+import unicodedata
 import uuid
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -101,20 +103,18 @@ def client_object(body: dict[str, Any]) -> dict[str, Any]:
     return client
 
 
-def client_matches(client: dict[str, Any], filters: dict[str, str]) -> bool:
-    for key in ("email", "vat_number", "tax_identification_number"):
-        # Exact, case-insensitive matches (docs).
-        wanted = filters.get(key)
-        if wanted is not None and str(client.get(key) or "").casefold() != wanted.casefold():
-            return False
-    wanted_name = filters.get("name")
-    # Exact and partial matches, case- and accent-insensitive (docs).
-    return wanted_name is None or _folded(wanted_name) in _folded(client.get("name") or "")
+def same_text(field_name: str) -> Callable[[dict[str, Any], str], bool]:
+    def matches(client: dict[str, Any], wanted: str) -> bool:
+        return str(client.get(field_name) or "").casefold() == wanted.casefold()
+
+    return matches
+
+
+def name_contains(client: dict[str, Any], wanted: str) -> bool:
+    return _folded(wanted) in _folded(client.get("name") or "")
 
 
 def _folded(text: str) -> str:
-    import unicodedata
-
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
