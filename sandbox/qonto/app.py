@@ -9,7 +9,6 @@ sheet in vendor-specs/.
 from __future__ import annotations
 
 import hmac
-import html
 import math
 import secrets
 import threading
@@ -18,27 +17,18 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import SlidingWindow, VendorSandbox
+from sandbox.oauth_server import AccessToken, AuthorizationServer, OAuthClient, RefreshToken
 from sandbox.qonto import documents
 from sandbox.qonto.contract import API_SERVER_URL, QontoContractChecker
 from sandbox.qonto.documents import Problem, problem
-from sandbox.qonto.state import (
-    ALL_SCOPES,
-    AccessToken,
-    AuthorizationCode,
-    IdempotentAnswer,
-    OAuthClient,
-    Organization,
-    Records,
-    RefreshToken,
-    timestamp,
-)
+from sandbox.qonto.oauth import PREFIXES, register_oauth_routes
+from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, Records, timestamp
 from sandbox.store import PageNumberPaging, Record, Resource, equals
 
 IDEMPOTENCY_HEADER = "X-Qonto-Idempotency-Key"
@@ -127,10 +117,13 @@ class QontoSandbox(VendorSandbox):
         demo_client_secret: str = "apiup-sandbox-secret",  # noqa: S107
         seed_demo: bool = True,
     ) -> None:
-        self.access_token_lifetime = access_token_lifetime
-        self.authorization_code_lifetime = authorization_code_lifetime
-        self.refresh_token_lifetime = refresh_token_lifetime
-        self.refresh_grace_period = refresh_grace_period
+        self.oauth = AuthorizationServer(
+            access_token_lifetime=access_token_lifetime,
+            code_lifetime=authorization_code_lifetime,
+            refresh_token_lifetime=refresh_token_lifetime,
+            refresh_grace_period=refresh_grace_period,
+            prefixes=PREFIXES,
+        )
         self.idempotency_ttl = idempotency_ttl
         self.burst_limit, self.burst_window = burst_limit, burst_window
         self.sustained_limit, self.sustained_window = sustained_limit, sustained_window
@@ -157,10 +150,7 @@ class QontoSandbox(VendorSandbox):
         super().reset()
         with self.lock:
             self.organizations: dict[str, Organization] = {}
-            self.oauth_clients: dict[str, OAuthClient] = {}
-            self.authorization_codes: dict[str, AuthorizationCode] = {}
-            self.access_tokens: dict[str, AccessToken] = {}
-            self.refresh_tokens: dict[str, RefreshToken] = {}
+            self.oauth.clear()
             self.idempotent_answers: dict[tuple[str, str], IdempotentAnswer] = {}
             self.burst = SlidingWindow(limit=self.burst_limit, window=self.burst_window)
             self.sustained = SlidingWindow(limit=self.sustained_limit, window=self.sustained_window)
@@ -213,10 +203,15 @@ class QontoSandbox(VendorSandbox):
     def add_oauth_client(
         self, *, client_id: str, client_secret: str, redirect_uris: tuple[str, ...] = ()
     ) -> OAuthClient:
-        client = OAuthClient(client_id, client_secret, redirect_uris)
-        with self.lock:
-            self.oauth_clients[client_id] = client
-        return client
+        return self.oauth.add_client(OAuthClient(client_id, client_secret, redirect_uris))
+
+    @property
+    def access_tokens(self) -> dict[str, AccessToken]:
+        return self.oauth.access_tokens
+
+    @property
+    def refresh_tokens(self) -> dict[str, RefreshToken]:
+        return self.oauth.refresh_tokens
 
     def organization_by_slug(self, slug: str) -> Organization:
         with self.lock:
@@ -230,10 +225,10 @@ class QontoSandbox(VendorSandbox):
         header = req.headers.get("Authorization", "")
         with self.lock:
             if header.startswith("Bearer "):
-                token = self.access_tokens.get(header.removeprefix("Bearer "))
-                if token is None or time.time() >= token.expires_at:
+                token = self.oauth.access(header.removeprefix("Bearer "))
+                if token is None:
                     return None
-                organization = self.organizations[token.organization_id]
+                organization = self.organizations[token.account]
                 g.organization, g.scopes = organization, token.scopes
                 return f"oauth:{organization.slug}"
             # The API key is the raw `{login}:{secret-key}`, neither Basic nor base64.
@@ -342,9 +337,7 @@ class QontoSandbox(VendorSandbox):
     # -- routes -----------------------------------------------------------------------
 
     def register_routes(self, app: Flask) -> None:
-        app.add_url_rule("/oauth2/auth", "oauth_authorize", self.oauth_authorize, methods=["GET"])
-        app.add_url_rule("/oauth2/auth", "oauth_consent", self.oauth_consent, methods=["POST"])
-        app.add_url_rule("/oauth2/token", "oauth_token", self.oauth_token, methods=["POST"])
+        register_oauth_routes(self, app)
         app.add_url_rule("/v2/organization", "organization", self.organization, methods=["GET"])
         app.add_url_rule("/v2/clients", "clients", self.list_clients, methods=["GET"])
         app.add_url_rule("/v2/clients", "create_client", self.create_client, methods=["POST"])
@@ -369,161 +362,6 @@ class QontoSandbox(VendorSandbox):
 
     def _method_not_allowed(self, _: MethodNotAllowed) -> Response:
         return self.error_response(405, "Method not allowed")
-
-    # -- OAuth host -------------------------------------------------------------------
-
-    def _authorize_request(self, params: dict[str, str]) -> tuple[str, list[str]] | Response:
-        """The redirect URI and scopes of an authorize request, or the page that refuses it.
-
-        A bad client or redirect URI is shown in the browser, never redirected (RFC 6749
-        4.1.2.1); the other errors go back to the client's redirect URI.
-        """
-        client = self.oauth_clients.get(params.get("client_id", ""))
-        redirect_uri = params.get("redirect_uri", "")
-        if client is None:
-            return _page("Unknown application", "<p>The client_id is not known.</p>", 400)
-        if not redirect_uri or (client.redirect_uris and redirect_uri not in client.redirect_uris):
-            return _page("Invalid redirect", "<p>The redirect_uri is not registered.</p>", 400)
-        if params.get("response_type", "code") != "code":
-            return _back(redirect_uri, params, error="unsupported_response_type")
-        scopes = params.get("scope", "").split()
-        unknown = [s for s in scopes if s not in ALL_SCOPES]
-        if unknown:
-            return _back(
-                redirect_uri,
-                params,
-                error="invalid_scope",
-                error_description=f"Unknown scope {unknown[0]}",
-            )
-        return redirect_uri, scopes
-
-    def oauth_authorize(self) -> Response:
-        params = request.args.to_dict()
-        with self.lock:
-            checked = self._authorize_request(params)
-            organizations = list(self.organizations.values())
-        if isinstance(checked, Response):
-            return checked
-        _, scopes = checked
-        hidden = "".join(
-            f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>"
-            for k, v in params.items()
-        )
-        options = "".join(
-            f"<option value='{html.escape(o.id)}'>{html.escape(o.name)}</option>"
-            for o in organizations
-        )
-        scope_list = "".join(f"<li>{html.escape(s)}</li>" for s in scopes)
-        body = (
-            f"<p><b>{html.escape(params['client_id'])}</b> asks for access to:</p>"
-            f"<ul>{scope_list}</ul><form method='post' action='/oauth2/auth'>{hidden}"
-            f"<label>Organization <select name='organization_id'>{options}</select></label> "
-            "<button name='decision' value='approve'>Approve</button> "
-            "<button name='decision' value='deny'>Deny</button></form>"
-        )
-        return _page("Qonto: authorize access", body)
-
-    def oauth_consent(self) -> Response:
-        params = request.form.to_dict()
-        decision = params.pop("decision", "")
-        organization_id = params.pop("organization_id", "")
-        with self.lock:
-            checked = self._authorize_request(params)
-            if isinstance(checked, Response):
-                return checked
-            redirect_uri, scopes = checked
-            if decision != "approve":
-                return _back(
-                    redirect_uri,
-                    params,
-                    error="access_denied",
-                    error_description="The resource owner denied the request",
-                )
-            if organization_id not in self.organizations:
-                return _page("Unknown organization", "<p>Pick an organization.</p>", 400)
-            code = "ory_ac_" + secrets.token_urlsafe(32)
-            self.authorization_codes[code] = AuthorizationCode(
-                client_id=params["client_id"],
-                redirect_uri=redirect_uri,
-                organization_id=organization_id,
-                scopes=tuple(scopes),
-                expires_at=time.time() + self.authorization_code_lifetime,
-            )
-        return _back(redirect_uri, params, code=code, scope=" ".join(scopes))
-
-    def oauth_token(self) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            return _oauth_error("invalid_request", "The body must be form-encoded")
-        form = request.form.to_dict()
-        grant_type = form.get("grant_type")
-        if grant_type not in ("authorization_code", "refresh_token"):
-            return _oauth_error("unsupported_grant_type", "The grant_type is not supported")
-        required = (
-            ("code", "client_id", "client_secret", "redirect_uri")
-            if grant_type == "authorization_code"
-            else ("refresh_token", "client_id", "client_secret")
-        )
-        missing = [name for name in required if not form.get(name)]
-        if missing:
-            return _oauth_error("invalid_request", f"The parameter {missing[0]} is missing")
-        with self.lock:
-            client = self.oauth_clients.get(form["client_id"])
-            if client is None or not hmac.compare_digest(
-                client.client_secret, form["client_secret"]
-            ):
-                return _oauth_error("invalid_client", "Client authentication failed", 401)
-            if grant_type == "authorization_code":
-                return self._exchange_code(form)
-            return self._refresh(form)
-
-    def _exchange_code(self, form: dict[str, str]) -> Response:
-        grant = self.authorization_codes.get(form["code"])
-        if (
-            grant is None
-            or grant.used
-            or time.time() >= grant.expires_at
-            or grant.client_id != form["client_id"]
-        ):
-            return _oauth_error("invalid_grant", "The authorization code is invalid or expired")
-        if grant.redirect_uri != form["redirect_uri"]:
-            return _oauth_error("invalid_grant", "The redirect_uri does not match")
-        grant.used = True
-        return self._issue_tokens(grant.client_id, grant.organization_id, grant.scopes)
-
-    def _refresh(self, form: dict[str, str]) -> Response:
-        old = self.refresh_tokens.get(form["refresh_token"])
-        if (
-            old is None
-            or old.client_id != form["client_id"]
-            or not old.usable(grace_period=self.refresh_grace_period)
-        ):
-            return _oauth_error("invalid_grant", "The refresh token is invalid or expired")
-        if old.used_at is None:
-            # Still valid for the grace period, so a retry after a lost answer works.
-            old.used_at = time.time()
-        return self._issue_tokens(old.client_id, old.organization_id, old.scopes)
-
-    def _issue_tokens(
-        self, client_id: str, organization_id: str, scopes: tuple[str, ...]
-    ) -> Response:
-        now = time.time()
-        access_token = "ory_at_" + secrets.token_urlsafe(32)
-        self.access_tokens[access_token] = AccessToken(
-            client_id, organization_id, scopes, now + self.access_token_lifetime
-        )
-        body: dict[str, Any] = {
-            "access_token": access_token,
-            "expires_in": int(self.access_token_lifetime),
-        }
-        if "offline_access" in scopes:
-            refresh_token = "ory_rt_" + secrets.token_urlsafe(32)
-            self.refresh_tokens[refresh_token] = RefreshToken(
-                client_id, organization_id, scopes, now + self.refresh_token_lifetime
-            )
-            body["refresh_token"] = refresh_token
-        # No id_token: scope openid would need a signed JWT the product does not use.
-        body |= {"scope": " ".join(scopes), "token_type": "bearer"}
-        return self.json(body)
 
     # -- organization -----------------------------------------------------------------
 
@@ -769,7 +607,7 @@ class QontoSandbox(VendorSandbox):
                 ],
                 "oauth clients": [
                     {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)}
-                    for c in self.oauth_clients.values()
+                    for c in self.oauth.clients.values()
                 ],
             }
 
@@ -787,25 +625,3 @@ def _fields(record: dict[str, Any], *names: str) -> dict[str, Any]:
 def _within(created_at: str, start: datetime | None, end: datetime | None) -> bool:
     moment = datetime.fromisoformat(created_at)
     return (start is None or moment >= start) and (end is None or moment <= end)
-
-
-def _back(redirect_uri: str, params: dict[str, str], **answer: str) -> Response:
-    """Sends the browser back to the client with the answer and the client's `state`."""
-    if params.get("state"):
-        answer["state"] = params["state"]
-    separator = "&" if "?" in redirect_uri else "?"
-    return Response(status=302, headers={"Location": redirect_uri + separator + urlencode(answer)})
-
-
-def _oauth_error(error: str, description: str, status: int = 400) -> Response:
-    # Qonto does not show its OAuth error body; the spec assumes RFC 6749's.
-    return VendorSandbox.json({"error": error, "error_description": description}, status)
-
-
-def _page(title: str, body: str, status: int = 200) -> Response:
-    document = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head><body style='font:15px system-ui;margin:3rem'>"
-        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return Response(document, status=status, mimetype="text/html")

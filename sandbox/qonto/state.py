@@ -78,46 +78,6 @@ class Organization:
 
 
 @dataclass
-class OAuthClient:
-    client_id: str
-    client_secret: str
-    redirect_uris: tuple[str, ...]  # empty: any redirect URI (the demo's URL is not known ahead)
-
-
-@dataclass
-class AuthorizationCode:
-    client_id: str
-    redirect_uri: str
-    organization_id: str
-    scopes: tuple[str, ...]
-    expires_at: float
-    used: bool = False
-
-
-@dataclass
-class AccessToken:
-    client_id: str
-    organization_id: str
-    scopes: tuple[str, ...]
-    expires_at: float
-
-
-@dataclass
-class RefreshToken:
-    client_id: str
-    organization_id: str
-    scopes: tuple[str, ...]
-    expires_at: float
-    used_at: float | None = None  # first use; it stays valid for the grace period after it
-
-    def usable(self, *, grace_period: float) -> bool:
-        now = time.time()
-        if now >= self.expires_at:
-            return False
-        return self.used_at is None or now < self.used_at + grace_period
-
-
-@dataclass
 class IdempotentAnswer:
     organization_id: str
     method: str
