@@ -14,8 +14,6 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from flask import Flask, Request, Response, g, has_request_context, request
@@ -25,13 +23,13 @@ from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import SlidingWindow, VendorSandbox
 from sandbox.oauth_server import AccessToken, AuthorizationServer, OAuthClient, RefreshToken
 from sandbox.qonto import documents
+from sandbox.qonto.api import register_api_routes
 from sandbox.qonto.contract import API_SERVER_URL, QontoContractChecker
 from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import PREFIXES, register_oauth_routes
-from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, Records, timestamp
-from sandbox.store import PageNumberPaging, Record, Resource, equals
+from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, Records
+from sandbox.store import Resource, equals
 
-IDEMPOTENCY_HEADER = "X-Qonto-Idempotency-Key"
 TRACE_HEADER = "X-Tyk-Trace-Id"
 ERROR_CODES = {
     400: "bad_request",
@@ -58,10 +56,7 @@ ENDPOINT_SCOPES = {
     "create_invoice": "client_invoice.write",
     "finalize_invoice": "client_invoice.write",
 }
-PAGING = PageNumberPaging(default_size=100, max_size=100, first_page=1, size_param="per_page")
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
-
-Created = tuple[int, dict[str, Any]]
 
 
 class QontoSandbox(VendorSandbox):
@@ -331,29 +326,11 @@ class QontoSandbox(VendorSandbox):
         with self._unauthorized_lock:
             self.unauthorized_answers.setdefault(ip, []).append(time.time())
 
-    def _invalid(self, problems: list[Problem], status: int = 422) -> Response:
-        return self.error_response(status, problems[0]["detail"], errors=problems)
-
     # -- routes -----------------------------------------------------------------------
 
     def register_routes(self, app: Flask) -> None:
         register_oauth_routes(self, app)
-        app.add_url_rule("/v2/organization", "organization", self.organization, methods=["GET"])
-        app.add_url_rule("/v2/clients", "clients", self.list_clients, methods=["GET"])
-        app.add_url_rule("/v2/clients", "create_client", self.create_client, methods=["POST"])
-        app.add_url_rule("/v2/clients/<client_id>", "client", self.get_client, methods=["GET"])
-        app.add_url_rule("/v2/quotes", "quotes", self.list_quotes, methods=["GET"])
-        app.add_url_rule("/v2/quotes", "create_quote", self.create_quote, methods=["POST"])
-        app.add_url_rule("/v2/quotes/<quote_id>", "quote", self.get_quote, methods=["GET"])
-        app.add_url_rule(
-            "/v2/client_invoices", "create_invoice", self.create_invoice, methods=["POST"]
-        )
-        app.add_url_rule(
-            "/v2/client_invoices/<invoice_id>/finalize",
-            "finalize_invoice",
-            self.finalize_invoice,
-            methods=["POST"],
-        )
+        register_api_routes(self, app)
         app.register_error_handler(NotFound, self._not_found)
         app.register_error_handler(MethodNotAllowed, self._method_not_allowed)
 
@@ -363,265 +340,51 @@ class QontoSandbox(VendorSandbox):
     def _method_not_allowed(self, _: MethodNotAllowed) -> Response:
         return self.error_response(405, "Method not allowed")
 
-    # -- organization -----------------------------------------------------------------
-
-    def organization(self) -> Response:
-        organization: Organization = g.organization
-        account = {
-            "id": organization.bank_account_id,
-            "slug": f"{organization.slug}-bank-account-1",
-            "iban": organization.iban,
-            "bic": "QNTOFRP1XXX",
-            "currency": "EUR",
-            "balance": 0,
-            "balance_cents": 0,
-            "authorized_balance": 0,
-            "authorized_balance_cents": 0,
-            "name": "Main account",
-            "updated_at": timestamp(),
-            "status": "active",
-            "main": True,
-            "is_external_account": False,
-        }
-        body = {
-            "id": organization.id,
-            "name": organization.name,
-            "slug": organization.slug,
-            "legal_name": organization.name,
-            "locale": organization.legal_country.lower(),
-            "legal_country": organization.legal_country,
-            "bank_accounts": [account],
-        }
-        return self.json({"organization": body})
-
-    # -- clients ----------------------------------------------------------------------
-
-    def list_clients(self) -> Response:
-        # Filters, sort order and paging are checked against the spec before this runs.
-        sort_by = request.args.get("sort_by", "created_at:asc")
-        clients = self.store.select("clients", g.organization.id, params=request.args)
-        if sort_by.startswith("name"):
-            clients.sort(key=lambda c: str(c.get("name", "")).casefold())
-        return self._page("clients", clients, sort_by)
-
-    def create_client(self) -> Response:
-        def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
-            problems = documents.client_problems(body, organization)
-            if problems:
-                return self._invalid(problems)
-            client = documents.client_object(body)
-            organization.clients[client["id"]] = client
-            return 200, {"client": client}
-
-        return self._create(create)
-
-    def get_client(self, client_id: str) -> Response:
-        with self.lock:
-            client = g.organization.clients.get(client_id)
-        if client is None:
-            return self.error_response(404, "Client not found", parameter="id")
-        return self.json({"client": client})
-
-    # -- quotes -----------------------------------------------------------------------
-
-    def list_quotes(self) -> Response:
-        # Filters, sort order and paging are checked against the spec before this runs.
-        bounds = [request.args.get(f"filter[created_at_{end}]") for end in ("from", "to")]
-        low, high = (None if b is None else datetime.fromisoformat(b) for b in bounds)
-        quotes = self.store.select(
-            "quotes",
-            g.organization.id,
-            params=request.args,
-            where=lambda q: _within(q["created_at"], low, high),
-        )
-        return self._page("quotes", quotes, request.args.get("sort_by", "created_at:asc"))
-
-    def _page(self, key: str, records: list[Record], sort_by: str) -> Response:
-        """Page `page` (from 1) of `per_page` records, and the `meta` of every list."""
-        if sort_by.endswith(":desc"):
-            records.reverse()
-        page = PAGING.cut(records, request.args)
-        meta = {
-            "current_page": page.number,
-            "next_page": page.number + 1 if page.has_more else None,
-            "prev_page": page.number - 1 if page.number > 1 else None,
-            "total_pages": page.total_pages,
-            "total_count": page.total,
-            "per_page": page.limit,
-        }
-        return self.json({key: page.items, "meta": meta})
-
-    def create_quote(self) -> Response:
-        def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
-            problems = documents.quote_problems(body, organization)
-            if problems:
-                return self._invalid(problems)
-            number = body.get("number") or organization.next_number("Q")
-            if any(q["number"] == number for q in organization.quotes.values()):
-                # Numbers are unique per organization. The quote's conflict code is not
-                # documented; the invoice one is `invoice_number_already_exists`.
-                return self.error_response(
-                    409,
-                    "The quote number is already used.",
-                    code="quote_number_already_exists",
-                    pointer="/number",
-                )
-            quote = documents.quote_object(body, organization, number=number)
-            organization.quotes[quote["id"]] = quote
-            # The 2026 docs answer with the quote itself, not wrapped in {"quote": ...}.
-            return 201, quote
-
-        return self._create(create)
-
-    def get_quote(self, quote_id: str) -> Response:
-        with self.lock:
-            quote = g.organization.quotes.get(quote_id)
-        if quote is None:
-            return self.error_response(404, "Quote not found", parameter="id")
-        return self.json(quote)
-
-    # -- client invoices --------------------------------------------------------------
-
-    def create_invoice(self) -> Response:
-        def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
-            problems = documents.invoice_problems(body, organization, (organization.iban,))
-            if problems:
-                return self._invalid(problems)
-            number = body.get("number")
-            if number and any(i.get("number") == number for i in organization.invoices.values()):
-                return self.error_response(
-                    409,
-                    "The invoice number is already used.",
-                    code="invoice_number_already_exists",
-                    pointer="/number",
-                )
-            invoice = documents.invoice_object(body, organization)
-            if invoice["status"] == "unpaid" and not invoice.get("number"):
-                invoice["number"] = organization.next_number("INV")
-            organization.invoices[invoice["id"]] = invoice
-            return 200, {"client_invoice": invoice}
-
-        return self._create(create)
-
-    def finalize_invoice(self, invoice_id: str) -> Response:
-        organization: Organization = g.organization
-        with self.lock:
-            invoice = organization.invoices.get(invoice_id)
-            if invoice is None:
-                return self.error_response(404, "Client invoice not found", parameter="id")
-            if invoice["status"] != "draft":
-                return self.error_response(
-                    422, "Only a draft client invoice can be finalized", pointer="/status"
-                )
-            documents.finalize(invoice, organization)
-            organization.invoices[invoice_id] = invoice
-            return self.json({"client_invoice": invoice})
-
-    # -- creates and idempotency --------------------------------------------------------
-
-    def _create(
-        self, create: Callable[[Organization, dict[str, Any]], Created | Response]
-    ) -> Response:
-        """Runs one create; with X-Qonto-Idempotency-Key the first successful answer is
-        stored for the TTL and returned for the same key, even when the body differs."""
-        organization: Organization = g.organization
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        with self.lock:
-            now = time.time()
-            self.idempotent_answers = {
-                k: a
-                for k, a in self.idempotent_answers.items()
-                if a.stored_at > now - self.idempotency_ttl
-            }
-            stored = self.idempotent_answers.get((organization.id, key)) if key else None
-            if stored is not None:
-                return self.json(stored.body, stored.status)
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                return self.error_response(
-                    400, "The request body must be a JSON object", pointer="/"
-                )
-            created = create(organization, body)
-            if isinstance(created, Response):
-                return created
-            status, answer = created
-            if key:
-                self.idempotent_answers[(organization.id, key)] = IdempotentAnswer(
-                    organization.id, request.method, request.path, status, answer, now
-                )
-            self.after_commit()
-        return self.json(answer, status)
-
     # -- inspection -------------------------------------------------------------------
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
+        slugs = {o.id: o.slug for o in self.organizations.values()}
+        tables = {
+            kind: [
+                {"organization": slugs.get(owner), **{c: record.get(c) for c in columns}}
+                for owner, record in self.store.everything(kind)
+            ]
+            for kind, columns in _COLUMNS.items()
+        }
         with self.lock:
-            organizations = list(self.organizations.values())
-            slugs = {o.id: o.slug for o in organizations}
-            return {
-                "organizations": [
-                    {
-                        "id": o.id,
-                        "slug": o.slug,
-                        "login": o.login,
-                        "name": o.name,
-                        "iban": o.iban,
-                        "legal_country": o.legal_country,
-                        "automatic_numbering": o.automatic_numbering,
-                    }
-                    for o in organizations
-                ],
-                "clients": [
-                    {"organization": o.slug, **_fields(c, "id", "kind", "name", "email")}
-                    for o in organizations
-                    for c in o.clients.values()
-                ],
-                "quotes": [
-                    {
-                        "organization": o.slug,
-                        "client": q["client"].get("name"),
-                        "total": q["total_amount"]["value"],
-                        **_fields(q, "id", "number", "status", "currency", "created_at"),
-                    }
-                    for o in organizations
-                    for q in o.quotes.values()
-                ],
-                "invoices": [
-                    {
-                        "organization": o.slug,
-                        "client": i["client"].get("name"),
-                        "total": i["total_amount"]["value"],
-                        **_fields(i, "id", "number", "status", "currency", "created_at"),
-                    }
-                    for o in organizations
-                    for i in o.invoices.values()
-                ],
-                "idempotency keys": [
-                    {
-                        "organization": slugs.get(org_id, org_id),
-                        "key": key,
-                        "request": f"{a.method} {a.path}",
-                        "status": a.status,
-                    }
-                    for (org_id, key), a in self.idempotent_answers.items()
-                ],
-                "oauth clients": [
-                    {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)}
-                    for c in self.oauth.clients.values()
-                ],
-            }
+            answers = list(self.idempotent_answers.items())
+        return {
+            "organizations": [
+                {name: getattr(o, name) for name in _ORGANIZATION_COLUMNS}
+                for o in self.organizations.values()
+            ],
+            **tables,
+            "idempotency keys": [
+                {
+                    "organization": slugs.get(org_id, org_id),
+                    "key": key,
+                    "request": f"{a.method} {a.path}",
+                    "status": a.status,
+                }
+                for (org_id, key), a in answers
+            ],
+            "oauth clients": [
+                {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)}
+                for c in self.oauth.clients.values()
+            ],
+        }
+
+
+_ORGANIZATION_COLUMNS = ("id", "slug", "login", "name", "iban", "legal_country")
+_DOCUMENT_COLUMNS = ("id", "number", "status", "currency", "total_amount", "created_at")
+_COLUMNS = {
+    "clients": ("id", "kind", "name", "email"),
+    "quotes": _DOCUMENT_COLUMNS,
+    "invoices": _DOCUMENT_COLUMNS,
+}
 
 
 def _parameter_name(field: str) -> str:
     """`filter.name` as Qonto names the query parameter: `filter[name]`."""
     name, *keys = field.split(".")
     return name + "".join(f"[{key}]" for key in keys)
-
-
-def _fields(record: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {name: record.get(name) for name in names}
-
-
-def _within(created_at: str, start: datetime | None, end: datetime | None) -> bool:
-    moment = datetime.fromisoformat(created_at)
-    return (start is None or moment >= start) and (end is None or moment <= end)
