@@ -316,10 +316,7 @@ class QontoSandbox(VendorSandbox):
         return None
 
     def _too_many(self, wait: float, detail: str) -> Response:
-        trace_id = secrets.token_hex(16)
-        headers = {TRACE_HEADER: trace_id, "Retry-After": str(max(1, math.ceil(wait)))}
-        body = {"errors": [problem("too_many_requests", detail)], "trace_id": trace_id}
-        return self.json(body, 429, headers)
+        return self.error_response(429, detail, retry_after=wait)
 
     def _remember_unauthorized(self) -> None:
         ip = request.remote_addr or "unknown"

@@ -98,6 +98,14 @@ def money(amount: Decimal, currency: str) -> dict[str, str]:
     return {"value": str(amount.quantize(CENT, rounding=ROUND_HALF_UP)), "currency": currency}
 
 
+def amounts(currency: str, **values: Decimal) -> dict[str, Any]:
+    """Each amount as Qonto answers it twice: `{value, currency}` and in `_cents`."""
+    answer: dict[str, Any] = {}
+    for name, amount in values.items():
+        answer |= {name: money(amount, currency), f"{name}_cents": to_cents(amount)}
+    return answer
+
+
 def timestamp(at: float | None = None) -> str:
     moment = datetime.fromtimestamp(time.time() if at is None else at, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
