@@ -218,6 +218,32 @@ class AuthorizationServer:
                 del self.access_tokens[token]
             return True
 
+    def inspect(self) -> dict[str, list[dict[str, Any]]]:
+        """The tokens (enough of each to tell it apart, never the token) and the clients."""
+        with self.lock:
+            grants: list[tuple[str, AccessToken | RefreshToken]] = [
+                *self.access_tokens.items(),
+                *self.refresh_tokens.items(),
+            ]
+            clients = list(self.clients.values())
+        return {
+            "tokens": [
+                {
+                    "token": f"{value[:6]}…",
+                    "kind": grant.kind if isinstance(grant, AccessToken) else "refresh token",
+                    "account": grant.account,
+                    "client_id": grant.client_id,
+                    "scope": grant.scope,
+                    "expires_at": grant.expires_at
+                    and time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(grant.expires_at)),
+                }
+                for value, grant in grants
+            ],
+            "oauth clients": [
+                {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)} for c in clients
+            ],
+        }
+
 
 def client_credentials(req: Request) -> tuple[str, str]:
     """client_secret_basic, else client_secret_post."""

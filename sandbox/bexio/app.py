@@ -392,34 +392,13 @@ class BexioSandbox(VendorSandbox):
             ]
             for kind, columns in _COLUMNS.items()
         }
-        with self.oauth.lock:
-            grants: list[tuple[str, AccessToken | RefreshToken]] = [
-                *self.oauth.access_tokens.items(),
-                *self.oauth.refresh_tokens.items(),
-            ]
-            clients = list(self.oauth.clients.values())
         return {
             "companies": [
                 {"id": c.id, "name": c.name, "user_ids": list(c.user_ids)}
                 for c in self.companies.values()
             ],
             **tables,
-            "tokens": [
-                {
-                    # Enough of a token to tell it apart on the page; never the token itself.
-                    "token": f"{value[:6]}…",
-                    "kind": grant.kind if isinstance(grant, AccessToken) else "refresh token",
-                    "company_id": grant.account,
-                    "client_id": grant.client_id,
-                    "scope": grant.scope,
-                    "expires_at": grant.expires_at
-                    and time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(grant.expires_at)),
-                }
-                for value, grant in grants
-            ],
-            "oauth clients": [
-                {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)} for c in clients
-            ],
+            **self.oauth.inspect(),
         }
 
 

@@ -365,10 +365,7 @@ class QontoSandbox(VendorSandbox):
                 }
                 for (org_id, key), a in answers
             ],
-            "oauth clients": [
-                {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)}
-                for c in self.oauth.clients.values()
-            ],
+            **self.oauth.inspect(),
         }
 
 
