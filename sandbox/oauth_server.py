@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from flask import Request
+from flask import Request, Response
 
 
 @dataclass
@@ -258,6 +258,15 @@ def pkce_matches(code: AuthorizationCode, verifier: str) -> bool:
         digest = hashlib.sha256(verifier.encode()).digest()
         verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     return hmac.compare_digest(verifier, code.code_challenge or "")
+
+
+def html_page(title: str, body: str, status: int = 200) -> Response:
+    """A page of the authorization server (consent, refusal) in the user's browser."""
+    document = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"</head><body style='font:14px system-ui;margin:2rem'>{body}</body></html>"
+    )
+    return Response(document, status=status, mimetype="text/html")
 
 
 def with_query(url: str, params: dict[str, str]) -> str:

@@ -26,6 +26,7 @@ from sandbox.oauth_server import (
     OAuthClient,
     client_credentials,
     consent_form,
+    html_page,
     pkce_matches,
     with_query,
 )
@@ -69,17 +70,8 @@ def id_token(claims: dict[str, Any], *, key: str) -> str:
 def _error_page(message: str) -> Response:
     # Keycloak shows an HTML page, not a redirect, when the client or redirect_uri is bad:
     # redirecting to an unchecked URL would make the IdP an open redirector.
-    return _html(
-        f"<h1>We are sorry...</h1><p id='kc-error-message'>{html.escape(message)}</p>", 400
-    )
-
-
-def _html(body: str, status: int = 200, title: str = "bexio sandbox") -> Response:
-    page = (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
-        f"<style>body{{font:14px system-ui;margin:2rem}}</style></head><body>{body}</body></html>"
-    )
-    return Response(page, status=status, mimetype="text/html")
+    body = f"<h1>We are sorry...</h1><p id='kc-error-message'>{html.escape(message)}</p>"
+    return html_page("bexio sandbox", body, 400)
 
 
 def _token_error(status: int, error: str, description: str) -> Response:
@@ -276,4 +268,4 @@ def _consent_page(sandbox: BexioSandbox, params: dict[str, str]) -> Response:
     )
     heading = f"<h1>Authorize {html.escape(params.get('client_id', ''))}</h1>"
     intro = "<p>The application asks for access to your bexio company:</p>"
-    return _html(heading + intro + form, title="bexio sandbox - authorize")
+    return html_page("bexio sandbox - authorize", heading + intro + form)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, request
 
 from sandbox.core import VendorSandbox
-from sandbox.oauth_server import OAuthClient, consent_form, with_query
+from sandbox.oauth_server import OAuthClient, consent_form, html_page, with_query
 from sandbox.qonto.state import ALL_SCOPES
 
 if TYPE_CHECKING:
@@ -33,12 +33,7 @@ def _oauth_error(error: str, description: str, status: int = 400) -> Response:
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:
-    document = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head><body style='font:15px system-ui;margin:3rem'>"
-        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return Response(document, status=status, mimetype="text/html")
+    return html_page(title, f"<h1>{html.escape(title)}</h1>{body}", status)
 
 
 def _authorize_request(
