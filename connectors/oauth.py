@@ -119,12 +119,22 @@ def revoke(provider: Provider, refresh_token: str, *, oauth_url: str) -> bool:
     if not declaration.revoke_path or not refresh_token:
         return False
     path = declaration.revoke_path.format(refresh_token=quote(refresh_token, safe=""))
+    form = None
+    if "{refresh_token}" not in declaration.revoke_path:
+        # RFC 7009: the token in a form body, the client authenticated by its credentials.
+        client_id, secret = client_credentials(provider)
+        form = {
+            "token": refresh_token,
+            "token_type_hint": "refresh_token",
+            "client_id": client_id,
+            "client_secret": secret,
+        }
     # One attempt: a retry would log the path, and the path may hold the token.
     client = HttpClient(
         VendorApi(name=provider.label, base_url=oauth_url, max_attempts=1), limiter_key="oauth"
     )
     with contextlib.suppress(errors.NotFound):
-        client.request(declaration.revoke_method, path, expected=(200, 204))
+        client.request(declaration.revoke_method, path, data=form, expected=(200, 204))
     return True
 
 

@@ -76,7 +76,8 @@ class OAuth2:
     # The refresh token is spent by each refresh and the answer's must be stored.
     rotating_refresh: bool = False
     # Where a refresh token is revoked on the grant host (empty: the vendor offers no
-    # revocation); `{refresh_token}` in the path stands for the token itself.
+    # revocation); `{refresh_token}` in the path stands for the token itself, a path
+    # without it is an RFC 7009 endpoint (token and client credentials in a form body).
     revoke_path: str = ""
     revoke_method: str = "POST"
     # The host ("oauth" or "api") whose URL the token endpoint (codes and refreshes) is on.
@@ -138,6 +139,9 @@ class Provider:
     description: StrOrPromise = (
         ""  # what the plan does, in the customer's words (lazily translated)
     )
+    # Where the customer removes APIUP's access by hand when disconnecting cannot revoke it
+    # (an API key, a vendor without revocation); empty: the vendor's settings, unnamed.
+    manual_revoke_hint: StrOrPromise = ""
 
     @property
     def api_key(self) -> ApiKey | None:

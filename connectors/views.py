@@ -10,6 +10,7 @@ from accounts.roles import Action
 from accounts.tenancy import TenantScopedMixin
 from connectors import services
 from connectors.models import Connection
+from connectors.registry import provider
 
 
 class ConnectionDetailView(TenantScopedMixin, DetailView[Connection]):
@@ -32,12 +33,15 @@ class ConnectionDisconnectView(TenantScopedMixin, DetailView[Connection]):
             message = _(
                 "%(system)s is disconnected: APIUP's access at %(system)s is withdrawn and its "
                 "access data are deleted from APIUP."
-            )
+            ) % {"system": name}
         else:
             message = _(
                 "%(system)s is disconnected and its access data are deleted from APIUP. To "
                 "withdraw APIUP's access at %(system)s as well, remove the APIUP app or key "
                 "in your %(system)s account."
-            )
-        messages.success(request, message % {"system": name})
+            ) % {"system": name}
+            # Where exactly, when the provider says so.
+            hint = provider(connection.system).manual_revoke_hint
+            message += f" {hint}" if hint else ""
+        messages.success(request, message)
         return redirect("dashboard:home")

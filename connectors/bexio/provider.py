@@ -30,6 +30,9 @@ PROVIDER = providers.Provider(
             ),
             pkce=True,  # the discovery document lists `plain` and `S256`
             rotating_refresh=True,
+            # The discovery document's `revocation_endpoint` (RFC 7009).
+            revoke_path=f"{_REALM}/revoke",
+            revoke_method="POST",
         ),
         # A personal access token is a Bearer token that never expires.
         providers.ApiKey(
@@ -67,6 +70,11 @@ PROVIDER = providers.Provider(
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_bexio_monthly", price_label="29 CHF"),
+    # A personal access token cannot be revoked through the API.
+    manual_revoke_hint=_(
+        "A personal access token is deleted in bexio's developer portal under Personal "
+        "access tokens."
+    ),
     description=_(
         "Won deals become quote drafts in bexio; HubSpot contacts and companies become "
         "contacts there. Connect by signing in to bexio or with a personal access token."

@@ -57,6 +57,8 @@ PROVIDER = providers.Provider(
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_qonto_monthly", price_label="29 €"),
+    # Neither the spec nor the fact sheet documents a token revocation call.
+    manual_revoke_hint=_("Remove APIUP's access in Qonto under Settings → Integrations."),
     description=_(
         "Won deals become quotes in Qonto; HubSpot contacts and companies become clients "
         "there. Connect by signing in to Qonto or with your login and secret key."

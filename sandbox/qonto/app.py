@@ -9,37 +9,27 @@ sheet in vendor-specs/.
 from __future__ import annotations
 
 import hmac
-import html
 import math
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import SlidingWindow, VendorSandbox
+from sandbox.oauth_server import AccessToken, AuthorizationServer, OAuthClient, RefreshToken
 from sandbox.qonto import documents
+from sandbox.qonto.api import register_api_routes
 from sandbox.qonto.contract import API_SERVER_URL, QontoContractChecker
 from sandbox.qonto.documents import Problem, problem
-from sandbox.qonto.state import (
-    ALL_SCOPES,
-    AccessToken,
-    AuthorizationCode,
-    IdempotentAnswer,
-    OAuthClient,
-    Organization,
-    RefreshToken,
-    timestamp,
-)
+from sandbox.qonto.oauth import PREFIXES, register_oauth_routes
+from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, Records
+from sandbox.store import Resource, equals
 
-IDEMPOTENCY_HEADER = "X-Qonto-Idempotency-Key"
 TRACE_HEADER = "X-Tyk-Trace-Id"
 ERROR_CODES = {
     400: "bad_request",
@@ -68,13 +58,29 @@ ENDPOINT_SCOPES = {
 }
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
 
-Created = tuple[int, dict[str, Any]]
-
 
 class QontoSandbox(VendorSandbox):
     name = "qonto"
     title = "Qonto"
     spec_files = ("qonto/qonto-derived-openapi.yaml",)
+    # Kept oldest first: the default order is not documented.
+    resources = (
+        Resource(
+            "clients",
+            filters={
+                # Exact, case-insensitive matches; the name also partial and accent-blind
+                # (docs, list clients).
+                "filter[email]": documents.same_text("email"),
+                "filter[vat_number]": documents.same_text("vat_number"),
+                "filter[tax_identification_number]": documents.same_text(
+                    "tax_identification_number"
+                ),
+                "filter[name]": documents.name_contains,
+            },
+        ),
+        Resource("quotes", filters={"filter[status]": equals("status")}),
+        Resource("invoices"),
+    )
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
     demo_credential = "apiup-demo:apiup-sandbox-secret-key"
     spec_server_url = API_SERVER_URL
@@ -106,10 +112,13 @@ class QontoSandbox(VendorSandbox):
         demo_client_secret: str = "apiup-sandbox-secret",  # noqa: S107
         seed_demo: bool = True,
     ) -> None:
-        self.access_token_lifetime = access_token_lifetime
-        self.authorization_code_lifetime = authorization_code_lifetime
-        self.refresh_token_lifetime = refresh_token_lifetime
-        self.refresh_grace_period = refresh_grace_period
+        self.oauth = AuthorizationServer(
+            access_token_lifetime=access_token_lifetime,
+            code_lifetime=authorization_code_lifetime,
+            refresh_token_lifetime=refresh_token_lifetime,
+            refresh_grace_period=refresh_grace_period,
+            prefixes=PREFIXES,
+        )
         self.idempotency_ttl = idempotency_ttl
         self.burst_limit, self.burst_window = burst_limit, burst_window
         self.sustained_limit, self.sustained_window = sustained_limit, sustained_window
@@ -136,10 +145,7 @@ class QontoSandbox(VendorSandbox):
         super().reset()
         with self.lock:
             self.organizations: dict[str, Organization] = {}
-            self.oauth_clients: dict[str, OAuthClient] = {}
-            self.authorization_codes: dict[str, AuthorizationCode] = {}
-            self.access_tokens: dict[str, AccessToken] = {}
-            self.refresh_tokens: dict[str, RefreshToken] = {}
+            self.oauth.clear()
             self.idempotent_answers: dict[tuple[str, str], IdempotentAnswer] = {}
             self.burst = SlidingWindow(limit=self.burst_limit, window=self.burst_window)
             self.sustained = SlidingWindow(limit=self.sustained_limit, window=self.sustained_window)
@@ -168,8 +174,9 @@ class QontoSandbox(VendorSandbox):
         automatic_numbering: bool | None = None,
     ) -> Organization:
         """An organization with one Qonto account; its API key is `{login}:{secret_key}`."""
+        organization_id = str(uuid.uuid4())
         organization = Organization(
-            id=str(uuid.uuid4()),
+            id=organization_id,
             slug=slug,
             name=name,
             login=login or slug,
@@ -180,6 +187,9 @@ class QontoSandbox(VendorSandbox):
                 self.automatic_numbering if automatic_numbering is None else automatic_numbering
             ),
             bank_account_id=str(uuid.uuid4()),
+            clients=Records(self.store, "clients", organization_id),
+            quotes=Records(self.store, "quotes", organization_id),
+            invoices=Records(self.store, "invoices", organization_id),
         )
         with self.lock:
             self.organizations[organization.id] = organization
@@ -188,10 +198,15 @@ class QontoSandbox(VendorSandbox):
     def add_oauth_client(
         self, *, client_id: str, client_secret: str, redirect_uris: tuple[str, ...] = ()
     ) -> OAuthClient:
-        client = OAuthClient(client_id, client_secret, redirect_uris)
-        with self.lock:
-            self.oauth_clients[client_id] = client
-        return client
+        return self.oauth.add_client(OAuthClient(client_id, client_secret, redirect_uris))
+
+    @property
+    def access_tokens(self) -> dict[str, AccessToken]:
+        return self.oauth.access_tokens
+
+    @property
+    def refresh_tokens(self) -> dict[str, RefreshToken]:
+        return self.oauth.refresh_tokens
 
     def organization_by_slug(self, slug: str) -> Organization:
         with self.lock:
@@ -205,10 +220,10 @@ class QontoSandbox(VendorSandbox):
         header = req.headers.get("Authorization", "")
         with self.lock:
             if header.startswith("Bearer "):
-                token = self.access_tokens.get(header.removeprefix("Bearer "))
-                if token is None or time.time() >= token.expires_at:
+                token = self.oauth.access(header.removeprefix("Bearer "))
+                if token is None:
                     return None
-                organization = self.organizations[token.organization_id]
+                organization = self.organizations[token.account]
                 g.organization, g.scopes = organization, token.scopes
                 return f"oauth:{organization.slug}"
             # The API key is the raw `{login}:{secret-key}`, neither Basic nor base64.
@@ -301,41 +316,18 @@ class QontoSandbox(VendorSandbox):
         return None
 
     def _too_many(self, wait: float, detail: str) -> Response:
-        trace_id = secrets.token_hex(16)
-        headers = {TRACE_HEADER: trace_id, "Retry-After": str(max(1, math.ceil(wait)))}
-        body = {"errors": [problem("too_many_requests", detail)], "trace_id": trace_id}
-        return self.json(body, 429, headers)
+        return self.error_response(429, detail, retry_after=wait)
 
     def _remember_unauthorized(self) -> None:
         ip = request.remote_addr or "unknown"
         with self._unauthorized_lock:
             self.unauthorized_answers.setdefault(ip, []).append(time.time())
 
-    def _invalid(self, problems: list[Problem], status: int = 422) -> Response:
-        return self.error_response(status, problems[0]["detail"], errors=problems)
-
     # -- routes -----------------------------------------------------------------------
 
     def register_routes(self, app: Flask) -> None:
-        app.add_url_rule("/oauth2/auth", "oauth_authorize", self.oauth_authorize, methods=["GET"])
-        app.add_url_rule("/oauth2/auth", "oauth_consent", self.oauth_consent, methods=["POST"])
-        app.add_url_rule("/oauth2/token", "oauth_token", self.oauth_token, methods=["POST"])
-        app.add_url_rule("/v2/organization", "organization", self.organization, methods=["GET"])
-        app.add_url_rule("/v2/clients", "clients", self.list_clients, methods=["GET"])
-        app.add_url_rule("/v2/clients", "create_client", self.create_client, methods=["POST"])
-        app.add_url_rule("/v2/clients/<client_id>", "client", self.get_client, methods=["GET"])
-        app.add_url_rule("/v2/quotes", "quotes", self.list_quotes, methods=["GET"])
-        app.add_url_rule("/v2/quotes", "create_quote", self.create_quote, methods=["POST"])
-        app.add_url_rule("/v2/quotes/<quote_id>", "quote", self.get_quote, methods=["GET"])
-        app.add_url_rule(
-            "/v2/client_invoices", "create_invoice", self.create_invoice, methods=["POST"]
-        )
-        app.add_url_rule(
-            "/v2/client_invoices/<invoice_id>/finalize",
-            "finalize_invoice",
-            self.finalize_invoice,
-            methods=["POST"],
-        )
+        register_oauth_routes(self, app)
+        register_api_routes(self, app)
         app.register_error_handler(NotFound, self._not_found)
         app.register_error_handler(MethodNotAllowed, self._method_not_allowed)
 
@@ -345,477 +337,48 @@ class QontoSandbox(VendorSandbox):
     def _method_not_allowed(self, _: MethodNotAllowed) -> Response:
         return self.error_response(405, "Method not allowed")
 
-    # -- OAuth host -------------------------------------------------------------------
-
-    def _authorize_request(self, params: dict[str, str]) -> tuple[str, list[str]] | Response:
-        """The redirect URI and scopes of an authorize request, or the page that refuses it.
-
-        A bad client or redirect URI is shown in the browser, never redirected (RFC 6749
-        4.1.2.1); the other errors go back to the client's redirect URI.
-        """
-        client = self.oauth_clients.get(params.get("client_id", ""))
-        redirect_uri = params.get("redirect_uri", "")
-        if client is None:
-            return _page("Unknown application", "<p>The client_id is not known.</p>", 400)
-        if not redirect_uri or (client.redirect_uris and redirect_uri not in client.redirect_uris):
-            return _page("Invalid redirect", "<p>The redirect_uri is not registered.</p>", 400)
-        if params.get("response_type", "code") != "code":
-            return _back(redirect_uri, params, error="unsupported_response_type")
-        scopes = params.get("scope", "").split()
-        unknown = [s for s in scopes if s not in ALL_SCOPES]
-        if unknown:
-            return _back(
-                redirect_uri,
-                params,
-                error="invalid_scope",
-                error_description=f"Unknown scope {unknown[0]}",
-            )
-        return redirect_uri, scopes
-
-    def oauth_authorize(self) -> Response:
-        params = request.args.to_dict()
-        with self.lock:
-            checked = self._authorize_request(params)
-            organizations = list(self.organizations.values())
-        if isinstance(checked, Response):
-            return checked
-        _, scopes = checked
-        hidden = "".join(
-            f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>"
-            for k, v in params.items()
-        )
-        options = "".join(
-            f"<option value='{html.escape(o.id)}'>{html.escape(o.name)}</option>"
-            for o in organizations
-        )
-        scope_list = "".join(f"<li>{html.escape(s)}</li>" for s in scopes)
-        body = (
-            f"<p><b>{html.escape(params['client_id'])}</b> asks for access to:</p>"
-            f"<ul>{scope_list}</ul><form method='post' action='/oauth2/auth'>{hidden}"
-            f"<label>Organization <select name='organization_id'>{options}</select></label> "
-            "<button name='decision' value='approve'>Approve</button> "
-            "<button name='decision' value='deny'>Deny</button></form>"
-        )
-        return _page("Qonto: authorize access", body)
-
-    def oauth_consent(self) -> Response:
-        params = request.form.to_dict()
-        decision = params.pop("decision", "")
-        organization_id = params.pop("organization_id", "")
-        with self.lock:
-            checked = self._authorize_request(params)
-            if isinstance(checked, Response):
-                return checked
-            redirect_uri, scopes = checked
-            if decision != "approve":
-                return _back(
-                    redirect_uri,
-                    params,
-                    error="access_denied",
-                    error_description="The resource owner denied the request",
-                )
-            if organization_id not in self.organizations:
-                return _page("Unknown organization", "<p>Pick an organization.</p>", 400)
-            code = "ory_ac_" + secrets.token_urlsafe(32)
-            self.authorization_codes[code] = AuthorizationCode(
-                client_id=params["client_id"],
-                redirect_uri=redirect_uri,
-                organization_id=organization_id,
-                scopes=tuple(scopes),
-                expires_at=time.time() + self.authorization_code_lifetime,
-            )
-        return _back(redirect_uri, params, code=code, scope=" ".join(scopes))
-
-    def oauth_token(self) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            return _oauth_error("invalid_request", "The body must be form-encoded")
-        form = request.form.to_dict()
-        grant_type = form.get("grant_type")
-        if grant_type not in ("authorization_code", "refresh_token"):
-            return _oauth_error("unsupported_grant_type", "The grant_type is not supported")
-        required = (
-            ("code", "client_id", "client_secret", "redirect_uri")
-            if grant_type == "authorization_code"
-            else ("refresh_token", "client_id", "client_secret")
-        )
-        missing = [name for name in required if not form.get(name)]
-        if missing:
-            return _oauth_error("invalid_request", f"The parameter {missing[0]} is missing")
-        with self.lock:
-            client = self.oauth_clients.get(form["client_id"])
-            if client is None or not hmac.compare_digest(
-                client.client_secret, form["client_secret"]
-            ):
-                return _oauth_error("invalid_client", "Client authentication failed", 401)
-            if grant_type == "authorization_code":
-                return self._exchange_code(form)
-            return self._refresh(form)
-
-    def _exchange_code(self, form: dict[str, str]) -> Response:
-        grant = self.authorization_codes.get(form["code"])
-        if (
-            grant is None
-            or grant.used
-            or time.time() >= grant.expires_at
-            or grant.client_id != form["client_id"]
-        ):
-            return _oauth_error("invalid_grant", "The authorization code is invalid or expired")
-        if grant.redirect_uri != form["redirect_uri"]:
-            return _oauth_error("invalid_grant", "The redirect_uri does not match")
-        grant.used = True
-        return self._issue_tokens(grant.client_id, grant.organization_id, grant.scopes)
-
-    def _refresh(self, form: dict[str, str]) -> Response:
-        old = self.refresh_tokens.get(form["refresh_token"])
-        if (
-            old is None
-            or old.client_id != form["client_id"]
-            or not old.usable(grace_period=self.refresh_grace_period)
-        ):
-            return _oauth_error("invalid_grant", "The refresh token is invalid or expired")
-        if old.used_at is None:
-            # Still valid for the grace period, so a retry after a lost answer works.
-            old.used_at = time.time()
-        return self._issue_tokens(old.client_id, old.organization_id, old.scopes)
-
-    def _issue_tokens(
-        self, client_id: str, organization_id: str, scopes: tuple[str, ...]
-    ) -> Response:
-        now = time.time()
-        access_token = "ory_at_" + secrets.token_urlsafe(32)
-        self.access_tokens[access_token] = AccessToken(
-            client_id, organization_id, scopes, now + self.access_token_lifetime
-        )
-        body: dict[str, Any] = {
-            "access_token": access_token,
-            "expires_in": int(self.access_token_lifetime),
-        }
-        if "offline_access" in scopes:
-            refresh_token = "ory_rt_" + secrets.token_urlsafe(32)
-            self.refresh_tokens[refresh_token] = RefreshToken(
-                client_id, organization_id, scopes, now + self.refresh_token_lifetime
-            )
-            body["refresh_token"] = refresh_token
-        # No id_token: scope openid would need a signed JWT the product does not use.
-        body |= {"scope": " ".join(scopes), "token_type": "bearer"}
-        return self.json(body)
-
-    # -- organization -----------------------------------------------------------------
-
-    def organization(self) -> Response:
-        organization: Organization = g.organization
-        account = {
-            "id": organization.bank_account_id,
-            "slug": f"{organization.slug}-bank-account-1",
-            "iban": organization.iban,
-            "bic": "QNTOFRP1XXX",
-            "currency": "EUR",
-            "balance": 0,
-            "balance_cents": 0,
-            "authorized_balance": 0,
-            "authorized_balance_cents": 0,
-            "name": "Main account",
-            "updated_at": timestamp(),
-            "status": "active",
-            "main": True,
-            "is_external_account": False,
-        }
-        body = {
-            "id": organization.id,
-            "name": organization.name,
-            "slug": organization.slug,
-            "legal_name": organization.name,
-            "locale": organization.legal_country.lower(),
-            "legal_country": organization.legal_country,
-            "bank_accounts": [account],
-        }
-        return self.json({"organization": body})
-
-    # -- clients ----------------------------------------------------------------------
-
-    def list_clients(self) -> Response:
-        # Filters, sort order and paging are checked against the spec before this runs.
-        filters = _filters(request.args)
-        # The default order is not documented; the sandbox lists oldest first.
-        sort_by = request.args.get("sort_by", "created_at:asc")
-        paging = _paging(request.args)
-        organization: Organization = g.organization
-        with self.lock:
-            clients = [
-                c for c in organization.clients.values() if documents.client_matches(c, filters)
-            ]
-        if sort_by.startswith("name"):
-            clients.sort(key=lambda c: str(c.get("name", "")).casefold())
-        if sort_by.endswith(":desc"):
-            clients.reverse()
-        page, meta = _page_of(clients, *paging)
-        return self.json({"clients": page, "meta": meta})
-
-    def create_client(self) -> Response:
-        def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
-            problems = documents.client_problems(body, organization)
-            if problems:
-                return self._invalid(problems)
-            client = documents.client_object(body)
-            organization.clients[client["id"]] = client
-            return 200, {"client": client}
-
-        return self._create(create)
-
-    def get_client(self, client_id: str) -> Response:
-        with self.lock:
-            client = g.organization.clients.get(client_id)
-        if client is None:
-            return self.error_response(404, "Client not found", parameter="id")
-        return self.json({"client": client})
-
-    # -- quotes -----------------------------------------------------------------------
-
-    def list_quotes(self) -> Response:
-        # Filters, sort order and paging are checked against the spec before this runs.
-        filters = _filters(request.args)
-        status = filters.get("status")
-        bounds = {
-            name: datetime.fromisoformat(filters[name])
-            for name in ("created_at_from", "created_at_to")
-            if name in filters
-        }
-        sort_by = request.args.get("sort_by", "created_at:asc")
-        paging = _paging(request.args)
-        organization: Organization = g.organization
-        with self.lock:
-            quotes = list(organization.quotes.values())
-        quotes = [
-            q
-            for q in quotes
-            if (status is None or q["status"] == status)
-            and _within(q["created_at"], bounds.get("created_at_from"), bounds.get("created_at_to"))
-        ]
-        if sort_by == "created_at:desc":
-            quotes.reverse()
-        page, meta = _page_of(quotes, *paging)
-        return self.json({"quotes": page, "meta": meta})
-
-    def create_quote(self) -> Response:
-        def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
-            problems = documents.quote_problems(body, organization)
-            if problems:
-                return self._invalid(problems)
-            number = body.get("number") or organization.next_number("Q")
-            if any(q["number"] == number for q in organization.quotes.values()):
-                # Numbers are unique per organization. The quote's conflict code is not
-                # documented; the invoice one is `invoice_number_already_exists`.
-                return self.error_response(
-                    409,
-                    "The quote number is already used.",
-                    code="quote_number_already_exists",
-                    pointer="/number",
-                )
-            quote = documents.quote_object(body, organization, number=number)
-            organization.quotes[quote["id"]] = quote
-            # The 2026 docs answer with the quote itself, not wrapped in {"quote": ...}.
-            return 201, quote
-
-        return self._create(create)
-
-    def get_quote(self, quote_id: str) -> Response:
-        with self.lock:
-            quote = g.organization.quotes.get(quote_id)
-        if quote is None:
-            return self.error_response(404, "Quote not found", parameter="id")
-        return self.json(quote)
-
-    # -- client invoices --------------------------------------------------------------
-
-    def create_invoice(self) -> Response:
-        def create(organization: Organization, body: dict[str, Any]) -> Created | Response:
-            problems = documents.invoice_problems(body, organization, (organization.iban,))
-            if problems:
-                return self._invalid(problems)
-            number = body.get("number")
-            if number and any(i.get("number") == number for i in organization.invoices.values()):
-                return self.error_response(
-                    409,
-                    "The invoice number is already used.",
-                    code="invoice_number_already_exists",
-                    pointer="/number",
-                )
-            invoice = documents.invoice_object(body, organization)
-            if invoice["status"] == "unpaid" and not invoice.get("number"):
-                invoice["number"] = organization.next_number("INV")
-            organization.invoices[invoice["id"]] = invoice
-            return 200, {"client_invoice": invoice}
-
-        return self._create(create)
-
-    def finalize_invoice(self, invoice_id: str) -> Response:
-        organization: Organization = g.organization
-        with self.lock:
-            invoice = organization.invoices.get(invoice_id)
-            if invoice is None:
-                return self.error_response(404, "Client invoice not found", parameter="id")
-            if invoice["status"] != "draft":
-                return self.error_response(
-                    422, "Only a draft client invoice can be finalized", pointer="/status"
-                )
-            documents.finalize(invoice, organization)
-            return self.json({"client_invoice": invoice})
-
-    # -- creates and idempotency --------------------------------------------------------
-
-    def _create(
-        self, create: Callable[[Organization, dict[str, Any]], Created | Response]
-    ) -> Response:
-        """Runs one create; with X-Qonto-Idempotency-Key the first successful answer is
-        stored for the TTL and returned for the same key, even when the body differs."""
-        organization: Organization = g.organization
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        with self.lock:
-            now = time.time()
-            self.idempotent_answers = {
-                k: a
-                for k, a in self.idempotent_answers.items()
-                if a.stored_at > now - self.idempotency_ttl
-            }
-            stored = self.idempotent_answers.get((organization.id, key)) if key else None
-            if stored is not None:
-                return self.json(stored.body, stored.status)
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                return self.error_response(
-                    400, "The request body must be a JSON object", pointer="/"
-                )
-            created = create(organization, body)
-            if isinstance(created, Response):
-                return created
-            status, answer = created
-            if key:
-                self.idempotent_answers[(organization.id, key)] = IdempotentAnswer(
-                    organization.id, request.method, request.path, status, answer, now
-                )
-            self.after_commit()
-        return self.json(answer, status)
-
     # -- inspection -------------------------------------------------------------------
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
+        slugs = {o.id: o.slug for o in self.organizations.values()}
+        tables = {
+            kind: [
+                {"organization": slugs.get(owner), **{c: record.get(c) for c in columns}}
+                for owner, record in self.store.everything(kind)
+            ]
+            for kind, columns in _COLUMNS.items()
+        }
         with self.lock:
-            organizations = list(self.organizations.values())
-            slugs = {o.id: o.slug for o in organizations}
-            return {
-                "organizations": [
-                    {
-                        "id": o.id,
-                        "slug": o.slug,
-                        "login": o.login,
-                        "name": o.name,
-                        "iban": o.iban,
-                        "legal_country": o.legal_country,
-                        "automatic_numbering": o.automatic_numbering,
-                    }
-                    for o in organizations
-                ],
-                "clients": [
-                    {"organization": o.slug, **_fields(c, "id", "kind", "name", "email")}
-                    for o in organizations
-                    for c in o.clients.values()
-                ],
-                "quotes": [
-                    {
-                        "organization": o.slug,
-                        "client": q["client"].get("name"),
-                        "total": q["total_amount"]["value"],
-                        **_fields(q, "id", "number", "status", "currency", "created_at"),
-                    }
-                    for o in organizations
-                    for q in o.quotes.values()
-                ],
-                "invoices": [
-                    {
-                        "organization": o.slug,
-                        "client": i["client"].get("name"),
-                        "total": i["total_amount"]["value"],
-                        **_fields(i, "id", "number", "status", "currency", "created_at"),
-                    }
-                    for o in organizations
-                    for i in o.invoices.values()
-                ],
-                "idempotency keys": [
-                    {
-                        "organization": slugs.get(org_id, org_id),
-                        "key": key,
-                        "request": f"{a.method} {a.path}",
-                        "status": a.status,
-                    }
-                    for (org_id, key), a in self.idempotent_answers.items()
-                ],
-                "oauth clients": [
-                    {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)}
-                    for c in self.oauth_clients.values()
-                ],
-            }
+            answers = list(self.idempotent_answers.items())
+        return {
+            "organizations": [
+                {name: getattr(o, name) for name in _ORGANIZATION_COLUMNS}
+                for o in self.organizations.values()
+            ],
+            **tables,
+            "idempotency keys": [
+                {
+                    "organization": slugs.get(org_id, org_id),
+                    "key": key,
+                    "request": f"{a.method} {a.path}",
+                    "status": a.status,
+                }
+                for (org_id, key), a in answers
+            ],
+            **self.oauth.inspect(),
+        }
+
+
+_ORGANIZATION_COLUMNS = ("id", "slug", "login", "name", "iban", "legal_country")
+_DOCUMENT_COLUMNS = ("id", "number", "status", "currency", "total_amount", "created_at")
+_COLUMNS = {
+    "clients": ("id", "kind", "name", "email"),
+    "quotes": _DOCUMENT_COLUMNS,
+    "invoices": _DOCUMENT_COLUMNS,
+}
 
 
 def _parameter_name(field: str) -> str:
     """`filter.name` as Qonto names the query parameter: `filter[name]`."""
     name, *keys = field.split(".")
     return name + "".join(f"[{key}]" for key in keys)
-
-
-def _fields(record: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {name: record.get(name) for name in names}
-
-
-def _filters(args: Any) -> dict[str, str]:
-    """`filter[email]=...` on the wire (deepObject) as {"email": ...}."""
-    return {
-        key[len("filter[") : -1]: value
-        for key, value in args.items()
-        if key.startswith("filter[") and key.endswith("]")
-    }
-
-
-def _paging(args: Any) -> tuple[int, int]:
-    return int(args.get("page", 1)), int(args.get("per_page", 100))
-
-
-def _page_of(
-    records: list[dict[str, Any]], page: int, per_page: int
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    total_pages = math.ceil(len(records) / per_page)
-    meta = {
-        "current_page": page,
-        "next_page": page + 1 if page < total_pages else None,
-        "prev_page": page - 1 if page > 1 else None,
-        "total_pages": total_pages,
-        "total_count": len(records),
-        "per_page": per_page,
-    }
-    return records[(page - 1) * per_page : page * per_page], meta
-
-
-def _within(created_at: str, start: datetime | None, end: datetime | None) -> bool:
-    moment = datetime.fromisoformat(created_at)
-    return (start is None or moment >= start) and (end is None or moment <= end)
-
-
-def _back(redirect_uri: str, params: dict[str, str], **answer: str) -> Response:
-    """Sends the browser back to the client with the answer and the client's `state`."""
-    if params.get("state"):
-        answer["state"] = params["state"]
-    separator = "&" if "?" in redirect_uri else "?"
-    return Response(status=302, headers={"Location": redirect_uri + separator + urlencode(answer)})
-
-
-def _oauth_error(error: str, description: str, status: int = 400) -> Response:
-    # Qonto does not show its OAuth error body; the spec assumes RFC 6749's.
-    return VendorSandbox.json({"error": error, "error_description": description}, status)
-
-
-def _page(title: str, body: str, status: int = 200) -> Response:
-    document = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head><body style='font:15px system-ui;margin:3rem'>"
-        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return Response(document, status=status, mimetype="text/html")

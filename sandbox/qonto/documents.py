@@ -9,28 +9,21 @@ Qonto documents the error shape and a few codes (`invalid_format`, `not_in_list`
 from __future__ import annotations
 
 import time
+import unicodedata
 import uuid
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sandbox.qonto.state import Organization, money, timestamp, to_cents
+from sandbox.qonto.state import Organization, amounts, timestamp
 
 Problem = dict[str, Any]
 
 
 CLIENT_TEXT_FIELDS = (
-    "email",
-    "vat_number",
-    "tax_identification_number",
-    "e_invoicing_address",
-    "address",
-    "city",
-    "zip_code",
-    "province_code",
-    "country_code",
-    "recipient_code",
-    "currency",
-    "locale",
+    *("email", "vat_number", "tax_identification_number", "e_invoicing_address", "address"),
+    *("city", "zip_code", "province_code", "country_code", "recipient_code"),
+    *("currency", "locale"),
 )
 
 
@@ -101,20 +94,18 @@ def client_object(body: dict[str, Any]) -> dict[str, Any]:
     return client
 
 
-def client_matches(client: dict[str, Any], filters: dict[str, str]) -> bool:
-    for key in ("email", "vat_number", "tax_identification_number"):
-        # Exact, case-insensitive matches (docs).
-        wanted = filters.get(key)
-        if wanted is not None and str(client.get(key) or "").casefold() != wanted.casefold():
-            return False
-    wanted_name = filters.get("name")
-    # Exact and partial matches, case- and accent-insensitive (docs).
-    return wanted_name is None or _folded(wanted_name) in _folded(client.get("name") or "")
+def same_text(field_name: str) -> Callable[[dict[str, Any], str], bool]:
+    def matches(client: dict[str, Any], wanted: str) -> bool:
+        return str(client.get(field_name) or "").casefold() == wanted.casefold()
+
+    return matches
+
+
+def name_contains(client: dict[str, Any], wanted: str) -> bool:
+    return _folded(wanted) in _folded(client.get("name") or "")
 
 
 def _folded(text: str) -> str:
-    import unicodedata
-
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -200,32 +191,20 @@ def invoice_problems(
 def invoicing_problems(client: dict[str, Any]) -> list[Problem]:
     """Invoice creation validates the client again (docs). Only the currency error is shown
     in Qonto's material; locale and address follow its pattern."""
-    problems: list[Problem] = []
-    if not client.get("currency"):
-        problems.append(
-            problem(
-                "invalid_format",
-                "currency is missing for this client",
-                pointer="/data/attributes/currency",
-            )
+    lacks = {
+        "currency": not client.get("currency"),
+        "locale": not client.get("locale"),
+        "billing_address": not client.get("billing_address") and not client.get("address"),
+    }
+    return [
+        problem(
+            "invalid_format",
+            f"{name.removeprefix('billing_')} is missing for this client",
+            pointer=f"/data/attributes/{name}",
         )
-    if not client.get("locale"):
-        problems.append(
-            problem(
-                "invalid_format",
-                "locale is missing for this client",
-                pointer="/data/attributes/locale",
-            )
-        )
-    if not client.get("billing_address") and not client.get("address"):
-        problems.append(
-            problem(
-                "invalid_format",
-                "address is missing for this client",
-                pointer="/data/attributes/billing_address",
-            )
-        )
-    return problems
+        for name, missing in lacks.items()
+        if missing
+    ]
 
 
 def priced_items(
@@ -262,32 +241,22 @@ def priced_items(
         }
         if item.get("vat_exemption_reason"):
             line["vat_exemption_reason"] = item["vat_exemption_reason"]
-        line |= {
-            "unit_price": money(unit_price, currency),
-            "unit_price_cents": to_cents(unit_price),
-            "total_amount": money(subtotal + item_vat, currency),
-            "total_amount_cents": to_cents(subtotal + item_vat),
-            "total_vat": money(item_vat, currency),
-            "total_vat_cents": to_cents(item_vat),
-            "subtotal": money(subtotal, currency),
-            "subtotal_cents": to_cents(subtotal),
-        }
+        line |= amounts(
+            currency,
+            unit_price=unit_price,
+            total_amount=subtotal + item_vat,
+            total_vat=item_vat,
+            subtotal=subtotal,
+        )
         if item.get("discount"):
-            line["discount"] = {
-                "type": item["discount"]["type"],
-                "value": item["discount"]["value"],
-            }
+            line["discount"] = {key: item["discount"][key] for key in ("type", "value")}
         priced.append(line)
         total += subtotal + item_vat
         vat += item_vat
     discount_out = None
     if discount:
-        discount_out = {
-            "type": discount["type"],
-            "value": discount["value"],
-            "amount": money(document_discount, currency),
-            "amount_cents": to_cents(document_discount),
-        }
+        discount_out = {key: discount[key] for key in ("type", "value")}
+        discount_out |= amounts(currency, amount=document_discount)
     return priced, total, vat, discount_out
 
 
@@ -312,10 +281,7 @@ def quote_object(
         "number": number,
         "status": "pending_approval",  # Qonto has no draft quotes
         "currency": currency,
-        "total_amount": money(total, currency),
-        "total_amount_cents": to_cents(total),
-        "vat_amount": money(vat, currency),
-        "vat_amount_cents": to_cents(vat),
+        **amounts(currency, total_amount=total, vat_amount=vat),
         "issue_date": body["issue_date"],
         "expiry_date": body["expiry_date"],
         "created_at": timestamp(),
@@ -350,10 +316,7 @@ def invoice_object(body: dict[str, Any], organization: Organization) -> dict[str
         "status": status,
         "invoice_url": f"https://pay.qonto.com/invoices/{invoice_id}",
         "currency": currency,
-        "total_amount": money(total, currency),
-        "total_amount_cents": to_cents(total),
-        "vat_amount": money(vat, currency),
-        "vat_amount_cents": to_cents(vat),
+        **amounts(currency, total_amount=total, vat_amount=vat),
         "issue_date": body["issue_date"],
         "due_date": body["due_date"],
         "performance_start_date": body.get("performance_start_date"),

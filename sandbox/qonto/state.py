@@ -4,10 +4,13 @@ and numbering), the OAuth clients and the grants and tokens handed out to them."
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from sandbox.store import NotFound, Store
 
 # Every scope the served endpoints ask for, plus the two that change what /oauth2/token returns.
 ALL_SCOPES = (
@@ -23,6 +26,35 @@ ALL_SCOPES = (
 )
 
 
+class Records(MutableMapping[str, dict[str, Any]]):
+    """One organization's records of one kind in the sandbox's store, read and written as
+    a dict by id (every read is a copy: a change is written back by assignment)."""
+
+    def __init__(self, store: Store, resource: str, owner: str) -> None:
+        self.store, self.resource, self.owner = store, resource, owner
+
+    def __getitem__(self, record_id: str) -> dict[str, Any]:
+        try:
+            return self.store.get(self.resource, self.owner, record_id)
+        except NotFound:
+            raise KeyError(record_id) from None
+
+    def __setitem__(self, record_id: str, record: dict[str, Any]) -> None:
+        if self.store.find(self.resource, self.owner, record_id) is None:
+            self.store.create(self.resource, self.owner, {**record, "id": record_id})
+        else:
+            self.store.update(self.resource, self.owner, record_id, record, replace=True)
+
+    def __delitem__(self, record_id: str) -> None:
+        self.store.delete(self.resource, self.owner, record_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([r["id"] for r in self.store.select(self.resource, self.owner)])
+
+    def __len__(self) -> int:
+        return len(self.store.select(self.resource, self.owner))
+
+
 @dataclass
 class Organization:
     id: str
@@ -34,55 +66,15 @@ class Organization:
     legal_country: str
     automatic_numbering: bool
     bank_account_id: str
-    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
-    quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clients: Records
+    quotes: Records
+    invoices: Records
     next_numbers: dict[str, int] = field(default_factory=dict)
 
     def next_number(self, prefix: str) -> str:
         sequence = self.next_numbers.get(prefix, 0) + 1
         self.next_numbers[prefix] = sequence
         return f"{prefix}-{datetime.now(UTC).year}-{sequence:03d}"
-
-
-@dataclass
-class OAuthClient:
-    client_id: str
-    client_secret: str
-    redirect_uris: tuple[str, ...]  # empty: any redirect URI (the demo's URL is not known ahead)
-
-
-@dataclass
-class AuthorizationCode:
-    client_id: str
-    redirect_uri: str
-    organization_id: str
-    scopes: tuple[str, ...]
-    expires_at: float
-    used: bool = False
-
-
-@dataclass
-class AccessToken:
-    client_id: str
-    organization_id: str
-    scopes: tuple[str, ...]
-    expires_at: float
-
-
-@dataclass
-class RefreshToken:
-    client_id: str
-    organization_id: str
-    scopes: tuple[str, ...]
-    expires_at: float
-    used_at: float | None = None  # first use; it stays valid for the grace period after it
-
-    def usable(self, *, grace_period: float) -> bool:
-        now = time.time()
-        if now >= self.expires_at:
-            return False
-        return self.used_at is None or now < self.used_at + grace_period
 
 
 @dataclass
@@ -104,6 +96,14 @@ def to_cents(amount: Decimal) -> int:
 
 def money(amount: Decimal, currency: str) -> dict[str, str]:
     return {"value": str(amount.quantize(CENT, rounding=ROUND_HALF_UP)), "currency": currency}
+
+
+def amounts(currency: str, **values: Decimal) -> dict[str, Any]:
+    """Each amount as Qonto answers it twice: `{value, currency}` and in `_cents`."""
+    answer: dict[str, Any] = {}
+    for name, amount in values.items():
+        answer |= {name: money(amount, currency), f"{name}_cents": to_cents(amount)}
+    return answer
 
 
 def timestamp(at: float | None = None) -> str:

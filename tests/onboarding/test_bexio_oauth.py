@@ -100,3 +100,48 @@ def test_bexio_personal_access_token(
     browser.post(reverse("setup:accounting"), {"access_token": PERSONAL_TOKEN})
     connection = Connection.objects.get(tenant=owner.tenant, system="bexio")
     assert connection.credentials == {"access_token": PERSONAL_TOKEN}
+
+
+def test_disconnecting_a_bexio_sign_in_revokes_its_tokens_at_bexio(
+    browser: Client, owner: User, bexio_sandbox: RunningSandbox
+) -> None:
+    billing_services.plan_choose(tenant=owner.tenant, plan="bexio")  # type: ignore[arg-type]
+    browser.get(_consent_and_decide(browser, bexio_sandbox, "approve"))
+    connection = Connection.objects.get(tenant=owner.tenant, system="bexio")
+    tokens = dict(connection.credentials)
+    contacts = bexio_sandbox.url + "/2.0/contact"
+    headers = {"Accept": "application/json", "Authorization": f"Bearer {tokens['access_token']}"}
+    assert requests.get(contacts, headers=headers, timeout=10).status_code == 200
+
+    response = browser.post(reverse("connectors:disconnect", args=[connection.pk]), follow=True)
+
+    assert "access at bexio is withdrawn" in response.content.decode()
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+    assert requests.get(contacts, headers=headers, timeout=10).status_code == 401
+    client_id, client_secret = client_credentials(provider("bexio"))
+    refresh = requests.post(
+        bexio_sandbox.url + provider("bexio").oauth.token_path,  # type: ignore[union-attr]
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": client_id,
+            "client_secret": client_secret,
+        },
+        timeout=10,
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+
+
+def test_disconnecting_a_personal_access_token_says_where_to_delete_it(
+    browser: Client, owner: User, bexio_sandbox: RunningSandbox
+) -> None:
+    billing_services.plan_choose(tenant=owner.tenant, plan="bexio")  # type: ignore[arg-type]
+    browser.post(reverse("setup:accounting"), {"access_token": PERSONAL_TOKEN})
+    connection = Connection.objects.get(tenant=owner.tenant, system="bexio")
+
+    response = browser.post(reverse("connectors:disconnect", args=[connection.pk]), follow=True)
+
+    body = unescape(response.content.decode())
+    assert "remove the APIUP app or key in your bexio account" in body
+    assert "deleted in bexio's developer portal under Personal access tokens" in body
+    assert bexio_sandbox.sandbox.api_calls(path_prefix="/realms/") == []  # nothing to revoke

@@ -92,6 +92,17 @@ def test_disconnecting_deletes_the_connection_and_says_what_remains(
     assert browser.get(reverse("setup:continue"))["Location"] == reverse("setup:accounting")
 
 
+def test_the_disconnect_confirmation_says_where_qontos_access_is_removed_by_hand(
+    browser: Client, owner: User, live_customer: Subscription
+) -> None:
+    # Qonto documents no revocation call: the customer removes APIUP's access there.
+    Connection.objects.filter(tenant=owner.tenant, system="lexoffice").update(system="qonto")
+    body = browser.get(reverse("dashboard:home")).content.decode()
+    hint = "Remove APIUP\\u0027s access in Qonto under Settings → Integrations."
+    assert hint in body  # in the confirmation's text
+    assert "Qonto: Remove APIUP&#x27;s access in Qonto under Settings → Integrations." in body
+
+
 def test_transfer_settings_are_saved_and_checked(browser: Client, owner: User) -> None:
     page = browser.get(reverse("dashboard:settings")).content.decode()
     assert "Musterfirma" in page

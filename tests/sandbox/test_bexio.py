@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from sandbox.bexio.app import BexioSandbox
-from sandbox.bexio.oidc import AUTHORIZE_PATH, DISCOVERY_PATH, TOKEN_PATH
+from sandbox.bexio.oidc import AUTHORIZE_PATH, DISCOVERY_PATH, REVOKE_PATH, TOKEN_PATH
 from sandbox.core import running
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bexio"
@@ -295,11 +295,26 @@ def test_personal_access_token_and_missing_or_unknown_tokens(bexio: Bexio) -> No
     assert anonymous.status_code == 401
 
 
-def test_each_company_sees_only_its_own_records(bexio: Bexio) -> None:
-    contact = create_contact(bexio)
+def test_revoking_a_refresh_token_ends_its_session(bexio: Bexio) -> None:
+    tokens = bexio.code_flow()
+    other = bexio.code_flow()
 
-    assert bexio.call("GET", f"/2.0/contact/{contact['id']}").status_code == 200
-    assert bexio.call("GET", f"/2.0/contact/{contact['id']}", token=OTHER_PAT).status_code == 404
+    def revoke(token: str, **auth: Any) -> requests.Response:
+        form = {"token": token, "token_type_hint": "refresh_token"}
+        return requests.post(bexio.url + REVOKE_PATH, data={**form, **auth}, timeout=5)
+
+    assert revoke(tokens["refresh_token"]).status_code == 401  # no client credentials
+    stranger = {"client_id": "someone", "client_secret": "else"}
+    assert revoke(tokens["refresh_token"], **stranger).status_code == 401
+    ours = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    assert revoke(tokens["refresh_token"], **ours).status_code == 200
+    # The session's access token ends with it; another consent's tokens do not.
+    assert bexio.call("GET", "/2.0/contact", token=tokens["access_token"]).status_code == 401
+    refused = bexio.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"])
+    assert refused.json()["error"] == "invalid_grant"
+    assert bexio.call("GET", "/2.0/contact", token=other["access_token"]).status_code == 200
+    # RFC 7009 2.2: a token the server does not know is answered as revoked.
+    assert revoke("never-issued", **ours).status_code == 200
 
 
 # -- contacts ---------------------------------------------------------------------------------
@@ -349,6 +364,20 @@ def test_search_contacts_by_mail_and_name(bexio: Bexio) -> None:
     assert search([{"field": "mail", "value": "nobody@nowhere.ch", "criteria": "="}]) == []
 
 
+def test_a_contact_is_edited_by_post_and_deleted_with_success_true(bexio: Bexio) -> None:
+    contact = create_contact(bexio, "contact_company")
+    path = f"/2.0/contact/{contact['id']}"
+
+    edited = bexio.call("POST", path, json={**fixture("contact_company"), "city": "Bern"})
+    assert edited.status_code == 200
+    assert edited.json()["city"] == "Bern"
+    assert edited.json()["nr"] == contact["nr"]  # kept: the edit did not send it
+    assert bexio.call("GET", path, token=OTHER_PAT).status_code == 404  # another company's
+    assert bexio.call("DELETE", path).json() == {"success": True}
+    assert bexio.call("GET", path).status_code == 404
+    assert bexio.call("DELETE", path).status_code == 404
+
+
 def fields(answer: requests.Response) -> list[str]:
     assert answer.status_code == 422
     assert answer.json()["error_code"] == 422
@@ -372,7 +401,7 @@ def test_contact_validation_errors(bexio: Bexio) -> None:
     # What only the company's data can tell is refused by the handler.
     wrong = bexio.call("POST", "/2.0/contact", json={**fixture("contact_person"), "owner_id": 99})
     assert wrong.json()["errors"] == ["owner_id: References no user of this company."]
-    assert bexio.sandbox.companies[1].contacts == {}
+    assert bexio.sandbox.store.select("contacts", "1") == []
 
 
 def test_search_validation_errors(bexio: Bexio) -> None:
@@ -401,7 +430,7 @@ def test_requests_without_an_accept_header_are_refused(bexio: Bexio) -> None:
 
     assert answer.status_code == 415
     assert answer.json()["message"].startswith("You did not specify a valid Accept-Header")
-    assert bexio.sandbox.companies[1].contacts == {}
+    assert bexio.sandbox.store.select("contacts", "1") == []
     assert bexio.call("GET", "/3.0/taxes", headers={"Accept": "*/*"}).status_code == 200
 
 
@@ -488,7 +517,7 @@ def test_quote_validation_errors(bexio: Bexio) -> None:
         "positions: 1 [tax_id [Must be an active sales tax.]]",
         "positions: 2 [tax_id [This field is required.]]",
     ]
-    assert bexio.sandbox.companies[1].offers == {}
+    assert bexio.sandbox.store.select("offers", "1") == []
 
 
 def test_an_invoice_is_created_and_read_back(bexio: Bexio) -> None:
@@ -540,7 +569,7 @@ def test_server_error_fault(bexio: Bexio) -> None:
 
     assert answer.status_code == 500
     assert answer.json() == {"error_code": 500, "message": "Internal Server Error"}
-    assert bexio.sandbox.companies[1].contacts == {}
+    assert bexio.sandbox.store.select("contacts", "1") == []
 
 
 def test_extra_429_fault_carries_the_ratelimit_headers(bexio: Bexio) -> None:
@@ -641,7 +670,7 @@ def test_valid_traffic_matches_the_spec() -> None:
 
 def test_the_spec_step_refuses_a_contact_before_the_handler(bexio: Bexio) -> None:
     def stored() -> int:
-        return sum(len(c.contacts) for c in bexio.sandbox.companies.values())
+        return len(bexio.sandbox.store.everything("contacts"))
 
     before = stored()
     bexio.sandbox.refuse_off_spec = True
