@@ -41,6 +41,7 @@ PROVIDER = providers.Provider(
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_lexoffice_monthly", price_label="29 €"),
+    manual_revoke_hint=_("Delete the API key in lexware office under Settings → Public API."),
     description=_(
         "Won deals become quote drafts in lexware office; HubSpot contacts and companies "
         "become customers there. Connect with an API key."

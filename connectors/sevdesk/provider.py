@@ -45,6 +45,10 @@ PROVIDER = providers.Provider(
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_sevdesk_monthly", price_label="29 €"),
+    manual_revoke_hint=_(
+        "sevDesk has one API token per user: to withdraw it, create a new one in sevDesk "
+        "under Settings → Users → your user → API token."
+    ),
     description=_(
         "Won deals become quote drafts in sevDesk; HubSpot contacts and companies become "
         "contacts there. Connect with an API token."

@@ -8,7 +8,7 @@ from django.utils import translation
 
 from connectors.base import AccountingConnector
 from connectors.models import Connection
-from connectors.providers import Kind, Provider
+from connectors.providers import Kind, OAuth2, Provider
 from connectors.registry import (
     PROVIDERS,
     accounting_providers,
@@ -82,6 +82,7 @@ def test_the_words_a_customer_reads_are_translated(declared: Provider) -> None:
     for scheme in declared.auth:
         for field in getattr(scheme, "fields", ()):
             texts += [field.label, field.help_text]
+    texts.append(declared.manual_revoke_hint)
     for text in texts:
         if str(text):
             assert _translated(text, "de"), str(text)
@@ -112,3 +113,12 @@ def test_a_per_customer_instance_url_takes_the_connections_fields() -> None:
         spec_files=(),
     )
     assert vendor_url(zep_like, fields={"instance": "acme"}) == "https://acme.example.com/api"
+
+
+@pytest.mark.parametrize("declared", PROVIDERS, ids=lambda p: p.key)
+def test_where_nothing_can_be_revoked_the_customer_is_told_where_to_remove_access(
+    declared: Provider,
+) -> None:
+    oauth = next((scheme for scheme in declared.auth if isinstance(scheme, OAuth2)), None)
+    revocable_only = oauth is not None and oauth.revoke_path and len(declared.auth) == 1
+    assert revocable_only or str(declared.manual_revoke_hint), declared.key

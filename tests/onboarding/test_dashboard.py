@@ -98,8 +98,8 @@ def test_the_disconnect_confirmation_says_where_qontos_access_is_removed_by_hand
     # Qonto documents no revocation call: the customer removes APIUP's access there.
     Connection.objects.filter(tenant=owner.tenant, system="lexoffice").update(system="qonto")
     body = browser.get(reverse("dashboard:home")).content.decode()
-    hint = "Remove APIUP\\u0027s access in Qonto under Settings → Integrations."
-    assert hint in body  # in the confirmation's text
+    hint = "Remove APIUP&#x27;s access in Qonto under Settings → Integrations."
+    assert f"Transfers stop until it is connected again. {hint}" in body  # the confirmation
     assert "Qonto: Remove APIUP&#x27;s access in Qonto under Settings → Integrations." in body
 
 
