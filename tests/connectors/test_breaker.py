@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 from flask import Flask, Request, Response
 
 from connectors import breaker, errors
@@ -136,7 +137,7 @@ def test_two_workers_share_one_breaker(store: breaker.Store, clock: Clock) -> No
     one.failed()
     other.failed()
     one.failed()
-    with pytest.raises(errors.CircuitOpen) as caught:
+    with translation.override("en"), pytest.raises(errors.CircuitOpen) as caught:
         other.admit()
     assert 9.9 < caught.value.wait_seconds <= 10.0
     assert caught.value.vendor == "lexware office"

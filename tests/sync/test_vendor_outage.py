@@ -214,7 +214,7 @@ def test_a_transfer_meeting_an_open_breaker_waits_without_counting_an_attempt(
         assert transfer.state == Transfer.State.PENDING
         assert transfer.attempts == 0
         assert not transfer.attempt_log.exists()
-        assert "lexware office is not reachable" in transfer.error
+        assert "lexware office ist gerade nicht erreichbar" in transfer.error  # the product language
         # Back after the cool-down (30 s), spread so that the waiting do not come at once.
         assert transfer.next_attempt_at is not None
         wait = (transfer.next_attempt_at - timezone.now()).total_seconds()
@@ -235,7 +235,7 @@ def test_each_outage_is_told_once_and_the_notice_clears_when_the_breaker_closes(
     circuit = _open_breaker(transfer)
 
     assert notices.notices_send() == 1
-    assert "lexware office is not reachable" in mail.outbox[0].body
+    assert "lexware office ist gerade nicht erreichbar" in mail.outbox[0].body
     clock.at += 600
     assert notices.notices_send() == 0  # the same outage: not told again
 
