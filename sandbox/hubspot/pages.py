@@ -1,10 +1,16 @@
-"""The two human pages: HubSpot's OAuth consent screen and a deal board per portal/pipeline."""
+"""The human pages: HubSpot's OAuth consent screen and a deal board per portal and pipeline,
+where a person creates deals and moves them between stages (which sends the webhooks)."""
 
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
+
+from flask import Response, redirect, request
+
+if TYPE_CHECKING:
+    from sandbox.hubspot.app import HubSpotSandbox
 
 _STYLE = (
     "<style>body{font:14px system-ui;margin:2rem;color:#33475b}"
@@ -129,3 +135,81 @@ def board_page(
         f"<p>Portal: {portal_links}<br>Pipeline: {pipeline_links}</p>"
         f"<h2>{escape(pipeline['label'])}</h2><div class='cols'>{''.join(columns)}</div>{form}",
     )
+
+
+# -- the board's routes ------------------------------------------------------------------------
+
+
+def board(sandbox: HubSpotSandbox) -> Response:
+    portal_id = int(request.args.get("portal") or next(iter(sandbox.portals)))
+    if portal_id not in sandbox.portals:
+        return Response("unknown portal", 404)
+    pipeline_id = request.args.get("pipeline") or "default"
+    if sandbox.pipeline(portal_id, pipeline_id) is None:
+        return Response("unknown pipeline", 404)
+    owner, deals = str(portal_id), []
+    for deal in sandbox.store.select("deals", owner):
+        if deal["archived"] or deal["properties"].get("pipeline") != pipeline_id:
+            continue
+        companies = sandbox.linked(portal_id, "deals", deal["id"], "companies")
+        primary = next((c for c, types in companies.items() if 5 in types), None)
+        company = sandbox.store.find("companies", owner, primary) if primary else None
+        name = company["properties"].get("name", "") if company else ""
+        deals.append({"id": deal["id"], "properties": deal["properties"], "company": name})
+    page = board_page(
+        portals=sandbox.portals,
+        portal_id=portal_id,
+        pipelines=sandbox.pipelines[portal_id],
+        pipeline_id=pipeline_id,
+        deals=deals,
+    )
+    return Response(page, mimetype="text/html")
+
+
+def _filled(prefix: str, names: tuple[str, ...]) -> dict[str, str]:
+    values = {name: request.form.get(f"{prefix}_{name}", "").strip() for name in names}
+    return {name: value for name, value in values.items() if value}
+
+
+def _line_items() -> list[dict[str, str]]:
+    form, items = request.form, []
+    columns = ("li_name", "li_quantity", "li_price", "li_sku", "li_discount")
+    for name, quantity, price, sku, discount in zip(*map(form.getlist, columns), strict=False):
+        if not name.strip():
+            continue
+        item = {"name": name.strip(), "quantity": quantity or "1", "price": price or "0"}
+        if sku:
+            item["hs_sku"] = sku
+        if discount:
+            item["hs_discount_percentage"] = discount
+        items.append(item)
+    return items
+
+
+def board_create(sandbox: HubSpotSandbox) -> Response:
+    form = request.form
+    company = _filled("company", ("name", "domain", "address", "zip", "city", "country"))
+    contact = _filled("contact", ("firstname", "lastname", "email"))
+    sandbox.seed_deal(
+        int(form["portal"]),
+        name=form.get("dealname") or "Deal",
+        amount=form.get("amount") or None,
+        pipeline=form.get("pipeline", "default"),
+        stage=form.get("stage") or None,
+        company=company or None,
+        contact=contact or None,
+        line_items=_line_items(),
+    )
+    return _back_to_board()
+
+
+def board_move(sandbox: HubSpotSandbox) -> Response:
+    sandbox.move_deal(int(request.form["portal"]), request.form["deal_id"], request.form["stage"])
+    return _back_to_board()
+
+
+def _back_to_board() -> Response:
+    query = urlencode(
+        {"portal": request.form["portal"], "pipeline": request.form.get("pipeline", "default")}
+    )
+    return redirect(f"/_sandbox/board?{query}", 303)  # type: ignore[return-value]

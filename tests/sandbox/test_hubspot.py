@@ -775,7 +775,7 @@ def test_webhook_batches_hold_at_most_100_events() -> None:
 
 def test_the_spec_step_refuses_a_contact_before_the_handler(hubspot: HubSpot) -> None:
     def stored() -> int:
-        return len(hubspot.sandbox.objects[BEISPIEL]["contacts"])
+        return len(hubspot.sandbox.store.select("contacts", str(BEISPIEL)))
 
     before = stored()
     answer = hubspot.post(
