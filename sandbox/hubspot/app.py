@@ -24,7 +24,6 @@ from sandbox.hubspot.catalog import (
     OBJECT_TYPES,
     SYSTEM_PROPERTIES,
     HubSpotValidationError,
-    iso,
 )
 from sandbox.hubspot.oauth import (
     AUTH_NOT_FOUND,
@@ -140,7 +139,11 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
         self.known_properties = {t: set(p) for t, p in KNOWN_PROPERTIES.items()}
         for object_type, names in (extra_properties or {}).items():
             self.known_properties[object_type].update(names)
-        webhook = {k[8:]: settings.pop(k) for k in list(settings) if k.startswith("webhook_")}
+        webhook = {
+            k.removeprefix("webhook_"): settings.pop(k)
+            for k in list(settings)
+            if k.startswith("webhook_")
+        }
         for key, value in settings.items():
             if not hasattr(type(self), key):
                 raise TypeError(f"HubSpotSandbox has no setting {key!r}")
@@ -170,77 +173,10 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
             *self.schema_routes(),
             ("/_sandbox/webhooks", "sandbox_webhooks", self._webhook_settings, "GET"),
             ("/_sandbox/webhooks", "sandbox_webhooks_set", self._webhook_settings, "POST"),
-            ("/_sandbox/board", "sandbox_board", lambda: pages.board(self), "GET"),
-            (
-                "/_sandbox/board/deals",
-                "sandbox_board_create",
-                lambda: pages.board_create(self),
-                "POST",
-            ),
-            ("/_sandbox/board/move", "sandbox_board_move", lambda: pages.board_move(self), "POST"),
+            *pages.board_routes(self),
         ]
         for rule, endpoint, view, method in routes:
             app.add_url_rule(rule, endpoint, view, methods=[method])
-
-    # -- seed helpers (tests, benchmarks, demo) --------------------------------------------
-
-    def seed_object(
-        self,
-        portal_id: int,
-        object_type: str,
-        properties: Mapping[str, str],
-        *,
-        change_source: str = "CRM_UI",
-    ) -> str:
-        return str(self.create_object(portal_id, object_type, properties, change_source)["id"])
-
-    def seed_deal(
-        self,
-        portal_id: int,
-        *,
-        name: str,
-        amount: str | float | None = None,
-        pipeline: str = "default",
-        stage: str | None = None,
-        company: Mapping[str, str] | None = None,
-        contact: Mapping[str, str] | None = None,
-        line_items: Iterable[Mapping[str, Any]] = (),
-        properties: Mapping[str, str] | None = None,
-        change_source: str = "CRM_UI",
-    ) -> str:
-        """Creates a deal with its primary company, contact and line items; returns its id."""
-        values = {"dealname": name, "pipeline": pipeline, **(properties or {})}
-        if amount is not None:
-            values["amount"] = str(amount)
-        if stage is not None:
-            values["dealstage"] = stage
-        deal_id = self.seed_object(portal_id, "deals", values, change_source=change_source)
-        company_id = contact_id = None
-        if company:
-            company_id = self.seed_object(
-                portal_id, "companies", company, change_source=change_source
-            )
-            self.associate(portal_id, "deals", deal_id, "companies", company_id, primary=True)
-        if contact:
-            contact_id = self.seed_object(
-                portal_id, "contacts", contact, change_source=change_source
-            )
-            self.associate(portal_id, "deals", deal_id, "contacts", contact_id)
-            if company_id:
-                self.associate(portal_id, "contacts", contact_id, "companies", company_id, True)
-        for item in line_items:
-            item_values = {k: str(v) for k, v in item.items()}
-            line_item = self.seed_object(
-                portal_id, "line_items", item_values, change_source=change_source
-            )
-            self.associate(portal_id, "deals", deal_id, "line_items", line_item)
-        return deal_id
-
-    def move_deal(
-        self, portal_id: int, deal_id: str, stage_id: str, *, change_source: str = "CRM_UI"
-    ) -> None:
-        """Moves a deal to a stage of its pipeline; emits the dealstage propertyChange."""
-        self.update_object(portal_id, "deals", deal_id, {"dealstage": stage_id}, change_source)
 
     def after_commit(self) -> None:
         try:
@@ -335,32 +271,7 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
                 }
                 for owner, record in self.store.everything(object_type)
             ]
-        deliveries = self.webhooks.snapshot()
-        tables["webhook_deliveries"] = [
-            {
-                "delivery": d.id,
-                "portalId": d.portal_id,
-                "state": d.state,
-                "events": len(d.events),
-                "types": sorted({e["subscriptionType"] for e in d.events}),
-                "objectIds": sorted({e["objectId"] for e in d.events}),
-                "attempts": len(d.attempts),
-                "last_status": d.attempts[-1].status if d.attempts else None,
-            }
-            for d in deliveries
-        ]
-        tables["webhook_attempts"] = [
-            {
-                "delivery": d.id,
-                "attemptNumber": a.attempt_number,
-                "at": iso(a.at),
-                "status": a.status,
-                "error": a.error,
-                "duration_ms": a.duration_ms,
-            }
-            for d in deliveries
-            for a in d.attempts
-        ]
+        tables.update(self.webhooks.tables())
         return tables
 
     def _webhook_settings(self) -> Response:
@@ -370,5 +281,5 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
                 target_url=body.get("target_url"), subscriptions=body.get("subscriptions")
             )
         settings = self.webhooks.settings()
-        settings["deliveries"] = self.inspect()["webhook_deliveries"]
+        settings["deliveries"] = self.webhooks.tables()["webhook_deliveries"]
         return self.json(settings)

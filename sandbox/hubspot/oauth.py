@@ -151,12 +151,12 @@ class OAuthServer(VendorSandbox):
         params = dict(request.args.items())
         problem = self._authorize_problem(params)
         if problem:
-            return Response(pages.error_page(problem), 400, mimetype="text/html")
+            return pages.page("error", "Authorization error", 400, message=problem)
         scopes = params["scope"].split()
-        page = pages.consent_page(
-            app_name=self.app_name, portals=self.portals, params=params, scopes=scopes
-        )
-        return Response(page, mimetype="text/html")
+        return pages.page(
+            "consent", "Choose an account", app_name=self.app_name, portals=self.portals,
+            params=params, scopes=scopes,
+        )  # fmt: skip
 
     def _authorize_problem(self, params: Mapping[str, str]) -> str:
         if params.get("client_id") != self.client_id:
@@ -176,7 +176,7 @@ class OAuthServer(VendorSandbox):
         form = request.form
         problem = self._authorize_problem(form)
         if problem:
-            return Response(pages.error_page(problem), 400, mimetype="text/html")
+            return pages.page("error", "Authorization error", 400, message=problem)
         answer: dict[str, str] = {"error": "access_denied"}
         if form.get("decision") == "approve" and int(form.get("portal_id", 0)) in self.portals:
             code = AuthorizationCode(

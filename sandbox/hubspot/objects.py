@@ -108,30 +108,17 @@ class CrmObjects(CrmRecords):
         body = request_body()
         properties = self._valid_properties(kind, body.get("properties") or {})
         links = self._valid_links(kind, body.get("associations") or [])
-        email = properties.get("email", "").lower()
-        if kind == "contacts" and email:
-            duplicate = self.store.select(
-                "contacts",
-                self.owner(),
-                where=lambda r: (
-                    not r["archived"] and r["properties"].get("email", "").lower() == email
-                ),
+        email = properties.get("email") if kind == "contacts" else None
+        existing = self.lookup(kind, email, "email") if email else None
+        if existing:
+            raise HubSpotValidationError(
+                f"Contact already exists. Existing ID: {existing['id']}", 409
             )
-            if duplicate:
-                message = f"Contact already exists. Existing ID: {duplicate[0]['id']}"
-                raise HubSpotValidationError(message, 409)
         record = self.create_object(g.portal_id, kind, properties, "INTEGRATION")
         for to_type, to_id, type_id in links:
             primary = type_id in PRIMARY_TYPE_IDS
-            self.associate(
-                g.portal_id,
-                kind,
-                record["id"],
-                to_type,
-                to_id,
-                primary,
-                change_source="INTEGRATION",
-            )
+            self.associate(g.portal_id, kind, record["id"], to_type, to_id, primary,
+                           change_source="INTEGRATION")  # fmt: skip
         self.after_commit()
         return self.json(self.render_object(kind, record), 201)
 
@@ -162,10 +149,7 @@ class CrmObjects(CrmRecords):
         results, missing = [], []
         for item in inputs:
             object_id = str(item.get("id", "")) if isinstance(item, dict) else ""
-            try:
-                record = self.find(kind, object_id, body.get("idProperty", ""))
-            except HubSpotValidationError:
-                record = None
+            record = self.lookup(kind, object_id, body.get("idProperty", ""))
             if record is None or record["archived"] != _archived():
                 missing.append(object_id)
                 continue

@@ -203,22 +203,85 @@ class CrmRecords(CrmSchema):
             derived["closedate"] = values.get("closedate") or iso(now)
         return {k: v for k, v in derived.items() if current.get(k) != v or k in values}
 
+    # -- seed helpers (tests, benchmarks, demo) --------------------------------------------
+
+    def seed_object(
+        self,
+        portal_id: int,
+        object_type: str,
+        properties: Mapping[str, str],
+        *,
+        change_source: str = "CRM_UI",
+    ) -> str:
+        return str(self.create_object(portal_id, object_type, properties, change_source)["id"])
+
+    def seed_deal(
+        self,
+        portal_id: int,
+        *,
+        name: str,
+        amount: str | float | None = None,
+        pipeline: str = "default",
+        stage: str | None = None,
+        company: Mapping[str, str] | None = None,
+        contact: Mapping[str, str] | None = None,
+        line_items: Iterable[Mapping[str, Any]] = (),
+        properties: Mapping[str, str] | None = None,
+        change_source: str = "CRM_UI",
+    ) -> str:
+        """Creates a deal with its primary company, contact and line items; returns its id."""
+        values = {"dealname": name, "pipeline": pipeline, **(properties or {})}
+        if amount is not None:
+            values["amount"] = str(amount)
+        if stage is not None:
+            values["dealstage"] = stage
+        deal_id = self.seed_object(portal_id, "deals", values, change_source=change_source)
+        company_id = contact_id = None
+        if company:
+            company_id = self.seed_object(
+                portal_id, "companies", company, change_source=change_source
+            )
+            self.associate(portal_id, "deals", deal_id, "companies", company_id, primary=True)
+        if contact:
+            contact_id = self.seed_object(
+                portal_id, "contacts", contact, change_source=change_source
+            )
+            self.associate(portal_id, "deals", deal_id, "contacts", contact_id)
+            if company_id:
+                self.associate(portal_id, "contacts", contact_id, "companies", company_id, True)
+        for item in line_items:
+            item_values = {k: str(v) for k, v in item.items()}
+            line_item = self.seed_object(
+                portal_id, "line_items", item_values, change_source=change_source
+            )
+            self.associate(portal_id, "deals", deal_id, "line_items", line_item)
+        return deal_id
+
+    def move_deal(
+        self, portal_id: int, deal_id: str, stage_id: str, *, change_source: str = "CRM_UI"
+    ) -> None:
+        """Moves a deal to a stage of its pipeline; emits the dealstage propertyChange."""
+        self.update_object(portal_id, "deals", deal_id, {"dealstage": stage_id}, change_source)
+
     # -- reads ---------------------------------------------------------------------------
 
-    def find(self, object_type: str, object_id: str, id_property: str = "") -> Record:
+    def lookup(self, object_type: str, object_id: str, id_property: str = "") -> Record | None:
         """The current portal's object by id or by a unique property (`idProperty`)."""
         if id_property in ("", "hs_object_id"):
-            found = self.store.find(object_type, self.owner(), object_id)
-        else:
-            # HubSpot compares e-mail addresses case-insensitively, other values exactly.
-            def value(text: str) -> str:
-                return text.lower() if id_property == "email" else text
+            return self.store.find(object_type, self.owner(), object_id)
 
-            found = next(
-                iter(self.store.select(object_type, self.owner(), where=lambda r: not r["archived"]
-                     and value(r["properties"].get(id_property, "")) == value(object_id))),
-                None,
-            )  # fmt: skip
+        # HubSpot compares e-mail addresses case-insensitively, other values exactly.
+        def value(text: str) -> str:
+            return text.lower() if id_property == "email" else text
+
+        def matches(record: Record) -> bool:
+            found = record["properties"].get(id_property, "")
+            return not record["archived"] and value(found) == value(object_id)
+
+        return next(iter(self.store.select(object_type, self.owner(), where=matches)), None)
+
+    def find(self, object_type: str, object_id: str, id_property: str = "") -> Record:
+        found = self.lookup(object_type, object_id, id_property)
         if found is None:
             raise HubSpotValidationError("resource not found", 404)
         return found

@@ -27,6 +27,9 @@ from sandbox.hubspot.catalog import (
 # (rule, endpoint name, view, method) for `HubSpotSandbox.register_routes`.
 Route = tuple[str, str, Callable[..., Response], str]
 Definitions = dict[tuple[int, str], dict[str, dict[str, Any]]]
+# What a property's creator may set beside name, label and group.
+GIVEN_FIELDS = ("description", "type", "fieldType", "options", "displayOrder", "hidden",
+                "formField", "hasUniqueValue")  # fmt: skip
 
 
 def request_body() -> dict[str, Any]:
@@ -187,31 +190,16 @@ class CrmSchema(VendorSandbox):
             raise HubSpotValidationError(
                 f"Property name {name} is invalid: use lower case letters, digits and _"
             )
+        # The spec step has checked the types of what the body gives.
+        given = {field: body[field] for field in GIVEN_FIELDS if field in body}
         with self.lock:
             if name in self.property_names(*key):
-                raise HubSpotValidationError(
-                    f"Property named '{name}' already exists.",
-                    409,
-                    category="OBJECT_ALREADY_EXISTS",
-                )
+                raise _exists(f"Property named '{name}' already exists.")
             if group not in self.property_groups.get(key, {}):
                 raise HubSpotValidationError(f"group {group} does not exist")
-            created = definition(
-                name=name,
-                label=str(body["label"]),
-                group=group,
-                hubspot_defined=False,
-                calculated=False,
-                at=iso(time.time()),
-                description=str(body.get("description", "")),
-                type=str(body["type"]),
-                fieldType=str(body["fieldType"]),
-                options=list(body.get("options") or []),
-                displayOrder=int(body.get("displayOrder", -1)),
-                hidden=bool(body.get("hidden", False)),
-                formField=bool(body.get("formField", False)),
-                hasUniqueValue=bool(body.get("hasUniqueValue", False)),
-            )
+            created = definition(name=name, label=str(body["label"]), group=group,
+                                 hubspot_defined=False, calculated=False, at=iso(time.time()),
+                                 **given)  # fmt: skip
             self.custom_properties.setdefault(key, {})[name] = created
         return self.json(created, 201)
 
@@ -223,20 +211,15 @@ class CrmSchema(VendorSandbox):
     def _group_create(self, object_type: str) -> Response:
         key = (g.portal_id, resolve_type(object_type))
         body = request_body()
-        name = str(body["name"])
-        group = {
-            "name": name,
-            "label": str(body["label"]),
-            "displayOrder": int(body.get("displayOrder", -1)),
-            "archived": False,
-        }
+        group = {"name": str(body["name"]), "label": str(body["label"]),
+                 "displayOrder": int(body.get("displayOrder", -1)), "archived": False}  # fmt: skip
         with self.lock:
             groups = self.property_groups.setdefault(key, {})
-            if name in groups:
-                raise HubSpotValidationError(
-                    f"A property group named '{name}' already exists.",
-                    409,
-                    category="OBJECT_ALREADY_EXISTS",
-                )
-            groups[name] = group
+            if group["name"] in groups:
+                raise _exists(f"A property group named '{group['name']}' already exists.")
+            groups[group["name"]] = group
         return self.json(group, 201)
+
+
+def _exists(message: str) -> HubSpotValidationError:
+    return HubSpotValidationError(message, 409, category="OBJECT_ALREADY_EXISTS")
