@@ -5,8 +5,11 @@ specs in vendor-specs/hubspot/prism-patched)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from flask import Response, request
 
 OBJECT_TYPES = ("deals", "contacts", "companies", "line_items", "products")
 SINGULAR = {
@@ -75,6 +78,17 @@ PRIMARY_TYPE_IDS = {1, 2, 5, 6}
 PAIR_OF_TYPE_ID = {
     type_id: pair for pair, ids in ASSOCIATION_TYPES.items() for type_id in ids if type_id
 }
+
+
+# (rule, endpoint name, view, method) for `HubSpotSandbox.register_routes`.
+Route = tuple[str, str, Callable[..., Response], str]
+
+
+def request_body() -> dict[str, Any]:
+    # The spec step has refused a body that is not the operation's object or lacks its
+    # required fields; a lenient sandbox (require_spec_fields=False) reads what it got.
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
 
 
 class HubSpotValidationError(Exception):

@@ -19,8 +19,7 @@ from flask import Request, Response, g, redirect, request
 
 from sandbox.core import VendorSandbox
 from sandbox.hubspot import pages
-from sandbox.hubspot.catalog import iso
-from sandbox.hubspot.schema import Route
+from sandbox.hubspot.catalog import Route, iso
 
 AUTH_NOT_FOUND = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and "

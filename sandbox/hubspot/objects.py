@@ -17,12 +17,13 @@ from sandbox.hubspot.catalog import (
     PRIMARY_TYPE_IDS,
     SINGULAR,
     HubSpotValidationError,
+    Route,
     batch_answer,
     batch_error,
+    request_body,
     resolve_type,
 )
 from sandbox.hubspot.records import CrmRecords
-from sandbox.hubspot.schema import Route, request_body
 from sandbox.store import BadPaging, CursorPaging, Record
 
 # A list's `after` is the id of the last object seen; search and associations count positions.
@@ -188,7 +189,7 @@ class CrmObjects(CrmRecords):
     def _valid_properties(
         self, kind: str, raw: Mapping[str, Any], current: Mapping[str, str] | None = None
     ) -> dict[str, str]:
-        properties = {k: v if isinstance(v, str) else _stringify(v) for k, v in raw.items()}
+        properties = {k: _stringify(v) for k, v in raw.items()}
         known = self.property_names(g.portal_id, kind)
         problems = []
         for name, value in properties.items():
@@ -220,9 +221,8 @@ class CrmObjects(CrmRecords):
         pipeline_id = properties.get("pipeline") or current.get("pipeline") or "default"
         pipeline = self.pipeline(g.portal_id, pipeline_id)
         if pipeline is None:
-            return [
-                ("pipeline", "INVALID_OPTION", f"{pipeline_id} was not one of the allowed options")
-            ]
+            message = f"{pipeline_id} was not one of the allowed options"
+            return [("pipeline", "INVALID_OPTION", message)]
         stage = properties.get("dealstage")
         stage_ids = [s["id"] for s in pipeline["stages"]]
         if stage is not None and stage not in stage_ids:
@@ -235,11 +235,8 @@ class CrmObjects(CrmRecords):
         links = []
         for item in raw:  # the spec step has checked to.id and each type's fields
             to_id = str(item["to"]["id"])
-            for link_type in item["types"]:
-                category, type_id = (
-                    link_type["associationCategory"],
-                    int(link_type["associationTypeId"]),
-                )
+            for link in item["types"]:
+                category, type_id = link["associationCategory"], int(link["associationTypeId"])
                 # Which type ids join which objects is HubSpot's association type table
                 # (developers.hubspot.com/docs/api/crm/associations), not the spec's.
                 pair = PAIR_OF_TYPE_ID.get(type_id)

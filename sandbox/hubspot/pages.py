@@ -11,7 +11,7 @@ from jinja2 import DictLoader, Environment
 
 if TYPE_CHECKING:
     from sandbox.hubspot.app import HubSpotSandbox
-    from sandbox.hubspot.schema import Route
+    from sandbox.hubspot.catalog import Route
 
 TEMPLATES = {
     "layout": """<!DOCTYPE html><html><head><meta charset='utf-8'><title>{{ title }}</title>

@@ -235,26 +235,22 @@ class CrmRecords(CrmSchema):
             values["amount"] = str(amount)
         if stage is not None:
             values["dealstage"] = stage
-        deal_id = self.seed_object(portal_id, "deals", values, change_source=change_source)
-        company_id = contact_id = None
-        if company:
-            company_id = self.seed_object(
-                portal_id, "companies", company, change_source=change_source
-            )
+
+        def make(kind: str, values: Mapping[str, Any]) -> str:
+            as_text = {k: str(v) for k, v in values.items()}
+            return str(self.create_object(portal_id, kind, as_text, change_source)["id"])
+
+        deal_id = make("deals", values)
+        company_id = make("companies", company) if company else None
+        if company_id:
             self.associate(portal_id, "deals", deal_id, "companies", company_id, primary=True)
         if contact:
-            contact_id = self.seed_object(
-                portal_id, "contacts", contact, change_source=change_source
-            )
+            contact_id = make("contacts", contact)
             self.associate(portal_id, "deals", deal_id, "contacts", contact_id)
             if company_id:
                 self.associate(portal_id, "contacts", contact_id, "companies", company_id, True)
         for item in line_items:
-            item_values = {k: str(v) for k, v in item.items()}
-            line_item = self.seed_object(
-                portal_id, "line_items", item_values, change_source=change_source
-            )
-            self.associate(portal_id, "deals", deal_id, "line_items", line_item)
+            self.associate(portal_id, "deals", deal_id, "line_items", make("line_items", item))
         return deal_id
 
     def move_deal(

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, g
 
 from sandbox.core import VendorSandbox
 from sandbox.hubspot.catalog import (
@@ -17,26 +16,19 @@ from sandbox.hubspot.catalog import (
     SINGULAR,
     SYSTEM_PROPERTIES,
     HubSpotValidationError,
+    Route,
     batch_answer,
     batch_error,
     default_pipelines,
     iso,
+    request_body,
     resolve_type,
 )
 
-# (rule, endpoint name, view, method) for `HubSpotSandbox.register_routes`.
-Route = tuple[str, str, Callable[..., Response], str]
 Definitions = dict[tuple[int, str], dict[str, dict[str, Any]]]
 # What a property's creator may set beside name, label and group.
 GIVEN_FIELDS = ("description", "type", "fieldType", "options", "displayOrder", "hidden",
                 "formField", "hasUniqueValue")  # fmt: skip
-
-
-def request_body() -> dict[str, Any]:
-    # The spec step has refused a body that is not the operation's object or lacks its
-    # required fields; a lenient sandbox (require_spec_fields=False) reads what it got.
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
 
 
 def definition(
@@ -211,13 +203,14 @@ class CrmSchema(VendorSandbox):
     def _group_create(self, object_type: str) -> Response:
         key = (g.portal_id, resolve_type(object_type))
         body = request_body()
-        group = {"name": str(body["name"]), "label": str(body["label"]),
+        name = str(body["name"])
+        group = {"name": name, "label": str(body["label"]),
                  "displayOrder": int(body.get("displayOrder", -1)), "archived": False}  # fmt: skip
         with self.lock:
             groups = self.property_groups.setdefault(key, {})
-            if group["name"] in groups:
-                raise _exists(f"A property group named '{group['name']}' already exists.")
-            groups[group["name"]] = group
+            if name in groups:
+                raise _exists(f"A property group named '{name}' already exists.")
+            groups[name] = group
         return self.json(group, 201)
 
 
