@@ -80,17 +80,11 @@ def parse_subscriptions(
     """Takes "deal.propertyChange" strings or webhooks-v3 style {"eventType", "propertyName"}."""
     subscriptions = []
     for spec, subscription_id in zip(specs, ids, strict=False):
-        if isinstance(spec, str):
-            subscriptions.append(Subscription(subscription_id, spec))
-        else:
-            subscriptions.append(
-                Subscription(
-                    subscription_id,
-                    str(spec.get("eventType") or spec.get("subscriptionType") or ""),
-                    str(spec.get("propertyName") or ""),
-                    bool(spec.get("active", True)),
-                )
-            )
+        given = {"eventType": spec} if isinstance(spec, str) else spec
+        event_type = str(given.get("eventType") or given.get("subscriptionType") or "")
+        property_name = str(given.get("propertyName") or "")
+        active = bool(given.get("active", True))
+        subscriptions.append(Subscription(subscription_id, event_type, property_name, active))
     return subscriptions
 
 
