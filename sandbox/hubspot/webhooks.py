@@ -24,6 +24,8 @@ from typing import Any
 
 import requests
 
+from sandbox.hubspot.catalog import iso
+
 
 @dataclass
 class Subscription:
@@ -78,17 +80,11 @@ def parse_subscriptions(
     """Takes "deal.propertyChange" strings or webhooks-v3 style {"eventType", "propertyName"}."""
     subscriptions = []
     for spec, subscription_id in zip(specs, ids, strict=False):
-        if isinstance(spec, str):
-            subscriptions.append(Subscription(subscription_id, spec))
-        else:
-            subscriptions.append(
-                Subscription(
-                    subscription_id,
-                    str(spec.get("eventType") or spec.get("subscriptionType") or ""),
-                    str(spec.get("propertyName") or ""),
-                    bool(spec.get("active", True)),
-                )
-            )
+        given = {"eventType": spec} if isinstance(spec, str) else spec
+        event_type = str(given.get("eventType") or given.get("subscriptionType") or "")
+        property_name = str(given.get("propertyName") or "")
+        active = bool(given.get("active", True))
+        subscriptions.append(Subscription(subscription_id, event_type, property_name, active))
     return subscriptions
 
 
@@ -224,6 +220,37 @@ class WebhookDispatcher:
     def snapshot(self) -> list[Delivery]:
         with self._cond:
             return list(self.deliveries)
+
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """Deliveries and their attempts for the inspection page."""
+        deliveries = self.snapshot()
+        return {
+            "webhook_deliveries": [
+                {
+                    "delivery": d.id,
+                    "portalId": d.portal_id,
+                    "state": d.state,
+                    "events": len(d.events),
+                    "types": sorted({e["subscriptionType"] for e in d.events}),
+                    "objectIds": sorted({e["objectId"] for e in d.events}),
+                    "attempts": len(d.attempts),
+                    "last_status": d.attempts[-1].status if d.attempts else None,
+                }
+                for d in deliveries
+            ],
+            "webhook_attempts": [
+                {
+                    "delivery": d.id,
+                    "attemptNumber": a.attempt_number,
+                    "at": iso(a.at),
+                    "status": a.status,
+                    "error": a.error,
+                    "duration_ms": a.duration_ms,
+                }
+                for d in deliveries
+                for a in d.attempts
+            ],
+        }
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """For tests and benchmarks: waits until nothing is buffered, pending or retrying."""

@@ -590,9 +590,10 @@ def test_free_text_countries_become_iso_codes(text: str, code: str) -> None:
 
 
 def _deal_properties(handle: RunningSandbox, deal_id: str) -> dict[str, str]:
-    sandbox = _sandbox(handle)
-    with sandbox.lock:
-        return dict(sandbox.objects[PORTAL]["deals"][deal_id].properties)
+    properties: dict[str, str] = _sandbox(handle).store.get("deals", str(PORTAL), deal_id)[
+        "properties"
+    ]
+    return properties
 
 
 @pytest.mark.django_db

@@ -436,6 +436,32 @@ def test_create_update_list_and_validation_errors(hubspot: HubSpot) -> None:
     assert "paging" not in rest
 
 
+def test_a_list_resumes_after_a_cursor_whose_object_was_archived_meanwhile(
+    hubspot: HubSpot,
+) -> None:
+    """The product stores the `after` of an import and resumes from it later: HubSpot's
+    cursor names a place in the list, so it stays good when its object is gone."""
+    ids = [
+        hubspot.sandbox.seed_object(BEISPIEL, "companies", {"name": f"Firma {n}"}) for n in range(3)
+    ]
+    first = hubspot.get("/crm/v3/objects/companies", params={"limit": 1}).json()
+    cursor = first["paging"]["next"]["after"]
+    assert first["paging"]["next"]["link"] == f"?after={cursor}"
+    hubspot.sandbox.archive_object(BEISPIEL, "companies", ids[0], "CRM_UI")
+
+    rest = hubspot.get("/crm/v3/objects/companies", params={"after": cursor}).json()
+
+    assert [c["id"] for c in rest["results"]] == ids[1:]
+    assert "paging" not in rest
+    made_up = hubspot.get("/crm/v3/objects/companies", params={"after": "not-a-cursor"})
+    assert_hubspot_error(made_up, 400, "VALIDATION_ERROR")
+
+
+def test_an_unknown_setting_is_refused() -> None:
+    with pytest.raises(TypeError, match="rate_limit_maximum"):
+        HubSpotSandbox(rate_limit_maximum=3)
+
+
 def test_pipelines_carry_probability_as_strings(hubspot: HubSpot) -> None:
     pipelines = hubspot.get("/crm/v3/pipelines/deals").json()["results"]
     assert [p["id"] for p in pipelines] == ["default", "98765000"]
@@ -775,7 +801,7 @@ def test_webhook_batches_hold_at_most_100_events() -> None:
 
 def test_the_spec_step_refuses_a_contact_before_the_handler(hubspot: HubSpot) -> None:
     def stored() -> int:
-        return len(hubspot.sandbox.objects[BEISPIEL]["contacts"])
+        return len(hubspot.sandbox.store.select("contacts", str(BEISPIEL)))
 
     before = stored()
     answer = hubspot.post(

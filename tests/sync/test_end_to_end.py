@@ -87,10 +87,10 @@ def test_a_won_deal_becomes_exactly_one_quote_draft_in_lexware_office(world_fact
     assert transfer.source_payload is not None
     assert transfer.sent_payload is not None
     assert WebhookEvent.objects.filter(object_id=deal_id).count() >= 1
-    deal = world.hubspot_sandbox.objects[4711]["deals"][deal_id]
-    assert deal.properties.get("apiup_quote_url", "").endswith(transfer.vendor_id)
+    deal = world.hubspot_sandbox.store.get("deals", "4711", deal_id)
+    assert deal["properties"].get("apiup_quote_url", "").endswith(transfer.vendor_id)
     # A draft has no number yet; the vendor's internal id is no quote number.
-    assert deal.properties.get("apiup_quote_number", "") == ""
+    assert deal["properties"].get("apiup_quote_number", "") == ""
     print(f"\nwebhook to quote: {latency:.2f} s")
 
 
