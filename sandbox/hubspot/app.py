@@ -22,7 +22,7 @@ from flask import Flask, Request, Response, g, redirect, request
 from connectors.hubspot.provider import PROVIDER
 from sandbox.contract import ContractChecker, SpecProblem, _SpecRequest
 from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
-from sandbox.hubspot import pages
+from sandbox.hubspot import account_info, pages
 from sandbox.hubspot.webhooks import WebhookDispatcher
 
 if TYPE_CHECKING:
@@ -859,6 +859,7 @@ class HubSpotSandbox(VendorSandbox):
             self._webhook_settings,
             methods=["GET", "POST"],
         )
+        account_info.register(self, app)
         rule("/_sandbox/board", "sandbox_board", self._board, methods=["GET"])
         rule("/_sandbox/board/deals", "sandbox_board_create", self._board_create, methods=["POST"])
         rule("/_sandbox/board/move", "sandbox_board_move", self._board_move, methods=["POST"])
