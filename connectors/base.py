@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import requests
@@ -117,6 +118,16 @@ class AccountingConnector(Connector, ABC):
         declared = self.provider.capabilities
         assert declared is not None, f"{self.provider.key} declares no capabilities"
         return declared
+
+    def tax_rates(self) -> frozenset[Decimal] | None:
+        """The tax rates (percent) this account accepts on a position; None: any. The
+        declared ones, unless the connector reads them from the account."""
+        return self.capabilities.tax_rates
+
+    def currencies(self) -> frozenset[str] | None:
+        """The currencies (ISO 4217) this account can create documents in; None: any. The
+        declared ones, unless the connector reads them from the account."""
+        return self.capabilities.currencies
 
     @abstractmethod
     def verify(self) -> AccountInfo:

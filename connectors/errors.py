@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from decimal import Decimal
+from typing import Any, TypeVar
 
 _Id = TypeVar("_Id")
 
@@ -73,6 +74,23 @@ class Conflict(PermanentError):
 class UnsupportedByVendor(PermanentError):
     """What the customer asked for is something this vendor cannot do (delete a contact in
     lexware office, a currency other than EUR)."""
+
+
+class TaxRateRefused(PermanentError):
+    """The vendor does not allow a position's tax rate in this account; `allowed` are the
+    rates it does allow, where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rate: Decimal,
+        allowed: frozenset[Decimal] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.rate = rate
+        self.allowed = allowed
 
 
 def vendor_id(value: str, parse: Callable[[str], _Id | None], *, what: str) -> _Id:

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import Tenant
 from connectors import errors, oauth
 from connectors.credentials import store_tokens
-from connectors.hubspot.client import portal_of
+from connectors.hubspot.client import HubSpotClient, portal_of
 from connectors.models import Connection
 from connectors.registry import connector_class, provider, vendor_url
 
@@ -60,6 +60,7 @@ def hubspot_connect(
         if taken:
             raise PortalTaken(portal_id) from None
         raise
+    _read_portal_currency(connection)
     return connection
 
 
@@ -104,7 +105,30 @@ def _verified_save(candidate: Connection) -> Connection:
         connection.external_account_id = account.account_id
         connection.status = Connection.Status.CONNECTED
         connection.save()
+    _read_account_terms(connection)
     return connection
+
+
+def _read_account_terms(connection: Connection) -> None:
+    """What the account allows (tax rates, currencies), read once at connection time so the
+    settings page and the first transfer find it cached. A failed read leaves the
+    connection as it is: each is read again when it is needed."""
+    connector = connector_class(connection.system)(connection=connection)
+    try:
+        connector.tax_rates()
+        connector.currencies()
+    except errors.ConnectorError as exc:
+        logger.warning(
+            "%s: reading the account's terms failed (%s)", connection.system, type(exc).__name__
+        )
+
+
+def _read_portal_currency(connection: Connection) -> None:
+    """The portal's company currency, read once at install (see `_read_account_terms`)."""
+    try:
+        HubSpotClient(connection=connection).company_currency()
+    except errors.ConnectorError as exc:
+        logger.warning("hubspot: reading the company currency failed (%s)", type(exc).__name__)
 
 
 def connection_disconnect(*, connection: Connection) -> bool:

@@ -190,6 +190,9 @@ class Capabilities:
 
     title_max_length: int | None = None  # None = no limit in the spec
     currencies: frozenset[str] | None = None  # None = any ISO currency
+    # Tax rates (percent) a position may carry, from the fact sheet where the vendor's API
+    # does not list them; None = any rate (or read from the account by the connector).
+    tax_rates: frozenset[Decimal] | None = None
     can_delete_customers: bool = False
     has_idempotency_keys: bool = False
     can_create_invoices: bool = False

@@ -9,11 +9,13 @@ not ours to translate. Rows written before codes existed hold plain text, shown 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 
@@ -59,6 +61,29 @@ TEXTS: dict[str, str] = {
     "deal.no_line_items": gettext_noop("The deal has no line items, so the quote would be empty."),
     "deal.currency_refused": gettext_noop(
         "%(system)s accepts only %(currencies)s; the deal is in %(currency)s."
+    ),
+    "deal.currency_not_in_account": gettext_noop(
+        "The deal is in %(currency)s, but your %(system)s account has only %(currencies)s. "
+        "Add the currency in %(system)s or change the deal's currency."
+    ),
+    "deal.fallback_currency_not_in_account": gettext_noop(
+        "The deal has no currency, so %(currency)s was used, but your %(system)s account has "
+        "only %(currencies)s. Choose the currency for deals without one in the transfer "
+        "settings: %(url)s"
+    ),
+    "quote.default_tax_rate_not_allowed": gettext_noop(
+        "Your %(system)s account does not allow the default tax rate of %(rate)s %%; it "
+        "allows %(rates)s. Choose another default tax rate in the transfer settings: %(url)s"
+    ),
+    "quote.tax_rate_not_allowed": gettext_noop(
+        "The line item “%(item)s” has a tax rate of %(rate)s %%, which your %(system)s "
+        "account does not allow; it allows %(rates)s. Please correct the line item in "
+        "HubSpot."
+    ),
+    "vendor.tax_rate_refused": gettext_noop(
+        "The accounting system refused the tax rate of %(rate)s %% (%(reason)s). Allowed: "
+        "%(rates)s. Choose an allowed default tax rate in the transfer settings (%(url)s) or "
+        "correct the line item's tax rate in HubSpot."
     ),
     "quote.title_shortened": gettext_noop(
         "The deal name was shortened to %(length)d characters for the title."
@@ -127,6 +152,33 @@ class Message:
 def verbatim(text: str) -> Message:
     """Words that are shown as they are: a vendor's message."""
     return Message(VERBATIM, {"text": text})
+
+
+def percent(rate: Decimal) -> str:
+    """8.10 -> "8.1", 19.00 -> "19"."""
+    return f"{rate.normalize():f}"
+
+
+def rates_text(rates: Iterable[Decimal]) -> str:
+    return ", ".join(f"{percent(rate)} %" for rate in sorted(rates))
+
+
+def settings_url() -> str:
+    """Where the customer changes the transfer settings (default tax rate, currency)."""
+    return settings.PUBLIC_BASE_URL + reverse("dashboard:settings")
+
+
+def tax_rate_refused(failure: errors.TaxRateRefused) -> Message:
+    """A vendor's refusal of a tax rate, with the rates it allows and the setting that helps."""
+    return Message(
+        "vendor.tax_rate_refused",
+        {
+            "rate": percent(failure.rate),
+            "reason": verbatim(failure.vendor_message),
+            "rates": rates_text(failure.allowed or ()),
+            "url": settings_url(),
+        },
+    )
 
 
 def object_type(value: str) -> Message:

@@ -4,7 +4,6 @@ per-tenant settings."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -293,8 +292,13 @@ class TransferSettings(TenantOwnedModel):
     placeholder_city = models.CharField(
         _("placeholder city"), max_length=100, default="Musterstadt"
     )
+    # Empty: the standard rate the accounting system allows (sync.services.context).
     default_tax_rate = models.DecimalField(
-        _("default tax rate (%)"), max_digits=5, decimal_places=2, default=Decimal("19.00")
+        _("default tax rate (%)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    # Empty: the HubSpot account's company currency.
+    fallback_currency = models.CharField(
+        _("currency of deals without one"), max_length=3, blank=True, default=""
     )
     validity_days = models.PositiveIntegerField(_("quote valid for (days)"), default=30)
     contact_transfer_enabled = models.BooleanField(

@@ -1,5 +1,6 @@
 """The forms of the setup wizard (plan, accounting credentials) and of the dashboard."""
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -11,7 +12,9 @@ from accounts.roles import INVITABLE_ROLES
 from accounts.selectors import team_members
 from connectors.providers import CredentialField, Provider
 from connectors.registry import plan_choices
+from sync.messages import percent
 from sync.models import TransferSettings
+from sync.services import context
 
 # -- setup wizard -----------------------------------------------------------------------------
 
@@ -90,6 +93,7 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
             "placeholder_street",
             "placeholder_city",
             "default_tax_rate",
+            "fallback_currency",
             "validity_days",
             "contact_transfer_enabled",
             "exclusion_property",
@@ -98,7 +102,8 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
             "placeholder_name": _("Placeholder company"),
             "placeholder_street": _("Placeholder street"),
             "placeholder_city": _("Placeholder city"),
-            "default_tax_rate": _("Default tax rate (%)"),
+            "default_tax_rate": _("Default tax rate"),
+            "fallback_currency": _("Currency for deals without one"),
             "validity_days": _("Quote valid for (days)"),
             "contact_transfer_enabled": _("Transfer contacts and companies"),
             "exclusion_property": _("Exclusion property"),
@@ -114,10 +119,42 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
         super().__init__(*args, **kwargs)
         if self.instance.won_stage_ids:
             self.fields["won_stages"].initial = ", ".join(self.instance.won_stage_ids or [])
-        self.fields["default_tax_rate"].validators.append(MinValueValidator(0))
-        self.fields["default_tax_rate"].validators.append(MaxValueValidator(100))
+        self._offer_account_terms(self.instance.tenant)
         self.fields["validity_days"].validators.append(MinValueValidator(1))
         self.fields["validity_days"].validators.append(MaxValueValidator(365))
+
+    def _offer_account_terms(self, tenant: Tenant) -> None:
+        """Only what the connected accounting system allows: its tax rates (read from its
+        API where it offers them) and its currencies."""
+        rates, standard = context.offered_tax_rates(tenant=tenant)
+        self.fields["default_tax_rate"] = forms.TypedChoiceField(
+            label=self.fields["default_tax_rate"].label,
+            choices=[
+                ("", _("Standard rate (%(rate)s %%)") % {"rate": percent(standard)}),
+                *((percent(rate), f"{percent(rate)} %") for rate in sorted(rates)),
+            ],
+            coerce=Decimal,
+            empty_value=None,
+            required=False,
+            help_text=_(
+                "For line items without a tax rate of their own. Only the rates your "
+                "accounting system allows are offered."
+            ),
+        )
+        if self.instance.default_tax_rate is not None:
+            self.initial["default_tax_rate"] = percent(self.instance.default_tax_rate)
+        currencies, company = context.offered_currencies(tenant=tenant)
+        automatic = (
+            _("Company currency of your HubSpot account (%(currency)s)") % {"currency": company}
+            if company
+            else _("Company currency of your HubSpot account")
+        )
+        self.fields["fallback_currency"] = forms.ChoiceField(
+            label=self.fields["fallback_currency"].label,
+            choices=[("", automatic), *((code, code) for code in currencies)],
+            required=False,
+            help_text=_("Used when a deal in HubSpot has no currency of its own."),
+        )
 
     def clean_won_stages(self) -> list[str]:
         text = self.cleaned_data.get("won_stages") or ""

@@ -11,7 +11,8 @@ limits, `mapping` its JSON):
 - Two kinds of credential, both a Bearer token: a personal access token (no expiry, nothing to
   refresh) or an OAuth 2.0 / OIDC token pair from auth.bexio.com whose refresh token rotates.
 - `Accept: application/json` is required on every call.
-- Every position needs the id of an active sales tax, looked up by rate from `GET /3.0/taxes`.
+- Every position needs the id of an active sales tax, looked up by rate from `GET /3.0/taxes`;
+  a document's currency is the id of its ISO code in `GET /2.0/currencies`.
 - Quotes carry our reference in `api_reference`; there is no search on it in the spec, so a
   lost quote is found by listing.
 - Errors read `{error_code, message[, errors]}` (the sandbox's assumption; the spec leaves the
@@ -38,6 +39,7 @@ from connectors.shapes import AccountInfo, Customer, CustomerRef, Quote, QuoteRe
 logger = logging.getLogger(__name__)
 
 TAX_CACHE_SECONDS = 3600
+CURRENCY_CACHE_SECONDS = 3600
 
 
 class BexioConnector(AccountingConnector):
@@ -48,6 +50,7 @@ class BexioConnector(AccountingConnector):
     # (else from the shared cache).
     _taxes: dict[Decimal, int] | None = None
     _taxes_fetched = False
+    _currencies: dict[str, int] | None = None
 
     # -- the interface ------------------------------------------------------------------
 
@@ -127,10 +130,10 @@ class BexioConnector(AccountingConnector):
             logger.info("bexio: contact %s was already deleted", contact_id)
 
     def create_quote(self, quote: Quote) -> QuoteRef:
-        """1 call (2 when the sales taxes are not cached yet): `POST /2.0/kb_offer`, a draft,
-        with our reference in `api_reference`. A currency other than CHF or a tax rate
-        without an active sales tax fail before the quote is sent. Not idempotent: after an
-        UnknownOutcome call `find_quote` first."""
+        """1 call (up to 3 when the sales taxes and currencies are not cached yet):
+        `POST /2.0/kb_offer`, a draft, with our reference in `api_reference`. A currency the
+        company does not have or a tax rate without an active sales tax fail before the
+        quote is sent. Not idempotent: after an UnknownOutcome call `find_quote` first."""
         return self._create_document("/2.0/kb_offer", quote)
 
     def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
@@ -154,7 +157,7 @@ class BexioConnector(AccountingConnector):
     # -- documents ------------------------------------------------------------------------
 
     def _create_document(self, path: str, quote: Quote) -> QuoteRef:
-        mapping.check_currency(quote)
+        currency_id = mapping.currency_id(quote, self._company_currencies())
         contact_id = mapping.id_or_raise(quote.customer_id)
         positions = [mapping.position(p, self._tax_id(p.tax_rate)) for p in quote.positions]
         body = mapping.document_body(
@@ -163,6 +166,7 @@ class BexioConnector(AccountingConnector):
             user_id=self._user_id(),
             positions=positions,
             title_max_length=self.capabilities.title_max_length,
+            currency_id=currency_id,
         )
         document = self.request("POST", path, json=body).json()
         return mapping.document_ref(document)
@@ -180,7 +184,33 @@ class BexioConnector(AccountingConnector):
                 return
         logger.warning("bexio: stopped looking for a quote after %d pages", mapping.QUOTE_PAGES_MAX)
 
-    # -- taxes ------------------------------------------------------------------------------
+    # -- taxes and currencies ---------------------------------------------------------------
+
+    def tax_rates(self) -> frozenset[Decimal]:
+        """The rates of the company's active sales taxes (cached for an hour)."""
+        return frozenset(self._sales_taxes())
+
+    def currencies(self) -> frozenset[str] | None:
+        """The company's currencies (cached for an hour); where bexio does not list them,
+        the declared base currency."""
+        return frozenset(self._company_currencies()) or self.capabilities.currencies
+
+    def _company_currencies(self) -> dict[str, int]:
+        """ISO code → id of the company's currencies, cached per bexio company for an hour;
+        empty when bexio does not list them (the list is in the unofficial file only)."""
+        if self._currencies is not None:
+            return self._currencies
+        key = "bexio:currencies:" + hashlib.sha256(self._company_key().encode()).hexdigest()[:32]
+        cached = cache.get(key)
+        if cached is None:
+            try:
+                cached = mapping.currencies_of(self.request("GET", "/2.0/currencies").json())
+            except errors.NotFound:
+                logger.info("bexio: no currency list; documents use the base currency")
+                cached = {}
+            cache.set(key, cached, CURRENCY_CACHE_SECONDS)
+        self._currencies = dict(cached)
+        return self._currencies
 
     def _tax_id(self, rate: Decimal) -> int:
         wanted = mapping.rate(rate)

@@ -4,9 +4,11 @@ kb_invoice) and positions and back, and how its error bodies read.
 - Contacts need a `user_id` and an `owner_id` (a bexio user); a contact is a company
   (`contact_type_id` 1) or a person (2, `name_1` last name, `name_2` first name).
 - Amounts travel as strings; every position needs the id of an active sales tax.
-- The spec maps neither ISO currency codes nor ISO country codes to bexio's ids, and has no
-  units: a quote is created in the company's currency, which is assumed to be CHF (bexio's
-  Swiss base currency); contacts get no `country_id` and positions no `unit_id`.
+- The company's currencies come from `GET /2.0/currencies` (the unofficial file; it gives no
+  schema, so each entry is read as bexio's `{id, name}` with the ISO code as `name`). Where
+  bexio does not list them, a quote is created in the company's base currency without a
+  `currency_id`, assumed to be CHF. The spec maps no ISO country codes and has no units:
+  contacts get no `country_id` and positions no `unit_id`.
 """
 
 from __future__ import annotations
@@ -28,9 +30,8 @@ from connectors.shapes import (
 )
 from connectors.text import clean, normalized
 
-# The company's own currency. The spec has `currency_id` but no way to learn which id is which
-# ISO code (the currency list of the unofficial file has no schema), so no id is sent and
-# bexio uses the company's base currency: CHF for a Swiss bexio company (assumption).
+# The company's base currency, used without a `currency_id` when bexio does not list its
+# currencies: CHF for a Swiss bexio company (assumption).
 CURRENCY = "CHF"
 CONTACT_COMPANY, CONTACT_PERSON = 1, 2
 MWST_EXCLUDING_TAXES = 1  # positions are net; bexio adds the VAT
@@ -219,13 +220,37 @@ def contacts_of(found: Any) -> list[Mapping[str, Any]]:
 # -- documents ---------------------------------------------------------------------------
 
 
-def check_currency(quote: Quote) -> None:
+def currencies_of(listing: Any) -> dict[str, int]:
+    """ISO code → id of the currencies in `GET /2.0/currencies`. The unofficial file gives the
+    answer no schema: each entry is read as `{id, name}` with the ISO code as `name`, and
+    entries that do not read so are left out."""
+    found: dict[str, int] = {}
+    for entry in listing if isinstance(listing, list) else []:
+        if not isinstance(entry, Mapping):
+            continue
+        code = str(entry.get("name") or "").strip().upper()
+        currency_id = entry.get("id")
+        if len(code) == 3 and code.isalpha() and isinstance(currency_id, int):
+            found.setdefault(code, currency_id)
+    return found
+
+
+def currency_id(quote: Quote, currencies: Mapping[str, int]) -> int | None:
+    """The `currency_id` of the quote's currency among the company's currencies; None (no id
+    sent: the base currency) when bexio did not list them and the quote is in CHF.
+    UnsupportedByVendor for a currency the company does not have."""
     currency = quote.currency.strip().upper()
-    if currency != CURRENCY:
-        raise errors.UnsupportedByVendor(
-            f"bexio creates documents in the company's currency (CHF) only; "
-            f"this deal is in {currency or '?'}."
-        )
+    if currencies:
+        if currency in currencies:
+            return currencies[currency]
+        known = ", ".join(sorted(currencies))
+    elif currency == CURRENCY:
+        return None
+    else:
+        known = CURRENCY
+    raise errors.UnsupportedByVendor(
+        f"The bexio company has no currency {currency or '?'} (it has {known})."
+    )
 
 
 def document_body(
@@ -235,6 +260,7 @@ def document_body(
     user_id: int,
     positions: list[dict[str, Any]],
     title_max_length: int | None,
+    currency_id: int | None = None,
 ) -> dict[str, Any]:
     """A kb_offer or kb_invoice (the spec gives both the same shape), with our reference in
     `api_reference`, a field only the API reads and writes."""
@@ -244,6 +270,8 @@ def document_body(
         body["title"] = title
     if quote.introduction.strip():
         body["header"] = quote.introduction.strip()
+    if currency_id is not None:
+        body["currency_id"] = currency_id
     body.update(
         mwst_type=MWST_EXCLUDING_TAXES,
         mwst_is_net=True,
@@ -311,11 +339,13 @@ def sales_taxes(listing: Any) -> dict[str, int]:
     return taxes
 
 
-def no_tax_at(wanted: Decimal, taxes: Mapping[Decimal, int]) -> errors.PermanentError:
+def no_tax_at(wanted: Decimal, taxes: Mapping[Decimal, int]) -> errors.TaxRateRefused:
     known = ", ".join(f"{percent(r)} %" for r in sorted(taxes)) or "none"
-    return errors.PermanentError(
+    return errors.TaxRateRefused(
         f"bexio has no active sales tax at {percent(wanted)} % (active: {known}).",
         vendor_message=f"bexio has no active sales tax at {percent(wanted)} %.",
+        rate=wanted,
+        allowed=frozenset(taxes),
     )
 
 

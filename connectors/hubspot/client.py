@@ -30,6 +30,7 @@ from connectors.shapes import Company, Deal, Person
 
 DEAL_PATH = "/crm/v3/objects/0-3"  # the deals spec names deals by their objectTypeId
 QUOTE_PROPERTIES_CACHE_SECONDS = 24 * 3600
+ACCOUNT_DETAILS_CACHE_SECONDS = 24 * 3600
 
 
 class ArchivedInHubSpot(errors.NotFound):
@@ -392,3 +393,18 @@ class HubSpotClient(Connector):
                 with suppress(errors.Conflict):  # made meanwhile by another worker
                     self.request("POST", "/crm/v3/properties/deals", json=definition)
         cache.set(key, True, QUOTE_PROPERTIES_CACHE_SECONDS)
+
+    # -- the account -----------------------------------------------------------------------
+
+    def company_currency(self) -> str:
+        """1 call, remembered per portal for a day: the portal's company currency
+        (`GET /account-info/v3/details`, `companyCurrency`), the currency of every deal that
+        names none. Empty when HubSpot names none."""
+        key = f"hubspot:{self.portal_key}:company-currency"
+        cached = cache.get(key)
+        if cached is not None:
+            return str(cached)
+        details = self._get_json("/account-info/v3/details")
+        currency = str(details.get("companyCurrency") or "").strip().upper()
+        cache.set(key, currency, ACCOUNT_DETAILS_CACHE_SECONDS)
+        return currency

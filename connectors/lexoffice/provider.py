@@ -1,5 +1,7 @@
 """lexware office, declared (fact sheet and derived spec in vendor-specs/lexoffice/)."""
 
+from decimal import Decimal
+
 from django.utils.translation import gettext_lazy as _
 
 from connectors import providers
@@ -37,6 +39,8 @@ PROVIDER = providers.Provider(
     capabilities=providers.Capabilities(
         title_max_length=25,
         currencies=frozenset({"EUR"}),  # "Currently only EUR is supported"
+        # "Tax rates valid on the voucher date only (19/7/0 in DE)"; the API lists none.
+        tax_rates=frozenset({Decimal(0), Decimal(7), Decimal(19)}),
         can_create_invoices=True,
     ),
     calls_budget={"quote": 2, "customer": 2},

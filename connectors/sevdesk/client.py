@@ -17,7 +17,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any, TypeVar
+
+import requests
 
 from connectors import errors
 from connectors.base import AccountingConnector
@@ -232,11 +235,27 @@ class SevdeskConnector(AccountingConnector):
         )
         unities = self._unities()
         positions = [mapping.position(p, unities) for p in quote.positions]
-        response = self.request(
-            "POST", "/Order/Factory/saveOrder", json={"order": order, "orderPosSave": positions}
+        response = self._save(
+            "/Order/Factory/saveOrder", {"order": order, "orderPosSave": positions}
         )
         saved = mapping.saved(response, "order")
         return QuoteRef(vendor_id=str(saved["id"]), number=str(saved.get("orderNumber") or number))
+
+    def tax_rates(self) -> frozenset[Decimal]:
+        """The rates of the tax rule every document is sent with (fact sheet: the API has no
+        list of them)."""
+        return mapping.TAX_RULE_RATES
+
+    def _save(self, path: str, body: Mapping[str, Any]) -> requests.Response:
+        """A document through its factory; a refused tax rate is told apart from other
+        refusals, so the customer learns which setting fixes it."""
+        try:
+            return self.request("POST", path, json=body)
+        except errors.PermanentError as exc:
+            refused = mapping.tax_rate_refusal(exc)
+            if refused is None:
+                raise
+            raise refused from exc
 
     def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
         """1 call: `GET /Order?orderNumber=..` with the number `create_quote` derived from the
@@ -263,10 +282,8 @@ class SevdeskConnector(AccountingConnector):
             {"objectName": "InvoicePos", "mapAll": True, **mapping.position(p, unities)}
             for p in quote.positions
         ]
-        response = self.request(
-            "POST",
-            "/Invoice/Factory/saveInvoice",
-            json={"invoice": invoice, "invoicePosSave": positions},
+        response = self._save(
+            "/Invoice/Factory/saveInvoice", {"invoice": invoice, "invoicePosSave": positions}
         )
         saved = mapping.saved(response, "invoice")
         return QuoteRef(vendor_id=str(saved["id"]), number=str(saved.get("invoiceNumber") or ""))

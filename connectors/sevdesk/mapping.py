@@ -46,6 +46,10 @@ INVOICE_STATUS_DRAFT = "100"  # the spec types the invoice status as a string
 TAX_TYPE = "default"
 TAX_RULE = {"id": "1", "objectName": "TaxRule"}
 TAX_TEXT = "Umsatzsteuer ausweisen"
+# The position rates tax rule 1 allows (the patched spec's `taxRule`, the fact sheet:
+# "taxRate 0/7/19"); the API has no list of them. sevDesk refuses any other with 422.
+TAX_RULE_RATES = frozenset({Decimal(0), Decimal(7), Decimal(19)})
+TAX_RATE_REFUSED = re.compile(r"Tax rate (?P<rate>[0-9.,]+) is not allowed for tax rule")
 DEFAULT_COUNTRY = "de"  # sevDesk's home country, for documents whose contact has no address
 REFERENCE_LABEL = "Referenz"
 LIST_LIMIT = 1000  # "limit must be between 1 and 1000" (official spec 2026-05)
@@ -407,3 +411,22 @@ def _unity_id(unit: str, known: tuple[Unity, ...]) -> int:
             if unity.translation_code == candidates[0] or unity.name == candidates[1]:
                 return unity.id
     raise errors.PermanentError("sevDesk lists no unit “Stk” (piece) for the positions.")
+
+
+def tax_rate_refusal(refusal: errors.PermanentError) -> errors.TaxRateRefused | None:
+    """sevDesk's 422 for a position rate its tax rule does not allow, as its own error;
+    None for any other refusal."""
+    found = TAX_RATE_REFUSED.search(refusal.vendor_message or "")
+    if refusal.status != 422 or found is None:
+        return None
+    try:
+        rate = Decimal(found["rate"].replace(",", "."))
+    except ArithmeticError:
+        return None
+    return errors.TaxRateRefused(
+        str(refusal),
+        rate=rate,
+        allowed=TAX_RULE_RATES,
+        vendor_message=refusal.vendor_message,
+        status=refusal.status,
+    )

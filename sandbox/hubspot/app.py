@@ -18,7 +18,7 @@ from flask import Flask, Request, Response, g, request
 from connectors.hubspot.provider import PROVIDER
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
-from sandbox.hubspot import pages
+from sandbox.hubspot import account_info, pages
 from sandbox.hubspot.catalog import (
     KNOWN_PROPERTIES,
     OBJECT_TYPES,
@@ -127,6 +127,8 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
         **settings: Any,
     ) -> None:
         self.portals = dict(portals or {4711: "Beispiel GmbH", 4712: "Demo AG"})
+        # Portals whose company currency is not the default (account_info.DEFAULT_CURRENCY).
+        self.company_currencies: dict[int, str] = {}
         self.redirect_uris = set(redirect_uris)  # empty: any redirect URI is accepted
         self.configured_private_app_tokens = dict(
             private_app_tokens or {f"pat-na1-sandbox-{pid}": pid for pid in self.portals}
@@ -172,6 +174,7 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
             ("/_sandbox/webhooks", "sandbox_webhooks", self._webhook_settings, "GET"),
             ("/_sandbox/webhooks", "sandbox_webhooks_set", self._webhook_settings, "POST"),
             *pages.board_routes(self),
+            ("/account-info/v3/details", "account_info_details", account_info.details(self), "GET"),
         ]
         for rule, endpoint, view, method in routes:
             app.add_url_rule(rule, endpoint, view, methods=[method])

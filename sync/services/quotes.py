@@ -10,8 +10,16 @@ from django.utils import timezone
 from connectors.base import AccountingConnector
 from connectors.rules import fit_title
 from connectors.shapes import Deal, Quote, QuotePosition
-from sync.messages import Message, Refusal, UnsupportedRefusal
+from sync.messages import (
+    Message,
+    Refusal,
+    UnsupportedRefusal,
+    percent,
+    rates_text,
+    settings_url,
+)
 from sync.models import TransferSettings
+from sync.services import context
 
 
 def quote_reference(deal: Deal) -> str:
@@ -28,19 +36,7 @@ def quote_from_deal(
     today: dt.date | None = None,
 ) -> tuple[Quote, list[Message]]:
     notes: list[Message] = []
-    accepted = connector.capabilities.currencies
-    currency = (deal.currency or "EUR").upper()
-    if accepted is not None and currency not in accepted:
-        raise UnsupportedRefusal(
-            Message(
-                "deal.currency_refused",
-                {
-                    "system": connector.provider.label,
-                    "currencies": ", ".join(sorted(accepted)),
-                    "currency": currency,
-                },
-            )
-        )
+    currency = _currency(deal=deal, connector=connector, settings=settings)
     if not deal.line_items:
         raise Refusal(Message("deal.no_line_items"))
     max_length = connector.capabilities.title_max_length
@@ -50,13 +46,30 @@ def quote_from_deal(
     if shortened and max_length is not None:
         introduction = f"{deal.name}\n{reference}"
         notes.append(Message("quote.title_shortened", {"length": max_length}))
+    allowed = connector.tax_rates()
+    default_rate = Decimal(0)
+    if any(item.tax_rate is None for item in deal.line_items):
+        default_rate = _default_tax_rate(connector=connector, settings=settings, allowed=allowed)
+    for item in deal.line_items:
+        if allowed and item.tax_rate is not None and item.tax_rate not in allowed:
+            raise Refusal(
+                Message(
+                    "quote.tax_rate_not_allowed",
+                    {
+                        "item": item.name,
+                        "rate": percent(item.tax_rate),
+                        "system": connector.provider.label,
+                        "rates": rates_text(allowed),
+                    },
+                )
+            )
     positions = tuple(
         QuotePosition(
             name=item.name,
             description=item.description,
             quantity=item.quantity,
             unit_net_price=item.unit_price,
-            tax_rate=item.tax_rate if item.tax_rate is not None else settings.default_tax_rate,
+            tax_rate=item.tax_rate if item.tax_rate is not None else default_rate,
             discount_percent=item.discount_percent or Decimal(0),
             unit=item.unit or "Stück",
         )
@@ -76,3 +89,50 @@ def quote_from_deal(
         ),
         notes,
     )
+
+
+def _currency(*, deal: Deal, connector: AccountingConnector, settings: TransferSettings) -> str:
+    """The deal's currency; for a deal without one the tenant's choice, else the HubSpot
+    account's company currency. One the account does not have is refused with the ones it
+    has."""
+    chosen = deal.currency or settings.fallback_currency
+    currency = (chosen or context.portal_currency(tenant=settings.tenant) or "EUR").upper()
+    accepted = connector.currencies()
+    if accepted is None or currency in accepted:
+        return currency
+    params: dict[str, str] = {
+        "system": connector.provider.label,
+        "currencies": ", ".join(sorted(accepted)),
+        "currency": currency,
+    }
+    if deal.currency:
+        raise UnsupportedRefusal(Message("deal.currency_not_in_account", params))
+    raise UnsupportedRefusal(
+        Message("deal.fallback_currency_not_in_account", {**params, "url": settings_url()})
+    )
+
+
+def _default_tax_rate(
+    *,
+    connector: AccountingConnector,
+    settings: TransferSettings,
+    allowed: frozenset[Decimal] | None,
+) -> Decimal:
+    """The tenant's default tax rate, else the standard rate the account allows. A chosen
+    rate the account no longer allows is refused with the setting that fixes it."""
+    chosen = settings.default_tax_rate
+    if chosen is None:
+        return context.standard_tax_rate(tenant=settings.tenant, allowed=allowed)
+    if allowed and chosen not in allowed:
+        raise Refusal(
+            Message(
+                "quote.default_tax_rate_not_allowed",
+                {
+                    "system": connector.provider.label,
+                    "rate": percent(chosen),
+                    "rates": rates_text(allowed),
+                    "url": settings_url(),
+                },
+            )
+        )
+    return chosen

@@ -24,7 +24,7 @@ from accounts.models import Tenant
 from apiup.locks import LockTimeout
 from apiup.outages import OUTAGES
 from connectors import errors
-from sync.messages import Message, Refusal, error_fields, verbatim
+from sync.messages import Message, Refusal, error_fields, tax_rate_refused, verbatim
 from sync.models import Transfer, TransferAttempt
 from sync.services import pacing
 from sync.services.transitions import transfer_transition
@@ -237,6 +237,8 @@ def failure_message(*, failure: errors.ConnectorError) -> Message:
     """What went wrong, in the customer's words (the vendor's own message kept verbatim)."""
     if isinstance(failure, Refusal):
         return failure.message
+    if isinstance(failure, errors.TaxRateRefused):
+        return tax_rate_refused(failure)
     if isinstance(failure, errors.ReconnectRequired | errors.AuthorizationExpired):
         return Message("vendor.refused_connection", {"reason": verbatim(failure.vendor_message)})
     if isinstance(failure, errors.RateLimited):

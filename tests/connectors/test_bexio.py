@@ -624,11 +624,14 @@ def test_a_rate_without_an_active_sales_tax_fails_before_the_quote_is_sent(
     assert len(sandbox.api_calls(path_prefix="/3.0/taxes")) == 1  # fetched just now: no retry
 
 
-def test_a_quote_in_euro_is_refused_before_any_call(connector: BexioConnector) -> None:
+def test_a_quote_in_a_currency_the_company_lacks_is_refused_before_it_is_sent(
+    connector: BexioConnector, sandbox: BexioSandbox
+) -> None:
+    # The sandbox lists no currencies (GET /2.0/currencies answers 404): the base currency.
     with pytest.raises(errors.UnsupportedByVendor) as caught:
         connector.create_quote(_quote("1", currency="EUR"))
     assert "EUR" in str(caught.value)
-    assert connector.client.calls == 0
+    assert sandbox.api_calls(path_prefix="/2.0/kb_offer") == []
 
 
 def test_a_refused_quote_is_permanent_and_carries_bexios_message(
