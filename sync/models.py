@@ -333,11 +333,18 @@ class ImportJob(TenantOwnedModel):
     page_position = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The error as a message code with parameters (sync.messages), shown in the reader's
+    # language; `error` keeps its text in the product's language.
+    error_message = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"import {self.object_type} {self.state}"
+
+    @property
+    def error_text(self) -> str:
+        return messages.render(self.error_message) if self.error_message else self.error
 
 
 class Notice(TenantOwnedModel):

@@ -25,6 +25,7 @@ from connectors import errors
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
 from connectors.shapes import Company, Person
+from sync.messages import error_fields
 from sync.models import ImportJob, Transfer
 from sync.services import context, handlers, runs
 from sync.services.transitions import transfer_transition
@@ -185,11 +186,11 @@ def _run_slice(job: ImportJob, enqueue: EnqueueImport) -> None:
         job.state = ImportJob.State.DONE
         job.save(update_fields=["state", "updated_at"])
     except errors.ConnectorError as failure:
+        for name, value in error_fields(runs.failure_message(failure=failure)).items():
+            setattr(job, name, value)
         if failure.retryable:
-            job.error = failure.vendor_message
-            job.save(update_fields=["error", "updated_at"])
+            job.save(update_fields=["error", "error_message", "updated_at"])
             transaction.on_commit(lambda: enqueue(str(job.pk), 30))
             return
         job.state = ImportJob.State.FAILED
-        job.error = failure.vendor_message
-        job.save(update_fields=["state", "error", "updated_at"])
+        job.save(update_fields=["state", "error", "error_message", "updated_at"])

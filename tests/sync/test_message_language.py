@@ -191,3 +191,28 @@ def test_what_the_rules_assumed_about_a_customer_is_read_in_each_readers_languag
     assert _escaped(placeholders % {"values": values}) in page_en
     page_de = _page(reader, transfer, "de")
     assert _escaped(_german(from_domain, name="beispiel.de")) in page_de
+
+
+def test_an_import_that_failed_in_the_worker_is_read_in_each_readers_language() -> None:
+    from sync.models import ImportJob
+    from sync.services import imports
+    from tests.factories import ConnectionFactory, TenantFactory
+
+    tenant = TenantFactory()
+    ConnectionFactory(tenant=tenant, system="lexoffice")  # HubSpot is not connected
+    job = ImportJob.objects.create(tenant=tenant, object_type=Transfer.ObjectType.CONTACT)
+    with translation.override("de"):  # the worker's language
+        imports.import_run(str(job.pk), enqueue=lambda *_: None)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.FAILED
+
+    refused = "The connection was refused (%(reason)s). Please reconnect it."
+    reason = "HubSpot is not connected."
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(UserFactory(tenant=tenant))
+    english = client.get(reverse("sync:transfer_list")).content.decode()
+    assert _escaped(refused % {"reason": reason}) in english
+    german = Client(HTTP_ACCEPT_LANGUAGE="de")
+    german.force_login(UserFactory(tenant=tenant))
+    page_de = german.get(reverse("sync:transfer_list")).content.decode()
+    assert _escaped(_german(refused, reason=reason)) in page_de

@@ -214,7 +214,9 @@ def test_a_transfer_meeting_an_open_breaker_waits_without_counting_an_attempt(
         assert transfer.state == Transfer.State.PENDING
         assert transfer.attempts == 0
         assert not transfer.attempt_log.exists()
-        assert "lexware office ist gerade nicht erreichbar" in transfer.error  # the product language
+        assert (
+            "lexware office ist gerade nicht erreichbar" in transfer.error
+        )  # the product language
         # Back after the cool-down (30 s), spread so that the waiting do not come at once.
         assert transfer.next_attempt_at is not None
         wait = (transfer.next_attempt_at - timezone.now()).total_seconds()
