@@ -127,6 +127,15 @@ class HubSpotClient(Connector):
                 found[str(record["id"])] = record
         return found
 
+    # -- the account -------------------------------------------------------------------------
+
+    def portal_name(self) -> str:
+        """1 call: `GET /account-info/v3/details` (scope `oauth`). The portal's name as its
+        owners see it in HubSpot; "" when HubSpot leaves it out. `portalName` is in the
+        spec's example answer only, not in its schema, so it is read as optional."""
+        body = self._get_json("/account-info/v3/details")
+        return str(body.get("portalName") or "").strip()
+
     # -- deals -----------------------------------------------------------------------------
 
     def deal_in_won_stage(self, deal_id: str) -> bool:

@@ -48,6 +48,7 @@ PROVIDER = providers.Provider(
             "crm-properties-v3",
             "oauth-v1",
             "oauth-v3",
+            "account-info-v3",  # the portal's name (HubSpotClient.portal_name)
         )
     ),
     # 110 requests per 10 s per installing account for OAuth apps: a bucket of 10 refilled at
