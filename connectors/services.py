@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import Tenant
 from connectors import errors, oauth
 from connectors.credentials import store_tokens
-from connectors.hubspot.client import HubSpotClient, portal_of
+from connectors.hubspot.client import portal_name_of, portal_of
 from connectors.models import Connection
 from connectors.registry import connector_class, provider, vendor_url
 
@@ -60,15 +60,19 @@ def hubspot_connect(
         if taken:
             raise PortalTaken(portal_id) from None
         raise
-    _name_hubspot_portal(connection)
+    _name_hubspot_portal(connection, tokens.access_token)
     return connection
 
 
-def _name_hubspot_portal(connection: Connection) -> None:
+def _name_hubspot_portal(connection: Connection, token: str) -> None:
     """Names the connection after the portal's name in HubSpot instead of its technical
     domain. The connection stands without it: a refused or failed read keeps the domain."""
     try:
-        name = HubSpotClient(connection=connection).portal_name()
+        name = portal_name_of(
+            token,
+            portal_id=connection.external_account_id,
+            base_url=vendor_url(provider("hubspot"), "api"),
+        )
     except errors.ConnectorError:
         logger.warning("hubspot portal %s: name not read", connection.external_account_id)
         return

@@ -50,11 +50,20 @@ class HubSpotWithAccountInfo(HubSpotSandbox):
         )
 
 
-@pytest.fixture
-def hubspot_with_names(settings) -> Iterator[RunningSandbox]:  # type: ignore[no-untyped-def]
-    sandbox = HubSpotWithAccountInfo(
-        client_id=settings.HUBSPOT_CLIENT_ID, client_secret=settings.HUBSPOT_CLIENT_SECRET
-    )
+class HubSpotRefusingAccountInfo(HubSpotWithAccountInfo):
+    def _details(self) -> Response:
+        return self.json(
+            {
+                "status": "error",
+                "message": "This app hasn't been granted all required scopes to make this call.",
+                "correlationId": "8d2f3c1e-0000-4000-8000-000000000000",
+                "category": "MISSING_SCOPES",
+            },
+            status=403,
+        )
+
+
+def _serve(settings, sandbox: HubSpotSandbox) -> Iterator[RunningSandbox]:  # type: ignore[no-untyped-def]
     with running(sandbox) as handle:
         settings.VENDOR_API_URLS = {
             **settings.VENDOR_API_URLS,
@@ -62,6 +71,26 @@ def hubspot_with_names(settings) -> Iterator[RunningSandbox]:  # type: ignore[no
             "hubspot_oauth": handle.url,
         }
         yield handle
+
+
+@pytest.fixture
+def hubspot_with_names(settings) -> Iterator[RunningSandbox]:  # type: ignore[no-untyped-def]
+    yield from _serve(
+        settings,
+        HubSpotWithAccountInfo(
+            client_id=settings.HUBSPOT_CLIENT_ID, client_secret=settings.HUBSPOT_CLIENT_SECRET
+        ),
+    )
+
+
+@pytest.fixture
+def hubspot_refusing_names(settings) -> Iterator[RunningSandbox]:  # type: ignore[no-untyped-def]
+    yield from _serve(
+        settings,
+        HubSpotRefusingAccountInfo(
+            client_id=settings.HUBSPOT_CLIENT_ID, client_secret=settings.HUBSPOT_CLIENT_SECRET
+        ),
+    )
 
 
 def test_the_hubspot_portal_is_named_as_in_hubspot(
@@ -87,3 +116,15 @@ def test_without_the_name_the_portal_keeps_its_domain(
     connection = Connection.objects.get(tenant=owner.tenant, system="hubspot")
     assert connection.status == Connection.Status.CONNECTED
     assert connection.account_name == "beispiel-gmbh.example"
+
+
+def test_a_refused_name_read_leaves_the_connection_connected(
+    browser: Client, owner: User, hubspot_refusing_names: RunningSandbox
+) -> None:
+    action, fields = _consent(browser, hubspot_refusing_names)
+    browser.get(_decide(action, fields, "approve"))
+    connection = Connection.objects.get(tenant=owner.tenant, system="hubspot")
+    assert connection.status == Connection.Status.CONNECTED
+    assert connection.account_name == "beispiel-gmbh.example"
+    (details,) = hubspot_refusing_names.sandbox.api_calls(path_prefix="/account-info/")
+    assert details.status == 403
