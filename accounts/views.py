@@ -10,11 +10,12 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from accounts import invitation_session, selectors, services
+from accounts import confirmation_mail, invitation_session, selectors, services
 from accounts.forms import CompanyForm
 
 
@@ -37,16 +38,48 @@ class CompanyView(LoginRequiredMixin, FormView[CompanyForm]):
         return redirect(settings.LOGIN_REDIRECT_URL)
 
 
-class VerifyEmailView(LoginRequiredMixin, TemplateView):
-    """Shown until the e-mail address is confirmed; offers to send the message again."""
+class VerifyEmailView(TemplateView):
+    """Registration step 2: shown until the e-mail address is confirmed, to a signed-in user
+    or to the browser that just signed up; sends the message again here, within allauth's
+    limit, and says when the next one can go out."""
 
     template_name = "accounts/verify_email.html"
+    pending: confirmation_mail.Pending
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
         if user.is_authenticated and selectors.user_email_verified(user=user):
             return redirect(settings.LOGIN_REDIRECT_URL)
+        pending = confirmation_mail.pending_of(request)
+        if pending is None:
+            return redirect(settings.LOGIN_URL)
+        self.pending = pending
+        signed_up = pending.login.user if pending.login else None
+        if signed_up is not None and selectors.user_email_verified(user=signed_up):
+            # Confirmed meanwhile (in another browser): logging in is what is left.
+            return redirect(settings.LOGIN_URL)
         return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["email"] = self.pending.email
+        context["next_send_at"] = confirmation_mail.next_send_at(self.request, self.pending.email)
+        return context
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        # A sent message is announced by allauth itself ("Confirmation e-mail sent to ...").
+        if not confirmation_mail.send_again(request, self.pending):
+            at = confirmation_mail.next_send_at(request, self.pending.email)
+            if at is not None:
+                messages.info(
+                    request,
+                    _(
+                        "A message was sent to this address a short while ago, so no new one "
+                        "went out. You can send the message again from %(time)s."
+                    )
+                    % {"time": formats.time_format(timezone.localtime(at))},
+                )
+        return redirect("accounts:verify_email")
 
 
 class InvitationOpenView(View):

@@ -4,6 +4,8 @@ an account (its subscription is cancelled first)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -57,6 +59,9 @@ def checkout_start(
 ) -> str:
     """Stripe Checkout for the tenant's plan at `price_id` (the plan's Stripe price)."""
     subscription = Subscription.objects.for_tenant(tenant).get()
+    if not subscription.stripe_customer_id:
+        subscription.stripe_customer_id = _stripe_customer_create(tenant=tenant, email=email)
+        subscription.save(update_fields=["stripe_customer_id", "updated_at"])
     return stripe_gateway.checkout_session_create(
         tenant_id=str(tenant.pk),
         plan=subscription.plan,
@@ -66,6 +71,30 @@ def checkout_start(
         success_url=success_url,
         cancel_url=cancel_url,
         idempotency_key=f"checkout-{tenant.pk}-{uuid.uuid4()}",
+    )
+
+
+def _stripe_customer_create(*, tenant: Tenant, email: str) -> str:
+    """The Stripe customer, created before the first checkout so that Stripe's invoices name
+    the customer's company and address (Checkout itself would ask only for an e-mail)."""
+    name = tenant.display_name
+    address = {
+        "line1": f"{tenant.street} {tenant.house_number}".strip(),
+        "postal_code": tenant.postcode,
+        "city": tenant.city,
+        "country": str(tenant.country.code or ""),
+    }
+    # The same data give the same key: a repeated click (or a lost answer) reuses the
+    # customer Stripe created; changed company data create a new one.
+    fingerprint = hashlib.sha256(
+        json.dumps([email, name, address], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    return stripe_gateway.customer_create(
+        tenant_id=str(tenant.pk),
+        email=email,
+        name=name,
+        address=address,
+        idempotency_key=f"customer-{tenant.pk}-{fingerprint}",
     )
 
 

@@ -34,6 +34,29 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
+def customer_create(
+    *,
+    tenant_id: str,
+    email: str,
+    name: str,
+    address: dict[str, str],
+    idempotency_key: str,
+) -> str:
+    """The customer's Stripe record, with the name and address their invoices carry; returns
+    its id. `address` holds Stripe's keys (line1, postal_code, city, country)."""
+    params: dict[str, Any] = {
+        "email": email,
+        "name": name,
+        "address": address,
+        "metadata": {"tenant": tenant_id},
+    }
+    customer = _client().v1.customers.create(
+        params,  # type: ignore[arg-type]
+        {"idempotency_key": idempotency_key},
+    )
+    return str(customer.id)
+
+
 def checkout_session_create(
     *,
     tenant_id: str,

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import Tenant
 from connectors import errors, oauth
 from connectors.credentials import store_tokens
-from connectors.hubspot.client import HubSpotClient, portal_of
+from connectors.hubspot.client import HubSpotClient, portal_name_of, portal_of
 from connectors.models import Connection
 from connectors.registry import connector_class, provider, vendor_url
 
@@ -60,8 +60,26 @@ def hubspot_connect(
         if taken:
             raise PortalTaken(portal_id) from None
         raise
+    _name_hubspot_portal(connection, tokens.access_token)
     _read_portal_currency(connection)
     return connection
+
+
+def _name_hubspot_portal(connection: Connection, token: str) -> None:
+    """Names the connection after the portal's name in HubSpot instead of its technical
+    domain. The connection stands without it: a refused or failed read keeps the domain."""
+    try:
+        name = portal_name_of(
+            token,
+            portal_id=connection.external_account_id,
+            base_url=vendor_url(provider("hubspot"), "api"),
+        )
+    except errors.ConnectorError:
+        logger.warning("hubspot portal %s: name not read", connection.external_account_id)
+        return
+    if name and name != connection.account_name:
+        connection.account_name = name[: Connection._meta.get_field("account_name").max_length]
+        connection.save(update_fields=["account_name", "updated_at"])
 
 
 def accounting_connect(*, tenant: Tenant, system: str, credentials: dict[str, str]) -> Connection:
@@ -101,7 +119,8 @@ def _verified_save(candidate: Connection) -> Connection:
             .first()
         ) or candidate
         connection.credentials = candidate.credentials
-        connection.account_name = account.name or candidate.get_system_display()
+        # Only what the vendor calls the account; the system's own name would be no name.
+        connection.account_name = account.name
         connection.external_account_id = account.account_id
         connection.status = Connection.Status.CONNECTED
         connection.save()

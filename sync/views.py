@@ -15,7 +15,7 @@ from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import TenantScopedMixin, tenant_of
 from billing.selectors import may_transfer
 from connectors.hubspot import webhooks
-from sync import intake, selectors, tasks
+from sync import intake, payload_display, selectors, tasks
 from sync.forms import TransferFilterForm
 from sync.models import Transfer
 from sync.services import events as event_services
@@ -86,6 +86,12 @@ class TransferDetailView(TenantScopedMixin, DetailView[Transfer]):
 
     def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.prefetch_related("attempt_log")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["received"] = payload_display.readable(self.object.source_payload)
+        context["sent"] = payload_display.readable(self.object.sent_payload)
+        return context
 
 
 class TransferRetryView(TenantScopedMixin, DetailView[Transfer]):

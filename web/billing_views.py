@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 # How often the "payment is being confirmed" page looks again.
 PENDING_REFRESH_SECONDS = 3
+# The query parameter of Stripe's cancel redirect back to the payment page.
+CANCELLED_MARK = "cancelled"
 
 
 def _stripe_unavailable() -> str:
@@ -107,6 +109,7 @@ class PaymentView(OnboardedRequiredMixin, TemplateView):
         context["step"] = onboarding.PAYMENT
         context["progress"] = progress
         context["trial_days"] = settings.STRIPE_TRIAL_DAYS
+        context["cancelled"] = CANCELLED_MARK in self.request.GET
         if progress.subscription is not None:
             declared = provider(progress.subscription.plan)
             context["plan_label"] = declared.label
@@ -130,7 +133,9 @@ class CheckoutStartView(OnboardedRequiredMixin, View):
                 price_id=price_id(provider(progress.subscription.plan)),
                 email=request.user.email,  # type: ignore[union-attr]
                 success_url=_public_url("billing:payment_pending"),
-                cancel_url=_public_url("billing:payment"),
+                # Stripe's hosted page says nothing when the customer leaves it: the payment
+                # page does, from this mark.
+                cancel_url=_public_url("billing:payment") + f"?{CANCELLED_MARK}=1",
             )
         except stripe.StripeError:
             logger.exception("checkout for tenant %s: Stripe refused", tenant.pk)

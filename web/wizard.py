@@ -145,6 +145,13 @@ class HubSpotCallbackView(OnboardedRequiredMixin, View):
         return back
 
 
+def _connected(system: str, name: str) -> str:
+    # Some vendors' APIs do not name the account (bexio): then no name rather than a made-up one.
+    if not name:
+        return _("%(system)s is connected.") % {"system": system}
+    return _("%(system)s account “%(name)s” is connected.") % {"system": system, "name": name}
+
+
 def _state_refused_message() -> str:
     return _(
         "This connection attempt is not valid any more (it expired after 10 minutes or was "
@@ -208,9 +215,7 @@ class AccountingStepView(_StepView):
                 )
             else:
                 messages.success(
-                    request,
-                    _("%(system)s account “%(name)s” is connected.")
-                    % {"system": connection.get_system_display(), "name": connection.account_name},
+                    request, _connected(connection.get_system_display(), connection.account_name)
                 )
                 return redirect("setup:accounting")
         return self.render_to_response(self.get_context_data(form=form))
@@ -279,9 +284,5 @@ class AccountingCallbackView(OnboardedRequiredMixin, View):
                 % {"system": label, "reason": _vendor_words(exc)},
             )
             return back
-        messages.success(
-            request,
-            _("%(system)s account “%(name)s” is connected.")
-            % {"system": label, "name": connection.account_name},
-        )
+        messages.success(request, _connected(label, connection.account_name))
         return back

@@ -136,6 +136,8 @@ LANGUAGES = [("de", _("German")), ("en", _("English")), ("fr", _("French"))]
 # (allauth addresses German users informally).
 LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_overrides"]
 USE_I18N = True
+# One date and time format per language (apiup/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["apiup.formats"]
 TIME_ZONE = "Europe/Berlin"
 USE_TZ = True
 

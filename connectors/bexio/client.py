@@ -58,11 +58,11 @@ class BexioConnector(AccountingConnector):
         """1 call: `GET /2.0/contact?limit=1`. The spec has no company profile, and neither a
         personal access token nor bexio's ID token names the company, so the call only
         proves the credential (and the contacts scope); the name is the one the connection
-        was saved with, else "bexio"."""
+        was saved with, else none (the system's name is no name the customer knows)."""
         self.request("GET", "/2.0/contact", params={"limit": 1})
         return AccountInfo(
             account_id=self.connection.external_account_id,
-            name=self.connection.account_name or "bexio",
+            name=self.connection.account_name,
         )
 
     def find_customer_by_email(self, customer: Customer) -> CustomerRef | None:

@@ -57,6 +57,30 @@ def portal_of(token: str, *, base_url: str | None = None) -> tuple[str, str]:
     return str(body["hub_id"]), str(body.get("hub_domain") or "")
 
 
+def portal_name_of(token: str, *, portal_id: str, base_url: str | None = None) -> str:
+    """1 call: `GET /account-info/v3/details` (scope `oauth`), asked once at install: the
+    portal's name as its owners see it in HubSpot, "" when HubSpot leaves it out.
+    `portalName` is in the spec's example answer only, not in its schema, so it is optional.
+    Sent with the install's token apart from the connection, so that a refusal of this one
+    read cannot mark the new connection for reconnecting."""
+    http = HttpClient(
+        VendorApi(
+            name=PROVIDER.label,
+            base_url=base_url or vendor_url(PROVIDER, "api"),
+            max_attempts=1,
+        ),
+        limiter_key=f"account-{portal_id}",  # HubSpot counts an account's calls together
+        read_error=mapping.read_error,
+    )
+    body = http.request(
+        "GET",
+        "/account-info/v3/details",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        expected=(200,),
+    ).json()
+    return str(body.get("portalName") or "").strip() if isinstance(body, dict) else ""
+
+
 def _next_cursor(body: Mapping[str, Any], followed: set[str], *, what: str) -> str | None:
     """The next page's cursor, remembered in `followed`. A cursor already followed would ask
     for a page already read, again and again: the read fails instead."""

@@ -46,7 +46,7 @@ PROVIDER = providers.Provider(
             "crm-associations-v4",
             "crm-pipelines-v3",
             "crm-properties-v3",
-            "account-info-v3",
+            "account-info-v3",  # the portal's name and company currency
             "oauth-v1",
             "oauth-v3",
         )

@@ -72,8 +72,11 @@ def test_bexio_consent_connects_and_verifies_the_account(
     billing_services.plan_choose(tenant=owner.tenant, plan="bexio")  # type: ignore[arg-type]
     callback = _consent_and_decide(browser, bexio_sandbox, "approve")
     body = browser.get(callback, follow=True).content.decode()
-    assert "account “bexio” is connected" in body
+    # bexio's API does not name the account: no name rather than the system's own.
+    assert "bexio is connected." in body
+    assert "“bexio”" not in body
     connection = Connection.objects.get(tenant=owner.tenant, system="bexio")
+    assert connection.account_name == ""
     assert connection.credentials["access_token"]
     assert connection.credentials["refresh_token"]
     assert connection.credentials["access_token"] not in body
