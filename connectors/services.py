@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import Tenant
 from connectors import errors, oauth
 from connectors.credentials import store_tokens
-from connectors.hubspot.client import HubSpotClient, portal_name_of, portal_of
+from connectors.hubspot.client import account_details_of, portal_of
 from connectors.models import Connection
 from connectors.registry import connector_class, provider, vendor_url
 
@@ -60,16 +60,16 @@ def hubspot_connect(
         if taken:
             raise PortalTaken(portal_id) from None
         raise
-    _name_hubspot_portal(connection, tokens.access_token)
-    _read_portal_currency(connection)
+    _read_hubspot_account(connection, tokens.access_token)
     return connection
 
 
-def _name_hubspot_portal(connection: Connection, token: str) -> None:
+def _read_hubspot_account(connection: Connection, token: str) -> None:
     """Names the connection after the portal's name in HubSpot instead of its technical
-    domain. The connection stands without it: a refused or failed read keeps the domain."""
+    domain, and learns its company currency. The connection stands without them: a refused
+    or failed read keeps the domain, and the currency is read again at the first transfer."""
     try:
-        name = portal_name_of(
+        name, _currency = account_details_of(
             token,
             portal_id=connection.external_account_id,
             base_url=vendor_url(provider("hubspot"), "api"),
@@ -140,14 +140,6 @@ def _read_account_terms(connection: Connection) -> None:
         logger.warning(
             "%s: reading the account's terms failed (%s)", connection.system, type(exc).__name__
         )
-
-
-def _read_portal_currency(connection: Connection) -> None:
-    """The portal's company currency, read once at install (see `_read_account_terms`)."""
-    try:
-        HubSpotClient(connection=connection).company_currency()
-    except errors.ConnectorError as exc:
-        logger.warning("hubspot: reading the company currency failed (%s)", type(exc).__name__)
 
 
 def connection_disconnect(*, connection: Connection) -> bool:

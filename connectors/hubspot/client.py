@@ -57,9 +57,12 @@ def portal_of(token: str, *, base_url: str | None = None) -> tuple[str, str]:
     return str(body["hub_id"]), str(body.get("hub_domain") or "")
 
 
-def portal_name_of(token: str, *, portal_id: str, base_url: str | None = None) -> str:
+def account_details_of(
+    token: str, *, portal_id: str, base_url: str | None = None
+) -> tuple[str, str]:
     """1 call: `GET /account-info/v3/details` (scope `oauth`), asked once at install: the
-    portal's name as its owners see it in HubSpot, "" when HubSpot leaves it out.
+    portal's name as its owners see it in HubSpot ("" when HubSpot leaves it out) and its
+    company currency, which is remembered for `HubSpotClient.company_currency`.
     `portalName` is in the spec's example answer only, not in its schema, so it is optional.
     Sent with the install's token apart from the connection, so that a refusal of this one
     read cannot mark the new connection for reconnecting."""
@@ -78,7 +81,15 @@ def portal_name_of(token: str, *, portal_id: str, base_url: str | None = None) -
         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
         expected=(200,),
     ).json()
-    return str(body.get("portalName") or "").strip() if isinstance(body, dict) else ""
+    if not isinstance(body, dict):
+        return "", ""
+    currency = str(body.get("companyCurrency") or "").strip().upper()
+    cache.set(_currency_key(f"portal-{portal_id}"), currency, ACCOUNT_DETAILS_CACHE_SECONDS)
+    return str(body.get("portalName") or "").strip(), currency
+
+
+def _currency_key(portal_key: str) -> str:
+    return f"hubspot:{portal_key}:company-currency"
 
 
 def _next_cursor(body: Mapping[str, Any], followed: set[str], *, what: str) -> str | None:
@@ -424,7 +435,7 @@ class HubSpotClient(Connector):
         """1 call, remembered per portal for a day: the portal's company currency
         (`GET /account-info/v3/details`, `companyCurrency`), the currency of every deal that
         names none. Empty when HubSpot names none."""
-        key = f"hubspot:{self.portal_key}:company-currency"
+        key = _currency_key(self.portal_key)
         cached = cache.get(key)
         if cached is not None:
             return str(cached)

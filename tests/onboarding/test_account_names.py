@@ -4,11 +4,12 @@ tests/onboarding/test_bexio_oauth.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from django.test import Client
-from flask import Flask, Response, request
+from flask import Flask, Response
 
 from accounts.models import User
 from connectors.models import Connection
@@ -20,38 +21,14 @@ from tests.onboarding.test_hubspot_step import _consent, _decide
 pytestmark = pytest.mark.django_db
 
 
-class HubSpotWithAccountInfo(HubSpotSandbox):
-    """The HubSpot stand-in plus `GET /account-info/v3/details`, answered like the example
-    in vendor-specs/hubspot/account-info-v3.json (which names the portal in `portalName`)."""
+class HubSpotRefusingAccountInfo(HubSpotSandbox):
+    """Answers `GET /account-info/v3/details` as HubSpot does for a token without the scope."""
 
     def register_routes(self, app: Flask) -> None:
         super().register_routes(app)
-        app.add_url_rule(
-            "/account-info/v3/details", "account_info_details", self._details, methods=["GET"]
-        )
+        app.view_functions["account_info_details"] = self._refuse
 
-    def _details(self) -> Response:
-        token = (self.credential_of(request) or "").strip()
-        with self.lock:
-            portal_id = self.access_tokens[token].portal_id
-        return self.json(
-            {
-                "accountType": "STANDARD",
-                "additionalCurrencies": [],
-                "companyCurrency": "EUR",
-                "dataHostingLocation": "eu1",
-                "portalId": portal_id,
-                "portalName": self.portals[portal_id],
-                "timeZone": "Europe/Berlin",
-                "uiDomain": "app-eu1.hubspot.com",
-                "utcOffset": "+01:00",
-                "utcOffsetMilliseconds": 3600000,
-            }
-        )
-
-
-class HubSpotRefusingAccountInfo(HubSpotWithAccountInfo):
-    def _details(self) -> Response:
+    def _refuse(self) -> Response:
         return self.json(
             {
                 "status": "error",
@@ -77,7 +54,7 @@ def _serve(settings, sandbox: HubSpotSandbox) -> Iterator[RunningSandbox]:  # ty
 def hubspot_with_names(settings) -> Iterator[RunningSandbox]:  # type: ignore[no-untyped-def]
     yield from _serve(
         settings,
-        HubSpotWithAccountInfo(
+        HubSpotSandbox(
             client_id=settings.HUBSPOT_CLIENT_ID, client_secret=settings.HUBSPOT_CLIENT_SECRET
         ),
     )
@@ -107,11 +84,37 @@ def test_the_hubspot_portal_is_named_as_in_hubspot(
     assert (details.method, details.status) == ("GET", 200)
 
 
+class HubSpotWithoutPortalName(HubSpotSandbox):
+    """Leaves out `portalName`, which only the spec's example answer has."""
+
+    def register_routes(self, app: Flask) -> None:
+        super().register_routes(app)
+        details = app.view_functions["account_info_details"]
+
+        def nameless() -> Response:
+            answer = details()
+            body = json.loads(answer.get_data())
+            del body["portalName"]
+            return self.json(body)
+
+        app.view_functions["account_info_details"] = nameless
+
+
+@pytest.fixture
+def hubspot_without_names(settings) -> Iterator[RunningSandbox]:  # type: ignore[no-untyped-def]
+    yield from _serve(
+        settings,
+        HubSpotWithoutPortalName(
+            client_id=settings.HUBSPOT_CLIENT_ID, client_secret=settings.HUBSPOT_CLIENT_SECRET
+        ),
+    )
+
+
 def test_without_the_name_the_portal_keeps_its_domain(
-    browser: Client, owner: User, hubspot_sandbox: RunningSandbox
+    browser: Client, owner: User, hubspot_without_names: RunningSandbox
 ) -> None:
-    # The plain stand-in does not answer /account-info: connecting still succeeds.
-    action, fields = _consent(browser, hubspot_sandbox)
+    # `portalName` is optional (only the spec's example has it): without it, the domain.
+    action, fields = _consent(browser, hubspot_without_names)
     browser.get(_decide(action, fields, "approve"))
     connection = Connection.objects.get(tenant=owner.tenant, system="hubspot")
     assert connection.status == Connection.Status.CONNECTED

@@ -68,11 +68,11 @@ def test_consent_connects_the_portal_and_shows_its_name_and_id(
     response = browser.get(callback, follow=True)
     body = response.content.decode()
     assert response.redirect_chain[-1][0] == reverse("setup:hubspot")
-    assert "beispiel-gmbh.example" in body
+    assert "Beispiel GmbH" in body  # the portal's name in HubSpot
     assert str(PORTAL) in body
     connection = Connection.objects.get(tenant=owner.tenant, system="hubspot")
     assert connection.external_account_id == str(PORTAL)
-    assert connection.account_name == "beispiel-gmbh.example"
+    assert connection.account_name == "Beispiel GmbH"
     assert connection.status == Connection.Status.CONNECTED
     assert connection.credentials["access_token"]
     assert connection.credentials["refresh_token"]
