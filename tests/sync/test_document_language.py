@@ -128,7 +128,7 @@ def test_a_french_customers_qonto_quote_has_no_german_in_it(world_factory) -> No
         assert german not in texts
     # Looked up by the reference it was written with, as after a lost answer.
     found = context.accounting_connector(tenant=world.tenant).find_quote(
-        transfer.sent_payload["reference"], customer_id=transfer.customer_vendor_id
+        (transfer.sent_payload or {})["reference"], customer_id=transfer.customer_vendor_id
     )
     assert found is not None
     assert found.vendor_id == transfer.vendor_id
