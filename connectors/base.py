@@ -22,6 +22,7 @@ from connectors.shapes import (
     Capabilities,
     Customer,
     CustomerRef,
+    Person,
     Quote,
     QuoteRef,
 )
@@ -162,6 +163,15 @@ class AccountingConnector(Connector, ABC):
     def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
         """The quote carrying our reference, if it exists; `customer_id` narrows the search
         where the vendor can only list a customer's quotes."""
+
+    def contact_person_ensure(
+        self, ref: CustomerRef, person: Person, *, customer_created: bool
+    ) -> str:
+        """Makes `person` a contact person of the company customer `ref` (where the vendor
+        has contact persons), without a second customer; returns the vendor's id of the
+        contact person where documents name one, else "". `customer_created`: the customer
+        was created just now with `person` in it."""
+        return ""
 
     def delete_customer(self, ref: CustomerRef) -> None:
         raise errors.UnsupportedByVendor(

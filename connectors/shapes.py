@@ -161,6 +161,11 @@ class Quote:
     valid_until: dt.date
     reference: str  # our reference to the HubSpot deal, e.g. "hubspot-deal-4711-123"
     customer_id: str  # the vendor's id of the customer
+    # The customer's language (connectors.documents.LANGUAGES); "" for a quote built before
+    # documents had one, which is written in German as it was then.
+    language: str = ""
+    remark: str = ""  # the closing text (terms) below the positions; "" = the vendor's default
+    contact_person_id: str = ""  # the vendor's id of the customer's contact person, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,3 +202,6 @@ class Capabilities:
     has_idempotency_keys: bool = False
     can_create_invoices: bool = False
     quote_is_draft: bool = True  # False where the vendor has no draft state (Qonto)
+    # False where a customer has no contact persons of its own (Qonto): a deal's contact is
+    # then only the company's e-mail address when the company has none.
+    contact_persons: bool = True

@@ -99,6 +99,12 @@ TEXTS: dict[str, str] = {
     "customer.name": gettext_noop("Customer: found by name."),
     "customer.created": gettext_noop("Customer: newly created."),
     "customer.excluded": gettext_noop("Excluded from transfer by the property “%(name)s”."),
+    "customer.needs_data": gettext_noop(
+        "Held: the customer's name or address is incomplete in HubSpot, and your settings "
+        "hold such customers instead of using placeholder data. Complete them in HubSpot; "
+        "the transfer runs again when HubSpot reports the change, or retry it here."
+    ),
+    "customer.contact_person": gettext_noop("Contact person: %(name)s."),
     # Deletions.
     "deletion.never_transferred": gettext_noop(
         "Deleted in HubSpot; it had never been transferred."

@@ -179,6 +179,10 @@ class Transfer(TenantOwnedModel):
     vendor_number = models.CharField(_("number"), max_length=64, blank=True)
     vendor_url = models.URLField(_("link"), max_length=500, blank=True)
     written_back = models.BooleanField(default=False)
+    # The customer was (or would have been) written with placeholder data (connectors.rules:
+    # a made-up address or name): done with a warning, or held for the data to be completed
+    # in HubSpot (FAILED with the message "transfer.needs_data", retryable).
+    placeholder_data = models.BooleanField(_("placeholder data"), default=False)
     # Messages (sync.messages) or, from older rows and connectors.rules, plain text.
     notes = models.JSONField(default=list, blank=True)
     source_payload = models.JSONField(_("from HubSpot"), null=True, blank=True)
@@ -220,6 +224,15 @@ class Transfer(TenantOwnedModel):
     @property
     def note_texts(self) -> list[str]:
         return [messages.render(note) for note in self.notes]
+
+    @property
+    def needs_data(self) -> bool:
+        """Held until its HubSpot data is complete (TransferSettings.hold_placeholder_data)."""
+        return self.state == self.State.FAILED and self.placeholder_data
+
+    @property
+    def done_with_placeholders(self) -> bool:
+        return self.state == self.State.DONE and self.placeholder_data
 
 
 class TransferAttempt(TenantOwnedModel):
@@ -307,6 +320,28 @@ class TransferSettings(TenantOwnedModel):
     exclusion_property = models.CharField(
         _("exclusion property"), max_length=100, default="not_to_accounting"
     )
+    # Instead of placeholder values, a transfer whose customer data are incomplete waits
+    # until they are completed in HubSpot (or the user retries it).
+    hold_placeholder_data = models.BooleanField(
+        _("hold customers with incomplete data"), default=False
+    )
+
+    class DocumentLanguage(models.TextChoices):
+        AUTO = "", _("by the customer's country")
+        GERMAN = "de", _("German")
+        ENGLISH = "en", _("English")
+        FRENCH = "fr", _("French")
+
+    document_language = models.CharField(
+        _("language of quotes"),
+        max_length=2,
+        choices=DocumentLanguage.choices,
+        default=DocumentLanguage.AUTO,
+        blank=True,
+    )
+    # The tenant's own introduction and remark per language: {"fr": {"introduction": ...,
+    # "remark": ...}}; a missing or blank text is the product's default.
+    document_texts = models.JSONField(_("texts of quotes"), default=dict, blank=True)
 
     class Meta:
         constraints = [

@@ -33,7 +33,7 @@ def transfers_per_day(*, tenant: Tenant, days: int = 14) -> list[dict[str, objec
         Transfer.objects.for_tenant(tenant)
         .filter(created_at__date__gte=since)
         .annotate(day=TruncDate("created_at"))
-        .values("day", "state")
+        .values("day", "state", "placeholder_data")
         .annotate(count=Count("id"))
         .order_by("day")
     )

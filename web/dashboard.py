@@ -20,7 +20,9 @@ CHART_DAYS = 14
 # The chart's outcomes, in stacking order; every transfer state falls into one of them.
 OUTCOMES: tuple[tuple[str, Promise], ...] = (
     ("done", _("transferred")),
+    ("placeholder", _("transferred with placeholder data")),
     ("failed", _("failed")),
+    ("needs_data", _("needs data")),
     ("skipped", _("skipped")),
     ("active", _("in progress")),
 )
@@ -29,6 +31,37 @@ _OUTCOME_OF_STATE = {
     Transfer.State.FAILED: "failed",
     Transfer.State.SKIPPED: "skipped",
 }
+# A transfer that used (or was held for) placeholder data is told apart from a plain one.
+_OUTCOME_WITH_PLACEHOLDERS = {
+    Transfer.State.DONE: "placeholder",
+    Transfer.State.FAILED: "needs_data",
+}
+
+
+def outcome_of(state: str, placeholder_data: bool = False) -> str:
+    if placeholder_data and state in _OUTCOME_WITH_PLACEHOLDERS:
+        return _OUTCOME_WITH_PLACEHOLDERS[state]  # type: ignore[index]
+    return _OUTCOME_OF_STATE.get(state, "active")  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class PlaceholderSummary:
+    customers: int  # customers in the accounting system that hold placeholder data
+    held: int  # transfers waiting for their HubSpot data to be completed
+
+
+def placeholder_summary(*, tenant: Tenant) -> PlaceholderSummary:
+    """What the dashboard asks the customer to complete in HubSpot. A customer counts once,
+    whether its own transfer or a quote's made it."""
+    flagged = Transfer.objects.for_tenant(tenant).filter(placeholder_data=True)
+    done = flagged.filter(state=Transfer.State.DONE)
+    customers = set(
+        done.filter(kind=Transfer.Kind.CUSTOMER).values_list("vendor_id", flat=True)
+    ) | set(done.filter(kind=Transfer.Kind.QUOTE).values_list("customer_vendor_id", flat=True))
+    customers.discard("")
+    return PlaceholderSummary(
+        customers=len(customers), held=flagged.filter(state=Transfer.State.FAILED).count()
+    )
 
 
 @dataclass(frozen=True)
@@ -102,7 +135,7 @@ def transfer_chart(*, tenant: Tenant, days: int = CHART_DAYS) -> list[ChartDay]:
     for row in transfers_per_day(tenant=tenant, days=days):
         day = row["day"]
         assert isinstance(day, dt.date)
-        outcome = _OUTCOME_OF_STATE.get(str(row["state"]), "active")  # type: ignore[call-overload]
+        outcome = outcome_of(str(row["state"]), bool(row.get("placeholder_data")))
         per_day = counts.setdefault(day, {})
         per_day[outcome] = per_day.get(outcome, 0) + int(row["count"])  # type: ignore[call-overload]
     today = dt.date.today()

@@ -53,6 +53,7 @@ class DashboardView(OnboardedRequiredMixin, TemplateView):
         context["chart"] = dashboard.transfer_chart(tenant=tenant)
         context["chart_total"] = sum(day.total for day in context["chart"])
         context["outcomes"] = dashboard.OUTCOMES
+        context["placeholders"] = dashboard.placeholder_summary(tenant=tenant)
         context["subscription"] = progress.subscription
         if progress.subscription is not None:
             context["plan_label"] = provider(progress.subscription.plan).label

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Role, Tenant, User
 from accounts.roles import INVITABLE_ROLES
 from accounts.selectors import team_members
+from connectors import documents
 from connectors.providers import CredentialField, Provider
 from connectors.registry import plan_choices
 from sync.messages import percent
@@ -97,6 +98,9 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
             "validity_days",
             "contact_transfer_enabled",
             "exclusion_property",
+            "hold_placeholder_data",
+            "document_language",
+            "document_texts",  # from the per-language fields below (clean)
         ]
         labels = {
             "placeholder_name": _("Placeholder company"),
@@ -107,16 +111,60 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
             "validity_days": _("Quote valid for (days)"),
             "contact_transfer_enabled": _("Transfer contacts and companies"),
             "exclusion_property": _("Exclusion property"),
+            "hold_placeholder_data": _("Hold customers with incomplete data"),
+            "document_language": _("Language of quotes"),
         }
         help_texts = {
             "placeholder_name": _("Used when a deal's company data are incomplete."),
+            "hold_placeholder_data": _(
+                "Instead of placeholder values, such a transfer waits as “needs data” until "
+                "the name and address are completed in HubSpot, or until you retry it."
+            ),
+            "document_language": _(
+                "By the customer's country: German for Germany, Austria and German-speaking "
+                "Switzerland, French for France, Belgium, Luxembourg and French-speaking "
+                "Switzerland, English elsewhere."
+            ),
             "exclusion_property": _(
                 "Internal name of the HubSpot checkbox that keeps a record out of accounting."
             ),
         }
 
+    # The introduction and the remark of quotes per language: (key, field label, help).
+    DOCUMENT_TEXTS = (
+        (
+            "introduction",
+            _("Introduction of quotes (%(language)s)"),
+            _("Above the positions. Empty: only the reference to the HubSpot deal."),
+        ),
+        (
+            "remark",
+            _("Closing remark of quotes (%(language)s)"),
+            _("Below the positions, e.g. payment terms. Empty: your accounting system's default."),
+        ),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Stored as one JSON value, edited as a text field per language and kind of text
+        # (clean); the model's own field stays, hidden, for the model form to write it.
+        self.fields["document_texts"].widget = forms.HiddenInput()
+        self.fields["document_texts"].required = False
+        stored = (
+            self.instance.document_texts if isinstance(self.instance.document_texts, dict) else {}
+        )
+        languages = dict(TransferSettings.DocumentLanguage.choices)
+        for language in documents.LANGUAGES:
+            for key, label, help_text in self.DOCUMENT_TEXTS:
+                own = stored.get(language)
+                self.fields[f"{key}_{language}"] = forms.CharField(
+                    label=label % {"language": languages[language]},
+                    help_text=help_text,
+                    required=False,
+                    max_length=2000,
+                    widget=forms.Textarea(attrs={"rows": 2}),
+                    initial=own.get(key, "") if isinstance(own, dict) else "",
+                )
         if self.instance.won_stage_ids:
             self.fields["won_stages"].initial = ", ".join(self.instance.won_stage_ids or [])
         self._offer_account_terms(self.instance.tenant)
@@ -155,6 +203,17 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
             required=False,
             help_text=_("Used when a deal in HubSpot has no currency of its own."),
         )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        texts: dict[str, dict[str, str]] = {}
+        for language in documents.LANGUAGES:
+            for key, _label, _help in self.DOCUMENT_TEXTS:
+                value = str(cleaned.get(f"{key}_{language}") or "").strip()
+                if value:
+                    texts.setdefault(language, {})[key] = value
+        cleaned["document_texts"] = texts
+        return cleaned
 
     def clean_won_stages(self) -> list[str]:
         text = self.cleaned_data.get("won_stages") or ""

@@ -34,7 +34,7 @@ from connectors import errors
 from connectors.base import AccountingConnector
 from connectors.bexio import mapping
 from connectors.bexio.provider import PROVIDER
-from connectors.shapes import AccountInfo, Customer, CustomerRef, Quote, QuoteRef
+from connectors.shapes import AccountInfo, Customer, CustomerRef, Person, Quote, QuoteRef
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,21 @@ class BexioConnector(AccountingConnector):
         if isinstance(contact, Mapping) and "id" in contact:
             return mapping.to_ref(contact)
         return ref
+
+    def contact_person_ensure(
+        self, ref: CustomerRef, person: Person, *, customer_created: bool
+    ) -> str:
+        """The person contact for the company's contact person, named on the company's
+        quotes and invoices as `contact_sub_id`: found by e-mail, else by name (1 call each,
+        `POST /2.0/contact/search`, persons only), else created (1 call, `POST
+        /2.0/contact`). The same person contact is the person's customer record when the
+        contact is transferred on its own, so the person exists once. The company itself
+        keeps the deal's contact only as its e-mail address when it has none of its own."""
+        contact = mapping.person_customer(person)
+        found = self.find_customer_by_email(contact) or self.find_customer_by_name(contact)
+        if found is None:
+            found = self.create_customer(contact)
+        return found.vendor_id
 
     def delete_customer(self, ref: CustomerRef) -> None:
         """1 call: `DELETE /2.0/contact/{id}`; a contact that is already gone counts as

@@ -24,6 +24,7 @@ from connectors.shapes import (
     Customer,
     CustomerKind,
     CustomerRef,
+    Person,
     Quote,
     QuotePosition,
     QuoteRef,
@@ -186,6 +187,13 @@ def contact_fields(customer: Customer) -> dict[str, Any]:
     return {k: v for k, v in cleaned.items() if v not in ("", None)}
 
 
+def person_customer(person: Person) -> Customer:
+    """A company's contact person as the person contact bexio names on the company's
+    documents (`contact_sub_id`). bexio ties the two together with contact relations, which
+    the spec files do not describe (no endpoint, no field), so the link is the documents'."""
+    return Customer(kind=CustomerKind.PERSON, person=person)
+
+
 def contact_create_body(customer: Customer, *, user_id: int) -> dict[str, Any]:
     body = contact_fields(customer)
     body.update(user_id=user_id, owner_id=user_id)
@@ -272,6 +280,12 @@ def document_body(
         body["header"] = quote.introduction.strip()
     if currency_id is not None:
         body["currency_id"] = currency_id
+    if quote.remark.strip():
+        body["footer"] = quote.remark.strip()
+    contact_sub_id = id_or_none(quote.contact_person_id)
+    if contact_sub_id is not None:
+        # The company's contact person, a person contact of its own (see `person_customer`).
+        body["contact_sub_id"] = contact_sub_id
     body.update(
         mwst_type=MWST_EXCLUDING_TAXES,
         mwst_is_net=True,

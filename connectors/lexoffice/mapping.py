@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-from connectors import errors
+from connectors import documents, errors
 from connectors.http import error_reader, first_text
 from connectors.rules import fit_title
 from connectors.shapes import (
@@ -58,7 +58,10 @@ CONTACT_WRITABLE = (
 )
 EMAIL_KIND = "business"
 PHONE_KIND = "business"
-REFERENCE_LABEL = "Referenz"
+REMARK_MAX = 2000
+# The languages a voucher is printed in (`language`: de or en); a French customer reads the
+# English one.
+VOUCHER_LANGUAGES = frozenset({"de", "en"})
 # A quote whose answer was lost is looked for among the customer's newest quotations.
 QUOTES_LOOKED_AT = 100
 VOUCHERLIST_PAGE = 250
@@ -105,19 +108,24 @@ def voucher_body(quote: Quote) -> dict[str, Any]:
     body: dict[str, Any] = {
         "voucherDate": lexoffice_datetime(quote.valid_from),
         "address": {"contactId": quote.customer_id},
-        "lineItems": [line_item(position) for position in quote.positions],
+        "lineItems": [line_item(position, quote.language) for position in quote.positions],
         "totalPrice": {"currency": CURRENCY},
         "taxConditions": {"taxType": "net"},
     }
+    if quote.language:
+        body["language"] = quote.language if quote.language in VOUCHER_LANGUAGES else "en"
     if title:
         body["title"] = title
     introduction = to_introduction(
         quote.introduction,
         full_title=re.sub(r"\s+", " ", quote.title).strip() if shortened else "",
         reference=quote.reference,
+        label=documents.text(quote.language, "reference_label"),
     )
     if introduction:
         body["introduction"] = introduction
+    if quote.remark.strip():
+        body["remark"] = _cut(quote.remark.strip(), REMARK_MAX)
     return body
 
 
@@ -139,7 +147,7 @@ def _number(value: Decimal) -> int | float:
     return float(rounded)
 
 
-def line_item(position: QuotePosition) -> dict[str, Any]:
+def line_item(position: QuotePosition, language: str = "") -> dict[str, Any]:
     name = re.sub(r"\s+", " ", position.name).strip()
     description = position.description.strip()
     if len(name) > LINE_ITEM_NAME_MAX:
@@ -150,7 +158,8 @@ def line_item(position: QuotePosition) -> dict[str, Any]:
         "type": "custom",
         "name": name,
         "quantity": _number(position.quantity),
-        "unitName": position.unit.strip() or "Stück",
+        # Free text, "created on the fly if unknown": the unit in the customer's language.
+        "unitName": documents.unit_name(position.unit, language),
         "unitPrice": {
             "currency": CURRENCY,
             "netAmount": _number(position.unit_net_price),
@@ -164,12 +173,12 @@ def line_item(position: QuotePosition) -> dict[str, Any]:
     return item
 
 
-def to_introduction(text: str, *, full_title: str, reference: str) -> str:
+def to_introduction(text: str, *, full_title: str, reference: str, label: str) -> str:
     """The introduction with the full deal name (when the title had to be shortened) in
     front and our reference at the end, each only if it is not there already."""
     text = text.strip()
     head = full_title if full_title and full_title not in text else ""
-    tail = f"{REFERENCE_LABEL}: {reference}" if reference and reference not in text else ""
+    tail = f"{label}: {reference}" if reference and reference not in text else ""
     room = INTRODUCTION_MAX - sum(len(p) + 2 for p in (head, tail) if p)
     return "\n\n".join(p for p in (head, _cut(text, max(room, 0)), tail) if p)
 
@@ -196,9 +205,9 @@ def contact_body(body: dict[str, Any], customer: Customer) -> dict[str, Any]:
         if company_data.vat_id.strip():
             company["vatRegistrationId"] = company_data.vat_id.strip()
         if company_data.contact_person is not None:
-            company["contactPersons"] = [
-                _contact_person(company_data.contact_person, company.get("contactPersons"))
-            ]
+            company["contactPersons"] = contact_persons(
+                company_data.contact_person, company.get("contactPersons")
+            )
         email, phone = company_data.email, company_data.phone
     else:
         person_data = customer.require_person()
@@ -215,13 +224,16 @@ def contact_body(body: dict[str, Any], customer: Customer) -> dict[str, Any]:
     return body
 
 
-def _contact_person(person: Person, existing: Any) -> dict[str, Any]:
-    """The one contact person, keeping what lexware office holds beyond our fields (e.g. the
-    salutation) when it is the same person."""
-    entry: dict[str, Any] = {}
-    if isinstance(existing, list) and existing and isinstance(existing[0], dict):
-        same = normalized(existing[0].get("lastName", "")) == normalized(person.last_name)
-        entry = dict(existing[0]) if same else {}
+def contact_persons(person: Person, existing: Any) -> list[dict[str, Any]]:
+    """The company's contact persons with `person` among them: the entry for the same person
+    (by e-mail address, else by name) is brought up to date and keeps what lexware office
+    holds beyond our fields (e.g. the salutation); the others stay as they are. A new person
+    is the primary one only when there is no other."""
+    entries = (
+        [dict(e) for e in existing if isinstance(e, dict)] if isinstance(existing, list) else []
+    )
+    index = same_person_at(person, entries)
+    entry = entries[index] if index is not None else {"primary": not entries}
     for key, value in (
         ("firstName", person.first_name),
         ("lastName", person.last_name),
@@ -229,8 +241,25 @@ def _contact_person(person: Person, existing: Any) -> dict[str, Any]:
         ("phoneNumber", person.phone),
     ):
         _set(entry, key, value)
-    entry["primary"] = True
-    return entry
+    if index is None:
+        entries.append(entry)
+    return entries
+
+
+def same_person_at(person: Person, entries: list[dict[str, Any]]) -> int | None:
+    """Where `person` is among a company's contact persons: the same e-mail address, or
+    (for entries without one) the same first and last name."""
+    email = person.email.strip().casefold()
+    name = normalized(f"{person.first_name} {person.last_name}")
+    for index, entry in enumerate(entries):
+        held = str(entry.get("emailAddress") or "").strip().casefold()
+        if email and held:
+            if held == email:
+                return index
+            continue
+        if normalized(f"{entry.get('firstName', '')} {entry.get('lastName', '')}") == name:
+            return index
+    return None
 
 
 def _set(target: dict[str, Any], key: str, value: str) -> None:

@@ -36,7 +36,9 @@ IDEMPOTENCY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://apiup.de/connect
 class QontoConnector(AccountingConnector):
     provider = PROVIDER
     read_error = staticmethod(mapping.read_error)
-    terms_and_conditions = mapping.DEFAULT_TERMS
+    # Set: the terms of every quote without a remark of its own (else the default terms in
+    # the quote's language).
+    terms_and_conditions: str | None = None
 
     def __init__(
         self,
@@ -137,7 +139,9 @@ class QontoConnector(AccountingConnector):
         from the reference: a lost answer is retried at once and gets the first quote back.
         Should Qonto ignore the key, the number is taken (409) and the existing quote is
         looked up instead (1 call per 100 quotes)."""
-        body = mapping.quote_body(quote, terms_and_conditions=self.terms_and_conditions)
+        body = mapping.quote_body(
+            quote, terms_and_conditions=mapping.terms_of(quote, self.terms_and_conditions)
+        )
         try:
             answer = self.request(
                 "POST",

@@ -3,7 +3,9 @@ error bodies read.
 
 - Clients: individuals need a first and a last name, companies a name; currency, locale and an
   address make a client usable for invoicing.
-- Quotes have no title; our title and introduction go into `header` (max 1000). Quote numbers
+- Quotes have no title; our title and introduction go into `header` (max 1000), the
+  tenant's remark (else default terms in the customer's language) into the required
+  `terms_and_conditions`; a unit is free text, written in the customer's language. Quote numbers
   are unique per organization and at most 40 characters: APIUP numbers a deal's quote
   `HS-<deal id>`.
 - vat_rate is a string; the quote examples write percent ("20"), the invoice examples a
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from connectors import errors
+from connectors import documents, errors
 from connectors.http import error_reader, first_text
 from connectors.shapes import (
     Address,
@@ -54,11 +56,14 @@ MISSING_FIRST_NAME = "-"
 # EN, DE, IT, ES).
 LOCALES = {"DE": "DE", "AT": "DE", "CH": "DE", "LI": "DE", "FR": "FR", "IT": "IT", "ES": "ES"}
 DEFAULT_LOCALE = "EN"
-DEFAULT_TERMS = (
-    "Dieses Angebot ist bis zum angegebenen Ablaufdatum gültig. Alle Preise verstehen sich "
-    "netto zuzüglich der gesetzlichen Umsatzsteuer."
+# `terms_and_conditions` is required: the tenant's remark, else these in the quote's language.
+DEFAULT_TERMS = documents.text(documents.GERMAN, "terms")
+# A deal's reference in any of the documents' languages: "<words> <portal id>-<deal id>".
+DEAL_REFERENCE = re.compile(
+    "^(?:"
+    + "|".join(re.escape(documents.reference(language, "")) for language in documents.LANGUAGES)
+    + r")(?:\d+)-(\d+)$"
 )
-DEAL_REFERENCE = re.compile(r"^HubSpot-Deal (?:\d+)-(\d+)$")
 
 
 def error_words(body: Mapping[str, Any]) -> str:
@@ -180,6 +185,12 @@ def quote_number(reference: str) -> str:
     if len(number) > NUMBER_MAX:
         number = "HS-" + hashlib.sha256(reference.encode()).hexdigest()[: NUMBER_MAX - 3]
     return number
+
+
+def terms_of(quote: Quote, fallback: str | None = None) -> str:
+    """The quote's terms: the tenant's remark, else `fallback`, else the product's default
+    terms in the quote's language."""
+    return quote.remark.strip() or fallback or documents.text(quote.language, "terms")
 
 
 def quote_body(quote: Quote, *, terms_and_conditions: str) -> dict[str, Any]:

@@ -54,6 +54,7 @@ PROVIDER = providers.Provider(
         has_idempotency_keys=True,
         can_create_invoices=True,
         quote_is_draft=False,  # a new quote is `pending_approval`
+        contact_persons=False,  # a client has no contact persons in the spec
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_qonto_monthly", price_label="29 €"),

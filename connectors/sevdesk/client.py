@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from connectors import errors
+from connectors import documents, errors
 from connectors.base import AccountingConnector
 from connectors.sevdesk import mapping
 from connectors.sevdesk.provider import PROVIDER
@@ -32,6 +32,7 @@ from connectors.shapes import (
     Customer,
     CustomerKind,
     CustomerRef,
+    Person,
     Quote,
     QuoteRef,
 )
@@ -184,6 +185,30 @@ class SevdeskConnector(AccountingConnector):
         )
         return mapping.to_ref(contact)
 
+    def contact_person_ensure(
+        self, ref: CustomerRef, person: Person, *, customer_created: bool
+    ) -> str:
+        """0 calls for an organisation created just now (its contact person was created with
+        it); else 1 call per 1,000 name hits (`GET /Contact?name=..&depth=1`) to find the
+        person among the organisation's contact persons (a person contact whose `parent` is
+        the organisation), and when it is not there 1 call to create it (`POST /Contact` with
+        `parent`) plus 1 per e-mail address and phone number. Never a person customer of its
+        own. sevDesk's quotes name a sevDesk user as contact person, so there is no id to
+        return."""
+        fields = mapping.person_fields(person)
+        if customer_created or not fields:
+            return ""
+        parent_id = mapping.require_id(ref.vendor_id, "contact")
+        search = person.last_name.strip() or person.first_name.strip()
+        wanted = mapping.normalized(f"{person.first_name} {person.last_name}")
+        for contact in self._pages("/Contact", {"name": search, "depth": "1"}):
+            if mapping.is_contact_person_of(contact, parent_id, wanted):
+                return ""
+        fields["parent"] = mapping.reference(parent_id, "Contact")
+        member = self._create_contact(fields)
+        self._add_details(str(member["id"]), email=person.email, phone=person.phone)
+        return ""
+
     def update_customer(self, ref: CustomerRef, customer: Customer) -> CustomerRef:
         """2 calls, 3 when the e-mail address is new: `PUT /Contact/{id}` with the name (and
         VAT id), which changes only the fields sent; then the contact's e-mail addresses
@@ -230,7 +255,7 @@ class SevdeskConnector(AccountingConnector):
             orderDate=mapping.sevdesk_date(quote.valid_from),
             orderType=mapping.ORDER_TYPE_QUOTE,
             status=mapping.ORDER_STATUS_DRAFT,
-            header=self._header(quote, f"Angebot {number}"),
+            header=self._header(quote, f"{documents.text(quote.language, 'quote')} {number}"),
             version=0,
         )
         unities = self._unities()
@@ -275,7 +300,7 @@ class SevdeskConnector(AccountingConnector):
             invoiceType=mapping.INVOICE_TYPE_REGULAR,
             status=mapping.INVOICE_STATUS_DRAFT,
             discount=0,  # no early-payment discount
-            header=self._header(quote, "Rechnung"),
+            header=self._header(quote, documents.text(quote.language, "invoice")),
         )
         unities = self._unities()
         positions = [

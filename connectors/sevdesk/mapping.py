@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from connectors import errors
+from connectors import documents, errors
 from connectors.http import error_reader, first_text
 from connectors.rules import fit_title
 from connectors.shapes import (
@@ -51,16 +51,20 @@ TAX_TEXT = "Umsatzsteuer ausweisen"
 TAX_RULE_RATES = frozenset({Decimal(0), Decimal(7), Decimal(19)})
 TAX_RATE_REFUSED = re.compile(r"Tax rate (?P<rate>[0-9.,]+) is not allowed for tax rule")
 DEFAULT_COUNTRY = "de"  # sevDesk's home country, for documents whose contact has no address
-REFERENCE_LABEL = "Referenz"
 LIST_LIMIT = 1000  # "limit must be between 1 and 1000" (official spec 2026-05)
 LIST_PAGES_MAX = 10  # 10,000 rows; a match beyond that is not worth more calls
 
-# What a HubSpot unit means in sevDesk's unit list (translation code, then short name).
+# sevDesk's units by the translation code third-party code looks them up by (the spec's
+# Unity model: UNITY_PIECE, UNITY_HOUR, UNITY_DAYS, ...), then by their German short name;
+# the unit's own name in any of the product's languages finds its meaning
+# (connectors.documents). sevDesk prints its unit, so a French quote reads sevDesk's "Stk".
 UNIT_PIECE = ("UNITY_PIECE", "Stk")
 UNIT_HOUR = ("UNITY_HOUR", "Std")
-UNIT_ALIASES: dict[str, tuple[str, str]] = {
-    **dict.fromkeys(("stück", "stueck", "stk", "stk.", "piece", "pieces", "pcs"), UNIT_PIECE),
-    **dict.fromkeys(("stunde", "stunden", "std", "std.", "h", "hour", "hours"), UNIT_HOUR),
+UNIT_DAY = ("UNITY_DAYS", "Tag")
+UNITS_BY_MEANING: dict[str, tuple[str, str]] = {
+    documents.PIECE: UNIT_PIECE,
+    documents.HOUR: UNIT_HOUR,
+    documents.DAY: UNIT_DAY,
 }
 
 
@@ -257,6 +261,15 @@ def name_of(contact: Mapping[str, Any], kind: CustomerKind) -> str | None:
     return normalized(f"{contact.get('surename') or ''} {contact.get('familyname') or ''}")
 
 
+def is_contact_person_of(contact: Mapping[str, Any], parent_id: str, name: str) -> bool:
+    """The contact is a person called `name` (normalized) under the organisation
+    `parent_id`."""
+    if id_of(contact.get("parent")) != parent_id:
+        return False
+    own = normalized(f"{contact.get('surename') or ''} {contact.get('familyname') or ''}")
+    return own == name
+
+
 def is_of_kind(contact: Mapping[str, Any], kind: CustomerKind) -> bool:
     """The contact is a customer of that kind: an organisation, or a person who is not the
     contact person of one (the rule `find_customer_by_name` goes by)."""
@@ -353,6 +366,8 @@ def document_fields(
     head_text = _head_text(quote)
     if head_text:
         fields["headText"] = head_text
+    if quote.remark.strip():
+        fields["footText"] = _html(quote.remark.strip())
     return fields
 
 
@@ -377,7 +392,13 @@ def _head_text(quote: Quote) -> str:
     little HTML the field takes: escaped text, line breaks as <br>."""
     text = quote.introduction.strip()
     if quote.reference and quote.reference not in text:
-        text = f"{text}\n{REFERENCE_LABEL}: {quote.reference}".strip()
+        label = documents.text(quote.language, "reference_label")
+        text = f"{text}\n{label}: {quote.reference}".strip()
+    return _html(text)
+
+
+def _html(text: str) -> str:
+    """Escaped text with line breaks as <br>: the little HTML sevDesk's text fields take."""
     return "<br>".join(html.escape(line, quote=False) for line in text.splitlines())
 
 
@@ -399,13 +420,13 @@ def position(entry: QuotePosition, known: tuple[Unity, ...]) -> dict[str, Any]:
 
 
 def _unity_id(unit: str, known: tuple[Unity, ...]) -> int:
-    """sevDesk's unit for a HubSpot unit: the same name, else piece or hour by the usual
-    German and English words, else piece."""
+    """sevDesk's unit for a position's unit: the same name, else piece, hour or day by its
+    German, English or French word, else piece."""
     wanted = unit.strip().casefold()
     for unity in known:
         if wanted and unity.name.casefold() == wanted:
             return unity.id
-    code, short = UNIT_ALIASES.get(wanted, UNIT_PIECE)
+    code, short = UNITS_BY_MEANING.get(documents.unit_meaning(wanted), UNIT_PIECE)
     for candidates in ((code, short), UNIT_PIECE):
         for unity in known:
             if unity.translation_code == candidates[0] or unity.name == candidates[1]:

@@ -9,6 +9,7 @@ from accounts.models import Tenant
 from apiup.locks import named_lock
 from connectors.base import AccountingConnector
 from connectors.shapes import Customer, CustomerRef
+from sync.messages import Message, Refusal
 from sync.models import ObjectLink
 
 
@@ -40,8 +41,11 @@ def customer_resolve(
     object_type: str,
     object_id: str,
     update_existing: bool,
+    hold_writes: Message | None = None,
 ) -> tuple[CustomerRef, str]:
     """Returns the vendor customer and how it was found: linked, email, name or created.
+    `hold_writes`: the customer is only looked up; where it would be created or updated, the
+    transfer is refused with this message instead (its data are incomplete).
 
     Creating is not idempotent at any vendor; if a create's answer is lost, the next attempt
     finds the customer by e-mail or name instead of creating a second one."""
@@ -62,6 +66,7 @@ def customer_resolve(
             object_type=object_type,
             object_id=object_id,
             update_existing=update_existing,
+            hold_writes=hold_writes,
         )
 
 
@@ -73,6 +78,7 @@ def _resolve(
     object_type: str,
     object_id: str,
     update_existing: bool,
+    hold_writes: Message | None = None,
 ) -> tuple[CustomerRef, str]:
     system = connector.provider.key
     link = _link(tenant, system, object_type, object_id)
@@ -87,6 +93,8 @@ def _resolve(
     if ref is None:
         ref = connector.find_customer_by_name(customer)
         how = "name"
+    if hold_writes is not None and (ref is None or update_existing):
+        raise Refusal(hold_writes)
     if ref is None:
         ref = connector.create_customer(customer)
         how = "created"

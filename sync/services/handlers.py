@@ -7,13 +7,13 @@ line in HANDLERS."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from connectors import errors
+from connectors import errors, rules
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
 from connectors.rules import customer_for_deal
-from connectors.shapes import Company, Customer, Deal, Person
+from connectors.shapes import Company, Customer, CustomerKind, Deal, Person
 from sync.messages import Message, Refusal, note_entries, object_type
 from sync.models import Transfer, TransferAttempt, vendor_link
 from sync.services import context, customers, quotes, runs
@@ -44,6 +44,78 @@ class TransferHandler:
 def _customer_note(how: str) -> Message:
     """How the customer was found: linked, email, name or created."""
     return Message(f"customer.{how}")
+
+
+# The notes of connectors.rules that mean a made-up name or address stands in for HubSpot's.
+PLACEHOLDER_NOTES = frozenset(code for code in rules.NOTE_TEXTS if "_placeholder_" in code)
+
+
+def uses_placeholders(customer: Customer) -> bool:
+    return any(note.code in PLACEHOLDER_NOTES for note in customer.notes)
+
+
+def _resolve_customer(
+    run: Run, *, customer: Customer, hold_placeholders: bool, **resolve: Any
+) -> tuple[customers.CustomerRef, str]:
+    """customers.customer_resolve, holding a customer with placeholder data where the tenant
+    wants that: the transfer then fails as "needs data" (marked placeholder_data), to run
+    again once the data are complete."""
+    hold = (
+        Message("customer.needs_data")
+        if hold_placeholders and uses_placeholders(customer)
+        else None
+    )
+    try:
+        return customers.customer_resolve(customer=customer, hold_writes=hold, **resolve)
+    except Refusal as refusal:
+        if hold is not None and refusal.message is hold:
+            run.transfer.placeholder_data = True
+            run_save(run, "placeholder_data")
+        raise
+
+
+def _mark_placeholders(run: Run, customer: Customer, *, written: bool) -> None:
+    """Records whether placeholder data went to the vendor with this customer."""
+    run.transfer.placeholder_data = written and uses_placeholders(customer)
+    run_save(run, "placeholder_data")
+
+
+def _contact_person(
+    connector: AccountingConnector, customer: Customer, ref: customers.CustomerRef, how: str
+) -> tuple[str, list[Message]]:
+    """A company's contact person at the vendor, as a contact person of that company and
+    never as a second customer; the vendor's id of it where documents name one."""
+    company = customer.company
+    person = company.contact_person if company is not None else None
+    if (
+        customer.kind is not CustomerKind.COMPANY
+        or person is None
+        or not connector.capabilities.contact_persons
+    ):
+        return "", []
+    vendor_id = connector.contact_person_ensure(ref, person, customer_created=how == "created")
+    name = f"{person.first_name} {person.last_name}".strip()
+    return vendor_id, [Message("customer.contact_person", {"name": name})]
+
+
+def _release_held_quotes(*, run: Run, object_type: str, object_id: str) -> None:
+    """The customer of quotes held for incomplete data is complete now: they run again (the
+    resume task hands them out)."""
+    key = "company" if object_type == Transfer.ObjectType.COMPANY else "contact"
+    held = Transfer.objects.for_tenant(run.tenant).filter(
+        kind=Transfer.Kind.QUOTE,
+        state=State.FAILED,
+        placeholder_data=True,
+        **{f"source_payload__{key}__hubspot_id": object_id},
+    )
+    for transfer in held:
+        transfer_transition(
+            transfer=transfer,
+            to=State.PENDING,
+            only_from=(State.FAILED,),
+            next_attempt_at=None,
+            lease_until=None,
+        )
 
 
 class QuoteTransfer(TransferHandler):
@@ -99,22 +171,32 @@ class QuoteTransfer(TransferHandler):
             default_country=ctx.default_country,
         )
         object_type, object_id = self._customer_source(deal)
-        ref, how = customers.customer_resolve(
+        ref, how = _resolve_customer(
+            run,
+            customer=customer,
+            hold_placeholders=settings.hold_placeholder_data,
             tenant=tenant,
             connector=connector,
-            customer=customer,
             object_type=object_type,
             object_id=object_id,
             update_existing=False,
         )
+        # A customer found as it is keeps its own data: only a new one got placeholders.
+        _mark_placeholders(run, customer, written=how == "created")
+        contact_person_id, person_notes = _contact_person(connector, customer, ref, how)
         quote, notes = quotes.quote_from_deal(
-            deal=deal, customer_id=ref.vendor_id, connector=connector, settings=settings
+            deal=deal,
+            customer_id=ref.vendor_id,
+            connector=connector,
+            settings=settings,
+            address=customer.address,
+            contact_person_id=contact_person_id,
         )
         sending = transfer_transition(
             transfer=transfer,
             to=State.QUOTE_IN_FLIGHT,
             customer_vendor_id=ref.vendor_id,
-            notes=note_entries(*customer.notes, *notes, _customer_note(how)),
+            notes=note_entries(*customer.notes, *notes, _customer_note(how), *person_notes),
             sent_payload=plain(quote),
         )
         if not sending:
@@ -216,14 +298,17 @@ def customer_transfer(
     transfer.title = customer.display_name[:255]
     transfer.sent_payload = plain(customer)
     run_save(run, "source_payload", "title", "sent_payload")
-    ref, how = customers.customer_resolve(
+    ref, how = _resolve_customer(
+        run,
+        customer=customer,
+        hold_placeholders=ctx.settings.hold_placeholder_data,
         tenant=run.tenant,
         connector=connector,
-        customer=customer,
         object_type=transfer.object_type,
         object_id=transfer.object_id,
         update_existing=update_existing,
     )
+    _mark_placeholders(run, customer, written=how == "created" or update_existing)
     transfer.vendor_id = ref.vendor_id
     transfer.vendor_number = ref.number
     transfer.notes = note_entries(*customer.notes, _customer_note(how))
@@ -233,6 +318,11 @@ def customer_transfer(
     ):
         # The contact changed again while this run was under way: it runs once more.
         runs.run_again(run=run)
+        return
+    if not uses_placeholders(customer):
+        _release_held_quotes(
+            run=run, object_type=transfer.object_type, object_id=transfer.object_id
+        )
 
 
 class CustomerTransfer(TransferHandler):
