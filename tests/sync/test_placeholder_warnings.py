@@ -162,18 +162,18 @@ def test_a_held_contact_is_not_created_and_a_change_in_hubspot_runs_it_again(wor
         "CRM_UI",
     )
 
-    held = run(world, Transfer.Kind.CUSTOMER, Transfer.ObjectType.CONTACT, contact.id)
+    held = run(world, Transfer.Kind.CUSTOMER, Transfer.ObjectType.CONTACT, contact["id"])
     assert held.needs_data
     assert customers_in_lexoffice(world) == []
 
     world.hubspot_sandbox.update_object(
         PORTAL,
         "contacts",
-        contact.id,
+        contact["id"],
         {"address": "Ring 1", "zip": "50667", "city": "Köln", "country": "Germany"},
         "CRM_UI",
     )
-    again = run(world, Transfer.Kind.CUSTOMER, Transfer.ObjectType.CONTACT, contact.id)
+    again = run(world, Transfer.Kind.CUSTOMER, Transfer.ObjectType.CONTACT, contact["id"])
     assert again.state == Transfer.State.DONE, again.error
     assert again.placeholder_data is False
     assert len(customers_in_lexoffice(world)) == 1
