@@ -4,8 +4,10 @@ accounting system and, for deals without a currency, the HubSpot company currenc
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 
+import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -26,6 +28,13 @@ FORM = {
     "validity_days": "30",
     "exclusion_property": "not_to_accounting",
 }
+
+
+@pytest.fixture(autouse=True)
+def _no_currency_left_behind() -> Iterator[None]:
+    # The CHF company currency set below is remembered per portal id, which others share.
+    yield
+    cache.clear()
 
 
 def _swiss_sevdesk_customer(owner: User, hubspot: RunningSandbox) -> None:

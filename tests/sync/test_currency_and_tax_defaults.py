@@ -4,6 +4,7 @@ account allows. Over HTTP against the HubSpot and accounting sandboxes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -25,8 +26,11 @@ SETTINGS_URL = "https://app.example" + reverse("dashboard:settings")
 
 
 @pytest.fixture(autouse=True)
-def _nothing_remembered() -> None:
-    # The HubSpot company currency is remembered per portal id, which every world shares.
+def _nothing_remembered() -> Iterator[None]:
+    # The HubSpot company currency is remembered per portal id, which every world shares:
+    # neither an earlier test's currency nor this one's may reach another test.
+    cache.clear()
+    yield
     cache.clear()
 
 
