@@ -13,6 +13,7 @@ import math
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
@@ -254,7 +255,7 @@ class LexofficeSandbox(VendorSandbox):
             "/v1/contacts/<contact_id>", "contact_update", self.contact_update, methods=["PUT"]
         )
         for kind in ("quotation", "invoice"):
-            create = self.voucher_creator(kind)
+            create = partial(self.voucher_create, kind)
             app.add_url_rule(f"/v1/{kind}s", f"{kind}_create", create, methods=["POST"])
         app.add_url_rule("/v1/voucherlist", "voucherlist", self.voucherlist)
 
@@ -343,12 +344,6 @@ class LexofficeSandbox(VendorSandbox):
         return self.spring_page(rows, contacts.view)
 
     # quotations and invoices answer errors in the regular format, validation as 406.
-
-    def voucher_creator(self, kind: VoucherKind) -> Callable[[], Response]:
-        def create() -> Response:
-            return self.voucher_create(kind)
-
-        return create
 
     def voucher_create(self, kind: VoucherKind) -> Response:
         body = request.get_json(force=True, silent=True)

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.contract import ContractChecker, SpecProblem, error_location, schema_errors
-from sandbox.lexoffice.errors import Violation
+from sandbox.lexoffice.errors import NOT_NULL, Violation
 
-# Hibernate Validator's German messages, as the docs' samples show them ("darf nicht null sein").
-NOT_NULL = "darf nicht null sein"
 SIZE_MAX = 2147483647
 
 

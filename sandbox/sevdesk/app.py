@@ -25,11 +25,7 @@ from sandbox.core import TokenBucket, VendorSandbox
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.sevdesk import catalog, contacts, documents
 from sandbox.sevdesk.contacts import reference_id
-from sandbox.sevdesk.payloads import (
-    SevdeskError,
-    now,
-    ref,
-)
+from sandbox.sevdesk.payloads import SevdeskError, now, ref
 from sandbox.store import BadPaging, Filter, OffsetPaging, Page, Record, Resource, equals
 
 API = "/api/v1"
@@ -61,26 +57,25 @@ def _document_filters(number_field: str, date_field: str) -> dict[str, Filter]:
     }
 
 
-# Ids are given by the sandbox from one counter, as sevDesk's ids are unique across objects.
+# The sandbox gives the ids from one counter (`_stamped`): sevDesk's are unique across objects.
 RESOURCES = (
-    Resource("contacts", ids="sequence", filters={"customerNumber": equals("customerNumber")}),
+    Resource("contacts", filters={"customerNumber": equals("customerNumber")}),
     # Not among the spec's parameters, but sevDesk filters every list by a reference.
-    Resource("addresses", ids="sequence", filters={"contact[id]": reference_id("contact")}),
+    Resource("addresses", filters={"contact[id]": reference_id("contact")}),
     Resource(
         "communication_ways",
-        ids="sequence",
         filters={
             "contact[id]": reference_id("contact"),
             "type": equals("type"),
             "main": equals("main"),
         },
     ),
-    Resource("custom_field_settings", ids="sequence"),
-    Resource("custom_fields", ids="sequence"),
-    Resource("orders", ids="sequence", filters=_document_filters("orderNumber", "orderDate")),
-    Resource("order_positions", ids="sequence", filters={"order[id]": reference_id("order")}),
-    Resource("invoices", ids="sequence", filters=_document_filters("invoiceNumber", "invoiceDate")),
-    Resource("invoice_positions", ids="sequence"),
+    Resource("custom_field_settings"),
+    Resource("custom_fields"),
+    Resource("orders", filters=_document_filters("orderNumber", "orderDate")),
+    Resource("order_positions", filters={"order[id]": reference_id("order")}),
+    Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceDate")),
+    Resource("invoice_positions"),
 )
 ENDPOINTS = (
     Endpoint("contacts", f"{API}/Contact", PAGING, operations=("create",)),
