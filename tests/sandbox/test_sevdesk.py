@@ -217,15 +217,6 @@ def test_raw_token_is_accepted_and_bearer_refused(sevdesk: Api) -> None:
     assert query.status_code == 401
 
 
-def test_accounts_see_only_their_own_contacts(sevdesk: Api) -> None:
-    contact = sevdesk.company("Nur Muster KG")
-    other = Api(sevdesk.url, OTHER_TOKEN)
-
-    assert other.get(f"/Contact/{contact['id']}").status_code == 400
-    numbers = [c["customerNumber"] for c in other.get("/Contact").json()["objects"]]
-    assert contact["customerNumber"] not in numbers
-
-
 # -- contacts ----------------------------------------------------------------------------
 
 
