@@ -17,6 +17,7 @@ from sandbox.sevdesk.payloads import (
     optional_reference,
     ref,
     reference,
+    texts,
 )
 from sandbox.store import Filter, Record
 
@@ -82,7 +83,7 @@ def contact_changes(body: Record, one: One) -> Record:
 
 
 def contact_fields(body: Record, one: One) -> Record:
-    fields: Record = {f: str(body[f]) for f in TEXT_FIELDS if body.get(f) is not None}
+    fields: Record = texts(body, *TEXT_FIELDS)
     for field in NUMBER_FIELDS:
         value = optional_number(body, field)
         if value is not None:
@@ -120,14 +121,12 @@ def address(body: Record, one: One, sev_client: int) -> Record:
         "contact": int_ref(contact_id, "Contact"),
         "country": int_ref(country_id, "StaticCountry"),
         "sevClient": int_ref(sev_client, "SevClient"),
+        **texts(body, "street", "zip", "city", "name", "name2", "name3", "name4"),
     }
     category_id = optional_reference(body, "category", "Category")
     if category_id is not None:
         catalog.known(catalog.CATEGORIES, category_id, objectType="ContactAddress")
         record["category"] = int_ref(category_id, "Category")
-    for field in ("street", "zip", "city", "name", "name2", "name3", "name4"):
-        if body.get(field) is not None:
-            record[field] = str(body[field])
     return record
 
 
@@ -149,15 +148,13 @@ def communication_way(body: Record, one: One, sev_client: int) -> Record:
 
 
 def custom_field_setting(body: Record, one: One, sev_client: int) -> Record:
-    record: Record = {
+    return {
         "objectName": "ContactCustomFieldSetting",
         "sevClient": ref(sev_client, "SevClient"),
         "name": body["name"],
         "identifier": str(uuid.uuid4()),
+        **texts(body, "description"),
     }
-    if body.get("description") is not None:
-        record["description"] = str(body["description"])
-    return record
 
 
 def custom_field(body: Record, one: One, sev_client: int) -> Record:

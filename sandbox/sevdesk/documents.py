@@ -18,6 +18,7 @@ from sandbox.sevdesk.payloads import (
     optional_number,
     ref,
     reference,
+    texts,
     timestamp,
 )
 
@@ -57,10 +58,8 @@ def header(document: Record, *, sev_user_id: int, contact_exists: ContactCheck) 
         "taxType": str(document["taxType"]),
         "smallSettlement": flag(document, "smallSettlement"),
         "showNet": flag(document, "showNet", default=True),
+        **texts(document, "header", "headText", "footText", "address", "customerInternalNote"),
     }
-    for field in ("header", "headText", "footText", "address", "customerInternalNote"):
-        if document.get(field) is not None:
-            fields[field] = str(document[field])
     if document.get("sendType") is not None:
         fields["sendType"] = document["sendType"]
     return fields
@@ -125,13 +124,11 @@ def order(document: Record, fields: Record, rule: int | None, lines: list[Record
         "version": amount(number(document, "version")),
         **fields,
         **sums(lines),
+        **texts(document, "deliveryTerms", "paymentTerms"),
     }
     if rule is not None:
         # Not in the 2023 response model; sevDesk answers it since Update 2.0.
         record["taxRule"] = ref(rule, "TaxRule")
-    for field in ("deliveryTerms", "paymentTerms"):
-        if document.get(field) is not None:
-            record[field] = str(document[field])
     return record
 
 
@@ -184,9 +181,7 @@ def position_record(parent: Record, line: Record, index: int) -> Record:
     }
     if line["discount"] is not None:
         record["discount"] = amount(line["discount"])
-    for field in ("name", "text"):
-        if line[field] is not None:
-            record[field] = str(line[field])
+    record.update(texts(line, "name", "text"))
     if parent_field == "order":
         record["optional"] = line["optional"]
     return record

@@ -107,3 +107,8 @@ def flag(payload: dict[str, Any], field: str, *, default: bool = False) -> bool:
     # The spec step has checked that it is a boolean.
     value = payload.get(field)
     return default if value is None else bool(value)
+
+
+def texts(payload: dict[str, Any], *fields: str) -> dict[str, str]:
+    """The fields the payload has (not null), as the text sevDesk answers them with."""
+    return {field: str(payload[field]) for field in fields if payload.get(field) is not None}
