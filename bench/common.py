@@ -731,12 +731,12 @@ def quote_latencies(vendors: Vendors, deals: list[DealRef]) -> dict[DealRef, flo
         stamp = received_at.timestamp()
         arrivals[key] = min(stamp, arrivals.get(key, stamp))
     lexoffice = vendors.lexoffice.sandbox
+    quotations = lexoffice.quotations  # a copy of every quotation: read once, not per call
     created: dict[tuple[int, str], float] = {}
     for call in lexoffice.api_calls(path_prefix="/v1/quotations"):
         if call.method != "POST" or call.status != 201 or not call.response_body:
             continue
-        with lexoffice.lock:
-            quote = lexoffice.quotations.get(call.response_body.get("id"))
+        quote = quotations.get(call.response_body.get("id"))
         match = _REFERENCE.search(str((quote or {}).get("introduction") or ""))
         if match:
             key = (int(match.group(1)), match.group(2))

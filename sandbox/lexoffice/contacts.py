@@ -1,10 +1,12 @@
-"""The contacts endpoint's read model and filter; what a contact body must hold is the spec
+"""The contacts endpoint's read model and filters; what a contact body must hold is the spec
 step's (`ContactWrite`)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from sandbox.store import Filter, Record
 
 ROLES = ("customer", "vendor")
 EMAIL_KINDS = ("business", "office", "private", "other")
@@ -25,34 +27,32 @@ X_RECHNUNG_FIELDS = ("buyerReference", "vendorNumberAtCustomer")
 FILTER_MIN_LENGTH = 3
 
 
-def contact_content(body: dict[str, Any]) -> dict[str, Any]:
+def content(body: dict[str, Any]) -> dict[str, Any]:
     """The writable part of a contact, as stored (unknown keys and nulls are not kept)."""
-    content: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
     if isinstance(body.get("company"), dict):
         company = _pick(body["company"], COMPANY_FIELDS)
         persons = body["company"].get("contactPersons")
         if isinstance(persons, list):
             company["contactPersons"] = [_pick(p, CONTACT_PERSON_FIELDS) for p in persons]
-        content["company"] = company
+        kept["company"] = company
     if isinstance(body.get("person"), dict):
-        content["person"] = _pick(body["person"], PERSON_FIELDS)
+        kept["person"] = _pick(body["person"], PERSON_FIELDS)
     addresses = body.get("addresses") or {}
-    content["addresses"] = {
+    kept["addresses"] = {
         kind: [_pick(a, ADDRESS_FIELDS) for a in addresses[kind]]
         for kind in ADDRESS_KINDS
         if addresses.get(kind)
     }
     if isinstance(body.get("xRechnung"), dict):
-        content["xRechnung"] = _pick(
-            body["xRechnung"], ("buyerReference", "vendorNumberAtCustomer")
-        )
+        kept["xRechnung"] = _pick(body["xRechnung"], X_RECHNUNG_FIELDS)
     emails = body.get("emailAddresses") or {}
-    content["emailAddresses"] = {k: list(emails[k]) for k in EMAIL_KINDS if emails.get(k)}
+    kept["emailAddresses"] = {k: list(emails[k]) for k in EMAIL_KINDS if emails.get(k)}
     phones = body.get("phoneNumbers") or {}
-    content["phoneNumbers"] = {k: list(phones[k]) for k in PHONE_KINDS if phones.get(k)}
+    kept["phoneNumbers"] = {k: list(phones[k]) for k in PHONE_KINDS if phones.get(k)}
     if isinstance(body.get("note"), str):
-        content["note"] = body["note"]
-    return content
+        kept["note"] = body["note"]
+    return kept
 
 
 def _pick(source: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -96,3 +96,38 @@ def filter_pattern(value: str) -> re.Pattern[str]:
 def unescape_name(value: str) -> str:
     # The docs ask clients to HTML-encode &, < and > in `name` (and then URL-encode it).
     return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _role(role: str) -> Filter:
+    def matches(contact: Record, value: str) -> bool:
+        return (role in contact["roles"]) == (value.lower() == "true")
+
+    return matches
+
+
+# The query parameters of `GET /v1/contacts`; the spec step has checked their types and the
+# length of `email` (`name` is checked by the handler, after unescaping).
+FILTERS: dict[str, Filter] = {
+    "name": lambda c, v: bool(filter_pattern(unescape_name(v)).search(display_name(c))),
+    "email": lambda c, v: any(filter_pattern(v).search(e) for e in email_addresses(c)),
+    "number": lambda c, v: int(v) in [r.get("number") for r in c["roles"].values()],
+    "customer": _role("customer"),
+    "vendor": _role("vendor"),
+}
+
+
+def view(contact: Record) -> Record:
+    """A contact as GET shows it (the create/update stamps are kept for the inspection page)."""
+    return {k: v for k, v in contact.items() if k not in ("createdDate", "updatedDate")}
+
+
+def inspection_row(contact: Record) -> Record:
+    return {
+        "id": contact["id"],
+        "name": display_name(contact),
+        "customer": contact["roles"].get("customer", {}).get("number"),
+        "vendor": contact["roles"].get("vendor", {}).get("number"),
+        "email": ", ".join(email_addresses(contact)),
+        "version": contact["version"],
+        "updatedDate": contact["updatedDate"],
+    }

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
+# Hibernate Validator's German messages, as the docs' samples show them.
+NOT_NULL = "darf nicht null sein"
 # The docs' sample message for a request that fails validation.
 VALIDATION_FAILED = "Validation failed for request. Please see details list for specific causes."
 

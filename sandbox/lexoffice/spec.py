@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.contract import ContractChecker, SpecProblem, error_location, schema_errors
+from sandbox.lexoffice.errors import NOT_NULL, Violation
 
-# Hibernate Validator's German messages, as the docs' samples show them ("darf nicht null sein").
-NOT_NULL = "darf nicht null sein"
 SIZE_MAX = 2147483647
 
 
@@ -83,3 +82,13 @@ def _field(steps: list[Any]) -> str:
         elif step != "":
             field += f".{step}" if field else str(step)
     return field
+
+
+def is_missing(problem: SpecProblem) -> bool:
+    return isinstance(problem, LexofficeProblem) and problem.is_missing
+
+
+def violation(problem: SpecProblem) -> Violation:
+    """The problem as an entry of the regular format's `details`."""
+    constraint = problem.constraint if isinstance(problem, LexofficeProblem) else "PATTERN"
+    return Violation(problem.field or problem.location, constraint, problem.message)

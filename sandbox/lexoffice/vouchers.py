@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
-from sandbox.lexoffice.errors import Violation
+from sandbox.lexoffice.errors import NOT_NULL, Violation
 
 VoucherKind = Literal["quotation", "invoice"]
 
@@ -17,19 +17,20 @@ VoucherKind = Literal["quotation", "invoice"]
 # line-item type, taxType, shippingType, language and the EUR currency) is refused by the spec
 # step before the handler runs; VoucherCheck holds only the rules the spec cannot express.
 
+# fmt: off
 VATFREE_TAX_TYPES = (
-    "vatfree",
-    "intraCommunitySupply",
-    "constructionService13b",
-    "externalService13b",
-    "thirdPartyCountryService",
-    "thirdPartyCountryDelivery",
-    "photovoltaicEquipment",
+    "vatfree", "intraCommunitySupply", "constructionService13b", "externalService13b",
+    "thirdPartyCountryService", "thirdPartyCountryDelivery", "photovoltaicEquipment",
 )
+# fmt: on
 # German rates in force today; a voucher dated before mid-2020 or after a rate change would
 # need the rates of its voucher date, which this stand-in does not model.
 GERMAN_TAX_RATES = (Decimal(0), Decimal(7), Decimal(19))
 AMOUNT_DECIMALS = 4
+DIGITS_MESSAGE = (
+    "numerischer Wert außerhalb des gültigen Bereichs "
+    f"(<16 Ziffern>.<{AMOUNT_DECIMALS} Ziffern> erwartet)"
+)
 DELIVERY_TERMS_MAX = 255
 # yyyy-MM-ddTHH:mm:ss.SSSXXX: three-digit milliseconds, and an offset with a colon (or Z).
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})")
@@ -37,10 +38,6 @@ DATE_FORMAT = "yyyy-MM-ddTHH:mm:ss.SSSXXX"
 CENT = Decimal("0.01")
 
 ContactLookup = Callable[[str], "dict[str, Any] | None"]
-
-
-def not_null(field: str) -> Violation:
-    return Violation(field, "NOTNULL", "darf nicht null sein")
 
 
 def _is_number(value: Any) -> bool:
@@ -101,56 +98,52 @@ class VoucherCheck:
             # lexware office docs, quotations endpoint: deliveryTerms (max. 255 characters);
             # the derived spec does not list the member.
             self._add(
-                Violation(
-                    "deliveryTerms", "SIZE", f"Größe muss zwischen 0 und {DELIVERY_TERMS_MAX} sein"
-                )
+                "deliveryTerms", "SIZE", f"Größe muss zwischen 0 und {DELIVERY_TERMS_MAX} sein"
             )
         return self.violations
 
-    def _add(self, violation: Violation) -> None:
-        self.violations.append(violation)
+    def _add(self, field: str, constraint: str, message: str = NOT_NULL) -> None:
+        self.violations.append(Violation(field, constraint, message))
 
     def _date(self, field: str, value: Any, *, required: bool) -> None:
         # lexware office docs, "Date format": yyyy-MM-ddTHH:mm:ss.SSSXXX. The spec says only
         # `format: date-time`, which also takes a date-time without milliseconds.
         if value is None:
             if required:
-                self._add(not_null(field))
+                self._add(field, "NOTNULL")
         elif not is_lexoffice_date(value):
-            self._add(Violation(field, "PATTERN", f"must match {DATE_FORMAT}"))
+            self._add(field, "PATTERN", f"must match {DATE_FORMAT}")
 
     def _address(self, address: dict[str, Any]) -> None:
         contact_id = address.get("contactId")
         if contact_id is not None:
             contact = self.contact_of(str(contact_id))
             if contact is None:
-                self._add(Violation("address.contactId", "NOTFOUND", "contact not found"))
+                self._add("address.contactId", "NOTFOUND", "contact not found")
             elif "customer" not in contact["roles"]:
                 # lexware office docs, quotations/invoices endpoint, "Address": a referenced
                 # contact must carry the customer role.
-                self._add(
-                    Violation("address.contactId", "CUSTOMERROLE", "contact is not a customer")
-                )
+                self._add("address.contactId", "CUSTOMERROLE", "contact is not a customer")
             return
         # The spec requires name and countryCode of a one-time address but lets them be blank.
         for field in ("name", "countryCode"):
             if _is_blank(address.get(field)):
-                self._add(not_null(f"address.{field}"))
+                self._add(f"address.{field}", "NOTNULL")
 
     def _line_item(self, field: str, item: dict[str, Any], *, sub_item: bool) -> None:
         # The spec requires a line item's name (and a priced one's unitName) but lets it be blank.
         if _is_blank(item.get("name")):
-            self._add(not_null(f"{field}.name"))
+            self._add(f"{field}.name", "NOTNULL")
         item_type = item.get("type")
         if item_type == "text":
             return
         if item_type in ("material", "service") and item.get("id") is None:
             # lexware office docs, "Line Items Details": service and material items reference
             # an article by its id (the spec's description, not a schema rule).
-            self._add(not_null(f"{field}.id"))
+            self._add(f"{field}.id", "NOTNULL")
         self._amount(f"{field}.quantity", item.get("quantity"), required=False)
         if _is_blank(item.get("unitName")):
-            self._add(not_null(f"{field}.unitName"))
+            self._add(f"{field}.unitName", "NOTNULL")
         self._unit_price(f"{field}.unitPrice", item.get("unitPrice") or {})
         self._percentage(f"{field}.discountPercentage", item.get("discountPercentage"))
         if self.kind != "quotation":
@@ -158,25 +151,18 @@ class VoucherCheck:
         if sub_item and item.get("alternative") is not True:
             # lexware office docs, quotations endpoint, "Line Items Details": sub items are
             # alternatives of their item.
-            self._add(Violation(f"{field}.alternative", "ASSERTTRUE", "sub items are alternatives"))
+            self._add(f"{field}.alternative", "ASSERTTRUE", "sub items are alternatives")
         for index, sub in enumerate(item.get("subItems") or []):
             self._line_item(f"{field}.subItems[{index}]", sub, sub_item=True)
 
     def _amount(self, field: str, value: Any, *, required: bool) -> None:
         if value is None:
             if required:
-                self._add(not_null(field))
+                self._add(field, "NOTNULL")
         elif _is_number(value) and _decimals_of(value) > AMOUNT_DECIMALS:
             # lexware office docs, "Line Items Details": quantity and amounts take up to
             # 4 decimals (the spec's description, not a schema rule).
-            self._add(
-                Violation(
-                    field,
-                    "DIGITS",
-                    "numerischer Wert außerhalb des gültigen Bereichs "
-                    f"(<16 Ziffern>.<{AMOUNT_DECIMALS} Ziffern> erwartet)",
-                )
-            )
+            self._add(field, "DIGITS", DIGITS_MESSAGE)
 
     def _unit_price(self, field: str, price: dict[str, Any]) -> None:
         # lexware office docs, "Unit Price Details": netAmount for net vouchers, grossAmount
@@ -189,7 +175,7 @@ class VoucherCheck:
             and (allowed := self._allowed_tax_rates())
             and _decimal(rate) not in allowed
         ):
-            self._add(Violation(f"{field}.taxRatePercentage", "TAXRATE", "invalid tax rate"))
+            self._add(f"{field}.taxRatePercentage", "TAXRATE", "invalid tax rate")
 
     def _allowed_tax_rates(self) -> tuple[Decimal, ...]:
         """The rates a line may carry; empty where this stand-in does not check them.
@@ -204,16 +190,14 @@ class VoucherCheck:
         # lexware office docs, line item and total price details: a discount percentage lies
         # between 0 and 100 (the spec declares only a number).
         if _is_number(value) and not 0 <= value <= 100:
-            self._add(Violation(field, "RANGE", "must be between 0 and 100"))
+            self._add(field, "RANGE", "must be between 0 and 100")
 
     def _total_price(self, total: dict[str, Any]) -> None:
         self._percentage("totalPrice.totalDiscountPercentage", total.get("totalDiscountPercentage"))
         absolute: Any = total.get("totalDiscountAbsolute")
         if _is_number(absolute) and absolute < 0:
             # lexware office docs, "Total Price Details": an absolute discount is not negative.
-            self._add(
-                Violation("totalPrice.totalDiscountAbsolute", "RANGE", "must not be negative")
-            )
+            self._add("totalPrice.totalDiscountAbsolute", "RANGE", "must not be negative")
 
     def _shipping_conditions(self, conditions: dict[str, Any]) -> None:
         # lexware office docs, invoices endpoint, "Shipping Conditions Details": a shipping date

@@ -7,79 +7,75 @@ come from these lists, so the sandbox seeds them the way clients find them live.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
+
+from sandbox.sevdesk.payloads import SevdeskError
+
+Record = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Unity:
-    id: int
-    name: str
-    translation_code: str
+def _records(object_name: str, fields: str, *rows: tuple[Any, ...]) -> tuple[Record, ...]:
+    names = fields.split()
+    return tuple(
+        {"id": str(row[0]), "objectName": object_name, **dict(zip(names, row[1:], strict=True))}
+        for row in rows
+    )
 
 
 # Ids 1 (Stk) and 9 (Std) are what integrations hard-code; the flat-rate unit follows a
 # community client. `GET /Unity` is real but not in the spec, so the list is not verified.
-UNITIES: tuple[Unity, ...] = (
-    Unity(1, "Stk", "UNITY_PIECE"),
-    Unity(9, "Std", "UNITY_HOUR"),
-    Unity(15, "pauschal", "UNITY_FLAT_RATE"),
+UNITIES = _records(
+    "Unity",
+    "name translationCode",
+    (1, "Stk", "UNITY_PIECE"),
+    (9, "Std", "UNITY_HOUR"),
+    (15, "pauschal", "UNITY_FLAT_RATE"),
 )
-
-
-@dataclass(frozen=True)
-class StaticCountry:
-    id: int
-    code: str
-    name: str
-    name_en: str
-    translation_code: str
-
-
 # Germany is id 1 in live payloads (`addressCountry {id: 1}`); the other ids are the sandbox's.
-STATIC_COUNTRIES: tuple[StaticCountry, ...] = (
-    StaticCountry(1, "de", "Deutschland", "Germany", "COUNTRY_GERMANY"),
-    StaticCountry(2, "ch", "Schweiz", "Switzerland", "COUNTRY_SWITZERLAND"),
-    StaticCountry(3, "at", "Österreich", "Austria", "COUNTRY_AUSTRIA"),
-    StaticCountry(4, "fr", "Frankreich", "France", "COUNTRY_FRANCE"),
+STATIC_COUNTRIES = _records(
+    "StaticCountry",
+    "code name nameEn translationCode",
+    (1, "de", "Deutschland", "Germany", "COUNTRY_GERMANY"),
+    (2, "ch", "Schweiz", "Switzerland", "COUNTRY_SWITZERLAND"),
+    (3, "at", "Österreich", "Austria", "COUNTRY_AUSTRIA"),
+    (4, "fr", "Frankreich", "France", "COUNTRY_FRANCE"),
 )
-
-
-@dataclass(frozen=True)
-class Category:
-    id: int
-    name: str
-    object_type: str
-
-
 # Contact categories as sevDesk numbers them (the spec's example uses 3, the customer).
-CATEGORIES: tuple[Category, ...] = (
-    Category(2, "Lieferant", "Contact"),
-    Category(3, "Kunde", "Contact"),
-    Category(4, "Partner", "Contact"),
-    Category(28, "Interessent", "Contact"),
-    Category(43, "Rechnungsadresse", "ContactAddress"),
-    Category(47, "Lieferadresse", "ContactAddress"),
+CATEGORIES = _records(
+    "Category",
+    "name objectType",
+    (2, "Lieferant", "Contact"),
+    (3, "Kunde", "Contact"),
+    (4, "Partner", "Contact"),
+    (28, "Interessent", "Contact"),
+    (43, "Rechnungsadresse", "ContactAddress"),
+    (47, "Lieferadresse", "ContactAddress"),
 )
-
-
-@dataclass(frozen=True)
-class CommunicationWayKey:
-    id: int
-    name: str  # one of the names the spec's `getCommunicationWayKeys` enum lists
-    translation_code: str
-
-
-COMMUNICATION_WAY_KEYS: tuple[CommunicationWayKey, ...] = (
-    CommunicationWayKey(1, "Privat", "COMM_WAY_KEY_PRIVAT"),
-    CommunicationWayKey(2, "Arbeit", "COMM_WAY_KEY_WORK"),
-    CommunicationWayKey(3, "Fax", "COMM_WAY_KEY_FAX"),
-    CommunicationWayKey(4, "Mobil", "COMM_WAY_KEY_MOBILE"),
-    CommunicationWayKey(5, " ", "COMM_WAY_KEY_EMPTY"),
-    CommunicationWayKey(6, "Autobox", "COMM_WAY_KEY_AUTOBOX"),
-    CommunicationWayKey(7, "Newsletter", "COMM_WAY_KEY_NEWSLETTER"),
-    CommunicationWayKey(8, "Rechnungsadresse", "COMM_WAY_KEY_INVOICING"),
+# The names are those the spec's `getCommunicationWayKeys` enum lists.
+COMMUNICATION_WAY_KEYS = _records(
+    "CommunicationWayKey",
+    "name translationCode",
+    (1, "Privat", "COMM_WAY_KEY_PRIVAT"),
+    (2, "Arbeit", "COMM_WAY_KEY_WORK"),
+    (3, "Fax", "COMM_WAY_KEY_FAX"),
+    (4, "Mobil", "COMM_WAY_KEY_MOBILE"),
+    (5, " ", "COMM_WAY_KEY_EMPTY"),
+    (6, "Autobox", "COMM_WAY_KEY_AUTOBOX"),
+    (7, "Newsletter", "COMM_WAY_KEY_NEWSLETTER"),
+    (8, "Rechnungsadresse", "COMM_WAY_KEY_INVOICING"),
 )
-
 # "Umsatzsteuerpflichtige Umsaetze (taxRate 0/7/19)": sevDesk answers 422 for any other
 # position rate under rule 1. The other rules' allowed rates are not documented.
 TAX_RATES_BY_RULE: dict[int, frozenset[float]] = {1: frozenset({0.0, 7.0, 19.0})}
+
+
+def find(records: tuple[Record, ...], object_id: int) -> Record | None:
+    return next((r for r in records if r["id"] == str(object_id)), None)
+
+
+def known(records: tuple[Record, ...], object_id: int, **where: str) -> int:
+    """The id, when the list has it (and it fits `where`); sevDesk refuses others with 400."""
+    found = find(records, object_id)
+    if found is None or any(found[key] != value for key, value in where.items()):
+        raise SevdeskError(400, f"{records[0]['objectName']} {object_id} does not exist")
+    return object_id

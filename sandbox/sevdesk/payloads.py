@@ -101,3 +101,14 @@ def ref(object_id: int, object_name: str) -> dict[str, Any]:
 def int_ref(object_id: int, object_name: str) -> dict[str, Any]:
     # A few response models (ContactAddress, Contact.sevClient) type the id as integer.
     return {"id": object_id, "objectName": object_name}
+
+
+def flag(payload: dict[str, Any], field: str, *, default: bool = False) -> bool:
+    # The spec step has checked that it is a boolean.
+    value = payload.get(field)
+    return default if value is None else bool(value)
+
+
+def texts(payload: dict[str, Any], *fields: str) -> dict[str, str]:
+    """The fields the payload has (not null), as the text sevDesk answers them with."""
+    return {field: str(payload[field]) for field in fields if payload.get(field) is not None}

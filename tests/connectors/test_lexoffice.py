@@ -279,6 +279,7 @@ def test_an_update_keeps_what_the_customer_added_in_lexware_office(
         {"street": "Lagerweg 1", "city": "Hamburg", "countryCode": "DE"}
     ]
     stored["note"] = "Zahlt immer pünktlich"
+    sandbox.store.update("contacts", stored["organizationId"], stored["id"], stored)
     renamed = Customer(
         kind=CustomerKind.COMPANY,
         company=Company(
@@ -313,7 +314,9 @@ def test_an_update_that_meets_a_concurrent_change_reads_again_and_retries_once(
     def someone_else_edits(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if response.request.method == "GET" and not reads:
             reads.append(1)
-            sandbox.contacts[created.vendor_id]["version"] += 1
+            contact = sandbox.contacts[created.vendor_id]
+            changes = {"version": contact["version"] + 1}
+            sandbox.store.update("contacts", contact["organizationId"], contact["id"], changes)
 
     lexoffice.client.session.hooks["response"].append(someone_else_edits)
     updated = lexoffice.update_customer(created, _person("Jonas", "Schmidt-Weber"))
