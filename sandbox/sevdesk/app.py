@@ -147,6 +147,7 @@ class SevdeskSandbox(VendorSandbox):
     addresses = _Records("addresses")
     communication_ways = _Records("communication_ways")
     orders = _Records("orders")
+    order_positions = _Records("order_positions")
     invoices = _Records("invoices")
     invoice_positions = _Records("invoice_positions")
 
