@@ -1,32 +1,45 @@
-"""Webhook intake on gunicorn + PostgreSQL + Redis (no Celery worker runs: the hand-off to
+"""P1, webhook intake on gunicorn + PostgreSQL + Redis (no Celery worker runs: the hand-off to
 the queue is part of the request, the processing is not).
 
-    .venv/bin/python -m bench.webhook_intake [--batches 600] [--singles 3000] [--concurrency 50]
+    .venv/bin/python -m bench.webhook_intake [--batches 600] [--singles 3000]
+        [--connections 10,50] [--rates 10000,17660] [--web-workers 4]
 
-1. Signed batches of 100 events at 50 concurrent connections: events per second, p50/p99
-   latency, errors, and how many events the database holds afterwards.
-2. Single-event requests per second, against a bare Django view answering 204
-   (`/bench/bare`, bench/urls.py) on the same gunicorn, same middleware, same client.
+gunicorn runs as docker-compose.yml runs it in production (4 sync workers, an access log;
+here to var/bench-logs/intake-access.log), with bench.settings (development's settings with
+DEBUG off, the product's URLs plus `/bench/bare`).
 
-The client runs in this process on the same machine, so it shares the CPU with the server.
+1. Signed batches of 100 events, as fast as the server answers, at 10 and at 50 concurrent
+   connections: events per second, p50/p99 latency, errors, and the events stored.
+2. The same batches offered at a fixed rate (events per second, over at most 50
+   connections): p50/p99 latency from the moment each request was due, so a request that
+   waited for a free connection counts its wait.
+3. Single-event requests per second against a bare Django view answering 204 on the same
+   gunicorn, same middleware, same client, at 50 connections: the ratio.
+
+The client is one asyncio loop in this process sending prepared (pre-signed) requests, one
+connection per request as gunicorn's sync workers close it after each answer; it shares the
+two cores with the server, PostgreSQL and Redis.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hashlib
 import hmac
-import http.client
 import itertools
 import json
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from bench.common import Stack, percentile, stack, start_vendors
+from bench.common import LOG_DIR, Stack, percentile, stack, start_vendors
+
+TARGET_P99_MS = 100
+TARGET_EVENTS_PER_SECOND = 10_000
+N8N_EVENTS_PER_SECOND = 8_830  # n8n's webhook node, 100-event batches at 50 connections
+TARGET_RATIO = 0.5
 
 
 @dataclass
@@ -39,6 +52,10 @@ class Outcome:
     @property
     def requests(self) -> int:
         return len(self.latencies)
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
 
     def failures(self, ok: int) -> int:
         return self.errors + sum(n for status, n in self.statuses.items() if status != ok)
@@ -55,56 +72,81 @@ def sign_v3(secret: str, url: str, body: bytes) -> dict[str, str]:
     }
 
 
+def http_request(url: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """The bytes of one POST, prepared before the clock starts."""
+    parts = urlsplit(url)
+    lines = [
+        f"POST {parts.path} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _exchange(host: str, port: int, request: bytes) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        answer = await reader.read()  # to the end: the server closes after its answer
+    finally:
+        writer.close()
+    # "HTTP/1.1 200 OK": the status is the second word of the first line.
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else -1
+
+
+async def _hammer(
+    url: str, requests: list[bytes], connections: int, rate: float | None, timeout: float
+) -> Outcome:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    outcome = Outcome()
+    pending = iter(enumerate(requests))
+    started = time.monotonic()
+    deadline = started + timeout
+
+    async def client() -> None:
+        while True:
+            try:
+                index, request = next(pending)
+            except StopIteration:
+                return
+            if rate:
+                due = started + index / rate
+                if due > time.monotonic():
+                    await asyncio.sleep(due - time.monotonic())
+            else:
+                due = time.monotonic()
+            if due > deadline:
+                return
+            try:
+                status = await asyncio.wait_for(_exchange(host, port, request), 30)
+            except (OSError, TimeoutError, ValueError, IndexError):
+                status = -1
+            outcome.latencies.append(time.monotonic() - due)
+            if status < 0:
+                outcome.errors += 1
+            else:
+                outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(client() for _ in range(connections)))
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
 def hammer(
     *,
     url: str,
-    bodies: list[bytes],
-    headers_for: Callable[[bytes], dict[str, str]],
-    concurrency: int,
-    timeout: float,
+    requests: list[bytes],
+    connections: int,
+    rate: float | None = None,
+    timeout: float = 120,
 ) -> Outcome:
-    """Posts every body once, `concurrency` at a time, each on a new connection (gunicorn's
-    sync workers close after each answer); stops early when `timeout` seconds are over."""
-    parts = urlsplit(url)
-    host, port, path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
-    outcome = Outcome()
-    lock = threading.Lock()
-    queue = iter(bodies)
-    deadline = time.monotonic() + timeout
-
-    def client() -> None:
-        while time.monotonic() < deadline:
-            with lock:
-                body = next(queue, None)
-            if body is None:
-                return
-            started = time.monotonic()
-            status = 0
-            try:
-                connection = http.client.HTTPConnection(host, port, timeout=30)
-                connection.request("POST", path, body=body, headers=headers_for(body))
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-                connection.close()
-            except OSError:
-                status = -1
-            elapsed = time.monotonic() - started
-            with lock:
-                outcome.latencies.append(elapsed)
-                if status < 0:
-                    outcome.errors += 1
-                else:
-                    outcome.statuses[status] = outcome.statuses.get(status, 0) + 1
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=max(1.0, deadline - time.monotonic() + 35))
-    outcome.seconds = time.monotonic() - started
-    return outcome
+    """Sends every request once over at most `connections` connections at a time: as fast as
+    answers come (closed loop), or each at its due time when `rate` (requests per second) is
+    given (open loop). Stops starting new requests after `timeout` seconds."""
+    return asyncio.run(_hammer(url, requests, connections, rate, timeout))
 
 
 def _events(portal_id: int, count: int, ids: itertools.count[int]) -> list[dict[str, object]]:
@@ -130,18 +172,22 @@ def _events(portal_id: int, count: int, ids: itertools.count[int]) -> list[dict[
     return events
 
 
-def _report(title: str, outcome: Outcome, *, events_per_request: int, ok: int) -> None:
+def _latency(outcome: Outcome) -> str:
     lat = outcome.latencies
-    rate = outcome.requests / outcome.seconds if outcome.seconds else 0.0
+    return (
+        f"p50 {percentile(lat, 0.5) * 1000:.0f} ms  p99 {percentile(lat, 0.99) * 1000:.0f} ms  "
+        f"max {max(lat, default=0) * 1000:.0f} ms"
+    )
+
+
+def _report(title: str, outcome: Outcome, *, events_per_request: int, ok: int) -> None:
+    rate = outcome.per_second
     print(f"{title}")
     print(
         f"    requests {outcome.requests} in {outcome.seconds:.2f} s = {rate:.0f} req/s"
         + (f" = {rate * events_per_request:.0f} events/s" if events_per_request > 1 else "")
     )
-    print(
-        f"    latency p50 {percentile(lat, 0.5) * 1000:.0f} ms  "
-        f"p99 {percentile(lat, 0.99) * 1000:.0f} ms  max {max(lat, default=0) * 1000:.0f} ms"
-    )
+    print(f"    latency {_latency(outcome)}")
     print(
         f"    answers {dict(sorted(outcome.statuses.items()))}  connection errors "
         f"{outcome.errors}  failures {outcome.failures(ok)}",
@@ -149,7 +195,14 @@ def _report(title: str, outcome: Outcome, *, events_per_request: int, ok: int) -
     )
 
 
-def run(running: Stack, *, batches: int, singles: int, concurrency: int) -> None:
+def run(
+    running: Stack,
+    *,
+    batches: int,
+    singles: int,
+    connections: list[int],
+    rates: list[int],
+) -> None:
     from sync.models import WebhookEvent
 
     vendors = start_vendors(
@@ -161,51 +214,83 @@ def run(running: Stack, *, batches: int, singles: int, concurrency: int) -> None
         url = running.web.webhook_url
         secret = running.client_secret
         ids = itertools.count(10**9)
-        sign: Callable[[bytes], dict[str, str]] = lambda body: sign_v3(secret, url, body)  # noqa: E731
 
-        # Warm-up: every gunicorn worker opens its database connection.
-        warm = [json.dumps(_events(portal, 1, ids)).encode() for _ in range(50)]
-        hammer(url=url, bodies=warm, headers_for=sign, concurrency=10, timeout=30)
-        before = WebhookEvent.objects.filter(tenant_id=tenant_id).count()
+        def signed(count: int, events: int) -> list[bytes]:
+            bodies = [json.dumps(_events(portal, events, ids)).encode() for _ in range(count)]
+            return [http_request(url, body, sign_v3(secret, url, body)) for body in bodies]
 
-        bodies = [json.dumps(_events(portal, 100, ids)).encode() for _ in range(batches)]
-        outcome = hammer(url=url, bodies=bodies, headers_for=sign, concurrency=concurrency,
-                         timeout=300)  # fmt: skip
-        stored = WebhookEvent.objects.filter(tenant_id=tenant_id).count() - before
-        print(f"\n== webhook intake: {batches} signed batches of 100 events, "
-              f"{concurrency} concurrent connections ==")  # fmt: skip
-        _report("batches", outcome, events_per_request=100, ok=200)
-        print(f"    events stored {stored} of {outcome.statuses.get(200, 0) * 100} accepted"
-              "  (targets >= 3000 events/s, p99 <= 100 ms, no errors)")  # fmt: skip
+        def stored() -> int:
+            return WebhookEvent.objects.filter(tenant_id=tenant_id).count()
 
-        single_bodies = [json.dumps(_events(portal, 1, ids)).encode() for _ in range(singles)]
-        webhook = hammer(url=url, bodies=single_bodies, headers_for=sign,
-                         concurrency=concurrency, timeout=300)  # fmt: skip
+        # Warm-up: every gunicorn worker opens its database and Redis connections.
+        hammer(url=url, requests=signed(200, 1), connections=10)
+
+        print("\n== P1 webhook intake: signed batches of 100 events ==")
+        fastest = 0.0
+        for count in connections:
+            before = stored()
+            outcome = hammer(url=url, requests=signed(batches, 100), connections=count)
+            fastest = max(fastest, outcome.per_second * 100)
+            _report(f"{count} connections, as fast as answered", outcome,
+                    events_per_request=100, ok=200)  # fmt: skip
+            print(f"    events stored {stored() - before} of "
+                  f"{outcome.statuses.get(200, 0) * 100} accepted")  # fmt: skip
+        for events_per_second in rates:
+            per_second = events_per_second / 100
+            count = max(int(per_second * 5), 50)  # five seconds of load
+            outcome = hammer(url=url, requests=signed(count, 100), connections=max(connections),
+                             rate=per_second)  # fmt: skip
+            _report(f"offered {events_per_second} events/s ({per_second:.0f} batches/s), "
+                    f"at most {max(connections)} connections", outcome,
+                    events_per_request=100, ok=200)  # fmt: skip
+        print(f"    targets: p99 <= {TARGET_P99_MS} ms, >= {TARGET_EVENTS_PER_SECOND} events/s, "
+              f">= {2 * N8N_EVENTS_PER_SECOND} events/s (2x n8n's {N8N_EVENTS_PER_SECOND}); "
+              f"fastest here {fastest:.0f} events/s = {fastest / N8N_EVENTS_PER_SECOND:.2f}x "
+              "n8n")  # fmt: skip
+
+        count = max(connections)
+        webhook = hammer(url=url, requests=signed(singles, 1), connections=count)
         bare_url = f"{running.web.url}/bench/bare"
-        bare = hammer(url=bare_url, bodies=[b"{}"] * singles,
-                      headers_for=lambda _: {"Content-Type": "application/json"},
-                      concurrency=concurrency, timeout=300)  # fmt: skip
+        bare_request = http_request(bare_url, b"{}", {"Content-Type": "application/json"})
+        bare = hammer(url=bare_url, requests=[bare_request] * singles, connections=count)
         print(f"\n== single-event requests vs a bare 204 view, {singles} requests each, "
-              f"{concurrency} concurrent connections ==")  # fmt: skip
+              f"{count} connections ==")  # fmt: skip
         _report("webhook, 1 event per request", webhook, events_per_request=1, ok=200)
         _report("bare Django view (204)", bare, events_per_request=1, ok=204)
-        ratio = (webhook.requests / webhook.seconds) / (bare.requests / bare.seconds)
-        print(f"    ratio webhook / bare = {ratio:.2f}  (target >= 0.5)")
+        ratio = webhook.per_second / bare.per_second if bare.per_second else 0.0
+        print(f"    ratio webhook / bare = {ratio:.2f}  (target >= {TARGET_RATIO})")
     finally:
         vendors.stop()
 
 
+def _numbers(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batches", type=int, default=600)
+    parser.add_argument("--batches", type=int, default=600, help="per connection count")
     parser.add_argument("--singles", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--connections", type=_numbers, default=[10, 50])
+    parser.add_argument("--rates", type=_numbers, default=[TARGET_EVENTS_PER_SECOND,
+                        2 * N8N_EVENTS_PER_SECOND], help="offered events/s")  # fmt: skip
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--web-threads", type=int, default=1)
     args = parser.parse_args()
-    with stack(web_workers=args.web_workers, web_threads=args.web_threads) as running:
-        print(f"gunicorn: {args.web_workers} workers x {args.web_threads} threads", flush=True)
-        run(running, batches=args.batches, singles=args.singles, concurrency=args.concurrency)
+    access_log = LOG_DIR / "intake-access.log"
+    with stack(
+        web_workers=args.web_workers, web_threads=args.web_threads, access_log=access_log
+    ) as running:
+        shown = access_log.relative_to(LOG_DIR.parent.parent)
+        print(f"gunicorn: {args.web_workers} sync workers x {args.web_threads} threads, "
+              f"access log {shown}", flush=True)  # fmt: skip
+        run(
+            running,
+            batches=args.batches,
+            singles=args.singles,
+            connections=args.connections,
+            rates=args.rates,
+        )
 
 
 if __name__ == "__main__":
