@@ -484,3 +484,30 @@ def test_each_portal_is_matched_to_its_own_tenant_whichever_the_batch_names(  # 
     second = _portals({"44", "1000", "33"})
     assert second == first
     assert _portals({"999"}) == {}
+
+
+def test_new_event_ids_are_random_version_4_uuids() -> None:
+    import uuid
+
+    from sync.intake import _new_ids
+
+    ids = _new_ids(50)
+    assert len(set(ids)) == 50
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+
+
+@pytest.mark.django_db
+def test_events_have_no_index_on_the_tenant_alone_but_every_tenant_lookup_is_indexed() -> None:
+    from django.db import connection
+
+    table = WebhookEvent._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    indexed = [c["columns"] for c in constraints.values() if c["index"] or c["unique"]]
+    assert ["tenant_id"] not in indexed
+    assert ["tenant_id", "dedupe_key"] in indexed
+    assert ["tenant_id", "state", "received_at"] in indexed
