@@ -83,11 +83,12 @@ _TOP_LEVEL = (
 
 
 @contextmanager
-def _phases() -> Iterator[dict[str, float]]:
+def _phases() -> Iterator[tuple[dict[str, float], dict[str, float]]]:
     """Wraps the functions of each phase with a clock while the block runs."""
     import importlib
 
     spent = dict.fromkeys(_PHASES, 0.0)
+    cpu = dict.fromkeys(_PHASES, 0.0)
     originals = []
     for name, (module_name, attribute) in _PHASES.items():
         module = importlib.import_module(module_name)
@@ -95,15 +96,16 @@ def _phases() -> Iterator[dict[str, float]]:
         originals.append((module, attribute, original))
 
         def timed(*a: Any, _name: str = name, _original: Any = original, **k: Any) -> Any:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             try:
                 return _original(*a, **k)
             finally:
                 spent[_name] += time.perf_counter() - started
+                cpu[_name] += time.process_time() - started_cpu
 
         setattr(module, attribute, timed)
     try:
-        yield spent
+        yield spent, cpu
     finally:
         for module, attribute, original in originals:
             setattr(module, attribute, original)
@@ -157,11 +159,12 @@ def main() -> None:
     profiled = time.perf_counter() - started
 
     signed = bodies(args.requests)
-    with _phases() as spent:
-        started = time.perf_counter()
+    with _phases() as (spent, cpu):
+        started, started_cpu = time.perf_counter(), time.process_time()
         for body, headers in signed:
             _call(app, "/webhooks/hubspot", body, headers)
         webhook = (time.perf_counter() - started) / args.requests
+        webhook_cpu = (time.process_time() - started_cpu) / args.requests
     started = time.perf_counter()
     for _ in range(args.requests):
         _call(app, "/bench/bare", b"{}", {})
@@ -172,10 +175,15 @@ def main() -> None:
     print(f"    webhook {webhook * 1000:.2f} ms, bare view {bare * 1000:.2f} ms per request "
           f"(ratio {bare / webhook:.2f})")  # fmt: skip
     print("    where a request's time goes, without the profiler (ms per request):")
+    print(f"        {'':<44} {'wall':>6} {'CPU':>6}  (CPU of this process only)")
     for name, seconds in spent.items():
-        print(f"        {name:<44} {seconds / args.requests * 1000:6.2f}")
+        print(f"        {name:<44} {seconds / args.requests * 1000:6.2f} "
+              f"{cpu[name] / args.requests * 1000:6.2f}")  # fmt: skip
     rest = webhook - sum(spent[name] for name in _TOP_LEVEL) / args.requests
-    print(f"        {'Django, middleware, view (the rest)':<44} {rest * 1000:6.2f}")
+    rest_cpu = webhook_cpu - sum(cpu[name] for name in _TOP_LEVEL) / args.requests
+    print(f"        {'Django, middleware, view (the rest)':<44} {rest * 1000:6.2f} "
+          f"{rest_cpu * 1000:6.2f}")  # fmt: skip
+    print(f"        {'whole request':<44} {webhook * 1000:6.2f} {webhook_cpu * 1000:6.2f}")
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
     print(out.getvalue())

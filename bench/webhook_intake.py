@@ -30,11 +30,21 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench.common import LOG_DIR, Stack, percentile, stack, start_vendors
+from bench.common import (
+    BENCH_DATABASE,
+    LOG_DIR,
+    Stack,
+    children_of,
+    percentile,
+    stack,
+    start_vendors,
+)
 
 TARGET_P99_MS = 100
 TARGET_EVENTS_PER_SECOND = 10_000
@@ -48,6 +58,9 @@ class Outcome:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
+    # CPU seconds spent meanwhile by gunicorn, by the PostgreSQL backends of the benchmark
+    # database, and by this process (the client).
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def requests(self) -> int:
@@ -83,6 +96,56 @@ def http_request(url: str, body: bytes, headers: dict[str, str]) -> bytes:
         *(f"{name}: {value}" for name, value in headers.items()),
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+
+
+def _database_backends() -> list[int]:
+    """PostgreSQL's processes serving the benchmark database ("postgres: … bench_intake …")."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres:") and f" {BENCH_DATABASE} ".encode() in title:
+            found.append(int(entry.name))
+    return found
+
+
+class CpuMeter:
+    """CPU time used by the server side (gunicorn's processes, the database's backends) and
+    by the client, between start() and stop(): unlike requests per second, it barely moves
+    with what else runs on the machine, so it says what one request costs."""
+
+    def __init__(self, web_pid: int) -> None:
+        self.web_pid = web_pid
+
+    def _now(self) -> dict[str, float]:
+        web = [self.web_pid, *children_of(self.web_pid)]
+        return {
+            "gunicorn": sum(map(_cpu_seconds, web)),
+            "postgres": sum(map(_cpu_seconds, _database_backends())),
+            "client": time.process_time(),
+        }
+
+    def start(self) -> None:
+        self.started = self._now()
+
+    def stop(self) -> dict[str, float]:
+        now = self._now()
+        return {name: now[name] - self.started[name] for name in now}
 
 
 async def _exchange(host: str, port: int, request: bytes) -> int:
@@ -142,11 +205,17 @@ def hammer(
     connections: int,
     rate: float | None = None,
     timeout: float = 120,
+    meter: CpuMeter | None = None,
 ) -> Outcome:
     """Sends every request once over at most `connections` connections at a time: as fast as
     answers come (closed loop), or each at its due time when `rate` (requests per second) is
     given (open loop). Stops starting new requests after `timeout` seconds."""
-    return asyncio.run(_hammer(url, requests, connections, rate, timeout))
+    if meter:
+        meter.start()
+    outcome = asyncio.run(_hammer(url, requests, connections, rate, timeout))
+    if meter:
+        outcome.cpu = meter.stop()
+    return outcome
 
 
 def _events(portal_id: int, count: int, ids: itertools.count[int]) -> list[dict[str, object]]:
@@ -193,6 +262,18 @@ def _report(title: str, outcome: Outcome, *, events_per_request: int, ok: int) -
         f"{outcome.errors}  failures {outcome.failures(ok)}",
         flush=True,
     )
+    if outcome.cpu and outcome.requests:
+        per = {name: seconds / outcome.requests * 1000 for name, seconds in outcome.cpu.items()}
+        server = per["gunicorn"] + per["postgres"]
+        capacity = f"{2000 / server:.0f} req/s"
+        if events_per_request > 1:
+            capacity += f" = {2000 / server * events_per_request:.0f} events/s"
+        print(
+            f"    CPU per request: gunicorn {per['gunicorn']:.2f} ms + PostgreSQL "
+            f"{per['postgres']:.2f} ms = {server:.2f} ms (client {per['client']:.2f} ms); "
+            f"two free cores would serve {capacity}",
+            flush=True,
+        )
 
 
 def run(
@@ -214,6 +295,7 @@ def run(
         url = running.web.webhook_url
         secret = running.client_secret
         ids = itertools.count(10**9)
+        meter = CpuMeter(running.web.process.pid)
 
         def signed(count: int, events: int) -> list[bytes]:
             bodies = [json.dumps(_events(portal, events, ids)).encode() for _ in range(count)]
@@ -229,7 +311,7 @@ def run(
         fastest = 0.0
         for count in connections:
             before = stored()
-            outcome = hammer(url=url, requests=signed(batches, 100), connections=count)
+            outcome = hammer(url=url, requests=signed(batches, 100), connections=count, meter=meter)
             fastest = max(fastest, outcome.per_second * 100)
             _report(f"{count} connections, as fast as answered", outcome,
                     events_per_request=100, ok=200)  # fmt: skip
@@ -239,7 +321,7 @@ def run(
             per_second = events_per_second / 100
             count = max(int(per_second * 5), 50)  # five seconds of load
             outcome = hammer(url=url, requests=signed(count, 100), connections=max(connections),
-                             rate=per_second)  # fmt: skip
+                             rate=per_second, meter=meter)  # fmt: skip
             _report(f"offered {events_per_second} events/s ({per_second:.0f} batches/s), "
                     f"at most {max(connections)} connections", outcome,
                     events_per_request=100, ok=200)  # fmt: skip
@@ -249,16 +331,24 @@ def run(
               "n8n")  # fmt: skip
 
         count = max(connections)
-        webhook = hammer(url=url, requests=signed(singles, 1), connections=count)
+        webhook = hammer(url=url, requests=signed(singles, 1), connections=count, meter=meter)
         bare_url = f"{running.web.url}/bench/bare"
         bare_request = http_request(bare_url, b"{}", {"Content-Type": "application/json"})
-        bare = hammer(url=bare_url, requests=[bare_request] * singles, connections=count)
+        bare = hammer(
+            url=bare_url, requests=[bare_request] * singles, connections=count, meter=meter
+        )
         print(f"\n== single-event requests vs a bare 204 view, {singles} requests each, "
               f"{count} connections ==")  # fmt: skip
         _report("webhook, 1 event per request", webhook, events_per_request=1, ok=200)
         _report("bare Django view (204)", bare, events_per_request=1, ok=204)
         ratio = webhook.per_second / bare.per_second if bare.per_second else 0.0
         print(f"    ratio webhook / bare = {ratio:.2f}  (target >= {TARGET_RATIO})")
+        if webhook.cpu and bare.cpu:
+            webhook_cost, bare_cost = (
+                (o.cpu["gunicorn"] + o.cpu["postgres"]) / o.requests for o in (webhook, bare)
+            )
+            print(f"    ratio of server CPU per request, bare / webhook = "
+                  f"{bare_cost / webhook_cost:.2f}")  # fmt: skip
     finally:
         vendors.stop()
 
