@@ -18,7 +18,9 @@ DEBUG off, the product's URLs plus `/bench/bare`).
 
 The client is one asyncio loop in this process sending prepared (pre-signed) requests, one
 connection per request as gunicorn's sync workers close it after each answer; it shares the
-two cores with the server, PostgreSQL and Redis.
+two cores with the server, PostgreSQL and Redis. Each run also prints the CPU time gunicorn
+and the database's backends spent per request, which, unlike the rates, hardly depends on
+what else the machine is doing.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import hmac
 import itertools
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,25 +130,50 @@ def _database_backends() -> list[int]:
 class CpuMeter:
     """CPU time used by the server side (gunicorn's processes, the database's backends) and
     by the client, between start() and stop(): unlike requests per second, it barely moves
-    with what else runs on the machine, so it says what one request costs."""
+    with what else runs on the machine, so it says what one request costs. Processes are
+    sampled every quarter second, so that a database backend that ends during the run (a
+    connection past its CONN_MAX_AGE) keeps what it used until its last sample."""
+
+    INTERVAL = 0.25
 
     def __init__(self, web_pid: int) -> None:
         self.web_pid = web_pid
+        self.first: dict[tuple[str, int], float] = {}
+        self.last: dict[tuple[str, int], float] = {}
+        self.done = threading.Event()
 
-    def _now(self) -> dict[str, float]:
-        web = [self.web_pid, *children_of(self.web_pid)]
-        return {
-            "gunicorn": sum(map(_cpu_seconds, web)),
-            "postgres": sum(map(_cpu_seconds, _database_backends())),
-            "client": time.process_time(),
+    def _sample(self, *, initial: bool = False) -> None:
+        groups = {
+            "gunicorn": [self.web_pid, *children_of(self.web_pid)],
+            "postgres": _database_backends(),
         }
+        for group, pids in groups.items():
+            for pid in pids:
+                used = _cpu_seconds(pid)
+                # A process that starts during the run counts from zero.
+                self.first.setdefault((group, pid), used if initial else 0.0)
+                self.last[(group, pid)] = max(used, self.last.get((group, pid), 0.0))
+
+    def _run(self) -> None:
+        while not self.done.wait(self.INTERVAL):
+            self._sample()
 
     def start(self) -> None:
-        self.started = self._now()
+        self.first, self.last = {}, {}
+        self.done.clear()
+        self._sample(initial=True)
+        self.client = time.process_time()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
     def stop(self) -> dict[str, float]:
-        now = self._now()
-        return {name: now[name] - self.started[name] for name in now}
+        self.done.set()
+        self.thread.join()
+        self._sample()
+        used = {"gunicorn": 0.0, "postgres": 0.0, "client": time.process_time() - self.client}
+        for (group, pid), last in self.last.items():
+            used[group] += last - self.first[(group, pid)]
+        return used
 
 
 async def _exchange(host: str, port: int, request: bytes) -> int:
