@@ -189,14 +189,19 @@ def start_web(
     threads: int = 1,
     extra_env: dict[str, str] | None = None,
     log_name: str = "",
+    access_log: Path | None = None,
 ) -> Web:
-    """gunicorn; its output goes to var/bench-logs/`log_name`.log when a name is given."""
+    """gunicorn; its output goes to var/bench-logs/`log_name`.log when a name is given, and
+    one line per request to `access_log` when given (as production logs to stdout)."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "apiup.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
         "--backlog", "2048", "--log-level", "warning", "--timeout", "60",
     ]  # fmt: skip
+    if access_log is not None:
+        access_log.parent.mkdir(parents=True, exist_ok=True)
+        command += ["--access-logfile", str(access_log)]
     log: BinaryIO | None = _log_file(log_name) if log_name else None
     try:
         process = subprocess.Popen(  # noqa: S603
@@ -782,6 +787,7 @@ def stack(
     redis_url: str = "",
     database_address: str = "",
     log_prefix: str = "",
+    access_log: Path | None = None,
 ) -> Iterator[Stack]:
     """gunicorn on the benchmark database. `redis_url` points the product's processes at
     another Redis (broker, cache, locks, rate limits); `database_address` ("host:port") at
@@ -805,6 +811,7 @@ def stack(
         threads=web_threads,
         extra_env=product_env,
         log_name=f"{log_prefix}web" if log_prefix else "",
+        access_log=access_log,
     )
     try:
         yield Stack(

@@ -27,6 +27,11 @@ class WebhookEvent(TenantOwnedModel):
         # with the reason in `note`; the rest of its batch is stored as usual.
         REJECTED = "rejected", _("rejected")
 
+    # Without an index of its own: the unique constraint and the index below both begin with
+    # the tenant and serve its lookups, and every index is one more write per stored event.
+    tenant = models.ForeignKey(
+        "accounts.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     portal_id = models.CharField(max_length=32)
     subscription_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)

@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # HubSpot's webhook skips the page middleware below (its docstring says why).
+    "sync.views.WebhookFastPath",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apiup.observability.RequestContextMiddleware",

@@ -22,26 +22,46 @@ from sync.services.transitions import transfer_transition
 logger = logging.getLogger(__name__)
 
 EnqueueEvents = Callable[[str, list[str]], None]
+EnqueueEventBatch = Callable[[dict[str, list[str]]], None]
 EnqueueTransfer = Callable[[str], None]
 
 _OBJECT_TYPES = {"contact": Transfer.ObjectType.CONTACT, "company": Transfer.ObjectType.COMPANY}
 
 
-def dispatch(to_process: dict[str, list[str]], *, enqueue: EnqueueEvents) -> None:
-    """Hands new events to the workers once the transaction that stored them has committed."""
-    for tenant_id, event_ids in to_process.items():
-        transaction.on_commit(partial(_hand_off, enqueue, tenant_id, event_ids))
+def dispatch(
+    to_process: dict[str, list[str]],
+    *,
+    enqueue: EnqueueEvents,
+    enqueue_split: EnqueueEventBatch,
+) -> None:
+    """Hands a request's new events to the workers in one message, once the transaction that
+    stored them has committed: the tenant's own task when they are one tenant's (the usual
+    batch), else one message that a worker splits per tenant (`events_split`)."""
+    if not to_process:
+        return
+    if len(to_process) == 1:
+        ((tenant_id, event_ids),) = to_process.items()
+        send: Callable[[], None] = partial(enqueue, tenant_id, event_ids)
+    else:
+        send = partial(enqueue_split, dict(to_process))
+    transaction.on_commit(partial(_hand_off, send, sum(map(len, to_process.values()))))
 
 
-def _hand_off(enqueue: EnqueueEvents, tenant_id: str, event_ids: list[str]) -> None:
+def _hand_off(send: Callable[[], None], count: int) -> None:
     try:
-        enqueue(tenant_id, event_ids)
+        send()
     except OUTAGES:
         # The events are stored, so HubSpot gets its success: an error answer would only
         # bring the same events again, as duplicates. The resume task hands them out later.
-        logger.warning(
-            "broker unreachable: %d stored event(s) wait for the resume task", len(event_ids)
-        )
+        logger.warning("broker unreachable: %d stored event(s) wait for the resume task", count)
+
+
+def events_split(*, events_by_tenant: dict[str, list[str]], enqueue: EnqueueEvents) -> None:
+    """The worker's half of a hand-off that held several tenants' events: one task per tenant,
+    so that one tenant's slow events never hold up another's. Sending one twice (a retry of
+    this task) is harmless: an event is claimed only while it is still waiting."""
+    for tenant_id, event_ids in events_by_tenant.items():
+        enqueue(tenant_id, event_ids)
 
 
 def transfer_request(

@@ -331,3 +331,183 @@ def test_an_entry_that_is_not_an_event_object_is_rejected_alone(portal, enqueued
     response = post(Client(), [[1], deal_stage_event("33", 1, "closedwon", 1), {"objectId": 1}])
     assert response.status_code == 200
     assert response.json() == {"stored": 1, "duplicates": 0, "ignored": 0, "rejected": 2}
+
+
+@pytest.fixture
+def second_portal(db):  # type: ignore[no-untyped-def]
+    connection = ConnectionFactory(system="hubspot", external_account_id="44")
+    Subscription.objects.create(
+        tenant=connection.tenant, plan="lexoffice", status=Subscription.Status.ACTIVE
+    )
+    return connection
+
+
+@pytest.fixture
+def enqueued_split():  # type: ignore[no-untyped-def]
+    with mock.patch("sync.tasks.enqueue_event_split") as fake:
+        yield fake
+
+
+@pytest.mark.django_db
+def test_a_batch_of_two_tenants_is_handed_on_in_one_message_that_the_worker_splits(  # type: ignore[no-untyped-def]
+    portal, second_portal, enqueued, enqueued_split
+) -> None:
+    events = [deal_stage_event("33", 1, "closedwon", 1), deal_stage_event("44", 2, "closedwon", 2)]
+    assert post(Client(), events).json()["stored"] == 2
+    enqueued.assert_not_called()
+    ((by_tenant,), _) = enqueued_split.call_args
+    assert enqueued_split.call_count == 1
+    stored = {str(e.tenant_id): [str(e.pk)] for e in WebhookEvent.objects.all()}
+    assert by_tenant == stored
+
+    from sync import tasks
+
+    tasks.split_events(by_tenant)  # the worker's half: one task per tenant
+    assert sorted(call.args for call in enqueued.call_args_list) == sorted(stored.items())
+
+
+@pytest.mark.django_db
+def test_one_query_tells_each_portal_s_billing_state_in_a_mixed_batch(  # type: ignore[no-untyped-def]
+    portal, second_portal, enqueued, enqueued_split, django_assert_max_num_queries
+) -> None:
+    Subscription.objects.filter(tenant=second_portal.tenant).update(
+        status=Subscription.Status.CANCELED
+    )
+    events = [deal_stage_event("33", 1, "closedwon", 1), deal_stage_event("44", 2, "closedwon", 2)]
+    # The tenants with their billing state, and the insert.
+    with django_assert_max_num_queries(2):
+        post(Client(), events)
+    held = WebhookEvent.objects.get(tenant=second_portal.tenant)
+    assert held.state == WebhookEvent.State.ON_HOLD
+    enqueued_split.assert_not_called()
+    (tenant_id, ids), _ = enqueued.call_args
+    assert tenant_id == str(portal.tenant_id)
+    assert ids == [str(WebhookEvent.objects.get(tenant=portal.tenant).pk)]
+
+
+@pytest.mark.django_db
+def test_the_same_event_twice_in_one_batch_is_stored_once(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    event = deal_stage_event("33", 1, "closedwon", 1)
+    response = post(Client(), [event, dict(event)])
+    assert response.json() == {"stored": 1, "duplicates": 1, "ignored": 0, "rejected": 0}
+    assert WebhookEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_event_stored_meanwhile_by_another_delivery_counts_as_a_duplicate(  # type: ignore[no-untyped-def]
+    portal, enqueued
+) -> None:
+    # HubSpot may deliver the same batch twice at once: the second insert finds the first's
+    # rows through the unique constraint and hands nothing on twice.
+    first = deal_stage_event("33", 1, "closedwon", 1)
+    post(Client(), [first])
+    enqueued.reset_mock()
+    response = post(Client(), [first, deal_stage_event("33", 2, "closedwon", 2)])
+    assert response.json() == {"stored": 1, "duplicates": 1, "ignored": 0, "rejected": 0}
+    (_, ids), _ = enqueued.call_args
+    assert ids == [str(WebhookEvent.objects.get(object_id="2").pk)]
+
+
+@pytest.mark.django_db
+def test_the_stored_event_reads_back_as_it_came(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    event = deal_stage_event("33", 7, "closedwon", 70) | {"attemptNumber": 2}
+    post(Client(), [event])
+    stored = WebhookEvent.objects.get()
+    assert stored.tenant_id == portal.tenant_id
+    assert (stored.portal_id, stored.object_id, stored.event_id) == ("33", "7", 70)
+    assert (stored.subscription_type, stored.property_name, stored.property_value) == (
+        "deal.propertyChange",
+        "dealstage",
+        "closedwon",
+    )
+    assert stored.occurred_at is not None
+    assert int(stored.occurred_at.timestamp() * 1000) == event["occurredAt"]
+    assert stored.attempt_number == 2
+    assert stored.payload == event
+    assert stored.state == WebhookEvent.State.RECEIVED
+    assert stored.received_at is not None
+    assert stored.processed_at is None
+
+
+def test_the_intake_writes_every_column_but_the_time_of_processing() -> None:
+    from sync.intake import _COLUMNS
+
+    columns = {f.attname for f in WebhookEvent._meta.concrete_fields}
+    assert columns - set(_COLUMNS) == {"processed_at"}
+
+
+def test_the_fast_path_serves_the_webhook_s_url() -> None:
+    from django.urls import reverse
+
+    from sync.views import WEBHOOK_PATH
+
+    assert reverse("hubspot_webhook") == WEBHOOK_PATH
+
+
+@pytest.mark.django_db
+def test_the_webhook_skips_the_page_middleware_and_keeps_its_request_id(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    response = post(Client(), [deal_stage_event("33", 1, "closedwon", 1)])
+    assert response.status_code == 200
+    assert response["X-Request-ID"]
+    assert "Content-Security-Policy" not in response
+    assert "Set-Cookie" not in response
+    # Pages still get theirs.
+    assert "Content-Security-Policy" in Client().get("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_the_webhook_is_still_redirected_to_https_when_the_site_asks(  # type: ignore[no-untyped-def]
+    portal, enqueued, settings
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    response = post(Client(), [deal_stage_event("33", 1, "closedwon", 1)])
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_each_portal_is_matched_to_its_own_tenant_whichever_the_batch_names(  # type: ignore[no-untyped-def]
+    portal, second_portal
+) -> None:
+    from sync.intake import _portals
+
+    Subscription.objects.filter(tenant=second_portal.tenant).update(
+        status=Subscription.Status.PAST_DUE
+    )
+    first = _portals({"33", "44", "999"})
+    assert {p: (link.tenant_id, link.transferring) for p, link in first.items()} == {
+        "33": (str(portal.tenant_id), True),
+        "44": (str(second_portal.tenant_id), False),
+    }
+    # The same number of portals again, other ones: the statement is reused, not the ids.
+    second = _portals({"44", "1000", "33"})
+    assert second == first
+    assert _portals({"999"}) == {}
+
+
+def test_new_event_ids_are_random_version_4_uuids() -> None:
+    import uuid
+
+    from sync.intake import _new_ids
+
+    ids = _new_ids(50)
+    assert len(set(ids)) == 50
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+
+
+@pytest.mark.django_db
+def test_events_have_no_index_on_the_tenant_alone_but_every_tenant_lookup_is_indexed() -> None:
+    from django.db import connection
+
+    table = WebhookEvent._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    indexed = [c["columns"] for c in constraints.values() if c["index"] or c["unique"]]
+    assert ["tenant_id"] not in indexed
+    assert ["tenant_id", "dedupe_key"] in indexed
+    assert ["tenant_id", "state", "received_at"] in indexed
