@@ -27,7 +27,7 @@ def _create_tenant_index(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0002_roles_and_invitations"),
-        ("sync", "0010_notice_vendor_unreachable"),
+        ("sync", "0013_placeholder_data_and_document_texts"),
     ]
 
     operations = [
