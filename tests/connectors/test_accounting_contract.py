@@ -199,7 +199,11 @@ def _quote(subject: Subject, customer_id: str, reference: str) -> Quote:
 
 def test_verify_names_the_account(subject: Subject) -> None:
     account = subject.connector.verify()
-    assert account.name
+    if subject.vendor.key == "bexio":
+        # bexio's API names no company: the connection keeps the name it was saved with.
+        assert account.name == subject.connector.connection.account_name
+    else:
+        assert account.name
 
 
 def test_a_created_customer_is_found_by_email_and_name_and_id(subject: Subject) -> None:
@@ -275,7 +279,7 @@ def test_a_rate_limit_answer_is_retried_then_handed_back(subject: Subject) -> No
     # (which reschedules the transfer) instead of failing it.
     assert len(subject.sandbox.api_calls()) == subject.connector.client.api.max_attempts
     subject.answer_normally()
-    assert subject.connector.verify().name
+    subject.connector.verify()  # answered again, no error
 
 
 def test_the_connector_declares_what_it_can_do(subject: Subject) -> None:
