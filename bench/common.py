@@ -830,7 +830,7 @@ def world(
     tenants: int,
     workers: int = 4,
     concurrency: int = 1,
-    pool: str = "prefork",
+    worker_pool: str = "prefork",
     import_workers: int = 0,
     first_portal: int = 5001,
     worker_env: dict[str, str] | None = None,
@@ -850,7 +850,7 @@ def world(
         env=bench_env({**running.env, **vendors.env(), **(worker_env or {})}),
         count=workers,
         concurrency=concurrency,
-        pool=pool,
+        pool=worker_pool,
         log_prefix=running.log_prefix,
         import_workers=import_workers,
     )

@@ -51,6 +51,7 @@ from bench.common import (
 LEXOFFICE_RATE = 2.0  # the vendor's real limit per API key
 CALLS_PER_QUOTE = 2  # find the customer, create the quote (after a tenant's first)
 LIFTED_RATE = 1000.0
+REFERENCE = re.compile(r"HubSpot-Deal (\d+)-(\d+)")  # what every quote carries
 
 
 def cpu_seconds(pid: int) -> float:
@@ -152,7 +153,7 @@ def p7a(running: Stack, args: argparse.Namespace) -> float:
         tenants=args.tenants,
         workers=args.workers,
         concurrency=args.concurrency,
-        pool=args.pool,
+        worker_pool=args.pool,
         first_portal=9001,
         lexoffice_rate=args.lexoffice_rate,
         token_lifetime=7200,
@@ -185,21 +186,18 @@ def _first_quote_latencies(vendors: Vendors, deals: list[DealRef]) -> list[float
     rows = WebhookEvent.objects.filter(
         tenant_id__in={d.tenant_id for d in deals}, object_id__in=[d.deal_id for d in deals]
     ).values_list("tenant_id", "received_at")
-    for tenant_id, received_at in rows:
-        key, stamp = str(tenant_id), received_at.timestamp()
+    for owner, received_at in rows:
+        key, stamp = str(owner), received_at.timestamp()
         arrived[key] = min(stamp, arrived.get(key, stamp))
     lexoffice = vendors.lexoffice.sandbox
     first: dict[str, float] = {}
-
-    reference = re.compile(r"HubSpot-Deal (\d+)-(\d+)")
     for call in lexoffice.api_calls(path_prefix="/v1/quotations"):
         if call.method != "POST" or call.status != 201 or not call.response_body:
             continue
         with lexoffice.lock:
             quote: Any = lexoffice.quotations.get(call.response_body.get("id")) or {}
-        match = reference.search(str(quote.get("introduction") or ""))
-        tenant_id = match and tenant_of.get((int(match.group(1)), match.group(2)))
-        if tenant_id:
+        match = REFERENCE.search(str(quote.get("introduction") or ""))
+        if match and (tenant_id := tenant_of.get((int(match.group(1)), match.group(2)))):
             first[tenant_id] = min(call.at, first.get(tenant_id, call.at))
     return [first[t] - arrived[t] for t in first if t in arrived]
 
@@ -210,7 +208,7 @@ def p7b(running: Stack, args: argparse.Namespace, *, p7a_rate: float) -> None:
         tenants=args.tenants,
         workers=args.workers,
         concurrency=args.concurrency,
-        pool=args.pool,
+        worker_pool=args.pool,
         first_portal=12001,
         lexoffice_rate=LEXOFFICE_RATE,
         token_lifetime=7200,
