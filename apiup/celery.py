@@ -3,6 +3,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
+from django.db import close_old_connections
 from kombu.exceptions import ChannelError
 
 from apiup import observability
@@ -18,6 +19,15 @@ app.autodiscover_tasks()
 def _carry_log_context(headers: dict[str, object], **_: object) -> None:
     # A task's log lines name the request and tenant that enqueued it.
     headers.update(observability.current_context())
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_stale_connections(**_: object) -> None:
+    # In the thread that runs the task: Django's connections are per thread, and a pool
+    # thread keeps its own across tasks (CONN_MAX_AGE) unless it is too old or broken (a
+    # restarted PostgreSQL), as Django does around each request.
+    close_old_connections()
 
 
 @task_prerun.connect

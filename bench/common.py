@@ -227,12 +227,13 @@ def start_web(
 @dataclass
 class Workers:
     """N Celery worker instances (prefork, `concurrency` pool processes each, one unless
-    asked) and one beat. Their logs are var/bench-logs/<log_prefix>worker<n>.log and
-    <log_prefix>beat.log."""
+    asked; or another `pool`, such as threads, with `concurrency` threads each) and one
+    beat. Their logs are var/bench-logs/<log_prefix>worker<n>.log and <log_prefix>beat.log."""
 
     env: dict[str, str]
     count: int
     concurrency: int = 1
+    pool: str = "prefork"
     log_prefix: str = ""
     # With import workers, the N workers take the won deals and these the imports (as
     # deployed, docker-compose.yml); without, the N workers take both.
@@ -247,7 +248,7 @@ class Workers:
         queues = queues or ("celery" if self.import_workers else "celery,imports")
         command = [
             sys.executable, "-m", "celery", "-A", "apiup", "worker",
-            "--pool", "prefork", "--concurrency", str(self.concurrency), "--queues", queues,
+            "--pool", self.pool, "--concurrency", str(self.concurrency), "--queues", queues,
             "-n", f"bench{self.started}@%h",
             "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
         ]  # fmt: skip
@@ -274,12 +275,13 @@ class Workers:
                 cwd=ROOT, env=self.env, start_new_session=True,
                 stdout=subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
-        # The pools fork their children and connect to the broker.
+        # The pools fork their children and connect to the broker; a thread pool forks none.
+        children = self.concurrency if self.pool == "prefork" else 0
         wait_for(
-            lambda: all(len(children_of(p.pid)) >= self.concurrency for p in self.processes),
+            lambda: all(len(children_of(p.pid)) >= children for p in self.processes),
             timeout=30,
         )
-        time.sleep(1.0)
+        time.sleep(1.0 if children else 3.0)
 
     def kill_pool_process(self, index: int) -> int | None:
         """SIGKILLs the pool process of worker `index` (the one running tasks); its parent
@@ -835,6 +837,7 @@ def world(
     tenants: int,
     workers: int = 4,
     concurrency: int = 1,
+    worker_pool: str = "prefork",
     import_workers: int = 0,
     first_portal: int = 5001,
     worker_env: dict[str, str] | None = None,
@@ -854,6 +857,7 @@ def world(
         env=bench_env({**running.env, **vendors.env(), **(worker_env or {})}),
         count=workers,
         concurrency=concurrency,
+        pool=worker_pool,
         log_prefix=running.log_prefix,
         import_workers=import_workers,
     )

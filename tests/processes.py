@@ -47,15 +47,19 @@ def worker_environment(
 @contextmanager
 def celery_worker(
     *,
-    concurrency: int = 2,
+    concurrency: int | None = None,
     vendor_urls: dict[str, str] | None = None,
     beat: bool = False,
     env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A real worker (prefork pool, late acknowledgement) until the block ends."""
+    """A real worker until the block ends: the deployed pool (CELERY_WORKER_POOL), with
+    `concurrency` threads or processes (else the deployed CELERY_WORKER_CONCURRENCY), late
+    acknowledgement."""
+    concurrency = concurrency or settings.CELERY_WORKER_CONCURRENCY
     command = [
         sys.executable, "-m", "celery", "-A", "apiup", "worker",
-        "--pool", "prefork", "--concurrency", str(concurrency), "--queues", "celery,imports",
+        "--pool", settings.CELERY_WORKER_POOL, "--concurrency", str(concurrency),
+        "--queues", "celery,imports",
         "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
     ]  # fmt: skip
     if beat:
@@ -63,7 +67,7 @@ def celery_worker(
     process = subprocess.Popen(  # noqa: S603
         command, cwd=ROOT, env=worker_environment(vendor_urls, env), start_new_session=True
     )
-    time.sleep(2.5)  # the pool forks its children
+    time.sleep(2.5)  # the worker connects to the broker (a prefork pool forks its children)
     try:
         yield process
     finally:

@@ -33,12 +33,26 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Enforced by the prefork pool only; under threads every task bounds itself (HTTP time-outs,
+# rate-limit waits of at most max_rate_wait, import slices of SLICE_SECONDS, lock waits).
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A transfer spends nearly all its time waiting: for a vendor's answer, or for its turn on the
+# tenant's rate limit. Threads let one process keep many transfers in flight where a process
+# per task sat idle (P7 in docs/benchmarks.md: why threads, and the concurrency measured).
+# Every thread holds a database connection of its own: worker processes x concurrency must
+# fit PostgreSQL's max_connections next to the web processes'.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=16)
+# Celery's Django fix-up closes the database connections before and after every task unless
+# this is set, so each task opened a new one (a PostgreSQL backend started per task). Now it
+# closes them every 2 x this many tasks; apiup/celery.py drops a thread's connection around a
+# task when it is older than CONN_MAX_AGE or broken, as Django does around a request.
+CELERY_DB_REUSE_MAX = 500
 # The initial import runs for hours at a vendor's pace (10,000 contacts at 2 calls per second);
 # it has a queue and a worker of its own, so that it never holds a worker the won deals need.
 IMPORT_QUEUE = "imports"
