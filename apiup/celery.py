@@ -23,10 +23,14 @@ def _carry_log_context(headers: dict[str, object], **_: object) -> None:
 
 @task_prerun.connect
 @task_postrun.connect
-def _close_stale_connections(**_: object) -> None:
+def _close_stale_connections(task: Any = None, **_: object) -> None:
     # In the thread that runs the task: Django's connections are per thread, and a pool
     # thread keeps its own across tasks (CONN_MAX_AGE) unless it is too old or broken (a
-    # restarted PostgreSQL), as Django does around each request.
+    # restarted PostgreSQL), as Django does around each request. Not for a task applied
+    # in the caller's own thread (eager): that connection is the caller's, perhaps inside
+    # its transaction.
+    if getattr(getattr(task, "request", None), "is_eager", False):
+        return
     close_old_connections()
 
 

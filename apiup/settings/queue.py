@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from .env import REDIS_URL, VAR_DIR, env
+from .env import DATABASE_URL, REDIS_URL, VAR_DIR, env
 
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -46,8 +46,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # per task sat idle (P7 in docs/benchmarks.md: why threads, and the concurrency measured).
 # Every thread holds a database connection of its own: worker processes x concurrency must
 # fit PostgreSQL's max_connections next to the web processes'.
-CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
-CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=16)
+# The embedded default (SQLite, one writer at a time) keeps a process per task: sixteen threads
+# writing one SQLite file wait on its lock instead of on the vendors.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads" if DATABASE_URL else "prefork")
+CELERY_WORKER_CONCURRENCY = env.int(
+    "CELERY_WORKER_CONCURRENCY", default=16 if CELERY_WORKER_POOL == "threads" else 2
+)
 # Celery's Django fix-up closes the database connections before and after every task unless
 # this is set, so each task opened a new one (a PostgreSQL backend started per task). Now it
 # closes them every 2 x this many tasks; apiup/celery.py drops a thread's connection around a
