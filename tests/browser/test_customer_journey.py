@@ -143,7 +143,7 @@ def test_a_new_customer_goes_through_the_wizard_and_sees_a_transfer(
         with celery_worker(vendor_urls={"stripe": vendors["stripe"].url}):
             wait_until(
                 lambda: Subscription.objects.filter(status=Subscription.Status.TRIALING).exists(),
-                timeout=20,
+                timeout=60,  # applied by the worker from Stripe's event; slow on SQLite under load
             )
         # 7. the overview of active connections
         page.goto(f"{base}/")
@@ -166,7 +166,7 @@ def test_a_new_customer_goes_through_the_wizard_and_sees_a_transfer(
             hubspot.move_deal(4711, deal_id, "closedwon")
             wait_until(
                 lambda: Transfer.objects.filter(object_id=deal_id, state="done").exists(),
-                timeout=45,
+                timeout=90,
             )
         page.goto(f"{base}/activity/")
         assert "Erster Auftrag" in page.content()
