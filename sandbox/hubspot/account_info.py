@@ -26,19 +26,12 @@ def details(sandbox: HubSpotSandbox) -> Callable[[], Response]:
         portal_id = int(g.portal_id)
         with sandbox.lock:
             currency = sandbox.company_currencies.get(portal_id, DEFAULT_CURRENCY)
-        return sandbox.json(
-            {
-                "accountType": "STANDARD",
-                "additionalCurrencies": [],
-                "companyCurrency": currency,
-                "dataHostingLocation": "eu1",
-                "portalId": portal_id,
-                "portalName": sandbox.portals.get(portal_id, ""),
-                "timeZone": "Europe/Berlin",
-                "uiDomain": "app-eu1.hubspot.com",
-                "utcOffset": "+01:00",
-                "utcOffsetMilliseconds": 3600000,
-            }
-        )
+        return sandbox.json({
+            "accountType": "STANDARD", "additionalCurrencies": [], "companyCurrency": currency,
+            "dataHostingLocation": "eu1", "portalId": portal_id,
+            "portalName": sandbox.portals.get(portal_id, ""), "timeZone": "Europe/Berlin",
+            "uiDomain": "app-eu1.hubspot.com", "utcOffset": "+01:00",
+            "utcOffsetMilliseconds": 3600000,
+        })  # fmt: skip
 
     return view

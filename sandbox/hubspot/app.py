@@ -3,8 +3,8 @@ rate limits and webhooks, following the saved specs in vendor-specs/hubspot/pris
 the fact sheet.
 
 The parts live beside this module: `oauth` (the authorization server), `schema` (pipelines,
-properties), `records` (objects and every change to them), `objects` (their API), `search`,
-`webhooks` (delivery) and `pages` (consent screen and deal board).
+properties), `records` (objects on the store and every change to them), `objects` (their API
+and search), `webhooks` (delivery) and `pages` (consent screen and deal board).
 """
 
 from __future__ import annotations
@@ -19,20 +19,10 @@ from connectors.hubspot.provider import PROVIDER
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
 from sandbox.hubspot import account_info, pages
-from sandbox.hubspot.catalog import (
-    KNOWN_PROPERTIES,
-    OBJECT_TYPES,
-    SYSTEM_PROPERTIES,
-    HubSpotValidationError,
-    Route,
-)
-from sandbox.hubspot.oauth import (
-    AUTH_NOT_FOUND,
-    CONSENT_ENDPOINTS,
-    OAUTH_ENDPOINTS,
-    OAuthServer,
-    RefreshToken,
-)
+from sandbox.hubspot.catalog import KNOWN_PROPERTIES, OBJECT_TYPES, SYSTEM_PROPERTIES, Route
+from sandbox.hubspot.catalog import HubSpotValidationError as HubSpotValidationError
+from sandbox.hubspot.oauth import AUTH_NOT_FOUND, CONSENT_ENDPOINTS, OAUTH_ENDPOINTS, OAuthServer
+from sandbox.hubspot.oauth import RefreshToken as RefreshToken
 from sandbox.hubspot.objects import CrmObjects
 from sandbox.hubspot.webhooks import WebhookDispatcher
 from sandbox.store import BadPaging
@@ -40,17 +30,10 @@ from sandbox.store import BadPaging
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
 
-__all__ = ["HubSpotSandbox", "RefreshToken"]  # the token a test may hand the sandbox
-
 # HubSpot's error categories by status; those of 5xx answers are not documented (a guess).
-CATEGORIES = {
-    400: "VALIDATION_ERROR",
-    401: "INVALID_AUTHENTICATION",
-    403: "MISSING_SCOPES",
-    404: "OBJECT_NOT_FOUND",
-    409: "CONFLICT",
-    429: "RATE_LIMITS",
-}
+CATEGORIES = {400: "VALIDATION_ERROR", 401: "INVALID_AUTHENTICATION", 403: "MISSING_SCOPES",
+              404: "OBJECT_NOT_FOUND", 409: "CONFLICT", 429: "RATE_LIMITS"}  # fmt: skip
+DEALS = "/crm/v3/objects/deals"
 
 
 class _HubSpotContract(ContractChecker):
@@ -59,8 +42,8 @@ class _HubSpotContract(ContractChecker):
 
     def spec_request(self, req: Request) -> SpecRequest:
         spec_request = super().spec_request(req)
-        if req.path.startswith("/crm/v3/objects/deals"):
-            spec_request.path = "/crm/v3/objects/0-3" + req.path[len("/crm/v3/objects/deals") :]
+        if req.path.startswith(DEALS):
+            spec_request.path = "/crm/v3/objects/0-3" + req.path[len(DEALS) :]
             spec_request.full_url_pattern = spec_request.host_url + spec_request.path
         return spec_request
 
@@ -72,11 +55,8 @@ class _HubSpotContract(ContractChecker):
             # The specs declare 204 answers as `content: {}`, which openapi-core reads as
             # "a body is required"; an empty 204 is what the spec means.
             with self._lock:
-                self.violations = [
-                    v
-                    for v in self.violations
-                    if not (v.path == req.path and v.status == 204 and v.where == "response")
-                ]
+                self.violations = [v for v in self.violations if not (
+                    v.path == req.path and v.status == 204 and v.where == "response")]  # fmt: skip
 
 
 class HubSpotSandbox(CrmObjects, OAuthServer):
@@ -90,20 +70,14 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
     @classmethod
     def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
         client_id, client_secret = demo.oauth_client("hubspot")
-        subscriptions = [
-            f"{kind}.{event}"
-            for kind, events in (
-                ("deal", ("creation", "propertyChange")),
-                ("contact", ("creation", "propertyChange", "deletion")),
-                ("company", ("creation", "propertyChange", "deletion")),
-            )
-            for event in events
-        ]
+        events = {"deal": "creation propertyChange",
+                  "contact": "creation propertyChange deletion",
+                  "company": "creation propertyChange deletion"}  # fmt: skip
         return cls(
             client_id=client_id,
             client_secret=client_secret,
             webhook_target_url=demo.url("/webhooks/hubspot"),
-            webhook_subscriptions=subscriptions,
+            webhook_subscriptions=[f"{k}.{e}" for k, v in events.items() for e in v.split()],
             webhook_retry_base_delay=5.0,
         )
 
@@ -139,11 +113,7 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
         self.known_properties = {t: set(p) for t, p in KNOWN_PROPERTIES.items()}
         for object_type, names in (extra_properties or {}).items():
             self.known_properties[object_type].update(names)
-        webhook = {
-            k.removeprefix("webhook_"): settings.pop(k)
-            for k in list(settings)
-            if k.startswith("webhook_")
-        }
+        webhook = {k[8:]: settings.pop(k) for k in list(settings) if k.startswith("webhook_")}
         for key, value in settings.items():
             if not hasattr(type(self), key):
                 raise TypeError(f"HubSpotSandbox has no setting {key!r}")
@@ -165,18 +135,20 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
 
     def register_routes(self, app: Flask) -> None:
         app.after_request(self._rate_headers)
-        app.register_error_handler(HubSpotValidationError, self._refused)
+        app.register_error_handler(
+            HubSpotValidationError, lambda e: self.error_response(e.status, e.message, **e.extra)
+        )
         app.register_error_handler(BadPaging, lambda exc: self.error_response(400, str(exc)))
         routes: list[Route] = [
             *self.oauth_routes(),
             *self.object_routes(),
             *self.schema_routes(),
-            ("/_sandbox/webhooks", "sandbox_webhooks", self._webhook_settings, "GET"),
-            ("/_sandbox/webhooks", "sandbox_webhooks_set", self._webhook_settings, "POST"),
             *pages.board_routes(self),
-            ("/account-info/v3/details", "account_info_details", account_info.details(self), "GET"),
+            ("GET", "/account-info/v3/details", "account_info", account_info.details(self)),
+            ("GET", "/_sandbox/webhooks", "sandbox_webhooks", self._webhook_settings),
+            ("POST", "/_sandbox/webhooks", "sandbox_webhooks_set", self._webhook_settings),
         ]
-        for rule, endpoint, view, method in routes:
+        for method, rule, endpoint, view in routes:
             app.add_url_rule(rule, endpoint, view, methods=[method])
 
     def after_commit(self) -> None:
@@ -201,43 +173,34 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         # The specs' Error schema: VALIDATION_ERROR with one ErrorDetail per field.
+        errors = [{"message": p.message, "in": p.field or p.location, "code": "INVALID_INPUT"}
+                  for p in problems]  # fmt: skip
         return self.error_response(
-            400,
-            f"Invalid input: {'; '.join(map(str, problems))}",
-            errors=[
-                {"message": p.message, "in": p.field or p.location, "code": "INVALID_INPUT"}
-                for p in problems
-            ],
+            400, f"Invalid input: {'; '.join(map(str, problems))}", errors=errors
         )
-
-    def _refused(self, exc: HubSpotValidationError) -> Response:
-        return self.error_response(exc.status, exc.message, **exc.extra)
 
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         """HubSpot's error body: the spec's Error schema plus `status: "error"`."""
         body: dict[str, Any] = {"status": "error", "message": message}
         category = CATEGORIES.get(status, "INTERNAL_ERROR")
         if status == 401 and message == "Unauthorized":  # the base pipeline's words: say why
-            category, body["message"], more = g.get(
-                "auth_problem", ("INVALID_AUTHENTICATION", AUTH_NOT_FOUND, {})
+            default: tuple[str, str, dict[str, Any]] = (
+                "INVALID_AUTHENTICATION",
+                AUTH_NOT_FOUND,
+                {},
             )
+            category, body["message"], more = g.get("auth_problem", default)
             extra.update(more)
         if status == 429:
             policy = extra.pop("policyName", "TEN_SECONDLY_ROLLING")
             # The live 429 body has errorType and policyName; `category` is required by the
             # spec's Error schema, so it is sent as well.
-            body = {
-                "status": "error",
-                "message": f"You have reached your {policy.lower()} limit.",
-                "errorType": "RATE_LIMIT",
-                "policyName": policy,
-            }
+            body = {"status": "error", "message": f"You have reached your {policy.lower()} limit.",
+                    "errorType": "RATE_LIMIT", "policyName": policy}  # fmt: skip
         body["correlationId"] = str(uuid.uuid4())
         body["category"] = extra.pop("category", category)
-        body.update(
-            {k: extra[k] for k in ("errors", "context", "links", "subCategory") if k in extra}
-        )
-        return self.json(body, status)
+        kept = ("errors", "context", "links", "subCategory")
+        return self.json(body | {k: extra[k] for k in kept if k in extra}, status)
 
     def _rate_headers(self, response: Response) -> Response:
         remaining = g.get("rate_remaining")
@@ -252,29 +215,19 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
         tokens = {pid: token for token, pid in self.configured_private_app_tokens.items()}
-        tables: dict[str, list[dict[str, Any]]] = {
-            "portals": [
-                {"portalId": pid, "name": name, "private_app_token": tokens.get(pid, "")}
-                for pid, name in self.portals.items()
-            ]
-        }
-        for object_type in OBJECT_TYPES:
-            tables[object_type] = [
-                {
-                    "portalId": int(owner),
-                    "id": record["id"],
-                    "archived": record["archived"],
-                    **{k: v for k, v in record["properties"].items() if k not in SYSTEM_PROPERTIES},
-                    "associations": {
-                        to_type: list(links)
-                        for to_type in OBJECT_TYPES
-                        if (links := self.linked(int(owner), object_type, record["id"], to_type))
-                    },
-                }
-                for owner, record in self.store.everything(object_type)
-            ]
-        tables.update(self.webhooks.tables())
-        return tables
+        tables: dict[str, list[dict[str, Any]]] = {"portals": [
+            {"portalId": pid, "name": name, "private_app_token": tokens.get(pid, "")}
+            for pid, name in self.portals.items()
+        ]}  # fmt: skip
+        for kind in OBJECT_TYPES:
+            tables[kind] = [
+                {"portalId": int(owner), "id": record["id"], "archived": record["archived"],
+                 **{k: v for k, v in record["properties"].items() if k not in SYSTEM_PROPERTIES},
+                 "associations": {to: list(links) for to in OBJECT_TYPES
+                                  if (links := self.linked(int(owner), kind, record["id"], to))}}
+                for owner, record in self.store.everything(kind)
+            ]  # fmt: skip
+        return tables | self.webhooks.tables()
 
     def _webhook_settings(self) -> Response:
         if request.method == "POST":
@@ -282,6 +235,5 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
             self.webhooks.configure(
                 target_url=body.get("target_url"), subscriptions=body.get("subscriptions")
             )
-        settings = self.webhooks.settings()
-        settings["deliveries"] = self.webhooks.tables()["webhook_deliveries"]
-        return self.json(settings)
+        deliveries = self.webhooks.tables()["webhook_deliveries"]
+        return self.json({**self.webhooks.settings(), "deliveries": deliveries})

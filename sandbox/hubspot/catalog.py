@@ -11,51 +11,36 @@ from typing import Any
 
 from flask import Response, request
 
-OBJECT_TYPES = ("deals", "contacts", "companies", "line_items", "products")
-SINGULAR = {
-    "deals": "deal", "contacts": "contact", "companies": "company",
-    "line_items": "line_item", "products": "product",
-}  # fmt: skip
+SINGULAR = {"deals": "deal", "contacts": "contact", "companies": "company",
+            "line_items": "line_item", "products": "product"}  # fmt: skip
+OBJECT_TYPES = tuple(SINGULAR)
 # Names and objectTypeIds HubSpot accepts in a path; the deals spec itself only knows "0-3".
 TYPE_IDS = {"deals": "0-3", "contacts": "0-1", "companies": "0-2", "line_items": "0-8",
             "products": "0-7"}  # fmt: skip
-TYPE_ALIASES = {
-    alias: object_type
-    for object_type in OBJECT_TYPES
-    for alias in (object_type, SINGULAR[object_type], TYPE_IDS[object_type])
-}
-
+TYPE_ALIASES = {a: kind for kind in OBJECT_TYPES for a in (kind, SINGULAR[kind], TYPE_IDS[kind])}
 # What HubSpot answers when a read names no `properties`.
-DEFAULT_PROPERTIES = {
-    "deals": ("amount", "closedate", "createdate", "dealname", "dealstage",
-              "hs_lastmodifieddate", "hs_object_id", "pipeline"),
-    "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate",
-                 "lastname"),
-    "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
-    "line_items": ("createdate", "hs_lastmodifieddate", "hs_object_id", "name", "price",
-                   "quantity"),
-    "products": ("createdate", "description", "hs_lastmodifieddate", "hs_object_id", "name",
-                 "price"),
-}  # fmt: skip
-
+DEFAULT_PROPERTIES = {kind: ("createdate", "hs_object_id", *names.split()) for kind, names in {
+    "deals": "amount closedate dealname dealstage hs_lastmodifieddate pipeline",
+    "contacts": "email firstname lastmodifieddate lastname",
+    "companies": "domain hs_lastmodifieddate name",
+    "line_items": "hs_lastmodifieddate name price quantity",
+    "products": "description hs_lastmodifieddate name price",
+}.items()}  # fmt: skip
 # HubSpot default properties per object (a subset); anything else is PROPERTY_DOESNT_EXIST.
-KNOWN_PROPERTIES = {
-    "deals": {"dealname", "amount", "dealstage", "pipeline", "closedate", "dealtype",
-              "description", "deal_currency_code", "hubspot_owner_id", "hs_priority",
-              "hs_deal_stage_probability", "hs_is_closed", "hs_is_closed_won"},
-    "contacts": {"email", "firstname", "lastname", "phone", "mobilephone", "company",
-                 "jobtitle", "address", "city", "zip", "state", "country", "website",
-                 "lifecyclestage", "hubspot_owner_id", "salutation"},
-    "companies": {"name", "domain", "address", "address2", "city", "zip", "state", "country",
-                  "phone", "website", "industry", "description", "lifecyclestage",
-                  "hubspot_owner_id", "numberofemployees", "annualrevenue"},
-    "line_items": {"name", "description", "quantity", "price", "amount", "hs_sku",
-                   "hs_product_id", "discount", "hs_discount_percentage",
-                   "hs_line_item_currency_code", "recurringbillingfrequency",
-                   "hs_recurring_billing_period", "hs_cost_of_goods_sold", "hs_position_on_quote"},
-    "products": {"name", "description", "price", "hs_sku", "hs_cost_of_goods_sold",
-                 "recurringbillingfrequency", "hs_recurring_billing_period", "hs_product_type"},
-}  # fmt: skip
+KNOWN_PROPERTIES = {kind: set(names.split()) for kind, names in {
+    "deals": "dealname amount dealstage pipeline closedate dealtype description hs_priority "
+             "deal_currency_code hubspot_owner_id hs_deal_stage_probability hs_is_closed "
+             "hs_is_closed_won",
+    "contacts": "email firstname lastname phone mobilephone company jobtitle address city zip "
+                "state country website lifecyclestage hubspot_owner_id salutation",
+    "companies": "name domain address address2 city zip state country phone website industry "
+                 "description lifecyclestage hubspot_owner_id numberofemployees annualrevenue",
+    "line_items": "name description quantity price amount hs_sku hs_product_id discount "
+                  "hs_discount_percentage hs_line_item_currency_code recurringbillingfrequency "
+                  "hs_recurring_billing_period hs_cost_of_goods_sold hs_position_on_quote",
+    "products": "name description price hs_sku hs_cost_of_goods_sold recurringbillingfrequency "
+                "hs_recurring_billing_period hs_product_type",
+}.items()}  # fmt: skip
 # The group HubSpot files its own properties of an object under.
 DEFAULT_GROUPS = {t: f"{SINGULAR[t].replace('_', '')}information" for t in OBJECT_TYPES}
 SYSTEM_PROPERTIES = {"hs_object_id", "createdate", "hs_lastmodifieddate", "lastmodifieddate"}
@@ -67,21 +52,17 @@ ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, int | None]] = {
     ("deals", "line_items"): (19, None), ("line_items", "deals"): (20, None),
     ("contacts", "companies"): (279, 1), ("companies", "contacts"): (280, 2),
 }  # fmt: skip
+PRIMARY_TYPE_IDS = {primary for _, primary in ASSOCIATION_TYPES.values() if primary}
+PAIR_OF_TYPE_ID = {i: pair for pair, ids in ASSOCIATION_TYPES.items() for i in ids if i}
+# The v3 names: "deal_to_company" (primary), "deal_to_company_unlabeled" beside a primary.
 TYPE_NAMES = {
-    1: "contact_to_company", 2: "company_to_contact", 3: "deal_to_contact",
-    4: "contact_to_deal", 5: "deal_to_company", 6: "company_to_deal", 19: "deal_to_line_item",
-    20: "line_item_to_deal", 279: "contact_to_company_unlabeled",
-    280: "company_to_contact_unlabeled", 341: "deal_to_company_unlabeled",
-    342: "company_to_deal_unlabeled",
+    i: f"{SINGULAR[a]}_to_{SINGULAR[b]}" + ("_unlabeled" if primary and i != primary else "")
+    for (a, b), (unlabeled, primary) in ASSOCIATION_TYPES.items()
+    for i in (unlabeled, primary) if i
 }  # fmt: skip
-PRIMARY_TYPE_IDS = {1, 2, 5, 6}
-PAIR_OF_TYPE_ID = {
-    type_id: pair for pair, ids in ASSOCIATION_TYPES.items() for type_id in ids if type_id
-}
 
-
-# (rule, endpoint name, view, method) for `HubSpotSandbox.register_routes`.
-Route = tuple[str, str, Callable[..., Response], str]
+# (method, rule, endpoint name, view) for `HubSpotSandbox.register_routes`.
+Route = tuple[str, str, str, Callable[..., Response]]
 
 
 def request_body() -> dict[str, Any]:
@@ -96,15 +77,12 @@ class HubSpotValidationError(Exception):
 
     def __init__(self, message: str, status: int = 400, **extra: Any) -> None:
         super().__init__(message)
-        self.message = message
-        self.status = status
-        self.extra = extra
+        self.message, self.status, self.extra = message, status, extra
 
 
 def iso(epoch: float) -> str:
-    return (
-        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    moment = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+    return moment.replace("+00:00", "Z")
 
 
 def resolve_type(name: str) -> str:
@@ -114,83 +92,50 @@ def resolve_type(name: str) -> str:
     return TYPE_ALIASES[name]
 
 
-# The portal's deal pipelines: (id, label, stages as (id, label, probability)).
-_SALES = (
-    ("appointmentscheduled", "Appointment Scheduled", "0.2"),
-    ("qualifiedtobuy", "Qualified To Buy", "0.4"),
-    ("presentationscheduled", "Presentation Scheduled", "0.6"),
-    ("decisionmakerboughtin", "Decision Maker Bought-In", "0.8"),
-    ("contractsent", "Contract Sent", "0.9"),
-    ("closedwon", "Closed Won", "1.0"),
-    ("closedlost", "Closed Lost", "0.0"),
-)
-# A customer's own pipeline: two won stages, so "won" cannot mean one fixed stage id.
-_PROJECTS = (
-    ("98765001", "Angebot verschickt", "0.5"),
-    ("98765002", "Auftrag erteilt", "1.0"),
-    ("98765003", "Bezahlt", "1.0"),
-    ("98765004", "Verloren", "0.0"),
-)
-
-
-def _stage(stage_id: str, label: str, order: int, probability: str) -> dict[str, Any]:
-    closed = probability in ("1.0", "0.0")
-    return {
-        "id": stage_id,
-        "label": label,
-        "displayOrder": order,
-        # Metadata values are strings, as the live API sends them.
-        "metadata": {"isClosed": "true" if closed else "false", "probability": probability},
-        "createdAt": iso(0),  # HubSpot: "stages on default pipelines have createdAt = 0"
-        "updatedAt": iso(0),
-        "archived": False,
-        "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
-    }
+# The portal's deal pipelines: (id, label, created, stages as "id:probability:label").
+# The second is a customer's own: two won stages, so "won" cannot mean one fixed stage id.
+PIPELINES = (
+    ("default", "Sales Pipeline", iso(0), (
+        "appointmentscheduled:0.2:Appointment Scheduled", "qualifiedtobuy:0.4:Qualified To Buy",
+        "presentationscheduled:0.6:Presentation Scheduled",
+        "decisionmakerboughtin:0.8:Decision Maker Bought-In", "contractsent:0.9:Contract Sent",
+        "closedwon:1.0:Closed Won", "closedlost:0.0:Closed Lost")),
+    ("98765000", "Projektgeschäft", "2024-03-01T09:00:00.000Z", (
+        "98765001:0.5:Angebot verschickt", "98765002:1.0:Auftrag erteilt",
+        "98765003:1.0:Bezahlt", "98765004:0.0:Verloren")),
+)  # fmt: skip
 
 
 def default_pipelines() -> list[dict[str, Any]]:
-    pipelines = []
-    for order, (pipeline_id, label, stages, created) in enumerate(
-        (
-            ("default", "Sales Pipeline", _SALES, iso(0)),
-            ("98765000", "Projektgeschäft", _PROJECTS, "2024-03-01T09:00:00.000Z"),
-        )
-    ):
-        pipelines.append(
-            {
-                "id": pipeline_id,
-                "label": label,
-                "displayOrder": order,
-                "stages": [_stage(s, name, i, p) for i, (s, name, p) in enumerate(stages)],
-                "createdAt": created,
-                "updatedAt": created,
-                "archived": False,
-            }
-        )
-    return pipelines
+    def stage(order: int, text: str) -> dict[str, Any]:
+        stage_id, probability, label = text.split(":", 2)
+        closed = "true" if probability in ("1.0", "0.0") else "false"
+        # Metadata values are strings, as the live API sends them; "stages on default
+        # pipelines have createdAt = 0" (HubSpot's pipelines guide).
+        return {"id": stage_id, "label": label, "displayOrder": order,
+                "metadata": {"isClosed": closed, "probability": probability},
+                "createdAt": iso(0), "updatedAt": iso(0), "archived": False,
+                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT"}  # fmt: skip
+
+    return [
+        {"id": pid, "label": label, "displayOrder": order,
+         "stages": [stage(i, s) for i, s in enumerate(stages)],
+         "createdAt": created, "updatedAt": created, "archived": False}
+        for order, (pid, label, created, stages) in enumerate(PIPELINES)
+    ]  # fmt: skip
 
 
 def batch_error(message: str, context: dict[str, list[str]]) -> dict[str, Any]:
-    return {
-        "status": "error",
-        "category": "OBJECT_NOT_FOUND",
-        "message": message,
-        "context": context,
-        "errors": [],
-        "links": {},
-    }
+    return {"status": "error", "category": "OBJECT_NOT_FOUND", "message": message,
+            "context": context, "errors": [], "links": {}}  # fmt: skip
 
 
 def batch_answer(
     started: float, results: list[Any], errors: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], int]:
     """A batch endpoint's answer: 200 when every input was found, else 207 with the errors."""
-    answer: dict[str, Any] = {
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": iso(started),
-        "completedAt": iso(time.time()),
-    }
+    answer = {"status": "COMPLETE", "results": results, "startedAt": iso(started),
+              "completedAt": iso(time.time())}  # fmt: skip
     if not errors:
         return answer, 200
     return {**answer, "numErrors": len(errors), "errors": errors}, 207

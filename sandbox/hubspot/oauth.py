@@ -1,6 +1,6 @@
 """HubSpot's OAuth authorization server (oauth-v1 and the specs' securitySchemes): the consent
-page, the token endpoint (code with PKCE, refresh), token information, refresh-token deletion,
-and the check of the bearer token every API call carries."""
+page, the token endpoint (code with PKCE, refresh), access token information, refresh-token
+deletion, and the check of the bearer token every API call carries."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 from flask import Request, Response, g, redirect, request
@@ -28,12 +27,7 @@ AUTH_NOT_FOUND = (
 # The consent screen lives on app.hubspot.com in real life; it is in no API spec, only in
 # the specs' securitySchemes (authorizationUrl https://app.hubspot.com/oauth/authorize).
 CONSENT_ENDPOINTS = frozenset({"oauth_authorize", "oauth_decide"})
-OAUTH_ENDPOINTS = CONSENT_ENDPOINTS | {
-    "oauth_token",
-    "oauth_access_token_info",
-    "oauth_refresh_token_info",
-    "oauth_refresh_token_delete",
-}
+OAUTH_ENDPOINTS = CONSENT_ENDPOINTS | {"oauth_token", "oauth_access_token", "oauth_revoke"}
 
 
 @dataclass
@@ -59,17 +53,11 @@ class RefreshToken:
 
 @dataclass
 class AuthorizationCode:
-    code: str
     portal_id: int
     redirect_uri: str
     scopes: list[str]
     code_challenge: str
     expires_at: float
-
-
-def _pkce_matches(verifier: str, challenge: str) -> bool:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return digest.rstrip(b"=").decode() == challenge
 
 
 class OAuthServer(VendorSandbox):
@@ -96,19 +84,12 @@ class OAuthServer(VendorSandbox):
             self.refresh_tokens: dict[str, RefreshToken] = {}
 
     def oauth_routes(self) -> list[Route]:
-        refresh = "/oauth/v1/refresh-tokens/<token>"
         return [
-            ("/oauth/authorize", "oauth_authorize", self._authorize, "GET"),
-            ("/oauth/authorize", "oauth_decide", self._decide, "POST"),
-            ("/oauth/v1/token", "oauth_token", self._token, "POST"),
-            (
-                "/oauth/v1/access-tokens/<token>",
-                "oauth_access_token_info",
-                self._access_info,
-                "GET",
-            ),
-            (refresh, "oauth_refresh_token_info", self._refresh_info, "GET"),
-            (refresh, "oauth_refresh_token_delete", self._refresh_delete, "DELETE"),
+            ("GET", "/oauth/authorize", "oauth_authorize", self._authorize),
+            ("POST", "/oauth/authorize", "oauth_decide", self._decide),
+            ("POST", "/oauth/v1/token", "oauth_token", self._token),
+            ("GET", "/oauth/v1/access-tokens/<token>", "oauth_access_token", self._access_info),
+            ("DELETE", "/oauth/v1/refresh-tokens/<token>", "oauth_revoke", self._revoke),
         ]
 
     def issue_token(
@@ -151,25 +132,24 @@ class OAuthServer(VendorSandbox):
         problem = self._authorize_problem(params)
         if problem:
             return pages.page("error", "Authorization error", 400, message=problem)
-        scopes = params["scope"].split()
         return pages.page(
             "consent", "Choose an account", app_name=self.app_name, portals=self.portals,
-            params=params, scopes=scopes,
+            params=params, scopes=params["scope"].split(),
         )  # fmt: skip
 
     def _authorize_problem(self, params: Mapping[str, str]) -> str:
-        if params.get("client_id") != self.client_id:
-            return "Unknown client_id."
         redirect_uri = params.get("redirect_uri", "")
-        # No configured redirect URIs: any is accepted.
-        if not redirect_uri or (self.redirect_uris and redirect_uri not in self.redirect_uris):
-            return "The redirect_uri does not match the app's redirect URLs."
-        if not params.get("scope", "").split():
-            return "The scope parameter is required."
         method = params.get("code_challenge_method")
-        if params.get("code_challenge") and method not in (None, "S256"):
-            return "Only code_challenge_method=S256 is supported."
-        return ""
+        problems = {
+            "Unknown client_id.": params.get("client_id") != self.client_id,
+            # No configured redirect URIs: any is accepted.
+            "The redirect_uri does not match the app's redirect URLs.": not redirect_uri
+            or bool(self.redirect_uris and redirect_uri not in self.redirect_uris),
+            "The scope parameter is required.": not params.get("scope", "").split(),
+            "Only code_challenge_method=S256 is supported.": bool(params.get("code_challenge"))
+            and method not in (None, "S256"),
+        }
+        return next((message for message, failed in problems.items() if failed), "")
 
     def _decide(self) -> Response:
         form = request.form
@@ -178,17 +158,12 @@ class OAuthServer(VendorSandbox):
             return pages.page("error", "Authorization error", 400, message=problem)
         answer: dict[str, str] = {"error": "access_denied"}
         if form.get("decision") == "approve" and int(form.get("portal_id", 0)) in self.portals:
-            code = AuthorizationCode(
-                str(uuid.uuid4()),
-                int(form["portal_id"]),
-                form["redirect_uri"],
-                form["scope"].split(),
-                form.get("code_challenge", ""),
-                time.time() + 600,
-            )
+            answer = {"code": str(uuid.uuid4())}
             with self.lock:
-                self.codes[code.code] = code
-            answer = {"code": code.code}
+                self.codes[answer["code"]] = AuthorizationCode(
+                    int(form["portal_id"]), form["redirect_uri"], form["scope"].split(),
+                    form.get("code_challenge", ""), time.time() + 600,
+                )  # fmt: skip
         if "state" in form:
             answer["state"] = form["state"]
         separator = "&" if "?" in form["redirect_uri"] else "?"
@@ -200,11 +175,8 @@ class OAuthServer(VendorSandbox):
         # The token endpoint answers with its own `status` codes (BAD_AUTH_CODE, ...);
         # `category` is added because the spec's Error schema requires it.
         category = "VALIDATION_ERROR" if http_status == 400 else "OBJECT_NOT_FOUND"
-        return self.json(
-            {"status": status, "message": message, "correlationId": str(uuid.uuid4()),
-             "category": category},
-            http_status,
-        )  # fmt: skip
+        body = {"status": status, "message": message, "correlationId": str(uuid.uuid4())}
+        return self.json({**body, "category": category}, http_status)
 
     def _token(self) -> Response:
         form = request.form
@@ -225,18 +197,11 @@ class OAuthServer(VendorSandbox):
             return refresh
         access = self.issue_token(refresh.portal_id, scopes=refresh.scopes)
         # HubSpot keeps the refresh token: the same one comes back on every refresh.
-        return self.json(
-            {
-                "token_type": "bearer",
-                "refresh_token": refresh.token,
-                "access_token": access,
-                "expires_in": int(self.access_token_lifetime),
-                "token_use": "access_token",
-                "hub_id": refresh.portal_id,
-                "user_id": refresh.user_id,
-                "scopes": refresh.scopes,
-            }
-        )
+        return self.json({
+            "token_type": "bearer", "refresh_token": refresh.token, "access_token": access,
+            "expires_in": int(self.access_token_lifetime), "token_use": "access_token",
+            "hub_id": refresh.portal_id, "user_id": refresh.user_id, "scopes": refresh.scopes,
+        })  # fmt: skip
 
     def _redeem(self, form: Mapping[str, str]) -> RefreshToken | Response:
         """A code used once: its refresh token, or the token endpoint's refusal."""
@@ -244,12 +209,11 @@ class OAuthServer(VendorSandbox):
         if code is None or code.expires_at < time.time():
             return self._oauth_error("BAD_AUTH_CODE", "missing or unknown auth code")
         if form.get("redirect_uri") != code.redirect_uri:
-            return self._oauth_error(
-                "BAD_REDIRECT_URI", "redirect URI does not match initial auth code URL"
-            )
-        if code.code_challenge and not _pkce_matches(
-            form.get("code_verifier", ""), code.code_challenge
-        ):
+            message = "redirect URI does not match initial auth code URL"
+            return self._oauth_error("BAD_REDIRECT_URI", message)
+        verifier = form.get("code_verifier", "").encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
+        if code.code_challenge and digest.decode() != code.code_challenge:
             return self._oauth_error("BAD_AUTH_CODE", "code_verifier does not match")
         refresh = RefreshToken(
             str(uuid.uuid4()), code.portal_id, code.scopes, self.user, self.user_id, self.client_id
@@ -257,46 +221,20 @@ class OAuthServer(VendorSandbox):
         self.refresh_tokens[refresh.token] = refresh
         return refresh
 
-    def _token_info(self, token: str, found: AccessToken | RefreshToken) -> dict[str, Any]:
-        slug = re.sub(r"[^a-z0-9]+", "-", self.portals[found.portal_id].lower()).strip("-")
-        return {
-            "token": token,
-            "user": found.user,
-            "hub_domain": f"{slug}.example",
-            "scopes": found.scopes,
-            "hub_id": found.portal_id,
-        }
-
     def _access_info(self, token: str) -> Response:
         with self.lock:
             access = self.access_tokens.get(token)
         if access is None or access.private_app or access.expires_at <= time.time():
             return self._oauth_error("NOT_FOUND", "Token not found", 404)
-        return self.json(
-            {
-                **self._token_info(token, access),
-                "app_id": self.app_id,
-                "expires_in": int(access.expires_at - time.time()),
-                "user_id": access.user_id,
-                "token_type": "access",
-            }
-        )
+        slug = re.sub(r"[^a-z0-9]+", "-", self.portals[access.portal_id].lower()).strip("-")
+        return self.json({
+            "token": token, "user": access.user, "hub_domain": f"{slug}.example",
+            "scopes": access.scopes, "hub_id": access.portal_id, "app_id": self.app_id,
+            "expires_in": int(access.expires_at - time.time()), "user_id": access.user_id,
+            "token_type": "access",
+        })  # fmt: skip
 
-    def _refresh_info(self, token: str) -> Response:
-        with self.lock:
-            refresh = self.refresh_tokens.get(token)
-        if refresh is None:
-            return self._oauth_error("NOT_FOUND", "Token not found", 404)
-        return self.json(
-            {
-                **self._token_info(token, refresh),
-                "client_id": refresh.client_id,
-                "user_id": refresh.user_id,
-                "token_type": "refresh",
-            }
-        )
-
-    def _refresh_delete(self, token: str) -> Response:
+    def _revoke(self, token: str) -> Response:
         with self.lock:
             if self.refresh_tokens.pop(token, None) is None:
                 return self._oauth_error("NOT_FOUND", "Token not found", 404)

@@ -1,5 +1,6 @@
 """The CRM objects API (crm-*-v3: list, read, create, update, archive, batch read, search) and
-the associations v4 reads, with HubSpot's validation of property values and links."""
+the associations v4 list, with HubSpot's checks of property values and links that its spec
+files cannot state."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 
 from flask import Response, g, request
 
-from sandbox.hubspot import search
 from sandbox.hubspot.catalog import (
     PAIR_OF_TYPE_ID,
     PRIMARY_TYPE_IDS,
@@ -24,14 +24,13 @@ from sandbox.hubspot.catalog import (
     resolve_type,
 )
 from sandbox.hubspot.records import CrmRecords
-from sandbox.store import BadPaging, CursorPaging, Record
+from sandbox.store import CursorPaging, Record
 
 # A list's `after` is the id of the last object seen; search and associations count positions.
 LIST_PAGING = CursorPaging(default_limit=10, max_limit=100, cursor_kind="id")
 ASSOCIATION_PAGING = CursorPaging(default_limit=500, max_limit=500)
-# The 1,000-id limit is in HubSpot's associations v4 guide, not in the spec.
-ASSOCIATION_BATCH_LIMIT = 1000
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_FILTER_GROUPS = 6  # "Up to 6 groups": prose in the search spec, not its schema
 
 
 def _list_arg(name: str) -> list[str]:
@@ -42,10 +41,8 @@ def _archived() -> bool:
     return request.args.get("archived", "false") == "true"
 
 
-def _stringify(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    return "" if value is None else str(value)
+def _next(page_cursor: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "paging": {"next": {"after": page_cursor}}} if page_cursor else body
 
 
 class CrmObjects(CrmRecords):
@@ -55,79 +52,62 @@ class CrmObjects(CrmRecords):
     search_page_limit = 200
 
     def object_routes(self) -> list[Route]:
-        objects = "/crm/v3/objects/<object_type>"
+        objects, one = "/crm/v3/objects/<object_type>", "/crm/v3/objects/<object_type>/<object_id>"
         return [
-            (objects, "crm_list", self._list, "GET"),
-            (objects, "crm_create", self._create, "POST"),
-            (f"{objects}/batch/read", "crm_batch_read", self._batch_read, "POST"),
-            (f"{objects}/search", "crm_search", self._search, "POST"),
-            (f"{objects}/<object_id>", "crm_get", self._get, "GET"),
-            (f"{objects}/<object_id>", "crm_update", self._update, "PATCH"),
-            (f"{objects}/<object_id>", "crm_archive", self._archive, "DELETE"),
-            ("/crm/v4/objects/<object_type>/<object_id>/associations/<to_type>",
-             "associations_list", self._associations_list, "GET"),
-            ("/crm/v4/associations/<object_type>/<to_type>/batch/read",
-             "associations_batch_read", self._associations_batch_read, "POST"),
+            ("GET", objects, "crm_list", self._list),
+            ("POST", objects, "crm_create", self._create),
+            ("POST", f"{objects}/batch/read", "crm_batch_read", self._batch_read),
+            ("POST", f"{objects}/search", "crm_search", self._search),
+            ("GET", one, "crm_get", self._get),
+            ("PATCH", one, "crm_update", self._update),
+            ("DELETE", one, "crm_archive", self._archive),
+            ("GET", "/crm/v4/objects/<object_type>/<object_id>/associations/<to_type>",
+             "associations_list", self._associations_list),
         ]  # fmt: skip
 
-    def _render_asked(self, object_type: str, record: Record) -> dict[str, Any]:
-        return self.render_object(
-            object_type,
-            record,
-            _list_arg("properties"),
-            history=_list_arg("propertiesWithHistory"),
-            associations=_list_arg("associations"),
-        )
+    def _rendered(self, kind: str, record: Record) -> dict[str, Any]:
+        properties, associations = _list_arg("properties"), _list_arg("associations")
+        return self.render_object(kind, record, properties, associations)
 
     def _list(self, object_type: str) -> Response:
         kind, archived = resolve_type(object_type), _archived()
         after = request.args.get("after", "")
-        if not after.isdigit() and after:
-            raise BadPaging("after is not a cursor this list handed out")
-        rows = self.store.select(
-            kind,
-            self.owner(),
-            where=lambda r: r["archived"] == archived and int(r["id"]) > int(after or 0),
-        )
+        if after and not after.isdigit():
+            raise HubSpotValidationError("after is not a cursor this list handed out")
+        # Ids grow, so the cursor stays good when its object has been archived meanwhile.
+        rows = self.store.select(kind, self.owner(), where=lambda r: r["archived"] == archived
+                                 and int(r["id"]) > int(after or 0))  # fmt: skip
         page = LIST_PAGING.cut(rows, {"limit": request.args.get("limit", "")})
-        body: dict[str, Any] = {"results": [self._render_asked(kind, r) for r in page.items]}
-        if page.next_cursor:
-            body["paging"] = {
-                "next": {"after": page.next_cursor, "link": f"?after={page.next_cursor}"}
-            }
+        body: dict[str, Any] = {"results": [self._rendered(kind, r) for r in page.items]}
+        cursor = page.next_cursor
+        if cursor:
+            body["paging"] = {"next": {"after": cursor, "link": f"?after={cursor}"}}
         return self.json(body)
 
     def _get(self, object_type: str, object_id: str) -> Response:
         kind = resolve_type(object_type)
-        record = self.find(kind, object_id, request.args.get("idProperty", ""))
-        if record["archived"] != _archived():
-            raise HubSpotValidationError("resource not found", 404)
-        return self.json(self._render_asked(kind, record))
+        record = self.find(kind, object_id, request.args.get("idProperty", ""), _archived())
+        return self.json(self._rendered(kind, record))
 
     def _create(self, object_type: str) -> Response:
-        kind = resolve_type(object_type)
-        body = request_body()
+        kind, body = resolve_type(object_type), request_body()
         properties = self._valid_properties(kind, body.get("properties") or {})
         links = self._valid_links(kind, body.get("associations") or [])
         email = properties.get("email") if kind == "contacts" else None
         existing = self.lookup(kind, email, "email") if email else None
         if existing:
-            raise HubSpotValidationError(
-                f"Contact already exists. Existing ID: {existing['id']}", 409
-            )
+            message = f"Contact already exists. Existing ID: {existing['id']}"
+            raise HubSpotValidationError(message, 409)
         record = self.create_object(g.portal_id, kind, properties, "INTEGRATION")
         for to_type, to_id, type_id in links:
-            primary = type_id in PRIMARY_TYPE_IDS
-            self.associate(g.portal_id, kind, record["id"], to_type, to_id, primary,
-                           change_source="INTEGRATION")  # fmt: skip
+            self.associate(g.portal_id, kind, record["id"], to_type, to_id,
+                           type_id in PRIMARY_TYPE_IDS, change_source="INTEGRATION")  # fmt: skip
         self.after_commit()
         return self.json(self.render_object(kind, record), 201)
 
     def _update(self, object_type: str, object_id: str) -> Response:
         kind = resolve_type(object_type)
         record = self.find(kind, object_id, request.args.get("idProperty", ""))
-        if record["archived"]:
-            raise HubSpotValidationError("resource not found", 404)
         raw = request_body().get("properties") or {}
         properties = self._valid_properties(kind, raw, record["properties"])
         updated = self.update_object(g.portal_id, kind, record["id"], properties, "INTEGRATION")
@@ -135,84 +115,91 @@ class CrmObjects(CrmRecords):
 
     def _archive(self, object_type: str, object_id: str) -> Response:
         kind = resolve_type(object_type)
-        if not self.find(kind, object_id)["archived"]:
+        record = self.lookup(kind, object_id)
+        if record is None:
+            raise HubSpotValidationError("resource not found", 404)
+        if not record["archived"]:
             self.archive_object(g.portal_id, kind, object_id, "INTEGRATION")
         return Response(status=204)
 
     def _batch_read(self, object_type: str) -> Response:
-        kind, started = resolve_type(object_type), time.time()
-        body = request_body()
+        kind, started, body = resolve_type(object_type), time.time(), request_body()
         inputs = body.get("inputs") or []
         if len(inputs) > self.batch_limit:
-            raise HubSpotValidationError(
-                f"Batch input must be an array of at most {self.batch_limit} inputs"
-            )
+            message = f"Batch input must be an array of at most {self.batch_limit} inputs"
+            raise HubSpotValidationError(message)
         results, missing = [], []
         for item in inputs:
             object_id = str(item.get("id", "")) if isinstance(item, dict) else ""
             record = self.lookup(kind, object_id, body.get("idProperty", ""))
             if record is None or record["archived"] != _archived():
                 missing.append(object_id)
-                continue
-            history = body.get("propertiesWithHistory") or []
-            results.append(
-                self.render_object(kind, record, body.get("properties") or [], history=history)
-            )
-        errors = [
-            batch_error(
-                f"Could not get some {SINGULAR[kind].upper()} objects, they may be deleted or "
-                "not exist. Check that ids are valid.",
-                {"ids": missing},
-            )
-        ]
-        return self.json(*batch_answer(started, results, errors if missing else []))
+            else:
+                results.append(self.render_object(kind, record, body.get("properties") or []))
+        message = (f"Could not get some {SINGULAR[kind].upper()} objects, they may be deleted or "
+                   "not exist. Check that ids are valid.")  # fmt: skip
+        errors = [batch_error(message, {"ids": missing})] if missing else []
+        return self.json(*batch_answer(started, results, errors))
+
+    # -- search (HubSpot's "Search the CRM" guide) ----------------------------------------
 
     def _search(self, object_type: str) -> Response:
+        """Filter groups ORed, their filters ANDed, a free-text `query`, and sorts."""
         kind, body = resolve_type(object_type), request_body()
+        groups = body.get("filterGroups") or []
+        if len(groups) > MAX_FILTER_GROUPS:
+            message = f"filterGroups: at most {MAX_FILTER_GROUPS} groups are allowed"
+            raise HubSpotValidationError(message)
+        query = str(body.get("query") or "").lower()
+        hits = [
+            record
+            for record in self.store.select(kind, self.owner(), where=lambda r: not r["archived"])
+            if (not groups or any(all(_matches(record, f) for f in group.get("filters") or [])
+                                  for group in groups))
+            and (not query or any(query in v.lower() for v in record["properties"].values()))
+        ]  # fmt: skip
+        for sort in reversed(body.get("sorts") or []):
+            # The spec types a sort as a string ("-createdate" = descending); the live API
+            # documents {"propertyName", "direction"}. Both are understood.
+            if isinstance(sort, dict):
+                descending = sort.get("direction") == "DESCENDING"
+                sort = ("-" if descending else "") + str(sort.get("propertyName", ""))
+            name = str(sort).lstrip("-")
+            hits.sort(key=lambda r, n=name: _sort_key(r["properties"].get(n)),  # type: ignore[misc]
+                      reverse=str(sort).startswith("-"))  # fmt: skip
         paging = CursorPaging(default_limit=10, max_limit=self.search_page_limit)
-        live = self.store.select(kind, self.owner(), where=lambda r: not r["archived"])
-        hits = search.found(live, body)
         args = {"limit": str(body.get("limit", "")), "after": str(body.get("after") or "")}
         page = paging.cut(hits, args)
-        answer: dict[str, Any] = {
-            "total": len(hits),
-            "results": [
-                self.render_object(kind, r, body.get("properties") or []) for r in page.items
-            ],
-        }
-        if page.next_cursor:
-            answer["paging"] = {"next": {"after": page.next_cursor}}
-        return self.json(answer)
+        results = [self.render_object(kind, r, body.get("properties") or []) for r in page.items]
+        return self.json(_next(page.next_cursor, {"total": len(hits), "results": results}))
 
-    # -- validation ----------------------------------------------------------------------
+    # -- HubSpot's checks beyond the spec ------------------------------------------------
 
     def _valid_properties(
         self, kind: str, raw: Mapping[str, Any], current: Mapping[str, str] | None = None
     ) -> dict[str, str]:
-        properties = {k: _stringify(v) for k, v in raw.items()}
+        def text(value: Any) -> str:
+            if isinstance(value, bool):
+                return str(value).lower()
+            return "" if value is None else str(value)
+
+        properties = {k: text(v) for k, v in raw.items()}
         known = self.property_names(g.portal_id, kind)
-        problems = []
-        for name, value in properties.items():
-            if name not in known:
-                problems.append(
-                    (name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
-                )
-            elif name == "email" and value and not EMAIL.fullmatch(value):
-                problems.append((name, "INVALID_EMAIL", f"Email address {value} is invalid"))
+        problems = [(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
+                    for name in properties if name not in known]  # fmt: skip
+        email = properties.get("email")
+        if "email" in known and email and not EMAIL.fullmatch(email):
+            problems.append(("email", "INVALID_EMAIL", f"Email address {email} is invalid"))
         if kind == "deals":
             problems += self._deal_stage_problems(properties, current or {})
         if problems:
-            detail = [
-                {"isValid": False, "message": message, "error": code, "name": name}
-                for name, code, message in problems
-            ]
+            detail = [{"isValid": False, "message": message, "error": code, "name": name}
+                      for name, code, message in problems]  # fmt: skip
             raise HubSpotValidationError(
                 f"Property values were not valid: {json.dumps(detail, separators=(',', ':'))}",
-                errors=[
-                    {"message": message, "code": code, "context": {"propertyName": [name]}}
-                    for name, code, message in problems
-                ],
-            )
+                errors=[{"message": message, "code": code, "context": {"propertyName": [name]}}
+                        for name, code, message in problems],
+            )  # fmt: skip
         return properties
 
     def _deal_stage_problems(
@@ -223,11 +210,9 @@ class CrmObjects(CrmRecords):
         if pipeline is None:
             message = f"{pipeline_id} was not one of the allowed options"
             return [("pipeline", "INVALID_OPTION", message)]
-        stage = properties.get("dealstage")
-        stage_ids = [s["id"] for s in pipeline["stages"]]
+        stage, stage_ids = properties.get("dealstage"), [s["id"] for s in pipeline["stages"]]
         if stage is not None and stage not in stage_ids:
-            allowed = ", ".join(stage_ids)
-            message = f"{stage} was not one of the allowed options: [{allowed}]"
+            message = f"{stage} was not one of the allowed options: [{', '.join(stage_ids)}]"
             return [("dealstage", "INVALID_OPTION", message)]
         return []
 
@@ -242,8 +227,8 @@ class CrmObjects(CrmRecords):
                 pair = PAIR_OF_TYPE_ID.get(type_id)
                 if category != "HUBSPOT_DEFINED" or pair is None or pair[0] != kind:
                     raise HubSpotValidationError(
-                        f"{category} {type_id} is not a valid association type between "
-                        f"{kind} and the target object"
+                        f"{category} {type_id} is not a valid association type between {kind} "
+                        "and the target object"
                     )
                 if self.store.find(pair[1], self.owner(), to_id) is None:
                     raise HubSpotValidationError(
@@ -252,46 +237,53 @@ class CrmObjects(CrmRecords):
                 links.append((pair[1], to_id, type_id))
         return links
 
-    # -- associations v4 -----------------------------------------------------------------
-
-    @staticmethod
-    def _labelled(to_id: str, type_ids: list[int]) -> dict[str, Any]:
-        return {
-            "toObjectId": to_id,  # the spec's type; the live API is said to send a number
-            "associationTypes": [
-                {"category": "HUBSPOT_DEFINED", "typeId": t, "label": "Primary"}
-                if t in PRIMARY_TYPE_IDS
-                else {"category": "HUBSPOT_DEFINED", "typeId": t}  # label null live; omitted
-                for t in type_ids
-            ],
-        }
-
     def _associations_list(self, object_type: str, object_id: str, to_type: str) -> Response:
-        links = self.linked(
-            g.portal_id, resolve_type(object_type), object_id, resolve_type(to_type)
-        )
-        rows = [self._labelled(to_id, types) for to_id, types in links.items()]
+        kind, target = resolve_type(object_type), resolve_type(to_type)
+        links = self.linked(g.portal_id, kind, object_id, target)
+        rows = [
+            # toObjectId: the spec's type (a string); the live API is said to send a number.
+            # A label is null live for unlabeled types, so it is left out.
+            {"toObjectId": to_id, "associationTypes": [
+                {"category": "HUBSPOT_DEFINED", "typeId": t,
+                 **({"label": "Primary"} if t in PRIMARY_TYPE_IDS else {})} for t in types]}
+            for to_id, types in links.items()
+        ]  # fmt: skip
         page = ASSOCIATION_PAGING.cut(rows, request.args)
-        body: dict[str, Any] = {"results": page.items}
-        if page.next_cursor:
-            body["paging"] = {"next": {"after": page.next_cursor}}
-        return self.json(body)
+        return self.json(_next(page.next_cursor, {"results": page.items}))
 
-    def _associations_batch_read(self, object_type: str, to_type: str) -> Response:
-        kind, target, started = resolve_type(object_type), resolve_type(to_type), time.time()
-        inputs = request_body().get("inputs") or []
-        if len(inputs) > ASSOCIATION_BATCH_LIMIT:
-            raise HubSpotValidationError(
-                f"inputs must be an array of at most {ASSOCIATION_BATCH_LIMIT} ids"
-            )
-        results, errors = [], []
-        for item in inputs:
-            object_id = str((item or {}).get("id", ""))
-            links = self.linked(g.portal_id, kind, object_id, target)
-            if links:
-                to = [self._labelled(to_id, types) for to_id, types in links.items()]
-                results.append({"from": {"id": object_id}, "to": to})
-                continue
-            message = f"No {SINGULAR[target]} is associated with {SINGULAR[kind]} {object_id}."
-            errors.append(batch_error(message, {"fromObjectId": [object_id]}))
-        return self.json(*batch_answer(started, results, errors))
+
+def _sort_key(value: str | None) -> tuple[int, float, str]:
+    # Numbers compare as numbers, text case-insensitively; records without the property last.
+    if value is None:
+        return (1, 0.0, "")
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (0, 0.0, value.lower())
+
+
+def _contains_token(actual: str, value: str) -> bool:
+    # A token is a word of the value; `*` is a wildcard ("*@beispiel.de").
+    pattern = re.escape(value.lower()).replace(r"\*", ".*")
+    return any(re.fullmatch(pattern, token) for token in [actual, *re.split(r"[\s@.,]+", actual)])
+
+
+def _matches(record: Record, flt: Mapping[str, Any]) -> bool:
+    operator, name = flt["operator"], flt["propertyName"]
+    actual = record["id"] if name == "hs_object_id" else record["properties"].get(name)
+    if operator in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        return bool(actual) == (operator == "HAS_PROPERTY")
+    if actual is None:
+        return operator in ("NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN")
+    actual, value = actual.lower(), str(flt.get("value", "")).lower()  # HubSpot ignores case
+    left, right = _sort_key(actual), _sort_key(value)
+    values = [str(v).lower() for v in flt.get("values") or []]
+    outcomes = {
+        "EQ": lambda: actual == value, "IN": lambda: actual in values,
+        "CONTAINS_TOKEN": lambda: _contains_token(actual, value),
+        "BETWEEN": lambda: right <= left <= _sort_key(str(flt.get("highValue", ""))),
+        "GT": lambda: left > right, "GTE": lambda: left >= right,
+        "LT": lambda: left < right, "LTE": lambda: left <= right,
+    }  # fmt: skip
+    negated = {"NEQ": "EQ", "NOT_IN": "IN", "NOT_CONTAINS_TOKEN": "CONTAINS_TOKEN"}
+    return not outcomes[negated[operator]]() if operator in negated else outcomes[operator]()

@@ -95,9 +95,9 @@ def page(template: str, title: str, status: int = 200, **context: Any) -> Respon
 
 def board_routes(sandbox: HubSpotSandbox) -> list[Route]:
     return [
-        ("/_sandbox/board", "sandbox_board", lambda: board(sandbox), "GET"),
-        ("/_sandbox/board/deals", "sandbox_board_create", lambda: board_create(sandbox), "POST"),
-        ("/_sandbox/board/move", "sandbox_board_move", lambda: board_move(sandbox), "POST"),
+        ("GET", "/_sandbox/board", "sandbox_board", lambda: board(sandbox)),
+        ("POST", "/_sandbox/board/deals", "sandbox_board_create", lambda: board_create(sandbox)),
+        ("POST", "/_sandbox/board/move", "sandbox_board_move", lambda: board_move(sandbox)),
     ]
 
 

@@ -1,6 +1,6 @@
-"""CRM objects and their associations, and every change to them: what HubSpot derives (deal
-stage flags, line item amounts, modification dates, property history) and the webhook events
-each change emits. Tests, the board and the API all change objects through here."""
+"""CRM objects on the generic store and their associations, and every change to them: what
+HubSpot derives (deal stage flags, line item amounts, modification dates) and the webhook
+events each change emits. Tests, the board and the API all change objects through here."""
 
 from __future__ import annotations
 
@@ -46,12 +46,10 @@ class CrmRecords(CrmSchema):
             # One counter for every type and portal: an id names one object, in the sandbox
             # and in the product's records alike.
             self._ids = itertools.count(10_000_001)
-            # (portal, from type, from id, to type) -> links
             self.associations: dict[tuple[int, str, str, str], Links] = {}
 
-    def _emit(
-        self, portal: int, kind: str, event: str, object_id: str, source: str, **fields: Any
-    ) -> None:
+    def _emit(self, portal: int, kind: str, event: str, object_id: str, source: str,
+              **fields: Any) -> None:  # fmt: skip
         self.webhooks.emit(
             portal, f"{SINGULAR[kind]}.{event}", object_id=object_id, change_source=source, **fields
         )
@@ -64,28 +62,21 @@ class CrmRecords(CrmSchema):
         now = time.time()
         with self.lock:
             object_id = str(next(self._ids))
-            record: Record = {"id": object_id, "properties": {}, "history": {}, "archived": False}
-            record["createdAt"] = record["updatedAt"] = iso(now)
-            self._set(portal_id, object_type, record, properties, change_source, now)
+            record: Record = {"id": object_id, "properties": {}, "archived": False,
+                              "createdAt": iso(now), "updatedAt": iso(now)}  # fmt: skip
             calculated = {"hs_object_id": object_id, "createdate": iso(now)}
-            self._set(portal_id, object_type, record, calculated, "", now)
+            self._set(portal_id, object_type, record, {**properties, **calculated}, now)
             stored = self.store.create(object_type, str(portal_id), record)
         self._emit(portal_id, object_type, "creation", object_id, change_source, change_flag="NEW")
         return stored
 
-    def update_object(
-        self,
-        portal_id: int,
-        object_type: str,
-        object_id: str,
-        properties: Mapping[str, str],
-        change_source: str,
-    ) -> Record:
+    def update_object(self, portal_id: int, object_type: str, object_id: str,
+                      properties: Mapping[str, str], change_source: str) -> Record:  # fmt: skip
         now = time.time()
         with self.lock:
             record = self.store.get(object_type, str(portal_id), object_id)
             changed = {k: v for k, v in properties.items() if record["properties"].get(k) != v}
-            self._set(portal_id, object_type, record, properties, change_source, now)
+            self._set(portal_id, object_type, record, properties, now)
             record["updatedAt"] = iso(now)
             stored = self.store.update(object_type, str(portal_id), object_id, record)
         for name, value in changed.items():
@@ -99,69 +90,40 @@ class CrmRecords(CrmSchema):
         now = iso(time.time())
         archived = {"archived": True, "archivedAt": now, "updatedAt": now}
         self.store.update(object_type, str(portal_id), object_id, archived)
-        self._emit(
-            portal_id, object_type, "deletion", object_id, change_source, change_flag="DELETED"
-        )
+        self._emit(portal_id, object_type, "deletion", object_id, change_source,
+                   change_flag="DELETED")  # fmt: skip
 
-    def associate(
-        self,
-        portal_id: int,
-        from_type: str,
-        from_id: str,
-        to_type: str,
-        to_id: str,
-        primary: bool = False,
-        *,
-        change_source: str = "CRM_UI",
-    ) -> None:
+    def associate(self, portal_id: int, from_type: str, from_id: str, to_type: str, to_id: str,
+                  primary: bool = False, *, change_source: str = "CRM_UI") -> None:  # fmt: skip
         """Links two objects both ways; a primary link replaces the former primary one."""
-        primary_id = ASSOCIATION_TYPES[(from_type, to_type)][1]
-        primary = primary and primary_id is not None
+        primary = primary and ASSOCIATION_TYPES[(from_type, to_type)][1] is not None
         ends = ((from_type, from_id), (to_type, to_id))
         with self.lock:
             if primary:
-                former = self.associations.get((portal_id, from_type, from_id, to_type), {})
-                for other_id in [i for i, types in former.items() if primary_id in types]:
+                former = self.linked(portal_id, from_type, from_id, to_type)
+                for other_id in former:
                     self._link(portal_id, ((from_type, from_id), (to_type, other_id)), drop=True)
             self._link(portal_id, ends, primary=primary)
         for (kind, object_id), (other_kind, other_id) in (ends, ends[::-1]):
             self._emit(portal_id, kind, "associationChange", object_id, change_source, extra={
                 "associationType": f"{SINGULAR[kind]}_TO_{SINGULAR[other_kind]}".upper(),
-                "fromObjectId": int(object_id),
-                "toObjectId": int(other_id),
-                "associationRemoved": False,
-                "isPrimaryAssociation": primary,
+                "fromObjectId": int(object_id), "toObjectId": int(other_id),
+                "associationRemoved": False, "isPrimaryAssociation": primary,
             })  # fmt: skip
 
-    def _link(
-        self,
-        portal_id: int,
-        ends: tuple[tuple[str, str], ...],
-        *,
-        primary: bool = False,
-        drop: bool = False,
-    ) -> None:
+    def _link(self, portal_id: int, ends: tuple[tuple[str, str], ...], *, primary: bool = False,
+              drop: bool = False) -> None:  # fmt: skip
         """Adds the unlabeled (and primary) types both ways, or drops the primary ones."""
         for (kind, object_id), (to_kind, to_id) in (ends, ends[::-1]):
             unlabeled, primary_id = ASSOCIATION_TYPES[(kind, to_kind)]
             links = self.associations.setdefault((portal_id, kind, object_id, to_kind), {})
             types = links.setdefault(to_id, [])
-            if drop:
-                links[to_id] = [t for t in types if t != primary_id]
-                continue
-            for type_id in (primary_id if primary else None, unlabeled):
-                if type_id is not None and type_id not in types:
-                    types.append(type_id)
+            wanted = [] if drop else [t for t in (primary_id if primary else None, unlabeled) if t]
+            links[to_id] = [t for t in types if not drop or t != primary_id]
+            links[to_id] += [t for t in wanted if t not in types]
 
-    def _set(
-        self,
-        portal_id: int,
-        kind: str,
-        record: Record,
-        values: Mapping[str, str],
-        source: str,
-        now: float,
-    ) -> None:
+    def _set(self, portal_id: int, kind: str, record: Record, values: Mapping[str, str],
+             now: float) -> None:  # fmt: skip
         current: dict[str, str] = record["properties"]
         values = dict(values)
         if kind == "deals":
@@ -174,12 +136,7 @@ class CrmRecords(CrmSchema):
                 values["amount"] = f"{amount:.2f}"
             except ValueError:
                 pass
-        values[modified_property(kind)] = iso(now)
-        for name, value in values.items():
-            current[name] = value
-            record["history"].setdefault(name, []).insert(
-                0, {"value": value, "timestamp": iso(now), "sourceType": source or "CALCULATED"}
-            )
+        current.update(values, **{modified_property(kind): iso(now)})
 
     def _deal_stage_properties(
         self, portal_id: int, current: Mapping[str, str], values: Mapping[str, str], now: float
@@ -193,26 +150,18 @@ class CrmRecords(CrmSchema):
         stage = next((s for s in stages if s["id"] == stage_id), stages[0])
         closed, probability = stage["metadata"]["isClosed"], stage["metadata"]["probability"]
         derived = {
-            "pipeline": pipeline_id,
-            "dealstage": stage["id"],
-            "hs_deal_stage_probability": probability,
-            "hs_is_closed": closed,
+            "pipeline": pipeline_id, "dealstage": stage["id"],
+            "hs_deal_stage_probability": probability, "hs_is_closed": closed,
             "hs_is_closed_won": str(closed == "true" and probability == "1.0").lower(),
-        }
+        }  # fmt: skip
         if closed == "true" and not current.get("closedate"):
             derived["closedate"] = values.get("closedate") or iso(now)
         return {k: v for k, v in derived.items() if current.get(k) != v or k in values}
 
     # -- seed helpers (tests, benchmarks, demo) --------------------------------------------
 
-    def seed_object(
-        self,
-        portal_id: int,
-        object_type: str,
-        properties: Mapping[str, str],
-        *,
-        change_source: str = "CRM_UI",
-    ) -> str:
+    def seed_object(self, portal_id: int, object_type: str, properties: Mapping[str, str], *,
+                    change_source: str = "CRM_UI") -> str:  # fmt: skip
         return str(self.create_object(portal_id, object_type, properties, change_source)["id"])
 
     def seed_deal(
@@ -230,17 +179,13 @@ class CrmRecords(CrmSchema):
         change_source: str = "CRM_UI",
     ) -> str:
         """Creates a deal with its primary company, contact and line items; returns its id."""
-        values = {"dealname": name, "pipeline": pipeline, **(properties or {})}
-        if amount is not None:
-            values["amount"] = str(amount)
-        if stage is not None:
-            values["dealstage"] = stage
+        values = {"dealname": name, "pipeline": pipeline, "amount": amount, "dealstage": stage}
 
         def make(kind: str, values: Mapping[str, Any]) -> str:
-            as_text = {k: str(v) for k, v in values.items()}
-            return str(self.create_object(portal_id, kind, as_text, change_source)["id"])
+            as_text = {k: str(v) for k, v in values.items() if v is not None}
+            return self.seed_object(portal_id, kind, as_text, change_source=change_source)
 
-        deal_id = make("deals", values)
+        deal_id = make("deals", {**values, **(properties or {})})
         company_id = make("companies", company) if company else None
         if company_id:
             self.associate(portal_id, "deals", deal_id, "companies", company_id, primary=True)
@@ -276,9 +221,10 @@ class CrmRecords(CrmSchema):
 
         return next(iter(self.store.select(object_type, self.owner(), where=matches)), None)
 
-    def find(self, object_type: str, object_id: str, id_property: str = "") -> Record:
+    def find(self, object_type: str, object_id: str, id_property: str = "",
+             archived: bool = False) -> Record:  # fmt: skip
         found = self.lookup(object_type, object_id, id_property)
-        if found is None:
+        if found is None or found["archived"] != archived:
             raise HubSpotValidationError("resource not found", 404)
         return found
 
@@ -287,44 +233,23 @@ class CrmRecords(CrmSchema):
             links = self.associations.get((portal_id, from_type, object_id, to_type), {})
             return {to_id: list(types) for to_id, types in links.items() if types}
 
-    def render_object(
-        self,
-        object_type: str,
-        record: Record,
-        properties: Iterable[str] = (),
-        *,
-        history: Iterable[str] = (),
-        associations: Iterable[str] = (),
-    ) -> dict[str, Any]:
+    def render_object(self, object_type: str, record: Record, properties: Iterable[str] = (),
+                      associations: Iterable[str] = ()) -> dict[str, Any]:  # fmt: skip
         names = list(properties)
         if names:
             names += ["hs_object_id", "createdate", modified_property(object_type)]
         values = record["properties"]
         # Live HubSpot answers a requested but empty property as null; the spec's schema only
         # allows strings, so an empty property is left out here.
-        rendered: dict[str, Any] = {
-            "id": record["id"],
-            "properties": {
-                n: values[n] for n in names or DEFAULT_PROPERTIES[object_type] if n in values
-            },
-            **{
-                k: record[k]
-                for k in ("createdAt", "updatedAt", "archived", "archivedAt")
-                if k in record
-            },
-        }
-        wanted_history = {n: record["history"][n] for n in history if n in record["history"]}
-        if wanted_history:
-            rendered["propertiesWithHistory"] = wanted_history
+        shown = {n: values[n] for n in names or DEFAULT_PROPERTIES[object_type] if n in values}
+        keys = ("createdAt", "updatedAt", "archived", "archivedAt")
+        rendered = {"id": record["id"], "properties": shown}
+        rendered |= {k: record[k] for k in keys if k in record}
         linked = {}
         # The spec: unknown associations "will be ignored".
         for to_type in filter(None, map(TYPE_ALIASES.get, associations)):
             links = self.linked(g.portal_id, object_type, record["id"], to_type)
-            results = [
-                {"id": i, "type": TYPE_NAMES[t]} for i, types in links.items() for t in types
-            ]
+            results = [{"id": i, "type": TYPE_NAMES[t]} for i, ts in links.items() for t in ts]
             if results:
                 linked[to_type] = {"results": results}
-        if linked:
-            rendered["associations"] = linked
-        return rendered
+        return {**rendered, "associations": linked} if linked else rendered
