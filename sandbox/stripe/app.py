@@ -2,9 +2,9 @@
 customer portal, subscriptions, events and signed webhook deliveries with retries.
 
 Every secret key of a sandbox belongs to one Stripe account (`ACCOUNT`). The operations are
-in `api`, the hosted pages in `pages`, state changes and their events in `lifecycle`, object
-shapes in `objects`; this module holds what Stripe does around every call: keys, errors,
-idempotency keys, request ids and the rate limit."""
+in `api`, the hosted pages in `pages`, objects and their state changes in `lifecycle`; this
+module holds what Stripe does around every call: keys, errors, idempotency keys, request ids
+and the rate limit, and the admin routes that play Stripe's dashboard and test clocks."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from flask import Flask, Request, Response, g, request
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import DropConnection, TokenBucket, VendorSandbox
 from sandbox.store import Record
-from sandbox.stripe import lifecycle, objects, webhooks
+from sandbox.stripe import lifecycle, webhooks
 from sandbox.stripe.api import StripeApi, StripeError
 from sandbox.stripe.contract import StripeContractChecker, StripeSpecProblem
 from sandbox.stripe.forms import decode_form
@@ -48,6 +48,16 @@ RATE_LIMITED = (
     "Request rate limit exceeded. Learn more about rate limits here "
     "https://stripe.com/docs/rate-limits."
 )
+# The inspection page's columns per kind of record.
+SHOWN = {
+    "customers": "id email name metadata created",
+    "checkout sessions": "id status payment_status client_reference_id customer customer_email "
+    "subscription metadata",
+    "subscriptions": "id customer status cancel_at_period_end trial_end latest_invoice",
+    "invoices": "id customer status amount_due amount_paid currency billing_reason",
+    "events": "id type pending_webhooks created",
+    "webhook deliveries": "id event type url attempts delivered",
+}
 
 
 class StripeSandbox(StripeApi, VendorSandbox):
@@ -101,8 +111,11 @@ class StripeSandbox(StripeApi, VendorSandbox):
             for url, secret in self.webhook_endpoints:
                 self.webhooks.add_endpoint(url, secret)
             for price_id, (amount, currency, interval) in self.prices.items():
-                price = objects.price(price_id, amount, currency, interval)
-                self.store.create("prices", ACCOUNT, price)
+                self.store.create("prices", ACCOUNT, lifecycle.stripe_object(
+                    "price", id=price_id, currency=currency, unit_amount=amount,
+                    product="prod_" + price_id.removeprefix("price_")[:14],
+                    recurring={"interval": interval, "interval_count": 1},
+                ))  # fmt: skip
             # (credential, Idempotency-Key) → (request fingerprint, status, body)
             self.idempotency: dict[tuple[str, str], tuple[str, int, bytes]] = {}
             self.idempotency_in_flight: set[tuple[str, str]] = set()
@@ -160,8 +173,7 @@ class StripeSandbox(StripeApi, VendorSandbox):
         default = "api_error" if status >= 500 else "invalid_request_error"
         error: dict[str, Any] = {"type": extra.get("type") or default}
         if extra.get("code"):
-            error["code"] = extra["code"]
-            error["doc_url"] = DOCS + extra["code"].replace("_", "-")
+            error |= {"code": extra["code"], "doc_url": DOCS + extra["code"].replace("_", "-")}
         error["message"] = message
         if extra.get("param"):
             error["param"] = extra["param"]
@@ -171,21 +183,12 @@ class StripeSandbox(StripeApi, VendorSandbox):
         return self.error_response(429, "") if self.limiter.take(credential) else None
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        shown = {
-            "customers": "id email name metadata created",
-            "checkout sessions": "id status payment_status client_reference_id customer "
-            "customer_email subscription metadata",
-            "subscriptions": "id customer status cancel_at_period_end trial_end latest_invoice",
-            "invoices": "id customer status amount_due amount_paid currency billing_reason",
-            "events": "id type pending_webhooks created",
-            "webhook deliveries": "id event type url attempts delivered",
-        }
         return {
             resource: [
                 {column: record.get(column) for column in columns.split()}
                 for record in self.store.select(resource, ACCOUNT)
             ]
-            for resource, columns in shown.items()
+            for resource, columns in SHOWN.items()
         }
 
     # -- routes -------------------------------------------------------------------------
@@ -198,12 +201,9 @@ class StripeSandbox(StripeApi, VendorSandbox):
             ("GET", "/v1/checkout/sessions/<session_id>", self.get_checkout_session),
             ("POST", "/v1/billing_portal/sessions", self.create_portal_session),
             ("GET", "/v1/subscriptions/<subscription_id>", self.get_subscription),
-            ("POST", "/v1/subscriptions/<subscription_id>", self.update_subscription),
             ("DELETE", "/v1/subscriptions/<subscription_id>", self.cancel_subscription),
-            ("GET", "/v1/events/<event_id>", self.get_event),
         ):
-            view = partial(self._api, handler)
-            app.add_url_rule(rule, handler.__name__, view, methods=[method])
+            app.add_url_rule(rule, handler.__name__, partial(self._api, handler), methods=[method])
         # Hosted pages (checkout.stripe.com, billing.stripe.com): no API key, a browser.
         app.get("/c/pay/<session_id>", endpoint="checkout_page")(self.checkout_page)
         app.post("/c/pay/<session_id>", endpoint="checkout_submit")(self.checkout_submit)
@@ -211,10 +211,7 @@ class StripeSandbox(StripeApi, VendorSandbox):
         app.post("/p/session/<portal_id>", endpoint="portal_submit")(self.portal_submit)
         # Test helpers: what Stripe's dashboard and test clocks do.
         app.post("/_sandbox/webhooks")(self._admin_add_webhook)
-        for action in ("fail_payment", "pay", "end_period", "trial_will_end"):
-            view = partial(self._admin_subscription, action)
-            rule = f"/_sandbox/subscriptions/<sub_id>/{action}"
-            app.add_url_rule(rule, f"admin_{action}", view, methods=["POST"])
+        app.post("/_sandbox/subscriptions/<sub_id>/<action>")(self._admin_subscription)
         app.post("/_sandbox/events/<event_id>/resend")(self._admin_resend)
 
     def _stamp_request_id(self, response: Response) -> Response:
@@ -232,8 +229,7 @@ class StripeSandbox(StripeApi, VendorSandbox):
             return call()
         response = self._idempotent(key, call)
         # A create that committed may lose its answer (the drop-after-commit fault).
-        created = handler.__name__.startswith("create_") and response.status_code == 200
-        if created and "Idempotent-Replayed" not in response.headers:
+        if response.status_code == 200 and "Idempotent-Replayed" not in response.headers:
             try:
                 self.after_commit()
             except DropConnection:
@@ -245,10 +241,7 @@ class StripeSandbox(StripeApi, VendorSandbox):
         try:
             return self.json(handler(params, **path))
         except StripeError as error:
-            return self._error(error)
-
-    def _error(self, error: StripeError) -> Response:
-        return self.error_response(error.status, error.message, **error.error)
+            return self.error_response(error.status, error.message, **error.error)
 
     def _idempotent(self, key: str, call: Callable[[], Response]) -> Response:
         """https://docs.stripe.com/api/idempotent_requests: the first answer to a key is saved
@@ -262,28 +255,19 @@ class StripeSandbox(StripeApi, VendorSandbox):
             if saved is None:
                 self.idempotency_in_flight.add(slot)
         if saved is not None and saved[0] != fingerprint:
-            return self._error(
-                StripeError(
-                    "Keys for idempotent requests can only be used with the same parameters they "
-                    f"were first used with. Try using a key other than '{key}' if you meant to "
-                    "execute a different request.",
-                    type="idempotency_error",
-                )
-            )
+            message = ("Keys for idempotent requests can only be used with the same parameters "
+                       f"they were first used with. Try using a key other than '{key}' if you "
+                       "meant to execute a different request.")  # fmt: skip
+            return self.error_response(400, message, type="idempotency_error")
         if saved is not None:
             replay = Response(saved[2], status=saved[1], mimetype="application/json")
             replay.headers.update({"Idempotent-Replayed": "true", "Idempotency-Key": key})
             return replay
         if busy:
-            return self._error(
-                StripeError(
-                    "There is currently another in-progress request using this idempotent key "
-                    "(that probably means you submitted twice, and the other request is still "
-                    f"going through): {key}. Please try again later.",
-                    status=409,
-                    code="idempotency_key_in_use",
-                )
-            )
+            message = ("There is currently another in-progress request using this idempotent key "
+                       "(that probably means you submitted twice, and the other request is still "
+                       f"going through): {key}. Please try again later.")  # fmt: skip
+            return self.error_response(409, message, code="idempotency_key_in_use")
         try:
             response = call()
             if response.status_code != 400:
@@ -304,23 +288,20 @@ class StripeSandbox(StripeApi, VendorSandbox):
         endpoint = self.webhooks.add_endpoint(body["url"], body.get("secret", ""))
         return self.json({"url": endpoint["url"], "secret": endpoint["secret"]})
 
-    def _admin_subscription(self, action: str, sub_id: str) -> Response:
+    def _admin_subscription(self, sub_id: str, action: str) -> Response:
+        """`fail_payment` and `pay` charge the next period (`pay` first pays an open invoice),
+        `end_period` ends a subscription set to cancel, else renews it."""
         with self.lock:
             subscription = self.find("subscriptions", sub_id)
-            if subscription is None:
-                return self.json({"error": f"no subscription {sub_id}"}, 404)
+            if subscription is None or action not in ("fail_payment", "pay", "end_period"):
+                return self.json({"error": f"no subscription {sub_id} to {action}"}, 404)
             invoice, ended = None, subscription["status"] == "canceled"
-            if action == "fail_payment":
-                invoice = self.charge_cycle(subscription, paid=False)
-            elif action == "pay":
+            if action == "pay":
                 invoice = self.pay_open_invoice(subscription)
-                invoice = invoice or self.charge_cycle(subscription, paid=True)
-            elif action == "trial_will_end":
-                self.webhooks.emit("customer.subscription.trial_will_end", subscription)
-            elif subscription["cancel_at_period_end"] and not ended:
+            if action == "end_period" and subscription["cancel_at_period_end"] and not ended:
                 self.end(subscription)
-            elif not ended:
-                invoice = self.charge_cycle(subscription, paid=True)
+            elif not ended and invoice is None:
+                invoice = self.charge_cycle(subscription, paid=action != "fail_payment")
             subscription = self.find("subscriptions", sub_id)
             return self.json({"subscription": subscription, "invoice": invoice})
 

@@ -5,7 +5,6 @@ browser test (tests/browser/test_customer_journey.py) fills `card_number` and cl
 
 from __future__ import annotations
 
-import copy
 import time
 from html import escape
 
@@ -14,7 +13,6 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from sandbox.store import Record
 from sandbox.stripe.lifecycle import Lifecycle
-from sandbox.stripe.objects import new_id
 from sandbox.stripe.webhooks import ACCOUNT
 
 # Stripe's documented test cards (https://docs.stripe.com/testing); any other number is
@@ -24,74 +22,66 @@ CARD_DECLINES = {
     "4000000000000002": "Your card was declined.",
     "4000000000009995": "Your card has insufficient funds.",
 }
-_STYLE = (
-    "body{font:15px system-ui;margin:3rem auto;max-width:32rem}"
-    "form{margin:1rem 0}input{padding:6px;width:100%;box-sizing:border-box;margin:4px 0}"
+STYLE = (
+    "body{font:15px system-ui;margin:3rem auto;max-width:32rem}form{margin:1rem 0}"
+    "input{padding:6px;width:100%;box-sizing:border-box;margin:4px 0}"
     "button{padding:8px 16px;margin:4px 0}.error{color:#b00020}.muted{color:#666}"
 )
+GONE = "This Checkout Session is no longer active."
+CARD_FIELDS = "".join(
+    f"<label>{label}<input name='{name}' placeholder='{hint}'></label>"
+    for label, name, hint in (("Card number", "card_number", "4242 4242 4242 4242"),
+                              ("Expiry", "card_expiry", "12/34"), ("CVC", "card_cvc", "123"))
+)  # fmt: skip
 
 
 def _html(title: str, body: str, status: int = 200) -> Response:
     page = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>"
     )
     return Response(page, status=status, mimetype="text/html")
 
 
-def _message(title: str, message: str, status: int = 200) -> Response:
-    return _html(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>", status)
-
-
 def _form(action: str, name: str, fields: str, button: str) -> str:
     return (
-        f"<form method='post' action='{action}'>"
-        f"<input type='hidden' name='action' value='{name}'>{fields}"
-        f"<button type='submit'>{button}</button></form>"
+        f"<form method='post' action='{escape(action)}'><input type='hidden' name='action' "
+        f"value='{name}'>{fields}<button type='submit'>{button}</button></form>"
     )
 
 
 def card_problem(number: str) -> str:
     digits = "".join(ch for ch in number if ch.isdigit())
-    if digits == CARD_OK:
-        return ""
-    return CARD_DECLINES.get(digits, "Your card number is invalid.")
+    return "" if digits == CARD_OK else CARD_DECLINES.get(digits, "Your card number is invalid.")
 
 
 class HostedPages(Lifecycle):
     def checkout_page(self, session_id: str) -> Response:
         session = self.checkout_session(session_id)
         if session is None:
-            return _message("Not found", "This page does not exist.", 404)
+            return _html("Not found", "<p>This page does not exist.</p>", 404)
         if session["status"] != "open":
-            return _message("Checkout", "This Checkout Session is no longer active.", 410)
+            return _html("Checkout", f"<p>{GONE}</p>", 410)
         return self._checkout_html(session, "")
 
     def checkout_submit(self, session_id: str) -> BaseResponse:
-        form = request.form
         with self.lock:
-            session = self.checkout_session(session_id)
-            if session is None:
-                return _message("Not found", "No such session.", 404)
-            if session["status"] != "open":
-                return _message("Checkout", "This Checkout Session is no longer active.", 410)
-            action = form.get("action", "card")
+            session, action = self.checkout_session(session_id), request.form.get("action", "card")
+            if session is None or session["status"] != "open":
+                return self.checkout_page(session_id)
             if action == "cancel":
                 # The session stays open: the customer may come back until it expires.
                 return redirect(session["cancel_url"] or session["url"], 303)
-            problem = card_problem(form.get("card_number", "")) if action == "card" else ""
+            problem = card_problem(request.form.get("card_number", "")) if action == "card" else ""
             if problem:
                 return self._checkout_html(session, problem, 402)
-            paypal = action == "paypal" and "paypal" in session["payment_method_types"]
-            if action != "card" and not paypal:
-                return _message("Checkout", "Unknown action.", 400)
-            email = session["customer_email"] or form.get("email") or None
-            self.complete_checkout(session, email, new_id("pm_"))
+            if action not in ("card", "paypal") or action not in session["payment_method_types"]:
+                return _html("Checkout", "<p>Unknown action.</p>", 400)
+            self.complete_checkout(session, session["customer_email"] or request.form.get("email"))
         if session["success_url"]:
-            return redirect(
-                session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id), 303
-            )
-        return _message("Thanks", "Your payment was successful.")
+            url = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
+            return redirect(url, 303)
+        return _html("Thanks", "<p>Your payment was successful.</p>")
 
     def _checkout_html(self, session: Record, error: str, status: int = 200) -> Response:
         details = self.store.get("checkout details", ACCOUNT, session["id"])
@@ -99,95 +89,56 @@ class HostedPages(Lifecycle):
         for line in details["line_items"]:
             price = self.store.get("prices", ACCOUNT, line["price"])
             amount = price["unit_amount"] * line["quantity"] / 100
+            per = f"{price['currency'].upper()} / {price['recurring']['interval']}"
             rows.append(
-                f"<li>{escape(line['price'])} x {line['quantity']}: {amount:.2f} "
-                f"{price['currency'].upper()} / {escape(price['recurring']['interval'])}</li>"
+                f"<li>{escape(line['price'])} x {line['quantity']}: {amount:.2f} {per}</li>"
             )
         days = details["trial_period_days"]
         if details["trial_end"]:
             days = round((details["trial_end"] - time.time()) / 86400)
-        trial = f"<p class='muted'>{days} days free, then billed.</p>" if days else ""
-        error_html = f"<p class='error' role='alert'>{escape(error)}</p>" if error else ""
-        action, methods = f"/c/pay/{escape(session['id'])}", session["payment_method_types"]
-        email = escape(session["customer_email"] or "")
-        card = (
-            f"<label>Email<input name='email' type='email' value='{email}'></label>"
-            "<label>Card number<input name='card_number' placeholder='4242 4242 4242 4242'>"
-            "</label><label>Expiry<input name='card_expiry' placeholder='12/34'></label>"
-            "<label>CVC<input name='card_cvc' placeholder='123'></label>"
-        )
-        paypal = f"<input type='hidden' name='email' value='{email}'>"
-        forms = [
-            _form(action, "card", card, "Subscribe") if "card" in methods else "",
-            _form(action, "paypal", paypal, "Pay with PayPal") if "paypal" in methods else "",
+        action, methods = f"/c/pay/{session['id']}", session["payment_method_types"]
+        given = escape(session["customer_email"] or "")
+        email = f"<input name='email' type='email' value='{given}'>"
+        body = "".join((
+            f"<ul>{''.join(rows)}</ul>",
+            f"<p class='muted'>{days} days free, then billed.</p>" if days else "",
+            f"<p class='error' role='alert'>{escape(error)}</p>" if error else "",
+            _form(action, "card", f"<label>Email{email}</label>{CARD_FIELDS}", "Subscribe")
+            if "card" in methods else "",
+            _form(action, "paypal", email, "Pay with PayPal") if "paypal" in methods else "",
             _form(action, "cancel", "", "Back"),
-        ]
-        body = f"<h1>Checkout</h1><ul>{''.join(rows)}</ul>{trial}{error_html}{''.join(forms)}"
+        ))  # fmt: skip
         return _html("Checkout", body, status)
 
     def portal_page(self, portal_id: str, notice: str = "", status: int = 200) -> Response:
         portal = self.find("billing portal sessions", portal_id)
         if portal is None:
-            return _message("Not found", "No such session.", 404)
-        action = f"/p/session/{escape(portal['id'])}"
+            return _html("Not found", "<p>No such session.</p>", 404)
         items = []
         for subscription in self._subscriptions_of(portal["customer"]):
             state, ending = subscription["status"], subscription["cancel_at_period_end"]
-            hidden = (
-                f"<input type='hidden' name='subscription' value='{escape(subscription['id'])}'>"
-            )
-            cancel = (
-                ""
-                if state == "canceled" or ending
-                else _form(action, "cancel", hidden, "Cancel subscription")
-            )
+            sub_id = escape(subscription["id"])
+            hidden = f"<input type='hidden' name='subscription' value='{sub_id}'>"
+            cancel = "" if state == "canceled" or ending else _form(
+                f"/p/session/{portal['id']}", "cancel", hidden, "Cancel subscription")  # fmt: skip
             state += " (cancels at period end)" if ending else ""
-            items.append(f"<li>{escape(subscription['id'])}: {escape(state)}{cancel}</li>")
-        card = (
-            "<label>New card number<input name='card_number' placeholder='4242 4242 4242 4242'>"
-            "</label>"
-        )
+            items.append(f"<li>{sub_id}: {escape(state)}{cancel}</li>")
         notice_html = f"<p role='status'>{escape(notice)}</p>" if notice else ""
         back = f"<p><a href='{escape(portal['return_url'] or '')}'>Return</a></p>"
-        body = (
-            f"<h1>Billing</h1>{notice_html}<ul>{''.join(items)}</ul>"
-            f"{_form(action, 'update_card', card, 'Update payment method')}{back}"
-        )
-        return _html("Customer portal", body, status)
+        return _html("Billing", f"{notice_html}<ul>{''.join(items)}</ul>{back}", status)
 
     def portal_submit(self, portal_id: str) -> Response:
         with self.lock:
             portal = self.find("billing portal sessions", portal_id)
-            if portal is None:
-                return _message("Not found", "No such session.", 404)
-            action, mine = request.form.get("action"), self._subscriptions_of(portal["customer"])
-            if action == "cancel":
-                chosen = [s for s in mine if s["id"] == request.form.get("subscription")]
-                if not chosen:
-                    return self.portal_page(portal_id, "No such subscription.", 404)
-                if chosen[0]["status"] != "canceled":
-                    before = copy.deepcopy(chosen[0])
-                    self.schedule_cancel(chosen[0], True)
-                    self.updated(chosen[0], before)
-                return self.portal_page(portal_id, "Your subscription will be canceled.")
-            if action == "update_card":
-                return self._update_card(portal_id, portal["customer"], mine)
-        return self.portal_page(portal_id, "Unknown action.", 400)
-
-    def _update_card(self, portal_id: str, customer_id: str, mine: list[Record]) -> Response:
-        problem = card_problem(request.form.get("card_number", ""))
-        if problem:
-            return self.portal_page(portal_id, problem, 402)
-        payment_method = new_id("pm_")
-        customer = self.store.get("customers", ACCOUNT, customer_id)
-        customer["invoice_settings"]["default_payment_method"] = payment_method
-        self.save("customers", customer)
-        for subscription in mine:
-            subscription["default_payment_method"] = payment_method
-            self.save("subscriptions", subscription)
-            if subscription["status"] == "past_due":
-                self.pay_open_invoice(subscription)
-        return self.portal_page(portal_id, "Payment method updated.")
+            if portal is None or request.form.get("action") != "cancel":
+                return self.portal_page(portal_id, "Unknown action.", 400)
+            chosen = request.form.get("subscription")
+            mine = [s for s in self._subscriptions_of(portal["customer"]) if s["id"] == chosen]
+            if not mine:
+                return self.portal_page(portal_id, "No such subscription.", 404)
+            if mine[0]["status"] != "canceled":
+                self.schedule_cancel(mine[0])
+        return self.portal_page(portal_id, "Your subscription will be canceled.")
 
     def _subscriptions_of(self, customer_id: str) -> list[Record]:
         return self.store.select(
