@@ -39,7 +39,7 @@ def _no_such(kind: str, object_id: str, param: str, status: int = 400) -> Stripe
 
 def _check(failed: bool, message: str, param: str = "", code: str = "") -> None:
     if failed:
-        raise StripeError(message, param, **({"code": code} if code else {}))
+        raise StripeError(message, param, code=code)
 
 
 class StripeApi(HostedPages):
