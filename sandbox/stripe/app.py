@@ -22,8 +22,7 @@ from sandbox.core import DropConnection, TokenBucket, VendorSandbox
 from sandbox.store import Record
 from sandbox.stripe import lifecycle, webhooks
 from sandbox.stripe.api import StripeApi, StripeError
-from sandbox.stripe.contract import StripeContractChecker, StripeSpecProblem
-from sandbox.stripe.forms import decode_form
+from sandbox.stripe.contract import StripeContractChecker, StripeSpecProblem, decode_form
 from sandbox.stripe.webhooks import ACCOUNT, Webhooks
 
 if TYPE_CHECKING:
