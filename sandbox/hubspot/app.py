@@ -95,7 +95,6 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
         public_url: str = "",
         portals: Mapping[int, str] | None = None,
         redirect_uris: Iterable[str] = (),
-        private_app_tokens: Mapping[str, int] | None = None,
         require_spec_fields: bool = True,
         extra_properties: Mapping[str, Iterable[str]] | None = None,
         **settings: Any,
@@ -104,9 +103,6 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
         # Portals whose company currency is not the default (account_info.DEFAULT_CURRENCY).
         self.company_currencies: dict[int, str] = {}
         self.redirect_uris = set(redirect_uris)  # empty: any redirect URI is accepted
-        self.configured_private_app_tokens = dict(
-            private_app_tokens or {f"pat-na1-sandbox-{pid}": pid for pid in self.portals}
-        )
         # A lenient stand-in (for tests of the contract check itself) lets requests the spec
         # refuses reach their handlers.
         self.refuse_off_spec = require_spec_fields
@@ -144,7 +140,7 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
             *self.object_routes(),
             *self.schema_routes(),
             *pages.board_routes(self),
-            ("GET", "/account-info/v3/details", "account_info", account_info.details(self)),
+            ("GET", "/account-info/v3/details", "account_info", self._account_info),
             ("GET", "/_sandbox/webhooks", "sandbox_webhooks", self._webhook_settings),
             ("POST", "/_sandbox/webhooks", "sandbox_webhooks_set", self._webhook_settings),
         ]
@@ -214,9 +210,8 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
     # -- inspection and webhook settings ---------------------------------------------------
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        tokens = {pid: token for token, pid in self.configured_private_app_tokens.items()}
         tables: dict[str, list[dict[str, Any]]] = {"portals": [
-            {"portalId": pid, "name": name, "private_app_token": tokens.get(pid, "")}
+            {"portalId": pid, "name": name}
             for pid, name in self.portals.items()
         ]}  # fmt: skip
         for kind in OBJECT_TYPES:
@@ -228,6 +223,19 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
                 for owner, record in self.store.everything(kind)
             ]  # fmt: skip
         return tables | self.webhooks.tables()
+
+    def _account_info(self) -> Response:
+        """The portal's details (account-info-v3.json), among them its company currency."""
+        portal_id = int(g.portal_id)
+        with self.lock:
+            currency = self.company_currencies.get(portal_id, account_info.DEFAULT_CURRENCY)
+        return self.json({
+            "accountType": "STANDARD", "additionalCurrencies": [], "companyCurrency": currency,
+            "dataHostingLocation": "eu1", "portalId": portal_id,
+            "portalName": self.portals.get(portal_id, ""), "timeZone": "Europe/Berlin",
+            "uiDomain": "app-eu1.hubspot.com", "utcOffset": "+01:00",
+            "utcOffsetMilliseconds": 3600000,
+        })  # fmt: skip
 
     def _webhook_settings(self) -> Response:
         if request.method == "POST":

@@ -38,7 +38,6 @@ class AccessToken:
     expires_at: float
     user: str
     user_id: int
-    private_app: bool = False
 
 
 @dataclass
@@ -71,16 +70,12 @@ class OAuthServer(VendorSandbox):
     user_id = 2002001
     portals: dict[int, str]
     redirect_uris: set[str]
-    configured_private_app_tokens: dict[str, int]
 
     def reset(self) -> None:
         super().reset()
         with self.lock:
             self.codes: dict[str, AuthorizationCode] = {}
-            self.access_tokens: dict[str, AccessToken] = {
-                token: AccessToken(token, pid, [], float("inf"), self.user, self.user_id, True)
-                for token, pid in self.configured_private_app_tokens.items()
-            }
+            self.access_tokens: dict[str, AccessToken] = {}
             self.refresh_tokens: dict[str, RefreshToken] = {}
 
     def oauth_routes(self) -> list[Route]:
@@ -224,7 +219,7 @@ class OAuthServer(VendorSandbox):
     def _access_info(self, token: str) -> Response:
         with self.lock:
             access = self.access_tokens.get(token)
-        if access is None or access.private_app or access.expires_at <= time.time():
+        if access is None or access.expires_at <= time.time():
             return self._oauth_error("NOT_FOUND", "Token not found", 404)
         slug = re.sub(r"[^a-z0-9]+", "-", self.portals[access.portal_id].lower()).strip("-")
         return self.json({
