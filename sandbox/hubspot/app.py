@@ -140,7 +140,7 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
             *self.object_routes(),
             *self.schema_routes(),
             *pages.board_routes(self),
-            ("GET", "/account-info/v3/details", "account_info", self._account_info),
+            ("GET", "/account-info/v3/details", "account_info_details", self._account_info),
             ("GET", "/_sandbox/webhooks", "sandbox_webhooks", self._webhook_settings),
             ("POST", "/_sandbox/webhooks", "sandbox_webhooks_set", self._webhook_settings),
         ]
