@@ -55,8 +55,8 @@ class CrmSchema(VendorSandbox):
         super().reset()
         with self.lock:
             self.pipelines = {pid: default_pipelines() for pid in self.portals}
-            # Definitions and groups made through the properties API, per portal and type;
-            # HubSpot's own group of each type is there from the start.
+            # Definitions and groups made through the properties API, per portal and type
+            # (HubSpot's own group of each type, DEFAULT_GROUPS, always exists).
             self.custom_properties: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
             self.property_groups: dict[tuple[int, str], set[str]] = {}
 

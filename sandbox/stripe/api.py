@@ -1,6 +1,6 @@
-"""Stripe's API operations that the product calls. The spec step has checked names, types,
-lengths and enums before a handler runs (see `sandbox.stripe.contract`); handlers keep the
-rules Stripe's reference states only in prose, each with its source."""
+"""Stripe's API operations that the product and its tests call. The spec step has checked
+names, types, lengths and enums before a handler runs (see `sandbox.stripe.contract`);
+handlers keep the rules Stripe's reference states only in prose, each with its source."""
 
 from __future__ import annotations
 
