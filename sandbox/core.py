@@ -10,11 +10,10 @@ from __future__ import annotations
 import html
 import json
 import random
-import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -109,10 +108,6 @@ class DropConnection(Exception):
     """Raised by a handler after it committed a create: the client gets no answer."""
 
 
-def new_id() -> str:
-    return secrets.token_hex(8)
-
-
 class VendorSandbox:
     """One vendor's stand-in. State lives in memory, guarded by `self.lock`."""
 
@@ -186,11 +181,23 @@ class VendorSandbox:
         """The vendor's own limit; returns the 429 response when exceeded."""
         return None
 
+    # The inspection page's tables: resource -> (title, columns; "address.name" shows a
+    # member under "address"). Without them every resource is shown whole under its name.
+    tables: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def owner_label(self, owner: str) -> str:
+        """How the inspection page names the account that owns a record."""
+        return owner
+
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
         """What the inspection page shows: a table per kind of object."""
+        tables = self.tables or {name: (name, ()) for name in self.store.resources}
         return {
-            name: [{"owner": owner, **record} for owner, record in self.store.everything(name)]
-            for name in self.store.resources
+            title: [
+                {"owner": self.owner_label(owner), **_columns(record, columns)}
+                for owner, record in self.store.everything(resource)
+            ]
+            for resource, (title, columns) in tables.items()
         }
 
     # -- hooks of the declared resources (sandbox.routes) -------------------------------
@@ -248,7 +255,7 @@ class VendorSandbox:
         credential = self.credential_of(request)
         g.credential = credential or ""
         if request.endpoint in self.public_endpoints:
-            return None
+            return self._refuse_off_spec()  # no credential, but a spec (a token endpoint)
         if credential is None:
             return self.error_response(401, "Unauthorized")
         limited = self.rate_limit(credential)
@@ -370,6 +377,52 @@ class VendorSandbox:
         )
 
 
+def _columns(record: Record, columns: tuple[str, ...]) -> Record:
+    if not columns:
+        return record
+    row = {}
+    for column in columns:
+        value: Any = record
+        for key in column.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        row[column.split(".")[0]] = value
+    return row
+
+
+class Records(Mapping[Any, Record]):
+    """One resource's records by id, live: every owner's (for tests that look inside) or one
+    owner's. `key` turns a stored id into the key (int for numeric ids)."""
+
+    def __init__(
+        self, store: Store, resource: str, owner: str | None = None, key: Callable[[Any], Any] = str
+    ) -> None:
+        self.store, self.resource, self.owner, self.key = store, resource, owner, key
+
+    def _rows(self) -> dict[Any, Record]:
+        id_field = self.store.resources[self.resource].id_field
+        rows = self.store.everything(self.resource)
+        return {self.key(r[id_field]): r for o, r in rows if self.owner in (None, o)}
+
+    def __getitem__(self, record_id: Any) -> Record:
+        if self.owner is None:
+            return self._rows()[record_id]
+        found = self.store.find(self.resource, self.owner, record_id)
+        if found is None:
+            raise KeyError(record_id)
+        return found
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows())
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+
+def records(resource: str, key: Callable[[Any], Any] = str) -> Any:
+    """A sandbox attribute with every owner's records of `resource` (`sandbox.contacts[id]`)."""
+    return property(lambda sandbox: Records(sandbox.store, resource, key=key))
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         text = json.dumps(value, ensure_ascii=False)
@@ -428,6 +481,3 @@ def running(sandbox: VendorSandbox) -> Iterator[RunningSandbox]:
         yield handle
     finally:
         handle.stop()
-
-
-Handler = Callable[..., Response]

@@ -20,7 +20,7 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from sandbox.contract import ContractChecker, SpecProblem
-from sandbox.core import TokenBucket, VendorSandbox
+from sandbox.core import TokenBucket, VendorSandbox, records
 from sandbox.lexoffice import contacts
 from sandbox.lexoffice.errors import (
     VALIDATION_FAILED,
@@ -54,6 +54,7 @@ RESOURCES = (
     Resource("invoices"),
 )
 ENDPOINTS = (Endpoint("quotations", "/v1/quotations", operations=("read",)),)
+VOUCHER_COLUMNS = ("id", "voucherStatus", "voucherNumber", "voucherDate", "address.name", "title")
 NOT_FOUND = Issue("missing_entity", "id", "not_found")
 
 
@@ -69,16 +70,6 @@ class Organization:
     connection_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
-class _Records:
-    """Every organization's records of one resource by id, for tests that look inside."""
-
-    def __init__(self, resource: str) -> None:
-        self.resource = resource
-
-    def __get__(self, sandbox: LexofficeSandbox, owner: type | None = None) -> dict[str, Record]:
-        return {r["id"]: r for _, r in sandbox.store.everything(self.resource)}
-
-
 class LexofficeSandbox(VendorSandbox):
     name = "lexoffice"
     title = "lexware office (lexoffice)"
@@ -87,9 +78,14 @@ class LexofficeSandbox(VendorSandbox):
     demo_credential = DEMO_API_KEY
     resources = RESOURCES
 
-    contacts = _Records("contacts")
-    quotations = _Records("quotations")
-    invoices = _Records("invoices")
+    contacts = records("contacts")
+    quotations = records("quotations")
+    invoices = records("invoices")
+    tables = {
+        "contacts": ("contacts", ("id", "company.name", "person.lastName", "roles", "version")),
+        "quotations": ("quotations", VOUCHER_COLUMNS),
+        "invoices": ("invoices", VOUCHER_COLUMNS),
+    }
 
     @classmethod
     def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
@@ -177,18 +173,9 @@ class LexofficeSandbox(VendorSandbox):
     def owner(self) -> str:
         return self.organization().organization_id
 
-    def inspect(self) -> dict[str, list[dict[str, Any]]]:
+    def owner_label(self, owner: str) -> str:
         companies = {o.organization_id: o.company_name for o in self.organizations.values()}
-
-        def rows(resource: str, row: Callable[[Record], Record]) -> list[Record]:
-            everything = self.store.everything(resource)
-            return [{"organization": companies.get(o, ""), **row(r)} for o, r in everything]
-
-        return {
-            "contacts": rows("contacts", contacts.inspection_row),
-            "quotations": rows("quotations", _voucher_row),
-            "invoices": rows("invoices", _voucher_row),
-        }
+        return companies.get(owner, owner)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -444,20 +431,4 @@ def _voucherlist_entry(voucher: Record) -> Record:
         "totalAmount": total.get("totalGrossAmount"),
         "currency": total.get("currency", "EUR"),
         "archived": voucher.get("archived", False),
-    }
-
-
-def _voucher_row(voucher: Record) -> Record:
-    total = voucher.get("totalPrice", {})
-    return {
-        "id": voucher["id"],
-        "voucherStatus": voucher["voucherStatus"],
-        "voucherNumber": voucher.get("voucherNumber", ""),
-        "voucherDate": voucher["voucherDate"],
-        "customer": voucher["address"].get("name", ""),
-        "title": voucher.get("title", ""),
-        "lines": len(voucher["lineItems"]),
-        "totalNetAmount": total.get("totalNetAmount"),
-        "totalGrossAmount": total.get("totalGrossAmount"),
-        "createdDate": voucher["createdDate"],
     }

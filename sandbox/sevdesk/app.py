@@ -21,7 +21,7 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from sandbox.contract import SpecProblem
-from sandbox.core import TokenBucket, VendorSandbox
+from sandbox.core import TokenBucket, VendorSandbox, records
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.sevdesk import catalog, contacts, documents
 from sandbox.sevdesk.contacts import reference_id
@@ -97,20 +97,23 @@ ENDPOINTS = (
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices"}
-# The inspection page: resource → (table, columns).
+# The inspection page: resource → (table, columns); a reference is shown by its id.
 TABLES = {
     "contacts": (
         "contacts",
-        ("id", "customerNumber", "name", "surename", "familyname", "parent", "category"),
+        ("id", "customerNumber", "name", "surename", "familyname", "parent.id", "category.id"),
     ),
-    "addresses": ("addresses", ("id", "contact", "street", "zip", "city", "country")),
-    "communication_ways": ("communication ways", ("id", "contact", "type", "value", "main")),
-    "custom_fields": ("custom fields", ("id", "contact", "contactCustomFieldSetting", "value")),
+    "addresses": ("addresses", ("id", "contact.id", "street", "zip", "city", "country.id")),
+    "communication_ways": ("communication ways", ("id", "contact.id", "type", "value", "main")),
+    "custom_fields": (
+        "custom fields",
+        ("id", "contact.id", "contactCustomFieldSetting.id", "value"),
+    ),
     "orders": (
         "orders (quotes)",
-        ("id", "orderNumber", "orderType", "header", "status", "contact", "sumNet", "sumGross"),
+        ("id", "orderNumber", "orderType", "header", "status", "contact.id", "sumNet", "sumGross"),
     ),
-    "invoices": ("invoices", ("id", "invoiceNumber", "header", "status", "contact", "sumGross")),
+    "invoices": ("invoices", ("id", "invoiceNumber", "header", "status", "contact.id", "sumGross")),
 }
 
 
@@ -125,16 +128,6 @@ class Account:
     user_fullname: str
 
 
-class _Records:
-    """Every account's records of one resource by numeric id, for tests that look inside."""
-
-    def __init__(self, resource: str) -> None:
-        self.resource = resource
-
-    def __get__(self, sandbox: SevdeskSandbox, owner: type | None = None) -> dict[int, Record]:
-        return {int(r["id"]): r for _, r in sandbox.store.everything(self.resource)}
-
-
 class SevdeskSandbox(VendorSandbox):
     name = "sevdesk"
     title = "sevDesk"
@@ -143,13 +136,14 @@ class SevdeskSandbox(VendorSandbox):
     spec_server_url = "https://my.sevdesk.de/api/v1"
     resources = RESOURCES
 
-    contacts = _Records("contacts")
-    addresses = _Records("addresses")
-    communication_ways = _Records("communication_ways")
-    orders = _Records("orders")
-    order_positions = _Records("order_positions")
-    invoices = _Records("invoices")
-    invoice_positions = _Records("invoice_positions")
+    tables = TABLES
+    contacts = records("contacts", int)
+    addresses = records("addresses", int)
+    communication_ways = records("communication_ways", int)
+    orders = records("orders", int)
+    order_positions = records("order_positions", int)
+    invoices = records("invoices", int)
+    invoice_positions = records("invoice_positions", int)
 
     def __init__(
         self,
@@ -234,15 +228,9 @@ class SevdeskSandbox(VendorSandbox):
             return None
         return self.error_response(429, "Too Many Requests", retry_after=math.ceil(wait))
 
-    def inspect(self) -> dict[str, list[dict[str, Any]]]:
+    def owner_label(self, owner: str) -> str:
         companies = {str(a.sev_client_id): a.company_name for a in self.accounts.values()}
-        return {
-            table: [
-                {"account": companies.get(owner, "?"), **{c: _shown(r.get(c)) for c in columns}}
-                for owner, r in self.store.everything(resource)
-            ]
-            for resource, (table, columns) in TABLES.items()
-        }
+        return companies.get(owner, owner)
 
     # -- the hooks of the declared endpoints --------------------------------------------
 
@@ -486,10 +474,6 @@ def _object(body: Any) -> Record:
     if not isinstance(body, dict):
         raise SevdeskError(400, "Invalid request body: a JSON object is expected")
     return body
-
-
-def _shown(value: Any) -> Any:
-    return value.get("id") if isinstance(value, dict) else value
 
 
 __all__ = ["DEMO_TOKEN", "Account", "SevdeskSandbox"]
