@@ -100,17 +100,23 @@ class SpecProblem:
 class ContractChecker:
     """Validates against the first spec file that knows the operation."""
 
-    def __init__(self, spec_files: tuple[str, ...], server_url: str) -> None:
+    def __init__(
+        self, spec_files: tuple[str, ...], server_url: str, hosts: dict[str, str] | None = None
+    ) -> None:
         self.spec_files = spec_files
         self.server_url = server_url
+        # Path prefix -> another host of the vendor's (an OAuth host that the spec gives a
+        # path-level `servers` entry); the sandbox serves all of them on one port.
+        self.hosts = hosts or {}
         self.violations: list[Violation] = []
         self.checked = 0
         self.undocumented = 0  # calls to real endpoints the spec file does not describe
         self._lock = threading.Lock()
 
     def server_url_for(self, req: Request) -> str:
-        """The vendor host the request would have gone to (one, unless a vendor has two)."""
-        return self.server_url
+        """The vendor host the request would have gone to."""
+        hosts = (url for prefix, url in self.hosts.items() if req.path.startswith(prefix))
+        return next(hosts, self.server_url)
 
     def spec_request(self, req: Request) -> SpecRequest:
         """The request as validated; a vendor adapts it here (a body as the vendor reads it)."""
@@ -137,6 +143,11 @@ class ContractChecker:
         """The spec's operation object for the request, or None when no spec file knows it."""
         found = self._find(self.spec_request(req))
         return None if found is None else found[3]
+
+    def declares(self, req: Request, status: str) -> bool:
+        """Whether the request's operation lists `status` among its responses."""
+        operation = self.operation(req)
+        return operation is not None and status in (operation / "responses")
 
     def request_problems(self, req: Request) -> list[SpecProblem] | None:
         """How the request breaks its operation's parameters and body, or None when no spec
@@ -175,7 +186,15 @@ class ContractChecker:
         ]
 
     def describe(self, location: str, name: str, schema_error: Any) -> list[SpecProblem]:
-        """One jsonschema error of the body or of parameter `name` as problems."""
+        """One jsonschema error of the body or of parameter `name` as problems; a `oneOf` or
+        `anyOf` failure as the errors of the alternative it comes closest to (a Qonto client
+        is a person or a company, a token request one of two grants)."""
+        if schema_error.validator in ("oneOf", "anyOf") and schema_error.context:
+            branches: dict[Any, list[Any]] = {}
+            for sub in schema_error.context:
+                branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+            closest = min(branches.values(), key=len)
+            return [p for sub in closest for p in self.describe(location, name, sub)]
         steps = [str(step) for step in getattr(schema_error, "absolute_path", [])]
         # A missing required property is reported on its parent; name the property itself.
         if getattr(schema_error, "validator", None) == "required":

@@ -13,7 +13,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -115,6 +115,7 @@ class VendorSandbox:
     title = "Vendor"
     spec_files: tuple[str, ...] = ()  # relative to the vendor-specs folder
     spec_server_url = ""  # the server URL of the spec, for contract checking
+    spec_hosts: dict[str, str] = {}  # path prefix -> the vendor's other host (`ContractChecker`)
     # What a newcomer types into the wizard's token form for this vendor, if it has one.
     demo_credential = ""
 
@@ -171,7 +172,7 @@ class VendorSandbox:
 
     def spec_checker(self) -> ContractChecker:
         """The checker that knows this vendor's spec files and hosts."""
-        return ContractChecker(self.spec_files, self.spec_server_url)
+        return ContractChecker(self.spec_files, self.spec_server_url, self.spec_hosts)
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         """The vendor's own answer to a request its spec refuses."""
@@ -389,9 +390,10 @@ def _columns(record: Record, columns: tuple[str, ...]) -> Record:
     return row
 
 
-class Records(Mapping[Any, Record]):
+class Records(MutableMapping[Any, Record]):
     """One resource's records by id, live: every owner's (for tests that look inside) or one
-    owner's. `key` turns a stored id into the key (int for numeric ids)."""
+    owner's, which a test may also write. `key` turns a stored id into the key (int for
+    numeric ids)."""
 
     def __init__(
         self, store: Store, resource: str, owner: str | None = None, key: Callable[[Any], Any] = str
@@ -410,6 +412,16 @@ class Records(Mapping[Any, Record]):
         if found is None:
             raise KeyError(record_id)
         return found
+
+    def __setitem__(self, record_id: Any, record: Record) -> None:
+        assert self.owner is not None, "a record is written into one owner's records"
+        if record_id in self:
+            self.store.update(self.resource, self.owner, record_id, record, replace=True)
+        else:
+            self.store.create(self.resource, self.owner, {**record, "id": record_id})
+
+    def __delitem__(self, record_id: Any) -> None:
+        self.store.delete(self.resource, self.owner or "", record_id)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._rows())

@@ -23,7 +23,12 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from sandbox.bexio import documents
-from sandbox.bexio.oidc import PUBLIC_ENDPOINTS, register_oidc_routes
+from sandbox.bexio.oidc import (
+    BEXIO_AUTH_HOST,
+    PUBLIC_ENDPOINTS,
+    refused_token_request,
+    register_oidc_routes,
+)
 from sandbox.bexio.taxes import swiss_taxes, valid_on
 from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
@@ -142,9 +147,11 @@ class BexioSandbox(VendorSandbox):
 
     spec_server_url = "https://api.bexio.com"
     public_endpoints = PUBLIC_ENDPOINTS
-    # Real endpoints no saved OpenAPI file describes: the identity provider (described by
-    # the OIDC discovery document bexio-openid-configuration.json).
-    undocumented_endpoints = PUBLIC_ENDPOINTS
+    # The token endpoint is on the identity provider's host (a path-level `servers` entry).
+    spec_hosts = {"/realms/": BEXIO_AUTH_HOST}
+    # Real endpoints no saved OpenAPI file describes: the rest of the identity provider
+    # (described by the OIDC discovery document bexio-openid-configuration.json).
+    undocumented_endpoints = PUBLIC_ENDPOINTS - {"oidc_token"}
 
     def __init__(
         self,
@@ -245,6 +252,8 @@ class BexioSandbox(VendorSandbox):
         return response
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
+        if request.endpoint == "oidc_token":
+            return refused_token_request(self, problems)
         # The spec marks Accept required on every operation; bexio answers its absence 415.
         if any(p.location == "header" and p.field.lower() == "accept" for p in problems):
             return self.error_response(415, ACCEPT_MESSAGE)
