@@ -58,10 +58,6 @@ class AccessToken:
     def scopes(self) -> tuple[str, ...]:
         return tuple(self.scope.split())
 
-    @property
-    def kind(self) -> str:
-        return "personal access token" if self.client_id is None else "oauth access token"
-
 
 @dataclass
 class RefreshToken:
@@ -223,28 +219,17 @@ class AuthorizationServer:
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
         """The tokens (enough of each to tell it apart, never the token) and the clients."""
         with self.lock:
-            grants: list[tuple[str, AccessToken | RefreshToken]] = [
-                *self.access_tokens.items(),
-                *self.refresh_tokens.items(),
+            grants = [*self.access_tokens.items(), *self.refresh_tokens.items()]
+            clients = [
+                {"client_id": c.client_id, "redirect_uris": c.redirect_uris}
+                for c in self.clients.values()
             ]
-            clients = list(self.clients.values())
-        return {
-            "tokens": [
-                {
-                    "token": f"{value[:6]}…",
-                    "kind": grant.kind if isinstance(grant, AccessToken) else "refresh token",
-                    "account": grant.account,
-                    "client_id": grant.client_id,
-                    "scope": grant.scope,
-                    "expires_at": grant.expires_at
-                    and time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(grant.expires_at)),
-                }
-                for value, grant in grants
-            ],
-            "oauth clients": [
-                {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)} for c in clients
-            ],
-        }
+        tokens = [
+            {"token": f"{value[:6]}…", "kind": type(grant).__name__, "account": grant.account}
+            | {"client_id": grant.client_id, "scope": grant.scope, "expires_at": grant.expires_at}
+            for value, grant in grants
+        ]
+        return {"tokens": tokens, "oauth clients": clients}
 
 
 def token_refusal(checker: ContractChecker, req: Request) -> tuple[str, str]:

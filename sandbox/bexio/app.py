@@ -59,6 +59,7 @@ ENDPOINTS = (
     Endpoint("offers", "/2.0/kb_offer", PAGING, ("list", "read"), id_converter="int"),
     Endpoint("invoices", "/2.0/kb_invoice", None, ("read",), id_converter="int"),
 )
+DOCUMENT_COLUMNS = ("id", "document_nr", "title", "contact_id", "api_reference", "total")
 
 
 @dataclass
@@ -122,6 +123,14 @@ class BexioSandbox(VendorSandbox):
         "bexio/bexio-openapi.apievangelist-unofficial.yml",
     )
     demo_credential = "bexio-sandbox-token"
+    tables = {
+        "contacts": (
+            "contacts",
+            ("id", "nr", "contact_type_id", "name_1", "name_2", "mail", "city", "owner_id"),
+        ),
+        "offers": ("offers", DOCUMENT_COLUMNS),
+        "invoices": ("invoices", DOCUMENT_COLUMNS),
+    }
     resources = (
         Resource("contacts", ids="sequence"),
         Resource(
@@ -394,39 +403,7 @@ class BexioSandbox(VendorSandbox):
     # -- inspection -----------------------------------------------------------------------
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        tables = {
-            kind: [
-                {"company_id": owner, **_pick(record, columns)}
-                for owner, record in self.store.everything(kind)
-            ]
-            for kind, columns in _COLUMNS.items()
-        }
-        return {
-            "companies": [
-                {"id": c.id, "name": c.name, "user_ids": list(c.user_ids)}
-                for c in self.companies.values()
-            ],
-            **tables,
-            **self.oauth.inspect(),
-        }
-
-
-_DOCUMENT_COLUMNS = (
-    "id",
-    "document_nr",
-    "title",
-    "contact_id",
-    "api_reference",
-    "kb_item_status_id",
-    "total",
-    "is_valid_until",
-)
-_COLUMNS = {
-    "contacts": ("id", "nr", "contact_type_id", "name_1", "name_2", "mail", "city", "owner_id"),
-    "offers": _DOCUMENT_COLUMNS,
-    "invoices": _DOCUMENT_COLUMNS,
-}
-
-
-def _pick(record: Record, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {name: record.get(name) for name in columns}
+        companies = [
+            {"id": c.id, "name": c.name, "user_ids": c.user_ids} for c in self.companies.values()
+        ]
+        return {"companies": companies, **super().inspect(), **self.oauth.inspect()}
