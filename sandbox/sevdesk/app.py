@@ -11,7 +11,6 @@ import itertools
 import math
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -94,6 +93,15 @@ ENDPOINTS = (
     ),
     Endpoint("orders", f"{API}/Order", PAGING, operations=("list",)),
     Endpoint("invoices", f"{API}/Invoice", PAGING, operations=("list",)),
+)
+# The routes of the handlers below: method, path under API, handler (and endpoint name).
+ROUTES = (
+    ("GET", "/Contact", "contacts_list"),
+    ("PUT", "/Contact/<int:record_id>", "contact_update"),
+    ("GET", "/Contact/Factory/findContactsByCustomFieldValue", "by_custom_field"),
+    ("POST", "/Order/Factory/saveOrder", "order_save"),
+    ("GET", "/Order/<int:order_id>/getPositions", "order_positions_list"),
+    ("POST", "/Invoice/Factory/saveInvoice", "invoice_save"),
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices"}
@@ -258,34 +266,16 @@ class SevdeskSandbox(VendorSandbox):
 
     def register_routes(self, app: Flask) -> None:
         serve_endpoints(app, self, ENDPOINTS)
-        routes: list[tuple[str, str, str, Callable[..., Response]]] = [
-            ("GET", "/Contact", "contacts_list", self.contacts_list),
-            ("PUT", "/Contact/<int:record_id>", "contact_update", self.contact_update),
-            (
-                "GET",
-                "/Contact/Factory/findContactsByCustomFieldValue",
-                "by_custom_field",
-                self.by_custom_field,
-            ),
-            ("POST", "/Order/Factory/saveOrder", "order_save", self.order_save),
-            (
-                "GET",
-                "/Order/<int:order_id>/getPositions",
-                "order_positions",
-                self.order_positions_list,
-            ),
-            ("POST", "/Invoice/Factory/saveInvoice", "invoice_save", self.invoice_save),
-        ]
+        for method, path, view in ROUTES:
+            app.add_url_rule(API + path, view, getattr(self, view), methods=[method])
         for object_name, resource in RESOURCE_OF.items():
             read = partial(self.read, resource, f"{object_name} was not found")
-            routes.append(("GET", f"/{object_name}/<int:record_id>", f"{resource}_read", read))
+            app.add_url_rule(f"{API}/{object_name}/<int:record_id>", f"{resource}_read", read)
         # Real endpoints the spec leaves out: positions need a unit of `GET /Unity`, a
         # document's contactPerson is one of `GET /SevUser`; the spec tells clients to "send a
         # GET to /StaticCountry" for the country id of an address.
         for name in ("CommunicationWayKey", "Unity", "SevUser", "StaticCountry"):
-            routes.append(("GET", f"/{name}", name, partial(self.system_list, name)))
-        for method, path, endpoint, view in routes:
-            app.add_url_rule(API + path, endpoint, view, methods=[method])
+            app.add_url_rule(f"{API}/{name}", name, partial(self.system_list, name))
 
     def read(self, resource: str, not_found: str, record_id: int) -> Response:
         return self.json(self.render(None, self._one(resource, record_id, not_found)))

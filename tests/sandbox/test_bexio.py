@@ -271,6 +271,25 @@ def test_bad_authorization_requests(bexio: Bexio) -> None:
     assert password_grant.json()["error"] == "unsupported_grant_type"
 
 
+def test_the_spec_step_refuses_a_token_request_in_rfc_6749_form(bexio: Bexio) -> None:
+    # Refused before the client is authenticated: the wrong secret does not matter yet.
+    no_code = requests.post(
+        bexio.url + TOKEN_PATH,
+        data={"grant_type": "authorization_code", "redirect_uri": REDIRECT_URI},
+        auth=(CLIENT_ID, "wrong"),
+        timeout=5,
+    )
+    assert no_code.status_code == 400
+    assert no_code.json() == {
+        "error": "invalid_request",
+        "error_description": "Missing parameter: code",
+    }
+    no_grant = bexio.token(refresh_token="x")
+    assert no_grant.json()["error_description"] == "Missing parameter: grant_type"
+    no_refresh_token = bexio.token(grant_type="refresh_token")
+    assert no_refresh_token.json()["error_description"] == "Missing parameter: refresh_token"
+
+
 def test_an_access_token_expires() -> None:
     sandbox = start(access_token_lifetime=1)
     with running(sandbox) as handle:

@@ -256,6 +256,13 @@ def test_token_endpoint_refuses_bad_clients_and_grants(qonto: RunningSandbox) ->
         "error": "invalid_request",
         "error_description": "The parameter code is missing",
     }
+    # The spec step refuses these before the client's secret is even looked at.
+    no_secret = post(f"{qonto.url}/oauth2/token", data={"grant_type": "refresh_token"})
+    assert no_secret.status_code == 400
+    assert no_secret.json()["error"] == "invalid_request"
+    as_json = post(f"{qonto.url}/oauth2/token", json={"grant_type": "refresh_token"})
+    assert as_json.status_code == 400
+    assert as_json.json()["error"] == "invalid_request"
 
 
 def test_consent_page_refuses_unknown_redirect_without_redirecting() -> None:
