@@ -219,7 +219,10 @@ class AuthorizationServer:
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
         """The tokens (enough of each to tell it apart, never the token) and the clients."""
         with self.lock:
-            grants = [*self.access_tokens.items(), *self.refresh_tokens.items()]
+            grants: list[tuple[str, AccessToken | RefreshToken]] = [
+                *self.access_tokens.items(),
+                *self.refresh_tokens.items(),
+            ]
             clients = [
                 {"client_id": c.client_id, "redirect_uris": c.redirect_uris}
                 for c in self.clients.values()

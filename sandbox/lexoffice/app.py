@@ -25,14 +25,16 @@ from sandbox.lexoffice import contacts
 from sandbox.lexoffice.errors import (
     VALIDATION_FAILED,
     Issue,
+    LexofficeChecker,
     Violation,
     invalid,
+    is_missing,
     legacy_body,
     lexoffice_timestamp,
     missing,
     regular_body,
+    violation,
 )
-from sandbox.lexoffice.spec import LexofficeChecker, is_missing, violation
 from sandbox.lexoffice.vouchers import VoucherKind, priced_voucher, voucher_violations
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import BadPaging, PageNumberPaging, Record, Resource
