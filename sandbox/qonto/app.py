@@ -21,14 +21,14 @@ from flask import Flask, Request, Response, g, has_request_context, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
-from sandbox.core import Records, SlidingWindow, VendorSandbox
+from sandbox.core import SlidingWindow, VendorSandbox
 from sandbox.oauth_server import AccessToken, AuthorizationServer, OAuthClient, RefreshToken
 from sandbox.qonto import documents
 from sandbox.qonto.api import register_api_routes
 from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import PREFIXES, refused_token_request, register_oauth_routes
 from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization
-from sandbox.store import Resource, equals
+from sandbox.store import Records, Resource, equals
 
 TRACE_HEADER = "X-Tyk-Trace-Id"
 ERROR_CODES = {
