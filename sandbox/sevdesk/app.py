@@ -271,9 +271,8 @@ class SevdeskSandbox(VendorSandbox):
         for object_name, resource in RESOURCE_OF.items():
             read = partial(self.read, resource, f"{object_name} was not found")
             app.add_url_rule(f"{API}/{object_name}/<int:record_id>", f"{resource}_read", read)
-        # Real endpoints the spec leaves out: positions need a unit of `GET /Unity`, a
-        # document's contactPerson is one of `GET /SevUser`; the spec tells clients to "send a
-        # GET to /StaticCountry" for the country id of an address.
+        # The account's system data: units of positions, users (a document's contactPerson)
+        # and countries (an address's country), as the patched spec lists them.
         for name in ("CommunicationWayKey", "Unity", "SevUser", "StaticCountry"):
             app.add_url_rule(f"{API}/{name}", name, partial(self.system_list, name))
 
