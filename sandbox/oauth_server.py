@@ -235,6 +235,26 @@ class AuthorizationServer:
         return {"tokens": tokens, "oauth clients": clients}
 
 
+class OAuthVendor:
+    """What a stand-in with an authorization server (`self.oauth`) offers tests and the demo."""
+
+    oauth: AuthorizationServer
+
+    def add_oauth_client(
+        self, *, client_id: str, client_secret: str, redirect_uris: tuple[str, ...] = ()
+    ) -> OAuthClient:
+        """An app registered in the vendor's developer portal."""
+        return self.oauth.add_client(OAuthClient(client_id, client_secret, redirect_uris))
+
+    @property
+    def access_tokens(self) -> dict[str, AccessToken]:
+        return self.oauth.access_tokens
+
+    @property
+    def refresh_tokens(self) -> dict[str, RefreshToken]:
+        return self.oauth.refresh_tokens
+
+
 def token_refusal(checker: ContractChecker, req: Request) -> tuple[str, str]:
     """RFC 6749 5.2's error for a token request the spec refuses (`unsupported_grant_type` or
     `invalid_request`) and the parameter it lacks ("" when none is missing), from the schema of

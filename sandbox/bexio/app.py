@@ -32,7 +32,7 @@ from sandbox.bexio.oidc import (
 from sandbox.bexio.taxes import swiss_taxes, valid_on
 from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
-from sandbox.oauth_server import AccessToken, AuthorizationServer, OAuthClient, RefreshToken
+from sandbox.oauth_server import AuthorizationServer, OAuthVendor
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import BadPaging, NotFound, OffsetPaging, Record, Resource, equals
 
@@ -113,7 +113,7 @@ def _tax_date(tax: Record, day: str) -> bool:
     return valid_on(tax, date.fromisoformat(day))  # the spec step checked the format
 
 
-class BexioSandbox(VendorSandbox):
+class BexioSandbox(OAuthVendor, VendorSandbox):
     name = "bexio"
     title = "bexio"
     # The derived file first; the unofficial one only for the operations the derived one
@@ -203,14 +203,6 @@ class BexioSandbox(VendorSandbox):
                 limit=self.requests_per_window, window=self.rate_window_seconds
             )
 
-    @property
-    def access_tokens(self) -> dict[str, AccessToken]:
-        return self.oauth.access_tokens
-
-    @property
-    def refresh_tokens(self) -> dict[str, RefreshToken]:
-        return self.oauth.refresh_tokens
-
     def add_company(
         self,
         *,
@@ -227,12 +219,6 @@ class BexioSandbox(VendorSandbox):
         if personal_access_token:
             self.oauth.add_personal_token(personal_access_token, company.id, user_id=user_ids[0])
         return company
-
-    def add_oauth_client(
-        self, *, client_id: str, client_secret: str, redirect_uris: tuple[str, ...]
-    ) -> OAuthClient:
-        """An app registered in the bexio developer portal."""
-        return self.oauth.add_client(OAuthClient(client_id, client_secret, redirect_uris))
 
     # -- pipeline hooks -------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import SlidingWindow, VendorSandbox
-from sandbox.oauth_server import AccessToken, AuthorizationServer, OAuthClient, RefreshToken
+from sandbox.oauth_server import AuthorizationServer, OAuthVendor
 from sandbox.qonto import documents
 from sandbox.qonto.api import register_api_routes
 from sandbox.qonto.documents import Problem, problem
@@ -60,7 +60,7 @@ DOCUMENT_COLUMNS = ("id", "number", "status", "currency", "total_amount", "creat
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
 
 
-class QontoSandbox(VendorSandbox):
+class QontoSandbox(OAuthVendor, VendorSandbox):
     name = "qonto"
     title = "Qonto"
     spec_files = ("qonto/qonto-derived-openapi.yaml",)
@@ -200,19 +200,6 @@ class QontoSandbox(VendorSandbox):
         with self.lock:
             self.organizations[organization.id] = organization
         return organization
-
-    def add_oauth_client(
-        self, *, client_id: str, client_secret: str, redirect_uris: tuple[str, ...] = ()
-    ) -> OAuthClient:
-        return self.oauth.add_client(OAuthClient(client_id, client_secret, redirect_uris))
-
-    @property
-    def access_tokens(self) -> dict[str, AccessToken]:
-        return self.oauth.access_tokens
-
-    @property
-    def refresh_tokens(self) -> dict[str, RefreshToken]:
-        return self.oauth.refresh_tokens
 
     def organization_by_slug(self, slug: str) -> Organization:
         with self.lock:
