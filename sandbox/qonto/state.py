@@ -4,7 +4,7 @@ and numbering), the OAuth clients and the grants and tokens handed out to them."
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -37,9 +37,9 @@ class Organization:
     legal_country: str
     automatic_numbering: bool
     bank_account_id: str
-    clients: Mapping[str, Record]  # the organization's records (`sandbox.core.Records`)
-    quotes: Mapping[str, Record]
-    invoices: Mapping[str, Record]
+    clients: MutableMapping[str, Record]  # the organization's records (`store.Records`)
+    quotes: MutableMapping[str, Record]
+    invoices: MutableMapping[str, Record]
     next_numbers: dict[str, int] = field(default_factory=dict)
 
     def next_number(self, prefix: str) -> str:
