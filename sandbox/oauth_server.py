@@ -217,22 +217,28 @@ class AuthorizationServer:
             return True
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        """The tokens (enough of each to tell it apart, never the token) and the clients."""
+        """The tokens and the clients."""
         with self.lock:
             grants: list[tuple[str, AccessToken | RefreshToken]] = [
                 *self.access_tokens.items(),
                 *self.refresh_tokens.items(),
             ]
             clients = [
-                {"client_id": c.client_id, "redirect_uris": c.redirect_uris}
+                {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)}
                 for c in self.clients.values()
             ]
-        tokens = [
-            {"token": f"{value[:6]}…", "kind": type(grant).__name__, "account": grant.account}
-            | {"client_id": grant.client_id, "scope": grant.scope, "expires_at": grant.expires_at}
-            for value, grant in grants
-        ]
-        return {"tokens": tokens, "oauth clients": clients}
+        return {"tokens": [_token_row(*grant) for grant in grants], "oauth clients": clients}
+
+
+def _token_row(value: str, grant: AccessToken | RefreshToken) -> dict[str, Any]:
+    """Enough of a token to tell it apart, never the token."""
+    expires = grant.expires_at and time.strftime("%F %T", time.gmtime(grant.expires_at))
+    return {
+        "token": f"{value[:6]}…",
+        "kind": type(grant).__name__,
+        **{"account": grant.account, "client_id": grant.client_id, "scope": grant.scope},
+        "expires_at": expires,
+    }
 
 
 class OAuthVendor:
