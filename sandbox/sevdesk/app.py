@@ -1,4 +1,4 @@
-"""sevDesk stand-in: contacts with addresses, e-mails and custom fields, quotes through
+"""sevDesk stand-in: contacts with addresses and e-mails, quotes through
 `Order/Factory/saveOrder`, invoices through `Invoice/Factory/saveInvoice`.
 
 Follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in
@@ -69,8 +69,6 @@ RESOURCES = (
             "main": equals("main"),
         },
     ),
-    Resource("custom_field_settings"),
-    Resource("custom_fields"),
     Resource("orders", filters=_document_filters("orderNumber", "orderDate")),
     Resource("order_positions", filters={"order[id]": reference_id("order")}),
     Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceDate")),
@@ -80,17 +78,6 @@ ENDPOINTS = (
     Endpoint("contacts", f"{API}/Contact", PAGING, operations=("create",)),
     Endpoint("addresses", f"{API}/ContactAddress", PAGING, operations=("list", "create")),
     Endpoint("communication_ways", f"{API}/CommunicationWay", PAGING, ("list", "create")),
-    # The spec answers these two creates with 200.
-    Endpoint(
-        "custom_field_settings",
-        f"{API}/ContactCustomFieldSetting",
-        PAGING,
-        ("list", "create"),
-        create_status=200,
-    ),
-    Endpoint(
-        "custom_fields", f"{API}/ContactCustomField", PAGING, ("list", "create"), create_status=200
-    ),
     Endpoint("orders", f"{API}/Order", PAGING, operations=("list",)),
     Endpoint("invoices", f"{API}/Invoice", PAGING, operations=("list",)),
 )
@@ -98,7 +85,6 @@ ENDPOINTS = (
 ROUTES = (
     ("GET", "/Contact", "contacts_list"),
     ("PUT", "/Contact/<int:record_id>", "contact_update"),
-    ("GET", "/Contact/Factory/findContactsByCustomFieldValue", "by_custom_field"),
     ("POST", "/Order/Factory/saveOrder", "order_save"),
     ("GET", "/Order/<int:order_id>/getPositions", "order_positions_list"),
     ("POST", "/Invoice/Factory/saveInvoice", "invoice_save"),
@@ -113,10 +99,6 @@ TABLES = {
     ),
     "addresses": ("addresses", ("id", "contact.id", "street", "zip", "city", "country.id")),
     "communication_ways": ("communication ways", ("id", "contact.id", "type", "value", "main")),
-    "custom_fields": (
-        "custom fields",
-        ("id", "contact.id", "contactCustomFieldSetting.id", "value"),
-    ),
     "orders": (
         "orders (quotes)",
         ("id", "orderNumber", "orderType", "header", "status", "contact.id", "sumNet", "sumGross"),
@@ -324,23 +306,6 @@ class SevdeskSandbox(VendorSandbox):
                 candidate += 1
             self._next_customer_number[owner] = candidate + 1
         return str(candidate)
-
-    def by_custom_field(self) -> Response:
-        value = request.args["value"]
-        field_name = request.args.get("customFieldName")
-        setting_id = request.args.get("customFieldSetting[id]")
-        if not field_name and not setting_id:
-            # The spec marks both optional; sevDesk needs one of them to know the field.
-            raise SevdeskError(400, "CustomFieldName is required.")
-        contact_ids = {
-            f["contact"]["id"]
-            for f in self.store.select("custom_fields", self.owner())
-            if f["value"] == value
-            and field_name in (None, "", f["contactCustomFieldSetting"]["name"])
-            and setting_id in (None, "", f["contactCustomFieldSetting"]["id"])
-        }
-        rows = self.store.select("contacts", self.owner(), where=lambda c: c["id"] in contact_ids)
-        return self._objects(rows)
 
     # -- quotes (orders) and invoices ---------------------------------------------------
 
