@@ -144,20 +144,6 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
 
         return idempotent(create)
 
-    @route("/v2/client_invoices/<invoice_id>/finalize", "finalize_invoice", "POST")
-    def finalize_invoice(invoice_id: str) -> Response:
-        org: Organization = g.organization
-        with sandbox.lock:
-            invoice = org.invoices.get(invoice_id)
-            if invoice is None:
-                return missing("Client invoice")
-            if invoice["status"] != "draft":
-                detail = "Only a draft client invoice can be finalized"
-                return sandbox.error_response(422, detail, pointer="/status")
-            documents.finalize(invoice, org)
-            sandbox.store.update("invoices", org.id, invoice_id, invoice)
-        return sandbox.json({"client_invoice": invoice})
-
     def conflict(kind: str) -> Response:
         detail = f"The {kind} number is already used."
         code = f"{kind}_number_already_exists"

@@ -54,7 +54,6 @@ ENDPOINT_SCOPES = {
     "create_quote": "client_invoice.write",
     "quote": "client_invoices.read",
     "create_invoice": "client_invoice.write",
-    "finalize_invoice": "client_invoice.write",
 }
 DOCUMENT_COLUMNS = ("id", "number", "status", "currency", "total_amount", "created_at")
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
