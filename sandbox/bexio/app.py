@@ -1,7 +1,7 @@
 """bexio's API (api.bexio.com) and identity provider (auth.bexio.com) on one local host.
 
 Serves what the product needs: contacts (create, read, list, search, edit, delete), the sales
-taxes, quotes (kb_offer: create, read, list, issue) and invoices (kb_invoice: create, read),
+taxes, quotes (kb_offer: create, read, list) and invoices (kb_invoice: create, read),
 authorised by an OAuth access token or a company's personal access token. Each company is
 its own bexio account: records are numbered per company from 1.
 
@@ -39,7 +39,7 @@ from sandbox.store import BadPaging, NotFound, OffsetPaging, Record, Resource, e
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
 
-QUOTE_DRAFT, QUOTE_PENDING = 1, 2
+QUOTE_DRAFT = 1
 # Invoice status ids (7 draft) are a third-party summary like the quote ones; unverified.
 INVOICE_DRAFT = 7
 # The only rejection of an Accept header seen live (third party, POST /3.0/files, 2026-07):
@@ -347,16 +347,6 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         @app.post("/2.0/kb_offer")
         def quote_create() -> Response:
             return self._create_document("offers", "AN", QUOTE_DRAFT)
-
-        @app.post("/2.0/kb_offer/<int:quote_id>/issue")
-        def quote_issue(quote_id: int) -> Response:
-            with self.lock:
-                quote = self.store.get("offers", self.owner(), quote_id)
-                if quote["kb_item_status_id"] != QUOTE_DRAFT:
-                    raise Invalid(["kb_item_status_id: Quote is not a draft."])
-                changes = {"kb_item_status_id": QUOTE_PENDING}
-                self.store.update("offers", self.owner(), quote_id, changes)
-            return self.json({"success": True})
 
         @app.post("/2.0/kb_invoice")
         def invoice_create() -> Response:
