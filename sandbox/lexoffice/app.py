@@ -3,7 +3,7 @@
 
 Each API key belongs to one organization (a lexoffice account); what a key creates is seen only
 through keys of the same organization. Served: profile, contacts (create, retrieve, update,
-filter), quotations (create, retrieve), invoices (create, also from a quotation), and the
+filter), quotations (create, retrieve), invoices (create), and the
 voucher list, where a client looks up a quotation whose answer was lost.
 """
 
@@ -339,9 +339,6 @@ class LexofficeSandbox(VendorSandbox):
         if not isinstance(body, dict):
             return self.regular_error(406, "Could not read the request body as JSON.", [])
         violations = voucher_violations(body, kind=kind, contact_of=self.own_contact)
-        preceding_id = request.args.get("precedingSalesVoucherId")
-        if kind == "invoice" and preceding_id is not None:
-            violations += self._pursuit_violations(preceding_id)
         if violations:
             return self.regular_error(406, VALIDATION_FAILED, violations)
         priced = priced_voucher(body, kind=kind)
@@ -372,20 +369,6 @@ class LexofficeSandbox(VendorSandbox):
         stored = self.store.create(f"{kind}s", self.owner(), voucher)
         self.after_commit()
         return self.action_result(f"{kind}s", stored, 201)
-
-    def _pursuit_violations(self, quotation_id: str) -> list[Violation]:
-        """An invoice made from a quotation: lexoffice refuses quotations with optional or
-        alternative items (406)."""
-        quotation = self.store.find("quotations", self.owner(), quotation_id)
-        field = "precedingSalesVoucherId"
-        if quotation is None:
-            return [Violation(field, "NOTFOUND", "sales voucher not found")]
-        if any(
-            line.get("optional") or line.get("alternative") or line.get("subItems")
-            for line in quotation["lineItems"]
-        ):
-            return [Violation(field, "PURSUIT", "optional or alternative items cannot be pursued")]
-        return []
 
     def _voucher_address(self, address: Record) -> Record:
         """A contact reference is shown with the contact's name and billing address."""
