@@ -12,7 +12,6 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -34,25 +33,12 @@ DEMO_TOKEN = "0123456789abcdef0123456789abcdef"  # noqa: S105
 PAGING = OffsetPaging(default_limit=100, max_limit=1000, min_limit=1)
 
 
-def dated(field: str, *, until: bool) -> Filter:
-    """`startDate` / `endDate` of `GET /Order` and `GET /Invoice`: epoch seconds."""
-
-    def matches(record: Record, value: str) -> bool:
-        if not value.isdigit():
-            raise SevdeskError(400, f"{'endDate' if until else 'startDate'} must be an integer")
-        moment = datetime.fromisoformat(record[field]).timestamp()
-        return moment <= int(value) if until else moment >= int(value)
-
-    return matches
-
-
-def _document_filters(number_field: str, date_field: str) -> dict[str, Filter]:
+def _document_filters(number_field: str) -> dict[str, Filter]:
+    # The spec's startDate and endDate are not modelled: the product looks quotes up by number.
     return {
         "status": equals("status"),
         number_field: equals(number_field),
         "contact[id]": reference_id("contact"),
-        "startDate": dated(date_field, until=False),
-        "endDate": dated(date_field, until=True),
     }
 
 
@@ -69,9 +55,9 @@ RESOURCES = (
             "main": equals("main"),
         },
     ),
-    Resource("orders", filters=_document_filters("orderNumber", "orderDate")),
+    Resource("orders", filters=_document_filters("orderNumber")),
     Resource("order_positions", filters={"order[id]": reference_id("order")}),
-    Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceDate")),
+    Resource("invoices", filters=_document_filters("invoiceNumber")),
     Resource("invoice_positions"),
 )
 ENDPOINTS = (
