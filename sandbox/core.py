@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 import random
-import secrets
 import socket
 import threading
 import time
@@ -23,7 +22,7 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.contract import ContractChecker, SpecProblem
-from sandbox.store import Page, Record, Resource, Store
+from sandbox.store import Page, Record, Records, Resource, Store
 
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
@@ -109,10 +108,6 @@ class DropConnection(Exception):
     """Raised by a handler after it committed a create: the client gets no answer."""
 
 
-def new_id() -> str:
-    return secrets.token_hex(8)
-
-
 class VendorSandbox:
     """One vendor's stand-in. State lives in memory, guarded by `self.lock`."""
 
@@ -120,6 +115,7 @@ class VendorSandbox:
     title = "Vendor"
     spec_files: tuple[str, ...] = ()  # relative to the vendor-specs folder
     spec_server_url = ""  # the server URL of the spec, for contract checking
+    spec_hosts: dict[str, str] = {}  # path prefix -> the vendor's other host (`ContractChecker`)
     # What a newcomer types into the wizard's token form for this vendor, if it has one.
     demo_credential = ""
 
@@ -176,7 +172,7 @@ class VendorSandbox:
 
     def spec_checker(self) -> ContractChecker:
         """The checker that knows this vendor's spec files and hosts."""
-        return ContractChecker(self.spec_files, self.spec_server_url)
+        return ContractChecker(self.spec_files, self.spec_server_url, self.spec_hosts)
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         """The vendor's own answer to a request its spec refuses."""
@@ -186,11 +182,23 @@ class VendorSandbox:
         """The vendor's own limit; returns the 429 response when exceeded."""
         return None
 
+    # The inspection page's tables: resource -> (title, columns; "address.name" shows a
+    # member under "address"). Without them every resource is shown whole under its name.
+    tables: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def owner_label(self, owner: str) -> str:
+        """How the inspection page names the account that owns a record."""
+        return owner
+
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
         """What the inspection page shows: a table per kind of object."""
+        tables = self.tables or {name: (name, ()) for name in self.store.resources}
         return {
-            name: [{"owner": owner, **record} for owner, record in self.store.everything(name)]
-            for name in self.store.resources
+            title: [
+                {"owner": self.owner_label(owner), **_columns(record, columns)}
+                for owner, record in self.store.everything(resource)
+            ]
+            for resource, (title, columns) in tables.items()
         }
 
     # -- hooks of the declared resources (sandbox.routes) -------------------------------
@@ -248,7 +256,7 @@ class VendorSandbox:
         credential = self.credential_of(request)
         g.credential = credential or ""
         if request.endpoint in self.public_endpoints:
-            return None
+            return self._refuse_off_spec()  # no credential, but a spec (a token endpoint)
         if credential is None:
             return self.error_response(401, "Unauthorized")
         limited = self.rate_limit(credential)
@@ -370,6 +378,23 @@ class VendorSandbox:
         )
 
 
+def _columns(record: Record, columns: tuple[str, ...]) -> Record:
+    if not columns:
+        return record
+    row = {}
+    for column in columns:
+        value: Any = record
+        for key in column.split("."):
+            value = value.get(key) if isinstance(value, dict) else None
+        row[column.split(".")[0]] = value
+    return row
+
+
+def records(resource: str, key: Callable[[Any], Any] = str) -> Any:
+    """A sandbox attribute with every owner's records of `resource` (`sandbox.contacts[id]`)."""
+    return property(lambda sandbox: Records(sandbox.store, resource, key=key))
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         text = json.dumps(value, ensure_ascii=False)
@@ -428,6 +453,3 @@ def running(sandbox: VendorSandbox) -> Iterator[RunningSandbox]:
         yield handle
     finally:
         handle.stop()
-
-
-Handler = Callable[..., Response]

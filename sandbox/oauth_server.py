@@ -19,6 +19,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Request, Response
 
+from sandbox.contract import ContractChecker
+
 
 @dataclass
 class OAuthClient:
@@ -55,10 +57,6 @@ class AccessToken:
     @property
     def scopes(self) -> tuple[str, ...]:
         return tuple(self.scope.split())
-
-    @property
-    def kind(self) -> str:
-        return "personal access token" if self.client_id is None else "oauth access token"
 
 
 @dataclass
@@ -219,30 +217,64 @@ class AuthorizationServer:
             return True
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        """The tokens (enough of each to tell it apart, never the token) and the clients."""
+        """The tokens and the clients."""
         with self.lock:
             grants: list[tuple[str, AccessToken | RefreshToken]] = [
                 *self.access_tokens.items(),
                 *self.refresh_tokens.items(),
             ]
-            clients = list(self.clients.values())
-        return {
-            "tokens": [
-                {
-                    "token": f"{value[:6]}…",
-                    "kind": grant.kind if isinstance(grant, AccessToken) else "refresh token",
-                    "account": grant.account,
-                    "client_id": grant.client_id,
-                    "scope": grant.scope,
-                    "expires_at": grant.expires_at
-                    and time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(grant.expires_at)),
-                }
-                for value, grant in grants
-            ],
-            "oauth clients": [
-                {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)} for c in clients
-            ],
-        }
+            clients = [
+                {"client_id": c.client_id, "redirect_uris": list(c.redirect_uris)}
+                for c in self.clients.values()
+            ]
+        return {"tokens": [_token_row(*grant) for grant in grants], "oauth clients": clients}
+
+
+def _token_row(value: str, grant: AccessToken | RefreshToken) -> dict[str, Any]:
+    """Enough of a token to tell it apart, never the token."""
+    expires = grant.expires_at and time.strftime("%F %T", time.gmtime(grant.expires_at))
+    return {
+        "token": f"{value[:6]}…",
+        "kind": type(grant).__name__,
+        **{"account": grant.account, "client_id": grant.client_id, "scope": grant.scope},
+        "expires_at": expires,
+    }
+
+
+class OAuthVendor:
+    """What a stand-in with an authorization server (`self.oauth`) offers tests and the demo."""
+
+    oauth: AuthorizationServer
+
+    def add_oauth_client(
+        self, *, client_id: str, client_secret: str, redirect_uris: tuple[str, ...] = ()
+    ) -> OAuthClient:
+        """An app registered in the vendor's developer portal."""
+        return self.oauth.add_client(OAuthClient(client_id, client_secret, redirect_uris))
+
+    @property
+    def access_tokens(self) -> dict[str, AccessToken]:
+        return self.oauth.access_tokens
+
+    @property
+    def refresh_tokens(self) -> dict[str, RefreshToken]:
+        return self.oauth.refresh_tokens
+
+
+def token_refusal(checker: ContractChecker, req: Request) -> tuple[str, str]:
+    """RFC 6749 5.2's error for a token request the spec refuses (`unsupported_grant_type` or
+    `invalid_request`) and the parameter it lacks ("" when none is missing), from the schema of
+    the grant the form names: openapi-core reads no field of a form that fits no `oneOf`."""
+    grant = req.form.get("grant_type")
+    operation = checker.operation(req)
+    if not grant or operation is None:
+        return "invalid_request", "grant_type"
+    form = operation / "requestBody" / "content" / "application/x-www-form-urlencoded"
+    for branch in form / "schema" / "oneOf":
+        if grant in (branch / "properties" / "grant_type" / "enum").read_value():
+            required = (branch / "required").read_value()
+            return "invalid_request", next((n for n in required if not req.form.get(n)), "")
+    return "unsupported_grant_type", ""
 
 
 def client_credentials(req: Request) -> tuple[str, str]:

@@ -16,7 +16,7 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -223,6 +223,46 @@ class Store:
         if spec.ids == "hex":
             return spec.id_prefix + uuid.uuid4().hex[:24]
         return str(uuid.uuid4())
+
+
+class Records(MutableMapping[Any, Record]):
+    """One resource's records by id, live: every owner's (for tests that look inside) or one
+    owner's, which a test may also write. `key` turns a stored id into the key (int for
+    numeric ids)."""
+
+    def __init__(
+        self, store: Store, resource: str, owner: str | None = None, key: Callable[[Any], Any] = str
+    ) -> None:
+        self.store, self.resource, self.owner, self.key = store, resource, owner, key
+
+    def _rows(self) -> dict[Any, Record]:
+        id_field = self.store.resources[self.resource].id_field
+        rows = self.store.everything(self.resource)
+        return {self.key(r[id_field]): r for o, r in rows if self.owner in (None, o)}
+
+    def __getitem__(self, record_id: Any) -> Record:
+        if self.owner is None:
+            return self._rows()[record_id]
+        found = self.store.find(self.resource, self.owner, record_id)
+        if found is None:
+            raise KeyError(record_id)
+        return found
+
+    def __setitem__(self, record_id: Any, record: Record) -> None:
+        assert self.owner is not None, "a record is written into one owner's records"
+        if record_id in self:
+            self.store.update(self.resource, self.owner, record_id, record, replace=True)
+        else:
+            self.store.create(self.resource, self.owner, {**record, "id": record_id})
+
+    def __delitem__(self, record_id: Any) -> None:
+        self.store.delete(self.resource, self.owner or "", record_id)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows())
+
+    def __len__(self) -> int:
+        return len(self._rows())
 
 
 def _sortable(value: Any) -> tuple[int, Any]:

@@ -1,7 +1,7 @@
 """bexio's API (api.bexio.com) and identity provider (auth.bexio.com) on one local host.
 
 Serves what the product needs: contacts (create, read, list, search, edit, delete), the sales
-taxes, quotes (kb_offer: create, read, list, issue) and invoices (kb_invoice: create, read),
+taxes, quotes (kb_offer: create, read, list) and invoices (kb_invoice: create, read),
 authorised by an OAuth access token or a company's personal access token. Each company is
 its own bexio account: records are numbered per company from 1.
 
@@ -23,18 +23,23 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from sandbox.bexio import documents
-from sandbox.bexio.oidc import PUBLIC_ENDPOINTS, register_oidc_routes
+from sandbox.bexio.oidc import (
+    BEXIO_AUTH_HOST,
+    PUBLIC_ENDPOINTS,
+    refused_token_request,
+    register_oidc_routes,
+)
 from sandbox.bexio.taxes import swiss_taxes, valid_on
 from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
-from sandbox.oauth_server import AccessToken, AuthorizationServer, OAuthClient, RefreshToken
+from sandbox.oauth_server import AuthorizationServer, OAuthVendor
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import BadPaging, NotFound, OffsetPaging, Record, Resource, equals
 
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
 
-QUOTE_DRAFT, QUOTE_PENDING = 1, 2
+QUOTE_DRAFT = 1
 # Invoice status ids (7 draft) are a third-party summary like the quote ones; unverified.
 INVOICE_DRAFT = 7
 # The only rejection of an Accept header seen live (third party, POST /3.0/files, 2026-07):
@@ -54,6 +59,7 @@ ENDPOINTS = (
     Endpoint("offers", "/2.0/kb_offer", PAGING, ("list", "read"), id_converter="int"),
     Endpoint("invoices", "/2.0/kb_invoice", None, ("read",), id_converter="int"),
 )
+DOCUMENT_COLUMNS = ("id", "document_nr", "title", "contact_id", "api_reference", "total")
 
 
 @dataclass
@@ -107,7 +113,7 @@ def _tax_date(tax: Record, day: str) -> bool:
     return valid_on(tax, date.fromisoformat(day))  # the spec step checked the format
 
 
-class BexioSandbox(VendorSandbox):
+class BexioSandbox(OAuthVendor, VendorSandbox):
     name = "bexio"
     title = "bexio"
     # The derived file first; the unofficial one only for the operations the derived one
@@ -117,6 +123,14 @@ class BexioSandbox(VendorSandbox):
         "bexio/bexio-openapi.apievangelist-unofficial.yml",
     )
     demo_credential = "bexio-sandbox-token"
+    tables = {
+        "contacts": (
+            "contacts",
+            ("id", "nr", "contact_type_id", "name_1", "name_2", "mail", "city", "owner_id"),
+        ),
+        "offers": ("offers", DOCUMENT_COLUMNS),
+        "invoices": ("invoices", DOCUMENT_COLUMNS),
+    }
     resources = (
         Resource("contacts", ids="sequence"),
         Resource(
@@ -142,9 +156,11 @@ class BexioSandbox(VendorSandbox):
 
     spec_server_url = "https://api.bexio.com"
     public_endpoints = PUBLIC_ENDPOINTS
-    # Real endpoints no saved OpenAPI file describes: the identity provider (described by
-    # the OIDC discovery document bexio-openid-configuration.json).
-    undocumented_endpoints = PUBLIC_ENDPOINTS
+    # The token endpoint is on the identity provider's host (a path-level `servers` entry).
+    spec_hosts = {"/realms/": BEXIO_AUTH_HOST}
+    # Real endpoints no saved OpenAPI file describes: the rest of the identity provider
+    # (described by the OIDC discovery document bexio-openid-configuration.json).
+    undocumented_endpoints = PUBLIC_ENDPOINTS - {"oidc_token"}
 
     def __init__(
         self,
@@ -187,14 +203,6 @@ class BexioSandbox(VendorSandbox):
                 limit=self.requests_per_window, window=self.rate_window_seconds
             )
 
-    @property
-    def access_tokens(self) -> dict[str, AccessToken]:
-        return self.oauth.access_tokens
-
-    @property
-    def refresh_tokens(self) -> dict[str, RefreshToken]:
-        return self.oauth.refresh_tokens
-
     def add_company(
         self,
         *,
@@ -211,12 +219,6 @@ class BexioSandbox(VendorSandbox):
         if personal_access_token:
             self.oauth.add_personal_token(personal_access_token, company.id, user_id=user_ids[0])
         return company
-
-    def add_oauth_client(
-        self, *, client_id: str, client_secret: str, redirect_uris: tuple[str, ...]
-    ) -> OAuthClient:
-        """An app registered in the bexio developer portal."""
-        return self.oauth.add_client(OAuthClient(client_id, client_secret, redirect_uris))
 
     # -- pipeline hooks -------------------------------------------------------------------
 
@@ -245,6 +247,8 @@ class BexioSandbox(VendorSandbox):
         return response
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
+        if request.endpoint == "oidc_token":
+            return refused_token_request(self, problems)
         # The spec marks Accept required on every operation; bexio answers its absence 415.
         if any(p.location == "header" and p.field.lower() == "accept" for p in problems):
             return self.error_response(415, ACCEPT_MESSAGE)
@@ -344,16 +348,6 @@ class BexioSandbox(VendorSandbox):
         def quote_create() -> Response:
             return self._create_document("offers", "AN", QUOTE_DRAFT)
 
-        @app.post("/2.0/kb_offer/<int:quote_id>/issue")
-        def quote_issue(quote_id: int) -> Response:
-            with self.lock:
-                quote = self.store.get("offers", self.owner(), quote_id)
-                if quote["kb_item_status_id"] != QUOTE_DRAFT:
-                    raise Invalid(["kb_item_status_id: Quote is not a draft."])
-                changes = {"kb_item_status_id": QUOTE_PENDING}
-                self.store.update("offers", self.owner(), quote_id, changes)
-            return self.json({"success": True})
-
         @app.post("/2.0/kb_invoice")
         def invoice_create() -> Response:
             return self._create_document("invoices", "RE", INVOICE_DRAFT)
@@ -385,39 +379,7 @@ class BexioSandbox(VendorSandbox):
     # -- inspection -----------------------------------------------------------------------
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        tables = {
-            kind: [
-                {"company_id": owner, **_pick(record, columns)}
-                for owner, record in self.store.everything(kind)
-            ]
-            for kind, columns in _COLUMNS.items()
-        }
-        return {
-            "companies": [
-                {"id": c.id, "name": c.name, "user_ids": list(c.user_ids)}
-                for c in self.companies.values()
-            ],
-            **tables,
-            **self.oauth.inspect(),
-        }
-
-
-_DOCUMENT_COLUMNS = (
-    "id",
-    "document_nr",
-    "title",
-    "contact_id",
-    "api_reference",
-    "kb_item_status_id",
-    "total",
-    "is_valid_until",
-)
-_COLUMNS = {
-    "contacts": ("id", "nr", "contact_type_id", "name_1", "name_2", "mail", "city", "owner_id"),
-    "offers": _DOCUMENT_COLUMNS,
-    "invoices": _DOCUMENT_COLUMNS,
-}
-
-
-def _pick(record: Record, columns: tuple[str, ...]) -> dict[str, Any]:
-    return {name: record.get(name) for name in columns}
+        companies = [
+            {"id": c.id, "name": c.name, "user_ids": c.user_ids} for c in self.companies.values()
+        ]
+        return {"companies": companies, **super().inspect(), **self.oauth.inspect()}

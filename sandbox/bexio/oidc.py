@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
-from sandbox.contract import SPECS_DIR
+from sandbox.contract import SPECS_DIR, SpecProblem
 from sandbox.oauth_server import (
     AuthorizationCode,
     OAuthClient,
@@ -28,6 +28,7 @@ from sandbox.oauth_server import (
     consent_form,
     html_page,
     pkce_matches,
+    token_refusal,
     with_query,
 )
 
@@ -79,6 +80,16 @@ def _token_error(status: int, error: str, description: str) -> Response:
         json.dumps({"error": error, "error_description": description}),
         status=status,
         mimetype="application/json",
+    )
+
+
+def refused_token_request(sandbox: BexioSandbox, problems: list[SpecProblem]) -> Response:
+    """A token request the spec refuses, in Keycloak's words (RFC 6749 5.2's body)."""
+    error, missing = token_refusal(sandbox.spec, request)
+    if error == "unsupported_grant_type":
+        return _token_error(400, error, "Unsupported grant_type")
+    return _token_error(
+        400, error, f"Missing parameter: {missing}" if missing else str(problems[0])
     )
 
 
@@ -144,19 +155,13 @@ def register_oidc_routes(sandbox: BexioSandbox, app: Flask) -> None:
         client = oauth.authenticated_client(*client_credentials(request))
         if client is None:
             return _token_error(*_BAD_CLIENT)
-        grant_type = request.form.get("grant_type")
-        if not grant_type:
-            return _token_error(400, "invalid_request", "Missing form parameter: grant_type")
-        if grant_type == "authorization_code":
+        # The grant type and its parameters are the spec step's (`refused_token_request`).
+        if request.form["grant_type"] == "authorization_code":
             return _exchange_code(client)
-        if grant_type == "refresh_token":
-            return _refresh(client)
-        return _token_error(400, "unsupported_grant_type", "Unsupported grant_type")
+        return _refresh(client)
 
     def _exchange_code(client: OAuthClient) -> Response:
         form = request.form
-        if not form.get("code"):
-            return _token_error(400, "invalid_request", "Missing parameter: code")
         # A code is good for one exchange, even a failed one.
         code = oauth.code(form["code"], client.client_id, spend=True)
         if code is None:
@@ -168,9 +173,7 @@ def register_oidc_routes(sandbox: BexioSandbox, app: Flask) -> None:
         return _grant(code, client, session_state=secrets.token_hex(16))
 
     def _refresh(client: OAuthClient) -> Response:
-        value = request.form.get("refresh_token")
-        if not value:
-            return _token_error(400, "invalid_request", "Missing parameter: refresh_token")
+        value = request.form["refresh_token"]
         known = oauth.refresh_tokens.get(value)
         if known is not None and known.client_id != client.client_id:
             return _token_error(

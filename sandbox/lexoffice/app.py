@@ -3,7 +3,7 @@
 
 Each API key belongs to one organization (a lexoffice account); what a key creates is seen only
 through keys of the same organization. Served: profile, contacts (create, retrieve, update,
-filter), quotations (create, retrieve), invoices (create, also from a quotation), and the
+filter), quotations (create, retrieve), invoices (create), and the
 voucher list, where a client looks up a quotation whose answer was lost.
 """
 
@@ -20,19 +20,21 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from sandbox.contract import ContractChecker, SpecProblem
-from sandbox.core import TokenBucket, VendorSandbox
+from sandbox.core import TokenBucket, VendorSandbox, records
 from sandbox.lexoffice import contacts
 from sandbox.lexoffice.errors import (
     VALIDATION_FAILED,
     Issue,
+    LexofficeChecker,
     Violation,
     invalid,
+    is_missing,
     legacy_body,
     lexoffice_timestamp,
     missing,
     regular_body,
+    violation,
 )
-from sandbox.lexoffice.spec import LexofficeChecker, is_missing, violation
 from sandbox.lexoffice.vouchers import VoucherKind, priced_voucher, voucher_violations
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import BadPaging, PageNumberPaging, Record, Resource
@@ -54,6 +56,7 @@ RESOURCES = (
     Resource("invoices"),
 )
 ENDPOINTS = (Endpoint("quotations", "/v1/quotations", operations=("read",)),)
+VOUCHER_COLUMNS = ("id", "voucherStatus", "voucherNumber", "voucherDate", "address.name", "title")
 NOT_FOUND = Issue("missing_entity", "id", "not_found")
 
 
@@ -69,16 +72,6 @@ class Organization:
     connection_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
-class _Records:
-    """Every organization's records of one resource by id, for tests that look inside."""
-
-    def __init__(self, resource: str) -> None:
-        self.resource = resource
-
-    def __get__(self, sandbox: LexofficeSandbox, owner: type | None = None) -> dict[str, Record]:
-        return {r["id"]: r for _, r in sandbox.store.everything(self.resource)}
-
-
 class LexofficeSandbox(VendorSandbox):
     name = "lexoffice"
     title = "lexware office (lexoffice)"
@@ -87,9 +80,14 @@ class LexofficeSandbox(VendorSandbox):
     demo_credential = DEMO_API_KEY
     resources = RESOURCES
 
-    contacts = _Records("contacts")
-    quotations = _Records("quotations")
-    invoices = _Records("invoices")
+    contacts = records("contacts")
+    quotations = records("quotations")
+    invoices = records("invoices")
+    tables = {
+        "contacts": ("contacts", ("id", "company.name", "person.lastName", "roles", "version")),
+        "quotations": ("quotations", VOUCHER_COLUMNS),
+        "invoices": ("invoices", VOUCHER_COLUMNS),
+    }
 
     @classmethod
     def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
@@ -177,18 +175,9 @@ class LexofficeSandbox(VendorSandbox):
     def owner(self) -> str:
         return self.organization().organization_id
 
-    def inspect(self) -> dict[str, list[dict[str, Any]]]:
+    def owner_label(self, owner: str) -> str:
         companies = {o.organization_id: o.company_name for o in self.organizations.values()}
-
-        def rows(resource: str, row: Callable[[Record], Record]) -> list[Record]:
-            everything = self.store.everything(resource)
-            return [{"organization": companies.get(o, ""), **row(r)} for o, r in everything]
-
-        return {
-            "contacts": rows("contacts", contacts.inspection_row),
-            "quotations": rows("quotations", _voucher_row),
-            "invoices": rows("invoices", _voucher_row),
-        }
+        return companies.get(owner, owner)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -350,9 +339,6 @@ class LexofficeSandbox(VendorSandbox):
         if not isinstance(body, dict):
             return self.regular_error(406, "Could not read the request body as JSON.", [])
         violations = voucher_violations(body, kind=kind, contact_of=self.own_contact)
-        preceding_id = request.args.get("precedingSalesVoucherId")
-        if kind == "invoice" and preceding_id is not None:
-            violations += self._pursuit_violations(preceding_id)
         if violations:
             return self.regular_error(406, VALIDATION_FAILED, violations)
         priced = priced_voucher(body, kind=kind)
@@ -383,20 +369,6 @@ class LexofficeSandbox(VendorSandbox):
         stored = self.store.create(f"{kind}s", self.owner(), voucher)
         self.after_commit()
         return self.action_result(f"{kind}s", stored, 201)
-
-    def _pursuit_violations(self, quotation_id: str) -> list[Violation]:
-        """An invoice made from a quotation: lexoffice refuses quotations with optional or
-        alternative items (406)."""
-        quotation = self.store.find("quotations", self.owner(), quotation_id)
-        field = "precedingSalesVoucherId"
-        if quotation is None:
-            return [Violation(field, "NOTFOUND", "sales voucher not found")]
-        if any(
-            line.get("optional") or line.get("alternative") or line.get("subItems")
-            for line in quotation["lineItems"]
-        ):
-            return [Violation(field, "PURSUIT", "optional or alternative items cannot be pursued")]
-        return []
 
     def _voucher_address(self, address: Record) -> Record:
         """A contact reference is shown with the contact's name and billing address."""
@@ -444,20 +416,4 @@ def _voucherlist_entry(voucher: Record) -> Record:
         "totalAmount": total.get("totalGrossAmount"),
         "currency": total.get("currency", "EUR"),
         "archived": voucher.get("archived", False),
-    }
-
-
-def _voucher_row(voucher: Record) -> Record:
-    total = voucher.get("totalPrice", {})
-    return {
-        "id": voucher["id"],
-        "voucherStatus": voucher["voucherStatus"],
-        "voucherNumber": voucher.get("voucherNumber", ""),
-        "voucherDate": voucher["voucherDate"],
-        "customer": voucher["address"].get("name", ""),
-        "title": voucher.get("title", ""),
-        "lines": len(voucher["lineItems"]),
-        "totalNetAmount": total.get("totalNetAmount"),
-        "totalGrossAmount": total.get("totalGrossAmount"),
-        "createdDate": voucher["createdDate"],
     }

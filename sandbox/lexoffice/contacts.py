@@ -119,15 +119,3 @@ FILTERS: dict[str, Filter] = {
 def view(contact: Record) -> Record:
     """A contact as GET shows it (the create/update stamps are kept for the inspection page)."""
     return {k: v for k, v in contact.items() if k not in ("createdDate", "updatedDate")}
-
-
-def inspection_row(contact: Record) -> Record:
-    return {
-        "id": contact["id"],
-        "name": display_name(contact),
-        "customer": contact["roles"].get("customer", {}).get("number"),
-        "vendor": contact["roles"].get("vendor", {}).get("number"),
-        "email": ", ".join(email_addresses(contact)),
-        "version": contact["version"],
-        "updatedDate": contact["updatedDate"],
-    }

@@ -82,8 +82,7 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
             problems = documents.client_problems(body, org)
             if problems:
                 return invalid(problems)
-            client = documents.client_object(body)
-            org.clients[client["id"]] = client
+            client = sandbox.store.create("clients", org.id, documents.client_object(body))
             return 200, {"client": client}
 
         return idempotent(create)
@@ -117,7 +116,7 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
                 # documented; the invoice one is `invoice_number_already_exists`.
                 return conflict("quote")
             quote = documents.quote_object(body, org, number=number)
-            org.quotes[quote["id"]] = quote
+            sandbox.store.create("quotes", org.id, quote)
             # The 2026 docs answer with the quote itself, not wrapped in {"quote": ...}.
             return 201, quote
 
@@ -140,24 +139,10 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
             invoice = documents.invoice_object(body, org)
             if invoice["status"] == "unpaid" and not invoice.get("number"):
                 invoice["number"] = org.next_number("INV")
-            org.invoices[invoice["id"]] = invoice
+            sandbox.store.create("invoices", org.id, invoice)
             return 200, {"client_invoice": invoice}
 
         return idempotent(create)
-
-    @route("/v2/client_invoices/<invoice_id>/finalize", "finalize_invoice", "POST")
-    def finalize_invoice(invoice_id: str) -> Response:
-        org: Organization = g.organization
-        with sandbox.lock:
-            invoice = org.invoices.get(invoice_id)
-            if invoice is None:
-                return missing("Client invoice")
-            if invoice["status"] != "draft":
-                detail = "Only a draft client invoice can be finalized"
-                return sandbox.error_response(422, detail, pointer="/status")
-            documents.finalize(invoice, org)
-            org.invoices[invoice_id] = invoice
-        return sandbox.json({"client_invoice": invoice})
 
     def conflict(kind: str) -> Response:
         detail = f"The {kind} number is already used."

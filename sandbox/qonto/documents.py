@@ -8,7 +8,6 @@ Qonto documents the error shape and a few codes (`invalid_format`, `not_in_list`
 
 from __future__ import annotations
 
-import time
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -332,10 +331,3 @@ def invoice_object(body: dict[str, Any], organization: Organization) -> dict[str
         if body.get(key) is not None:
             invoice[key] = body[key]
     return invoice
-
-
-def finalize(invoice: dict[str, Any], organization: Organization) -> None:
-    invoice["status"] = "unpaid"
-    invoice["finalized_at"] = timestamp(time.time())
-    if not invoice.get("number"):
-        invoice["number"] = organization.next_number("INV")

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
+from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
-from sandbox.oauth_server import OAuthClient, consent_form, html_page, with_query
+from sandbox.oauth_server import OAuthClient, consent_form, html_page, token_refusal, with_query
 from sandbox.qonto.state import ALL_SCOPES
 
 if TYPE_CHECKING:
@@ -30,6 +31,15 @@ def _back(redirect_uri: str, params: dict[str, str], **answer: str) -> Response:
 def _oauth_error(error: str, description: str, status: int = 400) -> Response:
     # Qonto does not show its OAuth error body; the spec assumes RFC 6749's.
     return VendorSandbox.json({"error": error, "error_description": description}, status)
+
+
+def refused_token_request(sandbox: QontoSandbox, problems: list[SpecProblem]) -> Response:
+    """A token request the spec refuses, in RFC 6749's error body (the spec's assumption)."""
+    error, missing = token_refusal(sandbox.spec, request)
+    if error == "unsupported_grant_type":
+        return _oauth_error(error, "The grant_type is not supported")
+    described = f"The parameter {missing} is missing" if missing else str(problems[0])
+    return _oauth_error(error, described)
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:
@@ -100,26 +110,14 @@ def register_oauth_routes(sandbox: QontoSandbox, app: Flask) -> None:
         )
         return _back(redirect_uri, params, code=code, scope=" ".join(scopes))
 
+    # The form's media type, grant type and parameters are the spec step's (`token_refusal`).
     @app.post("/oauth2/token", endpoint="oauth_token")
     def token() -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            return _oauth_error("invalid_request", "The body must be form-encoded")
         form = request.form.to_dict()
-        grant_type = form.get("grant_type")
-        if grant_type not in ("authorization_code", "refresh_token"):
-            return _oauth_error("unsupported_grant_type", "The grant_type is not supported")
-        required = (
-            ("code", "client_id", "client_secret", "redirect_uri")
-            if grant_type == "authorization_code"
-            else ("refresh_token", "client_id", "client_secret")
-        )
-        missing = [name for name in required if not form.get(name)]
-        if missing:
-            return _oauth_error("invalid_request", f"The parameter {missing[0]} is missing")
         client = oauth.authenticated_client(form["client_id"], form["client_secret"])
         if client is None:
             return _oauth_error("invalid_client", "Client authentication failed", 401)
-        if grant_type == "authorization_code":
+        if form["grant_type"] == "authorization_code":
             return _exchange_code(client, form)
         return _refresh(client, form)
 

@@ -4,13 +4,13 @@ and numbering), the OAuth clients and the grants and tokens handed out to them."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sandbox.store import NotFound, Store
+from sandbox.store import Record
 
 # Every scope the served endpoints ask for, plus the two that change what /oauth2/token returns.
 ALL_SCOPES = (
@@ -26,35 +26,6 @@ ALL_SCOPES = (
 )
 
 
-class Records(MutableMapping[str, dict[str, Any]]):
-    """One organization's records of one kind in the sandbox's store, read and written as
-    a dict by id (every read is a copy: a change is written back by assignment)."""
-
-    def __init__(self, store: Store, resource: str, owner: str) -> None:
-        self.store, self.resource, self.owner = store, resource, owner
-
-    def __getitem__(self, record_id: str) -> dict[str, Any]:
-        try:
-            return self.store.get(self.resource, self.owner, record_id)
-        except NotFound:
-            raise KeyError(record_id) from None
-
-    def __setitem__(self, record_id: str, record: dict[str, Any]) -> None:
-        if self.store.find(self.resource, self.owner, record_id) is None:
-            self.store.create(self.resource, self.owner, {**record, "id": record_id})
-        else:
-            self.store.update(self.resource, self.owner, record_id, record, replace=True)
-
-    def __delitem__(self, record_id: str) -> None:
-        self.store.delete(self.resource, self.owner, record_id)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([r["id"] for r in self.store.select(self.resource, self.owner)])
-
-    def __len__(self) -> int:
-        return len(self.store.select(self.resource, self.owner))
-
-
 @dataclass
 class Organization:
     id: str
@@ -66,9 +37,9 @@ class Organization:
     legal_country: str
     automatic_numbering: bool
     bank_account_id: str
-    clients: Records
-    quotes: Records
-    invoices: Records
+    clients: MutableMapping[str, Record]  # the organization's records (`store.Records`)
+    quotes: MutableMapping[str, Record]
+    invoices: MutableMapping[str, Record]
     next_numbers: dict[str, int] = field(default_factory=dict)
 
     def next_number(self, prefix: str) -> str:

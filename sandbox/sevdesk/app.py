@@ -1,4 +1,4 @@
-"""sevDesk stand-in: contacts with addresses, e-mails and custom fields, quotes through
+"""sevDesk stand-in: contacts with addresses and e-mails, quotes through
 `Order/Factory/saveOrder`, invoices through `Invoice/Factory/saveInvoice`.
 
 Follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in
@@ -11,9 +11,7 @@ import itertools
 import math
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -21,7 +19,7 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from sandbox.contract import SpecProblem
-from sandbox.core import TokenBucket, VendorSandbox
+from sandbox.core import TokenBucket, VendorSandbox, records
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.sevdesk import catalog, contacts, documents
 from sandbox.sevdesk.contacts import reference_id
@@ -35,25 +33,12 @@ DEMO_TOKEN = "0123456789abcdef0123456789abcdef"  # noqa: S105
 PAGING = OffsetPaging(default_limit=100, max_limit=1000, min_limit=1)
 
 
-def dated(field: str, *, until: bool) -> Filter:
-    """`startDate` / `endDate` of `GET /Order` and `GET /Invoice`: epoch seconds."""
-
-    def matches(record: Record, value: str) -> bool:
-        if not value.isdigit():
-            raise SevdeskError(400, f"{'endDate' if until else 'startDate'} must be an integer")
-        moment = datetime.fromisoformat(record[field]).timestamp()
-        return moment <= int(value) if until else moment >= int(value)
-
-    return matches
-
-
-def _document_filters(number_field: str, date_field: str) -> dict[str, Filter]:
+def _document_filters(number_field: str) -> dict[str, Filter]:
+    # The spec's startDate and endDate are not modelled: the product looks quotes up by number.
     return {
         "status": equals("status"),
         number_field: equals(number_field),
         "contact[id]": reference_id("contact"),
-        "startDate": dated(date_field, until=False),
-        "endDate": dated(date_field, until=True),
     }
 
 
@@ -70,47 +55,41 @@ RESOURCES = (
             "main": equals("main"),
         },
     ),
-    Resource("custom_field_settings"),
-    Resource("custom_fields"),
-    Resource("orders", filters=_document_filters("orderNumber", "orderDate")),
+    Resource("orders", filters=_document_filters("orderNumber")),
     Resource("order_positions", filters={"order[id]": reference_id("order")}),
-    Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceDate")),
+    Resource("invoices", filters=_document_filters("invoiceNumber")),
     Resource("invoice_positions"),
 )
 ENDPOINTS = (
     Endpoint("contacts", f"{API}/Contact", PAGING, operations=("create",)),
     Endpoint("addresses", f"{API}/ContactAddress", PAGING, operations=("list", "create")),
     Endpoint("communication_ways", f"{API}/CommunicationWay", PAGING, ("list", "create")),
-    # The spec answers these two creates with 200.
-    Endpoint(
-        "custom_field_settings",
-        f"{API}/ContactCustomFieldSetting",
-        PAGING,
-        ("list", "create"),
-        create_status=200,
-    ),
-    Endpoint(
-        "custom_fields", f"{API}/ContactCustomField", PAGING, ("list", "create"), create_status=200
-    ),
     Endpoint("orders", f"{API}/Order", PAGING, operations=("list",)),
     Endpoint("invoices", f"{API}/Invoice", PAGING, operations=("list",)),
 )
+# The routes of the handlers below: method, path under API, handler (and endpoint name).
+ROUTES = (
+    ("GET", "/Contact", "contacts_list"),
+    ("PUT", "/Contact/<int:record_id>", "contact_update"),
+    ("POST", "/Order/Factory/saveOrder", "order_save"),
+    ("GET", "/Order/<int:order_id>/getPositions", "order_positions_list"),
+    ("POST", "/Invoice/Factory/saveInvoice", "invoice_save"),
+)
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices"}
-# The inspection page: resource → (table, columns).
+# The inspection page: resource → (table, columns); a reference is shown by its id.
 TABLES = {
     "contacts": (
         "contacts",
-        ("id", "customerNumber", "name", "surename", "familyname", "parent", "category"),
+        ("id", "customerNumber", "name", "surename", "familyname", "parent.id", "category.id"),
     ),
-    "addresses": ("addresses", ("id", "contact", "street", "zip", "city", "country")),
-    "communication_ways": ("communication ways", ("id", "contact", "type", "value", "main")),
-    "custom_fields": ("custom fields", ("id", "contact", "contactCustomFieldSetting", "value")),
+    "addresses": ("addresses", ("id", "contact.id", "street", "zip", "city", "country.id")),
+    "communication_ways": ("communication ways", ("id", "contact.id", "type", "value", "main")),
     "orders": (
         "orders (quotes)",
-        ("id", "orderNumber", "orderType", "header", "status", "contact", "sumNet", "sumGross"),
+        ("id", "orderNumber", "orderType", "header", "status", "contact.id", "sumNet", "sumGross"),
     ),
-    "invoices": ("invoices", ("id", "invoiceNumber", "header", "status", "contact", "sumGross")),
+    "invoices": ("invoices", ("id", "invoiceNumber", "header", "status", "contact.id", "sumGross")),
 }
 
 
@@ -125,16 +104,6 @@ class Account:
     user_fullname: str
 
 
-class _Records:
-    """Every account's records of one resource by numeric id, for tests that look inside."""
-
-    def __init__(self, resource: str) -> None:
-        self.resource = resource
-
-    def __get__(self, sandbox: SevdeskSandbox, owner: type | None = None) -> dict[int, Record]:
-        return {int(r["id"]): r for _, r in sandbox.store.everything(self.resource)}
-
-
 class SevdeskSandbox(VendorSandbox):
     name = "sevdesk"
     title = "sevDesk"
@@ -143,13 +112,14 @@ class SevdeskSandbox(VendorSandbox):
     spec_server_url = "https://my.sevdesk.de/api/v1"
     resources = RESOURCES
 
-    contacts = _Records("contacts")
-    addresses = _Records("addresses")
-    communication_ways = _Records("communication_ways")
-    orders = _Records("orders")
-    order_positions = _Records("order_positions")
-    invoices = _Records("invoices")
-    invoice_positions = _Records("invoice_positions")
+    tables = TABLES
+    contacts = records("contacts", int)
+    addresses = records("addresses", int)
+    communication_ways = records("communication_ways", int)
+    orders = records("orders", int)
+    order_positions = records("order_positions", int)
+    invoices = records("invoices", int)
+    invoice_positions = records("invoice_positions", int)
 
     def __init__(
         self,
@@ -234,15 +204,9 @@ class SevdeskSandbox(VendorSandbox):
             return None
         return self.error_response(429, "Too Many Requests", retry_after=math.ceil(wait))
 
-    def inspect(self) -> dict[str, list[dict[str, Any]]]:
+    def owner_label(self, owner: str) -> str:
         companies = {str(a.sev_client_id): a.company_name for a in self.accounts.values()}
-        return {
-            table: [
-                {"account": companies.get(owner, "?"), **{c: _shown(r.get(c)) for c in columns}}
-                for owner, r in self.store.everything(resource)
-            ]
-            for resource, (table, columns) in TABLES.items()
-        }
+        return companies.get(owner, owner)
 
     # -- the hooks of the declared endpoints --------------------------------------------
 
@@ -270,34 +234,15 @@ class SevdeskSandbox(VendorSandbox):
 
     def register_routes(self, app: Flask) -> None:
         serve_endpoints(app, self, ENDPOINTS)
-        routes: list[tuple[str, str, str, Callable[..., Response]]] = [
-            ("GET", "/Contact", "contacts_list", self.contacts_list),
-            ("PUT", "/Contact/<int:record_id>", "contact_update", self.contact_update),
-            (
-                "GET",
-                "/Contact/Factory/findContactsByCustomFieldValue",
-                "by_custom_field",
-                self.by_custom_field,
-            ),
-            ("POST", "/Order/Factory/saveOrder", "order_save", self.order_save),
-            (
-                "GET",
-                "/Order/<int:order_id>/getPositions",
-                "order_positions",
-                self.order_positions_list,
-            ),
-            ("POST", "/Invoice/Factory/saveInvoice", "invoice_save", self.invoice_save),
-        ]
+        for method, path, view in ROUTES:
+            app.add_url_rule(API + path, view, getattr(self, view), methods=[method])
         for object_name, resource in RESOURCE_OF.items():
             read = partial(self.read, resource, f"{object_name} was not found")
-            routes.append(("GET", f"/{object_name}/<int:record_id>", f"{resource}_read", read))
-        # Real endpoints the spec leaves out: positions need a unit of `GET /Unity`, a
-        # document's contactPerson is one of `GET /SevUser`; the spec tells clients to "send a
-        # GET to /StaticCountry" for the country id of an address.
+            app.add_url_rule(f"{API}/{object_name}/<int:record_id>", f"{resource}_read", read)
+        # The account's system data: units of positions, users (a document's contactPerson)
+        # and countries (an address's country), as the patched spec lists them.
         for name in ("CommunicationWayKey", "Unity", "SevUser", "StaticCountry"):
-            routes.append(("GET", f"/{name}", name, partial(self.system_list, name)))
-        for method, path, endpoint, view in routes:
-            app.add_url_rule(API + path, endpoint, view, methods=[method])
+            app.add_url_rule(f"{API}/{name}", name, partial(self.system_list, name))
 
     def read(self, resource: str, not_found: str, record_id: int) -> Response:
         return self.json(self.render(None, self._one(resource, record_id, not_found)))
@@ -347,23 +292,6 @@ class SevdeskSandbox(VendorSandbox):
                 candidate += 1
             self._next_customer_number[owner] = candidate + 1
         return str(candidate)
-
-    def by_custom_field(self) -> Response:
-        value = request.args["value"]
-        field_name = request.args.get("customFieldName")
-        setting_id = request.args.get("customFieldSetting[id]")
-        if not field_name and not setting_id:
-            # The spec marks both optional; sevDesk needs one of them to know the field.
-            raise SevdeskError(400, "CustomFieldName is required.")
-        contact_ids = {
-            f["contact"]["id"]
-            for f in self.store.select("custom_fields", self.owner())
-            if f["value"] == value
-            and field_name in (None, "", f["contactCustomFieldSetting"]["name"])
-            and setting_id in (None, "", f["contactCustomFieldSetting"]["id"])
-        }
-        rows = self.store.select("contacts", self.owner(), where=lambda c: c["id"] in contact_ids)
-        return self._objects(rows)
 
     # -- quotes (orders) and invoices ---------------------------------------------------
 
@@ -486,10 +414,6 @@ def _object(body: Any) -> Record:
     if not isinstance(body, dict):
         raise SevdeskError(400, "Invalid request body: a JSON object is expected")
     return body
-
-
-def _shown(value: Any) -> Any:
-    return value.get("id") if isinstance(value, dict) else value
 
 
 __all__ = ["DEMO_TOKEN", "Account", "SevdeskSandbox"]

@@ -23,7 +23,7 @@ def _records(object_name: str, fields: str, *rows: tuple[Any, ...]) -> tuple[Rec
 
 
 # Ids 1 (Stk) and 9 (Std) are what integrations hard-code; the flat-rate unit follows a
-# community client. `GET /Unity` is real but not in the spec, so the list is not verified.
+# community client. The patched spec describes `GET /Unity` but lists no units: unverified.
 UNITIES = _records(
     "Unity",
     "name translationCode",

@@ -1,9 +1,8 @@
-"""Contacts and what hangs on them (addresses, communication ways, custom fields) as sevDesk
+"""Contacts and what hangs on them (addresses, communication ways) as sevDesk
 stores them from a create, with the checks the spec leaves to its descriptions."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -147,37 +146,9 @@ def communication_way(body: Record, one: One, sev_client: int) -> Record:
     return record
 
 
-def custom_field_setting(body: Record, one: One, sev_client: int) -> Record:
-    return {
-        "objectName": "ContactCustomFieldSetting",
-        "sevClient": ref(sev_client, "SevClient"),
-        "name": body["name"],
-        "identifier": str(uuid.uuid4()),
-        **texts(body, "description"),
-    }
-
-
-def custom_field(body: Record, one: One, sev_client: int) -> Record:
-    contact_id = _contact_id(body, one)
-    assert contact_id is not None  # the spec requires it
-    setting = "ContactCustomFieldSetting"
-    setting_id = reference(body, "contactCustomFieldSetting", setting)
-    return {
-        "objectName": "ContactCustomField",
-        "sevClient": ref(sev_client, "SevClient"),
-        "contact": ref(contact_id, "Contact"),
-        "contactCustomFieldSetting": one(
-            "custom_field_settings", setting_id, f"{setting} {setting_id} does not exist"
-        ),
-        "value": body["value"],
-    }
-
-
 Builder = Callable[[Record, One, int], Record]
 BUILDERS: dict[str, Builder] = {
     "contacts": contact,
     "addresses": address,
     "communication_ways": communication_way,
-    "custom_field_settings": custom_field_setting,
-    "custom_fields": custom_field,
 }

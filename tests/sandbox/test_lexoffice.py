@@ -682,27 +682,6 @@ def test_invoice_needs_shipping_conditions(api: Api) -> None:
     assert api.post("/v1/invoices", nothing_shipped).status_code == 201
 
 
-def test_invoice_from_a_quotation_without_optional_items(api: Api) -> None:
-    contact_id = create_contact(api, company(f"Folgekunde {tag()}"))
-    plain = api.post("/v1/quotations", quotation_for(contact_id)).json()["id"]
-    with_optional = quotation_for(contact_id)
-    with_optional["lineItems"][2]["optional"] = True
-    optional = api.post("/v1/quotations", with_optional).json()["id"]
-    invoice = fixture("invoice")
-    invoice["address"] = {"contactId": contact_id}
-
-    pursued = api.post("/v1/invoices", invoice, precedingSalesVoucherId=plain)
-    refused = api.post("/v1/invoices", invoice, precedingSalesVoucherId=optional)
-    unknown = api.post("/v1/invoices", invoice, precedingSalesVoucherId=str(uuid.uuid4()))
-
-    assert pursued.status_code == 201
-    assert violated_fields(refused) == {"precedingSalesVoucherId"}
-    assert violated_fields(unknown) == {"precedingSalesVoucherId"}
-
-
-# -- rate limit ----------------------------------------------------------------------------
-
-
 def test_token_bucket_refuses_a_burst_beyond_two_per_second(limited: Api) -> None:
     statuses = [limited.get("/v1/profile") for _ in range(6)]
 

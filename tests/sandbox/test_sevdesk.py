@@ -299,42 +299,6 @@ def test_contact_update_changes_the_name(sevdesk: Api) -> None:
     assert sevdesk.get(f"/Contact/{company['id']}").json()["objects"][0]["name"] == "Neu GmbH"
 
 
-def test_lookup_by_custom_field(sevdesk: Api) -> None:
-    company = sevdesk.company("Hub GmbH")
-    setting = sevdesk.post(
-        "/ContactCustomFieldSetting",
-        {"name": "hubspot_company_id", "objectName": "ContactCustomFieldSetting"},
-    )
-    assert setting.status_code == 200, setting.text
-    setting_id = setting.json()["objects"][0]["id"]
-    field = sevdesk.post(
-        "/ContactCustomField",
-        {
-            "contact": {"id": int(company["id"]), "objectName": "Contact"},
-            "contactCustomFieldSetting": {
-                "id": int(setting_id),
-                "objectName": "ContactCustomFieldSetting",
-            },
-            "value": "hs-31415",
-            "objectName": "ContactCustomField",
-        },
-    )
-    assert field.status_code == 200, field.text
-
-    found = sevdesk.get(
-        "/Contact/Factory/findContactsByCustomFieldValue",
-        value="hs-31415",
-        customFieldName="hubspot_company_id",
-    ).json()["objects"]
-    assert [c["id"] for c in found] == [company["id"]]
-    none = sevdesk.get(
-        "/Contact/Factory/findContactsByCustomFieldValue",
-        value="hs-0",
-        customFieldName="hubspot_company_id",
-    ).json()["objects"]
-    assert none == []
-
-
 def test_contact_refusals(sevdesk: Api) -> None:
     no_category = sevdesk.post("/Contact", {"name": "Ohne Kategorie"})
     assert_refused_by_spec(no_category, "category")
@@ -685,11 +649,6 @@ SPEC_CASES: list[tuple[str, Change, str]] = [
     ("communicationWay", drop("value"), "value"),
     ("communicationWay", put("type", value="FAX"), "type"),
     ("communicationWay", put("main", value="sometimes"), "main"),
-    ("customFieldSetting", drop("name"), "name"),
-    ("customField", drop("contact"), "contact"),
-    ("customField", drop("contactCustomFieldSetting"), "contactCustomFieldSetting"),
-    ("customField", drop("value"), "value"),
-    ("customField", drop("objectName"), "objectName"),
 ]
 
 
@@ -700,7 +659,6 @@ def test_the_spec_step_refuses_before_the_handler(
     sandbox = server.sandbox
     assert isinstance(sandbox, SevdeskSandbox)
     company = sevdesk.company("Vertrag GmbH")
-    setting = sevdesk.post("/ContactCustomFieldSetting", {"name": "crm_id"}).json()["objects"][0]
     contact = {"id": int(company["id"]), "objectName": "Contact"}
     path, body = {
         "saveOrder": (SAVE_ORDER, quote(company["id"], sevdesk.sev_user_id(), "AN-4001")),
@@ -719,19 +677,6 @@ def test_the_spec_step_refuses_before_the_handler(
                 "value": "info@vertrag.de",
             },
         ),
-        "customFieldSetting": ("/ContactCustomFieldSetting", {"name": "erp_id"}),
-        "customField": (
-            "/ContactCustomField",
-            {
-                "objectName": "ContactCustomField",
-                "contact": contact,
-                "contactCustomFieldSetting": {
-                    "id": int(setting["id"]),
-                    "objectName": "ContactCustomFieldSetting",
-                },
-                "value": "42",
-            },
-        ),
     }[endpoint]
     change(body)
     before = state_size(sandbox)
@@ -740,11 +685,6 @@ def test_the_spec_step_refuses_before_the_handler(
 
 
 def test_the_spec_step_refuses_bad_query_parameters(sevdesk: Api) -> None:
-    assert_refused_by_spec(
-        sevdesk.get("/Contact/Factory/findContactsByCustomFieldValue", customFieldName="crm_id"),
-        "value",
-        where="query",
-    )
     assert_refused_by_spec(sevdesk.get("/Order", status="draft"), "status", where="query")
     assert_refused_by_spec(sevdesk.get("/Invoice", status="50"), "status", where="query")
 

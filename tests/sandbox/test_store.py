@@ -19,6 +19,7 @@ from sandbox.store import (
     OffsetPaging,
     Page,
     PageNumberPaging,
+    Records,
     Resource,
     Store,
     VersionConflict,
@@ -47,6 +48,22 @@ def test_records_are_kept_per_owner() -> None:
         store.get("contacts", "b", second["id"])
     # Each owner numbers its own records from the first id.
     assert (second["id"], other["id"]) == (2, 1)
+
+
+def test_records_show_one_owners_records_or_everyones_live() -> None:
+    store = Store([CONTACTS])
+    mine, everyone = Records(store, "contacts", "a"), Records(store, "contacts", key=int)
+    store.create("contacts", "b", {"name": "Other AG"})
+    mine[7] = {"name": "Muster GmbH"}  # a test may put a record in place
+
+    assert dict(mine) == {"7": store.get("contacts", "a", 7)}
+    assert 7 in mine
+    assert 1 not in mine
+    mine[7] = {"name": "Beispiel AG"}
+    assert store.get("contacts", "a", 7)["name"] == "Beispiel AG"
+    assert sorted(everyone) == [1, 7]
+    del mine[7]
+    assert len(everyone) == 1
 
 
 def test_a_stale_version_is_refused_and_the_record_stays() -> None:
