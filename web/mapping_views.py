@@ -164,8 +164,8 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
         data = rules_from_post(request.POST, flow=flow, system=system)
         user = request.user if isinstance(request.user, User) else None
         try:
-            if "import" in request.FILES:
-                upload = request.FILES["import"]
+            upload = request.FILES.get("import")
+            if upload is not None:
                 try:
                     exported = json.loads(upload.read(200_000).decode("utf-8"))
                 except (UnicodeDecodeError, json.JSONDecodeError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from connectors.shapes import Customer, CustomerKind, Note
+from connectors.shapes import Company, Customer, CustomerKind, Note
 from sync.mapping import targets
 from sync.mapping.rules import Rules, Values, value_of
 
@@ -39,14 +39,27 @@ def customer_mapped(customer: Customer, rules: Rules, values: Values, *, version
         value = mapped(rules, key, values)
         if value is None or not value.strip():
             continue
+        text = value.strip()
         if customer.kind is CustomerKind.COMPANY and company is not None:
-            company = replace(company, **{attribute: value.strip()})
+            company = _with_company(company, attribute, text)
         elif person is not None and attribute in ("email", "phone"):
-            person = replace(person, **{attribute: value.strip()})
+            person = (
+                replace(person, email=text) if attribute == "email" else replace(person, phone=text)
+            )
         else:
             continue
         notes.append(field_note(key, version))
     return replace(customer, company=company, person=person, notes=tuple(notes))
+
+
+def _with_company(company: Company, attribute: str, value: str) -> Company:
+    if attribute == "name":
+        return replace(company, name=value)
+    if attribute == "email":
+        return replace(company, email=value)
+    if attribute == "phone":
+        return replace(company, phone=value)
+    return replace(company, vat_id=value)
 
 
 def country_tax_rate(rules: Rules, country_code: str) -> Decimal | None:

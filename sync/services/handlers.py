@@ -199,7 +199,7 @@ class QuoteTransfer(TransferHandler):
             )
             # A customer found as it is keeps its own data: only a new one got placeholders.
             _mark_placeholders(run, customer, written=how == "created")
-        contact_person_id, person_notes = "", []
+        contact_person_id, person_notes = "", list[Message]()
         if customer is not None and how != "default_debtor":
             contact_person_id, person_notes = _contact_person(connector, customer, ref, how)
         quote, notes = quotes.quote_from_deal(

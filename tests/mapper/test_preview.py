@@ -57,10 +57,15 @@ def test_the_preview_of_a_deal_is_what_the_transfer_sends(world_factory: Any, sy
 
     assert shown.problems == []
     assert len(_writes(world)) == writes_before  # the preview sent nothing
-    assert shown.request is not None and shown.request["path"].endswith(
-        {"lexoffice": "/v1/quotations", "bexio": "/2.0/kb_offer",
-         "sevdesk": "/Order/Factory/saveOrder", "qonto": "/v2/quotes"}[system]
-    )  # fmt: skip
+    assert shown.request is not None
+    assert shown.request["path"].endswith(
+        {
+            "lexoffice": "/v1/quotations",
+            "bexio": "/2.0/kb_offer",
+            "sevdesk": "/Order/Factory/saveOrder",
+            "qonto": "/v2/quotes",
+        }[system]
+    )
     assert shown.values == {"deal": {"angebotstext": "Wie besprochen"}}
     assert shown.versions == {"quote": 1, "customer": 0}
     assert any("Introduction" in note for note in shown.notes)
@@ -94,7 +99,8 @@ def test_problems_are_listed_instead_of_sent(world_factory: Any) -> None:
         shown = preview.deal_preview(tenant=world.tenant, deal_id=empty)
 
     assert shown.request is None
-    assert shown.problems and "line item" in shown.problems[0]
+    assert shown.problems
+    assert "line item" in shown.problems[0]
 
 
 def test_a_failed_transfer_is_previewed_as_it_would_run_now(world_factory: Any) -> None:
@@ -107,7 +113,8 @@ def test_a_failed_transfer_is_previewed_as_it_would_run_now(world_factory: Any) 
 
     shown = preview.transfer_preview(transfer=failed)
 
-    assert shown.kind == "quote" and shown.title == "Erst leer"
+    assert shown.kind == "quote"
+    assert shown.title == "Erst leer"
     assert shown.problems
 
 
@@ -125,6 +132,6 @@ def test_a_contact_preview_shows_the_customer_request(world_factory: Any) -> Non
     )
 
     assert shown.problems == []
-    assert shown.request is not None and shown.request["method"] == "POST"
+    assert shown.request is not None
+    assert shown.request["method"] == "POST"
     assert shown.request["body"]["person"]["lastName"] == "Beispiel"
-    assert define_property  # the helper module is shared

@@ -25,8 +25,8 @@ def test_each_kind_of_source_gives_its_value() -> None:
     assert value_of(source(kind="property", property="dealname"), VALUES, flow=flow) == "Relaunch"
     company_vat = source(kind="property", object="company", property="ust_id")
     assert value_of(company_vat, VALUES, flow=flow) == "DE123456789"
-    template = source(kind="template", value="{dealname} – {hs_object_id} ({company.name})")
-    assert value_of(template, VALUES, flow=flow) == "Relaunch – 42 (Beispiel GmbH)"
+    template = source(kind="template", value="{dealname} – {hs_object_id} ({company.name})")  # noqa: RUF001
+    assert value_of(template, VALUES, flow=flow) == "Relaunch – 42 (Beispiel GmbH)"  # noqa: RUF001
     lookup = source(
         kind="lookup",
         property="zahlungsziel",
@@ -67,7 +67,8 @@ def test_a_constant_longer_than_the_vendor_allows_is_refused_with_the_limit() ->
     too_long = rules_from({"fields": {"quote.title": {"kind": "constant", "value": "x" * 26}}})
     with pytest.raises(MappingInvalid) as refused:
         rules.check(too_long, system="lexoffice")
-    assert "26" in refused.value.problems[0] and "25" in refused.value.problems[0]
+    assert "26" in refused.value.problems[0]
+    assert "25" in refused.value.problems[0]
     # bexio's spec sets no length on its title.
     rules.check(too_long, system="bexio")
     qonto_terms = {"kind": "lookup", "property": "p", "table": [["a", "y" * 3001]]}
@@ -96,6 +97,8 @@ def test_a_property_the_portal_does_not_have_is_refused() -> None:
 
 def test_the_limits_come_from_the_spec_files() -> None:
     limits = {vt.target.key: vt.spec.max_length for vt in targets.targets_for("lexoffice", "quote")}
-    assert limits["quote.title"] == 25 and limits["quote.introduction"] == 2000
+    assert limits["quote.title"] == 25
+    assert limits["quote.introduction"] == 2000
     qonto = {vt.target.key: vt.spec for vt in targets.targets_for("qonto", "quote")}
-    assert qonto["quote.remark"].max_length == 3000 and qonto["quote.remark"].required
+    assert qonto["quote.remark"].max_length == 3000
+    assert qonto["quote.remark"].required

@@ -69,7 +69,9 @@ def test_a_custom_property_a_template_and_a_lookup_arrive_in_the_quote(world_fac
         "paymentTermLabel": "Zahlbar innerhalb von 14 Tagen",
     }
     use = MappingUse.objects.get(transfer=transfer, flow="quote")
-    assert use.version == version and version.number == 1 and version.created_by == user
+    assert use.version == version
+    assert version.number == 1
+    assert version.created_by == user
     assert services.mapping_used(transfer=transfer) == {"quote": 1, "customer": 0}
 
 
@@ -136,10 +138,8 @@ def test_a_mapping_is_exported_and_imported_as_a_new_version(world_factory: Any)
         tenant=world.tenant, system="lexoffice", flow="quote", user=None, data=data
     )
     exported = services.mapping_export(tenant=world.tenant, system="lexoffice", flow="quote")
-    assert (
-        exported["version"] == 1
-        and exported["rules"]["fields"]["quote.remark"]["value"] == "Danke."
-    )
+    assert exported["version"] == 1
+    assert exported["rules"]["fields"]["quote.remark"]["value"] == "Danke."
 
     imported = services.mapping_import(
         tenant=world.tenant, system="lexoffice", flow="quote", data=exported, user=None
@@ -166,7 +166,7 @@ def test_the_portal_properties_are_read_from_hubspot_and_remembered(world_factor
     ).items()
     assert any(p["name"] == "dealname" and not p["custom"] for p in found)
     assert again == found
-    reads = [c for c in world.hubspot_sandbox.api_calls(path_prefix="/crm/v3/properties/deals")]
+    reads = list(world.hubspot_sandbox.api_calls(path_prefix="/crm/v3/properties/deals"))
     assert len([c for c in reads if c.method == "GET"]) == 1
 
 
