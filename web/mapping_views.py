@@ -163,6 +163,8 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
         system = _system(request)
         data = rules_from_post(request.POST, flow=flow, system=system)
         user = request.user if isinstance(request.user, User) else None
+        if request.POST.get("action") == "preview":
+            return self._preview(request, flow=flow, system=system, data=data)
         try:
             upload = request.FILES.get("import")
             if upload is not None:
@@ -190,6 +192,44 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
             request, _("The mapping was saved as version %(n)d.") % {"n": version.number}
         )
         return redirect("dashboard:mapping", flow=flow)
+
+    def _preview(
+        self, request: HttpRequest, *, flow: str, system: str, data: dict[str, Any]
+    ) -> HttpResponse:
+        """The form's rules, not saved, tried on a deal picked by name or id."""
+        tenant = tenant_of(request)
+        problems: list[str] = []
+        shown = None
+        try:
+            rules = mapping_rules.rules_from(data)
+            mapping_rules.check(rules, system=system)
+        except MappingInvalid as invalid:
+            return self.render_to_response(
+                self.get_context_data(flow=flow, problems=invalid.problems), status=400
+            )
+        wanted = request.POST.get("preview_deal", "").strip()[:200]
+        hubspot = _hubspot(request)
+        deal_id = wanted if wanted.isdigit() else ""
+        if wanted and not deal_id and hubspot is not None:
+            try:
+                found = hubspot.search("deals", wanted)
+            except errors.ConnectorError:
+                found = []
+                problems.append(_("HubSpot could not be searched right now."))
+            deal_id = found[0][0] if found else ""
+        if deal_id:
+            shown = mapping_preview.deal_preview(
+                tenant=tenant, deal_id=deal_id, unsaved={flow: rules}
+            )
+        elif not problems:
+            problems.append(_("No deal found by that name."))
+        data_context = self.get_context_data(flow=flow, rules=rules, problems=problems)
+        data_context.update(
+            preview=shown,
+            preview_deal=wanted,
+            values=mapping_preview.values_shown(shown.values) if shown else [],
+        )
+        return self.render_to_response(data_context)
 
 
 class MappingExportView(OnboardedRequiredMixin, View):

@@ -38,8 +38,11 @@ class MappingVersion(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("saved at"), auto_now_add=True)
-    # What the version came from: saved on the page, imported, or restored.
-    origin = models.CharField(max_length=20, default="saved")
+    class Origin(models.TextChoices):
+        SAVED = "saved", _("saved")
+        IMPORTED = "imported", _("imported")
+
+    origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.SAVED)
 
     class Meta:
         ordering = ["-number"]

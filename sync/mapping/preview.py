@@ -21,6 +21,7 @@ from connectors import errors
 from connectors.base import AccountingConnector, Connector
 from connectors.hubspot.client import HubSpotClient
 from connectors.shapes import Address, Company, Customer, CustomerKind, CustomerRef, Person
+from sync.mapping import rules as mapping_rules
 from sync.mapping import services as mapping_services
 from sync.mapping import targets
 from sync.messages import Message, Refusal, render
@@ -85,6 +86,7 @@ class Preview:
     notes: list[str] = field(default_factory=list)  # every rule that fired
     problems: list[str] = field(default_factory=list)  # what would stop the transfer
     versions: dict[str, int] = field(default_factory=dict)
+    unsaved: list[str] = field(default_factory=list)  # flows previewed with unsaved rules
     seconds: float = 0.0
 
     @property
@@ -142,8 +144,11 @@ def _clients(tenant: Tenant) -> tuple[AccountingConnector, HubSpotClient]:
     )
 
 
-def deal_preview(*, tenant: Tenant, deal_id: str) -> Preview:
-    """What the quote transfer of `deal_id` would send now, without sending it."""
+def deal_preview(
+    *, tenant: Tenant, deal_id: str, unsaved: dict[str, mapping_rules.Rules] | None = None
+) -> Preview:
+    """What the quote transfer of `deal_id` would send now, without sending it; with
+    `unsaved`, what it would send once those rules are saved."""
     started = time.perf_counter()
     preview = Preview(kind="quote", object_type="deal", object_id=str(deal_id))
     try:
@@ -154,10 +159,11 @@ def deal_preview(*, tenant: Tenant, deal_id: str) -> Preview:
         preview.title, preview.source = deal.name, plain(deal)
         ctx = context.TenantContext(tenant=tenant, settings=settings)
         mapped = quotes.deal_mapping(
-            tenant=tenant, system=preview.system, hubspot=hubspot, deal=deal
+            tenant=tenant, system=preview.system, hubspot=hubspot, deal=deal, unsaved=unsaved
         )
         preview.values = mapped.values
         preview.versions = {"quote": mapped.quote.number, "customer": mapped.customer.number}
+        preview.unsaved = sorted(unsaved or {})
         customer = quotes.deal_customer(
             deal=deal,
             placeholder=ctx.placeholder,

@@ -51,15 +51,25 @@ STANDARD_MAPPING = DealMapping(
 )
 
 
-def deal_mapping(*, tenant: Tenant, system: str, hubspot: HubSpotClient, deal: Deal) -> DealMapping:
+def deal_mapping(
+    *,
+    tenant: Tenant,
+    system: str,
+    hubspot: HubSpotClient,
+    deal: Deal,
+    unsaved: dict[str, mapping_rules.Rules] | None = None,
+) -> DealMapping:
     """The mapping for `deal`: 2 queries, and 1 HubSpot call per object whose properties the
-    rules read."""
-    quote_rules = mapping_services.mapping_in_force(
-        tenant=tenant, system=system, flow=mapping_targets.QUOTE
-    )
-    customer_rules = mapping_services.mapping_in_force(
-        tenant=tenant, system=system, flow=mapping_targets.CUSTOMER
-    )
+    rules read. `unsaved`: rules of a flow not saved yet, which a preview tries instead."""
+    unsaved = unsaved or {}
+
+    def rules_of(flow: str) -> mapping_services.InForce:
+        if flow in unsaved:
+            return mapping_services.InForce(rules=unsaved[flow], version=None)
+        return mapping_services.mapping_in_force(tenant=tenant, system=system, flow=flow)
+
+    quote_rules = rules_of(mapping_targets.QUOTE)
+    customer_rules = rules_of(mapping_targets.CUSTOMER)
     wanted: dict[str, set[str]] = {}
     for in_force, flow in (
         (quote_rules, mapping_targets.QUOTE),

@@ -130,3 +130,26 @@ def test_a_failed_transfer_shows_what_would_be_sent_now(world_factory: Any) -> N
     assert reverse("dashboard:transfer_preview", args=[failed.pk]) in detail
     assert shown.status_code == 200
     assert "no line items" in shown.content.decode()
+
+
+def test_rules_are_tried_on_a_deal_before_they_are_saved(world_factory: Any) -> None:
+    world = world_factory("lexoffice")
+    define_property(world, "deals", "angebotstext", "Angebotstext")
+    world.won_deal("Relaunch Shop", properties={"angebotstext": "Wie besprochen"})
+    browser = _browser(world)
+
+    tried = browser.post(
+        reverse("dashboard:mapping", args=["quote"]),
+        {
+            "quote.introduction-kind": "property",
+            "quote.introduction-property": "angebotstext",
+            "preview_deal": "Relaunch",
+            "action": "preview",
+        },
+    )
+
+    html = tried.content.decode()
+    assert tried.status_code == 200
+    assert "Wie besprochen" in html
+    assert "not saved yet" in html
+    assert not MappingVersion.objects.filter(tenant=world.tenant).exists()
