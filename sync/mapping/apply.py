@@ -17,10 +17,9 @@ def mapped(rules: Rules, key: str, values: Values) -> str | None:
 
 
 def field_note(key: str, version: int) -> Note:
-    return Note(
-        "mapping.field",
-        (("field", str(targets.BY_KEY[key].label)), ("version", str(version))),
-    )
+    """Which field the mapping filled, and from which version (0: rules not saved yet,
+    which only a preview uses)."""
+    return Note(f"mapping.field.{key}", (("version", str(version) if version else "\u2013"),))
 
 
 def customer_mapped(customer: Customer, rules: Rules, values: Values, *, version: int) -> Customer:

@@ -38,6 +38,7 @@ class MappingVersion(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("saved at"), auto_now_add=True)
+
     class Origin(models.TextChoices):
         SAVED = "saved", _("saved")
         IMPORTED = "imported", _("imported")

@@ -3,7 +3,30 @@
 from django.utils.translation import gettext_noop
 
 NOTE_TEXTS = {
-    "mapping.field": gettext_noop("%(field)s from your mapping (version %(version)s)."),
+    # Which field a mapping filled: one code per target (sync.mapping.targets), so that the
+    # field's name is translated when the note is read, not when it is written.
+    "mapping.field.quote.title": gettext_noop("Title from your mapping (version %(version)s)."),
+    "mapping.field.quote.introduction": gettext_noop(
+        "Introduction from your mapping (version %(version)s)."
+    ),
+    "mapping.field.quote.remark": gettext_noop(
+        "Closing text from your mapping (version %(version)s)."
+    ),
+    "mapping.field.quote.payment_term": gettext_noop(
+        "Payment term from your mapping (version %(version)s)."
+    ),
+    "mapping.field.customer.name": gettext_noop(
+        "Customer name from your mapping (version %(version)s)."
+    ),
+    "mapping.field.customer.email": gettext_noop(
+        "E-mail address from your mapping (version %(version)s)."
+    ),
+    "mapping.field.customer.phone": gettext_noop(
+        "Phone number from your mapping (version %(version)s)."
+    ),
+    "mapping.field.customer.vat_id": gettext_noop(
+        "VAT ID from your mapping (version %(version)s)."
+    ),
     "mapping.tax_rate_from_country": gettext_noop(
         "Tax rate %(rate)s %% for customers in %(country)s (your mapping)."
     ),

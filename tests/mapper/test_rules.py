@@ -102,3 +102,13 @@ def test_the_limits_come_from_the_spec_files() -> None:
     qonto = {vt.target.key: vt.spec for vt in targets.targets_for("qonto", "quote")}
     assert qonto["quote.remark"].max_length == 3000
     assert qonto["quote.remark"].required
+
+
+def test_every_target_has_a_note_in_the_activity_log() -> None:
+    from sync.mapping.apply import field_note
+    from sync.messages import TEXTS, Message
+
+    for target in targets.TARGETS:
+        note = field_note(target.key, 3)
+        assert note.code in TEXTS
+        assert "(version 3)" in str(Message(note.code, dict(note.params)).text_in("en"))
