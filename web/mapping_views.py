@@ -22,11 +22,13 @@ from accounts.roles import Action
 from accounts.tenancy import tenant_of
 from billing.selectors import plan_of
 from connectors import errors
+from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
 from sync.mapping import preview as mapping_preview
 from sync.mapping import rules as mapping_rules
 from sync.mapping import services, targets
 from sync.mapping.rules import MappingInvalid
+from sync.messages import Refusal
 from sync.models import Transfer
 from sync.services import context
 
@@ -39,6 +41,13 @@ def _hubspot(request: HttpRequest) -> HubSpotClient | None:
     try:
         return HubSpotClient(connection=context.hubspot_connection(tenant=tenant_of(request)))
     except errors.ConnectorError:
+        return None
+
+
+def _accounting(request: HttpRequest) -> AccountingConnector | None:
+    try:
+        return context.accounting_connector(tenant=tenant_of(request))
+    except (errors.ConnectorError, Refusal):
         return None
 
 
@@ -174,12 +183,12 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
                     raise MappingInvalid([_("This file is no mapping export.")]) from None
                 version = services.mapping_import(
                     tenant=tenant, system=system, flow=flow, data=exported, user=user,
-                    hubspot=_hubspot(request),
+                    hubspot=_hubspot(request), accounting=_accounting(request),
                 )  # fmt: skip
             else:
                 version = services.mapping_save(
                     tenant=tenant, system=system, flow=flow, data=data, user=user,
-                    hubspot=_hubspot(request),
+                    hubspot=_hubspot(request), accounting=_accounting(request),
                 )  # fmt: skip
         except MappingInvalid as invalid:
             try:

@@ -11,9 +11,9 @@ from sync.mapping import targets
 from sync.mapping.rules import Rules, Values, value_of
 
 
-def mapped(rules: Rules, key: str, values: Values) -> str | None:
+def mapped(rules: Rules, key: str, values: Values, *, own: str = "") -> str | None:
     """The value the rule of `key` gives, or None where the standard rule applies."""
-    return value_of(rules.source(key), values, flow=targets.BY_KEY[key].flow)
+    return value_of(rules.source(key), values, flow=targets.BY_KEY[key].flow, own=own)
 
 
 def field_note(key: str, version: int) -> Note:
@@ -22,9 +22,12 @@ def field_note(key: str, version: int) -> Note:
     return Note(f"mapping.field.{key}", (("version", str(version) if version else "\u2013"),))
 
 
-def customer_mapped(customer: Customer, rules: Rules, values: Values, *, version: int) -> Customer:
+def customer_mapped(
+    customer: Customer, rules: Rules, values: Values, *, version: int, own: str
+) -> Customer:
     """The customer with the fields its mapping gives (name of a company, e-mail, phone,
-    VAT ID); an empty value leaves the standard one."""
+    VAT ID); an empty value leaves the standard one. `own`: "company" or "contact", the
+    HubSpot object the customer was made from."""
     if not rules.fields:
         return customer
     notes = list(customer.notes)
@@ -35,7 +38,7 @@ def customer_mapped(customer: Customer, rules: Rules, values: Values, *, version
         (targets.CUSTOMER_PHONE, "phone"),
         (targets.CUSTOMER_VAT_ID, "vat_id"),
     ):
-        value = mapped(rules, key, values)
+        value = mapped(rules, key, values, own=own)
         if value is None or not value.strip():
             continue
         text = value.strip()

@@ -44,7 +44,9 @@ class MappingInvalid(ValueError):
 @dataclass(frozen=True)
 class Source:
     kind: str = STANDARD
-    object: str = ""  # deal, company or contact (property, lookup); "" = the flow's own
+    # deal, company or contact (property, lookup); "" = the flow's own: the deal for quotes,
+    # for customers the company or contact that becomes the customer.
+    object: str = ""
     property: str = ""
     value: str = ""  # the constant, or the template's text
     table: tuple[tuple[str, str], ...] = ()  # lookup: HubSpot value -> value sent
@@ -84,10 +86,11 @@ class Rules:
             "exclusion_property": self.exclusion_property,
         }
 
-    def properties(self, flow: str) -> dict[str, set[str]]:
-        """The HubSpot properties the rules read, by object."""
+    def properties(self, flow: str, *, own: str = "") -> dict[str, set[str]]:
+        """The HubSpot properties the rules read, by object; `own`: the object a rule without
+        one reads (the customer flow's is the company or the contact that is the customer)."""
         wanted: dict[str, set[str]] = {}
-        own = targets.PRIMARY_OBJECT[flow]
+        own = own or targets.PRIMARY_OBJECT[flow]
         for key, source in self.fields.items():
             if targets.BY_KEY[key].flow != flow:
                 continue
@@ -229,7 +232,9 @@ def check(rules: Rules, *, system: str, known: Mapping[str, set[str]] | None = N
                 else [(obj or own, name) for obj, name in PLACEHOLDER.findall(source.value)]
             )
             for obj, name in names:
-                if obj in known and name not in known[obj]:
+                # A customer rule's own object is the company or the contact: either will do.
+                own_objects = ("company", "contact") if obj == own == "company" else (obj,)
+                if all(o in known and name not in known[o] for o in own_objects):
                     problems.append(
                         _("%(field)s: HubSpot has no %(object)s property “%(name)s”.")
                         % {"field": label, "object": str(targets.OBJECTS[obj]), "name": name}
@@ -267,9 +272,10 @@ def _property(values: Values, obj: str, name: str) -> str:
     return _text((values.get(obj) or {}).get(name), 100_000)
 
 
-def value_of(source: Source, values: Values, *, flow: str) -> str | None:
-    """The value a rule gives; None for the standard rule (the product's own behaviour)."""
-    own = targets.PRIMARY_OBJECT[flow]
+def value_of(source: Source, values: Values, *, flow: str, own: str = "") -> str | None:
+    """The value a rule gives; None for the standard rule (the product's own behaviour).
+    `own`: the object a rule without one reads (see Rules.properties)."""
+    own = own or targets.PRIMARY_OBJECT[flow]
     if source.kind == STANDARD:
         return None
     if source.kind == NONE:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Tenant, User
 from connectors import errors
+from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
 from sync.mapping import rules as mapping_rules
 from sync.mapping import targets
@@ -88,11 +89,13 @@ def mapping_save(
     data: Any,
     user: User | None,
     hubspot: HubSpotClient | None = None,
+    accounting: AccountingConnector | None = None,
     origin: str = "saved",
 ) -> MappingVersion:
     """Saves `data` (the rules' JSON) as the flow's next version. Raises MappingInvalid with
     every problem: fields the vendor does not have or requires, values beyond its spec's
-    limits, properties the portal does not have."""
+    limits, properties the portal does not have (when `hubspot` can be asked), a default
+    customer the accounting system does not have (when `accounting` can be asked)."""
     if flow not in targets.FLOWS:
         raise MappingInvalid([_("Unknown flow: %(flow)s.") % {"flow": flow}])
     parsed = mapping_rules.rules_from(data)
@@ -100,6 +103,8 @@ def mapping_save(
         if targets.BY_KEY[key].flow != flow:
             raise MappingInvalid([_("Unknown field: %(field)s.") % {"field": key}])
     mapping_rules.check(parsed, system=system, known=portal_property_names(hubspot=hubspot))
+    if parsed.default_debtor and accounting is not None:
+        _check_default_debtor(parsed.default_debtor, accounting)
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -121,6 +126,27 @@ def mapping_save(
     raise MappingInvalid([_("The mapping was changed at the same time; please save again.")])
 
 
+def _check_default_debtor(vendor_id: str, accounting: AccountingConnector) -> None:
+    """1 call: the default customer exists at the vendor. An answer that may change (the
+    vendor unreachable, a rate limit) leaves the check to the transfer."""
+    label = accounting.provider.label
+    try:
+        found = accounting.get_customer(vendor_id)
+    except errors.PermanentError as refused:
+        found = None
+        logger.info("default customer refused by %s (%s)", label, type(refused).__name__)
+    except errors.ConnectorError as exc:
+        logger.warning("default customer not checked (%s)", type(exc).__name__)
+        return
+    if found is None:
+        raise MappingInvalid(
+            [
+                _("%(system)s has no customer with the id %(id)s for the default customer.")
+                % {"system": label, "id": vendor_id}
+            ]
+        )
+
+
 def mapping_export(*, tenant: Tenant, system: str, flow: str) -> dict[str, Any]:
     in_force = mapping_in_force(tenant=tenant, system=system, flow=flow)
     return {
@@ -140,6 +166,7 @@ def mapping_import(
     data: Any,
     user: User | None,
     hubspot: HubSpotClient | None = None,
+    accounting: AccountingConnector | None = None,
 ) -> MappingVersion:
     """An exported mapping as the flow's next version, checked like a save."""
     if not isinstance(data, dict) or data.get("format") != FORMAT or "rules" not in data:
@@ -158,6 +185,7 @@ def mapping_import(
         data=data["rules"],
         user=user,
         hubspot=hubspot,
+        accounting=accounting,
         origin="imported",
     )
 

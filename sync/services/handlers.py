@@ -358,18 +358,17 @@ def customer_mapped_by(
     """The customer mapping for a contact or company read on its own: the properties its
     rules read (1 call when there are any), applied to the customer."""
     obj = "company" if isinstance(shape, Company) else "contact"
-    wanted = in_force.rules.properties("customer")
-    # A contact's own rules read the contact where they name the company (the flow's own).
-    names = set().union(*wanted.values()) if wanted else set()
+    # Rules naming another object (a contact's company) have nothing to read here: the
+    # standard applies to those fields.
     values = mapping_services.source_values(
-        hubspot=hubspot, wanted={obj: names} if names else {}, ids={obj: shape.hubspot_id}
+        hubspot=hubspot,
+        wanted=in_force.rules.properties("customer", own=obj),
+        ids={obj: shape.hubspot_id},
     )
-    if obj == "contact":
-        values = {"company": values.get("contact", {}), **values}
 
     def apply(customer: Customer) -> Customer:
         return mapping_apply.customer_mapped(
-            customer, in_force.rules, values, version=in_force.number
+            customer, in_force.rules, values, version=in_force.number, own=obj
         )
 
     return apply

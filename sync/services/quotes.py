@@ -71,12 +71,13 @@ def deal_mapping(
     quote_rules = rules_of(mapping_targets.QUOTE)
     customer_rules = rules_of(mapping_targets.CUSTOMER)
     wanted: dict[str, set[str]] = {}
-    for in_force, flow in (
-        (quote_rules, mapping_targets.QUOTE),
-        (customer_rules, mapping_targets.CUSTOMER),
-    ):
-        for obj, names in in_force.rules.properties(flow).items():
-            wanted.setdefault(obj, set()).update(names)
+    for obj, names in [
+        *quote_rules.rules.properties(mapping_targets.QUOTE).items(),
+        *customer_rules.rules.properties(
+            mapping_targets.CUSTOMER, own=customer_object(deal)
+        ).items(),
+    ]:
+        wanted.setdefault(obj, set()).update(names)
     ids = {
         "deal": deal.hubspot_id,
         "company": deal.company.hubspot_id if deal.company else "",
@@ -102,8 +103,17 @@ def deal_customer(
         default_country=default_country,
     )
     return mapping_apply.customer_mapped(
-        customer, mapped.customer.rules, mapped.values, version=mapped.customer.number
+        customer,
+        mapped.customer.rules,
+        mapped.values,
+        version=mapped.customer.number,
+        own=customer_object(deal),
     )
+
+
+def customer_object(deal: Deal) -> str:
+    """The HubSpot object the deal's customer is made from: its company, else its contact."""
+    return "company" if deal.company is not None else "contact"
 
 
 def quote_reference(deal: Deal, language: str = documents.LEGACY_LANGUAGE) -> str:

@@ -51,7 +51,8 @@ def sent_quotes(world: World) -> list[Any]:
 def define_property(world: World, object_type: str, name: str, label: str) -> None:
     """A custom property made in the portal through HubSpot's properties API."""
     token = world.hubspot_sandbox.issue_token(PORTAL)
-    group = {"deals": "dealinformation", "companies": "companyinformation"}[object_type]
+    group = {"deals": "dealinformation", "companies": "companyinformation",
+             "contacts": "contactinformation"}[object_type]  # fmt: skip
     response = requests.post(
         f"{world.hubspot.url}/crm/v3/properties/{object_type}",
         json={

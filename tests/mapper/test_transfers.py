@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
-from sync.mapping import services
+from sync.mapping import preview, services
 from sync.mapping.models import MappingUse
 from sync.models import Transfer
 from tests.factories import UserFactory
@@ -177,3 +178,77 @@ def _hubspot(world: Any) -> Any:
     return HubSpotClient(
         connection=Connection.objects.for_tenant(world.tenant).get(system="hubspot")
     )
+
+
+def test_customer_rules_read_the_company_or_the_contact_that_is_the_customer(
+    world_factory: Any,
+) -> None:
+    world = world_factory("lexoffice")
+    define_property(world, "companies", "rechtsform", "Rechtsform")
+    define_property(world, "contacts", "rechnungsmail", "Rechnungs-E-Mail")
+    services.mapping_save(
+        tenant=world.tenant,
+        system="lexoffice",
+        flow="customer",
+        user=None,
+        data={
+            "fields": {
+                "customer.name": {"kind": "template", "value": "{name} {rechtsform}"},
+                "customer.email": {"kind": "property", "property": "rechnungsmail"},
+            }
+        },
+        hubspot=_hubspot(world),
+    )
+    deal_id = world.hubspot_sandbox.seed_deal(
+        PORTAL,
+        name="Wartung",
+        stage="closedwon",
+        company={"name": "Beispiel", "rechtsform": "GmbH", "address": "Weg 1", "zip": "10115",
+                 "city": "Berlin", "country": "Germany"},
+        line_items=[{"name": "Wartung", "quantity": "1", "price": "90"}],
+    )  # fmt: skip
+    contact = world.hubspot_sandbox.create_object(
+        PORTAL,
+        "contacts",
+        {"firstname": "Bea", "lastname": "Beispiel", "email": "bea@x.de",
+         "rechnungsmail": "rechnung@x.de"},
+        "CRM_UI",
+    )  # fmt: skip
+
+    transfer = transfer_quote(world, deal_id)
+    with translation.override("en"):
+        shown = preview.customer_preview(
+            tenant=world.tenant, object_type="contact", object_id=contact["id"]
+        )
+
+    assert transfer.state == State.DONE, transfer.error
+    sandbox: Any = world.accounting.sandbox
+    [created] = [
+        c.request_body
+        for c in sandbox.api_calls()
+        if (c.method, c.path) == ("POST", "/v1/contacts")
+    ]
+    assert created["company"]["name"] == "Beispiel GmbH"
+    assert any(n["code"] == "mapping.field.customer.name" for n in transfer.notes)
+    assert shown.request is not None
+    assert shown.request["body"]["emailAddresses"] == {"business": ["rechnung@x.de"]}
+
+
+def test_a_default_customer_the_accounting_system_does_not_have_is_refused(
+    world_factory: Any,
+) -> None:
+    from sync.services import context
+
+    world = world_factory("lexoffice")
+    accounting = context.accounting_connector(tenant=world.tenant)
+
+    with pytest.raises(services.MappingInvalid, match="no customer with the id"):
+        services.mapping_save(
+            tenant=world.tenant,
+            system="lexoffice",
+            flow="quote",
+            user=None,
+            data={"default_debtor": "5f0e1a2b-0000-4000-8000-000000000000"},
+            accounting=accounting,
+        )
+    assert not services.mapping_versions(tenant=world.tenant, system="lexoffice", flow="quote")
