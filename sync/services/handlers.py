@@ -301,6 +301,7 @@ def customer_transfer(
     excluded: bool,
     update_existing: bool,
     mapped: Callable[[Customer], Customer] | None = None,
+    exclusion_property: str = "",
 ) -> None:
     """Transfers a contact or company as read from HubSpot: by its own run (update_existing,
     since HubSpot leads) or by the import (which links customers that exist already)."""
@@ -314,7 +315,10 @@ def customer_transfer(
             run=run,
             state=State.SKIPPED,
             outcome=Outcome.SKIPPED,
-            error=Message("customer.excluded", {"name": ctx.settings.exclusion_property}),
+            error=Message(
+                "customer.excluded",
+                {"name": exclusion_property or ctx.settings.exclusion_property},
+            ),
             at_generation=generation,
         ):
             runs.run_again(run=run)
@@ -408,6 +412,7 @@ class CustomerTransfer(TransferHandler):
             excluded=excluded,
             update_existing=True,
             mapped=customer_mapped_by(hubspot=hubspot, in_force=customer_rules, shape=shape),
+            exclusion_property=exclusion,
         )
 
 

@@ -252,3 +252,38 @@ def test_a_default_customer_the_accounting_system_does_not_have_is_refused(
             accounting=accounting,
         )
     assert not services.mapping_versions(tenant=world.tenant, system="lexoffice", flow="quote")
+
+
+def test_the_mapping_s_exclusion_property_keeps_a_contact_out(world_factory: Any) -> None:
+    from sync.services import transfers
+    from tests.factories import TransferFactory
+
+    world = world_factory("lexoffice")
+    define_property(world, "contacts", "nicht_buchen", "Nicht buchen")
+    services.mapping_save(
+        tenant=world.tenant,
+        system="lexoffice",
+        flow="customer",
+        user=None,
+        data={"exclusion_property": "nicht_buchen"},
+    )
+    kept_out, taken = (
+        world.hubspot_sandbox.create_object(
+            PORTAL, "contacts", {"lastname": name, "nicht_buchen": flag}, "CRM_UI"
+        )["id"]
+        for name, flag in (("Aus", "true"), ("Drin", "false"))
+    )
+
+    outcomes = {}
+    for contact_id in (kept_out, taken):
+        transfer = TransferFactory(
+            tenant=world.tenant, kind=Transfer.Kind.CUSTOMER, object_type="contact",
+            object_id=contact_id, system="lexoffice", state=State.PENDING, error="",
+        )  # fmt: skip
+        transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
+        transfer.refresh_from_db()
+        outcomes[contact_id] = transfer
+    assert outcomes[kept_out].state == State.SKIPPED
+    assert outcomes[kept_out].error_message["params"] == {"name": "nicht_buchen"}
+    assert outcomes[taken].state == State.DONE, outcomes[taken].error
+    assert services.mapping_used(transfer=outcomes[taken]) == {"customer": 1}
