@@ -22,11 +22,8 @@ urlpatterns = [
         mapping_views.TransferPreviewView.as_view(),
         name="transfer_preview",
     ),
-    path("mapping/<slug:flow>/", mapping_views.MappingView.as_view(), name="mapping"),
-    path(
-        "mapping/<slug:flow>/export/",
-        mapping_views.MappingExportView.as_view(),
-        name="mapping_export",
-    ),
+    # The flow (customer, quote, ...) is named by `?flow=`: no object of the URL's own.
+    path("mapping/", mapping_views.MappingView.as_view(), name="mapping"),
+    path("mapping/export/", mapping_views.MappingExportView.as_view(), name="mapping_export"),
     path("close-account/", views.CloseAccountView.as_view(), name="close_account"),
 ]

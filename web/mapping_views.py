@@ -8,18 +8,21 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
-from django.views.generic import TemplateView
+from django.views.generic import DetailView, TemplateView
 
 from accounts.gate import OnboardedRequiredMixin
 from accounts.models import User
 from accounts.roles import Action
-from accounts.tenancy import tenant_of
+from accounts.tenancy import TenantScopedMixin, tenant_of
 from billing.selectors import plan_of
 from connectors import errors
 from connectors.base import AccountingConnector
@@ -58,10 +61,16 @@ def _system(request: HttpRequest) -> str:
     return str(system)
 
 
-def _flow(flow: str) -> str:
+def _flow(request: HttpRequest) -> str:
+    """The flow the page is about: `?flow=` (quotes when none is named)."""
+    flow = request.GET.get("flow") or targets.QUOTE
     if flow not in targets.FLOWS:
         raise Http404("unknown flow")
     return flow
+
+
+def mapping_url(flow: str) -> str:
+    return f"{reverse('dashboard:mapping')}?{urlencode({'flow': flow})}"
 
 
 def rules_from_post(post: Any, *, flow: str, system: str) -> dict[str, Any]:
@@ -127,7 +136,7 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         data = super().get_context_data(**kwargs)
-        tenant, flow = tenant_of(self.request), _flow(self.kwargs["flow"])
+        tenant, flow = tenant_of(self.request), _flow(self.request)
         system = _system(self.request)
         in_force = services.mapping_in_force(tenant=tenant, system=system, flow=flow)
         rules = kwargs.get("rules") or in_force.rules
@@ -167,8 +176,8 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
         )
         return data
 
-    def post(self, request: HttpRequest, flow: str) -> HttpResponse:
-        tenant, flow = tenant_of(request), _flow(flow)
+    def post(self, request: HttpRequest) -> HttpResponse:
+        tenant, flow = tenant_of(request), _flow(request)
         system = _system(request)
         data = rules_from_post(request.POST, flow=flow, system=system)
         user = request.user if isinstance(request.user, User) else None
@@ -200,7 +209,7 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
         messages.success(
             request, _("The mapping was saved as version %(n)d.") % {"n": version.number}
         )
-        return redirect("dashboard:mapping", flow=flow)
+        return redirect(mapping_url(flow))
 
     def _preview(
         self, request: HttpRequest, *, flow: str, system: str, data: dict[str, Any]
@@ -244,11 +253,9 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
 class MappingExportView(OnboardedRequiredMixin, View):
     permission = Action.SETTINGS
 
-    def get(self, request: HttpRequest, flow: str) -> HttpResponse:
-        system = _system(request)
-        exported = services.mapping_export(
-            tenant=tenant_of(request), system=system, flow=_flow(flow)
-        )
+    def get(self, request: HttpRequest) -> HttpResponse:
+        system, flow = _system(request), _flow(request)
+        exported = services.mapping_export(tenant=tenant_of(request), system=system, flow=flow)
         response = JsonResponse(exported, json_dumps_params={"indent": 2, "ensure_ascii": False})
         name = f"apiup-mapping-{system}-{flow}-v{exported['version']}.json"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -298,24 +305,24 @@ class PreviewView(OnboardedRequiredMixin, TemplateView):
         return data
 
 
-class TransferPreviewView(OnboardedRequiredMixin, TemplateView):
-    """ "What would be sent now" for a transfer of the activity log."""
+class TransferPreviewView(TenantScopedMixin, DetailView[Transfer]):
+    """ "What would be sent now" for a transfer of the activity log (another tenant's answers
+    404, like the transfer itself)."""
 
+    model = Transfer
     template_name = "web/preview.html"
+    context_object_name = "transfer"
     permission = Action.SETTINGS
+
+    def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.exclude(kind=Transfer.Kind.DELETION)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         data = super().get_context_data(**kwargs)
-        transfer = (
-            Transfer.objects.for_tenant(tenant_of(self.request)).filter(pk=kwargs["pk"]).first()
-        )
-        if transfer is None or transfer.kind == Transfer.Kind.DELETION:
-            raise Http404("no such transfer")
-        shown = mapping_preview.transfer_preview(transfer=transfer)
+        shown = mapping_preview.transfer_preview(transfer=self.object)
         data.update(
             objects=targets.OBJECTS,
-            object=transfer.object_type,
-            transfer=transfer,
+            object=self.object.object_type,
             preview=shown,
             values=mapping_preview.values_shown(shown.values),
         )

@@ -21,6 +21,7 @@ from tests.mapper.helpers import define_property, transfer_quote
 from tests.sync.conftest import PORTAL
 
 pytestmark = pytest.mark.django_db(transaction=True)
+QUOTES = reverse("dashboard:mapping") + "?flow=quote"
 
 
 @pytest.fixture(autouse=True)
@@ -40,7 +41,7 @@ def test_a_custom_property_is_mapped_saved_and_previewed(world_factory: Any) -> 
     world = world_factory("lexoffice")
     define_property(world, "deals", "angebotstext", "Angebotstext")
     browser = _browser(world)
-    page = browser.get(reverse("dashboard:mapping", args=["quote"]))
+    page = browser.get(QUOTES)
     assert page.status_code == 200
     html = page.content.decode()
     assert "angebotstext" in html
@@ -49,7 +50,7 @@ def test_a_custom_property_is_mapped_saved_and_previewed(world_factory: Any) -> 
     assert "onclick" not in html
 
     saved = browser.post(
-        reverse("dashboard:mapping", args=["quote"]),
+        QUOTES,
         {
             "quote.introduction-kind": "property",
             "quote.introduction-property": "angebotstext",
@@ -81,7 +82,7 @@ def test_a_mapping_the_vendor_would_refuse_is_not_saved(world_factory: Any) -> N
     browser = _browser(world)
 
     refused = browser.post(
-        reverse("dashboard:mapping", args=["quote"]),
+        QUOTES,
         {"quote.title-kind": "constant", "quote.title-value": "Ein Titel, der zu lang ist"},
     )
 
@@ -89,7 +90,7 @@ def test_a_mapping_the_vendor_would_refuse_is_not_saved(world_factory: Any) -> N
     assert "at most 25" in refused.content.decode()
     assert not MappingVersion.objects.filter(tenant=world.tenant).exists()
     unknown = browser.post(
-        reverse("dashboard:mapping", args=["customer"]),
+        reverse("dashboard:mapping") + "?flow=customer",
         {"customer.name-kind": "property", "customer.name-property": "gibt_es_nicht"},
     )
     assert unknown.status_code == 400
@@ -100,16 +101,16 @@ def test_export_and_import_through_the_page(world_factory: Any) -> None:
     world = world_factory("lexoffice")
     browser = _browser(world)
     browser.post(
-        reverse("dashboard:mapping", args=["quote"]),
+        QUOTES,
         {"quote.remark-kind": "constant", "quote.remark-value": "Danke."},
     )
-    exported = browser.get(reverse("dashboard:mapping_export", args=["quote"]))
+    exported = browser.get(reverse("dashboard:mapping_export") + "?flow=quote")
     data = json.loads(exported.content)
     assert data["version"] == 1
     assert "attachment" in exported["Content-Disposition"]
 
     upload = SimpleUploadedFile("m.json", exported.content, content_type="application/json")
-    imported = browser.post(reverse("dashboard:mapping", args=["quote"]), {"import": upload})
+    imported = browser.post(QUOTES, {"import": upload})
 
     assert imported.status_code == 302
     assert MappingVersion.objects.filter(tenant=world.tenant).count() == 2
@@ -139,7 +140,7 @@ def test_rules_are_tried_on_a_deal_before_they_are_saved(world_factory: Any) -> 
     browser = _browser(world)
 
     tried = browser.post(
-        reverse("dashboard:mapping", args=["quote"]),
+        QUOTES,
         {
             "quote.introduction-kind": "property",
             "quote.introduction-property": "angebotstext",
@@ -153,3 +154,10 @@ def test_rules_are_tried_on_a_deal_before_they_are_saved(world_factory: Any) -> 
     assert "Wie besprochen" in html
     assert "not saved yet" in html
     assert not MappingVersion.objects.filter(tenant=world.tenant).exists()
+
+
+def test_a_flow_the_product_does_not_have_is_not_found(world_factory: Any) -> None:
+    browser = _browser(world_factory("lexoffice"))
+
+    assert browser.get(reverse("dashboard:mapping") + "?flow=invoice").status_code == 404
+    assert browser.get(reverse("dashboard:mapping")).status_code == 200  # quotes by default
