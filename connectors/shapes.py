@@ -166,6 +166,10 @@ class Quote:
     language: str = ""
     remark: str = ""  # the closing text (terms) below the positions; "" = the vendor's default
     contact_person_id: str = ""  # the vendor's id of the customer's contact person, if any
+    # The payment term the tenant's mapping chose (days, and its words on the document);
+    # None = the vendor's default. Sent only where the vendor's spec has such a field.
+    payment_term_days: int | None = None
+    payment_term_label: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from connectors import errors, rules
 from connectors.shapes import Note
+from sync.mapping.texts import NOTE_TEXTS as MAPPING_TEXTS
 
 # The vendor's words (or other text nobody translates), shown as they came.
 VERBATIM = "verbatim"
@@ -123,6 +124,8 @@ TEXTS: dict[str, str] = {
     "object.company": gettext_noop("company"),
     # What the reference-000 rules assumed about a customer.
     **rules.NOTE_TEXTS,
+    # What a tenant's data mapping did.
+    **MAPPING_TEXTS,
 }
 
 Param: TypeAlias = "str | int | float | Message"

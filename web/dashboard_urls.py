@@ -1,6 +1,7 @@
 from django.urls import path
 
 from web import dashboard_views as views
+from web import mapping_views
 
 app_name = "dashboard"
 
@@ -15,5 +16,14 @@ urlpatterns = [
         views.InvitationRevokeView.as_view(),
         name="invitation_revoke",
     ),
+    path("mapping/preview/", mapping_views.PreviewView.as_view(), name="mapping_preview"),
+    path(
+        "mapping/preview/transfer/<uuid:pk>/",
+        mapping_views.TransferPreviewView.as_view(),
+        name="transfer_preview",
+    ),
+    # The flow (customer, quote, ...) is named by `?flow=`: no object of the URL's own.
+    path("mapping/", mapping_views.MappingView.as_view(), name="mapping"),
+    path("mapping/export/", mapping_views.MappingExportView.as_view(), name="mapping_export"),
     path("close-account/", views.CloseAccountView.as_view(), name="close_account"),
 ]

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "connectors",
     "billing",
     "sync",
+    "sync.mapping",
     "web",
 ]
 

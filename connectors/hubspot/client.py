@@ -30,6 +30,16 @@ from connectors.shapes import Company, Deal, Person
 
 DEAL_PATH = "/crm/v3/objects/0-3"  # the deals spec names deals by their objectTypeId
 QUOTE_PROPERTIES_CACHE_SECONDS = 24 * 3600
+PORTAL_PROPERTIES_CACHE_SECONDS = 3600  # a property made in HubSpot shows within the hour
+SEARCH_LIMIT = 10  # records offered when the user looks for one by name
+# What a search shows of each kind of record, and the object type in the spec's paths.
+SEARCH_PROPERTIES = {
+    "deals": ("dealname",),
+    "companies": ("name", "domain"),
+    "contacts": ("firstname", "lastname", "email"),
+}
+OBJECT_PATHS = {"deals": DEAL_PATH, "companies": "/crm/v3/objects/companies",
+                "contacts": "/crm/v3/objects/contacts"}  # fmt: skip
 ACCOUNT_DETAILS_CACHE_SECONDS = 24 * 3600
 
 
@@ -428,6 +438,56 @@ class HubSpotClient(Connector):
                 with suppress(errors.Conflict):  # made meanwhile by another worker
                     self.request("POST", "/crm/v3/properties/deals", json=definition)
         cache.set(key, True, QUOTE_PROPERTIES_CACHE_SECONDS)
+
+    # -- properties and records for the data mapping ----------------------------------------
+
+    def portal_properties(self, object_type: str, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """1 call, remembered per portal for an hour: the properties of `object_type` (deals,
+        companies, contacts), HubSpot's own and the portal's custom ones, as
+        `GET /crm/v3/properties/{objectType}` describes them (name, label, type, fieldType,
+        options, hubspotDefined), sorted by label."""
+        key = f"hubspot:{self.portal_key}:properties:{object_type}"
+        if not fresh:
+            cached = cache.get(key)
+            if cached is not None:
+                return list(cached)
+        body = self._get_json(f"/crm/v3/properties/{quote(object_type, safe='')}")
+        found = mapping.properties_from(body)
+        cache.set(key, found, PORTAL_PROPERTIES_CACHE_SECONDS)
+        return found
+
+    def record_properties(
+        self, object_type: str, object_id: str, names: Iterable[str]
+    ) -> dict[str, Any]:
+        """1 call: the named properties of one record ({} for none asked); one the record
+        has no value for is None."""
+        wanted = sorted(set(names))
+        if not wanted or not object_id:
+            return {}
+        path = f"{OBJECT_PATHS[object_type]}/{quote(str(object_id), safe='')}"
+        record = self._get_json(path, {"properties": ",".join(wanted)})
+        # HubSpot adds a few of its own (hs_object_id, createdate, ...): only those asked.
+        found = record.get("properties") or {}
+        return {name: found.get(name) for name in wanted}
+
+    def search(self, object_type: str, text: str) -> list[tuple[str, str]]:
+        """1 call: up to 10 deals, companies or contacts whose properties contain `text`,
+        as (id, what the user reads), through `POST .../search` with a free-text query."""
+        shown = SEARCH_PROPERTIES[object_type]
+        body = self.request(
+            "POST",
+            f"{OBJECT_PATHS[object_type]}/search",
+            json={
+                "query": text.strip()[:3000],
+                "filterGroups": [],
+                "sorts": [],
+                "properties": list(shown),
+                "limit": SEARCH_LIMIT,
+                "after": "0",
+            },
+            idempotent=True,
+        ).json()
+        return mapping.search_results(body, shown)
 
     # -- the account -----------------------------------------------------------------------
 

@@ -316,3 +316,46 @@ def pipelines_from(body: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 def is_won(stage_probability: str) -> bool:
     """A probability of 100 % ("closed won")."""
     return bool(stage_probability) and Decimal(stage_probability) == 1
+
+
+# -- properties and search ---------------------------------------------------------------
+
+
+def properties_from(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A portal's property definitions as the data mapping offers them, sorted by label;
+    archived and hidden ones are left out."""
+    found = []
+    for item in body.get("results") or []:
+        if not isinstance(item, Mapping) or item.get("archived") or item.get("hidden"):
+            continue
+        name = str(item.get("name") or "")
+        if not name:
+            continue
+        options = [
+            {"label": str(o.get("label") or ""), "value": str(o.get("value") or "")}
+            for o in item.get("options") or []
+            if isinstance(o, Mapping) and not o.get("hidden")
+        ]
+        found.append(
+            {
+                "name": name,
+                "label": str(item.get("label") or name),
+                "type": str(item.get("type") or ""),
+                "field_type": str(item.get("fieldType") or ""),
+                "custom": not item.get("hubspotDefined"),
+                "options": options,
+            }
+        )
+    return sorted(found, key=lambda p: (str(p["label"]).casefold(), p["name"]))
+
+
+def search_results(body: Mapping[str, Any], shown: Sequence[str]) -> list[tuple[str, str]]:
+    """(id, label) of a search's results; the label joins the shown properties."""
+    results = []
+    for record in body.get("results") or []:
+        if not isinstance(record, Mapping) or "id" not in record:
+            continue
+        properties = record.get("properties") or {}
+        label = " ".join(text(properties, name) for name in shown if text(properties, name))
+        results.append((str(record["id"]), label or str(record["id"])))
+    return results

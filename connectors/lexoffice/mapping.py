@@ -126,6 +126,12 @@ def voucher_body(quote: Quote) -> dict[str, Any]:
         body["introduction"] = introduction
     if quote.remark.strip():
         body["remark"] = _cut(quote.remark.strip(), REMARK_MAX)
+    if quote.payment_term_days is not None:
+        # `PaymentConditions` of the spec: the term in days and the words printed for it.
+        conditions: dict[str, Any] = {"paymentTermDuration": quote.payment_term_days}
+        if quote.payment_term_label.strip():
+            conditions["paymentTermLabel"] = quote.payment_term_label.strip()
+        body["paymentConditions"] = conditions
     return body
 
 

@@ -368,6 +368,9 @@ def document_fields(
         fields["headText"] = head_text
     if quote.remark.strip():
         fields["footText"] = _html(quote.remark.strip())
+    if quote.payment_term_label.strip():
+        # `paymentTerms` of the order model is free text: the term in words.
+        fields["paymentTerms"] = quote.payment_term_label.strip()
     return fields
 
 

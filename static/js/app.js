@@ -12,6 +12,18 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const bar of document.querySelectorAll(".chart-bar[data-height]")) {
     bar.style.height = `${bar.dataset.height}%`;
   }
+  // The data mapping shows, per field, only the inputs its chosen source uses (without
+  // script every input stays visible and the form works the same).
+  for (const row of document.querySelectorAll("[data-mapping-row]")) {
+    const kind = row.querySelector("[data-mapping-kind]");
+    const update = () => {
+      for (const part of row.querySelectorAll("[data-shown-for]")) {
+        part.hidden = !part.dataset.shownFor.split(" ").includes(kind.value);
+      }
+    };
+    kind.addEventListener("change", update);
+    update();
+  }
   // A form that undoes something (disconnecting a system) asks first.
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {

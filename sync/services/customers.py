@@ -42,10 +42,13 @@ def customer_resolve(
     object_id: str,
     update_existing: bool,
     hold_writes: Message | None = None,
+    default_debtor: str = "",
 ) -> tuple[CustomerRef, str]:
     """Returns the vendor customer and how it was found: linked, email, name or created.
     `hold_writes`: the customer is only looked up; where it would be created or updated, the
     transfer is refused with this message instead (its data are incomplete).
+    `default_debtor`: the vendor's id of the tenant's default customer, which a customer
+    that is not found stands for instead of being created (how: "default_debtor").
 
     Creating is not idempotent at any vendor; if a create's answer is lost, the next attempt
     finds the customer by e-mail or name instead of creating a second one."""
@@ -67,7 +70,33 @@ def customer_resolve(
             object_id=object_id,
             update_existing=update_existing,
             hold_writes=hold_writes,
+            default_debtor=default_debtor,
         )
+
+
+def customer_find(
+    *,
+    tenant: Tenant,
+    connector: AccountingConnector,
+    customer: Customer,
+    object_type: str,
+    object_id: str,
+) -> tuple[CustomerRef | None, str]:
+    """Looks the customer up without writing anything: the stored link first, then by
+    e-mail, then by name. Returns (None, "created") when it would be created."""
+    link = _link(tenant, connector.provider.key, object_type, object_id)
+    if link is not None:
+        ref = connector.get_customer(link.vendor_id)
+        if ref is not None:
+            return ref, "linked"
+    if customer.lookup_email:
+        ref = connector.find_customer_by_email(customer)
+        if ref is not None:
+            return ref, "email"
+    ref = connector.find_customer_by_name(customer)
+    if ref is not None:
+        return ref, "name"
+    return None, "created"
 
 
 def _resolve(
@@ -79,20 +108,19 @@ def _resolve(
     object_id: str,
     update_existing: bool,
     hold_writes: Message | None = None,
+    default_debtor: str = "",
 ) -> tuple[CustomerRef, str]:
     system = connector.provider.key
-    link = _link(tenant, system, object_type, object_id)
-    ref: CustomerRef | None = None
-    how = "created"
-    if link is not None:
-        ref = connector.get_customer(link.vendor_id)
-        how = "linked"
-    if ref is None and customer.lookup_email:
-        ref = connector.find_customer_by_email(customer)
-        how = "email"
-    if ref is None:
-        ref = connector.find_customer_by_name(customer)
-        how = "name"
+    ref, how = customer_find(
+        tenant=tenant,
+        connector=connector,
+        customer=customer,
+        object_type=object_type,
+        object_id=object_id,
+    )
+    if ref is None and default_debtor:
+        # Not linked: the next document of this customer looks for it again.
+        return CustomerRef(vendor_id=default_debtor), "default_debtor"
     if hold_writes is not None and (ref is None or update_existing):
         raise Refusal(hold_writes)
     if ref is None:

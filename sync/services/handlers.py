@@ -7,13 +7,16 @@ line in HANDLERS."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from connectors import errors, rules
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
 from connectors.rules import customer_for_deal
-from connectors.shapes import Company, Customer, CustomerKind, Deal, Person
+from connectors.shapes import Address, Company, Customer, CustomerKind, Deal, Person
+from sync.mapping import apply as mapping_apply
+from sync.mapping import services as mapping_services
 from sync.messages import Message, Refusal, note_entries, object_type
 from sync.models import Transfer, TransferAttempt, vendor_link
 from sync.services import context, customers, quotes, runs
@@ -41,8 +44,10 @@ class TransferHandler:
         return State.PENDING
 
 
-def _customer_note(how: str) -> Message:
-    """How the customer was found: linked, email, name or created."""
+def _customer_note(how: str, vendor_id: str = "") -> Message:
+    """How the customer was found: linked, email, name, created, or the default customer."""
+    if how == "default_debtor":
+        return Message("customer.default_debtor", {"id": vendor_id})
     return Message(f"customer.{how}")
 
 
@@ -164,39 +169,58 @@ class QuoteTransfer(TransferHandler):
             return
 
         ctx = context.TenantContext(tenant=tenant, settings=settings)
-        customer = customer_for_deal(
-            company=deal.company,
-            contact=deal.contact,
+        mapped = quotes.deal_mapping(
+            tenant=tenant, system=connector.provider.key, hubspot=hubspot, deal=deal
+        )
+        mapping_services.mapping_use_record(transfer=transfer, flow="quote", in_force=mapped.quote)
+        mapping_services.mapping_use_record(
+            transfer=transfer, flow="customer", in_force=mapped.customer
+        )
+        customer = quotes.deal_customer(
+            deal=deal,
             placeholder=ctx.placeholder,
             default_country=ctx.default_country,
+            mapped=mapped,
         )
-        object_type, object_id = self._customer_source(deal)
-        ref, how = _resolve_customer(
-            run,
-            customer=customer,
-            hold_placeholders=settings.hold_placeholder_data,
-            tenant=tenant,
-            connector=connector,
-            object_type=object_type,
-            object_id=object_id,
-            update_existing=False,
-        )
-        # A customer found as it is keeps its own data: only a new one got placeholders.
-        _mark_placeholders(run, customer, written=how == "created")
-        contact_person_id, person_notes = _contact_person(connector, customer, ref, how)
+        if customer is None:  # no company and no contact: the default customer
+            ref, how = customers.CustomerRef(vendor_id=mapped.default_debtor), "default_debtor"
+        else:
+            object_type, object_id = self._customer_source(deal)
+            ref, how = _resolve_customer(
+                run,
+                customer=customer,
+                hold_placeholders=settings.hold_placeholder_data,
+                tenant=tenant,
+                connector=connector,
+                object_type=object_type,
+                object_id=object_id,
+                update_existing=False,
+                default_debtor=mapped.default_debtor,
+            )
+            # A customer found as it is keeps its own data: only a new one got placeholders.
+            _mark_placeholders(run, customer, written=how == "created")
+        contact_person_id, person_notes = "", list[Message]()
+        if customer is not None and how != "default_debtor":
+            contact_person_id, person_notes = _contact_person(connector, customer, ref, how)
         quote, notes = quotes.quote_from_deal(
             deal=deal,
             customer_id=ref.vendor_id,
             connector=connector,
             settings=settings,
-            address=customer.address,
+            address=customer.address if customer is not None else Address(),
             contact_person_id=contact_person_id,
+            mapped=mapped,
         )
         sending = transfer_transition(
             transfer=transfer,
             to=State.QUOTE_IN_FLIGHT,
             customer_vendor_id=ref.vendor_id,
-            notes=note_entries(*customer.notes, *notes, _customer_note(how), *person_notes),
+            notes=note_entries(
+                *(customer.notes if customer is not None else ()),
+                *notes,
+                _customer_note(how, ref.vendor_id),
+                *person_notes,
+            ),
             sent_payload=plain(quote),
         )
         if not sending:
@@ -276,6 +300,8 @@ def customer_transfer(
     shape: Person | Company,
     excluded: bool,
     update_existing: bool,
+    mapped: Callable[[Customer], Customer] | None = None,
+    exclusion_property: str = "",
 ) -> None:
     """Transfers a contact or company as read from HubSpot: by its own run (update_existing,
     since HubSpot leads) or by the import (which links customers that exist already)."""
@@ -289,12 +315,17 @@ def customer_transfer(
             run=run,
             state=State.SKIPPED,
             outcome=Outcome.SKIPPED,
-            error=Message("customer.excluded", {"name": ctx.settings.exclusion_property}),
+            error=Message(
+                "customer.excluded",
+                {"name": exclusion_property or ctx.settings.exclusion_property},
+            ),
             at_generation=generation,
         ):
             runs.run_again(run=run)
         return
     customer = customer_of(shape=shape, ctx=ctx)
+    if mapped is not None:
+        customer = mapped(customer)
     transfer.title = customer.display_name[:255]
     transfer.sent_payload = plain(customer)
     run_save(run, "source_payload", "title", "sent_payload")
@@ -325,6 +356,28 @@ def customer_transfer(
         )
 
 
+def customer_mapped_by(
+    *, hubspot: HubSpotClient, in_force: mapping_services.InForce, shape: Person | Company
+) -> Callable[[Customer], Customer]:
+    """The customer mapping for a contact or company read on its own: the properties its
+    rules read (1 call when there are any), applied to the customer."""
+    obj = "company" if isinstance(shape, Company) else "contact"
+    # Rules naming another object (a contact's company) have nothing to read here: the
+    # standard applies to those fields.
+    values = mapping_services.source_values(
+        hubspot=hubspot,
+        wanted=in_force.rules.properties("customer", own=obj),
+        ids={obj: shape.hubspot_id},
+    )
+
+    def apply(customer: Customer) -> Customer:
+        return mapping_apply.customer_mapped(
+            customer, in_force.rules, values, version=in_force.number, own=obj
+        )
+
+    return apply
+
+
 class CustomerTransfer(TransferHandler):
     """A HubSpot contact or company becomes (or updates) one customer."""
 
@@ -339,7 +392,13 @@ class CustomerTransfer(TransferHandler):
         ctx = context.TenantContext(
             tenant=run.tenant, settings=context.transfer_settings(tenant=run.tenant)
         )
-        exclusion = ctx.settings.exclusion_property
+        customer_rules = mapping_services.mapping_in_force(
+            tenant=run.tenant, system=connector.provider.key, flow="customer"
+        )
+        mapping_services.mapping_use_record(
+            transfer=transfer, flow="customer", in_force=customer_rules
+        )
+        exclusion = customer_rules.rules.exclusion_property or ctx.settings.exclusion_property
         shape: Person | Company
         if transfer.object_type == Transfer.ObjectType.COMPANY:
             shape, excluded = hubspot.get_company(transfer.object_id, exclusion_property=exclusion)
@@ -352,6 +411,8 @@ class CustomerTransfer(TransferHandler):
             shape=shape,
             excluded=excluded,
             update_existing=True,
+            mapped=customer_mapped_by(hubspot=hubspot, in_force=customer_rules, shape=shape),
+            exclusion_property=exclusion,
         )
 
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
+from accounts.models import Tenant
 from connectors import documents
 from connectors.base import AccountingConnector
-from connectors.rules import fit_title
-from connectors.shapes import Address, Deal, Quote, QuotePosition
+from connectors.hubspot.client import HubSpotClient
+from connectors.rules import Placeholder, customer_for_deal, fit_title
+from connectors.shapes import Address, Customer, Deal, Note, Quote, QuotePosition
+from sync.mapping import apply as mapping_apply
+from sync.mapping import rules as mapping_rules
+from sync.mapping import services as mapping_services
+from sync.mapping import targets as mapping_targets
 from sync.messages import (
     Message,
     Refusal,
@@ -21,6 +29,91 @@ from sync.messages import (
 )
 from sync.models import TransferSettings
 from sync.services import context
+
+
+@dataclass(frozen=True)
+class DealMapping:
+    """What the tenant's mapping gives one deal: the rules of the quote and customer flows in
+    force, and the HubSpot values they read (none for the standard mapping)."""
+
+    quote: mapping_services.InForce
+    customer: mapping_services.InForce
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def default_debtor(self) -> str:
+        return self.quote.rules.default_debtor
+
+
+STANDARD_MAPPING = DealMapping(
+    quote=mapping_services.InForce(rules=mapping_rules.STANDARD_RULES, version=None),
+    customer=mapping_services.InForce(rules=mapping_rules.STANDARD_RULES, version=None),
+)
+
+
+def deal_mapping(
+    *,
+    tenant: Tenant,
+    system: str,
+    hubspot: HubSpotClient,
+    deal: Deal,
+    unsaved: dict[str, mapping_rules.Rules] | None = None,
+) -> DealMapping:
+    """The mapping for `deal`: 2 queries, and 1 HubSpot call per object whose properties the
+    rules read. `unsaved`: rules of a flow not saved yet, which a preview tries instead."""
+    unsaved = unsaved or {}
+
+    def rules_of(flow: str) -> mapping_services.InForce:
+        if flow in unsaved:
+            return mapping_services.InForce(rules=unsaved[flow], version=None)
+        return mapping_services.mapping_in_force(tenant=tenant, system=system, flow=flow)
+
+    quote_rules = rules_of(mapping_targets.QUOTE)
+    customer_rules = rules_of(mapping_targets.CUSTOMER)
+    wanted: dict[str, set[str]] = {}
+    for obj, names in [
+        *quote_rules.rules.properties(mapping_targets.QUOTE).items(),
+        *customer_rules.rules.properties(
+            mapping_targets.CUSTOMER, own=customer_object(deal)
+        ).items(),
+    ]:
+        wanted.setdefault(obj, set()).update(names)
+    ids = {
+        "deal": deal.hubspot_id,
+        "company": deal.company.hubspot_id if deal.company else "",
+        "contact": deal.contact.hubspot_id if deal.contact else "",
+    }
+    values = mapping_services.source_values(hubspot=hubspot, wanted=wanted, ids=ids)
+    return DealMapping(quote=quote_rules, customer=customer_rules, values=values)
+
+
+def deal_customer(
+    *, deal: Deal, placeholder: Placeholder, default_country: str, mapped: DealMapping
+) -> Customer | None:
+    """The deal's customer as the reference-000 rules and the customer mapping make it;
+    None for a deal without company and contact that goes to the default customer."""
+    if deal.company is None and deal.contact is None:
+        if mapped.default_debtor:
+            return None
+        raise Refusal(Message("deal.no_customer"))
+    customer = customer_for_deal(
+        company=deal.company,
+        contact=deal.contact,
+        placeholder=placeholder,
+        default_country=default_country,
+    )
+    return mapping_apply.customer_mapped(
+        customer,
+        mapped.customer.rules,
+        mapped.values,
+        version=mapped.customer.number,
+        own=customer_object(deal),
+    )
+
+
+def customer_object(deal: Deal) -> str:
+    """The HubSpot object the deal's customer is made from: its company, else its contact."""
+    return "company" if deal.company is not None else "contact"
 
 
 def quote_reference(deal: Deal, language: str = documents.LEGACY_LANGUAGE) -> str:
@@ -53,25 +146,62 @@ def quote_from_deal(
     address: Address,
     today: dt.date | None = None,
     contact_person_id: str = "",
+    mapped: DealMapping = STANDARD_MAPPING,
 ) -> tuple[Quote, list[Message]]:
-    """The quote for `deal`, written in the language of the customer at `address`."""
+    """The quote for `deal`, written in the language of the customer at `address`, with the
+    fields the tenant's mapping gives."""
     notes: list[Message] = []
+    rules, values, version = mapped.quote.rules, mapped.values, mapped.quote.number
+
+    def from_mapping(key: str) -> str | None:
+        value = mapping_apply.mapped(rules, key, values)
+        if value is not None:
+            notes.append(_note(mapping_apply.field_note(key, version)))
+        return value
+
     currency = _currency(deal=deal, connector=connector, settings=settings)
     if not deal.line_items:
         raise Refusal(Message("deal.no_line_items"))
     max_length = connector.capabilities.title_max_length
-    title, shortened = fit_title(deal.name, max_length)
+    name = from_mapping(mapping_targets.TITLE)
+    name = deal.name if name is None else name
+    title, shortened = fit_title(name, max_length)
     language = document_language(address=address, settings=settings)
     reference = quote_reference(deal, language)
-    own_introduction = document_text(settings, language, "introduction")
+    own_introduction = from_mapping(mapping_targets.INTRODUCTION)
+    if own_introduction is None:
+        own_introduction = document_text(settings, language, "introduction")
+    remark = from_mapping(mapping_targets.REMARK)
+    if remark is None:
+        remark = document_text(settings, language, "remark")
     full_name = ""
     if shortened and max_length is not None:
-        full_name = deal.name
+        full_name = name
         notes.append(Message("quote.title_shortened", {"length": max_length}))
+    term = mapping_apply.mapped(rules, mapping_targets.PAYMENT_TERM, values)
+    days = mapping_apply.payment_term_days(term)
+    if days is not None:
+        notes.append(Message("mapping.payment_term", {"days": days}))
+    elif term:
+        notes.append(Message("mapping.payment_term_not_days", {"value": term}))
     allowed = connector.tax_rates()
     default_rate = Decimal(0)
     if any(item.tax_rate is None for item in deal.line_items):
-        default_rate = _default_tax_rate(connector=connector, settings=settings, allowed=allowed)
+        country_rate = mapping_apply.country_tax_rate(rules, address.country_code)
+        if country_rate is not None:
+            default_rate = _country_tax_rate(
+                connector=connector, rate=country_rate, allowed=allowed
+            )
+            notes.append(
+                Message(
+                    "mapping.tax_rate_from_country",
+                    {"rate": percent(country_rate), "country": address.country_code.upper()},
+                )
+            )
+        else:
+            default_rate = _default_tax_rate(
+                connector=connector, settings=settings, allowed=allowed
+            )
     for item in deal.line_items:
         if allowed and item.tax_rate is not None and item.tax_rate not in allowed:
             raise Refusal(
@@ -110,11 +240,39 @@ def quote_from_deal(
             reference=reference,
             customer_id=customer_id,
             language=language,
-            remark=document_text(settings, language, "remark"),
+            remark=remark,
             contact_person_id=contact_person_id,
+            payment_term_days=days,
+            payment_term_label=(
+                mapping_apply.payment_term_label(days, language) if days is not None else ""
+            ),
         ),
         notes,
     )
+
+
+def _note(note: Note) -> Message:
+    return Message(note.code, dict(note.params))
+
+
+def _country_tax_rate(
+    *, connector: AccountingConnector, rate: Decimal, allowed: frozenset[Decimal] | None
+) -> Decimal:
+    """The mapping's rate for the customer's country; one the account does not allow is
+    refused with the rates it has."""
+    if allowed and rate not in allowed:
+        raise Refusal(
+            Message(
+                "quote.default_tax_rate_not_allowed",
+                {
+                    "system": connector.provider.label,
+                    "rate": percent(rate),
+                    "rates": rates_text(allowed),
+                    "url": settings_url(),
+                },
+            )
+        )
+    return rate
 
 
 def _currency(*, deal: Deal, connector: AccountingConnector, settings: TransferSettings) -> str:

@@ -1,0 +1,163 @@
+"""The mapping and preview pages, as the customer's browser (Django's test client) uses them
+against the sandboxes: save a mapping as a new version, see a refusal with its reason,
+export and import it, find a deal by name and preview it, preview a failed transfer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from sync.mapping.models import MappingVersion
+from sync.models import Transfer
+from tests.factories import UserFactory
+from tests.mapper.helpers import define_property, transfer_quote
+from tests.sync.conftest import PORTAL
+
+pytestmark = pytest.mark.django_db(transaction=True)
+QUOTES = reverse("dashboard:mapping") + "?flow=quote"
+
+
+@pytest.fixture(autouse=True)
+def _nothing_remembered() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _browser(world: Any) -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(UserFactory(tenant=world.tenant, email="owner@beispiel.de"))
+    return client
+
+
+def test_a_custom_property_is_mapped_saved_and_previewed(world_factory: Any) -> None:
+    world = world_factory("lexoffice")
+    define_property(world, "deals", "angebotstext", "Angebotstext")
+    browser = _browser(world)
+    page = browser.get(QUOTES)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "angebotstext" in html
+    assert "paymentConditions.paymentTermDuration" in html
+    assert "<script>" not in html
+    assert "onclick" not in html
+
+    saved = browser.post(
+        QUOTES,
+        {
+            "quote.introduction-kind": "property",
+            "quote.introduction-property": "angebotstext",
+            "tax_rates": "AT = 20",
+        },
+    )
+
+    assert saved.status_code == 302
+    version = MappingVersion.objects.get(tenant=world.tenant)
+    assert version.rules["fields"]["quote.introduction"]["property"] == "angebotstext"
+    assert version.created_by is not None
+    assert version.created_by.email == "owner@beispiel.de"
+
+    deal_id = world.won_deal("Relaunch Shop", properties={"angebotstext": "Wie besprochen"})
+    found = browser.get(reverse("dashboard:mapping_preview"), {"object": "deal", "q": "Relaunch"})
+    assert f"id={deal_id}" in found.content.decode()
+    shown = browser.get(
+        reverse("dashboard:mapping_preview"), {"object": "deal", "q": "Relaunch", "id": deal_id}
+    )
+    html = shown.content.decode()
+    assert shown.status_code == 200
+    assert "Wie besprochen" in html
+    assert "/v1/quotations" in html
+    assert "Relaunch Shop" in html
+
+
+def test_a_mapping_the_vendor_would_refuse_is_not_saved(world_factory: Any) -> None:
+    world = world_factory("lexoffice")
+    browser = _browser(world)
+
+    refused = browser.post(
+        QUOTES,
+        {"quote.title-kind": "constant", "quote.title-value": "Ein Titel, der zu lang ist"},
+    )
+
+    assert refused.status_code == 400
+    assert "at most 25" in refused.content.decode()
+    assert not MappingVersion.objects.filter(tenant=world.tenant).exists()
+    unknown = browser.post(
+        reverse("dashboard:mapping") + "?flow=customer",
+        {"customer.name-kind": "property", "customer.name-property": "gibt_es_nicht"},
+    )
+    assert unknown.status_code == 400
+    assert "gibt_es_nicht" in unknown.content.decode()
+
+
+def test_export_and_import_through_the_page(world_factory: Any) -> None:
+    world = world_factory("lexoffice")
+    browser = _browser(world)
+    browser.post(
+        QUOTES,
+        {"quote.remark-kind": "constant", "quote.remark-value": "Danke."},
+    )
+    exported = browser.get(reverse("dashboard:mapping_export") + "?flow=quote")
+    data = json.loads(exported.content)
+    assert data["version"] == 1
+    assert "attachment" in exported["Content-Disposition"]
+
+    upload = SimpleUploadedFile("m.json", exported.content, content_type="application/json")
+    imported = browser.post(QUOTES, {"import": upload})
+
+    assert imported.status_code == 302
+    assert MappingVersion.objects.filter(tenant=world.tenant).count() == 2
+
+
+def test_a_failed_transfer_shows_what_would_be_sent_now(world_factory: Any) -> None:
+    world = world_factory("lexoffice")
+    empty = world.hubspot_sandbox.seed_deal(
+        PORTAL, name="Noch leer", stage="closedwon", company={"name": "Leer GmbH"}
+    )
+    failed = transfer_quote(world, empty)
+    assert failed.state == Transfer.State.FAILED
+    browser = _browser(world)
+
+    detail = browser.get(reverse("sync:transfer_detail", args=[failed.pk])).content.decode()
+    shown = browser.get(reverse("dashboard:transfer_preview", args=[failed.pk]))
+
+    assert reverse("dashboard:transfer_preview", args=[failed.pk]) in detail
+    assert shown.status_code == 200
+    assert "no line items" in shown.content.decode()
+
+
+def test_rules_are_tried_on_a_deal_before_they_are_saved(world_factory: Any) -> None:
+    world = world_factory("lexoffice")
+    define_property(world, "deals", "angebotstext", "Angebotstext")
+    world.won_deal("Relaunch Shop", properties={"angebotstext": "Wie besprochen"})
+    browser = _browser(world)
+
+    tried = browser.post(
+        QUOTES,
+        {
+            "quote.introduction-kind": "property",
+            "quote.introduction-property": "angebotstext",
+            "preview_deal": "Relaunch",
+            "action": "preview",
+        },
+    )
+
+    html = tried.content.decode()
+    assert tried.status_code == 200
+    assert "Wie besprochen" in html
+    assert "not saved yet" in html
+    assert not MappingVersion.objects.filter(tenant=world.tenant).exists()
+
+
+def test_a_flow_the_product_does_not_have_is_not_found(world_factory: Any) -> None:
+    browser = _browser(world_factory("lexoffice"))
+
+    assert browser.get(reverse("dashboard:mapping") + "?flow=invoice").status_code == 404
+    assert browser.get(reverse("dashboard:mapping")).status_code == 200  # quotes by default
