@@ -64,6 +64,7 @@ class CrmSchema(VendorSandbox):
         properties = "/crm/v3/properties/<object_type>"
         return [
             ("GET", "/crm/v3/pipelines/<object_type>", "pipelines", self._pipelines),
+            ("GET", properties, "properties_list", self._properties_list),
             ("POST", properties, "properties_create", self._property_create),
             ("POST", f"{properties}/batch/read", "properties_batch_read", self._properties_read),
             ("POST", f"{properties}/groups", "property_group_create", self._group_create),
@@ -82,23 +83,29 @@ class CrmSchema(VendorSandbox):
             custom = set(self.custom_properties.get((portal_id, object_type), {}))
         return self.known_properties[object_type] | SYSTEM_PROPERTIES | custom
 
-    def _properties_read(self, object_type: str) -> Response:
+    def _definitions(self, kind: str) -> dict[str, dict[str, Any]]:
         """HubSpot's own properties (described loosely: a text field each) and the custom ones."""
-        started, kind = time.time(), resolve_type(object_type)
-        names = [str((item or {}).get("name", "")) for item in request_body().get("inputs") or []]
+        defined = {
+            name: definition(name=name, label=name, group=DEFAULT_GROUPS[kind],
+                             hubspot_defined=True, at=iso(0))
+            for name in sorted(self.known_properties[kind] | SYSTEM_PROPERTIES)
+        }  # fmt: skip
         with self.lock:
-            custom = self.custom_properties.get((g.portal_id, kind), {})
-            own = self.known_properties[kind] | SYSTEM_PROPERTIES
-            found = [
-                custom.get(name) or definition(name=name, label=name, group=DEFAULT_GROUPS[kind],
-                                               hubspot_defined=True, at=iso(0))
-                for name in names if name in custom or name in own
-            ]  # fmt: skip
-            errors = [
-                batch_error(f"Unable to find property {name}", {"properties": [name]})
-                for name in names
-                if name not in custom and name not in own
-            ]
+            defined.update(self.custom_properties.get((g.portal_id, kind), {}))
+        return defined
+
+    def _properties_list(self, object_type: str) -> Response:
+        return self.json({"results": list(self._definitions(resolve_type(object_type)).values())})
+
+    def _properties_read(self, object_type: str) -> Response:
+        started, defined = time.time(), self._definitions(resolve_type(object_type))
+        names = [str((item or {}).get("name", "")) for item in request_body().get("inputs") or []]
+        found = [defined[name] for name in names if name in defined]
+        errors = [
+            batch_error(f"Unable to find property {name}", {"properties": [name]})
+            for name in names
+            if name not in defined
+        ]
         return self.json(*batch_answer(started, found, errors))
 
     def _property_create(self, object_type: str) -> Response:
