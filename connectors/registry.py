@@ -19,11 +19,12 @@ from connectors.lexoffice.provider import PROVIDER as LEXOFFICE
 from connectors.providers import Kind, Provider
 from connectors.qonto.provider import PROVIDER as QONTO
 from connectors.sevdesk.provider import PROVIDER as SEVDESK
+from connectors.zep.provider import PROVIDER as ZEP
 
 if TYPE_CHECKING:
     from connectors.base import AccountingConnector
 
-PROVIDERS: tuple[Provider, ...] = (HUBSPOT, LEXOFFICE, BEXIO, SEVDESK, QONTO)
+PROVIDERS: tuple[Provider, ...] = (HUBSPOT, LEXOFFICE, BEXIO, SEVDESK, QONTO, ZEP)
 
 _BY_KEY = {p.key: p for p in PROVIDERS}
 
@@ -70,7 +71,8 @@ def vendor_url(
     if not url:
         url = declared.hosts[host]
     if "{" in url:
-        url = url.format(**(fields or {}))
+        # A field the caller does not name stays a placeholder (a declaration's template).
+        url = url.format_map(_Placeholders(fields or {}))
     return url.rstrip("/")
 
 
@@ -84,3 +86,8 @@ def price_id(declared: Provider) -> str:
     """Stripe's price of the provider's plan: STRIPE_PRICE_<KEY> when set, else the default."""
     assert declared.plan is not None, f"{declared.key} is sold by no plan"
     return str(settings.STRIPE_PRICES.get(declared.key) or declared.plan.default_price_id)
+
+
+class _Placeholders(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
