@@ -22,7 +22,7 @@ from connectors.sevdesk.provider import PROVIDER as SEVDESK
 from connectors.zep.provider import PROVIDER as ZEP
 
 if TYPE_CHECKING:
-    from connectors.base import AccountingConnector
+    from connectors.base import AccountingConnector, Connector
 
 PROVIDERS: tuple[Provider, ...] = (HUBSPOT, LEXOFFICE, BEXIO, SEVDESK, QONTO, ZEP)
 
@@ -54,6 +54,16 @@ def connector_class(system: str) -> type[AccountingConnector]:
         raise KeyError(f"{system} is no accounting system")
     module_name, class_name = declared.connector.split(":")
     connector: type[AccountingConnector] = getattr(import_module(module_name), class_name)
+    return connector
+
+
+def connector_for(system: str) -> type[Connector]:
+    """The connector class of any system that declares one (accounting or time tracking)."""
+    declared = provider(system)
+    if not declared.connector:
+        raise KeyError(f"{system} has no connector")
+    module_name, class_name = declared.connector.split(":")
+    connector: type[Connector] = getattr(import_module(module_name), class_name)
     return connector
 
 

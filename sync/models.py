@@ -144,6 +144,9 @@ class Transfer(TenantOwnedModel):
         QUOTE = "quote", _("quote")
         CUSTOMER = "customer", _("customer")
         DELETION = "deletion", _("deletion")
+        # Time tracking (ZEP): a company as a customer there, a deal as a project.
+        TIME_CUSTOMER = "time_customer", _("customer (time tracking)")
+        PROJECT = "project", _("project")
 
     class ObjectType(models.TextChoices):
         DEAL = "deal", _("deal")
@@ -324,6 +327,19 @@ class TransferSettings(TenantOwnedModel):
     )
     exclusion_property = models.CharField(
         _("exclusion property"), max_length=100, default="not_to_accounting"
+    )
+    # Time tracking (reference 002, ZEP's own HubSpot module): which deals become projects,
+    # "" none, "all" every deal, else stage ids separated by commas; and the company property
+    # whose value "no" or "nein" (any case) keeps a company out.
+    project_stage_ids = models.CharField(
+        _("deal stage ids for projects"),
+        max_length=1000,
+        blank=True,
+        default="",
+        help_text=_("Empty: no deal becomes a project. “all”: every deal. Else stage ids."),
+    )
+    project_exclusion_property = models.CharField(
+        _("exclusion property for time tracking"), max_length=100, default="ZEP"
     )
     # Instead of placeholder values, a transfer whose customer data are incomplete waits
     # until they are completed in HubSpot (or the user retries it).

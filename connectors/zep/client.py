@@ -37,7 +37,7 @@ from connectors import errors
 from connectors.auth import NoAuth
 from connectors.base import Connector
 from connectors.http import HttpClient, VendorApi
-from connectors.shapes import AccountInfo, Company, Person
+from connectors.shapes import AccountInfo, Address, Company, Person
 from connectors.zep import mapping
 from connectors.zep.mapping import ZepCustomer, ZepProject
 from connectors.zep.provider import PROVIDER
@@ -136,19 +136,29 @@ class ZepConnector(Connector):
             return None
         return data if isinstance(data, dict) else None
 
-    def customer_get(self, *, customer_id: int, number: str, name: str) -> ZepCustomer | None:
+    def customer_get(
+        self, *, customer_id: int | None, number: str, names: Sequence[str] = ()
+    ) -> ZepCustomer | None:
         """The linked customer by its last known number (1 call); where that number is gone
-        (changed in ZEP), the list is searched for the internal id, else the name."""
+        (changed in ZEP), the list is searched for the internal id, else for the first of
+        `names` (the name last written, which HubSpot leads) that a customer has."""
         found = self.customer_by_number(number) if number else None
         if found is not None:
             return mapping.to_customer(found, customer_id=customer_id)
-        by_name = None
+        by_name: dict[str, dict[str, Any]] = {}
         for item in self._pages("/customers"):
-            if item.get("id") == customer_id:
+            if customer_id is not None and item.get("id") == customer_id:
                 return mapping.to_customer(item, customer_id=customer_id)
-            if by_name is None and "id" not in item and item.get("name") == name:
-                by_name = item
-        return None if by_name is None else mapping.to_customer(by_name, customer_id=customer_id)
+            if "id" not in item:
+                by_name.setdefault(str(item.get("name") or ""), item)
+        match = next((by_name[n] for n in names if n and n in by_name), None)
+        return None if match is None else mapping.to_customer(match, customer_id=customer_id)
+
+    @staticmethod
+    def customer_adopt(found: dict[str, Any]) -> ZepCustomer:
+        """A customer found by its number; its internal id only where the answer shows it."""
+        shown = found.get("id")
+        return mapping.to_customer(found, customer_id=shown if isinstance(shown, int) else None)
 
     def customer_create(self, company: Company, *, number: str, note: str = "") -> ZepCustomer:
         """1 call. Not idempotent: after an UnknownOutcome, look the number up first."""
@@ -162,10 +172,11 @@ class ZepConnector(Connector):
         self.request("PATCH", f"/customers/{_segment(customer.number)}", json=body)
 
     def customer_details_write(
-        self, customer: ZepCustomer, company: Company, persons: Sequence[Person]
+        self, customer: ZepCustomer, address: Address | None, persons: Sequence[Person]
     ) -> None:
         """2 SOAP calls: reads the customer's address and contact persons, then writes the
-        company's address as its default address and the contacts as contact persons."""
+        company's address (where given) as its default address and the contacts as contact
+        persons; the second call only where there is something to write."""
         found = self._soap_call(
             "readKunde", idempotent=True, readKundenSearchCriteria={"kundenNr": customer.number}
         )
@@ -175,15 +186,17 @@ class ZepConnector(Connector):
         stored = kunden[0]
         addresses = (stored.get("adressenListe") or {}).get("adresse") or []
         default = next((a for a in addresses if a.get("istStandard")), None)
-        address = mapping.address_entry(
-            company.address, existing_id=default.get("id") if default else None
+        entry = (
+            mapping.address_entry(address, existing_id=default.get("id") if default else None)
+            if address is not None
+            else None
         )
         contacts = mapping.contact_entries(
             persons, (stored.get("ansprechpartnerListe") or {}).get("ansprechpartner") or []
         )
         kunde: dict[str, Any] = {"kundenNr": customer.number}
-        if address is not None:
-            kunde["adressenListe"] = {"adresse": [address]}
+        if entry is not None:
+            kunde["adressenListe"] = {"adresse": [entry]}
         if contacts:
             kunde["ansprechpartnerListe"] = {"ansprechpartner": contacts}
         if len(kunde) > 1:
@@ -209,7 +222,17 @@ class ZepConnector(Connector):
     def project_create(
         self, *, deal_id: str, deal_name: str, customer: ZepCustomer, start: dt.date
     ) -> ZepProject:
-        """1 call. Not idempotent: after an UnknownOutcome, look the name up first."""
+        """1 call (REST), or 2 (SOAP and a look-up) for a customer whose internal id ZEP's
+        answers never showed. Not idempotent: after an UnknownOutcome, look the name up first."""
+        if customer.customer_id is None:
+            projekt = mapping.projekt_entry(
+                deal_id=deal_id, deal_name=deal_name, customer_number=customer.number, start=start
+            )
+            self._soap_call("createProjekt", projekt=projekt)
+            created = self.project_find(projekt["projektNr"])
+            if created is None:
+                raise errors.TransientError(f"ZEP does not list project {deal_id} yet")
+            return created
         body = mapping.project_create_body(
             deal_id=deal_id,
             deal_name=deal_name,
@@ -219,9 +242,9 @@ class ZepConnector(Connector):
         )
         return mapping.to_project(self.request("POST", "/projects", json=body).json()["data"])
 
-    def project_update(self, project: ZepProject, *, deal_name: str, customer_id: int) -> None:
+    def project_update(self, project: ZepProject, *, deal_name: str, customer: ZepCustomer) -> None:
         """1 call."""
-        body = mapping.project_update_body(deal_name=deal_name, customer_id=customer_id)
+        body = mapping.project_update_body(deal_name=deal_name, customer_id=customer.customer_id)
         self.request("PATCH", f"/projects/{project.project_id}", json=body)
 
     # -- helpers --------------------------------------------------------------------------

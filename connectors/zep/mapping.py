@@ -34,7 +34,7 @@ class ZepCustomer:
     """A ZEP customer as the product links it: the internal id (what projects name, and what
     the link keeps) and the customer number (what the routes name; a ZEP user may change it)."""
 
-    customer_id: int
+    customer_id: int | None  # None where ZEP's answers never showed it (a lost create)
     number: str
     name: str = ""
     department_id: int | None = None
@@ -95,7 +95,7 @@ def customer_create_body(company: Company, *, number: str, note: str = "") -> di
     return {"customer_number": _cut(number, NUMBER_MAX), **customer_fields(company, note=note)}
 
 
-def to_customer(data: Mapping[str, Any], *, customer_id: int) -> ZepCustomer:
+def to_customer(data: Mapping[str, Any], *, customer_id: int | None) -> ZepCustomer:
     department = data.get("department_id")
     return ZepCustomer(
         customer_id=customer_id,
@@ -180,9 +180,26 @@ def project_create_body(
     return body
 
 
-def project_update_body(*, deal_name: str, customer_id: int) -> dict[str, Any]:
-    """What HubSpot leads on a linked project; its Kurzform is left as ZEP has it."""
-    return {"description": _cut(deal_name, PROJECT_DESCRIPTION_MAX), "customer_id": customer_id}
+def project_update_body(*, deal_name: str, customer_id: int | None) -> dict[str, Any]:
+    """What HubSpot leads on a linked project; its Kurzform is left as ZEP has it, and its
+    customer where ZEP's answers never showed the customer's id."""
+    body: dict[str, Any] = {"description": _cut(deal_name, PROJECT_DESCRIPTION_MAX)}
+    if customer_id is not None:
+        body["customer_id"] = customer_id
+    return body
+
+
+def projekt_entry(
+    *, deal_id: str, deal_name: str, customer_number: str, start: dt.date
+) -> dict[str, Any]:
+    """The project over SOAP (ProjektType), for a customer whose internal id is unknown:
+    SOAP names the customer by its number."""
+    return {
+        "projektNr": _cut(deal_id, PROJECT_NAME_MAX),
+        "kundenNr": customer_number,
+        "bezeichnung": _cut(deal_name, PROJECT_DESCRIPTION_MAX),
+        "startDatum": start.isoformat(),
+    }
 
 
 def to_project(data: Mapping[str, Any]) -> ZepProject:

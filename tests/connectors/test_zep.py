@@ -79,9 +79,9 @@ def test_a_customer_gets_its_address_and_contact_persons_over_soap(
     zep: ZepConnector, sandbox: ZepSandbox
 ) -> None:
     customer = zep.customer_create(COMPANY, number="4711", note="A note")
-    zep.customer_details_write(customer, COMPANY, [ANNA, BEN])
+    zep.customer_details_write(customer, COMPANY.address, [ANNA, BEN])
     # A second write changes the same address and contact persons instead of adding them.
-    zep.customer_details_write(customer, COMPANY, [Person("Anna", "Muster", ANNA.email, "2")])
+    zep.customer_details_write(customer, None, [Person("Anna", "Muster", ANNA.email, "2")])
 
     detail = zep.customer_by_number("4711")
     assert detail is not None
@@ -106,7 +106,9 @@ def test_a_customer_whose_number_changed_in_zep_is_still_found(
     customer = zep.customer_create(COMPANY, number="4711")
     sandbox.renumber_customer(INSTANCE, "4711", "K-0001")
 
-    found = zep.customer_get(customer_id=customer.customer_id, number="4711", name=COMPANY.name)
+    found = zep.customer_get(
+        customer_id=customer.customer_id, number="4711", names=("Gone GmbH", COMPANY.name)
+    )
     assert found is not None
     assert (found.customer_id, found.number) == (customer.customer_id, "K-0001")
     zep.customer_update(found, Company(name="Muster Consulting AG", phone="+49 30 9"))
@@ -124,7 +126,7 @@ def test_a_project_names_its_customer_by_the_internal_id(
     assert zep.project_find("9001") == project
     assert zep.project_find("9002") is None
 
-    zep.project_update(project, deal_name="Website relaunch 2027", customer_id=project.customer_id)
+    zep.project_update(project, deal_name="Website relaunch 2027", customer=customer)
     assert zep.project_get(project.project_id) == mapping.ZepProject(
         project.project_id, "9001", "Website relaunch 2027", customer.customer_id
     )
