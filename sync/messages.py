@@ -106,6 +106,9 @@ TEXTS: dict[str, str] = {
         "The deal is not in a stage chosen for projects; its project, if any, is kept as it is."
     ),
     "deal.no_company": gettext_noop("The deal has no company to be the project's customer."),
+    "link.unlinked": gettext_noop(
+        "Unlinked: HubSpot's changes no longer reach this record in ZEP until it is linked again."
+    ),
     "customer.excluded": gettext_noop("Excluded from transfer by the property “%(name)s”."),
     "customer.needs_data": gettext_noop(
         "Held: the customer's name or address is incomplete in HubSpot, and your settings "

@@ -281,6 +281,9 @@ class ObjectLink(TenantOwnedModel):
     object_id = models.CharField(max_length=64)
     vendor_id = models.CharField(max_length=64)
     vendor_number = models.CharField(max_length=64, blank=True)
+    # False: unlinked by the customer (reference 002, "Kennzeichnung als HubSpot Kunde
+    # entfernen"): HubSpot's changes no longer reach the vendor object until it is linked again.
+    synchronised = models.BooleanField(_("synchronised"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

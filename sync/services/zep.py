@@ -11,10 +11,15 @@ customer number or Kurzform changed in ZEP does not break it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import csv
+import io
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Tenant
@@ -180,6 +185,8 @@ def customer_sync(
                 number=link.vendor_number,
                 names=(_name_written(tenant, company_id), company.name),
             )
+            if not link.synchronised:
+                return customer, company, "unlinked"  # as ZEP has it, unchanged
         if customer is None:
             # Never linked, or the create's answer was lost: the number is the company's id.
             found = zep.customer_by_number(company_id)
@@ -233,10 +240,15 @@ class TimeCustomerTransfer(TransferHandler):
         transfer.title = company.name[:255]
         transfer.source_payload = plain(company)
         run_save(run, "title", "source_payload")
-        if customer is None:
+        if customer is None or how == "unlinked":
+            error = (
+                Message("link.unlinked")
+                if how == "unlinked"
+                else Message("customer.excluded", {"name": exclusion})
+            )
             finished = runs.run_finish(
-                run=run, state=State.SKIPPED, outcome=Outcome.SKIPPED,
-                error=Message("customer.excluded", {"name": exclusion}), at_generation=generation,
+                run=run, state=State.SKIPPED, outcome=Outcome.SKIPPED, error=error,
+                at_generation=generation,
             )  # fmt: skip
         else:
             transfer.vendor_id = str(customer.customer_id or "")
@@ -264,8 +276,8 @@ class TimeCustomerTransfer(TransferHandler):
         written = []
         for company_id in dict.fromkeys(company_ids):
             link = _link(run.tenant, Transfer.ObjectType.COMPANY, company_id)
-            if link is None:
-                continue  # its company is not in ZEP (yet, or excluded): it brings the contact
+            if link is None or not link.synchronised:
+                continue  # not in ZEP (yet, or excluded: it brings the contact), or unlinked
             with named_lock(f"zep-customer:{run.tenant.pk}:{company_id}"):
                 customer = zep.customer_get(
                     customer_id=int(link.vendor_id) if link.vendor_id else None,
@@ -307,10 +319,16 @@ class ProjectTransfer(TransferHandler):
         transfer.title = deal.name[:255]
         transfer.source_payload = plain(deal)
         run_save(run, "title", "source_payload")
-        if not deal_in_project_stages(settings.project_stage_ids, deal.stage_id):
+        link = _link(tenant, Transfer.ObjectType.DEAL, deal.hubspot_id)
+        skip = None
+        if link is not None and not link.synchronised:
+            skip = Message("link.unlinked")
+        elif not deal_in_project_stages(settings.project_stage_ids, deal.stage_id):
+            skip = Message("deal.not_in_project_stages")
+        if skip is not None:
             if not runs.run_finish(
-                run=run, state=State.SKIPPED, outcome=Outcome.SKIPPED,
-                error=Message("deal.not_in_project_stages"), at_generation=generation,
+                run=run, state=State.SKIPPED, outcome=Outcome.SKIPPED, error=skip,
+                at_generation=generation,
             ):  # fmt: skip
                 runs.run_again(run=run)
             return
@@ -362,6 +380,86 @@ class ProjectTransfer(TransferHandler):
                 vendor_id=str(project.project_id), number=project.name,
             )  # fmt: skip
             return project
+
+
+# -- unlinking, relinking and the list of linked pairs -------------------------------------
+
+# The transfer that brings each kind of linked HubSpot object to ZEP.
+LINKED_KINDS: dict[str, str] = {
+    Transfer.ObjectType.COMPANY: Transfer.Kind.TIME_CUSTOMER,
+    Transfer.ObjectType.DEAL: Transfer.Kind.PROJECT,
+}
+
+
+def link_unlink(*, tenant: Tenant, object_type: str, object_id: str) -> bool:
+    """Stops synchronising one customer or project: HubSpot's changes no longer reach it and
+    it can be changed freely in ZEP. Returns False when there was no such link."""
+    return bool(
+        ObjectLink.objects.for_tenant(tenant)
+        .filter(system=SYSTEM, object_type=object_type, object_id=object_id)
+        .update(synchronised=False, updated_at=timezone.now())
+    )
+
+
+def link_relink(
+    *,
+    tenant: Tenant,
+    object_type: str,
+    object_id: str,
+    enqueue: Callable[[str], None],
+    vendor_id: str | None = None,
+    vendor_number: str | None = None,
+) -> Transfer:
+    """Synchronises the record again and transfers it now (HubSpot leads, reference 002
+    "Aus HubSpot importieren"). With `vendor_id`/`vendor_number` the HubSpot record is linked
+    by hand to an existing ZEP record: a customer by its number (and internal id where
+    known), a project by its id."""
+    from sync.services.events import transfer_request
+
+    kind = LINKED_KINDS[object_type]
+    with transaction.atomic():
+        defaults: dict[str, Any] = {"synchronised": True}
+        if vendor_id is not None:
+            defaults["vendor_id"] = vendor_id
+        if vendor_number is not None:
+            defaults["vendor_number"] = vendor_number
+        ObjectLink.objects.update_or_create(
+            tenant=tenant, system=SYSTEM, object_type=object_type, object_id=object_id,
+            defaults=defaults,
+        )  # fmt: skip
+        transfer, has_work = transfer_request(
+            tenant=tenant, kind=kind, object_type=object_type, object_id=object_id
+        )
+        if has_work:
+            transaction.on_commit(partial(enqueue, str(transfer.pk)))
+    return transfer
+
+
+def links_list(*, tenant: Tenant, search: str = "") -> QuerySet[ObjectLink]:
+    """Every HubSpot record linked to a ZEP record, newest first; `search` finds a HubSpot
+    id, a ZEP id or a ZEP number."""
+    links = ObjectLink.objects.for_tenant(tenant).filter(system=SYSTEM)
+    if search.strip():
+        text = search.strip()
+        links = links.filter(
+            Q(object_id__icontains=text)
+            | Q(vendor_id__icontains=text)
+            | Q(vendor_number__icontains=text)
+        )
+    return links.order_by("-updated_at")
+
+
+def links_csv(links: Iterable[ObjectLink]) -> str:
+    """The linked pairs as CSV (HubSpot object and id, ZEP id and number, synchronised)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["hubspot_object", "hubspot_id", "zep_id", "zep_number", "synchronised"])
+    for link in links:
+        writer.writerow(
+            [link.object_type, link.object_id, link.vendor_id, link.vendor_number,
+             "yes" if link.synchronised else "no"]
+        )  # fmt: skip
+    return out.getvalue()
 
 
 HANDLERS.update(

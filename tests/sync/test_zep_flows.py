@@ -17,7 +17,9 @@ from sandbox.core import RunningSandbox, serve
 from sandbox.hubspot.app import HubSpotSandbox
 from sandbox.zep.app import ZepSandbox
 from sync.models import ObjectLink, Transfer
+from sync.services import zep
 from sync.services.transfer_settings import transfer_settings_update
+from sync.tasks import enqueue_transfer
 from tests.factories import ConnectionFactory, TenantFactory
 from tests.processes import celery_worker, wait_until
 
@@ -248,3 +250,55 @@ def test_dropped_answers_leave_one_customer_per_company_and_one_project_per_deal
         )
     assert len(world.customers()) == 1
     assert len(world.projects()) == 1
+
+
+def test_unlinking_stops_updates_and_relinking_resumes_them(zep_world) -> None:  # type: ignore[no-untyped-def]
+    world: ZepWorld = zep_world("closedwon")
+    tenant = world.tenant
+    with celery_worker(vendor_urls=world.vendor_urls()):
+        deal_id = world.deal()
+        company_id = world.company_of(deal_id)
+        wait_until(lambda: len(world.customers()) == 1, timeout=60)
+        wait_until(lambda: _settled(Transfer.Kind.TIME_CUSTOMER, company_id), timeout=30)
+
+        assert zep.link_unlink(tenant=tenant, object_type="company", object_id=company_id)
+        world.crm.update_object(PORTAL, "companies", company_id, {"name": "Beispiel AG"}, "CRM_UI")
+        wait_until(
+            lambda: (
+                _transfer(Transfer.Kind.TIME_CUSTOMER, company_id).error_message
+                == {"code": "link.unlinked", "params": {}}
+            ),
+            timeout=60,
+        )
+        assert world.customers()[0]["name"] == "Beispiel Consulting GmbH"
+
+        zep.link_relink(
+            tenant=tenant, object_type="company", object_id=company_id, enqueue=enqueue_transfer
+        )
+        wait_until(lambda: world.customers()[0]["name"] == "Beispiel AG", timeout=60)
+
+        # A project made by hand in ZEP, linked to the deal by hand: it is the deal's from now.
+        customer = world.customers()[0]
+        hand_made = world.time_tracking.store.create(
+            "projects",
+            INSTANCE,
+            {"name": "P-HAND", "description": "x", "customer_id": customer["id"]},
+        )
+        zep.link_relink(
+            tenant=tenant, object_type="deal", object_id=deal_id, enqueue=enqueue_transfer,
+            vendor_id=str(hand_made["id"]), vendor_number="P-HAND",
+        )  # fmt: skip
+        world.crm.move_deal(PORTAL, deal_id, "closedwon")
+        wait_until(
+            lambda: (
+                world.time_tracking.store.get("projects", INSTANCE, hand_made["id"])["description"]
+                == "Website relaunch"
+            ),
+            timeout=60,
+        )
+    assert [p["name"] for p in world.projects()] == ["P-HAND"]
+    rows = zep.links_csv(zep.links_list(tenant=tenant, search="P-HAND")).splitlines()
+    assert rows == [
+        "hubspot_object,hubspot_id,zep_id,zep_number,synchronised",
+        f"deal,{deal_id},{hand_made['id']},P-HAND,yes",
+    ]
