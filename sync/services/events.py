@@ -140,6 +140,8 @@ def _time_tracking_route(event: WebhookEvent, tenant: Tenant) -> Route | None:
         setting = context.transfer_settings(tenant=tenant).project_stage_ids
         if not setting.strip():
             return None  # no deal becomes a project
+        if action == "propertyChange" and event.property_name not in zep.PROJECT_PROPERTIES:
+            return None  # nothing a project shows changed (e.g. a quote link written back)
         moved = event.property_name == "dealstage"
         if moved and not zep.deal_in_project_stages(setting, event.property_value):
             return None  # out of the chosen stages: its project stays as it is

@@ -44,6 +44,8 @@ ALL_DEALS = "all"
 # Reference 002: "Steht in diesem Feld "No" oder "Nein" wird der entsprechende Kunde nicht
 # übertragen" (any case).
 EXCLUDING_VALUES = frozenset({"no", "nein"})
+# The deal properties a project follows: its name (Bezeichnung) and its stage.
+PROJECT_PROPERTIES = frozenset({"dealname", "dealstage"})
 # What a company read carries besides the mapped fields: its note ("Bemerkung").
 NOTE_PROPERTY = "description"
 

@@ -15,6 +15,7 @@ from accounts.models import Tenant
 from billing.models import Subscription
 from sandbox.core import RunningSandbox, serve
 from sandbox.hubspot.app import HubSpotSandbox
+from sandbox.lexoffice.app import LexofficeSandbox
 from sandbox.zep.app import ZepSandbox
 from sync.models import ObjectLink, Transfer
 from sync.services import zep
@@ -51,8 +52,13 @@ class ZepWorld:
     def time_tracking(self) -> ZepSandbox:
         return self.zep.sandbox  # type: ignore[return-value]
 
+    books: RunningSandbox | None = None  # an accounting system beside ZEP
+
     def vendor_urls(self) -> dict[str, str]:
-        return {"hubspot": self.hubspot.url, "zep": self.zep.url + "/{instance}/next/api/v1"}
+        urls = {"hubspot": self.hubspot.url, "zep": self.zep.url + "/{instance}/next/api/v1"}
+        if self.books is not None:
+            urls["lexoffice"] = self.books.url
+        return urls
 
     def customers(self) -> list[dict[str, Any]]:
         return [r for _, r in self.time_tracking.store.everything("customers")]
@@ -61,8 +67,9 @@ class ZepWorld:
         return [r for _, r in self.time_tracking.store.everything("projects")]
 
     def deal(
-        self, *, name: str = "Website relaunch", zep: str = "", stage: str = "qualifiedtobuy"
-    ) -> str:
+        self, *, name: str = "Website relaunch", zep: str = "", stage: str = "qualifiedtobuy",
+        line_items: tuple[dict[str, str], ...] = (),
+    ) -> str:  # fmt: skip
         company = {"name": "Beispiel Consulting GmbH", "domain": "beispiel.de", "phone": "+49 30 1",
                    "address": "Hauptstraße 5", "zip": "10115", "city": "Berlin",
                    "country": "Germany"}  # fmt: skip
@@ -74,6 +81,7 @@ class ZepWorld:
             stage=stage,
             company=company,
             contact={"firstname": "Anna", "lastname": "Muster", "email": "anna@beispiel.de"},
+            line_items=line_items,
         )
 
     def company_of(self, deal_id: str) -> str:
@@ -85,7 +93,8 @@ class ZepWorld:
 def zep_world(live_server, settings) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     started: list[RunningSandbox] = []
 
-    def build(stage_ids: str) -> ZepWorld:
+    def build(stage_ids: str, *, accounting: bool = False) -> ZepWorld:
+        """With `accounting`, the tenant's plan is for lexware office, connected beside ZEP."""
         hubspot = serve(
             HubSpotSandbox(
                 client_id=settings.HUBSPOT_CLIENT_ID,
@@ -116,9 +125,17 @@ def zep_world(live_server, settings) -> Iterator[Any]:  # type: ignore[no-untype
             external_account_id=INSTANCE,
             credentials={"instance": INSTANCE, "api_token": TOKENS[0], "soap_token": TOKENS[1]},
         )
-        Subscription.objects.create(tenant=tenant, plan="zep", status=Subscription.Status.ACTIVE)
-        transfer_settings_update(tenant=tenant, project_stage_ids=stage_ids)
+        plan = "zep"
         world = ZepWorld(hubspot=hubspot, zep=zep, tenant=tenant)
+        if accounting:
+            world.books = serve(LexofficeSandbox(api_keys={"lx-zep-key": "Beispiel Buchhaltung"}))
+            started.append(world.books)
+            ConnectionFactory(
+                tenant=tenant, system="lexoffice", credentials={"api_key": "lx-zep-key"}
+            )
+            plan = "lexoffice"
+        Subscription.objects.create(tenant=tenant, plan=plan, status=Subscription.Status.ACTIVE)
+        transfer_settings_update(tenant=tenant, project_stage_ids=stage_ids)
         settings.VENDOR_API_URLS = {**settings.VENDOR_API_URLS, **world.vendor_urls()}
         return world
 
@@ -302,3 +319,23 @@ def test_unlinking_stops_updates_and_relinking_resumes_them(zep_world) -> None: 
         "hubspot_object,hubspot_id,zep_id,zep_number,synchronised",
         f"deal,{deal_id},{hand_made['id']},P-HAND,yes",
     ]
+
+
+def test_a_won_deal_reaches_both_the_accounting_system_and_zep(zep_world) -> None:  # type: ignore[no-untyped-def]
+    world: ZepWorld = zep_world("closedwon", accounting=True)
+    with celery_worker(vendor_urls=world.vendor_urls()):
+        deal_id = world.deal(line_items=({"name": "Beratung", "quantity": "8", "price": "120"},))
+        world.crm.move_deal(PORTAL, deal_id, "closedwon")
+        wait_until(lambda: _settled(Transfer.Kind.QUOTE, deal_id), timeout=60)
+        wait_until(
+            lambda: _transfer(Transfer.Kind.PROJECT, deal_id).state == Transfer.State.DONE,
+            timeout=60,
+        )
+        time.sleep(2)  # the quote's link written back to the deal asks nothing of ZEP
+    assert world.books is not None
+    quotes = world.books.sandbox.quotations  # type: ignore[attr-defined]
+    assert len(quotes) == 1
+    assert _transfer(Transfer.Kind.QUOTE, deal_id).system == "lexoffice"
+    (project,) = world.projects()
+    assert project["name"] == deal_id
+    assert _transfer(Transfer.Kind.PROJECT, deal_id).state == Transfer.State.DONE
