@@ -387,6 +387,8 @@ class ImportJob(TenantOwnedModel):
 
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     object_type = models.CharField(max_length=16, choices=Transfer.ObjectType.choices)
+    # Where it imports to: "" the accounting system of the plan, "zep" ZEP (sync.services.zep).
+    system = models.CharField(max_length=20, blank=True, default="")
     cursor = models.CharField(max_length=255, blank=True)
     # Items of the page at `cursor` already handled: a slice may end inside a page.
     page_position = models.PositiveIntegerField(default=0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 from apiup.locks import named_lock
+from billing.selectors import may_transfer
 from connectors import errors
 from connectors.hubspot import mapping as hubspot_mapping
 from connectors.hubspot.client import HubSpotClient
@@ -31,11 +33,12 @@ from connectors.models import Connection
 from connectors.shapes import Company, Person
 from connectors.zep.client import ZepConnector
 from connectors.zep.mapping import ZepCustomer, ZepProject
-from sync.messages import Message, Refusal, note_entries
-from sync.models import ObjectLink, Transfer, TransferAttempt
+from sync.messages import Message, Refusal, error_fields, note_entries
+from sync.models import ImportJob, ObjectLink, Transfer, TransferAttempt
 from sync.services import context, runs
 from sync.services.handlers import HANDLERS, TransferHandler
 from sync.services.runs import Run, plain, run_save
+from sync.services.transitions import transfer_transition
 
 State = Transfer.State
 Outcome = TransferAttempt.Outcome
@@ -462,6 +465,94 @@ def links_csv(links: Iterable[ObjectLink]) -> str:
              "yes" if link.synchronised else "no"]
         )  # fmt: skip
     return out.getvalue()
+
+
+# -- the initial import -----------------------------------------------------------------------
+
+# What each import job pages through in HubSpot, and the transfer each record gets.
+IMPORTED: dict[str, tuple[str, str]] = {
+    Transfer.ObjectType.COMPANY: ("companies", Transfer.Kind.TIME_CUSTOMER),
+    Transfer.ObjectType.DEAL: ("0-3", Transfer.Kind.PROJECT),  # deals by their type id
+}
+
+
+def import_start(*, tenant: Tenant, enqueue: Callable[[str, float], None]) -> list[ImportJob]:
+    """Queues the import of every company, and of every deal unless no stage is chosen for
+    projects (each deal's transfer checks its stage); a job already under way is kept."""
+    object_types = [Transfer.ObjectType.COMPANY]
+    if context.transfer_settings(tenant=tenant).project_stage_ids.strip():
+        object_types.append(Transfer.ObjectType.DEAL)
+    jobs = []
+    for object_type in object_types:
+        unfinished = ImportJob.objects.for_tenant(tenant).filter(
+            system=SYSTEM,
+            object_type=object_type,
+            state__in=[ImportJob.State.QUEUED, ImportJob.State.RUNNING],
+        )
+        job = unfinished.first() or ImportJob.objects.create(
+            tenant=tenant, system=SYSTEM, object_type=object_type
+        )
+        jobs.append(job)
+        if may_transfer(tenant=tenant):
+            transaction.on_commit(partial(enqueue, str(job.pk), 0))
+    return jobs
+
+
+def import_slice(job: ImportJob, enqueue: Callable[[str, float], None]) -> None:
+    """One slice of a ZEP import (imports.import_run holds the job's lock): HubSpot's records
+    page by page from the stored cursor, each through its own transfer, run here as any run
+    is; a record transferred before is not sent again. Ends its slice after SLICE_SECONDS."""
+    from sync.services.imports import SLICE_SECONDS
+
+    tenant = job.tenant
+    job.state = ImportJob.State.RUNNING
+    job.save(update_fields=["state", "updated_at"])
+    started = time.monotonic()
+    hubspot_type, kind = IMPORTED[job.object_type]
+    try:
+        hubspot = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))
+        pages = hubspot._pages(hubspot_type, ("hs_object_id",), job.cursor or None)
+        for records, next_cursor in pages:
+            for record in records[job.page_position :]:
+                _import_one(tenant, kind, job.object_type, str(record["id"]))
+                job.page_position += 1
+                job.processed += 1
+                job.save(update_fields=["page_position", "processed", "updated_at"])
+                if time.monotonic() - started > SLICE_SECONDS:
+                    transaction.on_commit(lambda: enqueue(str(job.pk), 0))
+                    return
+            job.cursor, job.page_position = next_cursor or "", 0
+            job.save(update_fields=["cursor", "page_position", "updated_at"])
+        job.state = ImportJob.State.DONE
+        job.save(update_fields=["state", "updated_at"])
+    except errors.ConnectorError as failure:
+        for name, value in error_fields(runs.failure_message(failure=failure)).items():
+            setattr(job, name, value)
+        if failure.retryable:
+            job.save(update_fields=["error", "error_message", "updated_at"])
+            transaction.on_commit(lambda: enqueue(str(job.pk), 30))
+            return
+        job.state = ImportJob.State.FAILED
+        job.save(update_fields=["state", "error", "error_message", "updated_at"])
+
+
+def _import_one(tenant: Tenant, kind: str, object_type: str, object_id: str) -> None:
+    from sync.services.imports import _wait_with_the_job
+
+    transfer, _ = Transfer.objects.select_related("tenant").get_or_create(
+        tenant=tenant, kind=kind, object_type=object_type, object_id=object_id,
+        defaults={"system": SYSTEM},
+    )  # fmt: skip
+    if transfer.state in (State.DONE, State.SKIPPED):
+        return  # transferred before, or in an earlier slice of this import
+    if transfer.state == State.FAILED:
+        transfer_transition(
+            transfer=transfer, to=State.PENDING, only_from=(State.FAILED,), next_attempt_at=None
+        )
+    run = runs.run_claim(transfer_id=str(transfer.pk))
+    if run is None:
+        return  # its own run has it in hand
+    runs.run_guarded(run=run, work=HANDLERS[kind].run, retry=_wait_with_the_job)
 
 
 HANDLERS.update(

@@ -17,10 +17,10 @@ from sandbox.core import RunningSandbox, serve
 from sandbox.hubspot.app import HubSpotSandbox
 from sandbox.lexoffice.app import LexofficeSandbox
 from sandbox.zep.app import ZepSandbox
-from sync.models import ObjectLink, Transfer
+from sync.models import ImportJob, ObjectLink, Transfer
 from sync.services import zep
 from sync.services.transfer_settings import transfer_settings_update
-from sync.tasks import enqueue_transfer
+from sync.tasks import enqueue_import, enqueue_transfer
 from tests.factories import ConnectionFactory, TenantFactory
 from tests.processes import celery_worker, wait_until
 
@@ -93,14 +93,16 @@ class ZepWorld:
 def zep_world(live_server, settings) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     started: list[RunningSandbox] = []
 
-    def build(stage_ids: str, *, accounting: bool = False) -> ZepWorld:
+    def build(
+        stage_ids: str, *, accounting: bool = False, subscriptions: list[str] = SUBSCRIPTIONS
+    ) -> ZepWorld:
         """With `accounting`, the tenant's plan is for lexware office, connected beside ZEP."""
         hubspot = serve(
             HubSpotSandbox(
                 client_id=settings.HUBSPOT_CLIENT_ID,
                 client_secret=settings.HUBSPOT_CLIENT_SECRET,
                 webhook_target_url=f"{live_server.url}/webhooks/hubspot",
-                webhook_subscriptions=SUBSCRIPTIONS,
+                webhook_subscriptions=subscriptions,
                 webhook_retry_base_delay=0.5,
             )
         )
@@ -339,3 +341,22 @@ def test_a_won_deal_reaches_both_the_accounting_system_and_zep(zep_world) -> Non
     (project,) = world.projects()
     assert project["name"] == deal_id
     assert _transfer(Transfer.Kind.PROJECT, deal_id).state == Transfer.State.DONE
+
+
+def test_the_initial_import_brings_every_company_and_the_deals_in_the_stages(zep_world) -> None:  # type: ignore[no-untyped-def]
+    world: ZepWorld = zep_world("closedwon", subscriptions=[])  # no webhooks: only the import
+    won = world.deal(name="Wartung", stage="closedwon")
+    world.deal(name="Offen", stage="qualifiedtobuy")
+    world.deal(name="Ausgeschlossen", stage="closedwon", zep="Nein")
+    with celery_worker(vendor_urls=world.vendor_urls()):
+        jobs = zep.import_start(tenant=world.tenant, enqueue=enqueue_import)
+        wait_until(
+            lambda: all(
+                ImportJob.objects.get(pk=job.pk).state == ImportJob.State.DONE for job in jobs
+            ),
+            timeout=120,
+        )
+    assert sorted(job.object_type for job in jobs) == ["company", "deal"]
+    assert [ImportJob.objects.get(pk=job.pk).processed for job in jobs] == [3, 3]
+    assert len(world.customers()) == 2  # the third company says "Nein"
+    assert [(p["name"], p["description"]) for p in world.projects()] == [(won, "Wartung")]
