@@ -139,7 +139,7 @@ class ZepSandbox(VendorSandbox):
             body["errors"] = extra.get("errors") or {}
         headers = {}
         if extra.get("retry_after") is not None:
-            headers["Retry-After"] = str(max(1, math.ceil(float(extra["retry_after"]))))
+            headers["Retry-After"] = str(max(1, math.ceil(round(float(extra["retry_after"]), 3))))
         return self.json(body, status, headers)
 
     def spec_checker(self) -> ContractChecker:
