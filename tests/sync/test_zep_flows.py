@@ -4,6 +4,8 @@ HubSpot module (reference 002)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -360,3 +362,39 @@ def test_the_initial_import_brings_every_company_and_the_deals_in_the_stages(zep
     assert [ImportJob.objects.get(pk=job.pk).processed for job in jobs] == [3, 3]
     assert len(world.customers()) == 2  # the third company says "Nein"
     assert [(p["name"], p["description"]) for p in world.projects()] == [(won, "Wartung")]
+
+
+def test_a_worker_killed_in_the_middle_leaves_one_customer_and_one_project(zep_world) -> None:  # type: ignore[no-untyped-def]
+    world: ZepWorld = zep_world("closedwon")
+    # Slow answers, so the kill lands while the project's transfer is under way.
+    world.time_tracking.faults.update({"latency_ms": 1500})
+    quick_resume = {
+        "TRANSFER_LEASE_SECONDS": "3",
+        "TRANSFER_RESUME_AFTER_SECONDS": "1",
+        "TRANSFER_RESUME_INTERVAL_SECONDS": "1",
+    }
+    with celery_worker(vendor_urls=world.vendor_urls(), env=quick_resume) as worker:
+        deal_id = world.deal()
+        world.crm.move_deal(PORTAL, deal_id, "closedwon")
+        wait_until(
+            lambda: Transfer.objects.filter(
+                kind=Transfer.Kind.PROJECT, object_id=deal_id, lease_until__isnull=False
+            ).exists(),
+            timeout=60,
+            interval=0.02,
+        )
+        time.sleep(2)  # inside its calls to ZEP
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    world.time_tracking.faults.update({"latency_ms": 0})
+
+    with celery_worker(vendor_urls=world.vendor_urls(), beat=True, env=quick_resume):
+        wait_until(
+            lambda: _transfer(Transfer.Kind.PROJECT, deal_id).state == Transfer.State.DONE,
+            timeout=90,
+        )
+        wait_until(
+            lambda: _settled(Transfer.Kind.TIME_CUSTOMER, world.company_of(deal_id)), timeout=60
+        )
+    assert len(world.customers()) == 1
+    assert len(world.projects()) == 1
