@@ -19,11 +19,12 @@ from connectors.lexoffice.provider import PROVIDER as LEXOFFICE
 from connectors.providers import Kind, Provider
 from connectors.qonto.provider import PROVIDER as QONTO
 from connectors.sevdesk.provider import PROVIDER as SEVDESK
+from connectors.zep.provider import PROVIDER as ZEP
 
 if TYPE_CHECKING:
-    from connectors.base import AccountingConnector
+    from connectors.base import AccountingConnector, Connector
 
-PROVIDERS: tuple[Provider, ...] = (HUBSPOT, LEXOFFICE, BEXIO, SEVDESK, QONTO)
+PROVIDERS: tuple[Provider, ...] = (HUBSPOT, LEXOFFICE, BEXIO, SEVDESK, QONTO, ZEP)
 
 _BY_KEY = {p.key: p for p in PROVIDERS}
 
@@ -56,6 +57,16 @@ def connector_class(system: str) -> type[AccountingConnector]:
     return connector
 
 
+def connector_for(system: str) -> type[Connector]:
+    """The connector class of any system that declares one (accounting or time tracking)."""
+    declared = provider(system)
+    if not declared.connector:
+        raise KeyError(f"{system} has no connector")
+    module_name, class_name = declared.connector.split(":")
+    connector: type[Connector] = getattr(import_module(module_name), class_name)
+    return connector
+
+
 def vendor_url(
     declared: Provider, host: str = "api", *, fields: Mapping[str, str] | None = None
 ) -> str:
@@ -70,7 +81,8 @@ def vendor_url(
     if not url:
         url = declared.hosts[host]
     if "{" in url:
-        url = url.format(**(fields or {}))
+        # A field the caller does not name stays a placeholder (a declaration's template).
+        url = url.format_map(_Placeholders(fields or {}))
     return url.rstrip("/")
 
 
@@ -84,3 +96,8 @@ def price_id(declared: Provider) -> str:
     """Stripe's price of the provider's plan: STRIPE_PRICE_<KEY> when set, else the default."""
     assert declared.plan is not None, f"{declared.key} is sold by no plan"
     return str(settings.STRIPE_PRICES.get(declared.key) or declared.plan.default_price_id)
+
+
+class _Placeholders(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

@@ -99,6 +99,17 @@ TEXTS: dict[str, str] = {
     "customer.email": gettext_noop("Customer: found by e-mail address."),
     "customer.name": gettext_noop("Customer: found by name."),
     "customer.created": gettext_noop("Customer: newly created."),
+    "customer.found": gettext_noop("Customer: found by its customer number."),
+    "contact.no_zep_customer": gettext_noop(
+        "None of the contact's companies is a ZEP customer yet; it comes with its company."
+    ),
+    "deal.not_in_project_stages": gettext_noop(
+        "The deal is not in a stage chosen for projects; its project, if any, is kept as it is."
+    ),
+    "deal.no_company": gettext_noop("The deal has no company to be the project's customer."),
+    "link.unlinked": gettext_noop(
+        "Unlinked: HubSpot's changes no longer reach this record in ZEP until it is linked again."
+    ),
     "customer.excluded": gettext_noop("Excluded from transfer by the property “%(name)s”."),
     "customer.needs_data": gettext_noop(
         "Held: the customer's name or address is incomplete in HubSpot, and your settings "

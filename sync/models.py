@@ -144,6 +144,9 @@ class Transfer(TenantOwnedModel):
         QUOTE = "quote", _("quote")
         CUSTOMER = "customer", _("customer")
         DELETION = "deletion", _("deletion")
+        # Time tracking (ZEP): a company as a customer there, a deal as a project.
+        TIME_CUSTOMER = "time_customer", _("customer (time tracking)")
+        PROJECT = "project", _("project")
 
     class ObjectType(models.TextChoices):
         DEAL = "deal", _("deal")
@@ -278,6 +281,9 @@ class ObjectLink(TenantOwnedModel):
     object_id = models.CharField(max_length=64)
     vendor_id = models.CharField(max_length=64)
     vendor_number = models.CharField(max_length=64, blank=True)
+    # False: unlinked by the customer (reference 002, "Kennzeichnung als HubSpot Kunde
+    # entfernen"): HubSpot's changes no longer reach the vendor object until it is linked again.
+    synchronised = models.BooleanField(_("synchronised"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -325,6 +331,19 @@ class TransferSettings(TenantOwnedModel):
     exclusion_property = models.CharField(
         _("exclusion property"), max_length=100, default="not_to_accounting"
     )
+    # Time tracking (reference 002, ZEP's own HubSpot module): which deals become projects,
+    # "" none, "all" every deal, else stage ids separated by commas; and the company property
+    # whose value "no" or "nein" (any case) keeps a company out.
+    project_stage_ids = models.CharField(
+        _("deal stage ids for projects"),
+        max_length=1000,
+        blank=True,
+        default="",
+        help_text=_("Empty: no deal becomes a project. “all”: every deal. Else stage ids."),
+    )
+    project_exclusion_property = models.CharField(
+        _("exclusion property for time tracking"), max_length=100, default="ZEP"
+    )
     # Instead of placeholder values, a transfer whose customer data are incomplete waits
     # until they are completed in HubSpot (or the user retries it).
     hold_placeholder_data = models.BooleanField(
@@ -368,6 +387,8 @@ class ImportJob(TenantOwnedModel):
 
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     object_type = models.CharField(max_length=16, choices=Transfer.ObjectType.choices)
+    # Where it imports to: "" the accounting system of the plan, "zep" ZEP (sync.services.zep).
+    system = models.CharField(max_length=20, blank=True, default="")
     cursor = models.CharField(max_length=255, blank=True)
     # Items of the page at `cursor` already handled: a slice may end inside a page.
     page_position = models.PositiveIntegerField(default=0)

@@ -121,10 +121,17 @@ def accounting_connector(*, tenant: Tenant) -> AccountingConnector:
     plan = plan_of(tenant=tenant)
     if plan is None:
         raise Refusal(Message("plan.missing"))
+    if not provider(plan).is_accounting:
+        raise NoAccountingSystem(f"{provider(plan).label} keeps no books.")
     connection = Connection.objects.for_tenant(tenant).filter(system=plan).first()
     if connection is None:
         raise errors.ReconnectRequired(f"{provider(plan).label} is not connected.")
     return connector_class(plan)(connection=connection)
+
+
+class NoAccountingSystem(errors.ReconnectRequired):
+    """The tenant's plan is for a system without books (time tracking): for the accounting
+    flows it is as if none were connected."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from django.utils import timezone
 from accounts.models import Tenant
 from apiup.outages import OUTAGES
 from billing.selectors import plan_of
+from connectors.registry import provider
 from sync.models import Transfer, WebhookEvent
-from sync.services import context
+from sync.services import context, zep
 from sync.services.handlers import handler_for
 from sync.services.transitions import transfer_transition
 
@@ -71,7 +72,8 @@ def transfer_request(
     work. Whether a finished transfer is opened again is up to its kind (handlers.py): a
     quote that is done stays done, a contact is transferred again on every change."""
     handler = handler_for(kind=kind)
-    system = plan_of(tenant=tenant) or ""
+    time_tracking = kind in (Transfer.Kind.TIME_CUSTOMER, Transfer.Kind.PROJECT)
+    system = zep.SYSTEM if time_tracking else plan_of(tenant=tenant) or ""
     transfer, created = Transfer.objects.select_related("tenant").get_or_create(
         tenant=tenant,
         kind=kind,
@@ -115,7 +117,41 @@ def _asks_for_quote(event: WebhookEvent, tenant: Tenant) -> bool:
         return True  # cannot tell now: let the transfer decide
 
 
-def _route(event: WebhookEvent, tenant: Tenant) -> tuple[str, str, str] | None:
+Route = tuple[str, str, str]
+
+
+def _routes(event: WebhookEvent, tenant: Tenant) -> list[Route]:
+    """(kind, object type, object id) of each transfer an event asks for: in the accounting
+    system the tenant's plan is for, and in ZEP where the tenant has connected it."""
+    routes = []
+    plan = plan_of(tenant=tenant)
+    if plan is None or provider(plan).is_accounting:
+        routes.append(_route(event, tenant))
+    if zep.zep_connection(tenant=tenant) is not None:
+        routes.append(_time_tracking_route(event, tenant))
+    return [route for route in routes if route is not None]
+
+
+def _time_tracking_route(event: WebhookEvent, tenant: Tenant) -> Route | None:
+    object_name, _, action = event.subscription_type.partition(".")
+    if action not in ("creation", "propertyChange", "restore", "merge"):
+        return None
+    if object_name == "deal":
+        setting = context.transfer_settings(tenant=tenant).project_stage_ids
+        if not setting.strip():
+            return None  # no deal becomes a project
+        if action == "propertyChange" and event.property_name not in zep.PROJECT_PROPERTIES:
+            return None  # nothing a project shows changed (e.g. a quote link written back)
+        moved = event.property_name == "dealstage"
+        if moved and not zep.deal_in_project_stages(setting, event.property_value):
+            return None  # out of the chosen stages: its project stays as it is
+        return Transfer.Kind.PROJECT, Transfer.ObjectType.DEAL, event.object_id
+    if object_name in _OBJECT_TYPES:
+        return Transfer.Kind.TIME_CUSTOMER, _OBJECT_TYPES[object_name], event.object_id
+    return None
+
+
+def _route(event: WebhookEvent, tenant: Tenant) -> Route | None:
     """(kind, object type, object id) of the transfer an event asks for, or None."""
     object_name, _, action = event.subscription_type.partition(".")
     if object_name == "deal":
@@ -143,24 +179,24 @@ def events_process(*, tenant_id: str, event_ids: Iterable[str], enqueue: Enqueue
         .order_by("occurred_at")
     )
     for event in pending:
-        route = _route(event, tenant)
+        routes = _routes(event, tenant)
         with transaction.atomic():
-            # Claiming the event and recording its transfer commit together: a worker lost
+            # Claiming the event and recording its transfers commit together: a worker lost
             # in between leaves the event RECEIVED, and the redelivered task does it again.
             claimed = WebhookEvent.objects.filter(
                 pk=event.pk, state=WebhookEvent.State.RECEIVED
             ).update(
-                state=WebhookEvent.State.PROCESSED if route else WebhookEvent.State.IGNORED,
+                state=WebhookEvent.State.PROCESSED if routes else WebhookEvent.State.IGNORED,
                 processed_at=timezone.now(),
             )
-            if not claimed or route is None:
+            if not claimed:
                 continue
-            kind, object_type, object_id = route
-            transfer, has_work = transfer_request(
-                tenant=tenant, kind=kind, object_type=object_type, object_id=object_id
-            )
-            if has_work:
-                transaction.on_commit(partial(enqueue, str(transfer.pk)))
+            for kind, object_type, object_id in routes:
+                transfer, has_work = transfer_request(
+                    tenant=tenant, kind=kind, object_type=object_type, object_id=object_id
+                )
+                if has_work:
+                    transaction.on_commit(partial(enqueue, str(transfer.pk)))
 
 
 def events_release_on_hold(*, tenant: Tenant, enqueue: EnqueueEvents) -> int:

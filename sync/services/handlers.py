@@ -506,3 +506,7 @@ def handler_for(*, kind: str) -> TransferHandler:
         return HANDLERS[kind]
     except KeyError:
         raise LookupError(f"no handler for transfers of kind {kind!r}") from None
+
+
+# The time-tracking kinds (ZEP) register themselves: their handlers build on TransferHandler.
+from sync.services import zep as _time_tracking  # noqa: E402, F401

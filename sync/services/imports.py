@@ -49,7 +49,9 @@ def import_start(*, tenant: Tenant, enqueue: EnqueueImport) -> list[ImportJob]:
         running = (
             ImportJob.objects.for_tenant(tenant)
             .filter(
-                object_type=object_type, state__in=[ImportJob.State.QUEUED, ImportJob.State.RUNNING]
+                object_type=object_type,
+                system="",
+                state__in=[ImportJob.State.QUEUED, ImportJob.State.RUNNING],
             )
             .first()
         )
@@ -124,9 +126,12 @@ def import_run(job_id: str, *, enqueue: EnqueueImport) -> None:
             pk=job.pk, state=ImportJob.State.RUNNING
         ).update(state=ImportJob.State.QUEUED)
         return
+    from sync.services import zep
+
+    run_slice = zep.import_slice if job.system == zep.SYSTEM else _run_slice
     try:
         with named_lock(f"import:{job.pk}", timeout=SLICE_SECONDS * 3, wait=0):
-            _run_slice(job, enqueue)
+            run_slice(job, enqueue)
     except LockTimeout:
         return  # another worker has this job
 

@@ -17,7 +17,7 @@ from accounts.models import Tenant, User
 from connectors import errors
 from connectors.breaker import Outage
 from connectors.models import Connection
-from connectors.registry import connector_class, provider
+from connectors.registry import connector_for, provider
 from sync.models import Notice, Transfer
 
 REPEAT_AFTER = dt.timedelta(days=1)
@@ -43,7 +43,7 @@ def _outages(tenant: Tenant) -> dict[str, Outage]:
         if not declared.connector:
             continue
         try:
-            outage = connector_class(connection.system)(connection=connection).client.outage()
+            outage = connector_for(connection.system)(connection=connection).client.outage()
         except errors.ConnectorError:
             continue
         if outage is not None:

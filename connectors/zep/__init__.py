@@ -1,0 +1,1 @@
+"""ZEP (project time tracking): declaration, REST and SOAP calls, mapping."""

@@ -1,0 +1,1 @@
+"""Stand-in for ZEP (REST in app.py, SOAP in soap.py)."""
