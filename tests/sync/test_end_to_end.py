@@ -11,7 +11,7 @@ import pytest
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from sync.models import Transfer, WebhookEvent
+from sync.models import Transfer, TransferAttempt, WebhookEvent
 from tests.processes import celery_worker, wait_until
 from tests.sync.conftest import World
 
@@ -130,8 +130,16 @@ def test_a_vendor_answering_5xx_for_a_while_ends_in_one_quote(world_factory) -> 
     world: World = world_factory("lexoffice")
     accounting = world.accounting.sandbox
     with celery_worker(vendor_urls=world.vendor_urls()):
-        accounting.faults.update({"down_for_seconds": 8})
+        # Down until the transfer has met the outage, however long the way there takes.
+        accounting.faults.update({"down_for_seconds": 3600})
         deal_id = world.won_deal()
+        wait_until(
+            lambda: TransferAttempt.objects.filter(
+                transfer__object_id=deal_id, outcome=TransferAttempt.Outcome.RETRY
+            ).exists(),
+            timeout=60,
+        )
+        accounting.faults.update({"down_for_seconds": 0})
         wait_until(
             lambda: Transfer.objects.filter(object_id=deal_id, state=Transfer.State.DONE).exists(),
             timeout=60,
