@@ -23,16 +23,11 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from sandbox.bexio import documents
-from sandbox.bexio.oidc import (
-    BEXIO_AUTH_HOST,
-    PUBLIC_ENDPOINTS,
-    refused_token_request,
-    register_oidc_routes,
-)
+from sandbox.bexio.oidc import BEXIO_AUTH_HOST, BexioIdentityProvider
 from sandbox.bexio.taxes import swiss_taxes, valid_on
 from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
-from sandbox.oauth_server import AuthorizationServer, OAuthVendor
+from sandbox.oauth_server import OAUTH_ENDPOINTS, OAuthVendor
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import BadPaging, NotFound, OffsetPaging, Record, Resource, equals
 
@@ -155,12 +150,12 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         return bexio
 
     spec_server_url = "https://api.bexio.com"
-    public_endpoints = PUBLIC_ENDPOINTS
+    public_endpoints = OAUTH_ENDPOINTS | {"oidc_discovery"}
     # The token endpoint is on the identity provider's host (a path-level `servers` entry).
     spec_hosts = {"/realms/": BEXIO_AUTH_HOST}
     # Real endpoints no saved OpenAPI file describes: the rest of the identity provider
     # (described by the OIDC discovery document bexio-openid-configuration.json).
-    undocumented_endpoints = PUBLIC_ENDPOINTS - {"oidc_token"}
+    undocumented_endpoints = public_endpoints - {"oauth_token"}
 
     def __init__(
         self,
@@ -185,8 +180,10 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         self.access_token_lifetime = access_token_lifetime
         self.quote_validity_days = quote_validity_days
         # Refresh tokens are offline tokens: no expiry, spent by each refresh (no grace).
-        self.oauth = AuthorizationServer(
-            access_token_lifetime=access_token_lifetime, code_lifetime=authorization_code_lifetime
+        self.oauth = BexioIdentityProvider(
+            self,
+            access_token_lifetime=access_token_lifetime,
+            code_lifetime=authorization_code_lifetime,
         )
         super().__init__(contract=contract, public_url=public_url)
 
@@ -247,8 +244,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         return response
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
-        if request.endpoint == "oidc_token":
-            return refused_token_request(self, problems)
+        if request.endpoint == "oauth_token":
+            return self.oauth.spec_refusal(problems)
         # The spec marks Accept required on every operation; bexio answers its absence 415.
         if any(p.location == "header" and p.field.lower() == "accept" for p in problems):
             return self.error_response(415, ACCEPT_MESSAGE)
@@ -302,7 +299,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     # -- routes ---------------------------------------------------------------------------
 
     def register_routes(self, app: Flask) -> None:
-        register_oidc_routes(self, app)
+        self.oauth.register(app)
         serve_endpoints(app, self, ENDPOINTS)
         app.register_error_handler(Invalid, self._invalid)
         app.register_error_handler(NotFound, lambda _: self.error_response(404, "Not found"))

@@ -21,10 +21,11 @@ from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
 from sandbox.hubspot import account_info, pages
 from sandbox.hubspot.catalog import KNOWN_PROPERTIES, OBJECT_TYPES, SYSTEM_PROPERTIES, Route
 from sandbox.hubspot.catalog import HubSpotValidationError as HubSpotValidationError
-from sandbox.hubspot.oauth import AUTH_NOT_FOUND, CONSENT_ENDPOINTS, OAUTH_ENDPOINTS, OAuthServer
-from sandbox.hubspot.oauth import RefreshToken as RefreshToken
+from sandbox.hubspot.oauth import AUTH_NOT_FOUND, OAuthApp
 from sandbox.hubspot.objects import CrmObjects
 from sandbox.hubspot.webhooks import WebhookDispatcher
+from sandbox.oauth_server import CONSENT_ENDPOINTS, OAUTH_ENDPOINTS
+from sandbox.oauth_server import RefreshToken as RefreshToken
 from sandbox.store import BadPaging
 
 if TYPE_CHECKING:
@@ -59,13 +60,13 @@ class _HubSpotContract(ContractChecker):
                     v.path == req.path and v.status == 204 and v.where == "response")]  # fmt: skip
 
 
-class HubSpotSandbox(CrmObjects, OAuthServer):
+class HubSpotSandbox(CrmObjects, OAuthApp):
     name = "hubspot"
     title = "HubSpot"
     spec_files = PROVIDER.spec_files
     spec_server_url = "https://api.hubapi.com"
     undocumented_endpoints = CONSENT_ENDPOINTS
-    public_endpoints = OAUTH_ENDPOINTS
+    public_endpoints = OAUTH_ENDPOINTS | {"oauth_access_token"}
 
     @classmethod
     def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
@@ -131,12 +132,12 @@ class HubSpotSandbox(CrmObjects, OAuthServer):
 
     def register_routes(self, app: Flask) -> None:
         app.after_request(self._rate_headers)
+        self.oauth.register(app)
         app.register_error_handler(
             HubSpotValidationError, lambda e: self.error_response(e.status, e.message, **e.extra)
         )
         app.register_error_handler(BadPaging, lambda exc: self.error_response(400, str(exc)))
         routes: list[Route] = [
-            *self.oauth_routes(),
             *self.object_routes(),
             *self.schema_routes(),
             *pages.board_routes(self),

@@ -22,11 +22,11 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import SlidingWindow, VendorSandbox
-from sandbox.oauth_server import AuthorizationServer, OAuthVendor
+from sandbox.oauth_server import CONSENT_ENDPOINTS, OAUTH_ENDPOINTS, OAuthVendor
 from sandbox.qonto import documents
 from sandbox.qonto.api import register_api_routes
 from sandbox.qonto.documents import Problem, problem
-from sandbox.qonto.oauth import PREFIXES, refused_token_request, register_oauth_routes
+from sandbox.qonto.oauth import QontoAuthorization
 from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization
 from sandbox.store import Records, Resource, equals
 
@@ -92,10 +92,10 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
     # The spec puts the token endpoint on the OAuth host (a path-level `servers` entry).
     spec_hosts = {"/oauth2/": "https://oauth.qonto.com"}
     # The OAuth host's pages and token endpoint take no API credential.
-    public_endpoints = frozenset({"oauth_authorize", "oauth_consent", "oauth_token"})
+    public_endpoints = OAUTH_ENDPOINTS
     # The consent page is the spec's authorizationUrl (https://oauth.qonto.com/oauth2/auth),
     # a browser page without an operation in the file.
-    undocumented_endpoints = frozenset({"oauth_authorize", "oauth_consent"})
+    undocumented_endpoints = CONSENT_ENDPOINTS
 
     def __init__(
         self,
@@ -119,12 +119,12 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         demo_client_secret: str = "apiup-sandbox-secret",  # noqa: S107
         seed_demo: bool = True,
     ) -> None:
-        self.oauth = AuthorizationServer(
+        self.oauth = QontoAuthorization(
+            self,
             access_token_lifetime=access_token_lifetime,
             code_lifetime=authorization_code_lifetime,
             refresh_token_lifetime=refresh_token_lifetime,
             refresh_grace_period=refresh_grace_period,
-            prefixes=PREFIXES,
         )
         self.idempotency_ttl = idempotency_ttl
         self.burst_limit, self.burst_window = burst_limit, burst_window
@@ -256,7 +256,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         if request.endpoint == "oauth_token":
-            return refused_token_request(self, problems)
+            return self.oauth.spec_refusal(problems)
         # JSON:API errors, 422, as the spec declares for a refused request: a body field is
         # named by a JSON pointer, a query parameter by its name as sent (`filter[name]`).
         # A value outside a list is `not_in_list`, every other refusal `invalid_format`
@@ -320,7 +320,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
     # -- routes -----------------------------------------------------------------------
 
     def register_routes(self, app: Flask) -> None:
-        register_oauth_routes(self, app)
+        self.oauth.register(app)
         register_api_routes(self, app)
         app.register_error_handler(NotFound, self._not_found)
         app.register_error_handler(MethodNotAllowed, self._method_not_allowed)

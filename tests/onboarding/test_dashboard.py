@@ -227,7 +227,7 @@ def test_disconnecting_hubspot_revokes_the_refresh_token_at_hubspot(
 ) -> None:
     hubspot: HubSpotSandbox = hubspot_sandbox.sandbox  # type: ignore[assignment]
     hubspot.refresh_tokens["r-disconnect"] = RefreshToken(
-        "r-disconnect", 4711, [], "owner@beispiel.de", 1, "apiup-sandbox-client"
+        4711, "", client_id="apiup-sandbox-client"
     )
     connection = ConnectionFactory(
         tenant=owner.tenant,

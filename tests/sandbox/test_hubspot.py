@@ -185,6 +185,31 @@ def test_denied_consent_redirects_with_access_denied(hubspot: HubSpot) -> None:
     assert parse_qs(urlsplit(location).query) == {"error": ["access_denied"], "state": ["csrf-123"]}
 
 
+def test_bad_authorization_requests_are_shown_or_sent_back(hubspot: HubSpot) -> None:
+    query = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "scope": "oauth"}
+    unknown_client = requests.get(
+        hubspot.url + "/oauth/authorize", params={**query, "client_id": "nobody"}, timeout=5
+    )
+    assert unknown_client.status_code == 400
+    assert "Unknown client_id." in unknown_client.text
+    foreign = requests.get(
+        hubspot.url + "/oauth/authorize",
+        params={**query, "redirect_uri": "http://evil.example/cb"},
+        timeout=5,
+    )
+    assert foreign.status_code == 400  # never redirected to an unregistered URI
+    plain = requests.get(
+        hubspot.url + "/oauth/authorize",
+        params={**query, "state": "s", "code_challenge": "c", "code_challenge_method": "plain"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert plain.status_code == 302
+    sent_back = parse_qs(urlsplit(plain.headers["Location"]).query)
+    assert sent_back["error"] == ["invalid_request"]
+    assert sent_back["state"] == ["s"]
+
+
 def test_refresh_then_revoked_refresh_token_is_refused(hubspot: HubSpot) -> None:
     verifier, challenge = pkce_pair()
     code = parse_qs(urlsplit(authorize(hubspot, portal=BEISPIEL, challenge=challenge)).query)
