@@ -173,6 +173,11 @@ class Transfer(TenantOwnedModel):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # While a worker runs the transfer; a redelivered task finds the lease and leaves it be.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Its place in the line of its tenant's account at the vendor: booked by the dispatcher
+    # (sync/services/dispatch.py), which hands transfers out in this order, one per account.
+    turn_at = models.DateTimeField(null=True, blank=True)
+    # Handed to the workers by the dispatcher and not yet finished: its account waits.
+    dispatched_until = models.DateTimeField(null=True, blank=True)
     # The error as a code with parameters (sync.messages), put into the reader's language
     # when shown; `error` holds its text in the product's language, or the plain text of a
     # row written before codes existed.
@@ -211,6 +216,7 @@ class Transfer(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["state", "turn_at"]),
         ]
 
     def __str__(self) -> str:

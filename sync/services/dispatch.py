@@ -1,0 +1,167 @@
+"""The dispatcher: due transfers are handed to the workers from the database, in the order of
+their turns, one at a time per tenant's account at a vendor, all accounts side by side.
+
+A transfer with work left gets a turn on its account's line when the dispatcher first sees
+it: right after the account's last booked turn, by as many calls as it will make at the
+vendor's rate (`Provider.calls_budget` and `rate`), or now when the line is empty. A round
+(`transfers_dispatch`) then hands out, for every account with nothing in the workers' hands,
+the first transfer of its line that is due, oldest turn first, as long as fewer than
+`TRANSFER_DISPATCH_LIMIT` transfers are in the workers' hands. The broker carries only
+"something is due" (a round) and the hand-outs of one round, which a worker takes at once.
+
+Why not a countdown message per transfer: a countdown that comes late, behind a backlog,
+runs on the turn it booked long ago, and the late transfers of one tenant meet on its limit
+together (answers of 429); and the queue is first in, first out, so the tenant that won a
+hundred deals a second before another holds the other's first quote behind its hundred.
+Here a tenant's transfers run one after another, each as soon as the one before has
+finished, and a turn decides only who goes first when the workers are busy.
+
+Exactly once does not depend on the dispatcher: a transfer handed out twice (a lost hand-out
+found again after `TRANSFER_DISPATCH_HOLD_SECONDS`, or two rounds at once) is still run once,
+under its claim and lease (runs.run_claim)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import cache
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Min, Q, Window
+from django.db.models.functions import Coalesce, Greatest, RowNumber
+from django.utils import timezone
+
+from billing.selectors import transferring_tenant_ids
+from connectors.registry import provider
+from sync.models import Transfer
+
+HandOut = Callable[[list[str]], None]
+
+# What a transfer books when its system declares no budget for its kind.
+CALLS_PER_TRANSFER = 2
+# New transfers given a turn per round at most; the rest get theirs in the next rounds.
+BOOK_BATCH = 2000
+
+Account = tuple[object, str]  # (tenant id, system)
+
+
+@cache
+def turn_length(system: str, kind: str) -> float:
+    """Seconds of the account's line a transfer of this kind takes at the vendor's rate."""
+    try:
+        declared = provider(system)
+    except KeyError:
+        return 0.0
+    if declared.rate is None:
+        return 0.0
+    return declared.calls_budget.get(kind, CALLS_PER_TRANSFER) / declared.rate.per_second
+
+
+def turns_book(*, now: dt.datetime) -> int:
+    """Gives every transfer with work left and no turn yet its place in its account's line,
+    in the order the transfers were made."""
+    new = list(
+        Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES, turn_at__isnull=True)
+        .order_by("created_at")
+        .only("pk", "tenant_id", "system", "kind")[:BOOK_BATCH]
+    )
+    if not new:
+        return 0
+    tenants = {transfer.tenant_id for transfer in new}
+    ends: dict[Account, dt.datetime] = {}
+    booked = (
+        Transfer.objects.filter(
+            state__in=Transfer.ACTIVE_STATES, turn_at__isnull=False, tenant_id__in=tenants
+        )
+        .values("tenant_id", "system")
+        .annotate(last=Max("turn_at"))
+    )
+    for row in booked:
+        ends[(row["tenant_id"], row["system"])] = row["last"]
+    for transfer in new:
+        account = (transfer.tenant_id, transfer.system)
+        length = dt.timedelta(seconds=turn_length(transfer.system, transfer.kind))
+        last = ends.get(account)
+        turn = now if last is None else max(now, last + length)
+        transfer.turn_at = ends[account] = turn
+    Transfer.objects.bulk_update(new, ["turn_at"], batch_size=500)
+    return len(new)
+
+
+def _busy_accounts(*, now: dt.datetime) -> set[Account]:
+    """Accounts with a transfer in the workers' hands."""
+    return {
+        (tenant_id, system)
+        for tenant_id, system in Transfer.objects.filter(
+            state__in=Transfer.ACTIVE_STATES, dispatched_until__gt=now
+        ).values_list("tenant_id", "system")
+    }
+
+
+def transfers_dispatch(*, hand_out: HandOut) -> int:
+    """One round: books the turns of new transfers and hands out the due ones (at most one
+    per account), oldest turn first; returns how many were handed out. The caller holds the
+    dispatcher's lock, so that two rounds do not pick two transfers of one account."""
+    now = timezone.now()
+    turns_book(now=now)
+    busy = _busy_accounts(now=now)
+    room = settings.TRANSFER_DISPATCH_LIMIT - len(busy)
+    if room <= 0:
+        return 0
+    firsts = (
+        Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES, turn_at__lte=now)
+        .filter(tenant_id__in=transferring_tenant_ids())
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+        .filter(Q(dispatched_until__isnull=True) | Q(dispatched_until__lte=now))
+        .annotate(
+            place=Window(
+                RowNumber(),
+                partition_by=[F("tenant_id"), F("system")],
+                order_by=[F("turn_at").asc(), F("created_at").asc()],
+            )
+        )
+        .filter(place=1)
+        .order_by("turn_at", "created_at")
+        .values_list("pk", "tenant_id", "system")
+    )
+    chosen: list[str] = []
+    for pk, tenant_id, system in firsts[: room + len(busy)]:
+        if (tenant_id, system) in busy:
+            continue
+        chosen.append(str(pk))
+        if len(chosen) >= room:
+            break
+    if not chosen:
+        return 0
+    hold = now + dt.timedelta(seconds=settings.TRANSFER_DISPATCH_HOLD_SECONDS)
+    with transaction.atomic():
+        Transfer.objects.filter(pk__in=chosen).update(dispatched_until=hold)
+        transaction.on_commit(lambda: hand_out(chosen))
+    return len(chosen)
+
+
+def next_due_in(*, now: dt.datetime | None = None) -> float | None:
+    """Seconds until a transfer waiting now comes due: its turn, its retry time, or the end
+    of a lease or hold that keeps it (a worker that died); None when none waits."""
+    now = now or timezone.now()
+    due = Greatest(
+        "turn_at",
+        Coalesce("next_attempt_at", "turn_at"),
+        Coalesce("lease_until", "turn_at"),
+        Coalesce("dispatched_until", "turn_at"),
+    )
+    soonest = (
+        Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES, turn_at__isnull=False)
+        .annotate(due=due)
+        .filter(due__gt=now)
+        .aggregate(soonest=Min("due"))["soonest"]
+    )
+    return None if soonest is None else (soonest - now).total_seconds()
+
+
+def transfer_dispatch_end(transfer_id: str) -> None:
+    """The worker has finished with a handed-out transfer (whatever the outcome): its account
+    may have the next one."""
+    Transfer.objects.filter(pk=transfer_id).update(dispatched_until=None)
