@@ -191,11 +191,12 @@ def _first_quote_latencies(vendors: Vendors, deals: list[DealRef]) -> list[float
         arrived[key] = min(stamp, arrived.get(key, stamp))
     lexoffice = vendors.lexoffice.sandbox
     first: dict[str, float] = {}
+    with lexoffice.lock:
+        quotations: dict[str, Any] = lexoffice.quotations  # a copy of them all: read once
     for call in lexoffice.api_calls(path_prefix="/v1/quotations"):
         if call.method != "POST" or call.status != 201 or not call.response_body:
             continue
-        with lexoffice.lock:
-            quote: Any = lexoffice.quotations.get(call.response_body.get("id")) or {}
+        quote: Any = quotations.get(call.response_body.get("id")) or {}
         match = REFERENCE.search(str(quote.get("introduction") or ""))
         if match and (tenant_id := tenant_of.get((int(match.group(1)), match.group(2)))):
             first[tenant_id] = min(call.at, first.get(tenant_id, call.at))

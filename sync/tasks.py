@@ -54,22 +54,36 @@ def run_transfer(transfer_id: str, paced: bool = False, dispatched: bool = False
         transfer_id, enqueue=_enqueue_transfer_later, paced=paced, dispatched=dispatched
     )
     if dispatched:
-        signal_dispatch()  # the account's next transfer may go
+        # The account's next transfer may go: a round right here, in this thread, rather than
+        # a message that would wait behind the hand-outs in the queue.
+        try:
+            dispatch_round()
+        except OUTAGES:
+            signal_dispatch()
 
 
 @shared_task(name="sync.dispatch_transfers", autoretry_for=OUTAGES, retry_backoff=1, max_retries=3)
 def dispatch_transfers() -> int:
-    # Cleared before the round, so that work that becomes due during it sends another.
+    return dispatch_round()
+
+
+def dispatch_round() -> int:
+    """One dispatcher round, or, when another is under way (it may have read the database
+    before this work came), one more round by that one as soon as it ends."""
     _clear_dispatch_signal()
+    handed_out = 0
     try:
         with named_lock("transfer-dispatch", timeout=30, wait=0):
-            handed_out = dispatch.transfers_dispatch(hand_out=_hand_out)
+            for _ in range(_ROUNDS_AT_ONCE):
+                handed_out += dispatch.transfers_dispatch(hand_out=_hand_out)
+                if not _take_more_asked():
+                    break
             due_in = dispatch.next_due_in()
     except LockTimeout:
-        # Another round is under way and may have read the database before this work came:
-        # one more round right after it.
-        dispatch_transfers.apply_async(countdown=0.2)
+        _ask_more()
         return 0
+    if _take_more_asked():
+        signal_dispatch()  # asked for between the last round and the lock's release
     if due_in is not None:
         _wake_in(due_in)
     return handed_out
@@ -168,6 +182,25 @@ def _wake_in(seconds: float) -> None:
             return
         _wake_local["at"] = at
     dispatch_transfers.apply_async(countdown=seconds)
+
+
+# Asked of the round under way by those that found the dispatcher's lock taken.
+_DISPATCH_MORE = "apiup:dispatch:more"
+_ROUNDS_AT_ONCE = 20
+
+
+def _ask_more() -> None:
+    if getattr(settings, "REDIS_URL", ""):
+        _redis().set(_DISPATCH_MORE, 1, px=30_000)
+    else:
+        # The embedded default's processes share no memory: a round a little later.
+        dispatch_transfers.apply_async(countdown=0.2)
+
+
+def _take_more_asked() -> bool:
+    if getattr(settings, "REDIS_URL", ""):
+        return bool(_redis().delete(_DISPATCH_MORE))
+    return False
 
 
 def _clear_dispatch_signal() -> None:

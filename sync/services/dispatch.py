@@ -3,7 +3,8 @@ their turns, one at a time per tenant's account at a vendor, all accounts side b
 
 A transfer with work left gets a turn on its account's line when the dispatcher first sees
 it: right after the account's last booked turn, by as many calls as it will make at the
-vendor's rate (`Provider.calls_budget` and `rate`), or now when the line is empty. A round
+vendor's rate (`Provider.calls_budget` and `rate`), or, when the account's line is empty,
+where the workers are now (start-time fair queueing: the oldest turn still waiting, or now). A round
 (`transfers_dispatch`) then hands out, for every account with nothing in the workers' hands,
 the first transfer of its line that is due, oldest turn first, as long as fewer than
 `TRANSFER_DISPATCH_LIMIT` transfers are in the workers' hands. The broker carries only
@@ -68,6 +69,15 @@ def turns_book(*, now: dt.datetime) -> int:
     )
     if not new:
         return 0
+    # Where the line is now: the oldest turn still waiting to be handed out (the workers are
+    # behind), else now. An account whose line is empty starts there, not at the end of
+    # everyone's backlog, so that a tenant's first transfer does not wait for the others' tenth.
+    oldest_waiting = (
+        Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES, turn_at__lte=now)
+        .filter(Q(dispatched_until__isnull=True) | Q(dispatched_until__lte=now))
+        .aggregate(oldest=Min("turn_at"))["oldest"]
+    )
+    line_now = min(now, oldest_waiting) if oldest_waiting else now
     tenants = {transfer.tenant_id for transfer in new}
     ends: dict[Account, dt.datetime] = {}
     booked = (
@@ -83,7 +93,7 @@ def turns_book(*, now: dt.datetime) -> int:
         account = (transfer.tenant_id, transfer.system)
         length = dt.timedelta(seconds=turn_length(transfer.system, transfer.kind))
         last = ends.get(account)
-        turn = now if last is None else max(now, last + length)
+        turn = line_now if last is None else max(line_now, last + length)
         transfer.turn_at = ends[account] = turn
     Transfer.objects.bulk_update(new, ["turn_at"], batch_size=500)
     return len(new)

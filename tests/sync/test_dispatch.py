@@ -168,3 +168,21 @@ def test_a_dispatched_run_frees_its_account_whatever_its_outcome() -> None:
     assert first.turn_at is None  # taken out of the line
     Transfer.objects.filter(pk=second.pk).update(turn_at=timezone.now())
     assert hand_out.round() == [str(second.pk)]
+
+
+def test_a_tenant_that_comes_while_the_workers_are_behind_goes_before_the_others_backlog() -> None:
+    busy, newcomer = paying_tenant(), paying_tenant()
+    backlog = [pending(busy) for _ in range(10)]
+    started = timezone.now() - dt.timedelta(seconds=5)
+    dispatch.turns_book(now=started)
+    hand_out = HandOut()
+    assert hand_out.round() == [str(backlog[0].pk)]  # the first is in the workers' hands
+    finish(backlog[0])
+    # Five seconds later the workers are behind: the busy tenant's second turn still waits.
+    first = pending(newcomer)
+    dispatch.turns_book(now=timezone.now())
+
+    turn = Transfer.objects.get(pk=first.pk).turn_at
+    assert turn == Transfer.objects.get(pk=backlog[1].pk).turn_at
+    assert turn is not None
+    assert turn < Transfer.objects.get(pk=backlog[2].pk).turn_at  # type: ignore[operator]
