@@ -150,18 +150,9 @@ def limiter() -> Limiter:
     return FileLimiter(Path(settings.BASE_DIR) / "var" / "buckets")
 
 
-def with_headroom(rate: Rate) -> Rate:
-    """The rate the product keeps to: the declared one less RATE_LIMIT_HEADROOM."""
-    headroom = float(getattr(settings, "RATE_LIMIT_HEADROOM", 0.0) or 0.0)
-    if headroom <= 0:
-        return rate
-    return Rate(per_second=rate.per_second * (1 - headroom), burst=rate.burst)
-
-
 def acquire(key: str, rate: Rate, *, max_wait: float) -> float:
     """Blocks until a token is granted; returns the seconds waited. Raises TimeoutError when
     the wait would exceed `max_wait` (the caller then defers the work instead of sleeping)."""
-    rate = with_headroom(rate)
     waited = 0.0
     while True:
         wait = limiter().try_take(key, rate)

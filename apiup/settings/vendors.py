@@ -81,9 +81,3 @@ CIRCUIT_BREAKER_COOLDOWN_SECONDS: float = env.float(
 CIRCUIT_BREAKER_MAX_COOLDOWN_SECONDS: float = env.float(
     "CIRCUIT_BREAKER_MAX_COOLDOWN_SECONDS", default=300.0
 )
-
-# The share of a vendor's declared rate the product leaves unused, so that calls spaced
-# exactly at the limit do not reach the vendor a few milliseconds too close together on a busy
-# machine (connectors/ratelimit.py). 0.02 of lexware office's 1.95/s: 1.91/s, 23 ms of margin
-# against its 2/s.
-RATE_LIMIT_HEADROOM: float = env.float("RATE_LIMIT_HEADROOM", default=0.0)
