@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantOwnedModel
@@ -216,7 +217,18 @@ class Transfer(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["state", "next_attempt_at"]),
-            models.Index(fields=["state", "turn_at"]),
+            # The dispatcher's reading order (dispatch.py): transfers with work left by turn,
+            # and those in the workers' hands.
+            models.Index(
+                fields=["turn_at", "created_at"],
+                condition=Q(state__in=["pending", "quote_in_flight"]),
+                name="transfer_turns",
+            ),
+            models.Index(
+                fields=["dispatched_until"],
+                condition=Q(dispatched_until__isnull=False),
+                name="transfer_dispatched",
+            ),
         ]
 
     def __str__(self) -> str:
