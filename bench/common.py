@@ -145,11 +145,15 @@ def _stop(process: subprocess.Popen[bytes], *, timeout: float = 15) -> None:
 
 
 def children_of(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
+    """The process's children, whichever of its threads forked them (a Celery worker forks
+    its pool from another thread than its main one)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return sorted(children)
 
 
 def resident_kib(pid: int) -> int:
@@ -252,11 +256,18 @@ class Workers:
             "-n", f"bench{self.started}@%h",
             "--without-mingle", "--without-gossip", "--loglevel", "WARNING",
         ]  # fmt: skip
+        # The settings' pool wins over the command line's (a worker with `--pool prefork` ran
+        # a thread pool while CELERY_WORKER_POOL said threads): both are passed.
+        env = {
+            **self.env,
+            "CELERY_WORKER_POOL": self.pool,
+            "CELERY_WORKER_CONCURRENCY": str(self.concurrency),
+        }
         with self._log(f"worker{self.started}") as log:  # the child keeps its own copy
             return subprocess.Popen(  # noqa: S603
                 command,
                 cwd=ROOT,
-                env=self.env,
+                env=env,
                 start_new_session=True,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantOwnedModel
@@ -176,6 +177,11 @@ class Transfer(TenantOwnedModel):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # While a worker runs the transfer; a redelivered task finds the lease and leaves it be.
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Its place in the line of its tenant's account at the vendor: booked by the dispatcher
+    # (sync/services/dispatch.py), which hands transfers out in this order, one per account.
+    turn_at = models.DateTimeField(null=True, blank=True)
+    # Handed to the workers by the dispatcher and not yet finished: its account waits.
+    dispatched_until = models.DateTimeField(null=True, blank=True)
     # The error as a code with parameters (sync.messages), put into the reader's language
     # when shown; `error` holds its text in the product's language, or the plain text of a
     # row written before codes existed.
@@ -214,6 +220,18 @@ class Transfer(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["state", "next_attempt_at"]),
+            # The dispatcher's reading order (dispatch.py): transfers with work left by turn,
+            # and those in the workers' hands.
+            models.Index(
+                fields=["turn_at", "created_at"],
+                condition=Q(state__in=["pending", "quote_in_flight"]),
+                name="transfer_turns",
+            ),
+            models.Index(
+                fields=["dispatched_until"],
+                condition=Q(dispatched_until__isnull=False),
+                name="transfer_dispatched",
+            ),
         ]
 
     def __str__(self) -> str:

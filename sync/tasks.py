@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from functools import cache
+from typing import Any
+
 from celery import shared_task
+from django.conf import settings
 
 from apiup.celery import queued_messages
+from apiup.locks import LockTimeout, named_lock
 from apiup.outages import OUTAGES
 from sync.services import (
+    dispatch,
     events,
     imports,
     maintenance,
@@ -42,8 +49,44 @@ def process_vendor_events(tenant_id: str, event_ids: list[str]) -> None:
 
 
 @shared_task(name="sync.run_transfer", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8)
-def run_transfer(transfer_id: str, paced: bool = False) -> None:
-    transfers.run_transfer(transfer_id, enqueue=_enqueue_transfer_later, paced=paced)
+def run_transfer(transfer_id: str, paced: bool = False, dispatched: bool = False) -> None:
+    transfers.run_transfer(
+        transfer_id, enqueue=_enqueue_transfer_later, paced=paced, dispatched=dispatched
+    )
+    if dispatched:
+        # The account's next transfer may go: a round right here, in this thread, rather than
+        # a message that would wait behind the hand-outs in the queue.
+        try:
+            dispatch_round()
+        except OUTAGES:
+            signal_dispatch()
+
+
+@shared_task(name="sync.dispatch_transfers", autoretry_for=OUTAGES, retry_backoff=1, max_retries=3)
+def dispatch_transfers() -> int:
+    return dispatch_round()
+
+
+def dispatch_round() -> int:
+    """One dispatcher round, or, when another is under way (it may have read the database
+    before this work came), one more round by that one as soon as it ends."""
+    _clear_dispatch_signal()
+    handed_out = 0
+    try:
+        with named_lock("transfer-dispatch", timeout=30, wait=0):
+            for _ in range(_ROUNDS_AT_ONCE):
+                handed_out += dispatch.transfers_dispatch(hand_out=_hand_out)
+                if not _take_more_asked():
+                    break
+            due_in = dispatch.next_due_in()
+    except LockTimeout:
+        _ask_more()
+        return 0
+    if _take_more_asked():
+        signal_dispatch()  # asked for between the last round and the lock's release
+    if due_in is not None:
+        _wake_in(due_in)
+    return handed_out
 
 
 @shared_task(name="sync.run_import", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8)
@@ -82,11 +125,87 @@ def purge_expired_records() -> dict[str, int]:
 
 
 def enqueue_transfer(transfer_id: str) -> None:
-    run_transfer.delay(transfer_id)
+    """The transfer has work now: the dispatcher hands it out in its turn."""
+    signal_dispatch()
 
 
 def _enqueue_transfer_later(transfer_id: str, seconds: float, *, paced: bool = False) -> None:
-    run_transfer.apply_async((transfer_id,), {"paced": paced}, countdown=seconds)
+    # Its due time is stored (next_attempt_at); the dispatcher's round every second finds it.
+    return
+
+
+def _hand_out(transfer_ids: list[str]) -> None:
+    for transfer_id in transfer_ids:
+        run_transfer.apply_async((transfer_id,), {"dispatched": True})
+
+
+# "Something is due" is one message however many transfers report it: a flag in Redis marks
+# a round as asked for until the round begins.
+_DISPATCH_ASKED = "apiup:dispatch:asked"
+
+
+@cache
+def _redis() -> Any:
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def signal_dispatch() -> None:
+    """Asks for a dispatcher round, unless one is asked for and has not begun."""
+    asked_before = getattr(settings, "REDIS_URL", "") and not _redis().set(
+        _DISPATCH_ASKED, 1, nx=True, px=5000
+    )
+    if not asked_before:
+        dispatch_transfers.delay()
+
+
+# A round is asked for at the next turn or retry time, once, by whichever round sees it first;
+# beat's round every second (settings/queue.py) catches anything else.
+_DISPATCH_WAKE = "apiup:dispatch:wake"
+_LONGEST_WAKE_SECONDS = 60.0
+_wake_local: dict[str, float] = {}
+
+
+def _wake_in(seconds: float) -> None:
+    seconds = max(0.0, min(seconds, _LONGEST_WAKE_SECONDS))
+    now = time.time()
+    at = now + seconds
+    if getattr(settings, "REDIS_URL", ""):
+        scheduled = _redis().get(_DISPATCH_WAKE)
+        if scheduled is not None and now < float(scheduled) <= at + 0.05:
+            return
+        _redis().set(_DISPATCH_WAKE, repr(at), px=round(seconds * 1000) + 1000)
+    else:
+        scheduled_here = _wake_local.get("at")
+        if scheduled_here is not None and now < scheduled_here <= at + 0.05:
+            return
+        _wake_local["at"] = at
+    dispatch_transfers.apply_async(countdown=seconds)
+
+
+# Asked of the round under way by those that found the dispatcher's lock taken.
+_DISPATCH_MORE = "apiup:dispatch:more"
+_ROUNDS_AT_ONCE = 20
+
+
+def _ask_more() -> None:
+    if getattr(settings, "REDIS_URL", ""):
+        _redis().set(_DISPATCH_MORE, 1, px=30_000)
+    else:
+        # The embedded default's processes share no memory: a round a little later.
+        dispatch_transfers.apply_async(countdown=0.2)
+
+
+def _take_more_asked() -> bool:
+    if getattr(settings, "REDIS_URL", ""):
+        return bool(_redis().delete(_DISPATCH_MORE))
+    return False
+
+
+def _clear_dispatch_signal() -> None:
+    if getattr(settings, "REDIS_URL", ""):
+        _redis().delete(_DISPATCH_ASKED)
 
 
 def enqueue_events(tenant_id: str, event_ids: list[str]) -> None:

@@ -63,9 +63,17 @@ IMPORT_QUEUE = "imports"
 CELERY_TASK_ROUTES = {"sync.run_import": {"queue": IMPORT_QUEUE}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 _RESUME_INTERVAL = env.float("TRANSFER_RESUME_INTERVAL_SECONDS", default=15.0)
+_DISPATCH_INTERVAL = env.float("TRANSFER_DISPATCH_INTERVAL_SECONDS", default=1.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # A round that waited longer than the interval in a busy queue is dropped: the next
     # round does the same work.
+    # The dispatcher's round (sync/services/dispatch.py) also follows every new transfer and
+    # every finished one; this one brings the transfers whose turn or retry time has come.
+    "dispatch-transfers": {
+        "task": "sync.dispatch_transfers",
+        "schedule": _DISPATCH_INTERVAL,
+        "options": {"expires": _DISPATCH_INTERVAL},
+    },
     "resume-due-transfers": {
         "task": "sync.resume_due_transfers",
         "schedule": _RESUME_INTERVAL,
@@ -87,5 +95,12 @@ LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=90)
 # A worker holds a transfer this long; a worker that dies leaves the lease to expire, and the
 # periodic resume task then runs the transfer again (it finds any quote already created).
 TRANSFER_LEASE_SECONDS = env.int("TRANSFER_LEASE_SECONDS", default=300)
+# The dispatcher keeps at most this many transfers in the workers' hands (handed out and not
+# finished), one per tenant's account: about what the workers run at once, so that a transfer
+# handed out does not wait in the queue behind others.
+TRANSFER_DISPATCH_LIMIT = env.int("TRANSFER_DISPATCH_LIMIT", default=64)
+# A handed-out transfer holds its account this long at most; a hand-out that was lost (a
+# worker that died) frees the account after it.
+TRANSFER_DISPATCH_HOLD_SECONDS = env.int("TRANSFER_DISPATCH_HOLD_SECONDS", default=15)
 # A transfer with work left and no activity for this long is enqueued again.
 TRANSFER_RESUME_AFTER_SECONDS = env.int("TRANSFER_RESUME_AFTER_SECONDS", default=30)

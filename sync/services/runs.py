@@ -133,6 +133,9 @@ def run_finish(
         **error_fields(error),
         error_retryable=retryable,
         lease_until=None,
+        # A transfer opened again (a contact's next change, the customer's retry) takes a
+        # new place at the end of its account's line (dispatch.py).
+        turn_at=None,
         finished_at=timezone.now(),
     )
     if moved:
