@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0002_roles_and_invitations"),
-        ("sync", "0014_webhook_event_tenant_index_dropped"),
+        ("sync", "0015_project_transfers_and_stage_setting"),
     ]
 
     operations = [
