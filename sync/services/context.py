@@ -9,10 +9,10 @@ from decimal import Decimal
 from accounts.models import Tenant
 from billing.selectors import plan_of
 from connectors import errors
-from connectors.base import AccountingConnector
+from connectors.base import AccountingConnector, Connector
 from connectors.hubspot.client import HubSpotClient
 from connectors.models import Connection
-from connectors.registry import connector_class, provider
+from connectors.registry import connector_class, connector_for, provider
 from connectors.rules import Placeholder
 from sync.messages import Message, Refusal
 from sync.models import TransferSettings
@@ -127,6 +127,17 @@ def accounting_connector(*, tenant: Tenant) -> AccountingConnector:
     if connection is None:
         raise errors.ReconnectRequired(f"{provider(plan).label} is not connected.")
     return connector_class(plan)(connection=connection)
+
+
+def system_connector(*, tenant: Tenant, system: str) -> Connector:
+    """The connector of the tenant's connection to `system` (accounting or time tracking):
+    what a transfer to that system books its calls on."""
+    if system == plan_of(tenant=tenant):
+        return accounting_connector(tenant=tenant)
+    connection = Connection.objects.for_tenant(tenant).filter(system=system).first()
+    if connection is None:
+        raise errors.ReconnectRequired(f"{provider(system).label} is not connected.")
+    return connector_for(system)(connection=connection)
 
 
 class NoAccountingSystem(errors.ReconnectRequired):

@@ -55,7 +55,7 @@ def transfer_pace(transfer_id: str, *, enqueue: EnqueuePaced) -> bool:
     if transfer is None:
         return False  # finished, not yet due, or running elsewhere: the claim says so
     try:
-        connector = context.accounting_connector(tenant=transfer.tenant)
+        connector = context.system_connector(tenant=transfer.tenant, system=transfer.system)
     except errors.ConnectorError:
         return False  # the run records why it cannot reach the vendor
     outage = connector.client.outage()
