@@ -12,7 +12,7 @@ from accounts.roles import INVITABLE_ROLES
 from accounts.selectors import team_members
 from connectors import documents
 from connectors.providers import CredentialField, Provider
-from connectors.registry import plan_choices
+from connectors.registry import sold_plan_choices
 from sync.messages import percent
 from sync.models import TransferSettings
 from sync.services import context
@@ -21,11 +21,11 @@ from sync.services import context
 
 
 class PlanForm(forms.Form):
-    """Step 4: one plan per accounting system."""
+    """Step 4: one plan per accounting system, and one for ZEP (time tracking)."""
 
     plan = forms.ChoiceField(
         label=_("Accounting system"),
-        choices=plan_choices,
+        choices=sold_plan_choices,
         widget=forms.RadioSelect,
         error_messages={"required": _("Please choose your accounting system.")},
     )
@@ -253,3 +253,4 @@ class CloseAccountForm(forms.Form):
         required=True,
         error_messages={"required": _("Please confirm that you want to close your account.")},
     )
+
