@@ -6,6 +6,7 @@ importieren"). Each view states the action it needs (accounts.roles)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -117,7 +118,7 @@ class ZepLinksExportView(_ZepConnectedMixin, View):
 def _back(request: HttpRequest) -> HttpResponse:
     search = str(request.POST.get("q") or "")[:100]
     url = reverse("dashboard:zep_links")
-    return redirect(f"{url}?q={search}" if search else url)
+    return redirect(f"{url}?{urlencode({'q': search})}" if search else url)
 
 
 class ZepUnlinkView(_ZepConnectedMixin, View):

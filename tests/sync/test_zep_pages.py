@@ -241,3 +241,56 @@ def test_the_dashboard_shows_the_zep_connection_with_its_pages(owner: User) -> N
     assert "Project time tracking" in page
     assert reverse("dashboard:zep_links") in page
     assert reverse("dashboard:zep_settings") in page
+
+
+# The elements that reach beyond the window, to name the culprit when a page is too wide.
+WIDEST = """[...document.querySelectorAll("body *")]
+  .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+  .slice(0, 8)
+  .map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_zep_pages_fit_390_pixels_and_unlink_in_a_browser_under_the_csp(
+    hubspot: RunningSandbox,
+    live_server,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.test_customer_journey import CHROMIUM, CHROMIUM_ARGS
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    user: User = UserFactory()  # type: ignore[assignment]
+    _connected(user.tenant, hubspot)
+    for number in range(3):
+        _link(user.tenant, Transfer.ObjectType.COMPANY, f"{10**12 + number}", f"{number}", "K-1")
+    _link(user.tenant, Transfer.ObjectType.DEAL, "2002", "55")
+    refused: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(locale="en-US", viewport={"width": 390, "height": 844})
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=login]", user.email)
+        page.fill("input[name=password]", "correct horse battery staple")
+        page.click("button[type=submit]")
+        for name in ("dashboard:home", "dashboard:zep_settings", "dashboard:zep_links"):
+            page.goto(live_server.url + reverse(name))
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, (
+                name,
+                page.evaluate(WIDEST),
+            )
+        row = page.locator("tr", has_text="2002")
+        with page.expect_navigation():
+            row.locator("button", has_text="Unlink").click()
+        assert page.locator("text=no longer synchronised").count() == 1
+        browser.close()
+    assert refused == []
+    assert not ObjectLink.objects.get(tenant=user.tenant, object_id="2002").synchronised
