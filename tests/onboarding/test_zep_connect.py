@@ -121,3 +121,21 @@ def test_a_refused_token_is_explained_and_nothing_is_stored(
     assert not Connection.objects.filter(tenant=owner.tenant, system="zep").exists()
     for token in (REST_TOKEN, SOAP_TOKEN):
         assert token not in page  # secrets are not rendered back
+
+
+def test_an_unreachable_zep_is_told_apart_from_a_refusal(
+    browser: Client, owner: User, hubspot_connected: Connection, settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings.VENDOR_API_URLS = {
+        **settings.VENDOR_API_URLS,
+        "zep": "http://127.0.0.1:9/{instance}/next/api/v1",  # nothing listens there
+    }
+    _choose_zep(browser)
+    response = browser.post(
+        reverse("setup:accounting"),
+        {"instance": INSTANCE, "api_token": REST_TOKEN, "soap_token": SOAP_TOKEN},
+    )
+    page = response.content.decode()
+    assert "ZEP cannot be reached just now" in page
+    assert "did not accept" not in page
+    assert not Connection.objects.filter(tenant=owner.tenant, system="zep").exists()
