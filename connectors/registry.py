@@ -48,6 +48,17 @@ def plan_choices() -> list[tuple[str, str]]:
     return [(p.key, p.label) for p in accounting_providers()]
 
 
+def plan_providers() -> tuple[Provider, ...]:
+    """Every system sold by a plan (accounting first, then time tracking), as the plan page
+    shows them."""
+    sold = [p for p in PROVIDERS if p.plan is not None and p.kind is not Kind.CRM]
+    return tuple(sorted(sold, key=lambda p: p.kind is not Kind.ACCOUNTING))
+
+
+def sold_plan_choices() -> list[tuple[str, str]]:
+    return [(p.key, p.label) for p in plan_providers()]
+
+
 def connector_class(system: str) -> type[AccountingConnector]:
     declared = provider(system)
     if not declared.connector or not declared.is_accounting:

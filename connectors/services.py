@@ -1,7 +1,8 @@
-"""Writes that concern connections: connecting HubSpot and the accounting system (from the
-setup wizard), and disconnecting."""
+"""Writes that concern connections: connecting HubSpot and the system of the plan (an
+accounting system or ZEP, from the setup wizard), and disconnecting."""
 
 import logging
+from typing import Protocol, cast
 
 from django.db import IntegrityError, transaction
 
@@ -10,7 +11,8 @@ from connectors import errors, oauth
 from connectors.credentials import store_tokens
 from connectors.hubspot.client import account_details_of, portal_of
 from connectors.models import Connection
-from connectors.registry import connector_class, provider, vendor_url
+from connectors.registry import connector_class, connector_for, provider, vendor_url
+from connectors.shapes import AccountInfo
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +84,10 @@ def _read_hubspot_account(connection: Connection, token: str) -> None:
         connection.save(update_fields=["account_name", "updated_at"])
 
 
-def accounting_connect(*, tenant: Tenant, system: str, credentials: dict[str, str]) -> Connection:
-    """Step 5 with an API token: verified at once with one real call; nothing is stored when
-    the vendor refuses it (ConnectorError, with the vendor's words in `vendor_message`)."""
+def connection_connect(*, tenant: Tenant, system: str, credentials: dict[str, str]) -> Connection:
+    """A token connection of any system the plan is for (accounting or time tracking),
+    verified at once with the vendor's own check; nothing is stored when the vendor refuses
+    (ConnectorError, with the vendor's words in `vendor_message`)."""
     candidate = Connection(tenant=tenant, system=system)
     candidate.credentials = dict(credentials)
     return _verified_save(candidate)
@@ -108,8 +111,13 @@ def accounting_connect_oauth(
     return _verified_save(candidate)
 
 
+class _Verifiable(Protocol):
+    def verify(self) -> AccountInfo: ...
+
+
 def _verified_save(candidate: Connection) -> Connection:
-    connector = connector_class(candidate.system)(connection=candidate)
+    # Every system's connector proves its credential with `verify` (one or two real calls).
+    connector = cast(_Verifiable, connector_for(candidate.system)(connection=candidate))
     account = connector.verify()
     with transaction.atomic():
         connection = (
@@ -124,7 +132,8 @@ def _verified_save(candidate: Connection) -> Connection:
         connection.external_account_id = account.account_id
         connection.status = Connection.Status.CONNECTED
         connection.save()
-    _read_account_terms(connection)
+    if provider(connection.system).is_accounting:
+        _read_account_terms(connection)
     return connection
 
 

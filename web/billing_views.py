@@ -20,7 +20,7 @@ from accounts.tenancy import tenant_of
 from billing import services, stripe_gateway
 from billing.models import Subscription
 from billing.selectors import TRANSFERRING_STATUSES
-from connectors.registry import accounting_providers, price_id, price_label, provider
+from connectors.registry import plan_providers, price_id, price_label, provider
 from web import onboarding
 from web.forms import PlanForm
 
@@ -41,7 +41,7 @@ def _public_url(name: str) -> str:
 
 
 class PlanView(OnboardedRequiredMixin, FormView[PlanForm]):
-    """Setup step: the accounting system, which is the plan."""
+    """Setup step: the system to connect (an accounting system, or ZEP), which is the plan."""
 
     permission = Action.BILLING
 
@@ -63,7 +63,7 @@ class PlanView(OnboardedRequiredMixin, FormView[PlanForm]):
                 "description": declared.description,
                 "price": price_label(declared),
             }
-            for declared in accounting_providers()
+            for declared in plan_providers()
         ]
         context["trial_days"] = settings.STRIPE_TRIAL_DAYS
         return context

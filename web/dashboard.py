@@ -73,6 +73,10 @@ class SystemRow:
     health: str  # connected, needs_reconnect, paused, "" when not connected
 
     @property
+    def is_time_tracking(self) -> bool:
+        return self.system.kind is Kind.TIME_TRACKING
+
+    @property
     def health_label(self) -> Promise | str:
         return {
             "connected": _("connected"),

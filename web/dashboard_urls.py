@@ -1,7 +1,7 @@
 from django.urls import path
 
 from web import dashboard_views as views
-from web import mapping_views
+from web import mapping_views, zep_views
 
 app_name = "dashboard"
 
@@ -25,5 +25,10 @@ urlpatterns = [
     # The flow (customer, quote, ...) is named by `?flow=`: no object of the URL's own.
     path("mapping/", mapping_views.MappingView.as_view(), name="mapping"),
     path("mapping/export/", mapping_views.MappingExportView.as_view(), name="mapping_export"),
+    path("zep/settings/", zep_views.ZepSettingsView.as_view(), name="zep_settings"),
+    path("zep/links/", zep_views.ZepLinksView.as_view(), name="zep_links"),
+    path("zep/links/export/", zep_views.ZepLinksExportView.as_view(), name="zep_links_export"),
+    path("zep/links/unlink/", zep_views.ZepUnlinkView.as_view(), name="zep_unlink"),
+    path("zep/links/relink/", zep_views.ZepRelinkView.as_view(), name="zep_relink"),
     path("close-account/", views.CloseAccountView.as_view(), name="close_account"),
 ]

@@ -12,7 +12,7 @@ from accounts.roles import INVITABLE_ROLES
 from accounts.selectors import team_members
 from connectors import documents
 from connectors.providers import CredentialField, Provider
-from connectors.registry import plan_choices
+from connectors.registry import sold_plan_choices
 from sync.messages import percent
 from sync.models import TransferSettings
 from sync.services import context
@@ -21,11 +21,11 @@ from sync.services import context
 
 
 class PlanForm(forms.Form):
-    """Step 4: one plan per accounting system."""
+    """Step 4: one plan per accounting system, and one for ZEP (time tracking)."""
 
     plan = forms.ChoiceField(
         label=_("Accounting system"),
-        choices=plan_choices,
+        choices=sold_plan_choices,
         widget=forms.RadioSelect,
         error_messages={"required": _("Please choose your accounting system.")},
     )
@@ -253,3 +253,93 @@ class CloseAccountForm(forms.Form):
         required=True,
         error_messages={"required": _("Please confirm that you want to close your account.")},
     )
+
+
+class ZepSettingsForm(forms.Form):
+    """Which deals become ZEP projects and which company property keeps a customer out
+    (reference 002): stored as TransferSettings.project_stage_ids, "" / "all" / stage ids."""
+
+    NONE, ALL, CHOSEN = "none", "all", "chosen"
+
+    projects = forms.ChoiceField(
+        label=_("Deals that become ZEP projects"),
+        choices=[
+            (NONE, _("None")),
+            (ALL, _("Every deal")),
+            (CHOSEN, _("Deals in the stages chosen below")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    stages = forms.MultipleChoiceField(
+        label=_("Deal stages"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "A deal in one of these stages becomes a project and stays synchronised while it "
+            "is in them; a deal that leaves them keeps its project."
+        ),
+    )
+    exclusion_property = forms.CharField(
+        label=_("Exclusion property"),
+        max_length=100,
+        strip=True,
+        validators=[_one_word],
+        help_text=_(
+            "Internal name of the HubSpot company property that keeps a company out of ZEP "
+            "when it says “no” or “nein” (in any case)."
+        ),
+    )
+
+    def __init__(
+        self, *args: Any, stages: list[Any] | None, stored: TransferSettings, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        setting = stored.project_stage_ids.strip()
+        chosen = [part.strip() for part in setting.replace(";", ",").split(",") if part.strip()]
+        if setting.casefold() == self.ALL:
+            self.initial.update(projects=self.ALL, stages=[])
+        else:
+            self.initial.update(projects=self.CHOSEN if chosen else self.NONE, stages=chosen)
+        self.initial["exclusion_property"] = stored.project_exclusion_property or "ZEP"
+        offered = [
+            (stage.stage_id, f"{stage.pipeline}: {stage.label} ({stage.stage_id})")
+            for stage in stages or []
+        ]
+        known = {value for value, _label in offered}
+        # A stored stage HubSpot no longer names (or cannot be asked about) stays choosable.
+        offered += [(stage_id, stage_id) for stage_id in chosen if stage_id not in known]
+        self.fields["stages"].choices = offered  # type: ignore[attr-defined]
+        if stages is None:
+            self.fields["other_stages"] = forms.CharField(
+                label=_("Other stage ids"),
+                required=False,
+                max_length=1000,
+                help_text=_(
+                    "HubSpot's pipelines could not be read just now: stage ids separated by "
+                    "commas, as HubSpot shows them in the pipeline settings."
+                ),
+            )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        typed = str(cleaned.get("other_stages") or "")
+        ids = list(
+            dict.fromkeys([*(cleaned.get("stages") or []), *(p.strip() for p in typed.split(","))])
+        )
+        ids = [stage_id for stage_id in ids if stage_id]
+        if cleaned.get("projects") == self.CHOSEN and not ids:
+            self.add_error("stages", _("Please choose at least one stage."))
+        max_length = TransferSettings._meta.get_field("project_stage_ids").max_length or 0
+        if len(",".join(ids)) > max_length:
+            self.add_error("stages", _("Please choose fewer stages."))
+        cleaned["stage_ids"] = ids
+        return cleaned
+
+    def project_stage_ids(self) -> str:
+        """The setting as stored: "" for none, "all", or the stage ids separated by commas."""
+        choice = self.cleaned_data["projects"]
+        if choice == self.ALL:
+            return "all"
+        if choice == self.NONE:
+            return ""
+        return ",".join(self.cleaned_data["stage_ids"])

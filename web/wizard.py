@@ -23,6 +23,7 @@ from accounts.gate import OnboardedRequiredMixin
 from accounts.roles import Action, may
 from accounts.tenancy import tenant_of
 from connectors import errors, oauth, services
+from connectors.providers import Kind, Provider
 from connectors.registry import provider, vendor_url
 from web import oauth_state, onboarding
 from web.forms import token_form
@@ -166,7 +167,28 @@ def _consent_refused_message(vendor: str) -> str:
     ) % {"vendor": vendor}
 
 
-# -- accounting system ----------------------------------------------------------------------
+# -- accounting system or time tracking -----------------------------------------------------
+
+
+def _credentials_refused(declared: Provider, error: errors.ConnectorError) -> str:
+    """Why a pasted token was not stored, in the customer's language, with the vendor's own
+    words where it gave some."""
+    if declared.kind is Kind.TIME_TRACKING:
+        if isinstance(error, errors.AuthorizationExpired):
+            return _(
+                "%(system)s did not accept the instance or one of the tokens. Please check the "
+                "instance name and copy the REST token and the SOAP token again (%(system)s "
+                "said: %(reason)s)."
+            ) % {"system": declared.label, "reason": _vendor_words(error)}
+        if isinstance(error, errors.TransientError | errors.RateLimited):
+            return _(
+                "%(system)s cannot be reached just now, so the tokens could not be checked. "
+                "Please try again in a few minutes."
+            ) % {"system": declared.label}
+    return _("%(system)s did not accept these credentials: %(reason)s") % {
+        "system": declared.label,
+        "reason": _vendor_words(error),
+    }
 
 
 class AccountingStepView(_StepView):
@@ -204,15 +226,11 @@ class AccountingStepView(_StepView):
         form: forms.Form = token_form(provider(system))(request.POST)
         if form.is_valid():
             try:
-                connection = services.accounting_connect(
+                connection = services.connection_connect(
                     tenant=tenant_of(request), system=system, credentials=form.cleaned_data
                 )
             except errors.ConnectorError as exc:
-                form.add_error(
-                    None,
-                    _("%(system)s did not accept these credentials: %(reason)s")
-                    % {"system": provider(system).label, "reason": _vendor_words(exc)},
-                )
+                form.add_error(None, _credentials_refused(provider(system), exc))
             else:
                 messages.success(
                     request, _connected(connection.get_system_display(), connection.account_name)
