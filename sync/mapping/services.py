@@ -40,6 +40,9 @@ class InForce:
         return self.version.number if self.version is not None else 0
 
 
+STANDARD = InForce(rules=mapping_rules.STANDARD_RULES, version=None)
+
+
 def mapping_in_force(*, tenant: Tenant, system: str, flow: str) -> InForce:
     version = (
         MappingVersion.objects.for_tenant(tenant)
@@ -48,7 +51,7 @@ def mapping_in_force(*, tenant: Tenant, system: str, flow: str) -> InForce:
         .first()
     )
     if version is None:
-        return InForce(rules=mapping_rules.STANDARD_RULES, version=None)
+        return STANDARD
     try:
         return InForce(rules=mapping_rules.rules_from(version.rules), version=version)
     except MappingInvalid:
