@@ -30,6 +30,7 @@ from connectors.hubspot.client import HubSpotClient
 from sync.mapping import preview as mapping_preview
 from sync.mapping import rules as mapping_rules
 from sync.mapping import services, targets
+from sync.mapping.models import MappingVersion
 from sync.mapping.rules import MappingInvalid
 from sync.messages import Refusal
 from sync.models import Transfer
@@ -254,8 +255,19 @@ class MappingExportView(OnboardedRequiredMixin, View):
     permission = Action.SETTINGS
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        system, flow = _system(request), _flow(request)
-        exported = services.mapping_export(tenant=tenant_of(request), system=system, flow=flow)
+        flow = _flow(request)
+        wanted = request.GET.get("version", "")
+        if wanted and not wanted.isdigit():
+            raise Http404("no such version")
+        # A version a transfer used may belong to the system the tenant had before.
+        system = (request.GET.get("system", "")[:30] if wanted else "") or _system(request)
+        try:
+            exported = services.mapping_export(
+                tenant=tenant_of(request), system=system, flow=flow,
+                number=int(wanted) if wanted else None,
+            )  # fmt: skip
+        except MappingVersion.DoesNotExist:
+            raise Http404("no such version") from None
         response = JsonResponse(exported, json_dumps_params={"indent": 2, "ensure_ascii": False})
         name = f"apiup-mapping-{system}-{flow}-v{exported['version']}.json"
         response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -408,14 +408,15 @@ class HubSpotClient(Connector):
             own, shape_from = mapping.CONTACT_PROPERTIES, mapping.person_from
         properties = (*own, exclusion_property, *extra)
         for records, next_after in self._pages(object_type, properties, after):
-            yield [
+            page = [
                 (
                     shape_from(r),
                     mapping.excluded(r, exclusion_property),
                     {name: (r.get("properties") or {}).get(name) for name in extra},
                 )
                 for r in records
-            ], next_after
+            ]
+            yield page, next_after
 
     # -- write-back ------------------------------------------------------------------------
 

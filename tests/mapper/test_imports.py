@@ -65,7 +65,7 @@ def test_an_imported_company_arrives_with_its_mapped_custom_property(world_facto
     assert set(created) == {"Muster Handels GmbH", "Ohne Zusatz"}  # empty value: the standard
     assert created["Muster Handels GmbH"]["vatRegistrationId"] == "DE123456789"
     # The mapped properties came with the page read: no read of a single company.
-    reads = [c for c in world.hubspot_sandbox.api_calls(path_prefix="/crm/v3/objects/companies")]
+    reads = list(world.hubspot_sandbox.api_calls(path_prefix="/crm/v3/objects/companies"))
     assert [c.path for c in reads if c.method == "GET"] == ["/crm/v3/objects/companies"]
     transfers = {
         t.object_id: t
@@ -73,5 +73,7 @@ def test_an_imported_company_arrives_with_its_mapped_custom_property(world_facto
     }
     assert transfers[mapped_id].state == Transfer.State.DONE, transfers[mapped_id].error
     assert any(n["code"] == "mapping.field.customer.name" for n in transfers[mapped_id].notes)
+    assert transfers[plain_id].state == Transfer.State.DONE, transfers[plain_id].error
+    assert not any(n["code"] == "mapping.field.customer.name" for n in transfers[plain_id].notes)
     for transfer in transfers.values():
         assert services.mapping_used(transfer=transfer) == {"customer": version.number}
