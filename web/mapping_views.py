@@ -97,17 +97,30 @@ def rules_from_post(post: Any, *, flow: str, system: str) -> dict[str, Any]:
             "table": table,
             "default": post.get(f"{key}-default", ""),
         }
-    tax_rates = {}
-    for line in post.get("tax_rates", "").splitlines():
-        if "=" in line:
-            country, rate = (part.strip() for part in line.split("=", 1))
-            tax_rates[country] = rate
+    tax_rates = _country_lines(post.get("tax_rates", ""))
+    # Offered (and read) only where the vendor's spec has a revenue account field.
+    revenue_accounts = (
+        _country_lines(post.get("revenue_accounts", ""))
+        if flow == targets.QUOTE and targets.revenue_account_spec(system) is not None
+        else {}
+    )
     return {
         "fields": fields,
         "tax_rates": tax_rates,
+        "revenue_accounts": revenue_accounts,
         "default_debtor": post.get("default_debtor", "").strip(),
         "exclusion_property": post.get("exclusion_property", "").strip(),
     }
+
+
+def _country_lines(text: str) -> dict[str, str]:
+    """One "country code = value" per line."""
+    found = {}
+    for line in text.splitlines():
+        if "=" in line:
+            country, value = (part.strip() for part in line.split("=", 1))
+            found[country] = value
+    return found
 
 
 def _rows(rules: mapping_rules.Rules, system: str, flow: str) -> list[dict[str, Any]]:
@@ -159,6 +172,10 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
             rules=rules,
             tax_rates_text="\n".join(
                 f"{country} = {rate.normalize():f}" for country, rate in rules.tax_rates.items()
+            ),
+            revenue_account_spec=targets.revenue_account_spec(system),
+            revenue_accounts_text="\n".join(
+                f"{country} = {account}" for country, account in rules.revenue_accounts.items()
             ),
             kinds=[
                 (mapping_rules.STANDARD, _("Standard")),
