@@ -244,6 +244,8 @@ def check(rules: Rules, *, system: str, known: Mapping[str, set[str]] | None = N
             problems += _value_problems(
                 value, label=label, spec=spec, kind=vendor_target.target.kind
             )
+        if source.kind == TEMPLATE:
+            problems += _template_problems(source.value, label=label, spec=spec)
         if known is not None and source.kind in (PROPERTY, LOOKUP, TEMPLATE):
             own = targets.PRIMARY_OBJECT[vendor_target.target.flow]
             names = (
@@ -285,6 +287,19 @@ def _revenue_account_problems(rules: Rules, *, system: str) -> list[str]:
                 % {"country": country, "max": spec.max_length}
             )
     return problems
+
+
+def _template_problems(template: str, *, label: str, spec: Any) -> list[str]:
+    """A template whose fixed text alone (its placeholders all empty) is longer than the
+    vendor takes: every value it gives would be refused."""
+    fixed = PLACEHOLDER.sub("", template).strip()
+    if spec.max_length is None or len(fixed) <= spec.max_length:
+        return []
+    return [
+        _("%(field)s: the template's fixed text alone is %(length)d characters long, without "
+          "any HubSpot value; the accounting system takes at most %(max)d.")
+        % {"field": label, "length": len(fixed), "max": spec.max_length}
+    ]  # fmt: skip
 
 
 def _value_problems(value: str, *, label: str, spec: Any, kind: str) -> list[str]:

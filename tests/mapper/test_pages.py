@@ -95,6 +95,16 @@ def test_a_mapping_the_vendor_would_refuse_is_not_saved(world_factory: Any) -> N
     )
     assert unknown.status_code == 400
     assert "gibt_es_nicht" in unknown.content.decode()
+    too_long = browser.post(
+        QUOTES,
+        {
+            "quote.title-kind": "template",
+            "quote.title-value": "Unser Angebot für Ihr Projekt {dealname}",
+        },
+    )
+    assert too_long.status_code == 400
+    assert "fixed text alone is 29 characters long" in too_long.content.decode()
+    assert not MappingVersion.objects.filter(tenant=world.tenant).exists()
 
 
 def test_export_and_import_through_the_page(world_factory: Any) -> None:
