@@ -77,3 +77,31 @@ def test_an_imported_company_arrives_with_its_mapped_custom_property(world_facto
     assert not any(n["code"] == "mapping.field.customer.name" for n in transfers[plain_id].notes)
     for transfer in transfers.values():
         assert services.mapping_used(transfer=transfer) == {"customer": version.number}
+
+
+def test_the_import_keeps_out_contacts_by_the_mapping_s_exclusion_property(
+    world_factory: Any,
+) -> None:
+    world = world_factory("lexoffice", subscriptions=[])
+    define_property(world, "contacts", "nicht_buchen", "Nicht buchen")
+    services.mapping_save(
+        tenant=world.tenant, system="lexoffice", flow="customer", user=None,
+        data={"exclusion_property": "nicht_buchen"},
+    )  # fmt: skip
+    kept_out, taken = (
+        world.hubspot_sandbox.seed_object(
+            PORTAL, "contacts", {"lastname": name, "email": f"{name}@x.de", "nicht_buchen": flag}
+        )
+        for name, flag in (("aus", "true"), ("drin", "false"))
+    )
+    jobs = imports.import_start(tenant=world.tenant, enqueue=lambda job_id, seconds: None)
+    job = next(j for j in jobs if j.object_type == Transfer.ObjectType.CONTACT)
+
+    imports.import_run(str(job.pk), enqueue=lambda job_id, seconds: None)
+
+    states = {
+        t.object_id: t for t in Transfer.objects.filter(tenant=world.tenant, object_type="contact")
+    }
+    assert states[kept_out].state == Transfer.State.SKIPPED
+    assert (states[kept_out].error_message or {}).get("params") == {"name": "nicht_buchen"}
+    assert states[taken].state == Transfer.State.DONE, states[taken].error
