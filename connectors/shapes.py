@@ -149,6 +149,9 @@ class QuotePosition:
     unit: str = "Stück"
     description: str = ""
     discount_percent: Decimal = Decimal(0)
+    # The vendor's revenue account id the tenant's mapping chose for the customer's country;
+    # "" = the vendor's default. Sent only where the vendor's spec has such a field.
+    revenue_account: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ from billing.selectors import may_transfer
 from connectors.hubspot import webhooks
 from sync import intake, payload_display, selectors, tasks
 from sync.forms import TransferFilterForm
+from sync.mapping import services as mapping_services
+from sync.mapping import targets as mapping_targets
 from sync.models import Transfer
 from sync.services import events as event_services
 from sync.services import imports
@@ -118,6 +120,10 @@ class TransferDetailView(TenantScopedMixin, DetailView[Transfer]):
         context = super().get_context_data(**kwargs)
         context["received"] = payload_display.readable(self.object.source_payload)
         context["sent"] = payload_display.readable(self.object.sent_payload)
+        context["mapping_uses"] = [
+            (mapping_targets.FLOWS.get(use.flow, use.flow), use)
+            for use in mapping_services.mapping_uses(transfer=self.object)
+        ]
         return context
 
 

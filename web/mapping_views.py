@@ -30,6 +30,7 @@ from connectors.hubspot.client import HubSpotClient
 from sync.mapping import preview as mapping_preview
 from sync.mapping import rules as mapping_rules
 from sync.mapping import services, targets
+from sync.mapping.models import MappingVersion
 from sync.mapping.rules import MappingInvalid
 from sync.messages import Refusal
 from sync.models import Transfer
@@ -96,17 +97,30 @@ def rules_from_post(post: Any, *, flow: str, system: str) -> dict[str, Any]:
             "table": table,
             "default": post.get(f"{key}-default", ""),
         }
-    tax_rates = {}
-    for line in post.get("tax_rates", "").splitlines():
-        if "=" in line:
-            country, rate = (part.strip() for part in line.split("=", 1))
-            tax_rates[country] = rate
+    tax_rates = _country_lines(post.get("tax_rates", ""))
+    # Offered (and read) only where the vendor's spec has a revenue account field.
+    revenue_accounts = (
+        _country_lines(post.get("revenue_accounts", ""))
+        if flow == targets.QUOTE and targets.revenue_account_spec(system) is not None
+        else {}
+    )
     return {
         "fields": fields,
         "tax_rates": tax_rates,
+        "revenue_accounts": revenue_accounts,
         "default_debtor": post.get("default_debtor", "").strip(),
         "exclusion_property": post.get("exclusion_property", "").strip(),
     }
+
+
+def _country_lines(text: str) -> dict[str, str]:
+    """One "country code = value" per line."""
+    found = {}
+    for line in text.splitlines():
+        if "=" in line:
+            country, value = (part.strip() for part in line.split("=", 1))
+            found[country] = value
+    return found
 
 
 def _rows(rules: mapping_rules.Rules, system: str, flow: str) -> list[dict[str, Any]]:
@@ -158,6 +172,10 @@ class MappingView(OnboardedRequiredMixin, TemplateView):
             rules=rules,
             tax_rates_text="\n".join(
                 f"{country} = {rate.normalize():f}" for country, rate in rules.tax_rates.items()
+            ),
+            revenue_account_spec=targets.revenue_account_spec(system),
+            revenue_accounts_text="\n".join(
+                f"{country} = {account}" for country, account in rules.revenue_accounts.items()
             ),
             kinds=[
                 (mapping_rules.STANDARD, _("Standard")),
@@ -254,8 +272,19 @@ class MappingExportView(OnboardedRequiredMixin, View):
     permission = Action.SETTINGS
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        system, flow = _system(request), _flow(request)
-        exported = services.mapping_export(tenant=tenant_of(request), system=system, flow=flow)
+        flow = _flow(request)
+        wanted = request.GET.get("version", "")
+        if wanted and not wanted.isdigit():
+            raise Http404("no such version")
+        # A version a transfer used may belong to the system the tenant had before.
+        system = (request.GET.get("system", "")[:30] if wanted else "") or _system(request)
+        try:
+            exported = services.mapping_export(
+                tenant=tenant_of(request), system=system, flow=flow,
+                number=int(wanted) if wanted else None,
+            )  # fmt: skip
+        except MappingVersion.DoesNotExist:
+            raise Http404("no such version") from None
         response = JsonResponse(exported, json_dumps_params={"indent": 2, "ensure_ascii": False})
         name = f"apiup-mapping-{system}-{flow}-v{exported['version']}.json"
         response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -316,6 +316,8 @@ def position(item: QuotePosition, tax_id: int) -> dict[str, Any]:
     }
     if item.discount_percent:
         body["discount_in_percent"] = six(item.discount_percent)
+    if item.revenue_account.isdigit():
+        body["account_id"] = int(item.revenue_account)  # the revenue account (an integer id)
     return body
 
 

@@ -11,7 +11,7 @@ probabilities (sent as strings or numbers), the free-text country field and its 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from decimal import Decimal
 from typing import Any
@@ -388,6 +388,35 @@ class HubSpotClient(Connector):
                 (mapping.company_from(r), mapping.excluded(r, exclusion_property)) for r in records
             ]
             yield companies, next_after
+
+    def iter_customer_pages(
+        self,
+        object_type: str,
+        after: str | None = None,
+        *,
+        exclusion_property: str = mapping.DEFAULT_EXCLUSION_PROPERTY,
+        also: Iterable[str] = (),
+    ) -> Iterator[tuple[list[tuple[Person | Company, bool, dict[str, Any]]], str | None]]:
+        """Every contact or company (`object_type` "contacts" or "companies"), like
+        `iter_contact_pages`, each with the values of the properties `also` names (those a
+        customer mapping reads), read in the same calls; a value the record lacks is None."""
+        extra = sorted(set(also))
+        if object_type == "companies":
+            own: tuple[str, ...] = mapping.COMPANY_PROPERTIES
+            shape_from: Callable[[Mapping[str, Any]], Person | Company] = mapping.company_from
+        else:
+            own, shape_from = mapping.CONTACT_PROPERTIES, mapping.person_from
+        properties = (*own, exclusion_property, *extra)
+        for records, next_after in self._pages(object_type, properties, after):
+            page = [
+                (
+                    shape_from(r),
+                    mapping.excluded(r, exclusion_property),
+                    {name: (r.get("properties") or {}).get(name) for name in extra},
+                )
+                for r in records
+            ]
+            yield page, next_after
 
     # -- write-back ------------------------------------------------------------------------
 

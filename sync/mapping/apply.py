@@ -69,6 +69,11 @@ def country_tax_rate(rules: Rules, country_code: str) -> Decimal | None:
     return rules.tax_rates.get(country_code.strip().upper())
 
 
+def country_revenue_account(rules: Rules, country_code: str) -> str:
+    """The revenue account the mapping gives customers in `country_code` ("" for none)."""
+    return rules.revenue_accounts.get(country_code.strip().upper(), "")
+
+
 def payment_term_days(value: str | None) -> int | None:
     if value is None or not value.strip().isdigit():
         return None

@@ -68,12 +68,20 @@ class Rules:
     fields: Mapping[str, Source] = field(default_factory=dict)
     # Standard mappings (references 001, 003, 004).
     tax_rates: Mapping[str, Decimal] = field(default_factory=dict)  # country -> percent
+    # country -> the vendor's revenue account id, where its spec has one (targets.py)
+    revenue_accounts: Mapping[str, str] = field(default_factory=dict)
     default_debtor: str = ""  # the vendor's customer id documents go to when unresolved
     exclusion_property: str = ""  # "" = the one of the transfer settings
 
     @property
     def is_standard(self) -> bool:
-        return not (self.fields or self.tax_rates or self.default_debtor or self.exclusion_property)
+        return not (
+            self.fields
+            or self.tax_rates
+            or self.revenue_accounts
+            or self.default_debtor
+            or self.exclusion_property
+        )
 
     def source(self, key: str) -> Source:
         return self.fields.get(key) or Source()
@@ -82,6 +90,7 @@ class Rules:
         return {
             "fields": {key: source.as_json() for key, source in sorted(self.fields.items())},
             "tax_rates": {c: f"{r.normalize():f}" for c, r in sorted(self.tax_rates.items())},
+            "revenue_accounts": dict(sorted(self.revenue_accounts.items())),
             "default_debtor": self.default_debtor,
             "exclusion_property": self.exclusion_property,
         }
@@ -162,6 +171,16 @@ def rules_from(data: Any) -> Rules:
             )
             continue
         tax_rates[code] = value
+    revenue_accounts: dict[str, str] = {}
+    for country, account in (data.get("revenue_accounts") or {}).items():
+        code, account_id = str(country).strip().upper(), _text(account, 64)
+        if not re.fullmatch(r"[A-Z]{2}", code) or not account_id:
+            problems.append(
+                _("Revenue account for %(country)s: give a country code and an account.")
+                % {"country": code or "?"}
+            )
+            continue
+        revenue_accounts[code] = account_id
     exclusion = _text(data.get("exclusion_property"), 100)
     if exclusion and not PROPERTY_NAME.fullmatch(exclusion):
         problems.append(_("The exclusion property is not a HubSpot property name."))
@@ -170,6 +189,7 @@ def rules_from(data: Any) -> Rules:
     return Rules(
         fields=fields,
         tax_rates=tax_rates,
+        revenue_accounts=revenue_accounts,
         default_debtor=_text(data.get("default_debtor"), 64),
         exclusion_property=exclusion,
     )
@@ -224,6 +244,8 @@ def check(rules: Rules, *, system: str, known: Mapping[str, set[str]] | None = N
             problems += _value_problems(
                 value, label=label, spec=spec, kind=vendor_target.target.kind
             )
+        if source.kind == TEMPLATE:
+            problems += _template_problems(source.value, label=label, spec=spec)
         if known is not None and source.kind in (PROPERTY, LOOKUP, TEMPLATE):
             own = targets.PRIMARY_OBJECT[vendor_target.target.flow]
             names = (
@@ -239,8 +261,45 @@ def check(rules: Rules, *, system: str, known: Mapping[str, set[str]] | None = N
                         _("%(field)s: HubSpot has no %(object)s property “%(name)s”.")
                         % {"field": label, "object": str(targets.OBJECTS[obj]), "name": name}
                     )
+    problems += _revenue_account_problems(rules, system=system)
     if problems:
         raise MappingInvalid(problems)
+
+
+def _revenue_account_problems(rules: Rules, *, system: str) -> list[str]:
+    """Revenue accounts only where the vendor's spec has a field for one, in its type."""
+    if not rules.revenue_accounts:
+        return []
+    spec = targets.revenue_account_spec(system)
+    if spec is None:
+        return [_("This accounting system takes no revenue account on a quote's positions.")]
+    problems = []
+    for country, account in sorted(rules.revenue_accounts.items()):
+        if spec.type == "integer" and not account.isdigit():
+            problems.append(
+                _("Revenue account for %(country)s: “%(account)s” is not an account id "
+                  "(a whole number).")
+                % {"country": country, "account": account[:40]}
+            )  # fmt: skip
+        elif spec.max_length is not None and len(account) > spec.max_length:
+            problems.append(
+                _("Revenue account for %(country)s: at most %(max)d characters.")
+                % {"country": country, "max": spec.max_length}
+            )
+    return problems
+
+
+def _template_problems(template: str, *, label: str, spec: Any) -> list[str]:
+    """A template whose fixed text alone (its placeholders all empty) is longer than the
+    vendor takes: every value it gives would be refused."""
+    fixed = PLACEHOLDER.sub("", template).strip()
+    if spec.max_length is None or len(fixed) <= spec.max_length:
+        return []
+    return [
+        _("%(field)s: the template's fixed text alone is %(length)d characters long, without "
+          "any HubSpot value; the accounting system takes at most %(max)d.")
+        % {"field": label, "length": len(fixed), "max": spec.max_length}
+    ]  # fmt: skip
 
 
 def _value_problems(value: str, *, label: str, spec: Any, kind: str) -> list[str]:

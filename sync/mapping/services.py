@@ -40,6 +40,9 @@ class InForce:
         return self.version.number if self.version is not None else 0
 
 
+STANDARD = InForce(rules=mapping_rules.STANDARD_RULES, version=None)
+
+
 def mapping_in_force(*, tenant: Tenant, system: str, flow: str) -> InForce:
     version = (
         MappingVersion.objects.for_tenant(tenant)
@@ -48,7 +51,7 @@ def mapping_in_force(*, tenant: Tenant, system: str, flow: str) -> InForce:
         .first()
     )
     if version is None:
-        return InForce(rules=mapping_rules.STANDARD_RULES, version=None)
+        return STANDARD
     try:
         return InForce(rules=mapping_rules.rules_from(version.rules), version=version)
     except MappingInvalid:
@@ -147,8 +150,20 @@ def _check_default_debtor(vendor_id: str, accounting: AccountingConnector) -> No
         )
 
 
-def mapping_export(*, tenant: Tenant, system: str, flow: str) -> dict[str, Any]:
-    in_force = mapping_in_force(tenant=tenant, system=system, flow=flow)
+def mapping_export(
+    *, tenant: Tenant, system: str, flow: str, number: int | None = None
+) -> dict[str, Any]:
+    """The mapping in force, or its version `number` (raises MappingVersion.DoesNotExist
+    where the tenant has no such version), as JSON."""
+    if number is None:
+        in_force = mapping_in_force(tenant=tenant, system=system, flow=flow)
+    else:
+        version = (
+            MappingVersion.objects.for_tenant(tenant)
+            .filter(mapping__system=system, mapping__flow=flow)
+            .get(number=number)
+        )
+        in_force = InForce(rules=mapping_rules.rules_from(version.rules), version=version)
     return {
         "format": FORMAT,
         "system": system,
@@ -196,6 +211,17 @@ def mapping_use_record(*, transfer: Transfer, flow: str, in_force: InForce) -> N
         transfer=transfer,
         flow=flow,
         defaults={"version": in_force.version},
+    )
+
+
+def mapping_uses(*, transfer: Transfer) -> list[MappingUse]:
+    """The mapping versions the transfer's last run used, per flow, with who saved them and
+    when (a use without a version: the standard mapping)."""
+    return list(
+        MappingUse.objects.for_tenant(transfer.tenant)
+        .filter(transfer=transfer)
+        .select_related("version__created_by", "version__mapping")
+        .order_by("flow")
     )
 
 

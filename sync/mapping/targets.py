@@ -120,6 +120,24 @@ VENDOR_FIELDS: dict[str, dict[str, SpecField]] = {
 }
 
 
+# Where a vendor's spec has a revenue account on a quote's positions (or on the quote), the
+# field the mapping's revenue account per customer country lands in. lexware office's
+# quotation line items, sevDesk's order positions and Qonto's quote items have none, so
+# the mapping does not offer it for them. bexio's custom position (`PositionCustom`, also
+# the items of a kb_offer's `positions`) has `account_id`.
+REVENUE_ACCOUNT_FIELDS: dict[str, SpecField] = {
+    "bexio": SpecField(
+        _BEXIO, "/2.0/{kb_document_type}/{document_id}/kb_position_custom", "post", "account_id"
+    ),
+}
+
+
+def revenue_account_spec(system: str) -> FieldSpec | None:
+    """The limits of `system`'s revenue account field; None where it has none."""
+    where = REVENUE_ACCOUNT_FIELDS.get(system)
+    return field_spec(where) if where is not None else None
+
+
 @dataclass(frozen=True)
 class VendorTarget:
     target: Target

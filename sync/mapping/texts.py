@@ -30,6 +30,9 @@ NOTE_TEXTS = {
     "mapping.tax_rate_from_country": gettext_noop(
         "Tax rate %(rate)s %% for customers in %(country)s (your mapping)."
     ),
+    "mapping.revenue_account_from_country": gettext_noop(
+        "Revenue account %(account)s for customers in %(country)s (your mapping)."
+    ),
     "mapping.payment_term": gettext_noop("Payment term: %(days)s days (your mapping)."),
     "mapping.payment_term_not_days": gettext_noop(
         "The payment term “%(value)s” is no number of days; the account's own term applies."

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 
@@ -24,7 +25,9 @@ from billing.selectors import may_transfer
 from connectors import errors
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
-from connectors.shapes import Company, Person
+from connectors.shapes import Company, Customer, Person
+from sync.mapping import apply as mapping_apply
+from sync.mapping import services as mapping_services
 from sync.messages import error_fields
 from sync.models import ImportJob, Transfer
 from sync.services import context, handlers, runs
@@ -77,7 +80,12 @@ def _import_one(
     object_type: str,
     shape: Person | Company,
     excluded: bool,
+    values: dict[str, Any] | None = None,
+    in_force: mapping_services.InForce = mapping_services.STANDARD,
+    exclusion_property: str = "",
 ) -> None:
+    """One contact or company; `values`: the properties its customer mapping (`in_force`)
+    reads, as the page read gave them."""
     transfer, _created = Transfer.objects.select_related("tenant").get_or_create(
         tenant=tenant,
         kind=Transfer.Kind.CUSTOMER,
@@ -100,6 +108,14 @@ def _import_one(
     run = runs.run_claim(transfer_id=str(transfer.pk))
     if run is None:
         return  # its own run has it in hand, or it waits for its turn: that run transfers it
+    mapping_services.mapping_use_record(transfer=transfer, flow="customer", in_force=in_force)
+    own = "company" if isinstance(shape, Company) else "contact"
+
+    def mapped(customer: Customer) -> Customer:
+        return mapping_apply.customer_mapped(
+            customer, in_force.rules, {own: values or {}}, version=in_force.number, own=own
+        )
+
     runs.run_guarded(
         run=run,
         work=lambda claimed: handlers.customer_transfer(
@@ -109,6 +125,8 @@ def _import_one(
             shape=shape,
             excluded=excluded,
             update_existing=False,
+            mapped=mapped,
+            exclusion_property=exclusion_property,
         ),
         retry=_wait_with_the_job,
     )
@@ -136,16 +154,29 @@ def import_run(job_id: str, *, enqueue: EnqueueImport) -> None:
         return  # another worker has this job
 
 
-Page = Sequence[tuple[Person | Company, bool]]
+Page = Sequence[tuple[Person | Company, bool, dict[str, Any]]]
 
 
 def _pages(
-    hubspot: HubSpotClient, object_type: str, cursor: str | None, exclusion_property: str
+    hubspot: HubSpotClient,
+    object_type: str,
+    cursor: str | None,
+    *,
+    exclusion_property: str,
+    in_force: mapping_services.InForce,
 ) -> Iterator[tuple[Page, str | None]]:
-    if object_type == Transfer.ObjectType.COMPANY:
-        yield from hubspot.iter_company_pages(cursor, exclusion_property=exclusion_property)
-    else:
-        yield from hubspot.iter_contact_pages(cursor, exclusion_property=exclusion_property)
+    """The pages of contacts or companies, each read with the properties the customer
+    mapping's rules read of it (no further call per customer)."""
+    own = "company" if object_type == Transfer.ObjectType.COMPANY else "contact"
+    # Rules naming another object (a contact's company) have nothing to read here: the
+    # standard applies to those fields, as for a customer's own transfer.
+    also = in_force.rules.properties("customer", own=own).get(own, set())
+    yield from hubspot.iter_customer_pages(
+        mapping_services.HUBSPOT_TYPES[own],
+        cursor,
+        exclusion_property=exclusion_property,
+        also=also,
+    )
 
 
 def _run_slice(job: ImportJob, enqueue: EnqueueImport) -> None:
@@ -159,15 +190,23 @@ def _run_slice(job: ImportJob, enqueue: EnqueueImport) -> None:
         ctx = context.TenantContext(
             tenant=tenant, settings=context.transfer_settings(tenant=tenant)
         )
+        # The customer mapping in force when the slice starts; its exclusion property, if it
+        # names one, replaces the settings' one, as for a customer's own transfer.
+        in_force = mapping_services.mapping_in_force(
+            tenant=tenant, system=connector.provider.key, flow="customer"
+        )
+        exclusion = in_force.rules.exclusion_property or ctx.settings.exclusion_property
         for page, next_cursor in _pages(
-            hubspot, job.object_type, job.cursor or None, ctx.settings.exclusion_property
-        ):
-            for position, (shape, excluded) in enumerate(page):
+            hubspot, job.object_type, job.cursor or None,
+            exclusion_property=exclusion, in_force=in_force,
+        ):  # fmt: skip
+            for position, (shape, excluded, values) in enumerate(page):
                 # Items before page_position were handled by an earlier slice; going through
                 # them again costs no vendor call (they are found transferred) and no count.
                 _import_one(
                     tenant=tenant, connector=connector, ctx=ctx,
                     object_type=job.object_type, shape=shape, excluded=excluded,
+                    values=values, in_force=in_force, exclusion_property=exclusion,
                 )  # fmt: skip
                 if position < job.page_position:
                     continue

@@ -215,6 +215,14 @@ def quote_from_deal(
                     },
                 )
             )
+    revenue_account = mapping_apply.country_revenue_account(rules, address.country_code)
+    if revenue_account:
+        notes.append(
+            Message(
+                "mapping.revenue_account_from_country",
+                {"account": revenue_account, "country": address.country_code.upper()},
+            )
+        )
     introduction = "\n".join(p for p in (full_name, own_introduction, reference) if p)
     positions = tuple(
         QuotePosition(
@@ -225,6 +233,7 @@ def quote_from_deal(
             tax_rate=item.tax_rate if item.tax_rate is not None else default_rate,
             discount_percent=item.discount_percent or Decimal(0),
             unit=documents.unit_name(item.unit, language),
+            revenue_account=revenue_account,
         )
         for item in deal.line_items
     )

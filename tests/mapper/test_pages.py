@@ -14,9 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from sync.mapping.models import MappingVersion
+from sync.mapping.models import FieldMapping, MappingVersion
 from sync.models import Transfer
-from tests.factories import UserFactory
+from tests.factories import TenantFactory, UserFactory
 from tests.mapper.helpers import define_property, transfer_quote
 from tests.sync.conftest import PORTAL
 
@@ -95,6 +95,16 @@ def test_a_mapping_the_vendor_would_refuse_is_not_saved(world_factory: Any) -> N
     )
     assert unknown.status_code == 400
     assert "gibt_es_nicht" in unknown.content.decode()
+    too_long = browser.post(
+        QUOTES,
+        {
+            "quote.title-kind": "template",
+            "quote.title-value": "Unser Angebot für Ihr Projekt {dealname}",
+        },
+    )
+    assert too_long.status_code == 400
+    assert "fixed text alone is 29 characters long" in too_long.content.decode()
+    assert not MappingVersion.objects.filter(tenant=world.tenant).exists()
 
 
 def test_export_and_import_through_the_page(world_factory: Any) -> None:
@@ -161,3 +171,48 @@ def test_a_flow_the_product_does_not_have_is_not_found(world_factory: Any) -> No
 
     assert browser.get(reverse("dashboard:mapping") + "?flow=invoice").status_code == 404
     assert browser.get(reverse("dashboard:mapping")).status_code == 200  # quotes by default
+
+
+def test_a_transfer_shows_the_mapping_version_it_used_and_links_its_export(
+    world_factory: Any,
+) -> None:
+    world = world_factory("lexoffice")
+    browser = _browser(world)
+    browser.post(QUOTES, {"quote.remark-kind": "constant", "quote.remark-value": "Danke."})
+    transfer = transfer_quote(world, world.won_deal("Relaunch"))
+    assert transfer.state == Transfer.State.DONE, transfer.error
+    browser.post(QUOTES, {"quote.remark-kind": "constant", "quote.remark-value": "Später."})
+
+    detail = browser.get(reverse("sync:transfer_detail", args=[transfer.pk]))
+
+    html = detail.content.decode()
+    assert "Data mapping used" in html
+    assert "owner@beispiel.de" in html
+    export_url = (
+        reverse("dashboard:mapping_export") + "?flow=quote&amp;system=lexoffice&amp;version=1"
+    )
+    assert export_url in html
+    exported = browser.get(export_url.replace("&amp;", "&"))
+    assert exported.status_code == 200
+    data = json.loads(exported.content)
+    # The version the transfer used, not the newer one in force.
+    assert (data["version"], data["rules"]["fields"]["quote.remark"]["value"]) == (1, "Danke.")
+    assert "Standard mapping" in html  # the customer flow was never changed
+    missing = reverse("dashboard:mapping_export") + "?flow=quote&version=9"
+    assert browser.get(missing).status_code == 404
+
+
+def test_another_tenant_s_mapping_version_is_not_exported(world_factory: Any) -> None:
+    world = world_factory("lexoffice")
+    other = TenantFactory()
+    mapping = FieldMapping.objects.create(tenant=other, system="lexoffice", flow="quote")
+    MappingVersion.objects.create(
+        tenant=other, mapping=mapping, number=1,
+        rules={"fields": {"quote.remark": {"kind": "constant", "value": "Geheim."}}},
+    )  # fmt: skip
+    export = reverse("dashboard:mapping_export") + "?flow=quote&system=lexoffice&version=1"
+
+    answer = _browser(world).get(export)
+
+    assert answer.status_code == 404
+    assert b"Geheim" not in answer.content

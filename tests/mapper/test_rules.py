@@ -4,6 +4,7 @@ the checks on save against each vendor's spec limits."""
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from sync.mapping import rules, targets
 from sync.mapping.rules import MappingInvalid, rules_from, value_of
@@ -112,3 +113,26 @@ def test_every_target_has_a_note_in_the_activity_log() -> None:
         note = field_note(target.key, 3)
         assert note.code in TEXTS
         assert "(version 3)" in str(Message(note.code, dict(note.params)).text_in("en"))
+
+
+def test_a_template_whose_fixed_text_alone_is_too_long_is_refused() -> None:
+    fixed = "Angebot für Ihr Projekt vom "  # 28 characters; lexware office's title takes 25
+    too_long = rules_from(
+        {"fields": {"quote.title": {"kind": "template", "value": fixed + "{closedate}"}}}
+    )
+    with translation.override("en"), pytest.raises(MappingInvalid) as refused:
+        rules.check(too_long, system="lexoffice")
+    [problem] = refused.value.problems
+    assert "fixed text alone is 27 characters long" in problem
+    assert "at most 25" in problem
+    # Placeholders count for nothing: a template that fits without its values is saved.
+    fits = rules_from(
+        {
+            "fields": {
+                "quote.title": {"kind": "template", "value": "Angebot {dealname} {hs_object_id}"}
+            }
+        }
+    )
+    rules.check(fits, system="lexoffice")
+    # Where the spec sets no length (bexio's title), the template is not refused.
+    rules.check(too_long, system="bexio")
