@@ -230,11 +230,19 @@ def _run_slice(job: ImportJob, enqueue: EnqueueImport) -> None:
         job.state = ImportJob.State.DONE
         job.save(update_fields=["state", "updated_at"])
     except errors.ConnectorError as failure:
-        for name, value in error_fields(runs.failure_message(failure=failure)).items():
-            setattr(job, name, value)
-        if failure.retryable:
-            job.save(update_fields=["error", "error_message", "updated_at"])
-            transaction.on_commit(lambda: enqueue(str(job.pk), 30))
-            return
-        job.state = ImportJob.State.FAILED
-        job.save(update_fields=["state", "error", "error_message", "updated_at"])
+        import_failed(job, failure=failure, enqueue=enqueue)
+
+
+def import_failed(
+    job: ImportJob, *, failure: errors.ConnectorError, enqueue: EnqueueImport
+) -> None:
+    """Records why a slice stopped: a failure that may pass resumes the job in 30 s, any other
+    ends it as failed, its reason shown."""
+    for name, value in error_fields(runs.failure_message(failure=failure)).items():
+        setattr(job, name, value)
+    if failure.retryable:
+        job.save(update_fields=["error", "error_message", "updated_at"])
+        transaction.on_commit(lambda: enqueue(str(job.pk), 30))
+        return
+    job.state = ImportJob.State.FAILED
+    job.save(update_fields=["state", "error", "error_message", "updated_at"])

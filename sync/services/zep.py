@@ -33,7 +33,7 @@ from connectors.models import Connection
 from connectors.shapes import Company, Person
 from connectors.zep.client import ZepConnector
 from connectors.zep.mapping import ZepCustomer, ZepProject
-from sync.messages import Message, Refusal, error_fields, note_entries
+from sync.messages import Message, Refusal, note_entries
 from sync.models import ImportJob, ObjectLink, Transfer, TransferAttempt
 from sync.services import context, runs
 from sync.services.handlers import HANDLERS, TransferHandler
@@ -526,14 +526,9 @@ def import_slice(job: ImportJob, enqueue: Callable[[str, float], None]) -> None:
         job.state = ImportJob.State.DONE
         job.save(update_fields=["state", "updated_at"])
     except errors.ConnectorError as failure:
-        for name, value in error_fields(runs.failure_message(failure=failure)).items():
-            setattr(job, name, value)
-        if failure.retryable:
-            job.save(update_fields=["error", "error_message", "updated_at"])
-            transaction.on_commit(lambda: enqueue(str(job.pk), 30))
-            return
-        job.state = ImportJob.State.FAILED
-        job.save(update_fields=["state", "error", "error_message", "updated_at"])
+        from sync.services.imports import import_failed
+
+        import_failed(job, failure=failure, enqueue=enqueue)
 
 
 def _import_one(tenant: Tenant, kind: str, object_type: str, object_id: str) -> None:
