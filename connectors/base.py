@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -22,6 +22,12 @@ from connectors.shapes import (
     Capabilities,
     Customer,
     CustomerRef,
+    DocumentChanges,
+    DocumentKind,
+    DocumentLink,
+    DocumentState,
+    EventSubscription,
+    IncomingEvent,
     Person,
     Quote,
     QuoteRef,
@@ -180,3 +186,65 @@ class AccountingConnector(Connector, ABC):
 
     def create_invoice(self, quote: Quote) -> QuoteRef:
         raise errors.UnsupportedByVendor(f"{self.provider.label}: invoices are not supported yet.")
+
+    # -- documents per deal stage, and their status ---------------------------------------
+
+    def create_document(
+        self,
+        kind: DocumentKind,
+        document: Quote,
+        *,
+        preceding: DocumentLink | None = None,
+        finalize: bool = False,
+    ) -> QuoteRef:
+        """Creates `document` as a `kind` (one of `capabilities.documents`). Not idempotent:
+        after an UnknownOutcome the caller looks it up with `find_document` first.
+        `preceding`: the deal's earlier document it is made from, only where
+        `capabilities.can_link(kind, preceding.kind)`; `finalize`: an invoice numbered and
+        open instead of a draft, only where `capabilities.can_finalize_invoices`."""
+        if kind is DocumentKind.QUOTE:
+            return self.create_quote(document)
+        if kind is DocumentKind.INVOICE and preceding is None and not finalize:
+            return self.create_invoice(document)
+        raise errors.UnsupportedByVendor(f"{self.provider.label}: no {kind} documents.")
+
+    def find_document(
+        self, kind: DocumentKind, reference: str, *, customer_id: str = ""
+    ) -> QuoteRef | None:
+        """The document of `kind` carrying our reference, if it exists (as `find_quote`)."""
+        if kind is DocumentKind.QUOTE:
+            return self.find_quote(reference, customer_id=customer_id)
+        raise errors.UnsupportedByVendor(f"{self.provider.label}: no {kind} documents.")
+
+    def document_state(self, kind: DocumentKind, vendor_id: str) -> DocumentState:
+        """The document's status now (and for invoices what is still open), read from the
+        vendor; NotFound when it was deleted there."""
+        raise errors.UnsupportedByVendor(f"{self.provider.label}: no document status.")
+
+    def document_changes(self, cursor: str) -> DocumentChanges:
+        """Polling (`capabilities.status_polling`): the documents changed since `cursor` ("" =
+        start now: no changes, only the cursor to ask from next time), at most a few calls."""
+        raise errors.UnsupportedByVendor(f"{self.provider.label}: no polling of documents.")
+
+    def events_subscribe(self, callback_url: str) -> EventSubscription:
+        """Push (`capabilities.status_events`): subscribes `callback_url` to the vendor's
+        document events; a subscription that exists already is taken over, not duplicated."""
+        raise errors.UnsupportedByVendor(f"{self.provider.label}: no event subscriptions.")
+
+    def events_unsubscribe(self, subscription: EventSubscription) -> None:
+        """Removes the subscription; one the vendor no longer has is fine."""
+
+    @classmethod
+    def events_read(
+        cls,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        secret_for: Callable[[str], str | None],
+    ) -> list[IncomingEvent]:
+        """The events of one webhook delivery, after its signature was verified over the raw
+        `body` (`secret_for(account_id)`: the subscription's secret where the vendor signs
+        with one; None for an unknown account). Raises errors.ForgedEvent for a delivery
+        whose signature or timestamp does not hold, errors.PermanentError for a malformed
+        one. No call to the vendor."""
+        raise errors.UnsupportedByVendor(f"{cls.provider.label} sends no events.")

@@ -76,6 +76,11 @@ class UnsupportedByVendor(PermanentError):
     lexware office, a currency other than EUR)."""
 
 
+class ForgedEvent(PermanentError):
+    """A webhook delivery whose signature or timestamp does not hold: refused, nothing is
+    stored."""
+
+
 class TaxRateRefused(PermanentError):
     """The vendor does not allow a position's tax rate in this account; `allowed` are the
     rates it does allow, where known."""

@@ -195,6 +195,90 @@ class QuoteRef:
     url: str = ""
 
 
+class DocumentKind(StrEnum):
+    """The documents a deal can become, in the order a sale goes through them."""
+
+    QUOTE = "quote"
+    ORDER = "order"  # an order confirmation
+    INVOICE = "invoice"
+
+
+class DocumentStatus(StrEnum):
+    """A document's status in the vendor's system, in the words HubSpot users see."""
+
+    DRAFT = "draft"
+    OPEN = "open"  # finalized, not sent (or the vendor does not tell sent from open)
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    VOIDED = "voided"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLink:
+    """An earlier document of the same deal that a new one is made from or refers to."""
+
+    kind: DocumentKind
+    vendor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentState:
+    """What the vendor says of one document now."""
+
+    status: DocumentStatus
+    number: str = ""
+    url: str = ""
+    currency: str = ""
+    total: Decimal | None = None  # gross
+    open_amount: Decimal | None = None  # invoices: what is still to be paid
+    paid_date: dt.date | None = None  # invoices: when it was paid in full
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentChange:
+    """A document that changed at the vendor (from its event or from polling). `marker` tells
+    one change from the next (an update stamp, a status): the same marker is the same change."""
+
+    kind: DocumentKind
+    vendor_id: str
+    marker: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentChanges:
+    """One poll: the changes since the cursor, and the cursor to ask from next time."""
+
+    changes: tuple[DocumentChange, ...]
+    cursor: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    """One verified event of a vendor's webhook. `account_id` is the vendor's id of the account
+    (Connection.external_account_id) it belongs to; `change` the document it is about, None
+    for an event the product does not act on."""
+
+    account_id: str
+    event_type: str
+    event_id: str
+    payload: dict[str, object]
+    change: DocumentChange | None = None
+    occurred_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventSubscription:
+    """What the product keeps of its subscription to a vendor's events, to verify them and to
+    remove it: the vendor's ids, and the signing secret where the vendor gives one (stored
+    encrypted with the connection's credentials)."""
+
+    ids: tuple[str, ...]
+    secret: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a vendor can and cannot do; the transfer adapts to it instead of special-casing.
@@ -212,3 +296,17 @@ class Capabilities:
     # False where a customer has no contact persons of its own (Qonto): a deal's contact is
     # then only the company's e-mail address when the company has none.
     contact_persons: bool = True
+    # The documents a deal stage may create here (what the vendor's spec lets us create).
+    documents: frozenset[DocumentKind] = frozenset({DocumentKind.QUOTE})
+    # Per kind, the earlier documents of the same deal it can be made from and refer to
+    # (lexware office: an invoice from its quotation; sevDesk: an invoice from its order).
+    links: tuple[tuple[DocumentKind, frozenset[DocumentKind]], ...] = ()
+    # An invoice can be created finalized (numbered, open) instead of as a draft.
+    can_finalize_invoices: bool = False
+    # How status changes come back: the vendor calls us (subscribed at connection time),
+    # and/or the product asks on a cursor.
+    status_events: bool = False
+    status_polling: bool = False
+
+    def can_link(self, kind: DocumentKind, earlier: DocumentKind) -> bool:
+        return any(k is kind and earlier in sources for k, sources in self.links)

@@ -201,6 +201,18 @@ class VendorSandbox:
             for resource, (title, columns) in tables.items()
         }
 
+    # The statuses `POST /_sandbox/documents/status` can set on a document, as the vendor's
+    # own users would by booking a payment or cancelling it in the vendor's app.
+    DOCUMENT_STATUSES = ("paid", "partially_paid", "voided", "accepted", "rejected", "open")
+
+    def document_status_set(
+        self, *, kind: str, document_id: str, status: str, amount: str = ""
+    ) -> dict[str, Any] | None:
+        """Changes a document as the vendor's app would (`kind`: quote, order or invoice;
+        `amount`: what was paid, for partially_paid) and sends the vendor's events about it;
+        returns the changed record, or None when there is no such document."""
+        return None
+
     # -- hooks of the declared resources (sandbox.routes) -------------------------------
 
     def owner(self) -> str:
@@ -352,6 +364,25 @@ class VendorSandbox:
         def page() -> Response:
             return Response(self._inspection_page(), mimetype="text/html")
 
+        @app.post("/_sandbox/documents/status")
+        def document_status() -> Response:
+            # JSON from tests and benchmarks, the form of the inspection page from a person.
+            values = request.get_json(silent=True) or request.form
+            status = str(values.get("status") or "")
+            if status not in self.DOCUMENT_STATUSES:
+                return self.json({"error": f"status must be one of {self.DOCUMENT_STATUSES}"}, 400)
+            changed = self.document_status_set(
+                kind=str(values.get("kind") or "invoice"),
+                document_id=str(values.get("id") or ""),
+                status=status,
+                amount=str(values.get("amount") or ""),
+            )
+            if changed is None:
+                return self.json({"error": "no such document"}, 404)
+            if not request.is_json:
+                return Response(status=303, headers={"Location": "/_sandbox/"})
+            return self.json(changed)
+
     def _inspection_page(self) -> str:
         sections = []
         for kind, rows in self.inspect().items():
@@ -373,9 +404,24 @@ class VendorSandbox:
             "<style>body{font:14px system-ui;margin:2rem}table{border-collapse:collapse;"
             "margin-bottom:2rem}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
             "</style></head><body>"
-            f"<h1>{html.escape(self.title)} sandbox</h1>{''.join(sections) or '<p>Empty.</p>'}"
+            f"<h1>{html.escape(self.title)} sandbox</h1>{_DOCUMENT_FORM}"
+            f"{''.join(sections) or '<p>Empty.</p>'}"
             "</body></html>"
         )
+
+
+# What a user does in the vendor's app to a document, for the demo: mark it paid and watch
+# the deal in HubSpot follow.
+_DOCUMENT_FORM = (
+    "<form method='post' action='/_sandbox/documents/status'><fieldset>"
+    "<legend>Change a document as the vendor's app would</legend>"
+    "<select name='kind'><option>invoice</option><option>quote</option><option>order</option>"
+    "</select> <input name='id' placeholder='document id' required> "
+    "<select name='status'>"
+    + "".join(f"<option>{s}</option>" for s in VendorSandbox.DOCUMENT_STATUSES)
+    + "</select> <input name='amount' placeholder='amount paid (partial)'> "
+    "<button>Apply</button></fieldset></form>"
+)
 
 
 def _columns(record: Record, columns: tuple[str, ...]) -> Record:
