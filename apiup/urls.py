@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 from apiup.health import healthz
 from billing.views import stripe_webhook
 from connectors.api import ConnectionViewSet
-from sync.views import hubspot_webhook
+from sync.views import hubspot_webhook, vendor_webhook
 
 # The admin's own login form would take unlimited guesses; staff sign in through the
 # account login instead, with its rate limits, and come back to the admin.
@@ -19,6 +19,7 @@ api.register("connections", ConnectionViewSet, basename="connection")
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("webhooks/hubspot", hubspot_webhook, name="hubspot_webhook"),
+    path("webhooks/vendor/<slug:system>", vendor_webhook, name="vendor_webhook"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("legal/", include("web.legal_urls")),
     path("accounts/", include("allauth.urls")),

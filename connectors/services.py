@@ -12,7 +12,7 @@ from connectors.credentials import store_tokens
 from connectors.hubspot.client import account_details_of, portal_of
 from connectors.models import Connection
 from connectors.registry import connector_class, connector_for, provider, vendor_url
-from connectors.shapes import AccountInfo
+from connectors.shapes import AccountInfo, EventSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,12 @@ def _verified_save(candidate: Connection) -> Connection:
             .filter(system=candidate.system)
             .first()
         ) or candidate
-        connection.credentials = candidate.credentials
+        # A reconnected account keeps its subscription to the vendor's events.
+        kept = (connection.credentials or {}).get(EVENT_SUBSCRIPTION_KEY) if connection.pk else None
+        connection.credentials = {
+            **candidate.credentials,
+            **({EVENT_SUBSCRIPTION_KEY: kept} if kept else {}),
+        }
         # Only what the vendor calls the account; the system's own name would be no name.
         connection.account_name = account.name
         connection.external_account_id = account.account_id
@@ -158,6 +163,7 @@ def connection_disconnect(*, connection: Connection) -> bool:
     told to remove the app or key there as well. The connection is removed either way."""
     declared = provider(connection.system)
     revoked = False
+    _events_unsubscribe(connection)
     refresh_token = str((connection.credentials or {}).get("refresh_token") or "")
     if declared.oauth is not None and refresh_token:
         try:
@@ -170,3 +176,26 @@ def connection_disconnect(*, connection: Connection) -> bool:
             logger.warning("%s: revoking the token failed (%s)", declared.key, type(exc).__name__)
     connection.delete()
     return revoked
+
+
+# Where a connection keeps its subscription to the vendor's document events (ids and signing
+# secret), encrypted with its credentials.
+EVENT_SUBSCRIPTION_KEY = "event_subscription"
+
+
+def _events_unsubscribe(connection: Connection) -> None:
+    """Removes the product's subscription to the vendor's events, so that a removed
+    connection is sent nothing more; a vendor that cannot be reached keeps it (its events
+    are then acknowledged and ignored)."""
+    stored = (connection.credentials or {}).get(EVENT_SUBSCRIPTION_KEY)
+    if not isinstance(stored, dict) or not provider(connection.system).is_accounting:
+        return
+    subscription = EventSubscription(
+        ids=tuple(stored.get("ids") or ()), secret=str(stored.get("secret") or "")
+    )
+    try:
+        connector_class(connection.system)(connection=connection).events_unsubscribe(subscription)
+    except errors.ConnectorError as exc:
+        logger.warning(
+            "%s: removing the event subscription failed (%s)", connection.system, type(exc).__name__
+        )

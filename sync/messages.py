@@ -94,6 +94,38 @@ TEXTS: dict[str, str] = {
         "The quote number could not be written to the deal: %(error)s"
     ),
     "plan.missing": gettext_noop("No plan has been chosen, so no accounting system is set."),
+    # Documents per deal stage and their status.
+    "deal.not_in_stage": gettext_noop(
+        "The deal is not in a stage that creates this document; none was created."
+    ),
+    "document.not_supported": gettext_noop(
+        "%(system)s cannot create a %(document)s through its API. Please change the "
+        "document rules in the settings."
+    ),
+    "document.waiting_for_earlier": gettext_noop(
+        "The deal's earlier document is still being created; this one waits to be made from it."
+    ),
+    "document.made_from": gettext_noop("Made from the deal's %(document)s."),
+    "document.quote": gettext_noop("quote"),
+    "document.order": gettext_noop("order confirmation"),
+    "document.invoice": gettext_noop("invoice"),
+    "status.written": gettext_noop("%(document)s: %(status)s, written to the deal."),
+    "status.unchanged": gettext_noop("The documents' status is unchanged; nothing was written."),
+    "status.no_documents": gettext_noop("The deal has no documents in %(system)s yet."),
+    "status.document_gone": gettext_noop(
+        "The %(document)s was deleted in %(system)s; its status is no longer followed."
+    ),
+    "status.moved_to_paid_stage": gettext_noop(
+        "The invoice is paid: the deal was moved to the stage chosen for paid invoices."
+    ),
+    "status.draft": gettext_noop("draft"),
+    "status.open": gettext_noop("open"),
+    "status.sent": gettext_noop("sent"),
+    "status.accepted": gettext_noop("accepted"),
+    "status.rejected": gettext_noop("rejected"),
+    "status.partially_paid": gettext_noop("partially paid"),
+    "status.paid": gettext_noop("paid"),
+    "status.voided": gettext_noop("voided"),
     # Customers.
     "customer.linked": gettext_noop("Customer: the one linked earlier."),
     "customer.email": gettext_noop("Customer: found by e-mail address."),
@@ -199,6 +231,16 @@ def tax_rate_refused(failure: errors.TaxRateRefused) -> Message:
             "url": settings_url(),
         },
     )
+
+
+def document_name(kind: str) -> Message:
+    """A document kind (connectors.shapes.DocumentKind) as a word inside a message."""
+    return Message(f"document.{kind}")
+
+
+def status_name(status: str) -> Message:
+    """A document status (connectors.shapes.DocumentStatus) as a word inside a message."""
+    return Message(f"status.{status}")
 
 
 def object_type(value: str) -> Message:

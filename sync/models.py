@@ -148,6 +148,10 @@ class Transfer(TenantOwnedModel):
         # Time tracking (ZEP): a company as a customer there, a deal as a project.
         TIME_CUSTOMER = "time_customer", _("customer (time tracking)")
         PROJECT = "project", _("project")
+        # Documents per deal stage after the quote, and their status written to the deal.
+        ORDER = "order", _("order confirmation")
+        INVOICE = "invoice", _("invoice")
+        DOCUMENT_STATUS = "document_status", _("document status")
 
     class ObjectType(models.TextChoices):
         DEAL = "deal", _("deal")
@@ -362,6 +366,10 @@ class TransferSettings(TenantOwnedModel):
     project_exclusion_property = models.CharField(
         _("exclusion property for time tracking"), max_length=100, default="ZEP"
     )
+    # A deal whose invoice is paid moves to this stage ("" = it stays where it is).
+    paid_stage_id = models.CharField(
+        _("stage of deals whose invoice is paid"), max_length=64, blank=True, default=""
+    )
     # Instead of placeholder values, a transfer whose customer data are incomplete waits
     # until they are completed in HubSpot (or the user retries it).
     hold_placeholder_data = models.BooleanField(
@@ -392,6 +400,62 @@ class TransferSettings(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"settings of {self.tenant_id}"
+
+
+class DocumentRule(TenantOwnedModel):
+    """ "Deal enters stage S → create document D": the tenant's rules. A tenant without any
+    has the one rule of the product's start: a won stage makes a quote."""
+
+    # A stage id of the portal, or WON_STAGES: every stage with a probability of 100 %.
+    WON_STAGES = "won"
+
+    class Document(models.TextChoices):
+        QUOTE = "quote", _("quote")
+        ORDER = "order", _("order confirmation")
+        INVOICE = "invoice", _("invoice")
+
+    stage_id = models.CharField(_("deal stage"), max_length=64)
+    # "" = the stage in any pipeline (stage ids are unique per portal, so this matters only
+    # for WON_STAGES).
+    pipeline_id = models.CharField(_("pipeline"), max_length=64, blank=True, default="")
+    document = models.CharField(_("document"), max_length=16, choices=Document.choices)
+    # Invoices: created finalized (numbered, open) instead of as a draft, where the system
+    # can.
+    finalize = models.BooleanField(_("finalized"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "stage_id", "pipeline_id", "document"],
+                name="one_rule_per_stage_and_document",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage_id} -> {self.document}"
+
+
+class DocumentFeed(TenantOwnedModel):
+    """How the status of the tenant's documents comes back from its accounting system: the
+    polling cursor, or whether the vendor's events are subscribed (the subscription itself,
+    with its secret, is kept encrypted with the connection's credentials)."""
+
+    system = models.CharField(max_length=20, choices=system_choices)
+    cursor = models.CharField(max_length=255, blank=True, default="")
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    subscribed = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "system"], name="one_feed_per_system")
+        ]
+
+    def __str__(self) -> str:
+        return f"feed {self.system} {self.cursor[:20]}"
 
 
 class ImportJob(TenantOwnedModel):

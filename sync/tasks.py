@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from celery import shared_task
@@ -15,10 +15,12 @@ from apiup.outages import OUTAGES
 from sync.services import (
     dispatch,
     events,
+    feeds,
     imports,
     maintenance,
     notices,
     recovery,
+    statuses,
     transfers,
     vendor_events,
 )
@@ -45,7 +47,11 @@ def split_events(events_by_tenant: dict[str, list[str]]) -> None:
     name="sync.process_vendor_events", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8
 )
 def process_vendor_events(tenant_id: str, event_ids: list[str]) -> None:
-    vendor_events.vendor_events_process(tenant_id=tenant_id, event_ids=event_ids)
+    vendor_events.vendor_events_process(
+        tenant_id=tenant_id,
+        event_ids=event_ids,
+        on_document_change=partial(statuses.document_changed, enqueue=enqueue_transfer),
+    )
 
 
 @shared_task(name="sync.run_transfer", autoretry_for=OUTAGES, retry_backoff=1, max_retries=8)
@@ -112,6 +118,16 @@ def resume_lost_events_and_imports() -> dict[str, int]:
         ),
         "imports": recovery.imports_resume(enqueue=enqueue_import),
     }
+
+
+@shared_task(name="sync.maintain_document_feeds")
+def maintain_document_feeds() -> dict[str, int]:
+    return feeds.feeds_maintain(enqueue=enqueue_vendor_events)
+
+
+@shared_task(name="sync.subscribe_document_events", autoretry_for=OUTAGES, max_retries=3)
+def subscribe_document_events(connection_id: str) -> bool:
+    return feeds.events_subscribe_by_id(connection_id=connection_id)
 
 
 @shared_task(name="sync.send_notices")

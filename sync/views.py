@@ -16,6 +16,7 @@ from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import TenantScopedMixin, tenant_of
 from apiup.observability import RequestContextMiddleware
 from billing.selectors import may_transfer
+from connectors import errors
 from connectors.hubspot import webhooks
 from sync import intake, payload_display, selectors, tasks
 from sync.forms import TransferFilterForm
@@ -23,7 +24,28 @@ from sync.mapping import services as mapping_services
 from sync.mapping import targets as mapping_targets
 from sync.models import Transfer
 from sync.services import events as event_services
-from sync.services import imports
+from sync.services import feeds, imports
+
+
+@csrf_exempt
+@require_POST
+def vendor_webhook(request: HttpRequest, system: str) -> JsonResponse:
+    """An accounting vendor's event (lexware office, Qonto): verified by its signature over
+    the raw body, stored once, and answered at once; the work follows in the workers."""
+    try:
+        counts = feeds.vendor_webhook_receive(
+            system=system,
+            body=request.body,
+            headers=request.headers,
+            enqueue=tasks.enqueue_vendor_events,
+        )
+    except feeds.UnknownSystem:
+        return JsonResponse({"error": "no such system"}, status=404)
+    except errors.ForgedEvent:
+        return JsonResponse({"error": "invalid signature"}, status=401)
+    except errors.PermanentError as exc:
+        return JsonResponse({"error": str(exc)[:200]}, status=400)
+    return JsonResponse(counts)
 
 
 def _called_url(request: HttpRequest) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -23,8 +24,10 @@ from accounts.gate import OnboardedRequiredMixin
 from accounts.roles import Action, may
 from accounts.tenancy import tenant_of
 from connectors import errors, oauth, services
+from connectors.models import Connection
 from connectors.providers import Kind, Provider
 from connectors.registry import provider, vendor_url
+from sync import tasks as sync_tasks
 from web import oauth_state, onboarding
 from web.forms import token_form
 
@@ -232,6 +235,7 @@ class AccountingStepView(_StepView):
             except errors.ConnectorError as exc:
                 form.add_error(None, _credentials_refused(provider(system), exc))
             else:
+                _follow_documents(connection)
                 messages.success(
                     request, _connected(connection.get_system_display(), connection.account_name)
                 )
@@ -302,5 +306,12 @@ class AccountingCallbackView(OnboardedRequiredMixin, View):
                 % {"system": label, "reason": _vendor_words(exc)},
             )
             return back
+        _follow_documents(connection)
         messages.success(request, _connected(label, connection.account_name))
         return back
+
+
+def _follow_documents(connection: Connection) -> None:
+    """Subscribes to the vendor's document events right away (the periodic round would, a
+    little later), so that the first invoice paid comes back."""
+    transaction.on_commit(lambda: sync_tasks.subscribe_document_events.delay(str(connection.pk)))

@@ -87,6 +87,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "purge-expired-records": {"task": "sync.purge_expired_records", "schedule": 3600.0},
     "resume-stripe-events": {"task": "billing.resume_stripe_events", "schedule": 300.0},
     "send-notices": {"task": "sync.send_notices", "schedule": 300.0},
+    # Subscriptions to the vendors' document events, and the polling of the others.
+    "maintain-document-feeds": {"task": "sync.maintain_document_feeds", "schedule": 30.0},
 }
 
 PAYLOAD_RETENTION_DAYS = env.int("PAYLOAD_RETENTION_DAYS", default=30)

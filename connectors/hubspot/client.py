@@ -175,6 +175,13 @@ class HubSpotClient(Connector):
 
     # -- deals -----------------------------------------------------------------------------
 
+    def deal_stage(self, deal_id: str) -> str:
+        """1 call: the stage the deal stands in now ("" when it has none)."""
+        record = self._get_json(
+            f"{DEAL_PATH}/{quote(str(deal_id), safe='')}", {"properties": "dealstage"}
+        )
+        return str((record.get("properties") or {}).get("dealstage") or "")
+
     def deal_in_won_stage(self, deal_id: str) -> bool:
         """1 call (plus the cached pipelines): whether the deal now stands in a won stage."""
         record = self._get_json(
@@ -421,16 +428,19 @@ class HubSpotClient(Connector):
     # -- write-back ------------------------------------------------------------------------
 
     def write_back_quote(self, deal_id: str, *, number: str, url: str) -> None:
-        """Writes the quote's number and link to the deal (properties created once per
-        portal). One call once the properties are known to exist."""
+        """Writes the quote's number and link to the deal."""
+        self.write_back_deal(
+            deal_id,
+            {mapping.QUOTE_NUMBER_PROPERTY: number, mapping.QUOTE_URL_PROPERTY: url},
+        )
+
+    def write_back_deal(self, deal_id: str, properties: Mapping[str, str]) -> None:
+        """Writes the product's properties (mapping.DOCUMENT_PROPERTIES; a stage move may
+        come with them as `dealstage`) to the deal, creating them once per portal. One call
+        once the properties are known to exist."""
         self.ensure_quote_properties()
         path = f"{DEAL_PATH}/{quote(str(deal_id), safe='')}"
-        body = {
-            "properties": {
-                mapping.QUOTE_NUMBER_PROPERTY: number,
-                mapping.QUOTE_URL_PROPERTY: url,
-            }
-        }
+        body = {"properties": dict(properties)}
         try:
             self.request("PATCH", path, json=body, idempotent=True)
         except errors.PermanentError as exc:
@@ -441,12 +451,13 @@ class HubSpotClient(Connector):
             self.request("PATCH", path, json=body, idempotent=True)
 
     def ensure_quote_properties(self, *, fresh: bool = False) -> None:
-        """Creates the deal properties the write-back needs, in the group "APIUP", unless
-        they exist. Remembered per portal, so this costs calls once."""
-        key = f"hubspot:{self.portal_key}:quote-properties"
+        """Creates the deal properties the write-back needs (the documents' numbers, links
+        and statuses), in the group "APIUP", unless they exist. Remembered per portal, so
+        this costs calls once."""
+        key = f"hubspot:{self.portal_key}:document-properties"
         if not fresh and cache.get(key):
             return
-        names = [definition["name"] for definition in mapping.QUOTE_PROPERTIES]
+        names = [str(definition["name"]) for definition in mapping.DOCUMENT_PROPERTIES]
         response = self.request(
             "POST",
             "/crm/v3/properties/deals/batch/read",
@@ -459,7 +470,7 @@ class HubSpotClient(Connector):
             expected=(200, 207),
         )
         existing = {str(p.get("name")) for p in response.json().get("results") or []}
-        missing = [d for d in mapping.QUOTE_PROPERTIES if d["name"] not in existing]
+        missing = [d for d in mapping.DOCUMENT_PROPERTIES if d["name"] not in existing]
         if missing:
             with suppress(errors.Conflict):  # the group exists
                 self.request("POST", "/crm/v3/properties/deals/groups", json=mapping.PROPERTY_GROUP)

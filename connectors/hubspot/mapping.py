@@ -54,26 +54,78 @@ CHECKED_VALUES = frozenset({"true", "yes", "ja", "1", "on"})
 QUOTE_NUMBER_PROPERTY = "apiup_quote_number"
 QUOTE_URL_PROPERTY = "apiup_quote_url"
 PROPERTY_GROUP = {"name": "apiup", "label": "APIUP", "displayOrder": -1}
-QUOTE_PROPERTIES = (
-    {
-        "name": QUOTE_NUMBER_PROPERTY,
-        "label": "Quote number (APIUP)",
-        "description": "Number of the quote APIUP created in the accounting system.",
+# The documents' labels in German and English: HubSpot shows a property in one language,
+# and a portal's users may read either.
+_DOCUMENT_LABELS = {
+    "quote": ("Angebot", "Quote"),
+    "order": ("Auftragsbestätigung", "Order confirmation"),
+    "invoice": ("Rechnung", "Invoice"),
+}
+# The statuses of connectors.shapes.DocumentStatus, as the deal shows them.
+DOCUMENT_STATUS_LABELS = {
+    "draft": ("Entwurf", "Draft"),
+    "open": ("Offen", "Open"),
+    "sent": ("Versendet", "Sent"),
+    "accepted": ("Angenommen", "Accepted"),
+    "rejected": ("Abgelehnt", "Rejected"),
+    "partially_paid": ("Teilweise bezahlt", "Partially paid"),
+    "paid": ("Bezahlt", "Paid"),
+    "voided": ("Storniert", "Voided"),
+}
+
+
+def document_property(kind: str, field: str) -> str:
+    """The deal property the product writes a document's `field` to: number, url, status,
+    open_amount, paid_date (the quote's number and link keep their first names)."""
+    return f"apiup_{kind}_{field}"
+
+
+def _property(name: str, label: str, **kind: object) -> dict[str, object]:
+    return {
+        "name": name,
+        "label": f"{label} (APIUP)",
         "groupName": PROPERTY_GROUP["name"],
-        "type": "string",
-        "fieldType": "text",
         "formField": False,
-    },
-    {
-        "name": QUOTE_URL_PROPERTY,
-        "label": "Quote link (APIUP)",
-        "description": "Link to the quote APIUP created in the accounting system.",
-        "groupName": PROPERTY_GROUP["name"],
-        "type": "string",
-        "fieldType": "text",
-        "formField": False,
-    },
-)
+        **({"type": "string", "fieldType": "text"} | kind),
+    }
+
+
+def _document_properties() -> tuple[dict[str, object], ...]:
+    options = [
+        {"label": f"{de} / {en}", "value": value, "displayOrder": order, "hidden": False}
+        for order, (value, (de, en)) in enumerate(DOCUMENT_STATUS_LABELS.items())
+    ]
+    made = []
+    for kind, (de, en) in _DOCUMENT_LABELS.items():
+        made += [
+            _property(document_property(kind, "number"), f"{de}snummer / {en} number"),
+            _property(document_property(kind, "url"), f"{de} (Link) / {en} link"),
+            _property(
+                document_property(kind, "status"),
+                f"{de}: Status / {en} status",
+                type="enumeration",
+                fieldType="select",
+                options=options,
+            ),
+        ]
+    made += [
+        _property(
+            document_property("invoice", "open_amount"),
+            "Offener Betrag / Open amount",
+            type="number",
+            fieldType="number",
+        ),
+        _property(
+            document_property("invoice", "paid_date"),
+            "Bezahlt am / Paid on",
+            type="date",
+            fieldType="date",
+        ),
+    ]
+    return tuple(made)
+
+
+DOCUMENT_PROPERTIES = _document_properties()
 
 # Names HubSpot users type into the free-text country field that django-countries does not
 # know in English or German.

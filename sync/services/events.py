@@ -16,7 +16,7 @@ from apiup.outages import OUTAGES
 from billing.selectors import plan_of
 from connectors.registry import provider
 from sync.models import Transfer, WebhookEvent
-from sync.services import context, zep
+from sync.services import context, documents, zep
 from sync.services.handlers import handler_for
 from sync.services.transitions import transfer_transition
 
@@ -98,23 +98,30 @@ def transfer_request(
     return transfer, reopened or handler.follows_changes
 
 
-def _asks_for_quote(event: WebhookEvent, tenant: Tenant) -> bool:
-    """A cheap pre-check that spares a transfer for every stage move and every new deal; the
-    transfer itself re-reads the deal, because HubSpot neither orders nor deduplicates events."""
-    custom = {str(stage) for stage in context.transfer_settings(tenant=tenant).won_stage_ids}
-    if custom and event.property_name == "dealstage":
-        return event.property_value in custom
+def _documents_asked(event: WebhookEvent, tenant: Tenant) -> list[str]:
+    """The transfer kinds of the documents a deal event asks for (documents.py: the tenant's
+    rules, or a quote for a won deal). A cheap pre-check that spares a transfer for every
+    stage move and every new deal; each transfer re-reads the deal, because HubSpot neither
+    orders nor deduplicates events."""
     from connectors import errors
     from connectors.hubspot.client import HubSpotClient
 
+    custom = {str(stage) for stage in context.transfer_settings(tenant=tenant).won_stage_ids}
     try:
         client = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))
-        if event.property_name == "dealstage":
-            return client.is_won_stage(event.property_value)
-        # A creation event names no stage: a deal may be created straight in a won stage.
-        return client.deal_in_won_stage(event.object_id)
+        # A creation event names no stage: a deal may be created straight in such a stage.
+        stage = (
+            event.property_value
+            if event.property_name == "dealstage"
+            else client.deal_stage(event.object_id)
+        )
+        kinds = documents.kinds_entered(
+            tenant=tenant, stage_id=stage, hubspot=client, won_stage_ids=custom
+        )
     except errors.ConnectorError:
-        return True  # cannot tell now: let the transfer decide
+        # Cannot tell now: each kind of document the tenant's rules make decides for itself.
+        kinds = [rule.document for rule in documents.rules_of(tenant=tenant)]
+    return list(dict.fromkeys(documents.TRANSFER_KINDS[kind] for kind in kinds))
 
 
 Route = tuple[str, str, str]
@@ -123,10 +130,10 @@ Route = tuple[str, str, str]
 def _routes(event: WebhookEvent, tenant: Tenant) -> list[Route]:
     """(kind, object type, object id) of each transfer an event asks for: in the accounting
     system the tenant's plan is for, and in ZEP where the tenant has connected it."""
-    routes = []
+    routes: list[Route | None] = []
     plan = plan_of(tenant=tenant)
     if plan is None or provider(plan).is_accounting:
-        routes.append(_route(event, tenant))
+        routes += _accounting_routes(event, tenant)
     if zep.zep_connection(tenant=tenant) is not None:
         routes.append(_time_tracking_route(event, tenant))
     return [route for route in routes if route is not None]
@@ -151,22 +158,26 @@ def _time_tracking_route(event: WebhookEvent, tenant: Tenant) -> Route | None:
     return None
 
 
-def _route(event: WebhookEvent, tenant: Tenant) -> Route | None:
-    """(kind, object type, object id) of the transfer an event asks for, or None."""
+def _accounting_routes(event: WebhookEvent, tenant: Tenant) -> list[Route]:
+    """(kind, object type, object id) of each transfer to the accounting system an event
+    asks for."""
     object_name, _, action = event.subscription_type.partition(".")
     if object_name == "deal":
         is_stage_change = action == "propertyChange" and event.property_name == "dealstage"
-        if (action == "creation" or is_stage_change) and _asks_for_quote(event, tenant):
-            return Transfer.Kind.QUOTE, Transfer.ObjectType.DEAL, event.object_id
-        return None
+        if action == "creation" or is_stage_change:
+            return [
+                (kind, Transfer.ObjectType.DEAL, event.object_id)
+                for kind in _documents_asked(event, tenant)
+            ]
+        return []
     if object_name in _OBJECT_TYPES:
         if action == "deletion":
-            return Transfer.Kind.DELETION, _OBJECT_TYPES[object_name], event.object_id
+            return [(Transfer.Kind.DELETION, _OBJECT_TYPES[object_name], event.object_id)]
         if action in ("creation", "propertyChange", "restore", "merge"):
             if not context.transfer_settings(tenant=tenant).contact_transfer_enabled:
-                return None
-            return Transfer.Kind.CUSTOMER, _OBJECT_TYPES[object_name], event.object_id
-    return None
+                return []
+            return [(Transfer.Kind.CUSTOMER, _OBJECT_TYPES[object_name], event.object_id)]
+    return []
 
 
 def events_process(*, tenant_id: str, event_ids: Iterable[str], enqueue: EnqueueTransfer) -> None:

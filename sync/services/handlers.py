@@ -14,12 +14,30 @@ from connectors import errors, rules
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
 from connectors.rules import customer_for_deal
-from connectors.shapes import Address, Company, Customer, CustomerKind, Deal, Person
+from connectors.shapes import (
+    Address,
+    Company,
+    Customer,
+    CustomerKind,
+    Deal,
+    DocumentKind,
+    DocumentState,
+    DocumentStatus,
+    Person,
+    QuoteRef,
+)
 from sync.mapping import apply as mapping_apply
 from sync.mapping import services as mapping_services
-from sync.messages import Message, Refusal, note_entries, object_type
+from sync.messages import (
+    Message,
+    Refusal,
+    UnsupportedRefusal,
+    document_name,
+    note_entries,
+    object_type,
+)
 from sync.models import Transfer, TransferAttempt, vendor_link
-from sync.services import context, customers, quotes, runs
+from sync.services import context, customers, documents, quotes, runs
 from sync.services.runs import Run, plain, run_save
 from sync.services.transitions import transfer_transition
 
@@ -123,50 +141,77 @@ def _release_held_quotes(*, run: Run, object_type: str, object_id: str) -> None:
         )
 
 
-class QuoteTransfer(TransferHandler):
-    """A won deal becomes one quote. Creating it is the one vendor call that is not
-    idempotent, so the persisted state QUOTE_IN_FLIGHT comes before it; a run that finds
-    that state looks the quote up by its reference first."""
+class DocumentTransfer(TransferHandler):
+    """A deal in a stage of the tenant's rules becomes one document of a kind: a quote (the
+    first rule: a won deal), an order confirmation or an invoice. Creating it is the one
+    vendor call that is not idempotent, so the persisted state QUOTE_IN_FLIGHT comes before
+    it; a run that finds that state looks the document up by its reference first."""
 
-    # A quote that is done stays done (one quote per deal); a deal won again after it was
-    # skipped or failed is tried again.
+    # A document that is done stays done (one per deal and kind); a deal that reaches the
+    # stage again after it was skipped or failed is tried again.
     reopen_from = frozenset({State.SKIPPED, State.FAILED})
 
+    def __init__(self, kind: DocumentKind) -> None:
+        self.kind = kind
+
     def retry_state(self, transfer: Transfer) -> str:
-        # A quote that may have been sent is looked up before it is created again.
+        # A document that may have been sent is looked up before it is created again.
         return State.QUOTE_IN_FLIGHT if transfer.sent_payload else State.PENDING
 
     def run(self, run: Run) -> None:
         transfer = run.transfer
         tenant = run.tenant
+        kind = self.kind
         connector = context.accounting_connector(tenant=tenant)
         hubspot = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))
         settings = context.transfer_settings(tenant=tenant)
 
         if transfer.state == State.QUOTE_IN_FLIGHT and transfer.sent_payload:
-            # The last run sent the quote but did not learn the outcome.
+            # The last run sent the document but did not learn the outcome.
             reference = str(transfer.sent_payload.get("reference", ""))
             found = (
-                connector.find_quote(reference, customer_id=transfer.customer_vendor_id)
+                connector.find_document(kind, reference, customer_id=transfer.customer_vendor_id)
                 if reference
                 else None
             )
             if found is not None:
-                self._done(run, hubspot, found.vendor_id, found.number, found.url, reconciled=True)
+                finalize = bool(transfer.sent_payload.get("finalize"))
+                status = documents.created_status(kind, connector=connector, finalize=finalize)
+                self._done(run, hubspot, found, status=status, reconciled=True)
                 return
 
         deal = hubspot.read_deal(transfer.object_id)
         transfer.source_payload = plain(deal)
         transfer.title = deal.name[:255]
         run_save(run, "source_payload", "title")
-        if deal.stage_id not in self._won_stage_ids(run, hubspot, deal.pipeline_id):
+        rule = documents.rule_for(
+            tenant=tenant,
+            kind=kind,
+            deal=deal,
+            hubspot=hubspot,
+            won_stage_ids={str(stage) for stage in settings.won_stage_ids},
+        )
+        if rule is None:
             runs.run_finish(
                 run=run,
                 state=State.SKIPPED,
                 outcome=Outcome.SKIPPED,
-                error=Message("deal.not_won"),
+                error=Message(
+                    "deal.not_won" if kind is DocumentKind.QUOTE else "deal.not_in_stage"
+                ),
             )
             return
+        if kind not in connector.capabilities.documents:
+            raise UnsupportedRefusal(
+                Message(
+                    "document.not_supported",
+                    {"system": connector.provider.label, "document": document_name(kind)},
+                )
+            )
+        preceding = documents.preceding_link(
+            tenant=tenant, deal_id=deal.hubspot_id, kind=kind, connector=connector
+        )
+        finalize = rule.finalize and connector.capabilities.can_finalize_invoices
 
         ctx = context.TenantContext(tenant=tenant, settings=settings)
         mapped = quotes.deal_mapping(
@@ -211,6 +256,8 @@ class QuoteTransfer(TransferHandler):
             contact_person_id=contact_person_id,
             mapped=mapped,
         )
+        if preceding is not None:
+            notes.append(Message("document.made_from", {"document": document_name(preceding.kind)}))
         sending = transfer_transition(
             transfer=transfer,
             to=State.QUOTE_IN_FLIGHT,
@@ -221,21 +268,15 @@ class QuoteTransfer(TransferHandler):
                 _customer_note(how, ref.vendor_id),
                 *person_notes,
             ),
-            sent_payload=plain(quote),
+            sent_payload={**plain(quote), "finalize": finalize},
         )
         if not sending:
             runs.run_stop(run=run)
             return
 
-        created = connector.create_quote(quote)
-        self._done(run, hubspot, created.vendor_id, created.number, created.url, reconciled=False)
-
-    @staticmethod
-    def _won_stage_ids(run: Run, hubspot: HubSpotClient, pipeline_id: str) -> set[str]:
-        custom = context.transfer_settings(tenant=run.tenant).won_stage_ids
-        if custom:
-            return {str(stage) for stage in custom}
-        return hubspot.won_stage_ids(pipeline_id)
+        created = connector.create_document(kind, quote, preceding=preceding, finalize=finalize)
+        status = documents.created_status(kind, connector=connector, finalize=finalize)
+        self._done(run, hubspot, created, status=status, reconciled=False)
 
     @staticmethod
     def _customer_source(deal: Deal) -> tuple[str, str]:
@@ -245,25 +286,28 @@ class QuoteTransfer(TransferHandler):
             return Transfer.ObjectType.CONTACT, deal.contact.hubspot_id
         raise Refusal(Message("deal.no_customer"))
 
-    @staticmethod
     def _done(
-        run: Run, hubspot: HubSpotClient, vendor_id: str, number: str, url: str, *, reconciled: bool
+        self, run: Run, hubspot: HubSpotClient, created: QuoteRef, *, status: str, reconciled: bool
     ) -> None:
         transfer = run.transfer
         # The link comes from the vendor's answer: one that is no https link is neither shown
         # nor written to the deal.
-        url = vendor_link(url)
-        transfer.vendor_id = vendor_id
-        transfer.vendor_number = number
+        url = vendor_link(created.url)
+        transfer.vendor_id = created.vendor_id
+        transfer.vendor_number = created.number
         transfer.vendor_url = url
         if reconciled:
             transfer.notes = [*transfer.notes, *note_entries(Message("quote.found_after_all"))]
         run_save(run, "vendor_id", "vendor_number", "vendor_url", "notes")
         runs.run_finish(run=run, state=State.DONE, outcome=Outcome.SUCCEEDED)
+        # A draft has no number yet (lexware office and sevDesk number a quote when it is
+        # finalized): the deal gets the link, not the vendor's internal id as a "number".
+        properties = documents.status_properties(
+            self.kind,
+            DocumentState(status=DocumentStatus(status), number=created.number, url=url),
+        )
         try:
-            # A draft has no number yet (lexware office and sevDesk number a quote when it is
-            # finalized): the deal gets the link, not the vendor's internal id as a "number".
-            hubspot.write_back_quote(transfer.object_id, number=number, url=url)
+            hubspot.write_back_deal(transfer.object_id, properties)
         except errors.ConnectorError as failure:
             note = Message(
                 "quote.not_written_back", {"error": runs.failure_message(failure=failure)}
@@ -495,7 +539,9 @@ def _gone_in_hubspot(*, run: Run, transfer: Transfer) -> bool:
 
 # One line per kind of transfer.
 HANDLERS: dict[str, TransferHandler] = {
-    Transfer.Kind.QUOTE: QuoteTransfer(),
+    Transfer.Kind.QUOTE: DocumentTransfer(DocumentKind.QUOTE),
+    Transfer.Kind.ORDER: DocumentTransfer(DocumentKind.ORDER),
+    Transfer.Kind.INVOICE: DocumentTransfer(DocumentKind.INVOICE),
     Transfer.Kind.CUSTOMER: CustomerTransfer(),
     Transfer.Kind.DELETION: DeletionTransfer(),
 }
@@ -508,5 +554,7 @@ def handler_for(*, kind: str) -> TransferHandler:
         raise LookupError(f"no handler for transfers of kind {kind!r}") from None
 
 
-# The time-tracking kinds (ZEP) register themselves: their handlers build on TransferHandler.
+# The time-tracking kinds (ZEP) and the documents' status register themselves: their handlers
+# build on TransferHandler.
+from sync.services import statuses as _statuses  # noqa: E402, F401
 from sync.services import zep as _time_tracking  # noqa: E402, F401

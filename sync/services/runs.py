@@ -252,6 +252,8 @@ def failure_message(*, failure: errors.ConnectorError) -> Message:
         return Message("vendor.unknown_outcome")
     if isinstance(failure, CustomerBusy):
         return Message("customer.busy")
+    if isinstance(getattr(failure, "message", None), Message):
+        return failure.message  # type: ignore[attr-defined]  # the product's own wait
     if isinstance(failure, errors.TransientError):
         return Message("vendor.unreachable", {"reason": verbatim(failure.vendor_message)})
     return verbatim(failure.vendor_message)

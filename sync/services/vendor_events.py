@@ -10,8 +10,8 @@ A tenant whose subscription is not in its trial or paid (billing.selectors.may_t
 its events stored and held: they wait, received, and are handed out when the subscription is
 active again (recovery.work_release).
 
-No vendor sends such events yet; the way back from an accounting system to HubSpot (a quote
-accepted, an invoice paid) starts here, with a handler registered below."""
+The events about a document (a quote accepted, an invoice paid; payload "change") go to the
+status of its deal (statuses.py), whatever the vendor calls them."""
 
 from __future__ import annotations
 
@@ -128,8 +128,15 @@ def _hand_off(enqueue: EnqueueVendorEvents, tenant_id: str, event_ids: list[str]
         )
 
 
-def vendor_events_process(*, tenant_id: str, event_ids: Iterable[str]) -> None:
-    """The task's service: each stored event that still waits, oldest first."""
+def vendor_events_process(
+    *,
+    tenant_id: str,
+    event_ids: Iterable[str],
+    on_document_change: VendorEventHandler | None = None,
+) -> None:
+    """The task's service: each stored event that still waits, oldest first.
+    `on_document_change`: the handler of events about a document (payload "change") whose
+    type has no handler of its own."""
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None or not may_transfer(tenant=tenant):
         return  # held: the events stay received until the subscription is active again
@@ -140,15 +147,19 @@ def vendor_events_process(*, tenant_id: str, event_ids: Iterable[str]) -> None:
         .order_by("occurred_at", "received_at")
     )
     for event in waiting:
-        vendor_event_process(event=event)
+        vendor_event_process(event=event, on_document_change=on_document_change)
 
 
-def vendor_event_process(*, event: VendorEvent) -> str:
+def vendor_event_process(
+    *, event: VendorEvent, on_document_change: VendorEventHandler | None = None
+) -> str:
     """Hands the event to the handler of its system and type; returns the state it ends in
     (or is already in, when another worker had it first)."""
     rows = VendorEvent.objects.for_tenant(event.tenant).filter(pk=event.pk)
     waiting = rows.filter(state=VendorEvent.State.RECEIVED)
     handler = HANDLERS.get((event.system, event.event_type))
+    if handler is None and isinstance(event.payload, dict) and event.payload.get("change"):
+        handler = on_document_change
     if handler is None:
         logger.info("vendor event %s %s: no handler, ignored", event.system, event.event_type)
         waiting.update(

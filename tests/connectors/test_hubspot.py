@@ -25,6 +25,7 @@ from connectors import errors, oauth
 from connectors.credentials import TokenSet
 from connectors.hubspot import mapping
 from connectors.hubspot.client import ArchivedInHubSpot, HubSpotClient, portal_of
+from connectors.hubspot.mapping import DOCUMENT_PROPERTIES
 from connectors.hubspot.provider import PROVIDER
 from connectors.models import Connection
 from sandbox.core import RunningSandbox, running
@@ -609,15 +610,18 @@ def test_write_back_creates_its_properties_once_then_takes_one_call(hub: Running
     assert [(c.method, c.path, c.status) for c in hub.sandbox.api_calls(path_prefix="/crm")] == [
         ("POST", "/crm/v3/properties/deals/batch/read", 207),
         ("POST", "/crm/v3/properties/deals/groups", 201),
-        ("POST", "/crm/v3/properties/deals", 201),
-        ("POST", "/crm/v3/properties/deals", 201),
+        *[("POST", "/crm/v3/properties/deals", 201)] * len(DOCUMENT_PROPERTIES),
         ("PATCH", f"/crm/v3/objects/0-3/{first}", 200),
     ]
     created = sandbox.custom_properties[(PORTAL, "deals")]
     assert {name: d["groupName"] for name, d in created.items()} == {
-        "apiup_quote_number": "apiup",
-        "apiup_quote_url": "apiup",
+        str(d["name"]): "apiup" for d in DOCUMENT_PROPERTIES
     }
+    # The statuses are a choice HubSpot users can filter deals by, in German and English.
+    status = created["apiup_invoice_status"]
+    assert status["type"] == "enumeration"
+    assert {"label": "Bezahlt / Paid", "value": "paid"}.items() <= status["options"][6].items()
+    assert created["apiup_invoice_open_amount"]["type"] == "number"
     assert _deal_properties(hub, first)["apiup_quote_number"] == "AN-2026-0042"
     assert _deal_properties(hub, first)["apiup_quote_url"] == "https://buchhaltung.test/q/42"
 

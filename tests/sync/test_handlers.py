@@ -36,8 +36,8 @@ class InvoiceTransfer(handlers.TransferHandler):
 
 def test_every_kind_has_a_handler() -> None:
     assert set(handlers.HANDLERS) == set(Transfer.Kind)
-    with pytest.raises(LookupError, match="invoice"):
-        handlers.handler_for(kind="invoice")
+    with pytest.raises(LookupError, match="credit_note"):
+        handlers.handler_for(kind="credit_note")
 
 
 @pytest.mark.parametrize("kind", list(Transfer.Kind))
@@ -96,7 +96,7 @@ def test_a_run_whose_transfer_was_finished_elsewhere_leaves_it_as_it_is(
         Transfer.objects.filter(pk=run.transfer.pk).update(state=State.DONE, vendor_id="q-1")
         runs.run_finish(run=run, state=State.FAILED, outcome=Outcome.FAILED, error="406")
 
-    monkeypatch.setattr(handlers.QuoteTransfer, "run", overtaken)
+    monkeypatch.setattr(handlers.DocumentTransfer, "run", overtaken)
     transfer = TransferFactory(state=State.PENDING, error="")
 
     run_now(transfer)

@@ -115,11 +115,18 @@ def test_a_permanent_refusal_shows_the_vendors_message_verbatim_in_every_languag
 
 def test_notes_written_in_german_are_read_in_english() -> None:
     run = _claimed()
-    from sync.services.handlers import QuoteTransfer
+    from connectors.shapes import DocumentKind, QuoteRef
+    from sync.services.handlers import DocumentTransfer
 
     hubspot = _WriteBackRefused()
     with translation.override("de"):
-        QuoteTransfer._done(run, hubspot, "q-1", "A-1", "", reconciled=True)  # type: ignore[arg-type]
+        DocumentTransfer(DocumentKind.QUOTE)._done(
+            run,
+            hubspot,
+            QuoteRef("q-1", "A-1", ""),
+            status="draft",
+            reconciled=True,  # type: ignore[arg-type]
+        )
     transfer = Transfer.objects.get(pk=run.transfer.pk)
     reader = _reader_of(transfer)
 
@@ -135,7 +142,7 @@ def test_notes_written_in_german_are_read_in_english() -> None:
 
 
 class _WriteBackRefused:
-    def write_back_quote(self, object_id: str, *, number: str, url: str) -> None:
+    def write_back_deal(self, object_id: str, properties: dict[str, str]) -> None:
         raise errors.RateLimited("429", wait_seconds=10)
 
 
@@ -151,21 +158,25 @@ def test_entries_written_before_codes_existed_are_shown_as_they_are() -> None:
 def test_a_vendor_link_that_is_no_https_link_is_not_stored_or_written_back(settings) -> None:  # type: ignore[no-untyped-def]
     settings.SANDBOX_VENDORS, settings.DEBUG = False, False
     run = _claimed()
-    from sync.services.handlers import QuoteTransfer
+    from connectors.shapes import DocumentKind, QuoteRef
+    from sync.services.handlers import DocumentTransfer
 
     hubspot = _WriteBackRecorded()
-    QuoteTransfer._done(run, hubspot, "q-1", "A-1", "javascript:alert(1)", reconciled=False)  # type: ignore[arg-type]
+    created = QuoteRef("q-1", "A-1", "javascript:alert(1)")
+    DocumentTransfer(DocumentKind.QUOTE)._done(
+        run, hubspot, created, status="draft", reconciled=False
+    )  # type: ignore[arg-type]
     transfer = Transfer.objects.get(pk=run.transfer.pk)
     assert transfer.vendor_url == ""
-    assert hubspot.urls == [""]
+    assert hubspot.written == [{"apiup_quote_number": "A-1", "apiup_quote_status": "draft"}]
 
 
 class _WriteBackRecorded:
     def __init__(self) -> None:
-        self.urls: list[str] = []
+        self.written: list[dict[str, str]] = []
 
-    def write_back_quote(self, object_id: str, *, number: str, url: str) -> None:
-        self.urls.append(url)
+    def write_back_deal(self, object_id: str, properties: dict[str, str]) -> None:
+        self.written.append(properties)
 
 
 def test_what_the_rules_assumed_about_a_customer_is_read_in_each_readers_language() -> None:

@@ -179,7 +179,7 @@ def test_a_customer_lock_held_elsewhere_makes_the_transfer_wait_not_fail(
     def locked(self: object, run: object) -> None:
         raise LockTimeout("customer:...")
 
-    monkeypatch.setattr(handlers.QuoteTransfer, "run", locked)
+    monkeypatch.setattr(handlers.DocumentTransfer, "run", locked)
     later: list[tuple[str, float]] = []
 
     transfers.run_transfer(
