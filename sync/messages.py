@@ -118,6 +118,10 @@ TEXTS: dict[str, str] = {
     "status.moved_to_paid_stage": gettext_noop(
         "The invoice is paid: the deal was moved to the stage chosen for paid invoices."
     ),
+    "status.paid_stage_not_in_pipeline": gettext_noop(
+        "The invoice is paid, but the stage chosen for paid invoices is not in the deal's "
+        "pipeline: the deal stays where it is."
+    ),
     "status.draft": gettext_noop("draft"),
     "status.open": gettext_noop("open"),
     "status.sent": gettext_noop("sent"),

@@ -312,6 +312,13 @@ class HubSpotClient(Connector):
             raise errors.NotFound(f"HubSpot has no stage {stage_id} in pipeline {pipeline_id}.")
         return Decimal(stages[stage_id]) if stages[stage_id] else None
 
+    def pipeline_has_stage(self, pipeline_id: str, stage_id: str) -> bool:
+        """Whether a deal of the pipeline can be moved to the stage (the pipelines cached)."""
+        try:
+            return stage_id in self._stages(pipeline_id, stage_id)
+        except errors.NotFound:
+            return False
+
     # -- contacts and companies ------------------------------------------------------------
 
     def _record(

@@ -56,6 +56,7 @@ class DocumentStatusTransfer(TransferHandler):
             .order_by("created_at")
         )
         read: dict[str, Any] = {}
+        pipeline_id = ""
         properties: dict[str, str] = {}
         notes: list[Message] = []
         for document in made:
@@ -86,6 +87,9 @@ class DocumentStatusTransfer(TransferHandler):
                 )
             )
             transfer.title = transfer.title or document.title
+            pipeline_id = pipeline_id or str(
+                (document.source_payload or {}).get("pipeline_id") or ""
+            )
         transfer.source_payload = read
         run_save(run, "source_payload", "title")
         if not read:
@@ -109,10 +113,14 @@ class DocumentStatusTransfer(TransferHandler):
         paid_now = properties.get(invoice_status) == DocumentStatus.PAID
         paid_before = written_before.get(invoice_status) == DocumentStatus.PAID
         paid_stage = context.transfer_settings(tenant=run.tenant).paid_stage_id
-        if paid_now and not paid_before and paid_stage:
-            sending[_STAGE] = paid_stage
-            notes.append(Message("status.moved_to_paid_stage"))
         hubspot = HubSpotClient(connection=context.hubspot_connection(tenant=run.tenant))
+        if paid_now and not paid_before and paid_stage:
+            # A stage of another pipeline would be refused for the whole write.
+            if hubspot.pipeline_has_stage(pipeline_id, paid_stage):
+                sending[_STAGE] = paid_stage
+                notes.append(Message("status.moved_to_paid_stage"))
+            else:
+                notes.append(Message("status.paid_stage_not_in_pipeline"))
         hubspot.write_back_deal(transfer.object_id, sending)
         transfer.sent_payload = sending
         transfer.notes = note_entries(*notes)

@@ -3,9 +3,11 @@ without HTTP, with failures a test can program (`fail_next`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from connectors import errors
 from connectors.base import AccountingConnector
@@ -16,6 +18,12 @@ from connectors.shapes import (
     Capabilities,
     Customer,
     CustomerRef,
+    DocumentChange,
+    DocumentChanges,
+    DocumentKind,
+    DocumentLink,
+    DocumentState,
+    DocumentStatus,
     Quote,
     QuoteRef,
 )
@@ -45,11 +53,24 @@ ACCEPTED_KEY = "memory-key"
 
 
 @dataclass
+class MemoryDocument:
+    kind: DocumentKind
+    quote: Quote
+    preceding: DocumentLink | None = None
+    finalized: bool = False
+    status: DocumentStatus = DocumentStatus.DRAFT
+    open_amount: str = ""
+    changed: int = 0  # its update stamp, for polling
+
+
+@dataclass
 class MemoryBooks:
     """The vendor's side: what was stored, and what the next calls must fail with."""
 
     customers: dict[str, Customer] = field(default_factory=dict)
     quotes: dict[str, Quote] = field(default_factory=dict)
+    # Orders and invoices (quotes stay in `quotes`): id -> the document as made.
+    documents: dict[str, MemoryDocument] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     # Errors raised by the next calls of that name (`"create_quote"`), oldest first. An
     # UnknownOutcome for a create stores the object first, as a lost answer would.
@@ -61,6 +82,12 @@ class MemoryBooks:
 
     def new_id(self) -> str:
         return str(next(self._ids))
+
+    def mark(self, vendor_id: str, status: DocumentStatus, open_amount: str = "") -> None:
+        """What the vendor's own users do: a document accepted, paid, voided."""
+        document = self.documents[vendor_id]
+        document.status, document.open_amount = status, open_amount
+        document.changed = next(self._ids)
 
 
 class MemoryConnector(AccountingConnector):
@@ -166,4 +193,82 @@ class MemoryConnector(AccountingConnector):
                 and (not customer_id or quote.customer_id == customer_id)
             ),
             None,
+        )
+
+
+DOCUMENTS = Capabilities(
+    documents=frozenset(DocumentKind),
+    links=(
+        (DocumentKind.ORDER, frozenset({DocumentKind.QUOTE})),
+        (DocumentKind.INVOICE, frozenset({DocumentKind.QUOTE, DocumentKind.ORDER})),
+    ),
+    can_finalize_invoices=True,
+    status_polling=True,
+)
+
+
+class MemoryDocumentsConnector(MemoryConnector):
+    """Memory Books with orders, invoices and their status, polled on a cursor."""
+
+    def create_document(
+        self,
+        kind: DocumentKind,
+        document: Quote,
+        *,
+        preceding: DocumentLink | None = None,
+        finalize: bool = False,
+    ) -> QuoteRef:
+        if kind is DocumentKind.QUOTE:
+            ref = self.create_quote(document)
+            self.books.documents[ref.vendor_id] = MemoryDocument(kind=kind, quote=document)
+            return ref
+        key = self.books.new_id()
+        made = MemoryDocument(kind=kind, quote=document, preceding=preceding, finalized=finalize)
+        if finalize:
+            made.status = DocumentStatus.OPEN
+        self._call(f"create_{kind}", lambda: self.books.documents.__setitem__(key, made))
+        self.books.documents[key] = made
+        return QuoteRef(vendor_id=key, number=f"RE-{key}" if finalize else "")
+
+    def find_document(
+        self, kind: DocumentKind, reference: str, *, customer_id: str = ""
+    ) -> QuoteRef | None:
+        self._call(f"find_{kind}")
+        return next(
+            (
+                QuoteRef(vendor_id=key)
+                for key, held in self.books.documents.items()
+                if held.kind is kind and held.quote.reference == reference
+            ),
+            None,
+        )
+
+    def document_state(self, kind: DocumentKind, vendor_id: str) -> DocumentState:
+        self._call("document_state")
+        held = self.books.documents.get(vendor_id)
+        if held is None:
+            raise errors.NotFound("Memory Books answered 404")
+        paid = held.status is DocumentStatus.PAID
+        total = sum((p.quantity * p.unit_net_price for p in held.quote.positions), start=Decimal(0))
+        return DocumentState(
+            status=held.status,
+            number=f"RE-{vendor_id}" if held.status is not DocumentStatus.DRAFT else "",
+            total=total,
+            open_amount=Decimal(held.open_amount)
+            if held.open_amount
+            else (Decimal(0) if paid else total),
+            paid_date=dt.date(2026, 12, 6) if paid else None,
+        )
+
+    def document_changes(self, cursor: str) -> DocumentChanges:
+        self._call("document_changes")
+        since = int(cursor or 0)
+        changed = [(k, d) for k, d in self.books.documents.items() if d.changed > since]
+        newest = max([since, *(d.changed for _, d in changed)])
+        return DocumentChanges(
+            changes=tuple(
+                DocumentChange(kind=d.kind, vendor_id=k, marker=f"{d.changed}:{d.status}")
+                for k, d in changed
+            ),
+            cursor=str(newest),
         )
