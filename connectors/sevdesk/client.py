@@ -1,4 +1,5 @@
-"""sevDesk: contacts, quotes (orders of type AN) and invoices through API v1.
+"""sevDesk: contacts, quotes and order confirmations (orders of type AN and AB) and invoices
+through API v1, and their status, polled on the lists' `updateAfter` filter (no webhooks).
 
 Everything here follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in
 vendor-specs/; the API token (the raw token as the whole `Authorization`
