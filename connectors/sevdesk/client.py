@@ -1,4 +1,5 @@
-"""sevDesk: contacts, quotes (orders of type AN) and invoices through API v1.
+"""sevDesk: contacts, quotes and order confirmations (orders of type AN and AB) and invoices
+through API v1, and their status, polled on the lists' `updateAfter` filter (no webhooks).
 
 Everything here follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in
 vendor-specs/; the API token (the raw token as the whole `Authorization`
@@ -24,7 +25,7 @@ import requests
 
 from connectors import documents, errors
 from connectors.base import AccountingConnector
-from connectors.sevdesk import mapping
+from connectors.sevdesk import mapping, status
 from connectors.sevdesk.provider import PROVIDER
 from connectors.shapes import (
     AccountInfo,
@@ -32,6 +33,11 @@ from connectors.shapes import (
     Customer,
     CustomerKind,
     CustomerRef,
+    DocumentChange,
+    DocumentChanges,
+    DocumentKind,
+    DocumentLink,
+    DocumentState,
     Person,
     Quote,
     QuoteRef,
@@ -43,6 +49,9 @@ T = TypeVar("T")
 # The spec asks for a meaningful User-Agent, so sevDesk's support can tell integrations apart.
 USER_AGENT = "APIUP HubSpot integration"
 SYSTEM_LIST_SECONDS = 3600.0
+# A poll asks from this long before its cursor: a document saved while the previous poll
+# ran, or stamped by a clock a little behind ours, is not missed (the engine de-duplicates).
+POLL_OVERLAP_SECONDS = 30
 
 # -- system lists, cached per process ------------------------------------------------------
 
@@ -247,17 +256,33 @@ class SevdeskConnector(AccountingConnector):
         `POST /Order/Factory/saveOrder` with a draft quote (orderType AN, status 100) and
         its positions. The order number is derived from our reference, which `find_quote`
         looks for after an UnknownOutcome."""
+        return self._create_order(quote, DocumentKind.QUOTE)
+
+    def _create_order(
+        self, quote: Quote, kind: DocumentKind, *, origin: DocumentLink | None = None
+    ) -> QuoteRef:
+        """A draft order of `kind` (AN quote, AB order confirmation) through `saveOrder`;
+        `origin`: the quote it confirms (`Model_Order.origin`, "for example an offer")."""
         number = mapping.order_number(quote.reference)
         order = self._document_fields(quote)
+        if kind is DocumentKind.QUOTE:
+            title = documents.text(quote.language, "quote")
+        else:
+            words = mapping.ORDER_CONFIRMATION_WORDS
+            title = words.get(quote.language) or words[documents.LEGACY_LANGUAGE]
         order.update(
             objectName="Order",
             orderNumber=number,
             orderDate=mapping.sevdesk_date(quote.valid_from),
-            orderType=mapping.ORDER_TYPE_QUOTE,
+            orderType=mapping.ORDER_TYPES[kind],
             status=mapping.ORDER_STATUS_DRAFT,
-            header=self._header(quote, f"{documents.text(quote.language, 'quote')} {number}"),
+            header=self._header(quote, f"{title} {number}"),
             version=0,
         )
+        if origin is not None:
+            order["origin"] = mapping.reference(
+                mapping.require_id(origin.vendor_id, "order"), "Order"
+            )
         unities = self._unities()
         positions = [mapping.position(p, unities) for p in quote.positions]
         response = self._save(
@@ -312,6 +337,113 @@ class SevdeskConnector(AccountingConnector):
         )
         saved = mapping.saved(response, "invoice")
         return QuoteRef(vendor_id=str(saved["id"]), number=str(saved.get("invoiceNumber") or ""))
+
+    # -- documents per deal stage, and their status -------------------------------------
+
+    def create_document(
+        self,
+        kind: DocumentKind,
+        document: Quote,
+        *,
+        preceding: DocumentLink | None = None,
+        finalize: bool = False,
+    ) -> QuoteRef:
+        """A quote, an order confirmation (AB, from the deal's quote where given) or an
+        invoice: from the deal's quote or order through `createInvoiceFromOrder` (1 call;
+        sevDesk copies the order's contact, texts and positions, so `document` is not sent),
+        else as `create_invoice`. All drafts: see the provider for why none is finalized."""
+        if finalize:
+            raise errors.UnsupportedByVendor("sevDesk: invoices are created as drafts only.")
+        if preceding is not None and not self.capabilities.can_link(kind, preceding.kind):
+            raise errors.UnsupportedByVendor(f"sevDesk: no {kind} made from a {preceding.kind}.")
+        if kind is DocumentKind.ORDER:
+            return self._create_order(document, kind, origin=preceding)
+        if kind is DocumentKind.INVOICE and preceding is not None:
+            return self._invoice_from_order(preceding)
+        return super().create_document(kind, document)
+
+    def _invoice_from_order(self, order: DocumentLink) -> QuoteRef:
+        """`POST /Invoice/Factory/createInvoiceFromOrder` with the body only: the saved spec
+        still requires `invoice[id]` / `invoice[objectName]` query parameters that sevDesk's
+        current spec dropped (fact sheet: "send the body only")."""
+        body = {"order": mapping.reference(mapping.require_id(order.vendor_id, "order"), "Order")}
+        response = self.request("POST", "/Invoice/Factory/createInvoiceFromOrder", json=body)
+        invoice = mapping.first(response)
+        if invoice is None or not mapping.is_id(str(invoice.get("id") or "")):
+            raise errors.UnknownOutcome("sevDesk created an invoice but did not return it")
+        return QuoteRef(
+            vendor_id=str(invoice["id"]), number=str(invoice.get("invoiceNumber") or "")
+        )
+
+    def find_document(
+        self, kind: DocumentKind, reference: str, *, customer_id: str = ""
+    ) -> QuoteRef | None:
+        """Quotes and order confirmations: 1 call, by the order number derived from the
+        reference (`GET /Order?orderNumber=..`), of the kind's order type. Invoices have no
+        number as drafts: the customer's invoices (`GET /Invoice?contact[id]=..`, 1 call per
+        1,000; all invoices without a customer) whose head text carries our reference."""
+        if kind is DocumentKind.INVOICE:
+            params = {}
+            if customer_id:
+                contact_id = mapping.require_id(customer_id, "contact")
+                params = {"contact[id]": contact_id, "contact[objectName]": "Contact"}
+            return status.newest_invoice(list(self._pages("/Invoice", params)), reference)
+        number = mapping.order_number(reference)
+        response = self.request("GET", "/Order", params={"orderNumber": number})
+        return mapping.newest_quote(mapping.objects(response), number, mapping.ORDER_TYPES[kind])
+
+    def document_state(self, kind: DocumentKind, vendor_id: str) -> DocumentState:
+        """1 call: `GET /Order/{id}` or `GET /Invoice/{id}`; for an invoice past its draft
+        1 more, `GET /Invoice?origin[id]=..&invoiceType=SR`, since a cancelled invoice is
+        known by the cancellation invoice naming it as its origin (the spec gives the
+        cancelled status no code). NotFound when sevDesk no longer has it."""
+        path = "/Invoice" if kind is DocumentKind.INVOICE else "/Order"
+        document_id = mapping.require_id(vendor_id, kind.value)
+        try:
+            row = mapping.first(self.request("GET", f"{path}/{document_id}"))
+        except errors.PermanentError as exc:
+            if exc.status != 400:  # "Bad request. Invoice was not found"
+                raise
+            row = None
+        if row is None:
+            raise errors.NotFound(f"sevDesk has no {kind} {document_id} (any more).")
+        cancelled = False
+        if kind is DocumentKind.INVOICE and str(row.get("status")) != mapping.INVOICE_STATUS_DRAFT:
+            params = {
+                "origin[id]": document_id,
+                "origin[objectName]": "Invoice",
+                "invoiceType": mapping.INVOICE_TYPE_CANCELLATION,
+            }
+            cancellations = mapping.objects(self.request("GET", "/Invoice", params=params))
+            cancelled = any(mapping.id_of(c.get("origin")) == document_id for c in cancellations)
+        return status.document_state(kind, row, cancelled=cancelled)
+
+    def document_changes(self, cursor: str) -> DocumentChanges:
+        """2 calls (1 more per further 1,000 changes): `GET /Invoice?updateAfter=..` and
+        `GET /Order?updateAfter=..` (filters of the spec's "How to filter" texts), from
+        `POLL_OVERLAP_SECONDS` before the cursor. The cursor is the newest update stamp seen
+        (a Unix timestamp), so sevDesk's clock, not ours, moves it; "" starts now."""
+        if not cursor:
+            return DocumentChanges(changes=(), cursor=str(int(time.time())))
+        try:
+            since = int(cursor)
+        except ValueError:
+            raise errors.PermanentError(f"“{cursor}” is not a sevDesk poll cursor.") from None
+        params = {"updateAfter": str(since - POLL_OVERLAP_SECONDS)}
+        newest = since
+        changes: list[DocumentChange] = []
+        listed = [(row, DocumentKind.INVOICE) for row in self._pages("/Invoice", params)] + [
+            (row, status.order_kind(row)) for row in self._pages("/Order", params)
+        ]
+        for row, kind in listed:
+            change = status.document_change(kind, row) if kind is not None else None
+            if change is None:
+                continue
+            changes.append(change)
+            stamp = status.moment(row.get("update"))
+            if stamp is not None:
+                newest = max(newest, int(stamp.timestamp()))
+        return DocumentChanges(changes=tuple(changes), cursor=str(newest))
 
     def delete_customer(self, ref: CustomerRef) -> None:
         """1 call: `DELETE /Contact/{id}`; a contact that is already gone (404) is fine.

@@ -27,6 +27,7 @@ from connectors.shapes import (
     Company,
     CustomerKind,
     CustomerRef,
+    DocumentKind,
     Person,
     Quote,
     QuotePosition,
@@ -37,9 +38,17 @@ from connectors.text import normalized
 CATEGORY_CUSTOMER = 3  # contact categories: 2 supplier, 3 customer, 4 partner, 28 prospect
 COMMUNICATION_KEY_WORK = 2  # "ID: 2 - Arbeit" (getCommunicationWayKeys)
 ORDER_TYPE_QUOTE = "AN"
+ORDER_TYPE_CONFIRMATION = "AB"  # "Auftragsbestätigung": an order confirmation
+ORDER_TYPES = {DocumentKind.QUOTE: ORDER_TYPE_QUOTE, DocumentKind.ORDER: ORDER_TYPE_CONFIRMATION}
 ORDER_STATUS_DRAFT = 100
 INVOICE_TYPE_REGULAR = "RE"
+INVOICE_TYPE_CANCELLATION = "SR"  # "Stornorechnung": cancels the invoice named as its origin
 INVOICE_STATUS_DRAFT = "100"  # the spec types the invoice status as a string
+ORDER_CONFIRMATION_WORDS = {
+    documents.GERMAN: "Auftragsbestätigung",
+    documents.ENGLISH: "Order confirmation",
+    documents.FRENCH: "Confirmation de commande",
+}
 # Prices are net; taxType `default` ("Umsatzsteuer ausweisen") is required by the spec, the
 # tax rule 1 ("Umsatzsteuerpflichtige Umsaetze", rates 0/7/19) is what sevdesk-Update 2.0
 # accounts need instead. Both are sent; see the module's report for what is unverified.
@@ -145,13 +154,15 @@ def to_ref(contact: Mapping[str, Any]) -> CustomerRef:
     )
 
 
-def newest_quote(orders: list[dict[str, Any]], number: str) -> QuoteRef | None:
-    """The newest quote (orderType AN) with exactly that order number."""
+def newest_quote(
+    orders: list[dict[str, Any]], number: str, order_type: str = ORDER_TYPE_QUOTE
+) -> QuoteRef | None:
+    """The newest order of that type (AN: a quote) with exactly that order number."""
     quotes = [
         order
         for order in orders
         if str(order.get("orderNumber") or "") == number
-        and str(order.get("orderType") or ORDER_TYPE_QUOTE) == ORDER_TYPE_QUOTE
+        and str(order.get("orderType") or ORDER_TYPE_QUOTE) == order_type
         and is_id(str(order.get("id") or ""))
     ]
     if not quotes:

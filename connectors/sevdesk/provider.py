@@ -3,6 +3,9 @@
 from django.utils.translation import gettext_lazy as _
 
 from connectors import errors, providers
+from connectors.shapes import DocumentKind
+
+QUOTE, ORDER, INVOICE = DocumentKind.QUOTE, DocumentKind.ORDER, DocumentKind.INVOICE
 
 PROVIDER = providers.Provider(
     key="sevdesk",
@@ -42,6 +45,19 @@ PROVIDER = providers.Provider(
         can_delete_customers=True,  # DELETE /Contact/{contactId}
         can_create_invoices=True,
         quote_is_draft=True,  # status 100 = draft
+        # Orders of type AN (quote) and AB (order confirmation) through saveOrder, invoices
+        # through saveInvoice.
+        documents=frozenset({QUOTE, ORDER, INVOICE}),
+        # An order confirmation names its quote as `origin`; an invoice is made from either
+        # with createInvoiceFromOrder.
+        links=((ORDER, frozenset({QUOTE})), (INVOICE, frozenset({QUOTE, ORDER}))),
+        # An invoice is open once sent (`/Invoice/{id}/sendBy` or `sendViaEmail`, which
+        # number it): a second call that also changes what the customer was sent, and
+        # createInvoiceFromOrder takes no status at all. So every invoice is a draft.
+        can_finalize_invoices=False,
+        # No webhooks in the spec (fact sheet): polled with the lists' `updateAfter` filter.
+        status_events=False,
+        status_polling=True,
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_sevdesk_monthly", price_label="29 €"),

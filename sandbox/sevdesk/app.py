@@ -1,5 +1,6 @@
-"""sevDesk stand-in: contacts with addresses and e-mails, quotes through
-`Order/Factory/saveOrder`, invoices through `Invoice/Factory/saveInvoice`.
+"""sevDesk stand-in: contacts with addresses and e-mails, quotes and order confirmations
+through `Order/Factory/saveOrder`, invoices through `Invoice/Factory/saveInvoice` or
+`createInvoiceFromOrder`, and the lists' update filters the product polls.
 
 Follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in
 vendor-specs/README.md. Where the two differ from what sevDesk answers live, the code says so.
@@ -18,12 +19,13 @@ from typing import Any
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox.contract import SpecProblem
+from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.sevdesk import catalog, contacts, documents
+from sandbox.sevdesk.checker import SevdeskChecker
 from sandbox.sevdesk.contacts import reference_id
-from sandbox.sevdesk.payloads import SevdeskError, now, ref
+from sandbox.sevdesk.payloads import SevdeskError, now, optional_reference, ref, reference
 from sandbox.store import BadPaging, Filter, OffsetPaging, Page, Record, Resource, equals
 
 API = "/api/v1"
@@ -33,12 +35,16 @@ DEMO_TOKEN = "0123456789abcdef0123456789abcdef"  # noqa: S105
 PAGING = OffsetPaging(default_limit=100, max_limit=1000, min_limit=1)
 
 
-def _document_filters(number_field: str) -> dict[str, Filter]:
-    # The spec's startDate and endDate are not modelled: the product looks quotes up by number.
+def _document_filters(number_field: str, type_field: str) -> dict[str, Filter]:
+    # The spec's startDate and endDate are not modelled: the product looks quotes up by
+    # number. The type, origin and update filters are those of the spec's filter texts.
     return {
         "status": equals("status"),
         number_field: equals(number_field),
         "contact[id]": reference_id("contact"),
+        "updateAfter": documents.updated_after,
+        type_field: equals(type_field),
+        "origin[id]": reference_id("origin"),
     }
 
 
@@ -55,9 +61,9 @@ RESOURCES = (
             "main": equals("main"),
         },
     ),
-    Resource("orders", filters=_document_filters("orderNumber")),
+    Resource("orders", filters=_document_filters("orderNumber", "orderType")),
     Resource("order_positions", filters={"order[id]": reference_id("order")}),
-    Resource("invoices", filters=_document_filters("invoiceNumber")),
+    Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceType")),
     Resource("invoice_positions"),
 )
 ENDPOINTS = (
@@ -74,9 +80,11 @@ ROUTES = (
     ("POST", "/Order/Factory/saveOrder", "order_save"),
     ("GET", "/Order/<int:order_id>/getPositions", "order_positions_list"),
     ("POST", "/Invoice/Factory/saveInvoice", "invoice_save"),
+    ("POST", "/Invoice/Factory/createInvoiceFromOrder", "invoice_from_order"),
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices"}
+DOCUMENT_COLUMNS = ("id", "status", "origin.id", "contact.id", "sumGross", "update")
 # The inspection page: resource → (table, columns); a reference is shown by its id.
 TABLES = {
     "contacts": (
@@ -85,11 +93,8 @@ TABLES = {
     ),
     "addresses": ("addresses", ("id", "contact.id", "street", "zip", "city", "country.id")),
     "communication_ways": ("communication ways", ("id", "contact.id", "type", "value", "main")),
-    "orders": (
-        "orders (quotes)",
-        ("id", "orderNumber", "orderType", "header", "status", "contact.id", "sumNet", "sumGross"),
-    ),
-    "invoices": ("invoices", ("id", "invoiceNumber", "header", "status", "contact.id", "sumGross")),
+    "orders": ("orders (quotes, confirmations)", (*DOCUMENT_COLUMNS, "orderNumber", "orderType")),
+    "invoices": ("invoices", (*DOCUMENT_COLUMNS, "invoiceNumber", "invoiceType", "paidAmount")),
 }
 
 
@@ -193,6 +198,9 @@ class SevdeskSandbox(VendorSandbox):
             headers["Retry-After"] = str(extra["retry_after"])
         body = {"error": {"message": message, "code": extra.get("code"), "data": None}}
         return self.json(body, status, headers)
+
+    def spec_checker(self) -> ContractChecker:
+        return SevdeskChecker(self.spec_files, self.spec_server_url, self.spec_hosts)
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         # The spec's answer to a malformed request is 400 (bodiless); the body is sevDesk's.
@@ -298,6 +306,11 @@ class SevdeskSandbox(VendorSandbox):
     def order_save(self) -> Response:
         body = self._body()
         order, lines, rule = self._document(body["order"], body.get("orderPosSave"))
+        origin = optional_reference(body["order"], "origin", "Order")
+        if origin is not None:  # "Object from which the order was created", e.g. the quote
+            order["origin"] = ref(
+                int(self._one("orders", origin, "Order was not found")["id"]), "Order"
+            )
         record, positions = self._save(
             "orders", documents.order(body["order"], order, rule, lines), "order_positions", lines
         )
@@ -311,6 +324,53 @@ class SevdeskSandbox(VendorSandbox):
         invoice = documents.invoice(body["invoice"], fields, rule, lines)
         record, positions = self._save("invoices", invoice, "invoice_positions", lines)
         return self.json({"objects": {"invoice": record, "invoicePos": positions}}, 201)
+
+    def invoice_from_order(self) -> Response:
+        order_id = reference(self._body(), "order", "Order")
+        order = self._one("orders", order_id, "Order was not found")
+        owner, today = self.owner(), now()
+        invoice = self.store.create(
+            "invoices", owner, self._stamped(documents.invoice_from_order(order, today=today))
+        )
+        for line in self.store.select(
+            "order_positions", owner, params={"order[id]": str(order_id)}
+        ):
+            position = documents.invoice_position_from(line, invoice)
+            self.store.create("invoice_positions", owner, self._stamped(position))
+        changes = {"status": documents.ORDER_STATUS_CALCULATED, "update": today}
+        self.store.update("orders", owner, order_id, changes)
+        self.after_commit()
+        return self.json({"objects": [invoice]})
+
+    # -- the vendor's web app -----------------------------------------------------------
+
+    def document_status_set(
+        self, *, kind: str, document_id: str, status: str, amount: str = ""
+    ) -> dict[str, Any] | None:
+        """A payment booked, an invoice sent or cancelled (`cancelInvoice`: a paid
+        cancellation invoice naming it as origin), a quote accepted or rejected; every change
+        moves the update stamp the product polls on. sevDesk calls no one back."""
+        resource = "invoices" if kind == "invoice" else "orders"
+        found = next(
+            ((o, r) for o, r in self.store.everything(resource) if str(r["id"]) == document_id),
+            None,
+        )
+        if found is None:
+            return None
+        owner, record = found
+        today = now()
+        if resource == "orders":
+            if status not in documents.ORDER_STATUS_BY_CHANGE:
+                raise SevdeskError(400, f"an order cannot become {status}")
+            changes = {"status": documents.ORDER_STATUS_BY_CHANGE[status]}
+        elif status == "voided":
+            cancelling = documents.cancellation(record, today=today)
+            self.store.create("invoices", owner, self._stamped(cancelling))
+            # Only an issued invoice is cancelled; a draft is issued by it.
+            changes = {"status": "200"} if record["status"] == "100" else {}
+        else:
+            changes = documents.invoice_changes(record, status, amount, stamp=today)
+        return self.store.update(resource, owner, record["id"], {**changes, "update": today})
 
     def order_positions_list(self, order_id: int) -> Response:
         self._one("orders", order_id, "Order was not found")

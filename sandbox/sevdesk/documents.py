@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,14 @@ from sandbox.sevdesk.payloads import (
 Record = dict[str, Any]
 # Checks that a contact id names one of the account's own contacts (raises SevdeskError).
 ContactCheck = Callable[[int], object]
+
+
+def updated_after(record: Record, value: str) -> bool:
+    """`updateAfter={timestamp}`: "updated last after timestamp" (the spec's filter texts)."""
+    try:
+        return datetime.fromisoformat(record["update"]).timestamp() > float(value)
+    except (KeyError, ValueError):
+        raise SevdeskError(400, "updateAfter must be a timestamp") from None
 
 
 def header(document: Record, *, sev_user_id: int, contact_exists: ContactCheck) -> Record:
@@ -185,3 +194,85 @@ def position_record(parent: Record, line: Record, index: int) -> Record:
     if parent_field == "order":
         record["optional"] = line["optional"]
     return record
+
+
+# -- an invoice from an order, and what the web app does to a document -------------------------
+
+# Copied from the order onto the invoice sevDesk makes of it.
+FROM_ORDER = (
+    "contact", "contactPerson", "createUser", "addressCountry", "sevClient", "currency",
+    "taxRate", "taxText", "taxType", "taxRule", "smallSettlement", "showNet", "header",
+    "headText", "footText", "address", "sumNet", "sumTax", "sumGross", "sumDiscounts",
+    "sumNetForeignCurrency", "sumTaxForeignCurrency", "sumGrossForeignCurrency",
+    "sumDiscountsForeignCurrency",
+)  # fmt: skip
+ORDER_STATUS_CALCULATED = "1000"  # "one or more invoices ... covering the whole order"
+ORDER_STATUS_BY_CHANGE = {"open": "200", "rejected": "300", "accepted": "500"}
+
+
+def invoice_from_order(order: Record, *, today: str) -> Record:
+    """`createInvoiceFromOrder` without `type` / `amount`: a draft final invoice (RE) for the
+    whole order, its origin the order (partial invoices are not modelled)."""
+    record: Record = {field: order[field] for field in FROM_ORDER if field in order}
+    record.update(
+        objectName="Invoice",
+        invoiceDate=today,
+        status="100",
+        invoiceType="RE",
+        discount="0",
+        origin=ref(int(order["id"]), "Order"),
+        sumNetAccounting=order.get("sumNet", "0"),
+        sumTaxAccounting=order.get("sumTax", "0"),
+        sumGrossAccounting=order.get("sumGross", "0"),
+        paidAmount=0,
+    )
+    return record
+
+
+def invoice_position_from(order_position: Record, invoice: Record) -> Record:
+    kept = {
+        key: value
+        for key, value in order_position.items()
+        if key not in ("id", "create", "update", "order", "optional", "objectName")
+    }
+    return {**kept, "objectName": "InvoicePos", "invoice": ref(int(invoice["id"]), "Invoice")}
+
+
+def invoice_changes(invoice: Record, status: str, paid: str, *, stamp: str) -> Record:
+    """A payment booked in full or in part, or an invoice sent (`open`), as the web app
+    changes it. A part payment keeps status 200: the saved spec's status enum predates 750
+    (fact sheet), and invoices partly paid before it stayed at 200 with their `paidAmount`."""
+    gross = Decimal(str(invoice.get("sumGross") or 0))
+    sent = {"sendDate": invoice.get("sendDate") or stamp}
+    if status == "open":
+        return {"status": "200", **sent}
+    if status == "paid":
+        return {"status": "1000", "paidAmount": float(gross), "payDate": stamp, **sent}
+    if status == "partially_paid":
+        part = Decimal(paid) if paid else gross / 2  # the inspection page may leave it empty
+        if not 0 < part < gross:
+            raise SevdeskError(400, "a part payment is more than 0 and less than the total")
+        return {"status": "200", "paidAmount": float(part), **sent}
+    raise SevdeskError(400, f"an invoice cannot become {status}")
+
+
+def cancellation(invoice: Record, *, today: str) -> Record:
+    """The cancellation invoice (SR) `cancelInvoice` makes: paid at once, its origin the
+    cancelled invoice, the sums negated."""
+    negated = {
+        field: amount(-Decimal(str(invoice[field])))
+        for field in ("sumNet", "sumTax", "sumGross")
+        if field in invoice
+    }
+    kept = {field: invoice[field] for field in FROM_ORDER if field in invoice}
+    return {
+        **kept,
+        **negated,
+        "objectName": "Invoice",
+        "invoiceType": "SR",
+        "invoiceDate": today,
+        "status": "1000",
+        "discount": "0",
+        "paidAmount": float(-Decimal(str(invoice.get("sumGross") or 0))),
+        "origin": ref(int(invoice["id"]), "Invoice"),
+    }

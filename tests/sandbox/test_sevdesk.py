@@ -492,9 +492,13 @@ def test_inspection_page_lists_what_was_created(sevdesk: Api) -> None:
     assert "Sichtbar GmbH" in page
     assert "AN-SEEN" in page
     state = requests.get(f"{sevdesk.url}/_sandbox/state", timeout=5).json()
-    assert {"contacts", "addresses", "communication ways", "orders (quotes)", "invoices"} <= set(
-        state
-    )
+    assert {
+        "contacts",
+        "addresses",
+        "communication ways",
+        "orders (quotes, confirmations)",
+        "invoices",
+    } <= set(state)
 
 
 def test_reset_forgets_the_data_but_keeps_the_accounts() -> None:
