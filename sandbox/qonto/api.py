@@ -142,7 +142,7 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
                 invoice["number"] = org.next_number("INV")
             sandbox.store.create("invoices", org.id, invoice)
             sandbox.invoice_stamps[invoice["id"]] = invoice["created_at"]
-            sandbox.webhooks.invoice_changed(org, invoice, "created")
+            sandbox.webhooks.invoice_changed(org, invoice)
             return 200, {"client_invoice": invoice}
 
         return idempotent(create)

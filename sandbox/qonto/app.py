@@ -366,7 +366,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
     def invoice_action(
         self, organization: Organization, invoice_id: str, action: str, *, paid_at: str | None
     ) -> Record | None:
-        """One of documents.INVOICE_ACTIONS on the invoice, sending the `updated` event; None
+        """One of documents.INVOICE_ACTIONS on the invoice, sending its event; None
         when the organization has no such invoice, documents.Refused when its status does
         not allow the action."""
         with self.lock:
@@ -378,7 +378,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             )
             changed = self.store.update("invoices", organization.id, invoice_id, changes)
             self.invoice_stamps[invoice_id] = timestamp()
-        self.webhooks.invoice_changed(organization, changed, "updated")
+        self.webhooks.invoice_changed(organization, changed)
         return changed
 
     # What a user does in Qonto's app, as the status hook names it: per invoice status, the

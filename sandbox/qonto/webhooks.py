@@ -72,11 +72,10 @@ class QontoWebhooks:
         now = str(int(time.time()))
         return {SIGNATURE_HEADER: f"t={now},v1={signature(secret, now, body)}"}
 
-    def invoice_changed(self, organization: Organization, invoice: Record, event: str) -> None:
-        """Sends the `v1/client-invoices` event (`created` or `updated`) to every subscription
-        of the organization to that type. The docs' example carries the invoice in `data`
-        without an `event` field, and so does the sandbox."""
-        del event  # the type's docs list created and updated, but the payload names neither
+    def invoice_changed(self, organization: Organization, invoice: Record) -> None:
+        """Sends the `v1/client-invoices` event (an invoice created or updated) to every
+        subscription of the organization to that type. The docs' example carries the invoice
+        in `data` without an `event` field naming which, and so does the sandbox."""
         subscriptions = self.sandbox.store.select("webhook_subscriptions", organization.id)
         for subscription in subscriptions:
             if INVOICE_EVENTS not in subscription["types"]:
