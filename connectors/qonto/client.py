@@ -10,13 +10,18 @@ source IP; `mapping` holds the JSON. The calls' quirks:
   be filtered by number or text, so a lost quote is found by paging through the newest quotes.
 - `X-Qonto-Idempotency-Key` replays the first answer for 30 minutes [unverified for these
   endpoints]. APIUP derives the key from the business effect, so a retry finds the first answer.
+- Invoice status changes come as signed `v1/client-invoices` webhooks; quotes have no webhook
+  and no update stamp, so their approvals and cancellations are polled by their stamps.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import secrets
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from connectors import errors
@@ -24,13 +29,33 @@ from connectors.base import AccountingConnector
 from connectors.models import Connection
 from connectors.qonto import mapping
 from connectors.qonto.provider import PROVIDER
-from connectors.shapes import AccountInfo, Customer, CustomerKind, CustomerRef, Quote, QuoteRef
+from connectors.shapes import (
+    AccountInfo,
+    Customer,
+    CustomerKind,
+    CustomerRef,
+    DocumentChange,
+    DocumentChanges,
+    DocumentKind,
+    DocumentLink,
+    DocumentState,
+    EventSubscription,
+    IncomingEvent,
+    Quote,
+    QuoteRef,
+)
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "X-Qonto-Idempotency-Key"
 # Fixed namespace: the same business effect gives the same key in every process, forever.
 IDEMPOTENCY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://apiup.de/connectors/qonto")
+# A poll looks this far behind its cursor: the cursor is our clock, the stamps are Qonto's.
+POLL_OVERLAP = dt.timedelta(minutes=5)
+# Pages of approved (and of canceled) quotes per poll, newest created first: the list cannot be
+# sorted or filtered by the approval stamp.
+POLL_PAGES = 2
+INVOICE_PAGES_MAX = 20  # 2,000 newest invoices; a lost invoice is on the first page
 
 
 class QontoConnector(AccountingConnector):
@@ -205,20 +230,185 @@ class QontoConnector(AccountingConnector):
             raise errors.PermanentError("Qonto answered the new invoice without an id.")
         return mapping.invoice_ref(invoice)
 
+    # -- documents per deal stage, and their status ----------------------------------------
+
+    def create_document(
+        self,
+        kind: DocumentKind,
+        document: Quote,
+        *,
+        preceding: DocumentLink | None = None,
+        finalize: bool = False,
+    ) -> QuoteRef:
+        """A quote as `create_quote`; an invoice as `create_invoice` (a draft), then with
+        `finalize` 1 call more: `POST /v2/client_invoices/{id}/finalize` (numbered, unpaid).
+        No links: the invoice body has no field naming a quote."""
+        if preceding is not None:
+            raise errors.UnsupportedByVendor(
+                f"Qonto cannot make a {kind} from a {preceding.kind} through its API."
+            )
+        if kind is DocumentKind.QUOTE:
+            return self.create_quote(document)
+        if kind is not DocumentKind.INVOICE:
+            raise errors.UnsupportedByVendor(f"Qonto has no {kind} documents in its API.")
+        draft = self.create_invoice(document)
+        if not finalize:
+            return draft
+        answer = self.request(
+            "POST",
+            f"/v2/client_invoices/{draft.vendor_id}/finalize",
+            # Finalizing twice only fails (422): safe to repeat after a lost answer.
+            idempotent=True,
+        ).json()
+        return mapping.invoice_ref(self._invoice_of(answer))
+
+    def find_document(
+        self, kind: DocumentKind, reference: str, *, customer_id: str = ""
+    ) -> QuoteRef | None:
+        """A quote as `find_quote`; an invoice: 1 call per page of 100 client invoices, newest
+        first (at most 20 pages), matching the reference in the header (where
+        `create_invoice` puts it); `customer_id` narrows to that client."""
+        if kind is DocumentKind.QUOTE:
+            return self.find_quote(reference, customer_id=customer_id)
+        if kind is not DocumentKind.INVOICE:
+            raise errors.UnsupportedByVendor(f"Qonto has no {kind} documents in its API.")
+        reference = reference.strip()
+        if not reference:
+            return None
+        newest_first = {"sort_by": "created_at:desc"}
+        invoices = self._pages(
+            "/v2/client_invoices", "client_invoices", newest_first, INVOICE_PAGES_MAX
+        )
+        for invoice in invoices:
+            client = invoice.get("client")
+            if customer_id and isinstance(client, Mapping) and client.get("id") != customer_id:
+                continue
+            if reference in str(invoice.get("header") or ""):
+                return mapping.invoice_ref(invoice)
+        return None
+
+    def document_state(self, kind: DocumentKind, vendor_id: str) -> DocumentState:
+        """1 call: `GET /v2/quotes/{id}` or `GET /v2/client_invoices/{id}`; NotFound when
+        Qonto no longer has it (a deleted draft invoice)."""
+        document_id = mapping.uuid_or_none(vendor_id)
+        if document_id is None:
+            raise errors.NotFound(f"Not a Qonto {kind} id: {vendor_id!r}.")
+        if kind is DocumentKind.QUOTE:
+            answer = self.request("GET", f"/v2/quotes/{document_id}").json()
+            # The 2026 docs answer the quote itself; an older version wrapped it.
+            quote = answer.get("quote", answer) if isinstance(answer, Mapping) else None
+            if not isinstance(quote, Mapping):
+                raise errors.PermanentError("Qonto answered without the quote.")
+            return mapping.document_state(kind, quote)
+        if kind is not DocumentKind.INVOICE:
+            raise errors.UnsupportedByVendor(f"Qonto has no {kind} documents in its API.")
+        answer = self.request("GET", f"/v2/client_invoices/{document_id}").json()
+        return mapping.document_state(kind, self._invoice_of(answer))
+
+    def document_changes(self, cursor: str) -> DocumentChanges:
+        """Quotes only (invoices come as webhooks): 2 calls, `GET /v2/quotes` with
+        `filter[status]=approved`, then `canceled`, newest created first (more pages only
+        past 100 such quotes, at most 2 each). A quote counts when its `approved_at` /
+        `canceled_at` is at most 5 minutes before the cursor (our clock) or later. The spec
+        filters quotes by status and creation date only, with no update stamp, so an old
+        quote approved now is seen only while it is among the 200 newest approved."""
+        now = dt.datetime.now(dt.UTC)
+        if not cursor:
+            return DocumentChanges((), mapping.poll_cursor(now))
+        since = mapping.poll_since(cursor) - POLL_OVERLAP
+        changes: list[DocumentChange] = []
+        for status in mapping.QUOTE_STAMPED_STATUSES:
+            for quote in self._quotes({"filter[status]": status}, pages=POLL_PAGES):
+                change = mapping.quote_change(quote, since)
+                if change is not None:
+                    changes.append(change)
+        return DocumentChanges(tuple(changes), mapping.poll_cursor(now))
+
+    def events_subscribe(self, callback_url: str) -> EventSubscription:
+        """1 call to list the subscriptions, 1 to delete each one already at `callback_url`
+        (Qonto shows a secret only once, so an old one cannot be taken over), 1 to create
+        `POST /v2/webhook_subscriptions` for `v1/client-invoices` with a new secret."""
+        for subscription in self._pages("/v2/webhook_subscriptions", "subscriptions", {}, 10):
+            if subscription.get("callback_url") == callback_url and subscription.get("id"):
+                self._unsubscribe(str(subscription["id"]))
+        secret = secrets.token_urlsafe(32)
+        answer = self.request(
+            "POST",
+            "/v2/webhook_subscriptions",
+            json={
+                "callback_url": callback_url,
+                "types": [mapping.INVOICE_EVENTS],
+                "secret": secret,
+                "description": "APIUP: invoice status to HubSpot",
+            },
+            expected=(200, 201),
+        ).json()
+        subscription_id = answer.get("id") if isinstance(answer, Mapping) else None
+        if not subscription_id:
+            raise errors.PermanentError("Qonto answered the new subscription without an id.")
+        return EventSubscription(ids=(str(subscription_id),), secret=secret)
+
+    def events_unsubscribe(self, subscription: EventSubscription) -> None:
+        """1 call per id: `DELETE /v2/webhook_subscriptions/{id}`; one already gone is fine."""
+        for subscription_id in subscription.ids:
+            self._unsubscribe(subscription_id)
+
+    @classmethod
+    def events_read(
+        cls,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        secret_for: Callable[[str], str | None],
+    ) -> list[IncomingEvent]:
+        """One event per delivery. `X-Qonto-Signature: t=..,v1=..` must hold with the secret
+        of the organization's subscription and be at most 5 minutes old."""
+        header = next(
+            (v for k, v in headers.items() if k.lower() == mapping.SIGNATURE_HEADER.lower()), ""
+        )
+        if not header:
+            raise errors.ForgedEvent("The Qonto event is not signed.")
+        event = mapping.envelope(body)
+        secret = secret_for(event["organization_id"]) or ""
+        if not mapping.signature_holds(header, body, secret, now=time.time()):
+            raise errors.ForgedEvent("The Qonto event's signature does not hold.")
+        return [mapping.incoming_event(event)]
+
     # -- reads ----------------------------------------------------------------------------
 
-    def _quotes(self) -> Iterator[Mapping[str, Any]]:
-        for page in range(1, mapping.QUOTE_PAGES_MAX + 1):
+    def _quotes(
+        self, params: Mapping[str, str] | None = None, *, pages: int = mapping.QUOTE_PAGES_MAX
+    ) -> Iterator[Mapping[str, Any]]:
+        params = {**(params or {}), "sort_by": "created_at:desc"}
+        yield from self._pages("/v2/quotes", "quotes", params, pages)
+
+    def _pages(
+        self, path: str, key: str, params: Mapping[str, str], pages: int
+    ) -> Iterator[Mapping[str, Any]]:
+        """A list page by page, at most `pages` pages."""
+        for page in range(1, pages + 1):
             answer = self.request(
-                "GET",
-                "/v2/quotes",
-                params={"sort_by": "created_at:desc", "page": page, "per_page": mapping.PER_PAGE},
+                "GET", path, params={**params, "page": page, "per_page": mapping.PER_PAGE}
             ).json()
-            quotes = answer.get("quotes") if isinstance(answer, Mapping) else None
-            yield from (q for q in quotes or [] if isinstance(q, Mapping))
+            rows = answer.get(key) if isinstance(answer, Mapping) else None
+            yield from (row for row in rows or [] if isinstance(row, Mapping))
             if not mapping.has_next_page(answer):
                 return
-        logger.warning("Qonto: stopped looking for a quote after %d pages", mapping.QUOTE_PAGES_MAX)
+        logger.warning("Qonto: stopped reading %s after %d pages", path, pages)
+
+    def _invoice_of(self, answer: Any) -> Mapping[str, Any]:
+        invoice = answer.get("client_invoice") if isinstance(answer, Mapping) else None
+        if not isinstance(invoice, Mapping) or not invoice.get("id"):
+            raise errors.PermanentError("Qonto answered without the client invoice.")
+        return invoice
+
+    def _unsubscribe(self, subscription_id: str) -> None:
+        try:
+            self.request(
+                "DELETE", f"/v2/webhook_subscriptions/{subscription_id}", expected=(200, 204)
+            )
+        except errors.NotFound:
+            logger.info("Qonto: webhook subscription %s was gone already", subscription_id)
 
     def _clients(self, params: dict[str, str], *, pages: int) -> Iterator[Mapping[str, Any]]:
         for page in range(1, pages + 1):

@@ -10,17 +10,23 @@ error bodies read.
   `HS-<deal id>`.
 - vat_rate is a string; the quote examples write percent ("20"), the invoice examples a
   fraction ("0.2") [unverified which scale each endpoint expects]: each gets its examples'.
-- Errors are JSON:API objects `{errors: [{code, detail, source}], trace_id}`.
+- Errors are JSON:API objects `{errors: [{code, detail, source}], trace_id}`; the webhook
+  subscription endpoints answer one flat `{code, detail, source}` instead.
+- Statuses: quotes pending_approval / approved / canceled, client invoices draft / unpaid / paid /
+  canceled. Webhook deliveries are signed `X-Qonto-Signature: t=<unix time>,v1=<hex>`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import hmac
 import json
 import re
 import uuid
 from collections.abc import Mapping
-from decimal import Decimal
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors import documents, errors
@@ -30,6 +36,11 @@ from connectors.shapes import (
     Customer,
     CustomerKind,
     CustomerRef,
+    DocumentChange,
+    DocumentKind,
+    DocumentState,
+    DocumentStatus,
+    IncomingEvent,
     Quote,
     QuotePosition,
     QuoteRef,
@@ -68,7 +79,8 @@ DEAL_REFERENCE = re.compile(
 
 def error_words(body: Mapping[str, Any]) -> str:
     """Qonto's words: the `detail` of each JSON:API error object; the OAuth host answers
-    `{error, error_description}` (RFC 6749, assumed by the spec)."""
+    `{error, error_description}` (RFC 6749, assumed by the spec), the webhook subscription
+    endpoints a flat `{code, detail}`."""
     problems = body.get("errors")
     if isinstance(problems, list):
         details = [
@@ -79,7 +91,8 @@ def error_words(body: Mapping[str, Any]) -> str:
         text = "; ".join(d for d in details if d)
         if text:
             return text
-    return first_text(body, "error_description", "error", "message")
+    # The webhook subscription endpoints: one flat error object.
+    return first_text(body, "error_description", "error", "message", "detail", "code")
 
 
 read_error = error_reader(error_words)
@@ -316,3 +329,149 @@ def _plain(value: Decimal) -> str:
 def _amount(value: Decimal) -> str:
     """Money with at least two places ("100.00"), more only where the price has them."""
     return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else _plain(value)
+
+
+# -- status --------------------------------------------------------------------------------
+
+QUOTE_STATUSES = {
+    "pending_approval": DocumentStatus.OPEN,  # a new quote; Qonto has no draft quotes
+    "approved": DocumentStatus.ACCEPTED,
+    "canceled": DocumentStatus.VOIDED,
+}
+INVOICE_STATUSES = {
+    "draft": DocumentStatus.DRAFT,
+    "unpaid": DocumentStatus.OPEN,  # finalized; Qonto does not tell sent from open
+    "paid": DocumentStatus.PAID,
+    "canceled": DocumentStatus.VOIDED,
+}
+# Quote statuses whose stamp (`approved_at`, `canceled_at`) tells when a quote changed: Qonto's
+# quotes carry no update stamp, and pending_approval is where every quote starts.
+QUOTE_STAMPED_STATUSES = ("approved", "canceled")
+
+
+def document_state(kind: DocumentKind, document: Mapping[str, Any]) -> DocumentState:
+    """A quote or client invoice as read from Qonto. Qonto books no partial payments: an
+    invoice is open for its total until it is marked paid."""
+    statuses = INVOICE_STATUSES if kind is DocumentKind.INVOICE else QUOTE_STATUSES
+    raw = str(document.get("status") or "")
+    if raw not in statuses:
+        raise errors.PermanentError(f"Qonto answered an unknown {kind} status {raw!r}.")
+    status = statuses[raw]
+    total = _money(document.get("total_amount"))
+    url_field = "invoice_url" if kind is DocumentKind.INVOICE else "quote_url"
+    state = DocumentState(
+        status=status,
+        number=str(document.get("number") or ""),
+        url=str(document.get(url_field) or ""),
+        currency=str(document.get("currency") or ""),
+        total=total,
+    )
+    if kind is not DocumentKind.INVOICE:
+        return state
+    open_amount = {"unpaid": total, "paid": Decimal(0), "canceled": Decimal(0)}.get(raw)
+    paid_at = _moment(document.get("paid_at")) if raw == "paid" else None
+    return replace(state, open_amount=open_amount, paid_date=paid_at.date() if paid_at else None)
+
+
+def quote_change(quote: Mapping[str, Any], since: dt.datetime) -> DocumentChange | None:
+    """The quote as a change when its status stamp is not before `since`; the marker is the
+    status and its stamp, so each approval or cancellation counts once."""
+    status = str(quote.get("status") or "")
+    if status not in QUOTE_STAMPED_STATUSES:
+        return None
+    stamp = _moment(quote.get(f"{status}_at"))
+    if stamp is None or stamp < since or not quote.get("id"):
+        return None
+    return DocumentChange(
+        DocumentKind.QUOTE, str(quote["id"]), marker=f"{status}@{stamp.isoformat()}"
+    )
+
+
+def poll_cursor(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def poll_since(cursor: str) -> dt.datetime:
+    moment = _moment(cursor)
+    if moment is None:
+        raise errors.PermanentError(f"Not a Qonto polling cursor: {cursor!r}.")
+    return moment
+
+
+def _money(amount: Any) -> Decimal | None:
+    value = amount.get("value") if isinstance(amount, Mapping) else None
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+def _moment(text: Any) -> dt.datetime | None:
+    """An ISO 8601 stamp as Qonto writes it ("2024-01-16T14:22:00Z", with or without
+    milliseconds or an offset), made timezone-aware."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+SIGNATURE_HEADER = "X-Qonto-Signature"
+INVOICE_EVENTS = "v1/client-invoices"
+SIGNATURE_MAX_AGE = 5 * 60  # seconds; docs: reject a `t` older than 5 minutes
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Hex HMAC-SHA256 with the subscription secret over `{t}.{raw body}`."""
+    message = timestamp.encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_holds(header: str, body: bytes, secret: str, *, now: float) -> bool:
+    """Whether `X-Qonto-Signature` signs `body` with `secret` and is at most 5 minutes old
+    (nor as far ahead, which only a forger's clock would be)."""
+    parts = dict(part.strip().partition("=")[::2] for part in header.split(",") if "=" in part)
+    timestamp, given = parts.get("t", ""), parts.get("v1", "")
+    if not timestamp.isdigit() or not given or not secret:
+        return False
+    if abs(now - int(timestamp)) > SIGNATURE_MAX_AGE:
+        return False
+    return hmac.compare_digest(signature(secret, timestamp, body), given.strip().lower())
+
+
+def envelope(body: bytes) -> dict[str, Any]:
+    """A webhook delivery's envelope `{id, organization_id, type, created_at, data, ...}`."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise errors.PermanentError("The Qonto event is not JSON.") from None
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("data"), dict)
+        or not all(isinstance(event.get(key), str) for key in ("id", "type", "organization_id"))
+    ):
+        raise errors.PermanentError("The Qonto event lacks its id, type, organization or data.")
+    return event
+
+
+def incoming_event(event: dict[str, Any]) -> IncomingEvent:
+    """The event for the product; a client invoice event names the invoice, its status and
+    the event's time as the marker (a repeated delivery of the same event has the same)."""
+    occurred_at = _moment(event.get("created_at"))
+    data = event["data"]
+    change = None
+    if event["type"] == INVOICE_EVENTS and data.get("id"):
+        marker = f"{data.get('status') or ''}@{event.get('created_at') or event['id']}"
+        change = DocumentChange(DocumentKind.INVOICE, str(data["id"]), marker=marker)
+    return IncomingEvent(
+        account_id=event["organization_id"],
+        event_type=event["type"],
+        event_id=event["id"],
+        payload=event,
+        change=change,
+        occurred_at=occurred_at,
+    )

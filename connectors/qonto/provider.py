@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from connectors import providers
+from connectors.shapes import DocumentKind
 
 PROVIDER = providers.Provider(
     key="qonto",
@@ -20,6 +21,8 @@ PROVIDER = providers.Provider(
                 "client.write",
                 "client_invoice.write",
                 "client_invoices.read",
+                # Webhook subscriptions for the invoice status (with client_invoices.read).
+                "webhook",
             ),
             # The spent refresh token stays valid for 60 s after the answer's replaces it.
             rotating_refresh=True,
@@ -55,6 +58,14 @@ PROVIDER = providers.Provider(
         can_create_invoices=True,
         quote_is_draft=False,  # a new quote is `pending_approval`
         contact_persons=False,  # a client has no contact persons in the spec
+        # The spec has quotes and client invoices, no order confirmations.
+        documents=frozenset({DocumentKind.QUOTE, DocumentKind.INVOICE}),
+        # No links: the client invoice create body has no field naming a quote (a quote's
+        # `invoice_ids` is read-only).
+        links=(),
+        can_finalize_invoices=True,  # a draft, then POST /v2/client_invoices/{id}/finalize
+        status_events=True,  # v1/client-invoices webhooks (signed, per subscription secret)
+        status_polling=True,  # quotes: no quote webhook exists; polled by approved/canceled_at
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_qonto_monthly", price_label="29 €"),

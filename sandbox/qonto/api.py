@@ -1,5 +1,6 @@
 """Qonto's Business API routes the product calls: the organization, clients, quotes and client
-invoices, each create behind `X-Qonto-Idempotency-Key`, each list paged with its `meta`."""
+invoices (with their status actions), each create behind `X-Qonto-Idempotency-Key`, each list
+paged with its `meta`."""
 
 from __future__ import annotations
 
@@ -140,9 +141,55 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
             if invoice["status"] == "unpaid" and not invoice.get("number"):
                 invoice["number"] = org.next_number("INV")
             sandbox.store.create("invoices", org.id, invoice)
+            sandbox.invoice_stamps[invoice["id"]] = invoice["created_at"]
+            sandbox.webhooks.invoice_changed(org, invoice)
             return 200, {"client_invoice": invoice}
 
         return idempotent(create)
+
+    @route("/v2/client_invoices", "invoices")
+    def list_invoices() -> Response:
+        # Imported invoices are not kept, so exclude_imported changes nothing here.
+        bounds = {
+            f"{name}_{end}": request.args.get(f"filter[{name}_{end}]")
+            for name in ("created_at", "updated_at")
+            for end in ("from", "to")
+        }
+        low, high, updated_low, updated_high = (
+            None if b is None else datetime.fromisoformat(b) for b in bounds.values()
+        )
+        statuses = request.args.get("filter[status]")
+        invoices = sandbox.store.select(
+            "invoices",
+            g.organization.id,
+            where=lambda i: (
+                _within(i["created_at"], low, high)
+                and _within(sandbox.invoice_stamps[i["id"]], updated_low, updated_high)
+                and (statuses is None or i["status"] in statuses.split(","))
+            ),
+        )
+        return page("client_invoices", invoices, request.args.get("sort_by", "created_at:asc"))
+
+    @route("/v2/client_invoices/<invoice_id>", "invoice")
+    def get_invoice(invoice_id: str) -> Response:
+        invoice = g.organization.invoices.get(invoice_id)
+        if invoice is None:
+            return missing("Client invoice")
+        return sandbox.json({"client_invoice": invoice})
+
+    @route("/v2/client_invoices/<invoice_id>/<action>", "invoice_action", "POST")
+    def change_invoice(invoice_id: str, action: str) -> Response:
+        if action not in documents.INVOICE_ACTIONS:
+            return missing("Route")
+        body = request.get_json(silent=True) if request.content_length else None
+        paid_at = body.get("paid_at") if isinstance(body, dict) else None
+        try:
+            changed = sandbox.invoice_action(g.organization, invoice_id, action, paid_at=paid_at)
+        except documents.Refused as refusal:
+            return invalid([refusal.problem])
+        if changed is None:
+            return missing("Client invoice")
+        return sandbox.json({"client_invoice": changed})
 
     def conflict(kind: str) -> Response:
         detail = f"The {kind} number is already used."
@@ -150,20 +197,7 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
         return sandbox.error_response(409, detail, code=code, pointer="/number")
 
     def page(key: str, records: list[Record], sort_by: str) -> Response:
-        if sort_by.endswith(":desc"):
-            # The reverse of the oldest-first order, so records of one instant stay newest
-            # first too.
-            records.reverse()
-        cut = PAGING.cut(records, request.args)
-        meta = {
-            "current_page": cut.number,
-            "next_page": cut.number + 1 if cut.has_more else None,
-            "prev_page": cut.number - 1 if cut.number > 1 else None,
-            "total_pages": cut.total_pages,
-            "total_count": cut.total,
-            "per_page": cut.limit,
-        }
-        return sandbox.json({key: cut.items, "meta": meta})
+        return paged(sandbox, key, records, sort_by)
 
     def idempotent(create: Create) -> Response:
         """Runs one create; with X-Qonto-Idempotency-Key the first successful answer is
@@ -194,6 +228,25 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
                 )
             sandbox.after_commit()
         return sandbox.json(answer, status)
+
+
+def paged(
+    sandbox: QontoSandbox, key: str, records: list[Record], sort_by: str = "created_at:asc"
+) -> Response:
+    if sort_by.endswith(":desc"):
+        # The reverse of the oldest-first order, so records of one instant stay newest
+        # first too.
+        records.reverse()
+    cut = PAGING.cut(records, request.args)
+    meta = {
+        "current_page": cut.number,
+        "next_page": cut.number + 1 if cut.has_more else None,
+        "prev_page": cut.number - 1 if cut.number > 1 else None,
+        "total_pages": cut.total_pages,
+        "total_count": cut.total,
+        "per_page": cut.limit,
+    }
+    return sandbox.json({key: cut.items, "meta": meta})
 
 
 def _within(created_at: str, start: datetime | None, end: datetime | None) -> bool:

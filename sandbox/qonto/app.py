@@ -1,6 +1,7 @@
 """Qonto's Business API as the product sees it: OAuth 2.0 (consent page, token endpoint with
 refresh grace period) and API keys, the organization, clients, quotes and client invoices,
-idempotency keys, JSON:API errors with a trace id, and the per-IP rate limits.
+idempotency keys, JSON:API errors with a trace id, and the per-IP rate limits; webhook
+subscriptions with signed `v1/client-invoices` events (`webhooks`).
 
 Paths, fields and status codes follow qonto/qonto-derived-openapi.yaml and the Qonto fact
 sheet in vendor-specs/.
@@ -15,9 +16,9 @@ import secrets
 import threading
 import time
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import Flask, Request, Response, g, has_request_context, request
+from flask import Flask, Request, Response, abort, g, has_request_context, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
@@ -27,8 +28,9 @@ from sandbox.qonto import documents
 from sandbox.qonto.api import register_api_routes
 from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import QontoAuthorization
-from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization
-from sandbox.store import Records, Resource, equals
+from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, timestamp
+from sandbox.qonto.webhooks import ENDPOINT_PREFIX, RETRY_DELAYS, QontoWebhooks
+from sandbox.store import Record, Records, Resource, equals
 
 TRACE_HEADER = "X-Tyk-Trace-Id"
 ERROR_CODES = {
@@ -54,6 +56,13 @@ ENDPOINT_SCOPES = {
     "create_quote": "client_invoice.write",
     "quote": "client_invoices.read",
     "create_invoice": "client_invoice.write",
+    "invoices": "client_invoices.read",
+    "invoice": "client_invoices.read",
+    "invoice_action": "client_invoice.write",
+    # Creating also needs the read scope of each event type (sandbox.qonto.webhooks).
+    **{
+        f"{ENDPOINT_PREFIX}{name}": "webhook" for name in ("s", "_create", "", "_update", "_delete")
+    },
 }
 DOCUMENT_COLUMNS = ("id", "number", "status", "currency", "total_amount", "created_at")
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
@@ -68,6 +77,10 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         "clients": ("clients", ("id", "kind", "name", "email")),
         "quotes": ("quotes", DOCUMENT_COLUMNS),
         "invoices": ("invoices", DOCUMENT_COLUMNS),
+        "webhook_subscriptions": (
+            "webhook subscriptions",
+            ("id", "callback_url", "types", "description", "created_at"),
+        ),
     }
     resources = (
         Resource(
@@ -85,6 +98,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         ),
         Resource("quotes", filters={"filter[status]": equals("status")}),
         Resource("invoices"),
+        Resource("webhook_subscriptions"),
     )
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
     demo_credential = "apiup-demo:apiup-sandbox-secret-key"
@@ -118,6 +132,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         demo_client_id: str = "apiup-sandbox-client",
         demo_client_secret: str = "apiup-sandbox-secret",  # noqa: S107
         seed_demo: bool = True,
+        callback_delays: tuple[float, ...] = RETRY_DELAYS,
     ) -> None:
         self.oauth = QontoAuthorization(
             self,
@@ -139,6 +154,8 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         self.demo_client_id = demo_client_id
         self.demo_client_secret = demo_client_secret
         self.seed_demo = seed_demo
+        # Tests pass short delays; Qonto retries for days.
+        self.webhooks = QontoWebhooks(self, retry_delays=callback_delays)
         super().__init__(contract=contract, public_url=public_url)
 
     def spec_checker(self) -> ContractChecker:
@@ -155,6 +172,9 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             self.burst = SlidingWindow(limit=self.burst_limit, window=self.burst_window)
             self.sustained = SlidingWindow(limit=self.sustained_limit, window=self.sustained_window)
             self.unauthorized_answers: dict[str, list[float]] = {}
+            # Qonto filters invoices by an update stamp its answers do not show.
+            self.invoice_stamps: dict[str, str] = {}
+            self.webhooks.sender.reset()
             self._unauthorized_lock = threading.Lock()
             if self.seed_demo:
                 self.add_organization(
@@ -238,6 +258,15 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             if limited is not None:
                 return limited
             self._remember_unauthorized()
+        if has_request_context() and (request.endpoint or "").startswith(ENDPOINT_PREFIX):
+            # The webhook subscription endpoints answer one flat error object.
+            flat: Problem = problem(
+                extra.get("code") or ERROR_CODES.get(status, "error"),
+                message,
+                pointer=extra.get("pointer"),
+                parameter=extra.get("parameter"),
+            )
+            return self.json(flat, status)
         errors: list[Problem] = extra.get("errors") or [
             problem(
                 extra.get("code") or ERROR_CODES.get(status, "error"),
@@ -322,6 +351,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
         register_api_routes(self, app)
+        self.webhooks.register(app)
         app.register_error_handler(NotFound, self._not_found)
         app.register_error_handler(MethodNotAllowed, self._method_not_allowed)
 
@@ -330,6 +360,68 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
 
     def _method_not_allowed(self, _: MethodNotAllowed) -> Response:
         return self.error_response(405, "Method not allowed")
+
+    # -- document status ---------------------------------------------------------------
+
+    def invoice_action(
+        self, organization: Organization, invoice_id: str, action: str, *, paid_at: str | None
+    ) -> Record | None:
+        """One of documents.INVOICE_ACTIONS on the invoice, sending its event; None
+        when the organization has no such invoice, documents.Refused when its status does
+        not allow the action."""
+        with self.lock:
+            invoice = organization.invoices.get(invoice_id)
+            if invoice is None:
+                return None
+            changes = documents.invoice_changes(
+                invoice, action, paid_at=paid_at, number=lambda: organization.next_number("INV")
+            )
+            changed = self.store.update("invoices", organization.id, invoice_id, changes)
+            self.invoice_stamps[invoice_id] = timestamp()
+        self.webhooks.invoice_changed(organization, changed)
+        return changed
+
+    # What a user does in Qonto's app, as the status hook names it: per invoice status, the
+    # action; per wanted quote status, Qonto's own. Qonto books no partial payments (an
+    # invoice stays unpaid until marked paid) and has no rejected quotes (they are canceled).
+    INVOICE_HOOK = {
+        "paid": {"unpaid": "mark_as_paid", "paid": "mark_as_paid"},
+        "voided": {"unpaid": "mark_as_canceled"},
+        "open": {"draft": "finalize", "paid": "unmark_as_paid", "unpaid": ""},
+        "partially_paid": {"unpaid": ""},
+    }
+    QUOTE_HOOK = {"accepted": "approved", "rejected": "canceled", "voided": "canceled"}
+
+    def document_status_set(
+        self, *, kind: str, document_id: str, status: str, amount: str = ""
+    ) -> dict[str, Any] | None:
+        with self.lock:
+            owners = [o for o in self.organizations.values() if document_id in o.invoices]
+            quote_owners = [o for o in self.organizations.values() if document_id in o.quotes]
+        if kind == "quote" and quote_owners and status in self.QUOTE_HOOK:
+            organization, wanted = quote_owners[0], self.QUOTE_HOOK[status]
+            quote = organization.quotes[document_id]
+            if quote["status"] == "pending_approval":
+                changes = {"status": wanted, f"{wanted}_at": timestamp()}
+                return self.store.update("quotes", organization.id, document_id, changes)
+            self._refuse(f"The quote is {quote['status']} already")
+        if kind != "invoice" or not owners:
+            if owners or quote_owners:
+                self._refuse(f"Qonto has no {status} {kind}")
+            return None
+        invoice = owners[0].invoices[document_id]
+        action = self.INVOICE_HOOK.get(status, {}).get(invoice["status"])
+        if action is None:
+            self._refuse(f"Qonto cannot make a {invoice['status']} invoice {status}")
+        if not action:
+            return invoice  # nothing changes in Qonto
+        try:
+            return self.invoice_action(owners[0], document_id, action, paid_at=None)
+        except documents.Refused as refusal:
+            self._refuse(refusal.problem["detail"])
+
+    def _refuse(self, message: str) -> NoReturn:
+        abort(self.json({"error": message}, 409))
 
     # -- inspection -------------------------------------------------------------------
 
@@ -352,6 +444,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
                 for (org_id, key), a in answers
             ],
             **self.oauth.inspect(),
+            "callbacks": self.webhooks.sender.rows(),
         }
 
 

@@ -331,3 +331,46 @@ def invoice_object(body: dict[str, Any], organization: Organization) -> dict[str
         if body.get(key) is not None:
             invoice[key] = body[key]
     return invoice
+
+
+# -- invoice status actions -----------------------------------------------------------------
+
+# Action: the statuses it may start from, the status it leads to (fact sheet; mark_as_paid on
+# a paid invoice only moves `paid_at`).
+INVOICE_ACTIONS = {
+    "finalize": (("draft",), "unpaid"),
+    "mark_as_paid": (("unpaid", "paid"), "paid"),
+    "unmark_as_paid": (("paid",), "unpaid"),
+    "mark_as_canceled": (("unpaid",), "canceled"),
+}
+
+
+class Refused(Exception):
+    """An action the invoice's status does not allow (answered 422)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem["detail"])
+        self.problem = problem
+
+
+def invoice_changes(
+    invoice: dict[str, Any], action: str, *, paid_at: str | None, number: Callable[[], str]
+) -> dict[str, Any]:
+    """What `action` changes on the invoice; `number` numbers it when it is finalized. The
+    error codes of a refused action are not documented: `invalid_format` as elsewhere."""
+    starts, status = INVOICE_ACTIONS[action]
+    if invoice["status"] not in starts:
+        detail = f"A {invoice['status']} invoice cannot be {action.replace('_', ' ')}"
+        raise Refused(problem("invalid_format", detail, pointer="/status"))
+    changes: dict[str, Any] = {"status": status}
+    if action == "finalize":
+        changes["finalized_at"] = timestamp()
+        changes["number"] = invoice.get("number") or number()
+    elif action == "mark_as_paid":
+        today = timestamp()[:10]
+        if paid_at is not None and paid_at > today:
+            raise Refused(problem("invalid_format", "paid_at is in the future", pointer="/paid_at"))
+        changes["paid_at"] = f"{paid_at}T00:00:00.000Z" if paid_at else timestamp()
+    elif action == "unmark_as_paid":
+        changes["paid_at"] = None
+    return changes

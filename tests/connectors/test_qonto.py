@@ -272,7 +272,7 @@ def test_the_authorization_url_asks_for_the_product_scopes() -> None:
         "redirect_uri": REDIRECT_URI,
         "response_type": "code",
         "scope": "offline_access organization.read client.read client.write "
-        "client_invoice.write client_invoices.read",
+        "client_invoice.write client_invoices.read webhook",
         "state": "s1",
     }
 

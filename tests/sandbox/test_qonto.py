@@ -4,6 +4,7 @@ the JSON:API errors, the per-IP limits, every fault switch, and the contract wit
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -581,6 +582,92 @@ def test_invalid_invoices_are_refused(qonto: RunningSandbox) -> None:
     assert first.status_code == 200
     clash = post(f"{qonto.url}/v2/client_invoices", json=numbered, headers=api_key())
     assert assert_json_api_error(clash, 409)[0]["code"] == "invoice_number_already_exists"
+
+
+def test_invoice_status_actions_follow_qontos_transitions(qonto: RunningSandbox) -> None:
+    client = create_client(qonto.url, fixture("client-company.json"))
+    body = fixture("client-invoice.json") | {"client_id": client["id"]}
+    invoice_id = post(f"{qonto.url}/v2/client_invoices", json=body, headers=api_key()).json()[
+        "client_invoice"
+    ]["id"]
+    url = f"{qonto.url}/v2/client_invoices/{invoice_id}"
+
+    def act(action: str, **body: str) -> requests.Response:
+        return post(f"{url}/{action}", json=body or None, headers=api_key())
+
+    assert_json_api_error(act("mark_as_paid"), 422)  # a draft is finalized first
+    finalized = act("finalize").json()["client_invoice"]
+    assert finalized["status"] == "unpaid"
+    assert finalized["number"].startswith("INV-")
+    assert finalized["finalized_at"]
+    assert_json_api_error(act("finalize"), 422)
+    future = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+    assert assert_json_api_error(act("mark_as_paid", paid_at=future), 422)[0]["source"] == {
+        "pointer": "/paid_at"
+    }
+    paid = act("mark_as_paid", paid_at="2025-01-02").json()["client_invoice"]
+    assert (paid["status"], paid["paid_at"][:10]) == ("paid", "2025-01-02")
+    unpaid = act("unmark_as_paid").json()["client_invoice"]
+    assert (unpaid["status"], unpaid["paid_at"]) == ("unpaid", None)
+    assert act("mark_as_canceled").json()["client_invoice"]["status"] == "canceled"
+    assert get(url, headers=api_key()).json()["client_invoice"]["status"] == "canceled"
+
+    listed = get(
+        f"{qonto.url}/v2/client_invoices",
+        params={"filter[status]": "canceled,paid", "sort_by": "created_at:desc"},
+        headers=api_key(),
+    ).json()
+    assert [i["id"] for i in listed["client_invoices"]] == [invoice_id]
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)).isoformat()
+    unchanged = get(
+        f"{qonto.url}/v2/client_invoices",
+        params={"filter[updated_at_from]": later},
+        headers=api_key(),
+    ).json()
+    assert unchanged["client_invoices"] == []
+    assert unchanged["meta"]["total_count"] == 0
+
+
+def test_webhook_subscriptions_keep_their_secret_and_answer_flat_errors(
+    qonto: RunningSandbox,
+) -> None:
+    base = f"{qonto.url}/v2/webhook_subscriptions"
+    body = {
+        "callback_url": "https://connector.example.com/webhooks/qonto",
+        "types": ["v1/client-invoices"],
+        "secret": "a-long-random-secret",
+        "description": "HubSpot connector",
+    }
+    created = post(base, json=body, headers=api_key())
+    assert created.status_code == 201, created.text
+    subscription = created.json()
+    assert subscription["secret"] == "a-long-random-secret"
+    url = f"{base}/{subscription['id']}"
+    try:
+        listed = get(base, headers=api_key()).json()
+        assert [s["id"] for s in listed["subscriptions"]] == [subscription["id"]]
+        assert "secret" not in listed["subscriptions"][0]
+        assert get(base, headers=api_key("numbered")).json()["subscriptions"] == []
+        changed = requests.put(
+            url, json={"description": "renamed"}, headers=api_key(), timeout=TIMEOUT
+        )
+        assert changed.json()["description"] == "renamed"
+        assert "secret" not in changed.json()
+        missing = post(base, json={"types": ["v1/client-invoices"]}, headers=api_key())
+        assert missing.status_code == 400
+        assert missing.json() == {
+            "code": "invalid_format",
+            "detail": "callback_url is missing",
+            "source": {"pointer": "/callback_url"},
+        }
+        unknown = post(base, json=body | {"types": ["v1/quotes"]}, headers=api_key())
+        assert (unknown.status_code, unknown.json()["code"]) == (400, "not_in_list")
+    finally:
+        assert requests.delete(url, headers=api_key(), timeout=TIMEOUT).status_code == 204
+    gone = get(url, headers=api_key())
+    assert gone.status_code == 404
+    assert gone.json()["code"] == "not_found"
+    assert "errors" not in gone.json()
 
 
 # -- limits ---------------------------------------------------------------------------------
