@@ -17,7 +17,7 @@ limits, `mapping` its JSON):
   lost quote is found by listing. Invoices carry it too and are found by
   `POST /2.0/kb_invoice/search`; one made from its quote (`POST /2.0/kb_offer/{id}/invoice`,
   which takes no fields) gets it by an edit right after.
-- Status: `kb_item_status_id` (values from third-party code, unverified: see `mapping`) and
+- Status: `kb_item_status_id` (values from third-party code, unverified: see `status`) and
   for invoices `total_remaining_payments`. bexio has no webhooks: changes are polled on
   `updated_at`.
 - Errors read `{error_code, message[, errors]}` (the sandbox's assumption; the spec leaves the
@@ -38,7 +38,7 @@ from django.core.cache import cache
 
 from connectors import errors
 from connectors.base import AccountingConnector
-from connectors.bexio import mapping
+from connectors.bexio import mapping, status
 from connectors.bexio.provider import PROVIDER
 from connectors.shapes import (
     AccountInfo,
@@ -233,7 +233,7 @@ class BexioConnector(AccountingConnector):
         reference = reference.strip()
         if not reference:
             return None
-        found = mapping.documents_of(
+        found = status.documents_of(
             self.request(
                 "POST", "/2.0/kb_invoice/search", json=mapping.reference_criteria(reference)
             ).json()
@@ -254,7 +254,7 @@ class BexioConnector(AccountingConnector):
         else:
             raise errors.UnsupportedByVendor(f"bexio: no {kind} documents through the API.")
         document = self.request("GET", path).json()
-        if not mapping.is_known_status(kind, document):
+        if not status.is_known_status(kind, document):
             logger.warning(
                 "bexio: %s %s has the unknown status %r; read as open",
                 kind,
@@ -263,12 +263,12 @@ class BexioConnector(AccountingConnector):
             )
         paid_date = None
         if kind is DocumentKind.INVOICE and (
-            mapping.document_status(kind, document) is DocumentStatus.PAID
+            status.document_status(kind, document) is DocumentStatus.PAID
         ):
             payments = self.request("GET", f"{path}/payment").json()
-            paid_date = mapping.last_payment_date(payments)
-        currency = mapping.currency_code(document, self._company_currencies())
-        return mapping.document_state(kind, document, currency=currency, paid_date=paid_date)
+            paid_date = status.last_payment_date(payments)
+        currency = status.currency_code(document, self._company_currencies())
+        return status.document_state(kind, document, currency=currency, paid_date=paid_date)
 
     def document_changes(self, cursor: str) -> DocumentChanges:
         """The cursor is bexio's own `updated_at` of the last change seen (its clock, not
@@ -282,19 +282,19 @@ class BexioConnector(AccountingConnector):
                 *self._documents_by_stamp("/2.0/kb_invoice", limit=1),
                 *self._documents_by_stamp("/2.0/kb_offer", limit=1),
             ]
-            return DocumentChanges((), mapping.newest_stamp(newest, after=mapping.EARLIEST_STAMP))
-        since = mapping.stamp_before(cursor, self.poll_overlap)
+            return DocumentChanges((), status.newest_stamp(newest, after=status.EARLIEST_STAMP))
+        since = status.stamp_before(cursor, self.poll_overlap)
         invoices, complete = self._invoices_changed_after(since)
         quotes = [
             q
             for q in self._documents_by_stamp("/2.0/kb_offer", limit=self.poll_page_size)
-            if mapping.stamp_of(q) > since
+            if status.stamp_of(q) > since
         ]
-        changes = [mapping.document_change(DocumentKind.INVOICE, d) for d in invoices]
-        changes += [mapping.document_change(DocumentKind.QUOTE, d) for d in quotes]
+        changes = [status.document_change(DocumentKind.INVOICE, d) for d in invoices]
+        changes += [status.document_change(DocumentKind.QUOTE, d) for d in quotes]
         # After a burst the invoices not read yet are later than the last one read.
         seen = [*invoices, *quotes] if complete else invoices
-        return DocumentChanges(tuple(changes), mapping.newest_stamp(seen, after=cursor))
+        return DocumentChanges(tuple(changes), status.newest_stamp(seen, after=cursor))
 
     def _invoice_from_quote(self, quote_id: str, document: Quote) -> QuoteRef:
         """2 calls: `POST /2.0/kb_offer/{id}/invoice` copies the quote with all its positions
@@ -330,12 +330,12 @@ class BexioConnector(AccountingConnector):
         found: list[Mapping[str, Any]] = []
         size = self.poll_page_size
         for page in range(self.poll_invoice_pages):
-            rows = mapping.documents_of(
+            rows = status.documents_of(
                 self.request(
                     "POST",
                     "/2.0/kb_invoice/search",
                     params={"order_by": "updated_at", "limit": size, "offset": page * size},
-                    json=mapping.changed_criteria(since),
+                    json=status.changed_criteria(since),
                 ).json()
             )
             found += rows
@@ -349,7 +349,7 @@ class BexioConnector(AccountingConnector):
         listing = self.request(
             "GET", path, params={"order_by": "updated_at_desc", "limit": limit}
         ).json()
-        return mapping.documents_of(listing)
+        return status.documents_of(listing)
 
     # -- documents ------------------------------------------------------------------------
 
