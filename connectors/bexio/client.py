@@ -277,6 +277,10 @@ class BexioConnector(AccountingConnector):
         change first (1 call, up to 3 after a burst), and the newest page of quotes by
         `GET /2.0/kb_offer?order_by=updated_at_desc` (1 call: the spec has no quote search;
         more quote changes than a page within one poll are missed)."""
+        if cursor and not status.stamp_of({"updated_at": cursor}):
+            # Not one of ours: start over from now rather than stop polling for good.
+            logger.warning("bexio: unreadable polling cursor %r; starting from now", cursor)
+            cursor = ""
         if not cursor:
             newest = [
                 *self._documents_by_stamp("/2.0/kb_invoice", limit=1),

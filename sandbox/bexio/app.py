@@ -126,7 +126,11 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         "offers": ("offers", DOCUMENT_COLUMNS),
         "invoices": (
             "invoices",
-            (*DOCUMENT_COLUMNS, "kb_item_status_id", "total_remaining_payments", "updated_at"),
+            (
+                *DOCUMENT_COLUMNS,
+                *("kb_item_status_id", "total_remaining_payments", "updated_at"),
+                sales.SOURCE_OFFER,  # the quote it was made from
+            ),
         ),
         "payments": ("payments", ("id", "kb_invoice_id", "date", "value")),
     }

@@ -369,4 +369,5 @@ def test_polling_asks_again_over_the_overlap_with_the_same_markers(
 def test_polling_an_empty_company_starts_at_the_earliest_stamp(connector: BexioConnector) -> None:
     start = connector.document_changes("")
     assert start == DocumentChanges((), "1970-01-01 00:00:00")
+    assert connector.document_changes("not-a-stamp") == start  # starts over, not stuck
     assert connector.document_changes(start.cursor).changes == ()
