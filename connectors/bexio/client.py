@@ -14,7 +14,12 @@ limits, `mapping` its JSON):
 - Every position needs the id of an active sales tax, looked up by rate from `GET /3.0/taxes`;
   a document's currency is the id of its ISO code in `GET /2.0/currencies`.
 - Quotes carry our reference in `api_reference`; there is no search on it in the spec, so a
-  lost quote is found by listing.
+  lost quote is found by listing. Invoices carry it too and are found by
+  `POST /2.0/kb_invoice/search`; one made from its quote (`POST /2.0/kb_offer/{id}/invoice`,
+  which takes no fields) gets it by an edit right after.
+- Status: `kb_item_status_id` (values from third-party code, unverified: see `status`) and
+  for invoices `total_remaining_payments`. bexio has no webhooks: changes are polled on
+  `updated_at`.
 - Errors read `{error_code, message[, errors]}` (the sandbox's assumption; the spec leaves the
   422 body open). The rate limit is per minute but unpublished; 429 comes with
   `RateLimit-Reset`.
@@ -22,6 +27,7 @@ limits, `mapping` its JSON):
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from collections.abc import Iterator, Mapping
@@ -32,9 +38,21 @@ from django.core.cache import cache
 
 from connectors import errors
 from connectors.base import AccountingConnector
-from connectors.bexio import mapping
+from connectors.bexio import mapping, status
 from connectors.bexio.provider import PROVIDER
-from connectors.shapes import AccountInfo, Customer, CustomerRef, Person, Quote, QuoteRef
+from connectors.shapes import (
+    AccountInfo,
+    Customer,
+    CustomerRef,
+    DocumentChanges,
+    DocumentKind,
+    DocumentLink,
+    DocumentState,
+    DocumentStatus,
+    Person,
+    Quote,
+    QuoteRef,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +64,12 @@ class BexioConnector(AccountingConnector):
     provider = PROVIDER
     read_error = staticmethod(mapping.read_error)
     quote_page_size = mapping.QUOTE_PAGE_SIZE
+    # Polling asks again this far back: bexio's stamps are whole seconds, and a document
+    # saved while the last poll ran may carry a stamp just before it. The engine drops
+    # what it saw already (same marker).
+    poll_overlap = dt.timedelta(minutes=2)
+    poll_page_size = 500  # invoices per call; at most 3 calls, newest quotes on one page
+    poll_invoice_pages = 3
     # The sales taxes of this connector's life, and whether they came from bexio just now
     # (else from the shared cache).
     _taxes: dict[Decimal, int] | None = None
@@ -168,6 +192,168 @@ class BexioConnector(AccountingConnector):
         same body as a quote (the spec gives both the same shape); a new invoice is a
         draft."""
         return self._create_document("/2.0/kb_invoice", quote)
+
+    # -- documents per deal stage, and their status -----------------------------------------
+
+    def create_document(
+        self,
+        kind: DocumentKind,
+        document: Quote,
+        *,
+        preceding: DocumentLink | None = None,
+        finalize: bool = False,
+    ) -> QuoteRef:
+        """A quote (`create_quote`) or an invoice: on its own (`create_invoice`), or made
+        from the deal's quote (`_invoice_from_quote`, 2 calls); `finalize` then issues it
+        (1 more call, `POST /2.0/kb_invoice/{id}/issue`: numbered and open)."""
+        if kind is DocumentKind.QUOTE:
+            return self.create_quote(document)
+        if kind is not DocumentKind.INVOICE:
+            raise errors.UnsupportedByVendor(f"bexio: no {kind} documents through the API.")
+        if preceding is None:
+            ref = self.create_invoice(document)
+        elif preceding.kind is DocumentKind.QUOTE:
+            ref = self._invoice_from_quote(preceding.vendor_id, document)
+        else:
+            raise errors.UnsupportedByVendor(f"bexio: no invoice from a {preceding.kind}.")
+        if finalize:
+            invoice_id = mapping.id_or_raise(ref.vendor_id)
+            self.request("POST", f"/2.0/kb_invoice/{invoice_id}/issue")
+        return ref
+
+    def find_document(
+        self, kind: DocumentKind, reference: str, *, customer_id: str = ""
+    ) -> QuoteRef | None:
+        """A quote as `find_quote`; an invoice by 1 call, `POST /2.0/kb_invoice/search` for
+        `api_reference` (the oldest, should there be two)."""
+        if kind is DocumentKind.QUOTE:
+            return self.find_quote(reference, customer_id=customer_id)
+        if kind is not DocumentKind.INVOICE:
+            raise errors.UnsupportedByVendor(f"bexio: no {kind} documents through the API.")
+        reference = reference.strip()
+        if not reference:
+            return None
+        found = status.documents_of(
+            self.request(
+                "POST", "/2.0/kb_invoice/search", json=mapping.reference_criteria(reference)
+            ).json()
+        )
+        matching = [d for d in found if d.get("api_reference") == reference]
+        oldest = min(matching, key=lambda d: int(d["id"]), default=None)
+        return None if oldest is None else mapping.document_ref(oldest)
+
+    def document_state(self, kind: DocumentKind, vendor_id: str) -> DocumentState:
+        """1 call, `GET /2.0/kb_offer/{id}` or `GET /2.0/kb_invoice/{id}`; for a paid invoice
+        1 more, `GET /2.0/kb_invoice/{id}/payment`, for the day of its last payment. NotFound
+        when it was deleted."""
+        document_id = mapping.id_or_raise(vendor_id)
+        if kind is DocumentKind.QUOTE:
+            path = f"/2.0/kb_offer/{document_id}"
+        elif kind is DocumentKind.INVOICE:
+            path = f"/2.0/kb_invoice/{document_id}"
+        else:
+            raise errors.UnsupportedByVendor(f"bexio: no {kind} documents through the API.")
+        document = self.request("GET", path).json()
+        if not status.is_known_status(kind, document):
+            logger.warning(
+                "bexio: %s %s has the unknown status %r; read as open",
+                kind,
+                document_id,
+                document.get("kb_item_status_id"),
+            )
+        paid_date = None
+        if kind is DocumentKind.INVOICE and (
+            status.document_status(kind, document) is DocumentStatus.PAID
+        ):
+            payments = self.request("GET", f"{path}/payment").json()
+            paid_date = status.last_payment_date(payments)
+        currency = status.currency_code(document, self._company_currencies())
+        return status.document_state(kind, document, currency=currency, paid_date=paid_date)
+
+    def document_changes(self, cursor: str) -> DocumentChanges:
+        """The cursor is bexio's own `updated_at` of the last change seen (its clock, not
+        ours). "": 2 calls for the newest stamp of invoices and quotes. Else invoices by
+        `POST /2.0/kb_invoice/search` with `updated_at` > cursor less `poll_overlap`, oldest
+        change first (1 call, up to 3 after a burst), and the newest page of quotes by
+        `GET /2.0/kb_offer?order_by=updated_at_desc` (1 call: the spec has no quote search;
+        more quote changes than a page within one poll are missed)."""
+        if cursor and not status.stamp_of({"updated_at": cursor}):
+            # Not one of ours: start over from now rather than stop polling for good.
+            logger.warning("bexio: unreadable polling cursor %r; starting from now", cursor)
+            cursor = ""
+        if not cursor:
+            newest = [
+                *self._documents_by_stamp("/2.0/kb_invoice", limit=1),
+                *self._documents_by_stamp("/2.0/kb_offer", limit=1),
+            ]
+            return DocumentChanges((), status.newest_stamp(newest, after=status.EARLIEST_STAMP))
+        since = status.stamp_before(cursor, self.poll_overlap)
+        invoices, complete = self._invoices_changed_after(since)
+        quotes = [
+            q
+            for q in self._documents_by_stamp("/2.0/kb_offer", limit=self.poll_page_size)
+            if status.stamp_of(q) > since
+        ]
+        changes = [status.document_change(DocumentKind.INVOICE, d) for d in invoices]
+        changes += [status.document_change(DocumentKind.QUOTE, d) for d in quotes]
+        # After a burst the invoices not read yet are later than the last one read.
+        seen = [*invoices, *quotes] if complete else invoices
+        return DocumentChanges(tuple(changes), status.newest_stamp(seen, after=cursor))
+
+    def _invoice_from_quote(self, quote_id: str, document: Quote) -> QuoteRef:
+        """2 calls: `POST /2.0/kb_offer/{id}/invoice` copies the quote with all its positions
+        into a draft invoice (it takes no other fields), then `POST /2.0/kb_invoice/{id}`
+        gives it our reference, title, text and dates. Should the edit fail, the copy is
+        deleted (`DELETE /2.0/kb_invoice/{id}`): an invoice without our reference could not
+        be found again, and the next try would make a second one."""
+        offer_id = mapping.id_or_raise(quote_id)
+        invoice = self.request("POST", f"/2.0/kb_offer/{offer_id}/invoice").json()
+        invoice_id = mapping.id_or_raise(str(invoice.get("id", "")))
+        body = mapping.invoice_edit_body(
+            invoice, document, title_max_length=self.capabilities.title_max_length
+        )
+        try:
+            # The same header twice has one effect: safe to repeat.
+            edited = self.request(
+                "POST", f"/2.0/kb_invoice/{invoice_id}", json=body, idempotent=True
+            ).json()
+        except errors.ConnectorError:
+            self._delete_invoice_quietly(invoice_id)
+            raise
+        return mapping.document_ref({**invoice, **edited})
+
+    def _delete_invoice_quietly(self, invoice_id: int) -> None:
+        try:
+            self.request("DELETE", f"/2.0/kb_invoice/{invoice_id}")
+        except errors.ConnectorError:
+            logger.warning("bexio: invoice %s without our reference was left behind", invoice_id)
+
+    def _invoices_changed_after(self, since: str) -> tuple[list[Mapping[str, Any]], bool]:
+        """The invoices changed after `since`, oldest change first, and whether that is all
+        of them (a burst may need more pages than a poll makes)."""
+        found: list[Mapping[str, Any]] = []
+        size = self.poll_page_size
+        for page in range(self.poll_invoice_pages):
+            rows = status.documents_of(
+                self.request(
+                    "POST",
+                    "/2.0/kb_invoice/search",
+                    params={"order_by": "updated_at", "limit": size, "offset": page * size},
+                    json=status.changed_criteria(since),
+                ).json()
+            )
+            found += rows
+            if len(rows) < size:
+                return found, True
+        logger.info("bexio: more invoice changes than one poll reads; the rest come next")
+        return found, False
+
+    def _documents_by_stamp(self, path: str, *, limit: int) -> list[Mapping[str, Any]]:
+        """The first page of a list, latest change first."""
+        listing = self.request(
+            "GET", path, params={"order_by": "updated_at_desc", "limit": limit}
+        ).json()
+        return status.documents_of(listing)
 
     # -- documents ------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ vendor-specs/bexio/)."""
 from django.utils.translation import gettext_lazy as _
 
 from connectors import providers
+from connectors.shapes import DocumentKind
 
 _REALM = "/realms/bexio/protocol/openid-connect"
 
@@ -67,6 +68,15 @@ PROVIDER = providers.Provider(
         can_delete_customers=True,  # DELETE /2.0/contact/{id} (unofficial file)
         can_create_invoices=True,
         quote_is_draft=True,  # a new kb_offer is a draft until issued
+        # No order confirmations: the spec has no POST /2.0/kb_order (only the invoice made
+        # from an existing order, POST /2.0/kb_order/{id}/invoice).
+        documents=frozenset({DocumentKind.QUOTE, DocumentKind.INVOICE}),
+        # POST /2.0/kb_offer/{id}/invoice copies the quote into a new invoice.
+        links=((DocumentKind.INVOICE, frozenset({DocumentKind.QUOTE})),),
+        can_finalize_invoices=True,  # POST /2.0/kb_invoice/{id}/issue after the create
+        # No webhooks (fact sheet): changes are polled on `updated_at`.
+        status_events=False,
+        status_polling=True,
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_bexio_monthly", price_label="29 CHF"),

@@ -1,8 +1,9 @@
 """bexio's API (api.bexio.com) and identity provider (auth.bexio.com) on one local host.
 
 Serves what the product needs: contacts (create, read, list, search, edit, delete), the sales
-taxes, quotes (kb_offer: create, read, list) and invoices (kb_invoice: create, read),
-authorised by an OAuth access token or a company's personal access token. Each company is
+taxes, quotes (kb_offer: create, read, list) and invoices (kb_invoice: create, made from a
+quote, read, list, search, edit, delete, issue, cancel, payments; see `sales`), authorised
+by an OAuth access token or a company's personal access token. Each company is
 its own bexio account: records are numbered per company from 1.
 
 Spec: vendor-specs/bexio/bexio-derived-openapi.yaml, then the API Evangelist file
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox.bexio import documents
+from sandbox.bexio import documents, sales
 from sandbox.bexio.oidc import BEXIO_AUTH_HOST, BexioIdentityProvider
 from sandbox.bexio.taxes import swiss_taxes, valid_on
 from sandbox.contract import SpecProblem
@@ -34,9 +35,6 @@ from sandbox.store import BadPaging, NotFound, OffsetPaging, Record, Resource, e
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
 
-QUOTE_DRAFT = 1
-# Invoice status ids (7 draft) are a third-party summary like the quote ones; unverified.
-INVOICE_DRAFT = 7
 # The only rejection of an Accept header seen live (third party, POST /3.0/files, 2026-07):
 # HTTP 415 with this text. The spec marks the header required on every operation, so the
 # sandbox refuses requests without one; any value is taken, as bexio's GETs do.
@@ -51,8 +49,10 @@ ENDPOINTS = (
     Endpoint("taxes", "/3.0/taxes", PAGING, ("list",)),
     # The derived spec has no quote search; listing is how a client finds a quote by
     # api_reference here.
-    Endpoint("offers", "/2.0/kb_offer", PAGING, ("list", "read"), id_converter="int"),
-    Endpoint("invoices", "/2.0/kb_invoice", None, ("read",), id_converter="int"),
+    # Their lists (ordered by `order_by`) are served by `sales`.
+    Endpoint("offers", "/2.0/kb_offer", None, ("read",), id_converter="int"),
+    # Invoices are edited with POST too (derived spec, v2EditInvoice).
+    Endpoint("invoices", "/2.0/kb_invoice", None, ("read", "update"), "POST", "int"),
 )
 DOCUMENT_COLUMNS = ("id", "document_nr", "title", "contact_id", "api_reference", "total")
 
@@ -124,7 +124,15 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             ("id", "nr", "contact_type_id", "name_1", "name_2", "mail", "city", "owner_id"),
         ),
         "offers": ("offers", DOCUMENT_COLUMNS),
-        "invoices": ("invoices", DOCUMENT_COLUMNS),
+        "invoices": (
+            "invoices",
+            (
+                *DOCUMENT_COLUMNS,
+                *("kb_item_status_id", "total_remaining_payments", "updated_at"),
+                sales.SOURCE_OFFER,  # the quote it was made from
+            ),
+        ),
+        "payments": ("payments", ("id", "kb_invoice_id", "date", "value")),
     }
     resources = (
         Resource("contacts", ids="sequence"),
@@ -135,6 +143,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         ),
         Resource("offers", ids="sequence"),
         Resource("invoices", ids="sequence"),
+        Resource("payments", ids="sequence"),
     )
 
     @classmethod
@@ -185,6 +194,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             access_token_lifetime=access_token_lifetime,
             code_lifetime=authorization_code_lifetime,
         )
+        self.sales = sales.Sales(self, PAGING)
         super().__init__(contract=contract, public_url=public_url)
 
     # -- state and seeding ----------------------------------------------------------------
@@ -277,10 +287,23 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     # -- hooks of the declared endpoints ----------------------------------------------------
 
     def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
-        # An edit sends the whole contact (derived spec, v2EditContact); what it leaves out
-        # stays as it was.
-        self._check(documents.contact_problems(body, g.company.user_ids))
+        # An edit sends the whole contact (derived spec, v2EditContact) or an invoice's
+        # header fields (v2EditInvoice); what it leaves out stays as it was.
+        if endpoint.resource == "invoices":
+            if stored["kb_item_status_id"] != sales.INVOICE_DRAFT:
+                raise sales.Refused("kb_item_status_id: Only a draft invoice can be edited.")
+            self._check(sales.invoice_edit_problems(body, self._rules()))
+        else:
+            self._check(documents.contact_problems(body, g.company.user_ids))
         return {**body, "updated_at": documents.now_text()}
+
+    def render(self, endpoint: Endpoint, record: Record) -> Any:
+        return sales.public(record)
+
+    def document_status_set(
+        self, *, kind: str, document_id: str, status: str, amount: str = ""
+    ) -> dict[str, Any] | None:
+        return self.sales.status_set(kind, document_id, status, amount)
 
     def _check(self, problems: list[str]) -> None:
         if problems:
@@ -301,7 +324,9 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
         serve_endpoints(app, self, ENDPOINTS)
+        self.sales.register(app)
         app.register_error_handler(Invalid, self._invalid)
+        app.register_error_handler(sales.Refused, lambda e: self._invalid(Invalid([str(e)])))
         app.register_error_handler(NotFound, lambda _: self.error_response(404, "Not found"))
 
         @app.after_request
@@ -318,7 +343,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         def contact_create() -> Response:
             body: dict[str, Any] = request.get_json(force=True)
             self._check(documents.contact_problems(body, g.company.user_ids))
-            return self._created("contacts", documents.new_contact(body), "nr", "{:06d}")
+            contact = self.created_record("contacts", documents.new_contact(body), "nr", "{:06d}")
+            return self.json(contact, 201)
 
         @app.delete("/2.0/contact/<int:contact_id>")
         def contact_delete(contact_id: int) -> Response:
@@ -343,13 +369,15 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
 
         @app.post("/2.0/kb_offer")
         def quote_create() -> Response:
-            return self._create_document("offers", "AN", QUOTE_DRAFT)
+            return self._create_document("offers", "AN", sales.QUOTE_DRAFT)
 
         @app.post("/2.0/kb_invoice")
         def invoice_create() -> Response:
-            return self._create_document("invoices", "RE", INVOICE_DRAFT)
+            return self._create_document("invoices", "RE", sales.INVOICE_DRAFT)
 
-    def _created(self, resource: str, record: Record, number_field: str, number: str) -> Response:
+    def created_record(
+        self, resource: str, record: Record, number_field: str, number: str
+    ) -> Record:
         """Stores the record and, where the client left it out, its number made of its id."""
         owner = self.owner()
         with self.lock:
@@ -358,7 +386,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
                 changes = {number_field: number.format(stored["id"])}
                 stored = self.store.update(resource, owner, stored["id"], changes)
         self.after_commit()
-        return self.json(stored, 201)
+        return sales.public(stored)
 
     def _create_document(self, resource: str, prefix: str, status_id: int) -> Response:
         body: dict[str, Any] = request.get_json(force=True)
@@ -371,7 +399,10 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             kb_item_status_id=status_id,
             validity_days=self.quote_validity_days,
         )
-        return self._created(resource, document, "document_nr", prefix + "-{:05d}")
+        if resource == "invoices":
+            document = sales.invoice_fields(document)
+        created = self.created_record(resource, document, "document_nr", prefix + "-{:05d}")
+        return self.json(created, 201)
 
     # -- inspection -----------------------------------------------------------------------
 

@@ -75,7 +75,7 @@ def search_problems(body: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _comparable(value: Any) -> Any:
+def comparable(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Decimal(str(value))
     text = "" if value is None else str(value)
@@ -93,7 +93,7 @@ def _like(value: Any, pattern: str) -> bool:
 
 
 def _ordered(left: Any, right: Any, criteria: str) -> bool:
-    a, b = _comparable(left), _comparable(right)
+    a, b = comparable(left), comparable(right)
     if type(a) is not type(b):
         a, b = str(a), str(b)
     if criteria in (">", "greater_than"):
@@ -116,9 +116,9 @@ def matches(record: dict[str, Any], criterion: dict[str, Any]) -> bool:
         else record.get(field_name)
     )
     if criteria in ("=", "equal"):
-        return bool(_comparable(actual) == _comparable(value))
+        return bool(comparable(actual) == comparable(value))
     if criteria in ("!=", "not_equal"):
-        return bool(_comparable(actual) != _comparable(value))
+        return bool(comparable(actual) != comparable(value))
     if criteria == "like":
         return _like(actual, value)
     if criteria == "not_like":
@@ -129,8 +129,8 @@ def matches(record: dict[str, Any], criterion: dict[str, Any]) -> bool:
         return actual not in (None, "")
     if criteria in ("in", "not_in"):
         # The spec types `value` as a string; the sandbox reads a comma-separated list.
-        options = {_comparable(v.strip()) for v in value.split(",")}
-        found = _comparable(actual) in options
+        options = {comparable(v.strip()) for v in value.split(",")}
+        found = comparable(actual) in options
         return found if criteria == "in" else not found
     return _ordered(actual, value, criteria)
 
@@ -138,7 +138,7 @@ def matches(record: dict[str, Any], criterion: dict[str, Any]) -> bool:
 # -- sales documents (kb_offer, kb_invoice) -------------------------------------------------
 
 
-def _decimal(value: Any) -> Decimal | None:
+def decimal_or_none(value: Any) -> Decimal | None:
     if not isinstance(value, str):
         return None
     try:
@@ -186,7 +186,7 @@ def _position_problems(position: dict[str, Any], company: Rules) -> list[str]:
     for name in ("amount", "unit_price", "discount_in_percent"):
         # The spec types amounts as strings ("5.000000"); that they hold a decimal number
         # only its examples show.
-        if name in position and _decimal(position[name]) is None:
+        if name in position and decimal_or_none(position[name]) is None:
             problems.append(f"[{name} [Must be a decimal number as a string.]]")
     return problems
 
@@ -209,9 +209,9 @@ def new_document(
     gross = Decimal(0)
     taxes = Decimal(0)
     for pos, given in enumerate(body.get("positions", []), start=1):
-        amount = _decimal(given.get("amount")) or Decimal(0)
-        unit_price = _decimal(given.get("unit_price")) or Decimal(0)
-        discount = _decimal(given.get("discount_in_percent")) or Decimal(0)
+        amount = decimal_or_none(given.get("amount")) or Decimal(0)
+        unit_price = decimal_or_none(given.get("unit_price")) or Decimal(0)
+        discount = decimal_or_none(given.get("discount_in_percent")) or Decimal(0)
         tax = company.tax(given["tax_id"])
         rate = Decimal(str(tax["value"] if tax else 0)) / 100
         total = amount * unit_price * (1 - discount / 100)

@@ -549,6 +549,128 @@ def test_an_invoice_is_created_and_read_back(bexio: Bexio) -> None:
     assert read.json()["api_reference"] == "hubspot-deal-4711-invoice"
 
 
+def create_invoice(bexio: Bexio, reference: str = "hubspot-deal-4711-invoice") -> dict:
+    answer = bexio.call(
+        "POST", "/2.0/kb_invoice", json={**fixture("kb_offer"), "api_reference": reference}
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def set_status(
+    bexio: Bexio, kind: str, document_id: int, status: str, amount: str = ""
+) -> requests.Response:
+    return requests.post(
+        f"{bexio.url}/_sandbox/documents/status",
+        json={"kind": kind, "id": str(document_id), "status": status, "amount": amount},
+        timeout=5,
+    )
+
+
+def test_an_invoice_made_from_a_quote_copies_it_and_is_edited_while_a_draft(bexio: Bexio) -> None:
+    create_contact(bexio)
+    quote = bexio.call("POST", "/2.0/kb_offer", json=fixture("kb_offer")).json()
+
+    made = bexio.call("POST", f"/2.0/kb_offer/{quote['id']}/invoice")
+
+    assert made.status_code == 200, made.text
+    invoice = made.json()
+    assert "_source_offer_id" not in invoice  # the link is the sandbox's own record
+    assert (
+        bexio.sandbox.store.get("invoices", "1", invoice["id"])["_source_offer_id"] == quote["id"]
+    )
+    assert invoice["kb_item_status_id"] == 7
+    assert invoice["api_reference"] is None
+    assert invoice["total_remaining_payments"] == invoice["total"] == quote["total"]
+    assert [p["text"] for p in invoice["positions"]] == [p["text"] for p in quote["positions"]]
+    assert {p["id"] for p in invoice["positions"]}.isdisjoint(p["id"] for p in quote["positions"])
+
+    edited = bexio.call(
+        "POST", f"/2.0/kb_invoice/{invoice['id']}", json={"api_reference": "deal-1"}
+    )
+    assert edited.json()["api_reference"] == "deal-1"
+    assert edited.json()["positions"] == invoice["positions"]
+    assert bexio.call("POST", f"/2.0/kb_invoice/{invoice['id']}/issue").json() == {"success": True}
+    again = bexio.call("POST", f"/2.0/kb_invoice/{invoice['id']}", json={"api_reference": "x"})
+    assert again.status_code == 422  # issued: no longer a draft
+    assert bexio.call("POST", f"/2.0/kb_invoice/{invoice['id']}/issue").status_code == 422
+    assert bexio.call("POST", "/2.0/kb_offer/99/invoice").status_code == 404
+
+
+def test_invoices_are_searched_and_listed_by_their_last_change(bexio: Bexio) -> None:
+    create_contact(bexio)
+    first, second = create_invoice(bexio, "deal-1"), create_invoice(bexio, "deal-2")
+    bexio.sandbox.store.update("invoices", "1", first["id"], {"updated_at": "2030-01-01 00:00:00"})
+
+    found = bexio.call(
+        "POST",
+        "/2.0/kb_invoice/search",
+        json=[{"field": "api_reference", "value": "deal-2", "criteria": "="}],
+    )
+    assert [i["id"] for i in found.json()] == [second["id"]]
+    later = bexio.call(
+        "POST",
+        "/2.0/kb_invoice/search",
+        params={"order_by": "updated_at_desc"},
+        json=[{"field": "updated_at", "value": "2029-12-31 23:59:59", "criteria": ">"}],
+    )
+    assert [i["id"] for i in later.json()] == [first["id"]]
+    listed = bexio.call(
+        "GET", "/2.0/kb_invoice", params={"order_by": "updated_at_desc", "limit": 1}
+    )
+    assert [i["id"] for i in listed.json()] == [first["id"]]
+    refused = bexio.call(
+        "POST", "/2.0/kb_invoice/search", json=[{"field": "mail", "value": "x", "criteria": "="}]
+    )
+    assert refused.status_code == 422
+    assert bexio.call("GET", "/2.0/kb_offer", params={"order_by": "colour"}).status_code == 422
+
+
+def test_payments_change_an_invoices_status_and_what_is_open(bexio: Bexio) -> None:
+    create_contact(bexio)
+    invoice = create_invoice(bexio)
+    path = f"/2.0/kb_invoice/{invoice['id']}"
+    payment = {"date": "2026-07-10", "value": "1000.00"}
+    assert bexio.call("POST", f"{path}/payment", json=payment).status_code == 422  # a draft
+    bexio.call("POST", f"{path}/issue")
+
+    booked = bexio.call("POST", f"{path}/payment", json=payment)
+
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["value"] == "1000.000000"
+    read = bexio.call("GET", path).json()
+    assert read["kb_item_status_id"] == 16
+    assert read["total_received_payments"] == "1000.000000"
+    assert read["total_remaining_payments"] == "3492.550000"
+    assert set_status(bexio, "invoice", invoice["id"], "paid").json()["kb_item_status_id"] == 9
+    payments = bexio.call("GET", f"{path}/payment").json()
+    assert [p["value"] for p in payments] == ["1000.000000", "3492.550000"]
+    assert bexio.call("GET", path).json()["total_remaining_payments"] == "0.000000"
+    assert bexio.call("POST", f"{path}/cancel").status_code == 422  # paid: not open any more
+
+
+def test_the_status_hook_changes_documents_as_bexios_app_would(bexio: Bexio) -> None:
+    create_contact(bexio)
+    quote = bexio.call("POST", "/2.0/kb_offer", json=fixture("kb_offer")).json()
+    invoice = create_invoice(bexio)
+    stamp = invoice["updated_at"]
+    bexio.sandbox.store.update(
+        "invoices", "1", invoice["id"], {"updated_at": "2000-01-01 00:00:00"}
+    )
+
+    partly = set_status(bexio, "invoice", invoice["id"], "partially_paid", "100")
+    assert partly.json()["kb_item_status_id"] == 16
+    assert partly.json()["updated_at"] >= stamp  # the change moves its stamp
+    assert set_status(bexio, "invoice", invoice["id"], "voided").json()["kb_item_status_id"] == 19
+    assert set_status(bexio, "quote", quote["id"], "accepted").json()["kb_item_status_id"] == 3
+    assert set_status(bexio, "quote", quote["id"], "rejected").json()["kb_item_status_id"] == 4
+    assert set_status(bexio, "quote", quote["id"], "paid").status_code == 422
+    assert set_status(bexio, "invoice", 99, "paid").status_code == 404
+    assert set_status(bexio, "order", 1, "paid").status_code == 404
+    page = requests.get(f"{bexio.url}/_sandbox/", timeout=5).text
+    assert "payments (1)" in page
+
+
 # -- rate limit and faults ---------------------------------------------------------------------
 
 
