@@ -155,9 +155,7 @@ class LexofficeConnector(AccountingConnector):
         body["expirationDate"] = mapping.lexoffice_datetime(quote.valid_until)
         result = self.request("POST", "/v1/quotations", json=body).json()
         quote_id = str(result["id"])
-        return QuoteRef(
-            vendor_id=quote_id, url=f"{self.app_url}/permalink/quotations/edit/{quote_id}"
-        )
+        return QuoteRef(vendor_id=quote_id, url=self._deep_link(DocumentKind.QUOTE, quote_id))
 
     def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
         """1 call per page of 250 plus 1 per quotation looked at (at most 100). The API has

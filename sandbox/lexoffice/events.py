@@ -25,8 +25,7 @@ KEY_PATH = "/webhookSignature/public/public_key.pub"
 # Retries after 10/20/40/80/160 s on 401, 403, 429 and 5xx; the later 30-minute pause and
 # the 20 retries 2 h apart are left out.
 RETRY_DELAYS = (10.0, 20.0, 40.0, 80.0, 160.0)
-SUBSCRIPTION_FIELDS = (
-    "subscriptionId",
+SUBSCRIPTION_FIELDS = (  # and its id, stored as `id` and shown as `subscriptionId`
     "organizationId",
     "createdDate",
     "eventType",
