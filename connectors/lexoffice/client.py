@@ -4,19 +4,21 @@ Everything here follows the derived spec `lexoffice/lexoffice-derived-openapi.ya
 fact sheet in vendor-specs/. The vendor's quirks live in this module only:
 a private API key as Bearer token, 2 calls per second per key, a `version` for optimistic
 locking on contacts, the 25-character title, EUR only, dates as `yyyy-MM-ddTHH:mm:ss.SSSXXX`,
-validation errors as 406 in two body formats, and no DELETE for contacts.
+validation errors as 406 in two body formats, and no DELETE for contacts. Documents per
+deal stage are quotations and invoices (an invoice made from its quotation), whose status
+comes back through event subscriptions (`events`).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from connectors import errors
 from connectors.base import AccountingConnector
-from connectors.lexoffice import mapping
+from connectors.lexoffice import events, mapping
 from connectors.lexoffice.provider import PROVIDER
 from connectors.registry import vendor_url
 from connectors.shapes import (
@@ -24,6 +26,11 @@ from connectors.shapes import (
     Customer,
     CustomerKind,
     CustomerRef,
+    DocumentKind,
+    DocumentLink,
+    DocumentState,
+    EventSubscription,
+    IncomingEvent,
     Person,
     Quote,
     QuoteRef,
@@ -148,28 +155,163 @@ class LexofficeConnector(AccountingConnector):
         body["expirationDate"] = mapping.lexoffice_datetime(quote.valid_until)
         result = self.request("POST", "/v1/quotations", json=body).json()
         quote_id = str(result["id"])
-        return QuoteRef(
-            vendor_id=quote_id, url=f"{self.app_url}/permalink/quotations/edit/{quote_id}"
-        )
+        return QuoteRef(vendor_id=quote_id, url=self._deep_link(DocumentKind.QUOTE, quote_id))
 
     def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
         """1 call per page of 250 plus 1 per quotation looked at (at most 100). The API has
         no quotation search; `GET /v1/voucherlist` lists a contact's quotations newest first,
-        and each is read
-        until one carries our reference in its introduction. Other quotes for the same
-        customer may have been created since ours (a busy tenant makes one a second), so more
-        than the first few are looked at. Without the customer there is nothing to narrow by."""
+        and each is read until one carries our reference in its introduction. Other quotes
+        for the same customer may have been created since ours (a busy tenant makes one a
+        second), so more than the first few are looked at. Without the customer there is
+        nothing to narrow by."""
+        return self._find_voucher(DocumentKind.QUOTE, "draft,open", reference, customer_id)
+
+    def create_invoice(self, quote: Quote) -> QuoteRef:
+        """1 call: `POST /v1/invoices` without `finalize`, i.e. a draft, with the voucher
+        date as the date of service."""
+        return self._create_invoice(quote, {})
+
+    # -- documents per deal stage, and their status ---------------------------------------
+
+    def create_document(
+        self,
+        kind: DocumentKind,
+        document: Quote,
+        *,
+        preceding: DocumentLink | None = None,
+        finalize: bool = False,
+    ) -> QuoteRef:
+        """1 call. A quotation is a draft (`finalize` is for invoices); an invoice is made
+        from its quotation with `?precedingSalesVoucherId=` (which lexware office refuses
+        for a quotation with optional items) and numbered and open with `?finalize=true`."""
+        if preceding is not None and not self.capabilities.can_link(kind, preceding.kind):
+            raise errors.UnsupportedByVendor(
+                f"lexware office cannot make a {kind} from a {preceding.kind}."
+            )
+        if kind is DocumentKind.QUOTE:
+            return self.create_quote(document)
+        if kind is not DocumentKind.INVOICE:
+            # No order confirmations: the spec has no path for them.
+            raise errors.UnsupportedByVendor(f"lexware office: no {kind} documents.")
+        params = {"finalize": "true"} if finalize else {}
+        if preceding is not None:
+            params["precedingSalesVoucherId"] = self._voucher_id(preceding.vendor_id)
+        return self._create_invoice(document, params)
+
+    def find_document(
+        self, kind: DocumentKind, reference: str, *, customer_id: str = ""
+    ) -> QuoteRef | None:
+        """As `find_quote`, for invoices among the customer's invoices of any status."""
+        if kind is DocumentKind.QUOTE:
+            return self.find_quote(reference, customer_id=customer_id)
+        if kind is DocumentKind.INVOICE:
+            statuses = ",".join(mapping.VOUCHER_STATUSES[kind])
+            return self._find_voucher(kind, statuses, reference, customer_id)
+        raise errors.UnsupportedByVendor(f"lexware office: no {kind} documents.")
+
+    def document_state(self, kind: DocumentKind, vendor_id: str) -> DocumentState:
+        """1 call (`GET /v1/{quotations,invoices}/{id}`), 2 for a finalized invoice that is
+        not voided: its payment (`GET /v1/payments/{id}`, refused for drafts) holds the
+        open amount and the paid date."""
+        path = mapping.VOUCHER_PATHS.get(kind)
+        if path is None:
+            raise errors.UnsupportedByVendor(f"lexware office: no {kind} documents.")
+        voucher_id = self._voucher_id(vendor_id)
+        voucher = self.request("GET", f"/v1/{path}/{voucher_id}").json()
+        payment = None
+        if kind is DocumentKind.INVOICE and voucher.get("voucherStatus") in ("open", "paid"):
+            payment = self.request("GET", f"/v1/payments/{voucher_id}").json()
+        return mapping.document_state(
+            kind, voucher, payment=payment, url=self._deep_link(kind, voucher_id)
+        )
+
+    def events_subscribe(self, callback_url: str) -> EventSubscription:
+        """1 call per event type (3), 1 more when one exists already (409): it is taken over
+        from the list. Lexware signs with its own key, so there is no secret to keep."""
+        ids: list[str] = []
+        held: list[dict[str, Any]] | None = None
+        for event_type in events.DOCUMENT_EVENTS:
+            body = {"eventType": event_type, "callbackUrl": callback_url}
+            try:
+                ids.append(
+                    str(self.request("POST", "/v1/event-subscriptions", json=body).json()["id"])
+                )
+                continue
+            except errors.Conflict:
+                if held is None:
+                    listing = self.request("GET", "/v1/event-subscriptions").json()
+                    held = [s for s in listing.get("content") or [] if isinstance(s, dict)]
+            same = [
+                str(s["subscriptionId"])
+                for s in held
+                if str(s.get("eventType", "")).lower() == event_type
+                and s.get("callbackUrl") == callback_url
+            ]
+            if not same:
+                raise errors.Conflict(f"lexware office refused to subscribe {event_type}.")
+            ids.append(same[0])
+        return EventSubscription(ids=tuple(ids))
+
+    def events_unsubscribe(self, subscription: EventSubscription) -> None:
+        """1 call per subscription: `DELETE /v1/event-subscriptions/{id}`; one that is gone
+        (deleting the API key deletes them all) is fine."""
+        for subscription_id in subscription.ids:
+            try:
+                self.request("DELETE", f"/v1/event-subscriptions/{subscription_id}")
+            except errors.NotFound:
+                logger.info("lexware office: event subscription %s was gone", subscription_id)
+
+    @classmethod
+    def events_read(
+        cls,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        secret_for: Callable[[str], str | None],
+    ) -> list[IncomingEvent]:
+        """The callback's one event, its signature verified with Lexware's public key (no
+        per-subscription secret: `secret_for` is not asked)."""
+        return events.read(body, headers)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _create_invoice(self, quote: Quote, params: Mapping[str, str]) -> QuoteRef:
+        body = mapping.voucher_body(quote)
+        body["shippingConditions"] = {
+            "shippingType": "service",
+            "shippingDate": mapping.lexoffice_datetime(quote.valid_from),
+        }
+        result = self.request("POST", "/v1/invoices", json=body, params=dict(params)).json()
+        invoice_id = str(result["id"])
+        return QuoteRef(vendor_id=invoice_id, url=self._deep_link(DocumentKind.INVOICE, invoice_id))
+
+    def _deep_link(self, kind: DocumentKind, voucher_id: str) -> str:
+        # The fact sheet documents the deep link of quotations only.
+        if kind is DocumentKind.QUOTE:
+            return f"{self.app_url}/permalink/quotations/edit/{voucher_id}"
+        return ""
+
+    @staticmethod
+    def _voucher_id(vendor_id: str) -> str:
+        return errors.vendor_id(vendor_id, mapping.uuid_or_none, what="a lexware office voucher")
+
+    def _find_voucher(
+        self, kind: DocumentKind, statuses: str, reference: str, customer_id: str
+    ) -> QuoteRef | None:
+        """The customer's voucher of `kind` (newest first, at most QUOTES_LOOKED_AT read)
+        whose introduction carries our reference."""
         if not customer_id:
             logger.warning("lexware office: no customer given, %s cannot be looked up", reference)
             return None
+        path = mapping.VOUCHER_PATHS[kind]
         read = 0
         for page in range(mapping.QUOTES_LOOKED_AT // mapping.VOUCHERLIST_PAGE + 1):
             listing = self.request(
                 "GET",
                 "/v1/voucherlist",
                 params={
-                    "voucherType": "quotation",
-                    "voucherStatus": "draft,open",
+                    "voucherType": mapping.VOUCHERLIST_TYPES[kind],
+                    "voucherStatus": statuses,
                     "contactId": customer_id,
                     "page": page,
                     "size": mapping.VOUCHERLIST_PAGE,
@@ -179,29 +321,17 @@ class LexofficeConnector(AccountingConnector):
                 if read >= mapping.QUOTES_LOOKED_AT:
                     return None
                 read += 1
-                quotation = self.request("GET", f"/v1/quotations/{entry['id']}").json()
-                if reference in (quotation.get("introduction") or ""):
-                    quote_id = str(quotation["id"])
+                voucher = self.request("GET", f"/v1/{path}/{entry['id']}").json()
+                if reference in (voucher.get("introduction") or ""):
+                    voucher_id = str(voucher["id"])
                     return QuoteRef(
-                        vendor_id=quote_id,
-                        number=str(quotation.get("voucherNumber") or ""),
-                        url=f"{self.app_url}/permalink/quotations/edit/{quote_id}",
+                        vendor_id=voucher_id,
+                        number=str(voucher.get("voucherNumber") or ""),
+                        url=self._deep_link(kind, voucher_id),
                     )
             if listing.get("last", True):
                 return None
         return None
-
-    def create_invoice(self, quote: Quote) -> QuoteRef:
-        """1 call: `POST /v1/invoices` without `finalize`, i.e. a draft, with the voucher
-        date as the date of service."""
-        body = mapping.voucher_body(quote)
-        body["shippingConditions"] = {
-            "shippingType": "service",
-            "shippingDate": mapping.lexoffice_datetime(quote.valid_from),
-        }
-        result = self.request("POST", "/v1/invoices", json=body).json()
-        # The fact sheet documents the deep link of quotations only.
-        return QuoteRef(vendor_id=str(result["id"]))
 
     def delete_customer(self, ref: CustomerRef) -> None:
         """0 calls: the API has no DELETE for contacts."""

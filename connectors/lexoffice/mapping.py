@@ -4,9 +4,11 @@ and how its error bodies read."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import uuid
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,11 +22,16 @@ from connectors.shapes import (
     Customer,
     CustomerKind,
     CustomerRef,
+    DocumentKind,
+    DocumentState,
+    DocumentStatus,
     Person,
     Quote,
     QuotePosition,
 )
 from connectors.text import normalized
+
+logger = logging.getLogger(__name__)
 
 # Where a user opens a voucher in the web app (fact sheet: `{appbaseurl}/permalink/...`).
 # Against the local sandbox the links point at the sandbox, so the demo never links to the
@@ -65,6 +72,24 @@ VOUCHER_LANGUAGES = frozenset({"de", "en"})
 # A quote whose answer was lost is looked for among the customer's newest quotations.
 QUOTES_LOOKED_AT = 100
 VOUCHERLIST_PAGE = 250
+# Per document kind: its endpoint, its voucher list type and the statuses a document we made
+# can have (fact sheet "Quotation status", "Invoice status").
+VOUCHER_PATHS = {DocumentKind.QUOTE: "quotations", DocumentKind.INVOICE: "invoices"}
+VOUCHERLIST_TYPES = {DocumentKind.QUOTE: "quotation", DocumentKind.INVOICE: "invoice"}
+VOUCHER_STATUSES = {
+    DocumentKind.QUOTE: {
+        "draft": DocumentStatus.DRAFT,
+        "open": DocumentStatus.OPEN,
+        "accepted": DocumentStatus.ACCEPTED,
+        "rejected": DocumentStatus.REJECTED,
+    },
+    DocumentKind.INVOICE: {
+        "draft": DocumentStatus.DRAFT,
+        "open": DocumentStatus.OPEN,
+        "paid": DocumentStatus.PAID,
+        "voided": DocumentStatus.VOIDED,
+    },
+}
 
 
 def error_words(body: Mapping[str, Any]) -> str:
@@ -361,4 +386,72 @@ def to_ref(contact: Mapping[str, Any]) -> CustomerRef:
         vendor_id=str(contact["id"]),
         number=customer_number(contact),
         version=int_or_none(contact.get("version")),
+    )
+
+
+# -- vouchers as read ----------------------------------------------------------------------
+
+
+def uuid_or_none(value: str) -> str | None:
+    """lexware office's ids are UUIDs; anything else cannot name one of its vouchers."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except (AttributeError, ValueError):
+        return None
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
+    """An amount as a number, or as text ("1337.00": one docs sample of `openAmount`)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def date_or_none(value: Any) -> dt.date | None:
+    """The German calendar day of a lexware office date-time."""
+    try:
+        return dt.datetime.fromisoformat(str(value)).astimezone(BERLIN).date()
+    except ValueError:
+        return None
+
+
+def document_state(
+    kind: DocumentKind,
+    voucher: Mapping[str, Any],
+    *,
+    payment: Mapping[str, Any] | None = None,
+    url: str = "",
+) -> DocumentState:
+    """A quotation or invoice (`GET /v1/{quotations,invoices}/{id}`) with, for a finalized
+    invoice, its payment (`GET /v1/payments/{id}`). An open invoice of which some but not
+    all was paid is partially paid."""
+    raw = str(voucher.get("voucherStatus") or "")
+    status = VOUCHER_STATUSES[kind].get(raw)
+    if status is None:
+        # "Clients must accept unknown new types and statuses."
+        logger.warning("lexware office: unknown %s status %r read as open", kind, raw)
+        status = DocumentStatus.OPEN
+    total_price = voucher.get("totalPrice") or {}
+    total = decimal_or_none(total_price.get("totalGrossAmount"))
+    open_amount: Decimal | None = None
+    paid_date: dt.date | None = None
+    if status is DocumentStatus.VOIDED and kind is DocumentKind.INVOICE:
+        open_amount = Decimal(0)  # "Voided vouchers report balanced / 0"
+    elif payment is not None:
+        open_amount = decimal_or_none(payment.get("openAmount"))
+        paid_date = date_or_none(payment.get("paidDate")) if payment.get("paidDate") else None
+        partly = open_amount is not None and total is not None and 0 < open_amount < total
+        if status is DocumentStatus.OPEN and partly:
+            status = DocumentStatus.PARTIALLY_PAID
+    return DocumentState(
+        status=status,
+        number=str(voucher.get("voucherNumber") or ""),
+        url=url,
+        currency=str(total_price.get("currency") or ""),
+        total=total,
+        open_amount=open_amount,
+        paid_date=paid_date,
     )

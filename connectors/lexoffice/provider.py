@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 
 from connectors import providers
+from connectors.shapes import DocumentKind
 
 PROVIDER = providers.Provider(
     key="lexoffice",
@@ -22,7 +23,12 @@ PROVIDER = providers.Provider(
             template="Bearer {api_key}",
         ),
     ),
-    hosts={"api": "https://api.lexware.io", "app": "https://app.lexware.de"},
+    # "keys": where Lexware publishes the public key of its webhook signatures.
+    hosts={
+        "api": "https://api.lexware.io",
+        "app": "https://app.lexware.de",
+        "keys": "https://developers.lexware.io",
+    },
     sandbox=providers.Sandbox(app="sandbox.lexoffice.app:LexofficeSandbox", port=8102),
     spec_files=("lexoffice/lexoffice-derived-openapi.yaml",),
     connector="connectors.lexoffice.client:LexofficeConnector",
@@ -42,6 +48,15 @@ PROVIDER = providers.Provider(
         # "Tax rates valid on the voucher date only (19/7/0 in DE)"; the API lists none.
         tax_rates=frozenset({Decimal(0), Decimal(7), Decimal(19)}),
         can_create_invoices=True,
+        # Quotations and invoices; the spec has no path for order confirmations (lexware
+        # office has them, the derived spec does not describe their endpoint), so no ORDER.
+        documents=frozenset({DocumentKind.QUOTE, DocumentKind.INVOICE}),
+        # `POST /v1/invoices?precedingSalesVoucherId=` makes an invoice from its quotation.
+        links=((DocumentKind.INVOICE, frozenset({DocumentKind.QUOTE})),),
+        can_finalize_invoices=True,  # `?finalize=true`
+        # Event subscriptions for quotation.status.changed, invoice.status.changed and
+        # payment.changed; the voucher list filters changes by whole days only.
+        status_events=True,
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_lexoffice_monthly", price_label="29 €"),

@@ -3,15 +3,16 @@
 
 Each API key belongs to one organization (a lexoffice account); what a key creates is seen only
 through keys of the same organization. Served: profile, contacts (create, retrieve, update,
-filter), quotations (create, retrieve), invoices (create), and the
-voucher list, where a client looks up a quotation whose answer was lost.
+filter), quotations and invoices (create, also an invoice from its quotation; retrieve), the
+voucher list, where a client looks up a voucher whose answer was lost, payments, and event
+subscriptions with signed callbacks when a voucher changes (`document_status_set`).
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from sandbox.callbacks import CallbackSender
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
-from sandbox.lexoffice import contacts
+from sandbox.lexoffice import contacts, events
 from sandbox.lexoffice.errors import (
     VALIDATION_FAILED,
     Issue,
@@ -35,9 +37,16 @@ from sandbox.lexoffice.errors import (
     regular_body,
     violation,
 )
-from sandbox.lexoffice.vouchers import VoucherKind, priced_voucher, voucher_violations
+from sandbox.lexoffice.vouchers import (
+    VoucherKind,
+    preceding_problem,
+    priced_voucher,
+    related_voucher,
+    voucher_violations,
+    voucherlist_entry,
+)
 from sandbox.routes import Endpoint, serve_endpoints
-from sandbox.store import BadPaging, PageNumberPaging, Record, Resource
+from sandbox.store import BadPaging, Page, PageNumberPaging, Record, Resource
 
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
@@ -54,8 +63,16 @@ RESOURCES = (
     Resource("contacts", filters=contacts.FILTERS),
     Resource("quotations"),
     Resource("invoices"),
+    Resource("event-subscriptions"),
+    Resource("payments", id_field="voucherId"),  # the payment items booked on an invoice
 )
-ENDPOINTS = (Endpoint("quotations", "/v1/quotations", operations=("read",)),)
+ENDPOINTS = (
+    Endpoint("quotations", "/v1/quotations", operations=("read",)),
+    Endpoint("invoices", "/v1/invoices", operations=("read",)),
+    Endpoint(
+        "event-subscriptions", "/v1/event-subscriptions", operations=("list", "read", "delete")
+    ),
+)
 VOUCHER_COLUMNS = ("id", "voucherStatus", "voucherNumber", "voucherDate", "address.name", "title")
 NOT_FOUND = Issue("missing_entity", "id", "not_found")
 
@@ -86,8 +103,13 @@ class LexofficeSandbox(VendorSandbox):
     tables = {
         "contacts": ("contacts", ("id", "company.name", "person.lastName", "roles", "version")),
         "quotations": ("quotations", VOUCHER_COLUMNS),
-        "invoices": ("invoices", VOUCHER_COLUMNS),
+        "invoices": ("invoices", (*VOUCHER_COLUMNS, "relatedVouchers")),
+        "payments": ("payments", ("voucherId", "paymentItems")),
+        "event-subscriptions": ("event subscriptions", ("id", *events.SUBSCRIPTION_FIELDS)),
     }
+    # Lexware's webhook key lives on developers.lexware.io, outside the API and its spec.
+    public_endpoints = frozenset({"webhook_public_key"})
+    undocumented_endpoints = frozenset({"webhook_public_key"})
 
     @classmethod
     def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
@@ -101,10 +123,17 @@ class LexofficeSandbox(VendorSandbox):
         burst: float = 2,
         contract: bool = False,
         public_url: str = "",
+        callback_delays: Iterable[float] = events.RETRY_DELAYS,
     ) -> None:
         """`api_keys` maps each key to its organization's company name (default: one demo key).
         The docs state 2 requests per second per client, token bucket; the bucket's size is not
-        published, so `burst` defaults to one second's worth."""
+        published, so `burst` defaults to one second's worth. `callback_delays`: the seconds
+        before each retry of a callback (tests pass short ones)."""
+        self.signer = events.WebhookSigner()
+        self.callbacks = CallbackSender(
+            sign=self.signer, retry_delays=callback_delays, retry_on=events.retried
+        )
+        self.web_app = events.WebApp(self, self.callbacks, number=self._voucher_number)
         self.rate_per_second = rate_per_second
         self.burst = burst
         if api_keys is None:
@@ -124,6 +153,10 @@ class LexofficeSandbox(VendorSandbox):
         with self.lock:
             self.bucket = TokenBucket(rate=self.rate_per_second, capacity=self.burst)
             self.counters: dict[tuple[str, str], int] = {}
+        self.callbacks.reset()
+
+    def inspect(self) -> dict[str, list[dict[str, Any]]]:
+        return {**super().inspect(), "callbacks sent": self.callbacks.rows()}
 
     # -- the pipeline hooks ---------------------------------------------------------------
 
@@ -192,11 +225,14 @@ class LexofficeSandbox(VendorSandbox):
         # Since 16.09.2024 creates also carry a Location header.
         return self.json(result, status, {"Location": uri} if status == 201 else None)
 
-    def next_number(self, kind: str) -> int:
-        key = (self.owner(), kind)
+    def next_number(self, kind: str, owner: str = "") -> int:
+        key = (owner or self.owner(), kind)
         with self.lock:
             self.counters[key] = self.counters.get(key, FIRST_NUMBER[kind] - 1) + 1
             return self.counters[key]
+
+    def _voucher_number(self, kind: str, owner: str) -> str:
+        return f"{VOUCHER_NUMBER_PREFIX[kind]}{self.next_number(kind, owner):04d}"
 
     def legacy_error(self, status: int, issues: list[Issue]) -> Response:
         return self.json(legacy_body(issues), status)
@@ -247,6 +283,12 @@ class LexofficeSandbox(VendorSandbox):
             create = partial(self.voucher_create, kind)
             app.add_url_rule(f"/v1/{kind}s", f"{kind}_create", create, methods=["POST"])
         app.add_url_rule("/v1/voucherlist", "voucherlist", self.voucherlist)
+        app.add_url_rule("/v1/payments/<voucher_id>", "payment", self.payment)
+        app.add_url_rule(
+            "/v1/event-subscriptions", "subscribe", self.subscription_create, methods=["POST"]
+        )
+        key = Response(self.signer.public_pem, mimetype="application/x-pem-file")
+        app.add_url_rule(events.KEY_PATH, "webhook_public_key", lambda: key)
 
     def _unknown_route(self, error: HTTPException) -> Response:
         # A method the API lacks (e.g. DELETE on a contact) or an unknown path gets the
@@ -341,6 +383,11 @@ class LexofficeSandbox(VendorSandbox):
         violations = voucher_violations(body, kind=kind, contact_of=self.own_contact)
         if violations:
             return self.regular_error(406, VALIDATION_FAILED, violations)
+        # An invoice made from a quotation (`precedingSalesVoucherId`: invoices only).
+        preceding_id = request.args.get("precedingSalesVoucherId")
+        preceding = self.store.find("quotations", self.owner(), preceding_id or "")
+        if preceding_id and (problem := preceding_problem(preceding)):
+            return self.regular_error(406, VALIDATION_FAILED, [problem])
         priced = priced_voucher(body, kind=kind)
         now = lexoffice_timestamp()
         voucher: Record = {
@@ -355,7 +402,7 @@ class LexofficeSandbox(VendorSandbox):
         # The spec step has checked that `finalize` is a boolean.
         if request.args.get("finalize", "false").lower() == "true":
             # Drafts get their number when they are finalized, which only the web app does.
-            number = f"{VOUCHER_NUMBER_PREFIX[kind]}{self.next_number(kind):04d}"
+            number = self._voucher_number(kind, self.owner())
             voucher.update(voucherStatus="open", voucherNumber=number)
         voucher["voucherDate"] = priced["voucherDate"]
         if kind == "quotation":
@@ -366,7 +413,14 @@ class LexofficeSandbox(VendorSandbox):
             kept.append("shippingConditions")
         kept += ["title", "introduction", "remark", "deliveryTerms"]
         voucher.update({key: priced[key] for key in kept if key in priced})
+        if preceding_id and preceding:
+            voucher["relatedVouchers"] = [related_voucher(preceding, "quotation")]
         stored = self.store.create(f"{kind}s", self.owner(), voucher)
+        if preceding_id and preceding:
+            related = [*preceding.get("relatedVouchers", []), related_voucher(stored, kind)]
+            self.store.update(
+                "quotations", self.owner(), preceding["id"], {"relatedVouchers": related}
+            )
         self.after_commit()
         return self.action_result(f"{kind}s", stored, 201)
 
@@ -398,22 +452,41 @@ class LexofficeSandbox(VendorSandbox):
         ]
         # Newest first, as the web app lists them (the store keeps creation order).
         rows.reverse()
-        return self.spring_page(rows, _voucherlist_entry, min_pages=1)
+        return self.spring_page(rows, voucherlist_entry, min_pages=1)
 
+    def payment(self, voucher_id: str) -> Response:
+        invoice = self.store.find("invoices", self.owner(), voucher_id)
+        if invoice is None:
+            return self.regular_error(404, "Not Found")
+        if invoice["voucherStatus"] == "draft":
+            return self.regular_error(406, "Drafts have no payment information.", [])
+        payments = self.store.find("payments", self.owner(), voucher_id)
+        return self.json(events.payment_view(invoice, payments))
 
-def _voucherlist_entry(voucher: Record) -> Record:
-    total = voucher.get("totalPrice", {})
-    return {
-        "id": voucher["id"],
-        "voucherType": voucher["voucherType"],
-        "voucherStatus": voucher["voucherStatus"],
-        "voucherNumber": voucher.get("voucherNumber", ""),
-        "voucherDate": voucher["voucherDate"],
-        "createdDate": voucher["createdDate"],
-        "updatedDate": voucher["updatedDate"],
-        "contactId": voucher["address"].get("contactId"),
-        "contactName": voucher["address"].get("name", ""),
-        "totalAmount": total.get("totalGrossAmount"),
-        "currency": total.get("currency", "EUR"),
-        "archived": voucher.get("archived", False),
-    }
+    # -- event subscriptions and what the vendor's app changes -----------------------------
+
+    def subscription_create(self) -> Response:
+        body: Record = request.get_json(force=True)
+        event_type, url = str(body["eventType"]).lower(), str(body["callbackUrl"])
+        # Lexware checks the callback's TLS certificate with a HEAD request (406 on failure);
+        # the sandbox calls back over plain HTTP on this machine and leaves that out.
+        with self.lock:
+            now = lexoffice_timestamp()
+            stored = events.subscribe(self.store, self.owner(), event_type, url, now=now)
+        if stored is None:
+            return self.regular_error(409, "Conflict")
+        return self.action_result("event-subscriptions", stored, 201)
+
+    def render(self, endpoint: Endpoint, record: Record) -> Any:
+        if endpoint.resource == "event-subscriptions":
+            return events.subscription_view(record)
+        return record
+
+    def render_page(self, endpoint: Endpoint, page: Page) -> Response:
+        # Only the event subscriptions are listed through the generic routes.
+        return self.json({"content": [events.subscription_view(r) for r in page.items]})
+
+    def document_status_set(
+        self, *, kind: str, document_id: str, status: str, amount: str = ""
+    ) -> dict[str, Any] | None:
+        return self.web_app.status_set(kind, document_id, status, amount=amount)

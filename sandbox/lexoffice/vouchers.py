@@ -215,6 +215,40 @@ class VoucherCheck:
         )
 
 
+def preceding_problem(quotation: dict[str, Any] | None) -> Violation | None:
+    """Why the quotation named by `precedingSalesVoucherId` cannot become an invoice."""
+    if quotation is None:
+        return Violation("precedingSalesVoucherId", "NOTFOUND", "voucher not found")
+    if any(i.get("optional") or i.get("alternative") for i in quotation["lineItems"]):
+        # Fact sheet: a quotation with optional or alternative items is refused with 406.
+        return Violation("precedingSalesVoucherId", "OPTIONALITEMS", "optional items")
+    return None
+
+
+def related_voucher(voucher: dict[str, Any], kind: VoucherKind) -> dict[str, Any]:
+    """A `relatedVouchers` entry (a draft has no number yet)."""
+    number = {"voucherNumber": voucher["voucherNumber"]} if "voucherNumber" in voucher else {}
+    return {"id": voucher["id"], **number, "voucherType": kind}
+
+
+def voucherlist_entry(voucher: dict[str, Any]) -> dict[str, Any]:
+    total = voucher.get("totalPrice", {})
+    return {
+        "id": voucher["id"],
+        "voucherType": voucher["voucherType"],
+        "voucherStatus": voucher["voucherStatus"],
+        "voucherNumber": voucher.get("voucherNumber", ""),
+        "voucherDate": voucher["voucherDate"],
+        "createdDate": voucher["createdDate"],
+        "updatedDate": voucher["updatedDate"],
+        "contactId": voucher["address"].get("contactId"),
+        "contactName": voucher["address"].get("name", ""),
+        "totalAmount": total.get("totalGrossAmount"),
+        "currency": total.get("currency", "EUR"),
+        "archived": voucher.get("archived", False),
+    }
+
+
 def voucher_violations(
     body: dict[str, Any], *, kind: VoucherKind, contact_of: ContactLookup
 ) -> list[Violation]:
