@@ -9,7 +9,6 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import requests
@@ -47,7 +46,8 @@ class CallbackSender:
         self.sent: list[Callback] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="callbacks")
+        # Set when the sandbox stops: a retry waiting for its hour gives up at once.
+        self._stopped = threading.Event()
         self._running = 0
 
     def send(self, url: str, body: bytes) -> Callback:
@@ -55,13 +55,17 @@ class CallbackSender:
         with self._lock:
             self.sent.append(callback)
             self._running += 1
-        self._pool.submit(self._deliver, callback)
+        # A daemon thread per callback: a vendor's schedule runs for days, and must not keep
+        # a stopped sandbox's process from exiting.
+        threading.Thread(target=self._deliver, args=(callback,), daemon=True).start()
         return callback
 
     def _deliver(self, callback: Callback) -> None:
         try:
             for delay in (0.0, *self.retry_delays):
-                time.sleep(delay)
+                if self._stopped.wait(delay):
+                    callback.state = "stopped"
+                    return
                 headers = {"Content-Type": "application/json", **self.sign(callback.body)}
                 try:
                     answer = requests.post(
@@ -110,4 +114,4 @@ class CallbackSender:
             ]
 
     def stop(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stopped.set()

@@ -132,7 +132,11 @@ def feeds_maintain(
         if subscription_of(connection) is None and events_subscribe(connection=connection):
             subscribed += 1
     for connection, connector in _accounting_connections("status_polling"):
-        if may_transfer(tenant=connection.tenant) and _has_documents(connection):
+        if not may_transfer(tenant=connection.tenant):
+            continue
+        # A new feed takes its cursor at once, so that the first document's changes are
+        # seen; after that, only a tenant with documents is asked.
+        if not _feed(connection).cursor or _has_documents(connection):
             polled += feed_poll(
                 connection=connection, connector=connector, enqueue=enqueue, now=now
             )
