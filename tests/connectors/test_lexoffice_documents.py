@@ -361,3 +361,27 @@ def test_without_the_published_key_the_pinned_copy_is_used(
     body = b'{"organizationId":"o","eventType":"payment.changed","resourceId":"r","eventDate":"d"}'
     with pytest.raises(errors.ForgedEvent):  # the sandbox's own key is not Lexware's
         events.read(body, sandbox.signer(body))
+
+
+@pytest.mark.django_db
+def test_removing_the_connection_removes_its_event_subscriptions(
+    vendor: RunningSandbox, sandbox: LexofficeSandbox, api_key: str, settings: Any
+) -> None:
+    from connectors.services import EVENT_SUBSCRIPTION_KEY, connection_disconnect
+    from tests.factories import ConnectionFactory
+
+    settings.VENDOR_API_URLS = {**settings.VENDOR_API_URLS, "lexoffice": vendor.url}
+    connection = ConnectionFactory(system="lexoffice", credentials={"api_key": api_key})
+    subscription = LexofficeConnector(connection=connection).events_subscribe(
+        "https://apiup.test/webhooks/vendor/lexoffice"
+    )
+    connection.credentials = {
+        **connection.credentials,
+        EVENT_SUBSCRIPTION_KEY: {"ids": list(subscription.ids), "secret": ""},
+    }
+    connection.save()
+    assert len(sandbox.inspect()["event subscriptions"]) == 3
+
+    connection_disconnect(connection=connection)
+
+    assert sandbox.inspect()["event subscriptions"] == []
