@@ -19,6 +19,9 @@ from connectors.providers import Provider, RateScope
 from connectors.registry import vendor_url
 from connectors.shapes import (
     AccountInfo,
+    Article,
+    ArticleField,
+    ArticlePage,
     Capabilities,
     Customer,
     CustomerRef,
@@ -186,6 +189,42 @@ class AccountingConnector(Connector, ABC):
 
     def create_invoice(self, quote: Quote) -> QuoteRef:
         raise errors.UnsupportedByVendor(f"{self.provider.label}: invoices are not supported yet.")
+
+    # -- articles by SKU (`capabilities.articles`) ------------------------------------------
+
+    def articles_page(self, cursor: str) -> ArticlePage:
+        """One page of the catalogue ("" = the first page), in a stable order, so that an
+        import can resume at `next_cursor`."""
+        raise errors.UnsupportedByVendor(f"{self.provider.label} has no article catalogue.")
+
+    def find_article(self, sku: str) -> Article | None:
+        """The article whose SKU is exactly `sku` (compared as the vendor stores it); None
+        when there is none. Raises errors.Conflict when there are several."""
+        raise errors.UnsupportedByVendor(f"{self.provider.label} has no article catalogue.")
+
+    def create_article(self, article: Article) -> Article:
+        """Creates the article; returns it as stored (vendor_id, marker). Not idempotent:
+        after an UnknownOutcome the caller looks it up by SKU first."""
+        raise errors.UnsupportedByVendor(f"{self.provider.label} has no article catalogue.")
+
+    def update_article(
+        self, vendor_id: str, article: Article, *, overwrite: frozenset[ArticleField]
+    ) -> Article:
+        """Writes only the field groups in `overwrite` (and the SKU); the others keep what
+        the vendor has (read first where the vendor's update replaces the whole record)."""
+        raise errors.UnsupportedByVendor(f"{self.provider.label} has no article catalogue.")
+
+    def archive_article(self, vendor_id: str) -> None:
+        """Archives or deletes the article where `capabilities.can_archive_articles`; one
+        that is gone already is fine."""
+        raise errors.UnsupportedByVendor(
+            f"{self.provider.label} does not allow removing articles through its API."
+        )
+
+    def article_changes(self, cursor: str) -> tuple[tuple[Article, ...], str]:
+        """Polling: the articles changed since `cursor` ("" = start now: none, and the cursor
+        for now), and the next cursor; overlap allowed (the engine compares markers)."""
+        raise errors.UnsupportedByVendor(f"{self.provider.label} has no article catalogue.")
 
     # -- documents per deal stage, and their status ---------------------------------------
 

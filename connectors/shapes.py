@@ -152,6 +152,44 @@ class QuotePosition:
     # The vendor's revenue account id the tenant's mapping chose for the customer's country;
     # "" = the vendor's default. Sent only where the vendor's spec has such a field.
     revenue_account: str = ""
+    # The vendor's article this position stands for (the line item's SKU matched one): the
+    # connector then sends the article reference its spec has, else a free-text position.
+    article: Article | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A product of a catalogue, keyed by its SKU on both sides (HubSpot `hs_sku`; lexware
+    office articleNumber; bexio intern_code; sevDesk partNumber)."""
+
+    sku: str
+    name: str
+    description: str = ""  # the short text
+    long_description: str = ""
+    unit_price: Decimal | None = None
+    price_is_gross: bool = False  # the price includes tax (at `tax_rate`)
+    tax_rate: Decimal | None = None  # percent
+    unit: str = ""  # the unit's name ("Stück", "Stunde"), as the vendor names it
+    gtin: str = ""  # EAN / GTIN
+    currency: str = ""  # where the vendor keeps one
+    vendor_id: str = ""  # the id in the system it was read from or written to
+    # What changes when the record changes (a version, an update stamp): a poll's marker.
+    marker: str = ""
+
+
+class ArticleField(StrEnum):
+    """The groups of fields an update may overwrite (the tenant's choice), so that a text
+    enriched on the receiving side is not overwritten."""
+
+    NAME = "name"
+    DESCRIPTIONS = "descriptions"  # description and long_description
+    PRICE = "price"  # unit_price, price_is_gross, tax_rate
+
+
+@dataclass(frozen=True, slots=True)
+class ArticlePage:
+    articles: tuple[Article, ...]
+    next_cursor: str  # "" after the last page
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +345,10 @@ class Capabilities:
     # and/or the product asks on a cursor.
     status_events: bool = False
     status_polling: bool = False
+    # A catalogue of articles keyed by SKU (False: the vendor's API has no SKU, say Qonto).
+    articles: bool = False
+    # An article can be archived or deleted through the API (else a deletion is logged).
+    can_archive_articles: bool = False
 
     def can_link(self, kind: DocumentKind, earlier: DocumentKind) -> bool:
         return any(k is kind and earlier in sources for k, sources in self.links)
