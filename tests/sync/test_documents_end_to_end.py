@@ -42,6 +42,21 @@ def _done(deal_id: str, kind: str) -> bool:
     )
 
 
+def _settled(deal_id: str) -> None:
+    """The deal's status transfer has no work left (and gets none for a second)."""
+
+    def idle() -> bool:
+        return not Transfer.objects.filter(
+            object_id=deal_id,
+            kind=Transfer.Kind.DOCUMENT_STATUS,
+            state__in=Transfer.ACTIVE_STATES,
+        ).exists()
+
+    for _ in range(2):
+        wait_until(idle, timeout=30)
+        time.sleep(1)
+
+
 def _poll_now(world: World) -> None:
     """What beat's round does every 30 s, now: the feed is due."""
     DocumentFeed.objects.filter(tenant=world.tenant).update(next_poll_at=None)
@@ -121,6 +136,9 @@ def test_quote_then_invoice_then_paid_status_on_the_deal(  # type: ignore[no-unt
         )
         if pushes:
             assert time.monotonic() - started < 10
+        # Every change the vendor reported meanwhile (its quote may have changed too when the
+        # invoice was made from it) is read and written before the count is taken.
+        _settled(deal_id)
         written = _deal_patches(world, deal_id)
 
         # A second "paid" (the vendor's event again, or the same change polled again)
@@ -135,6 +153,7 @@ def test_quote_then_invoice_then_paid_status_on_the_deal(  # type: ignore[no-unt
         else:
             _poll_now(world)
         time.sleep(3)
+        _settled(deal_id)
 
     properties = _deal_properties(world, deal_id)
     assert properties["apiup_invoice_status"] == "paid"
