@@ -125,7 +125,8 @@ def test_an_invoice_is_made_from_the_deals_quote_and_its_status_reaches_the_deal
     made = world.books.documents[invoice.vendor_id]  # type: ignore[attr-defined]
     assert made.kind is DocumentKind.INVOICE
     assert made.preceding == memory.DocumentLink(DocumentKind.QUOTE, quote.vendor_id)
-    assert invoice.sent_payload and quote.sent_payload
+    assert invoice.sent_payload
+    assert quote.sent_payload
     assert invoice.sent_payload["reference"] == quote.sent_payload["reference"]
     properties = _deal_properties(world, deal_id)
     assert properties["apiup_quote_status"] == "draft"
