@@ -27,6 +27,7 @@ urlpatterns = [
     path("registration/", include("web.setup_urls")),
     path("connections/", include("connectors.urls")),
     path("activity/", include("sync.urls")),
+    path("products/", include("web.products_urls")),
     path("billing/stripe/webhook", stripe_webhook, name="stripe_webhook"),
     path("billing/", include("web.billing_urls")),
     path("api/v1/", include(api.urls)),

@@ -122,6 +122,28 @@ TEXTS: dict[str, str] = {
         "The invoice is paid, but the stage chosen for paid invoices is not in the deal's "
         "pipeline: the deal stays where it is."
     ),
+    # Products by SKU.
+    "products.created": gettext_noop("Created in %(system)s."),
+    "products.updated": gettext_noop(
+        "Updated in %(system)s (only the fields the settings let an update overwrite)."
+    ),
+    "products.unchanged": gettext_noop("Already the same in %(system)s; nothing was written."),
+    "products.duplicate_sku": gettext_noop(
+        "%(system)s has several products with the SKU %(sku)s. They were not merged: please "
+        "give each its own SKU, then retry."
+    ),
+    "products.archived": gettext_noop("Deleted on the leading side: archived in %(system)s."),
+    "products.archive_by_hand": gettext_noop(
+        "Deleted on the leading side. %(system)s does not allow removing products through "
+        "its API: please archive the product with the SKU %(sku)s there by hand."
+    ),
+    "products.gone_on_both_sides": gettext_noop(
+        "Deleted on the leading side, and %(system)s has no such product either."
+    ),
+    "products.article_used": gettext_noop(
+        "Positions with a known SKU refer to the article: %(skus)s."
+    ),
+    "products.article_created": gettext_noop("Articles created for the deal: %(skus)s."),
     "status.draft": gettext_noop("draft"),
     "status.open": gettext_noop("open"),
     "status.sent": gettext_noop("sent"),

@@ -152,11 +152,14 @@ class Transfer(TenantOwnedModel):
         ORDER = "order", _("order confirmation")
         INVOICE = "invoice", _("invoice")
         DOCUMENT_STATUS = "document_status", _("document status")
+        # A product of the catalogue, by SKU, written to the other side.
+        PRODUCT = "product", _("product")
 
     class ObjectType(models.TextChoices):
         DEAL = "deal", _("deal")
         CONTACT = "contact", _("contact")
         COMPANY = "company", _("company")
+        PRODUCT = "product", _("product")
 
     class State(models.TextChoices):
         PENDING = "pending", _("pending")
@@ -320,6 +323,11 @@ class ObjectLink(TenantOwnedModel):
         return f"{self.object_type} {self.object_id} -> {self.system} {self.vendor_id}"
 
 
+def price_only() -> list[str]:
+    """An update overwrites the price only, so that texts enriched on the other side stay."""
+    return ["price"]
+
+
 class TransferSettings(TenantOwnedModel):
     """The tenant's choices for its transfers; defaults apply until the tenant changes them."""
 
@@ -365,6 +373,26 @@ class TransferSettings(TenantOwnedModel):
     )
     project_exclusion_property = models.CharField(
         _("exclusion property for time tracking"), max_length=100, default="ZEP"
+    )
+
+    class ProductDirection(models.TextChoices):
+        OFF = "", _("off")
+        TO_HUBSPOT = "to_hubspot", _("accounting system → HubSpot")
+        TO_ACCOUNTING = "to_accounting", _("HubSpot → accounting system")
+
+    # Products by SKU: which side leads, which fields an update of the other side may
+    # overwrite (connectors.shapes.ArticleField; a new product gets them all), and whether a
+    # deal's line item whose SKU has no article creates one.
+    product_direction = models.CharField(
+        _("products"),
+        max_length=16,
+        choices=ProductDirection.choices,
+        default=ProductDirection.OFF,
+        blank=True,
+    )
+    product_overwrite = models.JSONField(_("on update, overwrite"), default=price_only, blank=True)
+    create_missing_articles = models.BooleanField(
+        _("create missing articles when a deal is transferred"), default=False
     )
     # A deal whose invoice is paid moves to this stage ("" = it stays where it is).
     paid_stage_id = models.CharField(
@@ -445,6 +473,8 @@ class DocumentFeed(TenantOwnedModel):
     system = models.CharField(max_length=20, choices=system_choices)
     cursor = models.CharField(max_length=255, blank=True, default="")
     next_poll_at = models.DateTimeField(null=True, blank=True)
+    # The articles' polling cursor (products by SKU, accounting system → HubSpot).
+    article_cursor = models.CharField(max_length=255, blank=True, default="")
     subscribed = models.BooleanField(default=False)
     error = models.TextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)

@@ -122,7 +122,7 @@ def resume_lost_events_and_imports() -> dict[str, int]:
 
 @shared_task(name="sync.maintain_document_feeds")
 def maintain_document_feeds() -> dict[str, int]:
-    return feeds.feeds_maintain(enqueue=enqueue_vendor_events)
+    return feeds.feeds_maintain(enqueue=enqueue_vendor_events, enqueue_transfer=enqueue_transfer)
 
 
 @shared_task(name="sync.subscribe_document_events", autoretry_for=OUTAGES, max_retries=3)

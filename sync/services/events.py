@@ -170,6 +170,9 @@ def _accounting_routes(event: WebhookEvent, tenant: Tenant) -> list[Route]:
                 for kind in _documents_asked(event, tenant)
             ]
         return []
+    if object_name == "product":
+        sku = _product_sku(event, tenant, deleted=action == "deletion")
+        return [(Transfer.Kind.PRODUCT, Transfer.ObjectType.PRODUCT, sku)] if sku else []
     if object_name in _OBJECT_TYPES:
         if action == "deletion":
             return [(Transfer.Kind.DELETION, _OBJECT_TYPES[object_name], event.object_id)]
@@ -239,3 +242,37 @@ def transfer_retry(*, transfer: Transfer, enqueue: EnqueueTransfer) -> bool:
     if retried:
         transaction.on_commit(partial(enqueue, str(transfer.pk)))
     return retried
+
+
+def _product_sku(event: WebhookEvent, tenant: Tenant, *, deleted: bool) -> str:
+    """The SKU of the HubSpot product an event names, where HubSpot leads the products: read
+    from HubSpot (1 call), or, for a deleted product, remembered from when it was read."""
+    from connectors import errors
+    from connectors.hubspot.client import HubSpotClient
+    from sync.models import ObjectLink
+    from sync.services import products
+
+    settings = context.transfer_settings(tenant=tenant)
+    if settings.product_direction != settings.ProductDirection.TO_ACCOUNTING:
+        return ""
+    system = plan_of(tenant=tenant) or ""
+    if deleted:
+        link = (
+            ObjectLink.objects.for_tenant(tenant)
+            .filter(
+                system=system, object_type=Transfer.ObjectType.PRODUCT, object_id=event.object_id
+            )
+            .first()
+        )
+        return link.vendor_number if link is not None else ""
+    try:
+        client = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))
+        product = client.read_product(event.object_id)
+    except errors.ConnectorError:
+        return ""
+    if product is None or not product.sku.strip():
+        return ""
+    products.link_hubspot_product(
+        tenant=tenant, system=system, product_id=event.object_id, sku=product.sku.strip()
+    )
+    return product.sku.strip()[:64]

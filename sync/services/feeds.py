@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -121,7 +122,10 @@ def _feed(connection: Connection) -> DocumentFeed:
 
 
 def feeds_maintain(
-    *, enqueue: EnqueueVendorEvents, now: dt.datetime | None = None
+    *,
+    enqueue: EnqueueVendorEvents,
+    enqueue_transfer: Callable[[str], None] | None = None,
+    now: dt.datetime | None = None,
 ) -> dict[str, int]:
     """The periodic round: subscribes push connections that are not yet, and polls each
     polled connection that has documents and is due."""
@@ -140,7 +144,50 @@ def feeds_maintain(
             polled += feed_poll(
                 connection=connection, connector=connector, enqueue=enqueue, now=now
             )
-    return {"subscribed": subscribed, "polled": polled}
+    articles = 0
+    if enqueue_transfer is not None:
+        for connection, connector in _accounting_connections("articles"):
+            articles += articles_poll(
+                connection=connection, connector=connector, enqueue=enqueue_transfer
+            )
+    return {"subscribed": subscribed, "polled": polled, "articles": articles}
+
+
+def articles_poll(
+    *,
+    connection: Connection,
+    connector: AccountingConnector,
+    enqueue: Callable[[str], None],
+) -> int:
+    """Products by SKU, accounting system → HubSpot: the articles changed since the cursor
+    each run their SKU's transfer, once a minute per connection; returns how many."""
+    from sync.services import context, products
+
+    settings = context.transfer_settings(tenant=connection.tenant)
+    if settings.product_direction != settings.ProductDirection.TO_HUBSPOT:
+        return 0
+    if not may_transfer(tenant=connection.tenant):
+        return 0
+    if not cache.add(f"article-poll:{connection.pk}", 1, POLL_INTERVAL.total_seconds()):
+        return 0  # polled within the minute
+    feed = _feed(connection)
+    try:
+        changed, cursor = connector.article_changes(feed.article_cursor)
+    except errors.ConnectorError as failure:
+        DocumentFeed.objects.for_tenant(connection.tenant).filter(pk=feed.pk).update(
+            error=str(failure)[:500]
+        )
+        return 0
+    requested = 0
+    for article in changed:
+        if products.change_seen(tenant=connection.tenant, article=article):
+            continue  # the overlap of the last poll
+        if products.product_request(tenant=connection.tenant, sku=article.sku, enqueue=enqueue):
+            requested += 1
+    DocumentFeed.objects.for_tenant(connection.tenant).filter(pk=feed.pk).update(
+        article_cursor=cursor[:255]
+    )
+    return requested
 
 
 def feed_poll(

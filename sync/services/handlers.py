@@ -37,7 +37,7 @@ from sync.messages import (
     object_type,
 )
 from sync.models import Transfer, TransferAttempt, vendor_link
-from sync.services import context, customers, documents, quotes, runs
+from sync.services import articles, context, customers, documents, quotes, runs
 from sync.services.runs import Run, plain, run_save
 from sync.services.transitions import transfer_transition
 
@@ -247,6 +247,9 @@ class DocumentTransfer(TransferHandler):
         contact_person_id, person_notes = "", list[Message]()
         if customer is not None and how != "default_debtor":
             contact_person_id, person_notes = _contact_person(connector, customer, ref, how)
+        found_articles, article_notes = articles.deal_articles(
+            connector=connector, deal=deal, settings=settings
+        )
         quote, notes = quotes.quote_from_deal(
             deal=deal,
             customer_id=ref.vendor_id,
@@ -255,7 +258,9 @@ class DocumentTransfer(TransferHandler):
             address=customer.address if customer is not None else Address(),
             contact_person_id=contact_person_id,
             mapped=mapped,
+            articles=found_articles,
         )
+        notes += article_notes
         if preceding is not None:
             notes.append(Message("document.made_from", {"document": document_name(preceding.kind)}))
         sending = transfer_transition(
@@ -556,5 +561,6 @@ def handler_for(*, kind: str) -> TransferHandler:
 
 # The time-tracking kinds (ZEP) and the documents' status register themselves: their handlers
 # build on TransferHandler.
+from sync.services import products as _products  # noqa: E402, F401
 from sync.services import statuses as _statuses  # noqa: E402, F401
 from sync.services import zep as _time_tracking  # noqa: E402, F401

@@ -144,9 +144,11 @@ def import_run(job_id: str, *, enqueue: EnqueueImport) -> None:
             pk=job.pk, state=ImportJob.State.RUNNING
         ).update(state=ImportJob.State.QUEUED)
         return
-    from sync.services import zep
+    from sync.services import products, zep
 
     run_slice = zep.import_slice if job.system == zep.SYSTEM else _run_slice
+    if job.object_type == Transfer.ObjectType.PRODUCT:
+        run_slice = products.import_slice
     try:
         with named_lock(f"import:{job.pk}", timeout=SLICE_SECONDS * 3, wait=0):
             run_slice(job, enqueue)

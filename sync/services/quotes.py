@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,7 @@ from connectors import documents
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
 from connectors.rules import Placeholder, customer_for_deal, fit_title
-from connectors.shapes import Address, Customer, Deal, Note, Quote, QuotePosition
+from connectors.shapes import Address, Article, Customer, Deal, Note, Quote, QuotePosition
 from sync.mapping import apply as mapping_apply
 from sync.mapping import rules as mapping_rules
 from sync.mapping import services as mapping_services
@@ -147,6 +148,7 @@ def quote_from_deal(
     today: dt.date | None = None,
     contact_person_id: str = "",
     mapped: DealMapping = STANDARD_MAPPING,
+    articles: Mapping[str, Article] | None = None,
 ) -> tuple[Quote, list[Message]]:
     """The quote for `deal`, written in the language of the customer at `address`, with the
     fields the tenant's mapping gives."""
@@ -234,6 +236,9 @@ def quote_from_deal(
             discount_percent=item.discount_percent or Decimal(0),
             unit=documents.unit_name(item.unit, language),
             revenue_account=revenue_account,
+            # The line item's SKU is an article of the system's catalogue: the position
+            # refers to it (products.deal_articles).
+            article=(articles or {}).get(item.sku.strip()) if item.sku else None,
         )
         for item in deal.line_items
     )

@@ -1,0 +1,422 @@
+"""Products by SKU between the accounting system and HubSpot, in the direction the tenant
+chose (reference 001, "Les articles"): the leading side's product is created on the other
+side, or updated there in the fields the tenant lets an update overwrite, so that texts
+enriched on the receiving side stay.
+
+Each SKU is one PRODUCT transfer (object id = the SKU), shown in the activity log with what
+was read and what was written. Its run looks the product up by SKU on both sides before it
+writes, so a run that is repeated (a lost answer, a killed worker, an import resumed inside
+a page) finds what the last one created and updates it instead of creating it twice. Two
+products with the same SKU on one side are a visible failure of that SKU, never merged.
+
+Changes come from the initial import (imports.py pages through the leading side), from
+polling the accounting system's articles (feeds.py), and from HubSpot's product webhooks
+(events.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Protocol
+
+from django.core.cache import cache
+
+from accounts.models import Tenant
+from connectors import errors
+from connectors.base import AccountingConnector
+from connectors.hubspot.client import HubSpotClient
+from connectors.shapes import Article, ArticleField, ArticlePage
+from sync.messages import Message, Refusal, note_entries
+from sync.models import ImportJob, ObjectLink, Transfer, TransferAttempt, TransferSettings
+from sync.services import context, runs
+from sync.services.handlers import HANDLERS, TransferHandler
+from sync.services.runs import Run, plain, run_save
+
+State = Transfer.State
+Outcome = TransferAttempt.Outcome
+Direction = TransferSettings.ProductDirection
+EVERY_FIELD = frozenset(ArticleField)
+
+
+class Catalogue(Protocol):
+    """One side's products, as the engine uses them."""
+
+    label: str
+
+    def page(self, cursor: str) -> ArticlePage: ...
+    def find(self, sku: str) -> Article | None: ...
+    def create(self, article: Article) -> Article: ...
+    def update(
+        self, vendor_id: str, article: Article, *, overwrite: frozenset[ArticleField]
+    ) -> Article: ...
+    def archive(self, vendor_id: str) -> bool: ...
+
+
+class AccountingCatalogue:
+    def __init__(self, connector: AccountingConnector) -> None:
+        self.connector = connector
+        self.label = connector.provider.label
+
+    def page(self, cursor: str) -> ArticlePage:
+        return self.connector.articles_page(cursor)
+
+    def find(self, sku: str) -> Article | None:
+        return self.connector.find_article(sku)
+
+    def create(self, article: Article) -> Article:
+        return self.connector.create_article(article)
+
+    def update(
+        self, vendor_id: str, article: Article, *, overwrite: frozenset[ArticleField]
+    ) -> Article:
+        return self.connector.update_article(vendor_id, article, overwrite=overwrite)
+
+    def archive(self, vendor_id: str) -> bool:
+        if not self.connector.capabilities.can_archive_articles:
+            return False
+        self.connector.archive_article(vendor_id)
+        return True
+
+
+class HubSpotCatalogue:
+    label = "HubSpot"
+
+    def __init__(self, hubspot: HubSpotClient) -> None:
+        self.hubspot = hubspot
+
+    def page(self, cursor: str) -> ArticlePage:
+        return self.hubspot.products_page(cursor)
+
+    def find(self, sku: str) -> Article | None:
+        return self.hubspot.find_product(sku)
+
+    def create(self, article: Article) -> Article:
+        return self.hubspot.create_product(article)
+
+    def update(
+        self, vendor_id: str, article: Article, *, overwrite: frozenset[ArticleField]
+    ) -> Article:
+        return self.hubspot.update_product(vendor_id, article, overwrite=overwrite)
+
+    def archive(self, vendor_id: str) -> bool:
+        self.hubspot.archive_product(vendor_id)
+        return True
+
+
+def overwrite_of(settings: TransferSettings) -> frozenset[ArticleField]:
+    chosen = settings.product_overwrite if isinstance(settings.product_overwrite, list) else []
+    return frozenset(ArticleField(name) for name in chosen if name in set(ArticleField))
+
+
+def sides(*, tenant: Tenant) -> tuple[Catalogue, Catalogue]:
+    """(leading side, receiving side) for the tenant's direction; PermanentError when off
+    or when the accounting system has no catalogue by SKU."""
+    settings = context.transfer_settings(tenant=tenant)
+    connector = context.accounting_connector(tenant=tenant)
+    if not connector.capabilities.articles:
+        raise errors.UnsupportedByVendor(
+            f"{connector.provider.label} has no article catalogue by SKU in its API."
+        )
+    accounting = AccountingCatalogue(connector)
+    hubspot = HubSpotCatalogue(HubSpotClient(connection=context.hubspot_connection(tenant=tenant)))
+    if settings.product_direction == Direction.TO_HUBSPOT:
+        return accounting, hubspot
+    if settings.product_direction == Direction.TO_ACCOUNTING:
+        return hubspot, accounting
+    raise errors.PermanentError("Products are not synchronised (the setting is off).")
+
+
+def _differs(current: Article, wanted: Article, overwrite: frozenset[ArticleField]) -> bool:
+    """Whether an update would change anything the tenant lets it overwrite."""
+    groups = {
+        ArticleField.NAME: ("name",),
+        ArticleField.DESCRIPTIONS: ("description", "long_description"),
+        ArticleField.PRICE: ("unit_price", "price_is_gross", "tax_rate"),
+    }
+    for group in overwrite:
+        for name in groups[group]:
+            mine, theirs = getattr(wanted, name), getattr(current, name)
+            if isinstance(mine, Decimal) and isinstance(theirs, Decimal):
+                if mine.compare(theirs) != 0:
+                    return True
+            elif (mine or None) != (theirs or None):
+                return True
+    return False
+
+
+def product_write(
+    *,
+    run: Run,
+    article: Article | None,
+    sku: str,
+    source: Catalogue,
+    target: Catalogue,
+    overwrite: frozenset[ArticleField],
+) -> None:
+    """Brings the receiving side's product of `sku` in line with `article` (None: it is gone
+    on the leading side) and ends the run."""
+    transfer = run.transfer
+    generation = transfer.generation
+    transfer.title = (article.name if article else sku)[:255]
+    transfer.source_payload = plain(article) if article else {"sku": sku, "deleted": True}
+    run_save(run, "title", "source_payload")
+    try:
+        found = target.find(sku)
+    except errors.Conflict:
+        raise Refusal(
+            Message("products.duplicate_sku", {"sku": sku, "system": target.label})
+        ) from None
+    if article is None:
+        if found is None:
+            note = Message("products.gone_on_both_sides", {"system": target.label})
+        elif target.archive(found.vendor_id):
+            note = Message("products.archived", {"system": target.label})
+        else:
+            note = Message("products.archive_by_hand", {"system": target.label, "sku": sku})
+        _finish(run, generation, note)
+        return
+    if found is None:
+        written = target.create(article)
+        transfer.sent_payload = plain(article)
+        note = Message("products.created", {"system": target.label})
+    elif _differs(found, article, overwrite):
+        written = target.update(found.vendor_id, article, overwrite=overwrite)
+        transfer.sent_payload = {
+            "overwrite": sorted(overwrite),
+            **{k: v for k, v in plain(article).items() if k in _fields_of(overwrite)},
+        }
+        note = Message("products.updated", {"system": target.label})
+    else:
+        written = found
+        note = Message("products.unchanged", {"system": target.label})
+    transfer.vendor_id = written.vendor_id[:64]
+    transfer.vendor_number = sku[:64]
+    run_save(run, "sent_payload", "vendor_id", "vendor_number")
+    _finish(run, generation, note)
+
+
+def _fields_of(overwrite: frozenset[ArticleField]) -> set[str]:
+    names = {"sku"}
+    if ArticleField.NAME in overwrite:
+        names.add("name")
+    if ArticleField.DESCRIPTIONS in overwrite:
+        names |= {"description", "long_description"}
+    if ArticleField.PRICE in overwrite:
+        names |= {"unit_price", "price_is_gross", "tax_rate"}
+    return names
+
+
+def _finish(run: Run, generation: int, note: Message) -> None:
+    run.transfer.notes = note_entries(note)
+    run_save(run, "notes")
+    if not runs.run_finish(
+        run=run, state=State.DONE, outcome=Outcome.SUCCEEDED, at_generation=generation
+    ):
+        runs.run_again(run=run)  # changed again meanwhile
+
+
+class ProductTransfer(TransferHandler):
+    """One SKU, written to the receiving side as the leading side has it now."""
+
+    reopen_from = frozenset({State.DONE, State.SKIPPED, State.FAILED})
+    follows_changes = True
+
+    def run(self, run: Run) -> None:
+        source, target = sides(tenant=run.tenant)
+        settings = context.transfer_settings(tenant=run.tenant)
+        sku = run.transfer.object_id
+        try:
+            article = source.find(sku)
+        except errors.Conflict:
+            raise Refusal(
+                Message("products.duplicate_sku", {"sku": sku, "system": source.label})
+            ) from None
+        product_write(
+            run=run,
+            article=article,
+            sku=sku,
+            source=source,
+            target=target,
+            overwrite=overwrite_of(settings),
+        )
+
+
+HANDLERS[Transfer.Kind.PRODUCT] = ProductTransfer()
+
+
+def product_request(*, tenant: Tenant, sku: str, enqueue: Callable[[str], None]) -> Transfer | None:
+    """A product of `sku` changed on the leading side: its transfer runs (again)."""
+    from django.db import transaction
+
+    from sync.services.events import transfer_request
+
+    if not sku.strip():
+        return None
+    transfer, has_work = transfer_request(
+        tenant=tenant,
+        kind=Transfer.Kind.PRODUCT,
+        object_type=Transfer.ObjectType.PRODUCT,
+        object_id=sku.strip()[:64],
+    )
+    if has_work:
+        transaction.on_commit(lambda: enqueue(str(transfer.pk)))
+    return transfer
+
+
+def change_seen(*, tenant: Tenant, article: Article) -> bool:
+    """Whether this state of the article (its marker) was handed on already: a poll's
+    overlap returns it again."""
+    key = f"article-change:{tenant.pk}:{article.sku}:{article.marker}"
+    return not cache.add(key, 1, 24 * 3600)
+
+
+# -- the initial import ------------------------------------------------------------------
+
+
+def seen_elsewhere(*, job_id: str, article: Article) -> bool:
+    """Whether the import met another product of the leading side with this SKU before
+    (remembered for the import's lifetime)."""
+    key = f"product-import:{job_id}:{article.sku}"
+    first = cache.get(key)
+    if first is None:
+        cache.set(key, article.vendor_id, 7 * 24 * 3600)
+        return False
+    return bool(first != article.vendor_id)
+
+
+def import_one(
+    *,
+    tenant: Tenant,
+    system: str,
+    job_id: str,
+    article: Article,
+    source: Catalogue,
+    target: Catalogue,
+    overwrite: frozenset[ArticleField],
+    wait: Callable[..., None],
+) -> None:
+    """One product of the leading side's catalogue page, as its own transfer."""
+    sku = article.sku.strip()
+    if not sku:
+        return  # a product without SKU has nothing to be matched by
+    transfer, _ = Transfer.objects.select_related("tenant").get_or_create(
+        tenant=tenant,
+        kind=Transfer.Kind.PRODUCT,
+        object_type=Transfer.ObjectType.PRODUCT,
+        object_id=sku[:64],
+        defaults={"system": system},
+    )
+    duplicate = seen_elsewhere(job_id=job_id, article=article)
+    if transfer.state != State.PENDING:
+        from sync.services.transitions import transfer_transition
+
+        transfer_transition(
+            transfer=transfer,
+            to=State.PENDING,
+            only_from=ProductTransfer.reopen_from,
+            next_attempt_at=None,
+        )
+    run = runs.run_claim(transfer_id=str(transfer.pk))
+    if run is None:
+        return  # its own run has it in hand
+    if duplicate:
+        runs.run_finish(
+            run=run,
+            state=State.FAILED,
+            outcome=Outcome.FAILED,
+            error=Message("products.duplicate_sku", {"sku": sku, "system": source.label}),
+            retryable=True,
+        )
+        return
+    # A new product gets every field; an existing one only those the tenant chose.
+    runs.run_guarded(
+        run=run,
+        work=lambda claimed: product_write(
+            run=claimed,
+            article=article,
+            sku=sku,
+            source=source,
+            target=target,
+            overwrite=overwrite,
+        ),
+        retry=wait,
+    )
+
+
+def link_hubspot_product(*, tenant: Tenant, system: str, product_id: str, sku: str) -> None:
+    """Remembers which SKU a HubSpot product carries, for its deletion event (which names
+    the product only)."""
+    ObjectLink.objects.update_or_create(
+        tenant=tenant,
+        system=system,
+        object_type=Transfer.ObjectType.PRODUCT,
+        object_id=product_id,
+        defaults={"vendor_id": sku[:64], "vendor_number": sku[:64]},
+    )
+
+
+def products_import_start(*, tenant: Tenant, enqueue: Callable[[str, float], None]) -> ImportJob:
+    """Queues the import of the leading side's whole catalogue, unless one is under way."""
+    from django.db import transaction
+
+    running = (
+        ImportJob.objects.for_tenant(tenant)
+        .filter(
+            object_type=Transfer.ObjectType.PRODUCT,
+            state__in=[ImportJob.State.QUEUED, ImportJob.State.RUNNING],
+        )
+        .first()
+    )
+    job = running or ImportJob.objects.create(
+        tenant=tenant, object_type=Transfer.ObjectType.PRODUCT
+    )
+    transaction.on_commit(lambda: enqueue(str(job.pk), 0))
+    return job
+
+
+def import_slice(job: ImportJob, enqueue: Callable[[str, float], None]) -> None:
+    """One slice of the catalogue import: pages of the leading side from the job's cursor,
+    each product written to the other side; resumable inside a page."""
+    import time
+
+    from django.db import transaction
+
+    from sync.services.imports import SLICE_SECONDS, import_failed
+
+    job.state = ImportJob.State.RUNNING
+    job.save(update_fields=["state", "updated_at"])
+    started = time.monotonic()
+
+    def wait(*, run: Run, failure: errors.ConnectorError) -> None:
+        # A failure that may pass: the product is freed, and the job waits and resumes at it.
+        runs.run_release(run=run, failure=failure)
+        raise failure
+
+    try:
+        source, target = sides(tenant=job.tenant)
+        system = context.accounting_connector(tenant=job.tenant).provider.key
+        overwrite = overwrite_of(context.transfer_settings(tenant=job.tenant))
+        while True:
+            page = source.page(job.cursor)
+            for position, article in enumerate(page.articles):
+                if position < job.page_position:
+                    continue  # handled by an earlier slice
+                import_one(
+                    tenant=job.tenant, system=system, job_id=str(job.pk), article=article,
+                    source=source, target=target, overwrite=overwrite, wait=wait,
+                )  # fmt: skip
+                job.page_position = position + 1
+                job.processed += 1
+                job.save(update_fields=["page_position", "processed", "updated_at"])
+                if time.monotonic() - started > SLICE_SECONDS:
+                    transaction.on_commit(lambda: enqueue(str(job.pk), 0))
+                    return
+            job.cursor = page.next_cursor
+            job.page_position = 0
+            done = not page.next_cursor
+            job.state = ImportJob.State.DONE if done else job.state
+            job.save(update_fields=["cursor", "page_position", "state", "updated_at"])
+            if done:
+                return
+    except errors.ConnectorError as failure:
+        import_failed(job, failure=failure, enqueue=enqueue)
