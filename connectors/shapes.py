@@ -172,6 +172,7 @@ class Article:
     unit: str = ""  # the unit's name ("Stück", "Stunde"), as the vendor names it
     gtin: str = ""  # EAN / GTIN
     currency: str = ""  # where the vendor keeps one
+    service: bool = False  # a service rather than a good (lexware office, bexio, HubSpot)
     vendor_id: str = ""  # the id in the system it was read from or written to
     # What changes when the record changes (a version, an update stamp): a poll's marker.
     marker: str = ""

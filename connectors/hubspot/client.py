@@ -26,9 +26,11 @@ from connectors.http import HttpClient, VendorApi
 from connectors.hubspot import mapping
 from connectors.hubspot.provider import PROVIDER
 from connectors.registry import vendor_url
-from connectors.shapes import Company, Deal, Person
+from connectors.shapes import Article, ArticleField, ArticlePage, Company, Deal, Person
 
 DEAL_PATH = "/crm/v3/objects/0-3"  # the deals spec names deals by their objectTypeId
+PRODUCTS_PATH = "/crm/v3/objects/products"
+EVERY_GROUP = frozenset(ArticleField)  # a new product gets every field
 QUOTE_PROPERTIES_CACHE_SECONDS = 24 * 3600
 PORTAL_PROPERTIES_CACHE_SECONDS = 3600  # a property made in HubSpot shows within the hour
 SEARCH_LIMIT = 10  # records offered when the user looks for one by name
@@ -535,6 +537,80 @@ class HubSpotClient(Connector):
             idempotent=True,
         ).json()
         return mapping.search_results(body, shown)
+
+    # -- products by SKU ---------------------------------------------------------------------
+
+    def products_page(self, cursor: str) -> ArticlePage:
+        """1 call: up to 100 products in id order, from the `after` cursor."""
+        params: dict[str, Any] = {"limit": 100, "properties": ",".join(mapping.PRODUCT_PROPERTIES)}
+        if cursor:
+            params["after"] = cursor
+        body = self._get_json(PRODUCTS_PATH, params)
+        products = tuple(mapping.product_of(r) for r in body.get("results") or [])
+        after = ((body.get("paging") or {}).get("next") or {}).get("after")
+        return ArticlePage(articles=products, next_cursor=str(after or ""))
+
+    def find_product(self, sku: str) -> Article | None:
+        """1 call: `POST .../products/search` on hs_sku, compared exactly again here."""
+        body = self.request(
+            "POST",
+            f"{PRODUCTS_PATH}/search",
+            json={
+                "filterGroups": [
+                    {"filters": [{"propertyName": "hs_sku", "operator": "EQ", "value": sku}]}
+                ],
+                "sorts": [],
+                "properties": list(mapping.PRODUCT_PROPERTIES),
+                "limit": 2,
+                "after": "0",
+            },
+            idempotent=True,
+        ).json()
+        found = [
+            mapping.product_of(r)
+            for r in body.get("results") or []
+            if str((r.get("properties") or {}).get("hs_sku") or "") == sku
+        ]
+        if len(found) > 1:
+            raise errors.Conflict(f"HubSpot has several products with the SKU {sku}.")
+        return found[0] if found else None
+
+    def read_product(self, product_id: str) -> Article | None:
+        """1 call: the product, or None when it is archived or unknown."""
+        try:
+            return mapping.product_of(
+                self._get_json(
+                    f"{PRODUCTS_PATH}/{quote(str(product_id), safe='')}",
+                    {"properties": ",".join(mapping.PRODUCT_PROPERTIES)},
+                )
+            )
+        except errors.NotFound:
+            return None
+
+    def create_product(self, article: Article) -> Article:
+        """1 call; the create body carries `associations` as the spec requires."""
+        body = {"properties": mapping.product_properties(article, EVERY_GROUP), "associations": []}
+        created = self.request("POST", PRODUCTS_PATH, json=body).json()
+        return mapping.product_of(created)
+
+    def update_product(
+        self, product_id: str, article: Article, *, overwrite: frozenset[ArticleField]
+    ) -> Article:
+        """1 call: `PATCH` of the SKU and the chosen fields only (HubSpot keeps the rest)."""
+        updated = self.request(
+            "PATCH",
+            f"{PRODUCTS_PATH}/{quote(str(product_id), safe='')}",
+            json={"properties": mapping.product_properties(article, overwrite)},
+            idempotent=True,
+        ).json()
+        return mapping.product_of(updated)
+
+    def archive_product(self, product_id: str) -> None:
+        """1 call: `DELETE` (archives); one that is gone already is fine."""
+        with suppress(errors.NotFound):
+            self.request(
+                "DELETE", f"{PRODUCTS_PATH}/{quote(str(product_id), safe='')}", expected=(204,)
+            )
 
     # -- the account -----------------------------------------------------------------------
 

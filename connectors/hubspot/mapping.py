@@ -13,7 +13,7 @@ from typing import Any
 from django_countries import countries
 
 from connectors.http import error_reader, first_text
-from connectors.shapes import Address, Company, Deal, LineItem, Person
+from connectors.shapes import Address, Article, ArticleField, Company, Deal, LineItem, Person
 
 BATCH_LIMIT = 100  # records per batch read
 PAGE_LIMIT = 100  # records per page of a list
@@ -411,3 +411,41 @@ def search_results(body: Mapping[str, Any], shown: Sequence[str]) -> list[tuple[
         label = " ".join(text(properties, name) for name in shown if text(properties, name))
         results.append((str(record["id"]), label or str(record["id"])))
     return results
+
+
+# -- products by SKU ------------------------------------------------------------------------
+
+PRODUCT_PROPERTIES = (
+    "name", "hs_sku", "description", "price", "hs_product_type", "hs_lastmodifieddate",
+)  # fmt: skip
+
+
+def product_of(record: Mapping[str, Any]) -> Article:
+    """A HubSpot product; its price is net (HubSpot keeps no tax on a product)."""
+    values = record.get("properties") or {}
+    price = values.get("price")
+    return Article(
+        sku=str(values.get("hs_sku") or ""),
+        name=str(values.get("name") or ""),
+        description=str(values.get("description") or ""),
+        unit_price=Decimal(str(price)) if price not in (None, "") else None,
+        service=values.get("hs_product_type") == "service",
+        vendor_id=str(record.get("id") or ""),
+        marker=str(values.get("hs_lastmodifieddate") or record.get("updatedAt") or ""),
+    )
+
+
+def product_properties(article: Article, groups: frozenset[ArticleField]) -> dict[str, str]:
+    """The properties of `article` in the field groups written. HubSpot has one description:
+    the short text, else the long one; a gross price is written net (HubSpot's price is net)."""
+    values = {"hs_sku": article.sku}
+    if ArticleField.NAME in groups:
+        values["name"] = article.name
+    if ArticleField.DESCRIPTIONS in groups:
+        values["description"] = article.description or article.long_description
+    if ArticleField.PRICE in groups and article.unit_price is not None:
+        net = article.unit_price
+        if article.price_is_gross and article.tax_rate:
+            net = (net / (1 + article.tax_rate / 100)).quantize(Decimal("0.01"))
+        values["price"] = str(net)
+    return values

@@ -14,15 +14,20 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 from connectors import errors
 from connectors.base import AccountingConnector
-from connectors.lexoffice import events, mapping
+from connectors.lexoffice import articles, events, mapping
 from connectors.lexoffice.provider import PROVIDER
 from connectors.registry import vendor_url
 from connectors.shapes import (
     AccountInfo,
+    Article,
+    ArticleField,
+    ArticlePage,
     Customer,
     CustomerKind,
     CustomerRef,
@@ -333,6 +338,60 @@ class LexofficeConnector(AccountingConnector):
                 return None
         return None
 
+    # -- articles by SKU (articles.py) ---------------------------------------------------
+
+    def articles_page(self, cursor: str) -> ArticlePage:
+        """1 call: a page of 250 articles, in the API's order (by title)."""
+        page = int(cursor or 0)
+        listing = self.request(
+            "GET", "/v1/articles", params={"page": page, "size": articles.PAGE_SIZE}
+        ).json()
+        return articles.page_of(listing, page)
+
+    def find_article(self, sku: str) -> Article | None:
+        """1 call: `GET /v1/articles?articleNumber=`, compared exactly again here."""
+        listing = self.request("GET", "/v1/articles", params={"articleNumber": sku}).json()
+        found = [
+            r for r in listing.get("content") or [] if str(r.get("articleNumber") or "") == sku
+        ]
+        if len(found) > 1:
+            raise errors.Conflict(f"lexware office has {len(found)} articles numbered {sku}.")
+        return articles.article_of(found[0]) if found else None
+
+    def create_article(self, article: Article) -> Article:
+        """1 call: `POST /v1/articles`."""
+        result = self.request("POST", "/v1/articles", json=articles.write_body(article)).json()
+        return replace(article, vendor_id=str(result["id"]), marker=str(result.get("version")))
+
+    def update_article(
+        self, vendor_id: str, article: Article, *, overwrite: frozenset[ArticleField]
+    ) -> Article:
+        """2 calls: the article with its version, then `PUT` of it with the chosen fields."""
+        path = _article_path(vendor_id)
+        current = self.request("GET", path).json()
+        body = articles.update_body(current, article, overwrite)
+        result = self.request("PUT", path, json=body).json()
+        return replace(article, vendor_id=vendor_id, marker=str(result.get("version")))
+
+    def archive_article(self, vendor_id: str) -> None:
+        """1 call: `DELETE /v1/articles/{id}`; one that is gone already is fine."""
+        path = _article_path(vendor_id)
+        with suppress(errors.NotFound):
+            self.request("DELETE", path, expected=(204,))
+
+    def article_changes(self, cursor: str) -> tuple[tuple[Article, ...], str]:
+        """Up to 40 calls: the whole catalogue, each article with its version as the marker
+        (no change-date filter exists); the engine keeps those whose version moved."""
+        found: list[Article] = []
+        cursor_page = ""
+        for _ in range(articles.MAX_PAGES):
+            page = self.articles_page(cursor_page)
+            found.extend(page.articles)
+            cursor_page = page.next_cursor
+            if not cursor_page:
+                break
+        return tuple(found), "catalogue"
+
     def delete_customer(self, ref: CustomerRef) -> None:
         """0 calls: the API has no DELETE for contacts."""
         raise errors.UnsupportedByVendor(
@@ -385,3 +444,8 @@ class LexofficeConnector(AccountingConnector):
             yield from sorted(contacts, key=lambda c: bool(c.get("archived")))
             if listing.get("last", True) or not contacts:
                 return
+
+
+def _article_path(vendor_id: str) -> str:
+    article_id = errors.vendor_id(vendor_id, mapping.uuid_or_none, what="a lexware office article")
+    return f"/v1/articles/{article_id}"

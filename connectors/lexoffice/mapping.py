@@ -201,6 +201,12 @@ def line_item(position: QuotePosition, language: str = "") -> dict[str, Any]:
         item["description"] = _cut(description, LINE_ITEM_DESCRIPTION_MAX)
     if position.discount_percent:
         item["discountPercentage"] = _number(position.discount_percent)
+    article = position.article
+    if article is not None and article.vendor_id:
+        # The article the line item's SKU names: referenced by id, with its own unit.
+        item["type"] = "service" if article.service else "material"
+        item["id"] = article.vendor_id
+        item["unitName"] = article.unit or item["unitName"]
     return item
 
 

@@ -48,6 +48,8 @@ PROVIDER = providers.Provider(
         # "Tax rates valid on the voucher date only (19/7/0 in DE)"; the API lists none.
         tax_rates=frozenset({Decimal(0), Decimal(7), Decimal(19)}),
         can_create_invoices=True,
+        articles=True,
+        can_archive_articles=True,
         # Quotations and invoices; the spec has no path for order confirmations (lexware
         # office has them, the derived spec does not describe their endpoint), so no ORDER.
         documents=frozenset({DocumentKind.QUOTE, DocumentKind.INVOICE}),

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from sandbox.callbacks import CallbackSender
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
-from sandbox.lexoffice import contacts, events
+from sandbox.lexoffice import articles, contacts, events
 from sandbox.lexoffice.errors import (
     VALIDATION_FAILED,
     Issue,
@@ -65,6 +65,7 @@ RESOURCES = (
     Resource("invoices"),
     Resource("event-subscriptions"),
     Resource("payments", id_field="voucherId"),  # the payment items booked on an invoice
+    articles.RESOURCE,
 )
 ENDPOINTS = (
     Endpoint("quotations", "/v1/quotations", operations=("read",)),
@@ -272,6 +273,7 @@ class LexofficeSandbox(VendorSandbox):
         app.register_error_handler(404, self._unknown_route)
         app.register_error_handler(405, self._unknown_route)
         serve_endpoints(app, self, ENDPOINTS)
+        articles.register(app, self, lexoffice_timestamp)
         app.add_url_rule("/v1/profile", "profile", self.profile)
         app.add_url_rule("/v1/contacts", "contacts_filter", self.contacts_filter)
         app.add_url_rule("/v1/contacts", "contact_create", self.contact_create, methods=["POST"])

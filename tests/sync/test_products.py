@@ -1,0 +1,165 @@
+"""Products by SKU over real HTTP: the lexware office and HubSpot sandboxes, the import and
+the transfers run here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from connectors.models import Connection
+from sandbox.lexoffice import articles as lexoffice_articles
+from sync.models import ImportJob, Transfer
+from sync.services import context, feeds, imports, products, transfers
+from sync.services.transfer_settings import transfer_settings_update
+from tests.sync.conftest import PORTAL, World
+
+pytestmark = pytest.mark.django_db(transaction=True)
+API_KEY = "lx-e2e-key"
+
+
+@pytest.fixture
+def world(world_factory) -> World:  # type: ignore[no-untyped-def]
+    built: World = world_factory("lexoffice", subscriptions=[])
+    transfer_settings_update(tenant=built.tenant, product_direction="to_hubspot")
+    return built
+
+
+def _hubspot_products(world: World) -> list[dict[str, Any]]:
+    store = world.hubspot_sandbox.store
+    return [record["properties"] for _, record in store.everything("products")]
+
+
+def _import(world: World, *, slices: int = 100) -> ImportJob:
+    queued: list[str] = []
+    job = products.products_import_start(
+        tenant=world.tenant, enqueue=lambda job_id, seconds: queued.append(job_id)
+    )
+    for _ in range(slices):
+        imports.import_run(str(job.pk), enqueue=lambda job_id, seconds: None)
+        job.refresh_from_db()
+        if job.state in (ImportJob.State.DONE, ImportJob.State.FAILED):
+            break
+    return job
+
+
+def test_the_catalogue_is_imported_once_per_sku_also_when_interrupted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lexoffice_articles.seed(world.accounting.sandbox, API_KEY, 120)  # type: ignore[arg-type]
+    # The first slices end after one product each: the import resumes inside a page.
+    monkeypatch.setattr(imports, "SLICE_SECONDS", 0.0)
+    job = _import(world, slices=3)
+    assert job.state == ImportJob.State.RUNNING
+    assert job.processed == 3
+    monkeypatch.setattr(imports, "SLICE_SECONDS", 60.0)
+    job = _import(world)
+
+    assert job.state == ImportJob.State.DONE, job.error_text
+    assert job.processed == 120
+    skus = [p["hs_sku"] for p in _hubspot_products(world)]
+    assert len(skus) == 120
+    assert len(set(skus)) == 120
+    assert Transfer.objects.filter(kind=Transfer.Kind.PRODUCT, state="done").count() == 120
+    # A second import finds every product and writes nothing.
+    again = _import(world)
+    assert again.state == ImportJob.State.DONE
+    assert len(_hubspot_products(world)) == 120
+
+
+def test_a_price_changed_in_accounting_leaves_an_enriched_description_alone(
+    world: World,
+) -> None:
+    lexoffice_articles.seed(world.accounting.sandbox, API_KEY, 3)  # type: ignore[arg-type]
+    _import(world)
+    product_id, product = next(
+        (record["id"], record["properties"])
+        for _, record in world.hubspot_sandbox.store.everything("products")
+        if record["properties"]["hs_sku"] == "SKU-00002"
+    )
+    world.hubspot_sandbox.store.update(
+        "products", str(PORTAL), product_id, {"properties": {**product, "description": "Enriched"}}
+    )
+    store = world.accounting.sandbox.store
+    owner, article = next(
+        (owner, record)
+        for owner, record in store.everything("articles")
+        if record["articleNumber"] == "SKU-00002"
+    )
+    store.update(
+        "articles", owner, article["id"],
+        {"price": {**article["price"], "netPrice": 99.5}, "description": "Neu"},
+    )  # fmt: skip
+    connection = Connection.objects.get(tenant=world.tenant, system="lexoffice")
+    requested: list[str] = []
+    connector = context.accounting_connector(tenant=world.tenant)
+    feeds.articles_poll(connection=connection, connector=connector, enqueue=requested.append)
+
+    assert len(requested) == 1  # the one article whose version moved
+    transfers.run_transfer(requested[0], enqueue=lambda *a, **k: None, paced=True)
+
+    transfer = Transfer.objects.get(pk=requested[0])
+    assert transfer.state == Transfer.State.DONE, transfer.error_text
+    changed = world.hubspot_sandbox.store.get("products", str(PORTAL), product_id)["properties"]
+    assert Decimal(changed["price"]) == Decimal("99.5")
+    assert changed["description"] == "Enriched"  # the settings overwrite the price only
+
+
+def test_two_articles_with_one_sku_are_reported_not_merged(world: World) -> None:
+    sandbox: Any = world.accounting.sandbox
+    lexoffice_articles.seed(sandbox, API_KEY, 2, prefix="SAME")
+    lexoffice_articles.seed(sandbox, API_KEY, 1, prefix="SAME")  # SAME-00001 twice
+
+    job = _import(world)
+
+    assert job.state == ImportJob.State.DONE
+    failed = Transfer.objects.get(kind=Transfer.Kind.PRODUCT, object_id="SAME-00001")
+    assert failed.state == Transfer.State.FAILED
+    assert "SAME-00001" in failed.error_text
+    assert [p["hs_sku"] for p in _hubspot_products(world)].count("SAME-00001") <= 1
+
+
+def test_a_line_item_whose_sku_is_an_article_becomes_a_position_that_refers_to_it(
+    world: World,
+) -> None:
+    sandbox: Any = world.accounting.sandbox
+    lexoffice_articles.seed(sandbox, API_KEY, 1)
+    (article,) = [record for _, record in sandbox.store.everything("articles")]
+    deal_id = world.hubspot_sandbox.seed_deal(
+        PORTAL,
+        name="Wartung",
+        stage="closedwon",
+        company={
+            "name": "Beispiel GmbH",
+            "address": "Hauptstraße 5",
+            "zip": "10115",
+            "city": "Berlin",
+            "country": "Germany",
+        },
+        line_items=[
+            {"name": "Artikel", "quantity": "2", "price": "11.00", "hs_sku": "SKU-00001"},
+            {"name": "Beratung", "quantity": "1", "price": "100.00"},
+        ],
+    )
+    transfer, _ = imports_request(world, deal_id)
+    transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
+
+    transfer.refresh_from_db()
+    assert transfer.state == Transfer.State.DONE, transfer.error_text
+    (quotation,) = sandbox.quotations.values()
+    first, second = quotation["lineItems"]
+    assert first["type"] == "material"
+    assert first["id"] == article["id"]
+    assert second["type"] == "custom"
+
+
+def imports_request(world: World, deal_id: str) -> tuple[Transfer, bool]:
+    from sync.services.events import transfer_request
+
+    return transfer_request(
+        tenant=world.tenant,
+        kind=Transfer.Kind.QUOTE,
+        object_type=Transfer.ObjectType.DEAL,
+        object_id=deal_id,
+    )
