@@ -371,7 +371,9 @@ def test_removing_the_connection_removes_its_event_subscriptions(
     from tests.factories import ConnectionFactory
 
     settings.VENDOR_API_URLS = {**settings.VENDOR_API_URLS, "lexoffice": vendor.url}
-    connection = ConnectionFactory(system="lexoffice", credentials={"api_key": api_key})
+    connection: Connection = ConnectionFactory(
+        system="lexoffice", credentials={"api_key": api_key}
+    )
     subscription = LexofficeConnector(connection=connection).events_subscribe(
         "https://apiup.test/webhooks/vendor/lexoffice"
     )
