@@ -371,8 +371,8 @@ def test_removing_the_connection_removes_its_event_subscriptions(
     from tests.factories import ConnectionFactory
 
     settings.VENDOR_API_URLS = {**settings.VENDOR_API_URLS, "lexoffice": vendor.url}
-    connection: Connection = ConnectionFactory(
-        system="lexoffice", credentials={"api_key": api_key}
+    connection = Connection.objects.get(
+        pk=ConnectionFactory(system="lexoffice", credentials={"api_key": api_key}).pk
     )
     subscription = LexofficeConnector(connection=connection).events_subscribe(
         "https://apiup.test/webhooks/vendor/lexoffice"
