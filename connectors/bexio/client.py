@@ -1,5 +1,5 @@
-"""bexio: contacts, quotes (kb_offer) and invoices (kb_invoice) through API 2.0, and the sales
-taxes through API 3.0.
+"""bexio: contacts, items (article), quotes (kb_offer) and invoices (kb_invoice) through API
+2.0, and the sales taxes through API 3.0.
 
 Everything here follows the derived spec `bexio/bexio-derived-openapi.yaml`, the API
 Evangelist file `bexio/bexio-openapi.apievangelist-unofficial.yml` for what the derived one
@@ -20,6 +20,9 @@ limits, `mapping` its JSON):
 - Status: `kb_item_status_id` (values from third-party code, unverified: see `status`) and
   for invoices `total_remaining_payments`. bexio has no webhooks: changes are polled on
   `updated_at`.
+- Items are keyed by `intern_code` and have neither a version nor an update stamp: their
+  changes are found by comparing markers page by page (see `articles`). The spec has no
+  article position, so a position for an item stays custom and names its number.
 - Errors read `{error_code, message[, errors]}` (the sandbox's assumption; the spec leaves the
   422 body open). The rate limit is per minute but unpublished; 429 comes with
   `RateLimit-Reset`.
@@ -38,10 +41,13 @@ from django.core.cache import cache
 
 from connectors import errors
 from connectors.base import AccountingConnector
-from connectors.bexio import mapping, status
+from connectors.bexio import articles, mapping, status
 from connectors.bexio.provider import PROVIDER
 from connectors.shapes import (
     AccountInfo,
+    Article,
+    ArticleField,
+    ArticlePage,
     Customer,
     CustomerRef,
     DocumentChanges,
@@ -192,6 +198,110 @@ class BexioConnector(AccountingConnector):
         same body as a quote (the spec gives both the same shape); a new invoice is a
         draft."""
         return self._create_document("/2.0/kb_invoice", quote)
+
+    # -- articles by SKU (bexio's items, /2.0/article; see `articles`) -----------------------
+
+    def articles_page(self, cursor: str) -> ArticlePage:
+        """1 call: `GET /2.0/article?order_by=id&limit=&offset=` (and the sales taxes and
+        currencies when not cached). The cursor is "<offset>.<last id>"; see `articles`."""
+        position = articles.read_cursor(cursor)
+        if position is None:
+            raise errors.PermanentError(f"bexio: {cursor!r} is no article page cursor.")
+        offset, last_id = position
+        start = articles.resume_at(offset)
+        limit = articles.PAGE_SIZE + (offset - start)
+        rows = self._items(start, limit)
+        if start and rows and int(rows[0]["id"]) > last_id:
+            logger.warning("bexio: more items deleted during an import than it looks back")
+        fresh = [r for r in rows if int(r["id"]) > last_id]
+        return ArticlePage(self._articles(fresh), articles.next_cursor(start, rows, limit=limit))
+
+    def find_article(self, sku: str) -> Article | None:
+        """1 call: `POST /2.0/article/search` for `intern_code` = the SKU; bexio's "=" may
+        ignore case, so the answer is compared exactly here. Conflict for two items with
+        the SKU."""
+        sku = sku.strip()
+        criteria = articles.sku_criteria(sku)
+        if criteria is None:
+            return None
+        found = articles.items_of(self.request("POST", "/2.0/article/search", json=criteria).json())
+        same = [i for i in found if i.get("intern_code") == sku]
+        if len(same) > 1:
+            ids = ", ".join(str(i["id"]) for i in same)
+            raise errors.Conflict(f"bexio has several items with the number {sku} ({ids}).")
+        return self._article(same[0]) if same else None
+
+    def create_article(self, article: Article) -> Article:
+        """1 call: `POST /2.0/article` (the type is bexio's default). Not idempotent."""
+        body = self._item_body(article, frozenset(ArticleField))
+        return self._article(self.request("POST", "/2.0/article", json=body).json())
+
+    def update_article(
+        self, vendor_id: str, article: Article, *, overwrite: frozenset[ArticleField]
+    ) -> Article:
+        """1 call: `POST /2.0/article/{id}` with the SKU and the groups in `overwrite` only:
+        bexio's edit takes a partial body, so nothing needs reading first (and an item has
+        no version to send)."""
+        item_id = mapping.id_or_raise(vendor_id)
+        body = self._item_body(article, overwrite)
+        item = self.request("POST", f"/2.0/article/{item_id}", json=body, idempotent=True)
+        return self._article(item.json())
+
+    def archive_article(self, vendor_id: str) -> None:
+        """1 call: `DELETE /2.0/article/{id}`. bexio deletes for good (it has no archive);
+        one that is gone already is fine."""
+        item_id = mapping.id_or_raise(vendor_id)
+        try:
+            self.request("DELETE", f"/2.0/article/{item_id}")
+        except errors.NotFound:
+            logger.info("bexio: item %s was already deleted", item_id)
+
+    def article_changes(self, cursor: str) -> tuple[tuple[Article, ...], str]:
+        """An item has no update stamp and the list no filter on one, so a poll compares:
+        it reads the next `articles.POLL_PAGES` pages of the catalogue from the cursor (a
+        page cursor) and returns every item on them; the engine keeps those whose marker
+        moved. After the last page it starts over. "": none, and the first page's cursor."""
+        if not cursor:
+            return (), articles.FIRST
+        if articles.read_cursor(cursor) is None:
+            logger.warning("bexio: unreadable article cursor %r; starting over", cursor)
+            cursor = articles.FIRST
+        seen: list[Article] = []
+        for _ in range(articles.POLL_PAGES):
+            page = self.articles_page(cursor)
+            seen += page.articles
+            cursor = page.next_cursor or articles.FIRST
+            if not page.next_cursor:
+                break
+        return tuple(seen), cursor
+
+    def _items(self, offset: int, limit: int) -> list[Mapping[str, Any]]:
+        params = {"order_by": "id", "limit": limit, "offset": offset}
+        return articles.items_of(self.request("GET", "/2.0/article", params=params).json())
+
+    def _article(self, item: Mapping[str, Any]) -> Article:
+        return self._articles([item])[0]
+
+    def _articles(self, items: list[Mapping[str, Any]]) -> tuple[Article, ...]:
+        """Items as articles, their tax and currency ids read as rate and ISO code."""
+        rates = {tax_id: rate for rate, tax_id in self._sales_taxes().items()}
+        codes = {currency_id: code for code, currency_id in self._company_currencies().items()}
+        return tuple(articles.to_article(i, tax_rates=rates, currencies=codes) for i in items)
+
+    def _item_body(self, article: Article, fields: frozenset[ArticleField]) -> dict[str, Any]:
+        pricing = ArticleField.PRICE in fields
+        tax_id = (
+            self._tax_id(article.tax_rate) if pricing and article.tax_rate is not None else None
+        )
+        currency_id = self._article_currency_id(article.currency) if pricing else None
+        return articles.item_body(article, fields, tax_id=tax_id, currency_id=currency_id)
+
+    def _article_currency_id(self, currency: str) -> int | None:
+        """None for no currency, or the base currency where bexio lists none."""
+        code = currency.strip().upper()
+        if not code:
+            return None
+        return mapping.currency_id_of(code, self._company_currencies())
 
     # -- documents per deal stage, and their status -----------------------------------------
 

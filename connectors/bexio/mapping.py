@@ -247,7 +247,11 @@ def currency_id(quote: Quote, currencies: Mapping[str, int]) -> int | None:
     """The `currency_id` of the quote's currency among the company's currencies; None (no id
     sent: the base currency) when bexio did not list them and the quote is in CHF.
     UnsupportedByVendor for a currency the company does not have."""
-    currency = quote.currency.strip().upper()
+    return currency_id_of(quote.currency.strip().upper(), currencies)
+
+
+def currency_id_of(currency: str, currencies: Mapping[str, int]) -> int | None:
+    """`currency_id` above for an ISO code (an item's currency too)."""
     if currencies:
         if currency in currencies:
             return currencies[currency]
@@ -303,8 +307,13 @@ def six(value: Decimal) -> str:
 
 def position(item: QuotePosition, tax_id: int) -> dict[str, Any]:
     """A custom position. bexio's units are ids the spec gives no list of, so the unit is
-    left to bexio's default."""
+    left to bexio's default. bexio has article positions (`KbPositionArticle` with an
+    `article_id`), but the spec files describe none, so a position that stands for an item
+    stays custom and names the item by its number (`intern_code`) before its name."""
     text = clean(item.name)
+    sku = item.article.sku.strip() if item.article is not None else ""
+    if sku and not text.startswith(sku):
+        text = f"{sku} {text}".strip()
     if item.description.strip():
         text = f"{text}\n{item.description.strip()}"
     body: dict[str, Any] = {

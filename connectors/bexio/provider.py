@@ -77,6 +77,9 @@ PROVIDER = providers.Provider(
         # No webhooks (fact sheet): changes are polled on `updated_at`.
         status_events=False,
         status_polling=True,
+        # Items (/2.0/article), keyed by `intern_code`; DELETE removes one for good.
+        articles=True,
+        can_archive_articles=True,
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_bexio_monthly", price_label="29 CHF"),

@@ -1,10 +1,10 @@
 """bexio's API (api.bexio.com) and identity provider (auth.bexio.com) on one local host.
 
 Serves what the product needs: contacts (create, read, list, search, edit, delete), the sales
-taxes, quotes (kb_offer: create, read, list) and invoices (kb_invoice: create, made from a
-quote, read, list, search, edit, delete, issue, cancel, payments; see `sales`), authorised
-by an OAuth access token or a company's personal access token. Each company is
-its own bexio account: records are numbered per company from 1.
+taxes, items (article: see `articles`), quotes (kb_offer: create, read, list) and invoices
+(kb_invoice: create, made from a quote, read, list, search, edit, delete, issue, cancel,
+payments; see `sales`), authorised by an OAuth access token or a company's personal access
+token. Each company is its own bexio account: records are numbered per company from 1.
 
 Spec: vendor-specs/bexio/bexio-derived-openapi.yaml, then the API Evangelist file
 for the operations the derived one lacks (GET /2.0/kb_offer, GET /2.0/kb_invoice/{id}).
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox.bexio import documents, sales
+from sandbox.bexio import articles, documents, sales
 from sandbox.bexio.oidc import BEXIO_AUTH_HOST, BexioIdentityProvider
 from sandbox.bexio.taxes import swiss_taxes, valid_on
 from sandbox.contract import SpecProblem
@@ -53,6 +53,8 @@ ENDPOINTS = (
     Endpoint("offers", "/2.0/kb_offer", None, ("read",), id_converter="int"),
     # Invoices are edited with POST too (derived spec, v2EditInvoice).
     Endpoint("invoices", "/2.0/kb_invoice", None, ("read", "update"), "POST", "int"),
+    # Items too (v2EditItem, a partial body); their list, search and delete: `articles`.
+    Endpoint("articles", "/2.0/article", None, ("read", "update"), "POST", "int"),
 )
 DOCUMENT_COLUMNS = ("id", "document_nr", "title", "contact_id", "api_reference", "total")
 
@@ -133,6 +135,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             ),
         ),
         "payments": ("payments", ("id", "kb_invoice_id", "date", "value")),
+        "articles": ("articles", ("id", "intern_code", "intern_name", "sale_price")),
     }
     resources = (
         Resource("contacts", ids="sequence"),
@@ -144,6 +147,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         Resource("offers", ids="sequence"),
         Resource("invoices", ids="sequence"),
         Resource("payments", ids="sequence"),
+        Resource("articles", ids="sequence"),
     )
 
     @classmethod
@@ -195,6 +199,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             code_lifetime=authorization_code_lifetime,
         )
         self.sales = sales.Sales(self, PAGING)
+        self.articles = articles.Articles(self)
         super().__init__(contract=contract, public_url=public_url)
 
     # -- state and seeding ----------------------------------------------------------------
@@ -226,6 +231,10 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         if personal_access_token:
             self.oauth.add_personal_token(personal_access_token, company.id, user_id=user_ids[0])
         return company
+
+    def seed_articles(self, company_id: int, count: int, *, prefix: str = "ART") -> list[Record]:
+        """`count` items of the company, numbered `<prefix>-00001`..., stored directly."""
+        return self.articles.seed(company_id, count, prefix=prefix)
 
     # -- pipeline hooks -------------------------------------------------------------------
 
@@ -289,6 +298,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
         # An edit sends the whole contact (derived spec, v2EditContact) or an invoice's
         # header fields (v2EditInvoice); what it leaves out stays as it was.
+        if endpoint.resource == "articles":
+            return self.articles.changes(body)
         if endpoint.resource == "invoices":
             if stored["kb_item_status_id"] != sales.INVOICE_DRAFT:
                 raise sales.Refused("kb_item_status_id: Only a draft invoice can be edited.")
@@ -325,6 +336,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         self.oauth.register(app)
         serve_endpoints(app, self, ENDPOINTS)
         self.sales.register(app)
+        self.articles.register(app)
         app.register_error_handler(Invalid, self._invalid)
         app.register_error_handler(sales.Refused, lambda e: self._invalid(Invalid([str(e)])))
         app.register_error_handler(NotFound, lambda _: self.error_response(404, "Not found"))

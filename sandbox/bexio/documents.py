@@ -191,7 +191,7 @@ def _position_problems(position: dict[str, Any], company: Rules) -> list[str]:
     return problems
 
 
-def _six(number: Decimal) -> str:
+def six(number: Decimal) -> str:
     return str(number.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP))
 
 
@@ -221,7 +221,7 @@ def new_document(
         elif mwst_type == 0:
             taxes += total - total / (1 + rate)
         position: dict[str, Any] = {"id": next(position_ids), "type": "KbPositionCustom"}
-        position["amount"] = _six(amount)
+        position["amount"] = six(amount)
         # Optional ids the client did not send are left out rather than answered as null:
         # the spec types them as non-nullable integers.
         for name in ("unit_id", "account_id"):
@@ -230,9 +230,9 @@ def new_document(
         position["tax_id"] = given["tax_id"]
         position["tax_value"] = f"{rate * 100:.2f}"
         position["text"] = given.get("text", "")
-        position["unit_price"] = _six(unit_price)
-        position["discount_in_percent"] = _six(discount)
-        position["position_total"] = _six(total)
+        position["unit_price"] = six(unit_price)
+        position["discount_in_percent"] = six(discount)
+        position["position_total"] = six(total)
         position["pos"] = pos
         position["internal_pos"] = pos
         position["is_optional"] = False
@@ -258,10 +258,10 @@ def new_document(
         "payment_type_id": body.get("payment_type_id") or 1,
         "header": body.get("header") or "",
         "footer": body.get("footer") or "",
-        "total_gross": _six(gross),
-        "total_net": _six(net),
-        "total_taxes": _six(taxes),
-        "total": _six(total),
+        "total_gross": six(gross),
+        "total_net": six(net),
+        "total_taxes": six(taxes),
+        "total": six(total),
         "mwst_type": mwst_type,
         "mwst_is_net": body.get("mwst_is_net", False),
         "show_position_taxes": body.get("show_position_taxes", False),

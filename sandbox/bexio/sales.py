@@ -47,15 +47,17 @@ def public(record: Record) -> Record:
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
-def ordered(rows: list[Record], order_by: str) -> list[Record]:
-    """Rows in the order `order_by` asks for: fields joined with commas, each with `_asc`
+def ordered(
+    rows: list[Record], order_by: str, fields: frozenset[str] = ORDER_FIELDS
+) -> list[Record]:
+    """Rows in the order `order_by` asks for: `fields` joined with commas, each with `_asc`
     (the default) or `_desc`."""
     keys = []
     for part in filter(None, (p.strip() for p in (order_by or "id").split(","))):
         name, _, direction = part.rpartition("_")
         if direction not in ("asc", "desc"):
             name, direction = part, "asc"
-        if name not in ORDER_FIELDS:
+        if name not in fields:
             raise Refused(f"order_by: {name} is no sort field.")
         keys.append((name, direction == "desc"))
     for name, descending in reversed(keys):
@@ -157,7 +159,7 @@ class Sales:
     def store(self) -> Store:
         return self.sandbox.store
 
-    def _page(self, rows: list[Record]) -> Response:
+    def page(self, rows: list[Record]) -> Response:
         try:
             page = self.paging.cut(rows, request.args)
         except BadPaging as exc:
@@ -188,12 +190,12 @@ class Sales:
         @app.get("/2.0/kb_offer")
         def offer_list() -> Response:
             rows = self.store.select("offers", sandbox.owner())
-            return self._page(ordered(rows, request.args.get("order_by", "id")))
+            return self.page(ordered(rows, request.args.get("order_by", "id")))
 
         @app.get("/2.0/kb_invoice")
         def invoice_list() -> Response:
             rows = self.store.select("invoices", sandbox.owner())
-            return self._page(ordered(rows, request.args.get("order_by", "id")))
+            return self.page(ordered(rows, request.args.get("order_by", "id")))
 
         @app.post("/2.0/kb_invoice/search")
         def invoice_search() -> Response:
@@ -206,7 +208,7 @@ class Sales:
                 sandbox.owner(),
                 where=lambda r: all(documents.matches(r, one) for one in criteria),
             )
-            return self._page(ordered(rows, request.args.get("order_by", "id")))
+            return self.page(ordered(rows, request.args.get("order_by", "id")))
 
         @app.post("/2.0/kb_offer/<int:quote_id>/invoice")
         def invoice_from_quote(quote_id: int) -> Response:
@@ -247,7 +249,7 @@ class Sales:
             rows = self.store.select(
                 "payments", owner, where=lambda p: p["kb_invoice_id"] == invoice_id
             )
-            return self._page(rows)
+            return self.page(rows)
 
         @app.post("/2.0/kb_invoice/<int:invoice_id>/payment")
         def payment_create(invoice_id: int) -> Response:

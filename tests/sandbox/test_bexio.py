@@ -1,5 +1,5 @@
 """The bexio sandbox over real HTTP: the OAuth code flow and personal access tokens,
-contacts, taxes, quotes and invoices, bexio's validation errors, its rate limit, every
+contacts, taxes, items, quotes and invoices, bexio's validation errors, its rate limit, every
 fault switch, the inspection page and the contract with the saved spec."""
 
 from __future__ import annotations
@@ -454,7 +454,7 @@ def test_requests_without_an_accept_header_are_refused(bexio: Bexio) -> None:
 
 
 def test_unknown_records_are_404(bexio: Bexio) -> None:
-    for path in ("/2.0/contact/42", "/2.0/kb_offer/42", "/2.0/kb_invoice/42"):
+    for path in ("/2.0/contact/42", "/2.0/kb_offer/42", "/2.0/kb_invoice/42", "/2.0/article/42"):
         answer = bexio.call("GET", path)
         assert answer.status_code == 404
         assert answer.json() == {"error_code": 404, "message": "Not found"}
@@ -478,6 +478,47 @@ def test_active_sales_taxes_are_the_swiss_rates(bexio: Bexio) -> None:
     assert {tax["value"] for tax in in_2020.json()} == {7.7, 2.5, 3.7, 0.0}
     bad = bexio.call("GET", "/3.0/taxes", params={"scope": "all"})
     assert bad.status_code == 422
+
+
+def test_items_are_created_listed_searched_edited_and_deleted(bexio: Bexio) -> None:
+    body = {"intern_code": "KAFFEE-1", "intern_name": "Kaffee", "sale_price": 12.5}
+    created = bexio.call("POST", "/2.0/article", json={**body, "tax_income_id": 4})
+    assert created.status_code == 201, created.text
+    item = created.json()
+    assert (item["sale_price"], item["tax_income_id"], item["article_type_id"]) == (
+        "12.500000",
+        4,
+        1,
+    )
+    bexio.sandbox.seed_articles(1, 3)
+    by_name = bexio.call("GET", "/2.0/article", params={"order_by": "intern_name_desc"})
+    assert [i["intern_name"] for i in by_name.json()] == [
+        "Kaffee",
+        *("Artikel 3", "Artikel 2", "Artikel 1"),
+    ]
+    page = bexio.call("GET", "/2.0/article", params={"limit": 2, "offset": 1}).json()
+    assert [i["id"] for i in page] == [2, 3]
+    # "=" ignores case as bexio's database does; "like" (the default) finds a part.
+    for criterion in ({"value": "kaffee-1", "criteria": "="}, {"value": "FFEE"}):
+        found = bexio.call(
+            "POST", "/2.0/article/search", json=[{"field": "intern_code", **criterion}]
+        )
+        assert [i["id"] for i in found.json()] == [item["id"]]
+    unknown = bexio.call(
+        "POST", "/2.0/article/search", json=[{"field": "sale_price", "value": "1"}]
+    )
+    assert unknown.status_code == 422
+
+    edited = bexio.call("POST", f"/2.0/article/{item['id']}", json={"sale_price": "13"}).json()
+    assert (edited["intern_name"], edited["sale_price"]) == ("Kaffee", "13.000000")
+    no_tax = bexio.call("POST", "/2.0/article", json={**body, "tax_income_id": 8})  # pre-tax
+    assert no_tax.status_code == 422
+    assert no_tax.json()["errors"] == ["tax_income_id: References no sales tax."]
+
+    deleted = bexio.call("DELETE", f"/2.0/article/{item['id']}")
+    assert deleted.json() == {"success": True}
+    assert bexio.call("GET", f"/2.0/article/{item['id']}").status_code == 404
+    assert bexio.call("DELETE", f"/2.0/article/{item['id']}").status_code == 404
 
 
 def test_a_quote_with_three_positions_is_a_draft_and_reads_back(bexio: Bexio) -> None:
