@@ -27,6 +27,8 @@ PROVIDER = providers.Provider(
                 "kb_offer_edit",
                 "kb_invoice_show",
                 "kb_invoice_edit",
+                "article_show",
+                "article_edit",
                 "company_profile",
             ),
             pkce=True,  # the discovery document lists `plain` and `S256`

@@ -341,6 +341,8 @@ def test_the_authorization_url_asks_for_the_scopes_with_a_pkce_challenge() -> No
         "kb_offer_edit",
         "kb_invoice_show",
         "kb_invoice_edit",
+        "article_show",
+        "article_edit",
         "company_profile",
     ]
     assert query["code_challenge_method"] == "S256"
