@@ -163,3 +163,42 @@ def imports_request(world: World, deal_id: str) -> tuple[Transfer, bool]:
         object_type=Transfer.ObjectType.DEAL,
         object_id=deal_id,
     )
+
+
+def test_hubspot_leads_a_product_created_and_deleted_there(world: World) -> None:
+    from sync.models import WebhookEvent
+    from sync.services import events
+
+    transfer_settings_update(tenant=world.tenant, product_direction="to_accounting")
+    product_id = world.hubspot_sandbox.seed_object(
+        PORTAL, "products", {"name": "Wartungspaket", "hs_sku": "WP-1", "price": "120"}
+    )
+
+    def run(action: str) -> Transfer:
+        event = WebhookEvent(
+            tenant=world.tenant,
+            portal_id=str(PORTAL),
+            subscription_type=f"product.{action}",
+            object_id=product_id,
+            payload={},
+        )
+        ((kind, object_type, sku),) = events._accounting_routes(event, world.tenant)
+        transfer, _ = events.transfer_request(
+            tenant=world.tenant, kind=kind, object_type=object_type, object_id=sku
+        )
+        transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
+        return Transfer.objects.get(pk=transfer.pk)
+
+    created = run("creation")
+
+    assert created.state == Transfer.State.DONE, created.error_text
+    stored = [r for _, r in world.accounting.sandbox.store.everything("articles")]
+    assert [(a["articleNumber"], a["title"], a["price"]["netPrice"]) for a in stored] == [
+        ("WP-1", "Wartungspaket", 120.0)
+    ]
+
+    world.hubspot_sandbox.store.delete("products", str(PORTAL), product_id)
+    deleted = run("deletion")
+
+    assert deleted.state == Transfer.State.DONE, deleted.error_text
+    assert world.accounting.sandbox.store.everything("articles") == []
