@@ -129,7 +129,8 @@ class TransferListView(TenantScopedMixin, ListView[Transfer]):
 
 
 class TransferDetailView(TenantScopedMixin, DetailView[Transfer]):
-    """One transfer: what came from HubSpot, what was sent, each attempt."""
+    """One transfer: what came from HubSpot, what was sent, each attempt; for a deal's
+    document, the deal's other documents with the status last read."""
 
     model = Transfer
     template_name = "sync/transfer_detail.html"
@@ -140,8 +141,15 @@ class TransferDetailView(TenantScopedMixin, DetailView[Transfer]):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["received"] = payload_display.readable(self.object.source_payload)
-        context["sent"] = payload_display.readable(self.object.sent_payload)
+        if self.object.kind == Transfer.Kind.DOCUMENT_STATUS:
+            # Read from the accounting system, written to the HubSpot deal.
+            received, sent = selectors.document_status_payloads(transfer=self.object)
+        else:
+            received = payload_display.readable(self.object.source_payload)
+            sent = payload_display.readable(self.object.sent_payload)
+        context["received"] = received
+        context["sent"] = sent
+        context["deal_documents"] = selectors.deal_documents(transfer=self.object)
         context["mapping_uses"] = [
             (mapping_targets.FLOWS.get(use.flow, use.flow), use)
             for use in mapping_services.mapping_uses(transfer=self.object)

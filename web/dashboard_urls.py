@@ -1,13 +1,19 @@
 from django.urls import path
 
 from web import dashboard_views as views
-from web import mapping_views, zep_views
+from web import documents_views, mapping_views, zep_views
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="home"),
     path("settings/", views.TransferSettingsView.as_view(), name="settings"),
+    path("settings/rules/", views.DocumentRuleAddView.as_view(), name="document_rule_add"),
+    path(
+        "settings/rules/<uuid:pk>/delete/",
+        documents_views.DocumentRuleDeleteView.as_view(),
+        name="document_rule_delete",
+    ),
     path("team/", views.TeamView.as_view(), name="team"),
     path("team/role/", views.MemberRoleView.as_view(), name="member_role"),
     path("team/remove/", views.MemberRemoveView.as_view(), name="member_remove"),

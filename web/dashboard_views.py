@@ -24,9 +24,10 @@ from connectors import selectors as connector_selectors
 from connectors.registry import provider
 from sync.models import TransferSettings
 from sync.services import transfer_settings
-from web import dashboard, onboarding
+from web import dashboard, documents_views, onboarding
 from web.forms import (
     CloseAccountForm,
+    DocumentRuleForm,
     InviteForm,
     MemberRemoveForm,
     MemberRoleForm,
@@ -61,11 +62,18 @@ class DashboardView(OnboardedRequiredMixin, TemplateView):
 
 
 class TransferSettingsView(OnboardedRequiredMixin, FormView[TransferSettingsForm]):
-    """How won deals and contacts are transferred (one set of settings per customer)."""
+    """How won deals and contacts are transferred (one set of settings per customer), and
+    which documents each deal stage makes (web.documents_views)."""
 
     form_class = TransferSettingsForm
     template_name = "dashboard/settings.html"
     permission = Action.SETTINGS
+
+    def pipelines(self) -> list[documents_views.Pipeline] | None:
+        """The portal's pipelines, read from HubSpot once per request."""
+        if not hasattr(self, "_pipelines"):
+            self._pipelines = documents_views.portal_pipelines(tenant=tenant_of(self.request))
+        return self._pipelines
 
     def get_form_kwargs(self) -> dict[str, Any]:
         kwargs = super().get_form_kwargs()
@@ -74,7 +82,26 @@ class TransferSettingsView(OnboardedRequiredMixin, FormView[TransferSettingsForm
         kwargs["instance"] = TransferSettings.objects.for_tenant(tenant).first() or (
             TransferSettings(tenant=tenant)
         )
+        kwargs["pipelines"] = self.pipelines()
         return kwargs
+
+    def rule_form(self, data: Any = None) -> DocumentRuleForm:
+        system = documents_views.accounting_system(tenant=tenant_of(self.request))
+        return DocumentRuleForm(
+            data,
+            prefix="rule",
+            pipelines=self.pipelines(),
+            system_label=system.label if system else "",
+            capabilities=documents_views.capabilities_of(system) if system else None,
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["rule_form"] = kwargs.get("rule_form") or self.rule_form()
+        context["documents"] = documents_views.rules_section(
+            tenant=tenant_of(self.request), pipelines=self.pipelines()
+        )
+        return context
 
     def form_valid(self, form: TransferSettingsForm) -> HttpResponse:
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
@@ -84,6 +111,39 @@ class TransferSettingsView(OnboardedRequiredMixin, FormView[TransferSettingsForm
             **fields,
         )
         messages.success(self.request, _("Your transfer settings have been saved."))
+        return redirect("dashboard:settings")
+
+
+class DocumentRuleAddView(TransferSettingsView):
+    """Adds a rule "deal enters stage S → document D"; a refused one shows the settings page
+    again with the reason beside the field."""
+
+    http_method_names = ["post"]
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        # The settings form beside it stays as stored: the POST is the rule's.
+        kwargs = super().get_form_kwargs()
+        kwargs.pop("data", None)
+        kwargs.pop("files", None)
+        return kwargs
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = self.rule_form(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(rule_form=form))
+        data = form.cleaned_data
+        added = documents_views.document_rule_add(
+            tenant=tenant_of(request),
+            stage_id=data["stage"],
+            pipeline_id=data.get("pipeline") or "",
+            document=data["document"],
+            finalize=bool(data.get("finalize")),
+            offered=form.offered,
+        )
+        if added:
+            messages.success(request, _("The rule is saved."))
+        else:
+            messages.info(request, _("This rule exists already."))
         return redirect("dashboard:settings")
 
 

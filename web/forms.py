@@ -1,10 +1,13 @@
 """The forms of the setup wizard (plan, accounting credentials) and of the dashboard."""
 
+from __future__ import annotations
+
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, Tenant, User
@@ -13,9 +16,13 @@ from accounts.selectors import team_members
 from connectors import documents
 from connectors.providers import CredentialField, Provider
 from connectors.registry import sold_plan_choices
+from connectors.shapes import Capabilities, DocumentKind
 from sync.messages import percent
-from sync.models import TransferSettings
+from sync.models import DocumentRule, TransferSettings
 from sync.services import context
+
+if TYPE_CHECKING:
+    from web.documents_views import Pipeline
 
 # -- setup wizard -----------------------------------------------------------------------------
 
@@ -101,6 +108,7 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
             "hold_placeholder_data",
             "document_language",
             "document_texts",  # from the per-language fields below (clean)
+            "paid_stage_id",
         ]
         labels = {
             "placeholder_name": _("Placeholder company"),
@@ -144,7 +152,7 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
         ),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, pipelines: list[Pipeline] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Stored as one JSON value, edited as a text field per language and kind of text
         # (clean); the model's own field stays, hidden, for the model form to write it.
@@ -168,6 +176,7 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
         if self.instance.won_stage_ids:
             self.fields["won_stages"].initial = ", ".join(self.instance.won_stage_ids or [])
         self._offer_account_terms(self.instance.tenant)
+        self._offer_paid_stages(pipelines)
         self.fields["validity_days"].validators.append(MinValueValidator(1))
         self.fields["validity_days"].validators.append(MaxValueValidator(365))
 
@@ -204,6 +213,23 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
             help_text=_("Used when a deal in HubSpot has no currency of its own."),
         )
 
+    def _offer_paid_stages(self, pipelines: list[Pipeline] | None) -> None:
+        """The portal's stages, with their ids; the stored one stays choosable when HubSpot
+        no longer names it or cannot be asked now."""
+        stored = self.instance.paid_stage_id
+        offered = stage_choices(pipelines)
+        if stored and not any(stored in dict(group) for _label, group in offered):
+            offered.append((str(_("Other")), [(stored, stored)]))
+        self.fields["paid_stage_id"] = forms.ChoiceField(
+            label=_("Stage of deals whose invoice is paid"),
+            choices=[("", _("Stays in its stage")), *offered],
+            required=False,
+            help_text=_(
+                "When a deal's invoice is paid in full, the deal moves to this stage (only "
+                "within its own pipeline)."
+            ),
+        )
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         texts: dict[str, dict[str, str]] = {}
@@ -218,6 +244,115 @@ class TransferSettingsForm(forms.ModelForm[TransferSettings]):
     def clean_won_stages(self) -> list[str]:
         text = self.cleaned_data.get("won_stages") or ""
         return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
+def stage_choices(pipelines: list[Pipeline] | None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The portal's stages grouped by pipeline, each with its id as HubSpot shows it."""
+    return [
+        (
+            pipeline.label,
+            [(stage_id, f"{label} ({stage_id})") for stage_id, label in pipeline.stages],
+        )
+        for pipeline in pipelines or []
+    ]
+
+
+_STAGE_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class DocumentRuleForm(forms.Form):
+    """One rule "a deal entering this stage makes this document", offering only what the
+    connected accounting system can create."""
+
+    stage = forms.ChoiceField(label=_("Deal stage"))
+    pipeline = forms.ChoiceField(label=_("Pipeline"), required=False)
+    document = forms.ChoiceField(label=_("Document"), choices=DocumentRule.Document.choices)
+    finalize = forms.BooleanField(
+        label=_("Create invoices finalized (numbered and open) instead of as drafts"),
+        required=False,
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        pipelines: list[Pipeline] | None,
+        system_label: str,
+        capabilities: Capabilities | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.pipelines = pipelines
+        self.system_label = system_label
+        self.capabilities = capabilities or Capabilities()
+        self.connected = capabilities is not None
+        won = (DocumentRule.WON_STAGES, _("Any won stage"))
+        if pipelines is None:
+            # HubSpot cannot be asked now: the ids as HubSpot shows them in its settings.
+            self.fields["stage"] = forms.RegexField(
+                label=_("Deal stage id"),
+                regex=_STAGE_ID,
+                help_text=_(
+                    "HubSpot's pipelines could not be read just now: a stage id, or “won”."
+                ),
+            )
+            self.fields["pipeline"] = forms.RegexField(
+                label=_("Pipeline id"), regex=_STAGE_ID, required=False
+            )
+        else:
+            self.fields["stage"].choices = [won, *stage_choices(pipelines)]  # type: ignore[attr-defined]
+            self.fields["pipeline"].choices = [  # type: ignore[attr-defined]
+                ("", _("Any pipeline")),
+                *((p.pipeline_id, f"{p.label} ({p.pipeline_id})") for p in pipelines),
+            ]
+        # Every kind is accepted by the field, so that one the system lacks is refused in
+        # words (clean); only those it can create are offered.
+        offered = [
+            (kind, capfirst(label))
+            for kind, label in DocumentRule.Document.choices
+            if kind in self.offered
+        ]
+        self.fields["document"].widget.choices = offered
+        if not self.capabilities.can_finalize_invoices:
+            del self.fields["finalize"]
+
+    @property
+    def offered(self) -> frozenset[DocumentKind]:
+        return self.capabilities.documents if self.connected else frozenset()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.connected:
+            raise forms.ValidationError(
+                _("Please connect your accounting system first."), code="no_system"
+            )
+        document = cleaned.get("document")
+        if document and DocumentKind(document) not in self.offered:
+            self.add_error(
+                "document",
+                forms.ValidationError(
+                    _(
+                        "%(system)s cannot create this document (%(document)s), so the rule "
+                        "cannot be served."
+                    ),
+                    code="not_offered",
+                    params={
+                        "system": self.system_label,
+                        "document": DocumentRule.Document(document).label,
+                    },
+                ),
+            )
+        if cleaned.get("finalize") and document != DocumentRule.Document.INVOICE:
+            self.add_error("finalize", _("Only invoices can be created finalized."))
+        self._check_stage_in_pipeline(cleaned)
+        return cleaned
+
+    def _check_stage_in_pipeline(self, cleaned: dict[str, Any]) -> None:
+        stage, pipeline_id = cleaned.get("stage"), cleaned.get("pipeline")
+        if not stage or not pipeline_id or stage == DocumentRule.WON_STAGES:
+            return
+        for pipeline in self.pipelines or []:
+            if pipeline.pipeline_id == pipeline_id and stage not in dict(pipeline.stages):
+                self.add_error("stage", _("This stage is not in the chosen pipeline."))
 
 
 class InviteForm(forms.Form):
