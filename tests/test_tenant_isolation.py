@@ -17,13 +17,16 @@ from django.utils import timezone
 
 from accounts.models import Invitation
 from accounts.tenancy import TenantOwnedModel
+from sync.models import DocumentRule
 from tests.factories import ConnectionFactory, TenantFactory, TransferFactory, UserFactory
 
 # Not tenant data: keys in e-mailed links, the admin (staff only, tested below).
 EXEMPT_NAMESPACES = {"admin"}
 EXEMPT_MODULE_PREFIXES = ("allauth.", "django.", "rest_framework.")
-# The invitation link's token is its own authority (tests/accounts/test_invitations.py).
-EXEMPT_NAMES = {"accounts:invitation_open"}
+# The invitation link's token is its own authority (tests/accounts/test_invitations.py); a
+# vendor's webhook names its system, and its signed events their account
+# (tests/sync/test_vendor_webhooks.py).
+EXEMPT_NAMES = {"accounts:invitation_open", "vendor_webhook"}
 
 
 def _invitation(**kwargs: Any) -> Invitation:
@@ -40,6 +43,9 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "Connection": ConnectionFactory,
     "Transfer": TransferFactory,
     "Invitation": _invitation,
+    "DocumentRule": lambda: DocumentRule.objects.create(
+        tenant=TenantFactory(), stage_id="closedwon", document="invoice"
+    ),
 }
 
 
