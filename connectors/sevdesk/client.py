@@ -1,5 +1,6 @@
 """sevDesk: contacts, quotes and order confirmations (orders of type AN and AB) and invoices
-through API v1, and their status, polled on the lists' `updateAfter` filter (no webhooks).
+through API v1, and their status, polled on the lists' `updateAfter` filter (no webhooks);
+the catalogue of parts by SKU is `articles`'.
 
 Everything here follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in
 vendor-specs/; the API token (the raw token as the whole `Authorization`
@@ -24,8 +25,8 @@ from typing import Any, TypeVar
 import requests
 
 from connectors import documents, errors
-from connectors.base import AccountingConnector
 from connectors.sevdesk import mapping, status
+from connectors.sevdesk.articles import SevdeskArticles
 from connectors.sevdesk.provider import PROVIDER
 from connectors.shapes import (
     AccountInfo,
@@ -73,7 +74,7 @@ def _remember(key: tuple[str, str, str], value: Any) -> Any:
     return value
 
 
-class SevdeskConnector(AccountingConnector):
+class SevdeskConnector(SevdeskArticles):
     provider = PROVIDER
     read_error = staticmethod(mapping.read_error)
 

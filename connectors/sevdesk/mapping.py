@@ -418,14 +418,19 @@ def _html(text: str) -> str:
 
 def position(entry: QuotePosition, known: tuple[Unity, ...]) -> dict[str, Any]:
     """An order or invoice position. Without `objectName`: the patched spec marks it
-    read-only on order positions (invoice positions add it)."""
+    read-only on order positions (invoice positions add it). A position of an article
+    references its part and takes the part's unit."""
+    article_unit = entry.article.unit if entry.article is not None else ""
     body: dict[str, Any] = {
         "quantity": _number(entry.quantity),
         "price": _number(entry.unit_net_price),
         "name": re.sub(r"\s+", " ", entry.name).strip(),
         "taxRate": _number(entry.tax_rate),
-        "unity": {"id": _unity_id(entry.unit, known), "objectName": "Unity"},
+        "unity": {"id": unity_id(article_unit or entry.unit, known), "objectName": "Unity"},
     }
+    if entry.article is not None and is_id(entry.article.vendor_id):
+        # The catalogue's part (`Model_OrderPos.part` / `Model_InvoicePos.part`).
+        body["part"] = reference(entry.article.vendor_id, "Part")
     if entry.description.strip():
         body["text"] = entry.description.strip()
     if entry.discount_percent:
@@ -433,7 +438,7 @@ def position(entry: QuotePosition, known: tuple[Unity, ...]) -> dict[str, Any]:
     return body
 
 
-def _unity_id(unit: str, known: tuple[Unity, ...]) -> int:
+def unity_id(unit: str, known: tuple[Unity, ...]) -> int:
     """sevDesk's unit for a position's unit: the same name, else piece, hour or day by its
     German, English or French word, else piece."""
     wanted = unit.strip().casefold()

@@ -58,6 +58,10 @@ PROVIDER = providers.Provider(
         # No webhooks in the spec (fact sheet): polled with the lists' `updateAfter` filter.
         status_events=False,
         status_polling=True,
+        # Parts (`Part`) keyed by `partNumber`. The spec has no DELETE: archiving sets a part
+        # inactive (status 50) through `PUT /Part/{id}` (connectors/sevdesk/articles.py).
+        articles=True,
+        can_archive_articles=True,
     ),
     calls_budget={"quote": 2, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_sevdesk_monthly", price_label="29 €"),

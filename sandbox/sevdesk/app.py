@@ -1,6 +1,6 @@
 """sevDesk stand-in: contacts with addresses and e-mails, quotes and order confirmations
 through `Order/Factory/saveOrder`, invoices through `Invoice/Factory/saveInvoice` or
-`createInvoiceFromOrder`, and the lists' update filters the product polls.
+`createInvoiceFromOrder`, the lists' update filters the product polls, and parts (articles).
 
 Follows `sevdesk/sevdesk-openapi.patched.yaml` and the sevDesk fact sheet in
 vendor-specs/README.md. Where the two differ from what sevDesk answers live, the code says so.
@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
 from sandbox.routes import Endpoint, serve_endpoints
-from sandbox.sevdesk import catalog, contacts, documents
+from sandbox.sevdesk import catalog, contacts, documents, parts
 from sandbox.sevdesk.checker import SevdeskChecker
 from sandbox.sevdesk.contacts import reference_id
 from sandbox.sevdesk.payloads import SevdeskError, now, optional_reference, ref, reference
@@ -65,6 +65,7 @@ RESOURCES = (
     Resource("order_positions", filters={"order[id]": reference_id("order")}),
     Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceType")),
     Resource("invoice_positions"),
+    Resource("parts", filters=parts.FILTERS, sort_field="id"),
 )
 ENDPOINTS = (
     Endpoint("contacts", f"{API}/Contact", PAGING, operations=("create",)),
@@ -72,18 +73,20 @@ ENDPOINTS = (
     Endpoint("communication_ways", f"{API}/CommunicationWay", PAGING, ("list", "create")),
     Endpoint("orders", f"{API}/Order", PAGING, operations=("list",)),
     Endpoint("invoices", f"{API}/Invoice", PAGING, operations=("list",)),
+    Endpoint("parts", f"{API}/Part", PAGING, operations=("list", "create")),
 )
 # The routes of the handlers below: method, path under API, handler (and endpoint name).
 ROUTES = (
     ("GET", "/Contact", "contacts_list"),
     ("PUT", "/Contact/<int:record_id>", "contact_update"),
+    ("PUT", "/Part/<int:record_id>", "part_update"),
     ("POST", "/Order/Factory/saveOrder", "order_save"),
     ("GET", "/Order/<int:order_id>/getPositions", "order_positions_list"),
     ("POST", "/Invoice/Factory/saveInvoice", "invoice_save"),
     ("POST", "/Invoice/Factory/createInvoiceFromOrder", "invoice_from_order"),
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
-RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices"}
+RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices", "Part": "parts"}
 DOCUMENT_COLUMNS = ("id", "status", "origin.id", "contact.id", "sumGross", "update")
 # The inspection page: resource → (table, columns); a reference is shown by its id.
 TABLES = {
@@ -95,6 +98,7 @@ TABLES = {
     "communication_ways": ("communication ways", ("id", "contact.id", "type", "value", "main")),
     "orders": ("orders (quotes, confirmations)", (*DOCUMENT_COLUMNS, "orderNumber", "orderType")),
     "invoices": ("invoices", (*DOCUMENT_COLUMNS, "invoiceNumber", "invoiceType", "paidAmount")),
+    "parts": ("parts", ("id", "partNumber", "name", "priceNet", "taxRate", "status", "update")),
 }
 
 
@@ -125,6 +129,7 @@ class SevdeskSandbox(VendorSandbox):
     order_positions = records("order_positions", int)
     invoices = records("invoices", int)
     invoice_positions = records("invoice_positions", int)
+    parts = records("parts", int)
 
     def __init__(
         self,
@@ -222,11 +227,11 @@ class SevdeskSandbox(VendorSandbox):
         return str(self._account().sev_client_id)
 
     def new_record(self, endpoint: Endpoint, body: Any) -> Record:
-        build = contacts.BUILDERS[endpoint.resource]
+        build = {**contacts.BUILDERS, "parts": parts.part}[endpoint.resource]
         record = build(_object(body), self._one, self._account().sev_client_id)
         if endpoint.resource == "contacts" and not record["customerNumber"]:
             record["customerNumber"] = self._customer_number()
-        return self._stamped(record, numeric_id=endpoint.resource == "addresses")
+        return self._stamped(record, numeric_id=endpoint.resource in ("addresses", "parts"))
 
     def render(self, endpoint: Endpoint | None, record: Record) -> Any:
         return {"objects": [self._embed(record)]}
@@ -290,6 +295,22 @@ class SevdeskSandbox(VendorSandbox):
         changes = {**contacts.contact_changes(body, self._one), "update": now()}
         updated = self.store.update("contacts", self.owner(), record_id, changes)
         return self.json(self.render(None, updated))
+
+    def part_update(self, record_id: int) -> Response:
+        self._one("parts", record_id, "Part was not found")
+        changes = {**parts.part_changes(self._body()), "update": now()}
+        updated = self.store.update("parts", self.owner(), record_id, changes)
+        return self.json(self.render(None, updated))
+
+    def seed_articles(
+        self, token: str, count: int, *, prefix: str = "SKU-", age_seconds: int = 3600
+    ) -> list[Record]:
+        """`count` parts of the account at once, stamped `age_seconds` ago (tests, benchmarks)."""
+        sev_client = self.accounts[token].sev_client_id
+        rows = parts.seeded(count, prefix=prefix, sev_client=sev_client, age=age_seconds)
+        return [
+            self.store.create("parts", str(sev_client), {"id": next(self._ids), **r}) for r in rows
+        ]
 
     def _customer_number(self) -> str:
         owner = self.owner()
@@ -391,7 +412,7 @@ class SevdeskSandbox(VendorSandbox):
         fields["sevClient"] = ref(account.sev_client_id, "SevClient")
         rule = documents.tax_rule(document)
         # Positions are optional: "an order to which positions can be added later".
-        return fields, [documents.position(p, rule) for p in positions or []], rule
+        return fields, [documents.position(p, rule, self._one) for p in positions or []], rule
 
     def _save(
         self, resource: str, document: Record, positions: str, lines: list[Record]

@@ -17,6 +17,7 @@ from sandbox.sevdesk.payloads import (
     flag,
     number,
     optional_number,
+    optional_reference,
     ref,
     reference,
     texts,
@@ -81,8 +82,8 @@ def tax_rule(document: Record) -> int | None:
     return reference(document, "taxRule", "TaxRule")
 
 
-def position(position: Record, rule: int | None) -> Record:
-    """One position as sent, its numbers read and its unit and tax rate checked."""
+def position(position: Record, rule: int | None, one: Callable[[str, Any, str], object]) -> Record:
+    """One position as sent, its numbers read and its unit, tax rate and part checked."""
     tax_rate = number(position, "taxRate")
     # The spec only types the id; the units are the account's list (`GET /Unity`, from
     # sevDesk's earlier Swagger docs, see vendor-specs/README.md).
@@ -92,6 +93,9 @@ def position(position: Record, rule: int | None) -> Record:
         # sevdesk-Update 2.0 refuses a rate the tax rule does not allow with 422 (the
         # patched spec's `taxRule` description and the fact sheet in vendor-specs/README.md).
         raise SevdeskError(422, f"Tax rate {amount(tax_rate)} is not allowed for tax rule {rule}")
+    part_id = optional_reference(position, "part", "Part")
+    if part_id is not None:  # `Model_OrderPos.part`: "Part from your inventory"
+        one("parts", part_id, "Part was not found")
     return {
         "quantity": number(position, "quantity"),
         "price": optional_number(position, "price") or Decimal(0),
@@ -102,6 +106,7 @@ def position(position: Record, rule: int | None) -> Record:
         "text": position.get("text"),
         "positionNumber": position.get("positionNumber"),
         "optional": flag(position, "optional"),
+        "part": part_id,
     }
 
 
@@ -190,6 +195,8 @@ def position_record(parent: Record, line: Record, index: int) -> Record:
     }
     if line["discount"] is not None:
         record["discount"] = amount(line["discount"])
+    if line["part"] is not None:
+        record["part"] = ref(line["part"], "Part")
     record.update(texts(line, "name", "text"))
     if parent_field == "order":
         record["optional"] = line["optional"]

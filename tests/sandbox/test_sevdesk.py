@@ -479,6 +479,66 @@ def test_down(sevdesk: Api) -> None:
     assert answer.json()["error"]["message"] == "Service Unavailable"
 
 
+# -- parts (articles) ------------------------------------------------------------------------
+
+PART = {
+    "name": "Beratung",
+    "partNumber": "BER-1",
+    "stock": 0,
+    "taxRate": 19,
+    "unity": {"id": 9, "objectName": "Unity"},
+    "priceNet": 100,
+    "priceGross": 119,
+}
+
+
+def test_a_part_is_created_found_loosely_by_number_and_updated_field_by_field(
+    sevdesk: Api,
+) -> None:
+    created = sevdesk.post("/Part", PART)
+    assert created.status_code == 201, created.text
+    part = created.json()["objects"][0]
+    assert isinstance(part["id"], int)  # Model_Part types its id as a number
+    assert (part["status"], part["unity"], part["priceGross"]) == (
+        100,
+        {"id": 9, "objectName": "Unity"},
+        119,
+    )
+    longer = sevdesk.post("/Part", {**PART, "partNumber": "BER-10"}).json()["objects"][0]
+
+    # The filter's exactness is unstated: the sandbox matches a part of the number.
+    found = sevdesk.get("/Part", partNumber="ber-1").json()["objects"]
+    assert [p["id"] for p in found] == [part["id"], longer["id"]]
+
+    changed = sevdesk.put(f"/Part/{part['id']}", {"priceNet": 120, "status": 50})
+    assert changed.status_code == 200, changed.text
+    read = sevdesk.get(f"/Part/{part['id']}").json()["objects"][0]
+    assert (read["name"], read["priceNet"], read["status"]) == ("Beratung", 120, 50)
+    assert read["update"] >= part["update"]
+
+
+def test_part_refusals(sevdesk: Api) -> None:
+    missing = {key: value for key, value in PART.items() if key != "stock"}
+    assert_refused_by_spec(sevdesk.post("/Part", missing), "stock")
+    assert_refused_by_spec(sevdesk.put("/Part/1", {"status": 70}), "status")
+    for answer, message in [
+        (sevdesk.post("/Part", {**PART, "unity": {"id": 4, "objectName": "Unity"}}), "Unity 4"),
+        (sevdesk.put("/Part/999999", {"status": 50}), "Part was not found"),
+        (sevdesk.get("/Part/999999"), "Part was not found"),
+    ]:
+        assert answer.status_code == 400, answer.text
+        assert message in answer.json()["error"]["message"]
+
+
+def test_seeded_parts_are_the_accounts_own(server: RunningSandbox, sevdesk: Api) -> None:
+    sandbox = server.sandbox
+    assert isinstance(sandbox, SevdeskSandbox)
+    sandbox.seed_articles(OTHER_TOKEN, 3, prefix="SEED-")
+    assert sevdesk.get("/Part", partNumber="SEED-").json()["objects"] == []
+    other = Api(server.url, OTHER_TOKEN).get("/Part", partNumber="SEED-").json()["objects"]
+    assert [p["partNumber"] for p in other] == ["SEED-00001", "SEED-00002", "SEED-00003"]
+
+
 # -- inspection and contract ---------------------------------------------------------------
 
 
