@@ -18,7 +18,7 @@ from tests.sync.conftest import World
 QUOTE_TABLES = {
     "lexoffice": "quotations",
     "bexio": "offers",
-    "sevdesk": "orders (quotes)",
+    "sevdesk": "orders (quotes, confirmations)",
     "qonto": "quotes",
 }
 
