@@ -19,6 +19,8 @@ PROVIDER = providers.Provider(
                 "crm.objects.companies.read",
                 "crm.objects.line_items.read",
                 "crm.schemas.deals.write",
+                # Products by SKU (fact sheet: products through `e-commerce`).
+                "e-commerce",
             ),
             # HubSpot's token endpoint takes a `code_verifier`, so the consent carries its
             # S256 challenge.
