@@ -190,9 +190,9 @@ def test_sevdesk_finds_its_unit_for_a_french_or_english_unit_name() -> None:
         sevdesk_mapping.Unity(1, "Stk", "UNITY_PIECE"),
         sevdesk_mapping.Unity(9, "Std", "UNITY_HOUR"),
     )
-    assert sevdesk_mapping._unity_id("heure", known) == 9
-    assert sevdesk_mapping._unity_id("hour", known) == 9
-    assert sevdesk_mapping._unity_id("pièce", known) == 1
+    assert sevdesk_mapping.unity_id("heure", known) == 9
+    assert sevdesk_mapping.unity_id("hour", known) == 9
+    assert sevdesk_mapping.unity_id("pièce", known) == 1
 
 
 @pytest.mark.django_db
