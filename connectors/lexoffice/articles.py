@@ -3,7 +3,7 @@ exactly with `?articleNumber=`; a price is sent as the leading one (NET or GROSS
 rate, Lexware computes the other; an update replaces the whole article and repeats its
 `version`, so the fields an update may not overwrite are read first and sent back as they
 are; `DELETE` removes one. The API has no filter by change date, so polling reads the
-catalogue (at most MAX_PAGES pages) and the engine keeps the articles whose version moved."""
+catalogue a few pages per poll and the engine keeps the articles whose version moved."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from connectors import errors
 from connectors.shapes import Article, ArticleField, ArticlePage
 
 PAGE_SIZE = 250  # the maximum for articles
-MAX_PAGES = 40  # 10,000 articles: lexware office's own search window
+# Pages one poll reads: 4 of the 120 calls a minute the key allows.
+POLL_PAGES = 4
 TAX_RATES = (0, 7, 19)
 
 

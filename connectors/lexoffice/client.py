@@ -380,17 +380,19 @@ class LexofficeConnector(AccountingConnector):
             self.request("DELETE", path, expected=(204,))
 
     def article_changes(self, cursor: str) -> tuple[tuple[Article, ...], str]:
-        """Up to 40 calls: the whole catalogue, each article with its version as the marker
-        (no change-date filter exists); the engine keeps those whose version moved."""
+        """At most POLL_PAGES calls: the next pages of the catalogue from the cursor, each
+        article with its version as the marker (the API has no change-date filter); the
+        engine keeps those whose version moved. After the last page it starts over, so a
+        catalogue of n pages is read once every n / POLL_PAGES polls, within the rate limit."""
         found: list[Article] = []
-        cursor_page = ""
-        for _ in range(articles.MAX_PAGES):
-            page = self.articles_page(cursor_page)
-            found.extend(page.articles)
-            cursor_page = page.next_cursor
-            if not cursor_page:
+        page = cursor if cursor.isdigit() else ""
+        for _ in range(articles.POLL_PAGES):
+            read = self.articles_page(page)
+            found.extend(read.articles)
+            page = read.next_cursor
+            if not page:
                 break
-        return tuple(found), "catalogue"
+        return tuple(found), page or "0"
 
     def delete_customer(self, ref: CustomerRef) -> None:
         """0 calls: the API has no DELETE for contacts."""

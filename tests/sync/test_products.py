@@ -47,7 +47,7 @@ def _import(world: World, *, slices: int = 100) -> ImportJob:
 def test_the_catalogue_is_imported_once_per_sku_also_when_interrupted(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lexoffice_articles.seed(world.accounting.sandbox, API_KEY, 120)  # type: ignore[arg-type]
+    lexoffice_articles.seed(world.accounting.sandbox, API_KEY, 60)  # type: ignore[arg-type]
     # The first slices end after one product each: the import resumes inside a page.
     monkeypatch.setattr(imports, "SLICE_SECONDS", 0.0)
     job = _import(world, slices=3)
@@ -57,15 +57,15 @@ def test_the_catalogue_is_imported_once_per_sku_also_when_interrupted(
     job = _import(world)
 
     assert job.state == ImportJob.State.DONE, job.error_text
-    assert job.processed == 120
+    assert job.processed == 60
     skus = [p["hs_sku"] for p in _hubspot_products(world)]
-    assert len(skus) == 120
-    assert len(set(skus)) == 120
-    assert Transfer.objects.filter(kind=Transfer.Kind.PRODUCT, state="done").count() == 120
+    assert len(skus) == 60
+    assert len(set(skus)) == 60
+    assert Transfer.objects.filter(kind=Transfer.Kind.PRODUCT, state="done").count() == 60
     # A second import finds every product and writes nothing.
     again = _import(world)
     assert again.state == ImportJob.State.DONE
-    assert len(_hubspot_products(world)) == 120
+    assert len(_hubspot_products(world)) == 60
 
 
 def test_a_price_changed_in_accounting_leaves_an_enriched_description_alone(
