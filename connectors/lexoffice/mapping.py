@@ -12,8 +12,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
-
 from connectors import documents, errors
 from connectors.http import error_reader, first_text
 from connectors.rules import fit_title
@@ -32,13 +30,6 @@ from connectors.shapes import (
 from connectors.text import normalized
 
 logger = logging.getLogger(__name__)
-
-# Where a user opens a voucher in the web app (fact sheet: `{appbaseurl}/permalink/...`).
-# Against the local sandbox the links point at the sandbox, so the demo never links to the
-# real web app.
-APP_BASE_URL = (
-    settings.VENDOR_API_URLS["lexoffice"] if settings.SANDBOX_VENDORS else "https://app.lexware.de"
-)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CURRENCY = "EUR"  # "Currently only EUR is supported"
