@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -667,9 +668,20 @@ def run_documents(name: str, running: Stack, options: RunOptions, *, system: str
                 + _callbacks_seen(vendors),
                 flush=True,
             )
+            unusual = Counter(
+                f"{call.status} {call.method} {_ID.sub('{id}', call.path)}"
+                for call in calls
+                if call.status not in (200, 201)
+            )
+            if unusual:
+                print(f"    other answers: {dict(unusual.most_common())}", flush=True)
             return result
         finally:
             disconnect(vendors)
+
+
+# A vendor's record id in a path (a UUID, or digits), for counting calls by endpoint.
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{27}|\d+")
 
 
 def _keys_port(running: Stack) -> int:
