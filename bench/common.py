@@ -8,9 +8,10 @@ tests and the demo use, and are emptied at the start of a run. A stack can be po
 another Redis (a server of its own) and at PostgreSQL through another address (a proxy):
 only the product's processes use those, the driver keeps its direct connection.
 
-The accounting vendor is lexware office (API key) unless a run asks for Qonto, whose
-connections, like HubSpot's when `oauth` is asked for, are made through the sandbox's real
-OAuth code flow, so that they hold a refresh token and short-lived access tokens.
+The accounting vendor is lexware office (API key) unless a run asks for sevDesk (API token)
+or Qonto, whose connections, like HubSpot's when `oauth` is asked for, are made through the
+sandbox's real OAuth code flow, so that they hold a refresh token and short-lived access
+tokens.
 """
 
 from __future__ import annotations
@@ -316,7 +317,7 @@ class Workers:
 
 # -- vendors and tenants --------------------------------------------------------------------
 
-ACCOUNTING_SYSTEMS = ("lexoffice", "qonto")
+ACCOUNTING_SYSTEMS = ("lexoffice", "sevdesk", "qonto")
 # The address the OAuth code flows send the customer back to; the sandboxes accept any.
 OAUTH_REDIRECT_URI = "http://127.0.0.1/bench/oauth/callback"
 
@@ -344,8 +345,13 @@ class Vendors:
             raise AttributeError(f"the accounting vendor of this run is {self.system}")
         return self.accounting
 
+    @property
+    def accounting_api_url(self) -> str:
+        """Where the product calls the accounting vendor (sevDesk's API is under a path)."""
+        return self.accounting.url + ("/api/v1" if self.system == "sevdesk" else "")
+
     def urls(self) -> dict[str, str]:
-        return {"hubspot": self.hubspot.url, self.system: self.accounting.url}
+        return {"hubspot": self.hubspot.url, self.system: self.accounting_api_url}
 
     def env(self) -> dict[str, str]:
         env = {f"{name.upper()}_API_URL": url for name, url in self.urls().items()}
@@ -452,6 +458,10 @@ def _accounting_sandbox(system: str, *, lexoffice_rate: float, token_lifetime: f
         from sandbox.lexoffice.app import LexofficeSandbox
 
         return LexofficeSandbox(api_keys={}, rate_per_second=lexoffice_rate, burst=1)
+    if system == "sevdesk":
+        from sandbox.sevdesk.app import SevdeskSandbox
+
+        return SevdeskSandbox(demo_token=None)  # sevDesk publishes no rate limit
     if system == "qonto":
         from connectors.oauth import client_credentials
         from connectors.registry import provider
@@ -471,6 +481,10 @@ def _accounting_account(accounting: Any, system: str, portal_id: int) -> tuple[s
         api_key = f"bench-lx-{portal_id}"
         sandbox.add_api_key(api_key, company_name=f"Buchhaltung {portal_id}")
         return api_key, {"api_key": api_key}
+    if system == "sevdesk":
+        token = f"{portal_id:032d}"  # 32 hexadecimal characters, as sevDesk's tokens
+        sandbox.add_account(token=token, company_name=f"Buchhaltung {portal_id}")
+        return token, {"api_token": token}
     from sandbox.qonto.app import DEMO_IBAN
 
     organization = sandbox.add_organization(
@@ -495,6 +509,7 @@ def start_vendors(
     token_lifetime: float = 1800.0,
     accounting: str = "lexoffice",
     oauth: bool = False,
+    accounting_port: int = 0,
 ) -> Vendors:
     """Sandboxes for `tenants` portals and accounting accounts, and the tenants in the
     database: HubSpot connected, the accounting vendor connected, subscription active.
@@ -502,7 +517,9 @@ def start_vendors(
     With `oauth`, HubSpot connections come from the code flow (refresh token, access token of
     `token_lifetime` seconds, renewed through the sandbox's token endpoint); otherwise they
     hold one access token of that lifetime and no refresh token. Qonto connections always
-    come from its code flow, with access tokens of `token_lifetime` seconds."""
+    come from its code flow, with access tokens of `token_lifetime` seconds. `accounting_port`:
+    where the accounting sandbox listens (0: a free port), for a stack that must know it
+    before the sandbox starts."""
     from django.conf import settings
 
     from accounts.models import Tenant
@@ -525,7 +542,7 @@ def start_vendors(
         accounting, lexoffice_rate=lexoffice_rate, token_lifetime=token_lifetime
     )
     hubspot = serve(hubspot_sandbox)
-    accounting_vendor = serve(accounting_sandbox)
+    accounting_vendor = serve(accounting_sandbox, port=accounting_port)
     handles = []
     for portal_id in portals:
         handle, accounting_credentials = _accounting_account(
@@ -577,9 +594,12 @@ class DealRef:
     tenant_id: str
 
 
-def seed_deals(vendors: Vendors, count: int, *, prefix: str = "Deal") -> list[DealRef]:
-    """`count` deals in a stage before won, spread round-robin over the tenants. One company
-    per tenant, so after the first quote the customer is linked (the fewest vendor calls)."""
+def seed_deals(
+    vendors: Vendors, count: int, *, prefix: str = "Deal", stage: str = "contractsent"
+) -> list[DealRef]:
+    """`count` deals in `stage` (one before won unless told), spread round-robin over the
+    tenants. One company per tenant, so after the first quote the customer is linked (the
+    fewest vendor calls)."""
     hubspot = vendors.hubspot.sandbox
     deals = []
     for index in range(count):
@@ -587,7 +607,7 @@ def seed_deals(vendors: Vendors, count: int, *, prefix: str = "Deal") -> list[De
         deal_id = hubspot.seed_deal(
             handle.portal_id,
             name=f"{prefix} {index}",
-            stage="contractsent",
+            stage=stage,
             company={
                 "name": f"Kunde {handle.portal_id} GmbH",
                 "domain": f"kunde{handle.portal_id}.de",
@@ -801,15 +821,17 @@ def stack(
     database_address: str = "",
     log_prefix: str = "",
     access_log: Path | None = None,
+    product_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """gunicorn on the benchmark database. `redis_url` points the product's processes at
     another Redis (broker, cache, locks, rate limits); `database_address` ("host:port") at
     PostgreSQL through another address, such as a proxy. With `log_prefix`, gunicorn's and
-    the workers' output goes to var/bench-logs/<log_prefix>*.log."""
+    the workers' output goes to var/bench-logs/<log_prefix>*.log. `product_env`: more
+    environment for gunicorn and the workers."""
     if fresh:
         seconds = recreate_database()
         print(f"database {BENCH_DATABASE} created and migrated in {seconds:.1f} s")
-    product_env: dict[str, str] = {}
+    product_env = dict(product_env or {})
     if redis_url:
         product_env["REDIS_URL"] = redis_url
     if database_address:

@@ -38,6 +38,17 @@ every 10 s), and three outages:
 In both outage runs the last --late-share of the deals is won one second into the outage,
 so that their webhooks arrive while it lasts; each prints the state of the run's webhook
 events and transfers in the database, and what became of every deal without a quote.
+
+With --documents, the runs baseline, duplicates, drop-after-commit and sigkill make the
+document mix instead (bench/documents.py) for each of --systems (lexware office: status
+pushed by its signed events; sevDesk: polled): each deal goes quote (contractsent) -> invoice
+(closedwon, finalized where the system can) -> paid, booked in the vendor sandbox. Under
+duplicates the vendor's event callbacks are sent twice as well; under drop-after-commit 5 %
+of the vendor's creations (customers, quotes, invoices) commit and then drop the answer.
+It prints the documents of each kind in the vendor, duplicates, deals without one, the
+transfers per kind, and the deals whose `apiup_invoice_status` differs from the vendor's.
+
+    .venv/bin/python -m bench.faults --documents --deals 60 --tenants 6
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -53,6 +65,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -77,6 +90,22 @@ from bench.common import (
     wait_for,
     win,
     world,
+)
+from bench.documents import (
+    DOCUMENT_RUNS,
+    DOCUMENT_SYSTEMS,
+    EARLY_STAGE,
+    INVOICE_STAGE,
+    QUOTE_STAGE,
+    DocumentTally,
+    StatusWatch,
+    connect_documents,
+    deliver_callbacks_twice,
+    disconnect,
+    document_tally,
+    kind_settled,
+    mark_paid,
+    move,
 )
 from bench.proxy import RefusingProxy
 
@@ -577,6 +606,99 @@ def run_token_expiry(name: str, running: Stack, options: RunOptions) -> Tally:
         return result
 
 
+def run_documents(name: str, running: Stack, options: RunOptions, *, system: str) -> DocumentTally:
+    """The document mix under one fault: quotes, then invoices, then paid; each phase waits
+    until its transfers (or, for paid, every deal's status) are done."""
+    accounting_port = _keys_port(running)
+    with world(
+        running,
+        tenants=options.tenants,
+        workers=options.workers,
+        first_portal=options.first_portal,
+        worker_env={**QUICK_RESUME, "PUBLIC_BASE_URL": running.web.url},
+        accounting=system,
+        accounting_port=accounting_port,
+    ) as (vendors, pool):
+        try:
+            connect_documents(vendors, public_base_url=running.web.url)
+            if name == "duplicates":
+                deliver_three_times(vendors)
+                if system == "lexoffice":
+                    deliver_callbacks_twice(vendors)
+            batch = seed_deals(vendors, options.deals, prefix=f"{name}-doc", stage=EARLY_STAGE)
+            if name == "drop-after-commit":
+                vendors.accounting.sandbox.faults.update({"drop_after_commit_rate": 0.05})
+            killer = Killer(pool, every=10.0) if name == "sigkill" else None
+            if killer is not None:
+                killer.start()
+            phases: dict[str, float] = {}
+            finished = True
+            started = time.monotonic()
+            for phase, stage, kind in (
+                ("quotes", QUOTE_STAGE, "quote"),
+                ("invoices", INVOICE_STAGE, "invoice"),
+            ):
+                begun = time.monotonic()
+                move(vendors, batch, stage)
+                finished &= wait_for(partial(kind_settled, batch, kind), timeout=options.timeout)
+                phases[phase] = time.monotonic() - begun
+            begun = time.monotonic()
+            watch = StatusWatch(vendors, batch, mark_paid(vendors, batch))
+            # sevDesk's changes are seen by the next poll of the tenant's feed (every 60 s,
+            # from beat's round every 30 s).
+            finished &= watch.wait(timeout=options.timeout + 120)
+            phases["paid on the deals"] = time.monotonic() - begun
+            phases["all"] = time.monotonic() - started
+            if killer is not None:
+                killer.stop()
+            result = document_tally(vendors, batch)
+            result.phases = phases
+            result.status_latencies = watch.latencies()
+            note = "" if finished else "  (not finished in time)"
+            if killer is not None:
+                note += f"  ({killer.kills} pool processes killed)"
+            print(result.line(name) + note, flush=True)
+            for line in result.detail():
+                print(line)
+            calls = vendors.accounting.sandbox.api_calls()
+            statuses = Counter(call.status for call in calls)
+            print(
+                f"    vendor calls {len(calls)} by status {dict(sorted(statuses.items()))}; "
+                f"webhook deliveries {len(vendors.hubspot.sandbox.webhooks.snapshot())}"
+                + _callbacks_seen(vendors),
+                flush=True,
+            )
+            unusual = Counter(
+                f"{call.status} {call.method} {_ID.sub('{id}', call.path)}"
+                for call in calls
+                if call.status not in (200, 201)
+            )
+            if unusual:
+                print(f"    other answers: {dict(unusual.most_common())}", flush=True)
+            return result
+        finally:
+            disconnect(vendors)
+
+
+# A vendor's record id in a path (a UUID, or digits), for counting calls by endpoint.
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{27}|\d+")
+
+
+def _keys_port(running: Stack) -> int:
+    """The port the run's accounting sandbox listens on: chosen with the stack, whose web
+    server reads lexware office's webhook key from it (BENCH_LEXOFFICE_KEYS_URL)."""
+    url = running.env.get("BENCH_LEXOFFICE_KEYS_URL", "")
+    return urlsplit(url).port or 0 if url else 0
+
+
+def _callbacks_seen(vendors: Vendors) -> str:
+    if vendors.system != "lexoffice":
+        return ""
+    sent = vendors.accounting.sandbox.callbacks.sent
+    states = Counter(callback.state for callback in sent)
+    return f"; event callbacks {len(sent)} by state {dict(sorted(states.items()))}"
+
+
 # -- the stacks -------------------------------------------------------------------------------
 
 
@@ -588,10 +710,22 @@ def _fresh_logs(prefix: str) -> None:
 
 
 @contextmanager
-def run_stack(name: str) -> Iterator[tuple[Stack, Outage | None]]:
-    """The stack a run needs: on a Redis of its own, behind a PostgreSQL proxy, or plain."""
-    prefix = f"{name}-"
+def run_stack(name: str, *, system: str = "") -> Iterator[tuple[Stack, Outage | None]]:
+    """The stack a run needs: on a Redis of its own, behind a PostgreSQL proxy, or plain;
+    for a document run of `system`, one that knows where lexware office's key is."""
+    prefix = f"{name}-{system}-" if system else f"{name}-"
     _fresh_logs(prefix)
+    if system:
+        # The web server reads the vendor's events, so it is told the vendor's address too
+        # (without it, importing connectors/lexoffice/mapping.py fails under SANDBOX_VENDORS).
+        url = f"http://127.0.0.1:{free_port()}"
+        vendor_env = {
+            "BENCH_LEXOFFICE_KEYS_URL": url,
+            f"{system.upper()}_API_URL": url + ("/api/v1" if system == "sevdesk" else ""),
+        }
+        with stack(fresh=False, log_prefix=prefix, product_env=vendor_env) as running:
+            yield running, None
+        return
     if name == "redis-restart":
         server = RedisServer(log_name=f"{prefix}redis")
         server.start()
@@ -649,7 +783,18 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=0.0, help="seconds per run (default: from --deals)"
     )
+    parser.add_argument(
+        "--documents",
+        action="store_true",
+        help=f"the document mix, in the runs {', '.join(DOCUMENT_RUNS)}",
+    )
+    parser.add_argument(
+        "--systems", nargs="*", choices=DOCUMENT_SYSTEMS, default=list(DOCUMENT_SYSTEMS)
+    )
     args = parser.parse_args()
+    if args.documents:
+        documents_main(args)
+        return
     # The limit allows one quote per second per tenant (2 calls each), but the workers sleep
     # through one tenant's limit at a time (docs/benchmarks.md): about one quote per second
     # in all. Leave room for the faults.
@@ -686,6 +831,37 @@ def main() -> None:
             long_down_seconds=args.long_down_seconds,
         )
         results.append((name, run(name, options)))
+    print("\n== summary ==")
+    for name, result in results:
+        print(result.line(name))
+
+
+def documents_main(args: argparse.Namespace) -> None:
+    runs = [name for name in args.runs if name in DOCUMENT_RUNS] or DOCUMENT_RUNS
+    if args.runs == RUNS:  # not named: all of the document runs
+        runs = DOCUMENT_RUNS
+    print(
+        f"document runs: {args.deals} deals over {args.tenants} tenants, {args.workers} "
+        f"workers, systems {', '.join(args.systems)}",
+        flush=True,
+    )
+    seconds = recreate_database()
+    print(f"database {BENCH_DATABASE} created and migrated in {seconds:.1f} s", flush=True)
+    results: list[tuple[str, DocumentTally]] = []
+    index = 0
+    for system in args.systems:
+        for name in runs:
+            options = RunOptions(
+                deals=args.deals,
+                tenants=args.tenants,
+                workers=args.workers,
+                first_portal=7001 + index * 100,
+                down_seconds=args.down_seconds,
+                timeout=args.timeout or max(120.0, args.deals * 1.6 + 60),
+            )
+            index += 1
+            with run_stack(name, system=system) as (running, _outage):
+                results.append((name, run_documents(name, running, options, system=system)))
     print("\n== summary ==")
     for name, result in results:
         print(result.line(name))
