@@ -65,7 +65,7 @@ def import_start(*, tenant: Tenant, enqueue: EnqueueImport) -> list[ImportJob]:
     return jobs
 
 
-def _wait_with_the_job(*, run: runs.Run, failure: errors.ConnectorError) -> None:
+def wait_with_the_job(*, run: runs.Run, failure: errors.ConnectorError) -> None:
     """A failure that may pass (a rate limit, an outage): the contact is freed, and the whole
     job waits and resumes at it."""
     runs.run_release(run=run, failure=failure)
@@ -128,7 +128,7 @@ def _import_one(
             mapped=mapped,
             exclusion_property=exclusion_property,
         ),
-        retry=_wait_with_the_job,
+        retry=wait_with_the_job,
     )
 
 

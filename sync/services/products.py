@@ -31,6 +31,7 @@ from sync.models import ImportJob, ObjectLink, Transfer, TransferAttempt, Transf
 from sync.services import context, runs
 from sync.services.handlers import HANDLERS, TransferHandler
 from sync.services.runs import Run, plain, run_save
+from sync.services.transitions import transfer_transition
 
 State = Transfer.State
 Outcome = TransferAttempt.Outcome
@@ -310,8 +311,6 @@ def import_one(
     )
     duplicate = seen_elsewhere(job_id=job_id, article=article)
     if transfer.state != State.PENDING:
-        from sync.services.transitions import transfer_transition
-
         transfer_transition(
             transfer=transfer,
             to=State.PENDING,
@@ -383,16 +382,11 @@ def import_slice(job: ImportJob, enqueue: Callable[[str, float], None]) -> None:
 
     from django.db import transaction
 
-    from sync.services.imports import SLICE_SECONDS, import_failed
+    from sync.services.imports import SLICE_SECONDS, import_failed, wait_with_the_job
 
     job.state = ImportJob.State.RUNNING
     job.save(update_fields=["state", "updated_at"])
     started = time.monotonic()
-
-    def wait(*, run: Run, failure: errors.ConnectorError) -> None:
-        # A failure that may pass: the product is freed, and the job waits and resumes at it.
-        runs.run_release(run=run, failure=failure)
-        raise failure
 
     try:
         source, target = sides(tenant=job.tenant)
@@ -405,7 +399,7 @@ def import_slice(job: ImportJob, enqueue: Callable[[str, float], None]) -> None:
                     continue  # handled by an earlier slice
                 import_one(
                     tenant=job.tenant, system=system, job_id=str(job.pk), article=article,
-                    source=source, target=target, overwrite=overwrite, wait=wait,
+                    source=source, target=target, overwrite=overwrite, wait=wait_with_the_job,
                 )  # fmt: skip
                 job.page_position = position + 1
                 job.processed += 1

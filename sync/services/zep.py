@@ -532,7 +532,7 @@ def import_slice(job: ImportJob, enqueue: Callable[[str, float], None]) -> None:
 
 
 def _import_one(tenant: Tenant, kind: str, object_type: str, object_id: str) -> None:
-    from sync.services.imports import _wait_with_the_job
+    from sync.services.imports import wait_with_the_job
 
     transfer, _ = Transfer.objects.select_related("tenant").get_or_create(
         tenant=tenant, kind=kind, object_type=object_type, object_id=object_id,
@@ -547,7 +547,7 @@ def _import_one(tenant: Tenant, kind: str, object_type: str, object_id: str) -> 
     run = runs.run_claim(transfer_id=str(transfer.pk))
     if run is None:
         return  # its own run has it in hand
-    runs.run_guarded(run=run, work=HANDLERS[kind].run, retry=_wait_with_the_job)
+    runs.run_guarded(run=run, work=HANDLERS[kind].run, retry=wait_with_the_job)
 
 
 HANDLERS.update(
