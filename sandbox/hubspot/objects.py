@@ -57,6 +57,7 @@ class CrmObjects(CrmRecords):
             ("GET", objects, "crm_list", self._list),
             ("POST", objects, "crm_create", self._create),
             ("POST", f"{objects}/batch/read", "crm_batch_read", self._batch_read),
+            ("POST", f"{objects}/batch/create", "crm_batch_create", self._batch_create),
             ("POST", f"{objects}/search", "crm_search", self._search),
             ("GET", one, "crm_get", self._get),
             ("PATCH", one, "crm_update", self._update),
@@ -140,6 +141,27 @@ class CrmObjects(CrmRecords):
                    "not exist. Check that ids are valid.")  # fmt: skip
         errors = [batch_error(message, {"ids": missing})] if missing else []
         return self.json(*batch_answer(started, results, errors))
+
+    def _batch_create(self, object_type: str) -> Response:
+        """Every input is checked before any is created (a bad input fails the batch)."""
+        kind, started, body = resolve_type(object_type), time.time(), request_body()
+        inputs = body.get("inputs") or []
+        if len(inputs) > self.batch_limit:
+            message = f"Batch input must be an array of at most {self.batch_limit} inputs"
+            raise HubSpotValidationError(message)
+        checked = [
+            (self._valid_properties(kind, item.get("properties") or {}), item) for item in inputs
+        ]
+        results = []
+        for properties, item in checked:
+            record = self.create_object(g.portal_id, kind, properties, "INTEGRATION")
+            rendered = self.render_object(kind, record)
+            if item.get("objectWriteTraceId"):
+                rendered["objectWriteTraceId"] = item["objectWriteTraceId"]
+            results.append(rendered)
+        self.after_commit()
+        answer, _ = batch_answer(started, results, [])
+        return self.json(answer, 201)
 
     # -- search (HubSpot's "Search the CRM" guide) ----------------------------------------
 

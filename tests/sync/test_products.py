@@ -17,6 +17,7 @@ from tests.sync.conftest import PORTAL, World
 
 pytestmark = pytest.mark.django_db(transaction=True)
 API_KEY = "lx-e2e-key"
+SEVDESK_TOKEN = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture
@@ -44,28 +45,58 @@ def _import(world: World, *, slices: int = 100) -> ImportJob:
     return job
 
 
-def test_the_catalogue_is_imported_once_per_sku_also_when_interrupted(
-    world: World, monkeypatch: pytest.MonkeyPatch
+def _seed(world: World, count: int) -> None:
+    """`count` articles in the connected account of the world's accounting sandbox."""
+    sandbox: Any = world.accounting.sandbox
+    if world.system == "lexoffice":
+        lexoffice_articles.seed(sandbox, API_KEY, count)
+    elif world.system == "bexio":
+        sandbox.seed_articles(1, count)  # the world's one company
+    else:
+        sandbox.seed_articles(SEVDESK_TOKEN, count)
+
+
+@pytest.mark.parametrize("system", ["lexoffice", "bexio", "sevdesk"])
+def test_500_products_are_imported_once_per_sku_also_when_interrupted(
+    world_factory: Any, system: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lexoffice_articles.seed(world.accounting.sandbox, API_KEY, 60)  # type: ignore[arg-type]
-    # The first slices end after one product each: the import resumes inside a page.
+    # HubSpot's side is checked against its spec (the accounting sides' own tests check theirs).
+    world: World = world_factory(system, subscriptions=[], contract=True)
+    transfer_settings_update(tenant=world.tenant, product_direction="to_hubspot")
+    _seed(world, 500)
+    # Slices end after one chunk of 100: the import is cut off twice and resumes there.
     monkeypatch.setattr(imports, "SLICE_SECONDS", 0.0)
-    job = _import(world, slices=3)
+    job = _import(world, slices=2)
     assert job.state == ImportJob.State.RUNNING
-    assert job.processed == 3
+    assert job.processed == 200  # the progress the products page shows
+    # HubSpot creates the next chunk but its answer is lost: the chunk is repeated.
+    world.hubspot_sandbox.faults.drop_after_commit_rate = 1.0
+    job = _import(world, slices=1)
+    assert job.state == ImportJob.State.RUNNING
+    assert job.processed == 200
+    assert 200 < len(_hubspot_products(world)) <= 300  # created there, not known here
+    world.hubspot_sandbox.faults.drop_after_commit_rate = 0.0
     monkeypatch.setattr(imports, "SLICE_SECONDS", 60.0)
     job = _import(world)
 
     assert job.state == ImportJob.State.DONE, job.error_text
-    assert job.processed == 60
+    assert job.processed == 500
     skus = [p["hs_sku"] for p in _hubspot_products(world)]
-    assert len(skus) == 60
-    assert len(set(skus)) == 60
-    assert Transfer.objects.filter(kind=Transfer.Kind.PRODUCT, state="done").count() == 60
+    assert len(skus) == 500
+    assert len(set(skus)) == 500
+    done = Transfer.objects.filter(kind=Transfer.Kind.PRODUCT, state="done")
+    assert done.count() == 500
+    assert set(done.values_list("vendor_number", flat=True)) == set(skus)
     # A second import finds every product and writes nothing.
+    before = len(world.hubspot_sandbox.api_calls(path_prefix="/crm/v3/objects/products"))
     again = _import(world)
     assert again.state == ImportJob.State.DONE
-    assert len(_hubspot_products(world)) == 60
+    calls = world.hubspot_sandbox.api_calls(path_prefix="/crm/v3/objects/products")[before:]
+    assert {(c.method, c.path) for c in calls} == {("POST", "/crm/v3/objects/products/search")}
+    assert len(calls) <= 6  # one look-up per chunk of at most 100 SKUs of a page
+    assert len(_hubspot_products(world)) == 500
+    assert world.hubspot_sandbox.contract is not None
+    assert world.hubspot_sandbox.contract.violations == []
 
 
 def test_a_price_changed_in_accounting_leaves_an_enriched_description_alone(
