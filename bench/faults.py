@@ -107,6 +107,7 @@ from bench.documents import (
     mark_paid,
     move,
 )
+from bench.products import products_main
 from bench.proxy import RefusingProxy
 
 RUNS = [
@@ -791,9 +792,17 @@ def main() -> None:
     parser.add_argument(
         "--systems", nargs="*", choices=DOCUMENT_SYSTEMS, default=list(DOCUMENT_SYSTEMS)
     )
+    parser.add_argument(
+        "--products",
+        action="store_true",
+        help="the product mix (bench/products.py): --deals products over --tenants",
+    )
     args = parser.parse_args()
     if args.documents:
         documents_main(args)
+        return
+    if args.products:
+        products_main(args)
         return
     # The limit allows one quote per second per tenant (2 calls each), but the workers sleep
     # through one tenant's limit at a time (docs/benchmarks.md): about one quote per second
