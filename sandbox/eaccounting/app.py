@@ -41,11 +41,6 @@ DEFAULT_SCOPE = "ea:api offline_access ea:sales"
 # ResourceNotFound, Conflict) and "Rate limits".
 ERROR_CODES = {400: 2000, 401: 4005, 404: 3000, 409: 4000, 429: 4010}
 NOT_AUTHORIZED = "AuthorizationException - Authorization has been denied for this request."
-SCHEMA_OF = {"customers": "CustomerApi", "articles": "ArticleApi", "quotes": "QuoteApi",
-             "orders": "OrderApi", "customerinvoicedrafts": "CustomerInvoiceDraftApi",
-             "customerinvoices": "CustomerInvoiceApi", "termsofpayments": "TermsOfPaymentApi",
-             "units": "UnitApi", "articleaccountcodings": "ArticleAccountCodingApi",
-             "vatcodes": "VatCodeApi", "bankaccounts": "BankAccountApi"}  # fmt: skip
 
 
 def _resource(name: str, created: str | None = None, updated: str | None = None) -> Resource:
@@ -229,7 +224,7 @@ class EAccountingSandbox(OAuthVendor, VendorSandbox):
         if resource == "customerinvoices" and record["PaymentStatus"] == 1:
             overdue = query.moment(record["DueDate"]) + timedelta(days=1) < datetime.now(UTC)
             record = {**record, "PaymentStatus": 2 if overdue else 1}  # 2: Overdue
-        return query.shaped(SCHEMA_OF[resource], record)
+        return query.shaped(query.SCHEMA_OF[resource], record)
 
     def render_page(self, endpoint: Endpoint, page: Page) -> Response:
         meta = {"CurrentPage": page.number, "PageSize": page.limit,
@@ -292,6 +287,10 @@ class EAccountingSandbox(OAuthVendor, VendorSandbox):
             self.refuse("PaymentAmount is more than the remaining amount of the invoice")
         documents.pay(self, self.owner(), invoice, body["PaymentAmount"], body.get("PaymentDate"))
         return self.json({**body, "BankTransactionId": str(uuid.uuid4())}, 201)
+
+    def inspect(self) -> dict[str, list[dict[str, Any]]]:
+        companies = [{"id": company, "name": s["Name"]} for company, s in self.companies.items()]
+        return {"companies": companies, **super().inspect(), **self.oauth.inspect()}
 
     def document_status_set(
         self, *, kind: str, document_id: str, status: str, amount: str = ""

@@ -25,6 +25,12 @@ SPEC_FILE = "eaccounting/eaccounting-openapi.normalized.json"
 SCHEMAS = json.loads((SPECS_DIR / SPEC_FILE).read_text(encoding="utf-8"))["components"]["schemas"]
 PAGING = PageNumberPaging(50, 1000, first_page=1, page_param="$page", size_param="$pagesize")
 CLAUSE = re.compile(r"\s*(\w+)\s+eq\s+('(?:[^']|'')*'|[\w.:+-]+)\s*(?:and\s+(?=\S)|$)")
+# A resource's record, and a document's rows, as the spec's schemas.
+SCHEMA_OF = {"customers": "CustomerApi", "articles": "ArticleApi", "quotes": "QuoteApi",
+             "orders": "OrderApi", "customerinvoicedrafts": "CustomerInvoiceDraftApi",
+             "customerinvoices": "CustomerInvoiceApi", "termsofpayments": "TermsOfPaymentApi",
+             "units": "UnitApi", "articleaccountcodings": "ArticleAccountCodingApi",
+             "vatcodes": "VatCodeApi", "bankaccounts": "BankAccountApi"}  # fmt: skip
 ROWS_OF = {
     "QuoteApi": "QuoteRowApi",
     "OrderApi": "OrderRowApi",
