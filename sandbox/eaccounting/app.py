@@ -1,15 +1,12 @@
 """Stand-in for Visma eAccounting API v2 (`https://eaccountingapi.vismaonline.com/v2/`), spec
-`eaccounting/eaccounting-openapi.normalized.json` (Visma's file, see `normalize.py` there) and
-the eAccounting fact sheet in the vendor-specs README.
+`eaccounting/eaccounting-openapi.normalized.json` (see `normalize.py` there) and the eAccounting
+fact sheet in the vendor-specs README. Visma's identity server (`identity.py`) shares the port.
 
-Visma's identity server (`/connect/authorize`, `/connect/token`) runs on the same port: the
-authorization code flow, form-encoded token requests, and a new refresh token on every refresh
-(the old one is spent). A token belongs to the company chosen on the consent page and sees only
-its records. Served: customers, articles, quotes (accept, convert to order), orders (convert to
-a customer invoice), customer invoice drafts (convert), customer invoices (list by
-`modifiedSinceUtc`, payments), the reference lists a connector needs for required ids
-(`catalog.py`), `GET /companysettings`, Visma's generic `$page`/`$pagesize`/`$filter`
-(`query.py`), and the limit of 600 requests per minute per client and endpoint.
+A token belongs to the company chosen on the consent page and sees only its records. Served:
+customers, articles, quotes (accept, convert to order), orders (convert to an invoice), invoice
+drafts (convert), customer invoices (by `modifiedSinceUtc`, payments; `documents.py`), the
+reference lists for required ids and `GET /companysettings` (`catalog.py`), Visma's generic
+`$page`/`$pagesize`/`$filter` (`query.py`), 600 requests a minute per client and endpoint.
 """
 
 from __future__ import annotations
@@ -38,8 +35,9 @@ API = "/v2"
 DEMO_COMPANY = "4c1c6d8e-6f0b-4a53-9a39-0d6c1f9e0001"
 DEFAULT_SCOPE = "ea:api offline_access ea:sales"
 # developer.vismaonline.com "Error codes" (DataModelValidationError, NotAuthorized,
-# ResourceNotFound, Conflict) and "Rate limits".
-ERROR_CODES = {400: 2000, 401: 4005, 404: 3000, 409: 4000, 429: 4010}
+# ResourceNotFound) and "Rate limits"; `refuse` names the others (Conflict,
+# CanNotBeCreatedOrUpdated).
+ERROR_CODES = {400: 2000, 401: 4005, 404: 3000, 429: 4010}
 NOT_AUTHORIZED = "AuthorizationException - Authorization has been denied for this request."
 
 
@@ -163,9 +161,9 @@ class EAccountingSandbox(OAuthVendor, VendorSandbox):
         if status == 429:
             seconds = max(1, math.ceil(float(extra.get("retry_after") or 1)))
             message = f"You have exceeded the rate limit. Try again in {seconds} seconds."
-        body: Record = {"ErrorCode": ERROR_CODES.get(status), "ErrorId": str(uuid.uuid4()),
+        body: Record = {"ErrorCode": extra.get("code") or ERROR_CODES.get(status),
                         "DeveloperErrorMessage": NOT_AUTHORIZED if status == 401 else message,
-                        "Errors": extra.get("errors")}  # fmt: skip
+                        "ErrorId": str(uuid.uuid4()), "Errors": extra.get("errors")}  # fmt: skip
         return self.json({k: v for k, v in body.items() if v is not None}, status)
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
@@ -173,8 +171,9 @@ class EAccountingSandbox(OAuthVendor, VendorSandbox):
         errors = [{"Field": p.field or p.location, "Message": p.message} for p in problems]
         return self.error_response(400, str(problems[0]), errors=errors)
 
-    def refuse(self, message: str, status: int = 400) -> NoReturn:
-        abort(self.error_response(status, message))
+    def refuse(self, message: str, code: int = 4002, status: int = 400) -> NoReturn:
+        """Visma's answer to what the spec allows and the company's data does not."""
+        abort(self.error_response(status, message, code=code))
 
     # -- records ----------------------------------------------------------------------------
 
@@ -184,10 +183,11 @@ class EAccountingSandbox(OAuthVendor, VendorSandbox):
             number = self.numbers[key] = self.numbers.get(key, 0) + 1
         return number
 
-    def lookup(self, resource: str, record_id: Any, field: str) -> Record:
+    def lookup(self, resource: str, record_id: Any, field: str, status: int = 400) -> Record:
+        """The record a request names (ResourceNotFound: 404 in the path, 400 in the body)."""
         found = self.store.find(resource, self.owner(), record_id)
         if found is None:
-            self.refuse(f"{field}: there is no {resource} {record_id}", 404)
+            self.refuse(f"{field}: there is no {resource} {record_id}", 3000, status)
         return found
 
     def new_record(self, endpoint: Endpoint, body: Any) -> Record:
@@ -213,7 +213,7 @@ class EAccountingSandbox(OAuthVendor, VendorSandbox):
         taken = self.store.select("customers", self.owner(),
                                   where=lambda c: c["CustomerNumber"] == number)  # fmt: skip
         if any(c["Id"] != record.get("Id") for c in taken):
-            self.refuse(f"CustomerNumber {number} is already in use", 409)
+            self.refuse(f"CustomerNumber {number} is already in use", 4000)  # Conflict
         terms = self.lookup("termsofpayments", record["TermsOfPaymentId"], "TermsOfPaymentId")
         return {"CurrencyCode": "EUR", **record, "CustomerNumber": number, "TermsOfPayment": terms}
 
@@ -261,27 +261,27 @@ class EAccountingSandbox(OAuthVendor, VendorSandbox):
         return self.json({**self.companies[owner], **following})
 
     def accept_quote(self, record_id: str) -> Response:
-        self.lookup("quotes", record_id, "id")
+        self.lookup("quotes", record_id, "id", 404)
         changes = {"Status": 2, "ApprovedDate": query.day(datetime.now(UTC))}  # Approved
         self.store.update("quotes", self.owner(), record_id, changes)
         return Response(status=200)
 
     def quote_to_order(self, record_id: str) -> Response:
-        order = documents.order_from_quote(self, self.lookup("quotes", record_id, "id"))
+        order = documents.order_from_quote(self, self.lookup("quotes", record_id, "id", 404))
         return self.json(self._shown("orders", order))
 
     def order_to_invoice(self, record_id: str) -> Response:
-        created = documents.invoice_from_order(self, self.lookup("orders", record_id, "id"))
+        created = documents.invoice_from_order(self, self.lookup("orders", record_id, "id", 404))
         return self.json(self._shown("customerinvoices", created))
 
     def draft_to_invoice(self, record_id: str) -> Response:
-        draft = self.lookup("customerinvoicedrafts", record_id, "customerInvoiceDraftId")
+        draft = self.lookup("customerinvoicedrafts", record_id, "customerInvoiceDraftId", 404)
         created = documents.invoice_from_draft(self, draft)
         return self.json(self._shown("customerinvoices", created), 201)
 
     def payment(self, record_id: str) -> Response:
         body = request.get_json(force=True)
-        invoice = self.lookup("customerinvoices", record_id, "invoiceId")
+        invoice = self.lookup("customerinvoices", record_id, "invoiceId", 404)
         self.lookup("bankaccounts", body["CompanyBankAccountId"], "CompanyBankAccountId")
         if body["PaymentAmount"] > invoice["RemainingAmountInvoiceCurrency"] + 0.005:
             self.refuse("PaymentAmount is more than the remaining amount of the invoice")

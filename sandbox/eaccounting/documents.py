@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import abort
 
-from sandbox.eaccounting.query import day
+from sandbox.eaccounting.query import day, shaped
 from sandbox.store import Record
 
 if TYPE_CHECKING:
@@ -49,11 +49,11 @@ def document(sandbox: EAccountingSandbox, resource: str, record: Record) -> Reco
     rows, net, vat = priced(sandbox, record.get("Rows") or [])
     now = datetime.now(UTC)
     filled = {
-        "CustomerName": customer["Name"], "CustomerNumber": customer["CustomerNumber"],
         "CurrencyCode": customer.get("CurrencyCode") or "EUR", "EuThirdParty": False,
-        "RotReducedInvoicingType": 0, "CustomerIsPrivatePerson": customer["IsPrivatePerson"],
-        "InvoiceCity": customer["InvoiceCity"], "InvoicePostalCode": customer["InvoicePostalCode"],
-        **record, "Rows": rows,
+        "RotReducedInvoicingType": 0, "InvoiceCity": customer["InvoiceCity"],
+        "InvoicePostalCode": customer["InvoicePostalCode"], **record,
+        "CustomerName": customer["Name"], "CustomerNumber": customer["CustomerNumber"],
+        "CustomerIsPrivatePerson": customer["IsPrivatePerson"], "Rows": rows,
     }  # fmt: skip
     if resource == "quotes":
         filled.update(TotalAmount=round(net + vat, 2), VatAmount=vat)
@@ -92,7 +92,8 @@ def priced(sandbox: EAccountingSandbox, rows: list[Record]) -> tuple[list[Record
 
 def invoice(sandbox: EAccountingSandbox, source: Record, **origin: Any) -> Record:
     """A customer invoice from a body, an order or a draft (`origin`: where it came from)."""
-    base = document(sandbox, "customerinvoices", copied(source))
+    source = shaped("CustomerInvoiceApi", copied(source))  # what an invoice has of it
+    base = document(sandbox, "customerinvoices", source)
     customer = sandbox.lookup("customers", source["CustomerId"], "CustomerId")
     terms_id = source.get("TermsOfPaymentId") or customer["TermsOfPaymentId"]
     days = sandbox.lookup("termsofpayments", terms_id, "TermsOfPaymentId")["NumberOfDays"]
@@ -110,8 +111,8 @@ def invoice(sandbox: EAccountingSandbox, source: Record, **origin: Any) -> Recor
 
 def order_from_quote(sandbox: EAccountingSandbox, quote: Record) -> Record:
     if quote["Status"] not in (1, 2):  # Ongoing or Approved
-        sandbox.refuse("The quote has been converted already")
-    order = {**copied(quote), "Status": 1, "CreatedFromQuoteId": quote["Id"]}
+        sandbox.refuse("The quote has been converted already")  # CanNotBeCreatedOrUpdated
+    order = {**shaped("OrderApi", copied(quote)), "Status": 1, "CreatedFromQuoteId": quote["Id"]}
     stored = sandbox.store.create("orders", sandbox.owner(), document(sandbox, "orders", order))
     sandbox.store.update("quotes", sandbox.owner(), quote["Id"], {"Status": 4})  # OrderCreated
     return stored

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -174,7 +174,8 @@ def test_lists_take_odata_filters_and_pages(vendor: Vendor) -> None:
 
 
 def test_a_quote_becomes_an_order_and_the_order_an_invoice(vendor: Vendor) -> None:
-    customer, article = vendor.customer(), vendor.article(price=50.0)
+    fortnight = stable_id(DEMO_COMPANY, "terms", "14 dagen")
+    customer, article = vendor.customer(TermsOfPaymentId=fortnight), vendor.article(price=50.0)
     quote = vendor.call(
         "POST",
         "/quotes",
@@ -189,6 +190,9 @@ def test_a_quote_becomes_an_order_and_the_order_an_invoice(vendor: Vendor) -> No
     assert (invoice["CreatedFromOrderId"], invoice["InvoiceNumber"]) == (order["Id"], 1)
     assert invoice["Rows"][0]["ArticleNumber"] == "SKU-1"
     assert (invoice["PaymentStatus"], invoice["RemainingAmount"]) == (1, 181.5)
+    # Due after the customer's terms of payment, not when the quote ran out.
+    issued = datetime.fromisoformat(invoice["InvoiceDate"])
+    assert datetime.fromisoformat(invoice["DueDate"]) - issued == timedelta(days=14)
     assert vendor.call("GET", f"/orders/{order['Id']}").json()["Status"] == 4  # Invoiced
     twice = vendor.call("POST", f"/orders/{order['Id']}/convert", json={})
     assert twice.status_code == 400
@@ -296,6 +300,10 @@ def test_a_request_the_spec_refuses_gets_the_common_bad_request_body(vendor: Ven
     assert UUID.match(body["ErrorId"])
     fields = {error["Field"] for error in body["Errors"]}
     assert {"IsActive", "InvoiceCity", "TermsOfPaymentId"} <= fields
+    # What the spec allows and the company's data does not: a customer number taken.
+    vendor.customer(CustomerNumber="K-7")
+    taken = vendor.call("POST", "/customers", json={**vendor.customer(), "CustomerNumber": "K-7"})
+    assert (taken.status_code, taken.json()["ErrorCode"]) == (400, 4000)  # Conflict
 
 
 def test_a_token_sees_only_its_companys_records(vendor: Vendor) -> None:
@@ -303,6 +311,9 @@ def test_a_token_sees_only_its_companys_records(vendor: Vendor) -> None:
     other = vendor.sandbox.token_for(OTHER_COMPANY, CLIENT_ID)[0]
     assert vendor.call("GET", f"/customers/{customer['Id']}", token=other).status_code == 404
     assert vendor.call("GET", "/customers", token=other).json()["Data"] == []
+    # Nor can it name the other company's customer in a document.
+    foreign = vendor.call("POST", "/quotes", token=other, json={"CustomerId": customer["Id"]})
+    assert (foreign.status_code, foreign.json()["ErrorCode"]) == (400, 3000)  # ResourceNotFound
     # Each company numbers its own customers.
     assert vendor.call("GET", "/companysettings", token=other).json()["NextCustomerNumber"] == 1
 
