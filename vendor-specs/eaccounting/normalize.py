@@ -4,8 +4,9 @@ The published file declares the path parameter of `/articlelabels/{articlelabeli
 `/customerlabels/{customerlabelid}` as `articleLabelId` / `customerLabelId`, which OpenAPI
 validators refuse (a template name must match its parameter). The copy names the two path
 keys as their parameters do; the `get` of the first joins the `put` and `delete` already
-published under `/articlelabels/{articleLabelId}`. Nothing else changes. JSON, because
-openapi-core reads it in a fraction of the time the 700 KB of YAML take.
+published under `/articlelabels/{articleLabelId}`. Nothing else changes. Written as JSON; it
+loads in about 0.2 s (as the YAML does with libyaml); validating its 250 paths takes 2.4 s more,
+which the sandbox's contract checker skips for this file because a test validates it once.
 
 Run: python vendor-specs/eaccounting/normalize.py
 """
