@@ -109,7 +109,9 @@ class EAccountingSandbox(OAuthVendor, VendorSandbox):
     def reset(self) -> None:
         super().reset()
         with self.lock:
+            clients = self.oauth.clients  # apps registered in Visma's developer portal stay
             self.oauth.clear()
+            self.oauth.clients.update(clients)
             self.window = SlidingWindow(limit=self.limit, window=self.window_seconds)
             self.companies: dict[str, Record] = {}
             self.numbers: dict[tuple[str, str], int] = {}  # the last number given

@@ -4,8 +4,10 @@ generic query options.
 
 Visma's generic query options are documented on developer.vismaonline.com, not in the spec
 file: pages `$page` (from 1) of `$pagesize` rows (default and maximum are the sandbox's
-assumption), and OData's `$filter`, of which the sandbox understands `<Field> eq <literal>`
-joined by `and` (`EmailAddress eq 'a@b.nl'`, `Number eq 'SKU-1'`, `IsActive eq true`)."""
+assumption), and OData's `$filter` (its changelog "New filter" shows
+`GET /v2/customerinvoices?$filter=HasAutoInvoiceError eq true`), of which the sandbox
+understands `<Field> eq <literal>` joined by `and` (`EmailAddress eq 'a@b.nl'`,
+`Number eq 'SKU-1'`, `IsActive eq true`); anything else is refused with a 400."""
 
 from __future__ import annotations
 

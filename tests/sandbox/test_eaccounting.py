@@ -136,6 +136,11 @@ def test_the_code_flow_gives_tokens_whose_refresh_token_works_once(vendor: Vendo
     refused = vendor.call("GET", "/customers", token=narrow)
     assert (refused.status_code, refused.json()["ErrorCode"]) == (401, 4005)
 
+    # A reset forgets tokens, not the apps registered in Visma's developer portal.
+    assert requests.post(f"{vendor.url}/_sandbox/reset", timeout=5).status_code == 200
+    assert vendor.call("GET", "/customers", token=first["access_token"]).status_code == 401
+    assert requests.get(f"{vendor.url}/connect/authorize", params=params, timeout=5).ok
+
 
 def test_the_limit_counts_per_client_and_endpoint() -> None:
     for vendor in _start(EAccountingSandbox(contract=True, limit=3)):
