@@ -122,6 +122,10 @@ class ContractChecker:
         """The request as validated; a vendor adapts it here (a body as the vendor reads it)."""
         return SpecRequest(req, self.server_url_for(req))
 
+    def openapi(self, spec_file: str) -> Any:
+        """The spec file, loaded (and validated) once per process."""
+        return _load(spec_file)
+
     def _find(self, spec_request: SpecRequest) -> tuple[Any, Any, Any, Any] | None:
         """The OpenAPI, request validator, path and operation of the first spec file that
         knows the operation (the path's variables filled in on `spec_request`), or None."""
@@ -129,7 +133,7 @@ class ContractChecker:
 
         for spec_file in self.spec_files:
             # Built once per spec file: OpenAPI caches its validator, `_load` the OpenAPI.
-            openapi = _load(spec_file)
+            openapi = self.openapi(spec_file)
             validator = openapi.request_validator
             try:
                 path, operation, _, path_result, _ = validator._find_path(spec_request)

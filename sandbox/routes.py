@@ -46,6 +46,7 @@ class Endpoint:
     # The Flask converter of the id: "int" for numeric ids, "string" otherwise.
     id_converter: Literal["int", "string"] = "string"
     create_status: int = 201
+    delete_status: int = 204
 
 
 class ResourceHooks(Protocol):
@@ -147,4 +148,4 @@ def _delete(sandbox: VendorSandbox, endpoint: Endpoint, record_id: Any) -> Respo
         sandbox.store.delete(endpoint.resource, sandbox.owner(), record_id)
     except NotFound:
         return _not_found(sandbox, endpoint)
-    return Response(status=204)
+    return Response(status=endpoint.delete_status)

@@ -1,0 +1,1 @@
+"""Stand-in for Visma eAccounting (API and identity server in app.py)."""
