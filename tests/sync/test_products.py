@@ -233,3 +233,41 @@ def test_hubspot_leads_a_product_created_and_deleted_there(world: World) -> None
 
     assert deleted.state == Transfer.State.DONE, deleted.error_text
     assert world.accounting.sandbox.store.everything("articles") == []
+
+
+def test_a_product_event_whose_read_fails_for_now_waits_and_is_not_lost(world: World) -> None:
+    from sync.models import WebhookEvent
+    from sync.services import events
+
+    transfer_settings_update(tenant=world.tenant, product_direction="to_accounting")
+    product_id = world.hubspot_sandbox.seed_object(
+        PORTAL, "products", {"name": "Wartungspaket", "hs_sku": "WP-2", "price": "90"}
+    )
+    event = WebhookEvent.objects.create(
+        tenant=world.tenant,
+        portal_id=str(PORTAL),
+        subscription_type="product.creation",
+        object_id=product_id,
+        payload={},
+    )
+    queued: list[str] = []
+
+    def process() -> None:
+        events.events_process(
+            tenant_id=str(world.tenant.pk), event_ids=[str(event.pk)], enqueue=queued.append
+        )
+
+    world.hubspot_sandbox.faults.update({"down_for_seconds": 60})
+
+    process()
+
+    event.refresh_from_db()
+    assert event.state == WebhookEvent.State.RECEIVED  # kept for the resume task
+    assert queued == []
+
+    world.hubspot_sandbox.faults.down_until = 0.0
+    process()
+
+    event.refresh_from_db()
+    assert event.state == WebhookEvent.State.PROCESSED
+    assert [Transfer.objects.get(pk=pk).object_id for pk in queued] == ["WP-2"]
