@@ -20,6 +20,7 @@ from sandbox.hubspot.catalog import (
     Route,
     batch_answer,
     batch_error,
+    iso,
     request_body,
     resolve_type,
 )
@@ -50,6 +51,9 @@ class CrmObjects(CrmRecords):
     # search answers is prose in the spec's description.
     batch_limit = 100
     search_page_limit = 200
+    # HubSpot's search guide: a new or changed record "may take a few moments" to appear in
+    # search results. 0: at once (most tests); a few seconds to test code that must cope.
+    search_lag_seconds = 0.0
 
     def object_routes(self) -> list[Route]:
         objects, one = "/crm/v3/objects/<object_type>", "/crm/v3/objects/<object_type>/<object_id>"
@@ -173,10 +177,13 @@ class CrmObjects(CrmRecords):
             message = f"filterGroups: at most {MAX_FILTER_GROUPS} groups are allowed"
             raise HubSpotValidationError(message)
         query = str(body.get("query") or "").lower()
+        # ISO stamps of one format compare as text: later than this is not indexed yet.
+        indexed_until = iso(time.time() - self.search_lag_seconds)
         hits = [
             record
             for record in self.store.select(kind, self.owner(), where=lambda r: not r["archived"])
-            if (not groups or any(all(_matches(record, f) for f in group.get("filters") or [])
+            if record["updatedAt"] <= indexed_until
+            and (not groups or any(all(_matches(record, f) for f in group.get("filters") or [])
                                   for group in groups))
             and (not query or any(query in v.lower() for v in record["properties"].values()))
         ]  # fmt: skip

@@ -93,20 +93,35 @@ class AccountingCatalogue:
 
 
 class HubSpotCatalogue:
+    """HubSpot's product library. Its search index follows a write by a few seconds, so a
+    product the search does not find yet is also looked for by the ids remembered for its SKU
+    (from HubSpot's events and from the products written here)."""
+
     label = "HubSpot"
     batch_size = 100  # HubSpot's batch and search IN limit
 
-    def __init__(self, hubspot: HubSpotClient) -> None:
+    def __init__(self, hubspot: HubSpotClient, *, tenant: Tenant, system: str) -> None:
         self.hubspot = hubspot
+        self.tenant = tenant
+        self.system = system
 
     def page(self, cursor: str) -> ArticlePage:
         return self.hubspot.products_page(cursor)
 
     def find(self, sku: str) -> Article | None:
-        return self.hubspot.find_product(sku)
+        found = self.hubspot.find_product(sku)
+        if found is not None:
+            return found
+        for product_id in _linked_product_ids(tenant=self.tenant, system=self.system, sku=sku):
+            product = self.hubspot.read_product(product_id)
+            if product is not None and product.sku.strip() == sku:
+                return product
+        return None
 
     def create(self, article: Article) -> Article:
-        return self.hubspot.create_product(article)
+        created = self.hubspot.create_product(article)
+        self._remember({article.sku.strip(): created})
+        return created
 
     def update(
         self, vendor_id: str, article: Article, *, overwrite: frozenset[ArticleField]
@@ -121,7 +136,23 @@ class HubSpotCatalogue:
         return self.hubspot.find_products(skus)
 
     def create_many(self, articles: list[Article]) -> dict[str, Article]:
-        return self.hubspot.create_products(articles)
+        created = self.hubspot.create_products(articles)
+        self._remember(created)
+        return created
+
+    def _remember(self, created: dict[str, Article]) -> None:
+        for sku, product in created.items():
+            link_hubspot_product(
+                tenant=self.tenant, system=self.system, product_id=product.vendor_id, sku=sku
+            )
+
+
+def _linked_product_ids(*, tenant: Tenant, system: str, sku: str) -> list[str]:
+    return list(
+        ObjectLink.objects.for_tenant(tenant)
+        .filter(system=system, object_type=Transfer.ObjectType.PRODUCT, vendor_number=sku[:64])
+        .values_list("object_id", flat=True)[:3]
+    )
 
 
 def overwrite_of(settings: TransferSettings) -> frozenset[ArticleField]:
@@ -139,7 +170,11 @@ def sides(*, tenant: Tenant) -> tuple[Catalogue, Catalogue]:
             f"{connector.provider.label} has no article catalogue by SKU in its API."
         )
     accounting = AccountingCatalogue(connector)
-    hubspot = HubSpotCatalogue(HubSpotClient(connection=context.hubspot_connection(tenant=tenant)))
+    hubspot = HubSpotCatalogue(
+        HubSpotClient(connection=context.hubspot_connection(tenant=tenant)),
+        tenant=tenant,
+        system=connector.provider.key,
+    )
     if settings.product_direction == Direction.TO_HUBSPOT:
         return accounting, hubspot
     if settings.product_direction == Direction.TO_ACCOUNTING:

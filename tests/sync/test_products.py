@@ -271,3 +271,33 @@ def test_a_product_event_whose_read_fails_for_now_waits_and_is_not_lost(world: W
     event.refresh_from_db()
     assert event.state == WebhookEvent.State.PROCESSED
     assert [Transfer.objects.get(pk=pk).object_id for pk in queued] == ["WP-2"]
+
+
+def test_a_product_hubspot_search_does_not_show_yet_is_found_by_its_remembered_id(
+    world: World,
+) -> None:
+    from sync.models import WebhookEvent
+    from sync.services import events
+
+    world.hubspot_sandbox.search_lag_seconds = 30.0  # nothing new is searchable in this test
+    transfer_settings_update(tenant=world.tenant, product_direction="to_accounting")
+    product_id = world.hubspot_sandbox.seed_object(
+        PORTAL, "products", {"name": "Schulung", "hs_sku": "SCH-1", "price": "450"}
+    )
+    event = WebhookEvent(
+        tenant=world.tenant,
+        portal_id=str(PORTAL),
+        subscription_type="product.creation",
+        object_id=product_id,
+        payload={},
+    )
+    ((kind, object_type, sku),) = events._accounting_routes(event, world.tenant)
+    transfer, _ = events.transfer_request(
+        tenant=world.tenant, kind=kind, object_type=object_type, object_id=sku
+    )
+    transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
+
+    transfer.refresh_from_db()
+    assert transfer.state == Transfer.State.DONE, transfer.error_text
+    stored = [r["articleNumber"] for _, r in world.accounting.sandbox.store.everything("articles")]
+    assert stored == ["SCH-1"]  # created, not taken for a product deleted in HubSpot
