@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from connectors.models import Connection
 from sandbox.lexoffice import articles as lexoffice_articles
@@ -29,7 +30,7 @@ def world(world_factory) -> World:  # type: ignore[no-untyped-def]
 
 def _hubspot_products(world: World) -> list[dict[str, Any]]:
     store = world.hubspot_sandbox.store
-    return [record["properties"] for _, record in store.everything("products")]
+    return [r["properties"] for _, r in store.everything("products") if not r["archived"]]
 
 
 def _import(world: World, *, slices: int = 100) -> ImportJob:
@@ -301,3 +302,40 @@ def test_a_product_hubspot_search_does_not_show_yet_is_found_by_its_remembered_i
     assert transfer.state == Transfer.State.DONE, transfer.error_text
     stored = [r["articleNumber"] for _, r in world.accounting.sandbox.store.everything("articles")]
     assert stored == ["SCH-1"]  # created, not taken for a product deleted in HubSpot
+
+
+@pytest.mark.parametrize("system", ["lexoffice", "sevdesk"])
+def test_an_article_deleted_in_accounting_is_archived_in_hubspot_by_the_hourly_sweep(
+    world_factory: Any, system: str
+) -> None:
+    world: World = world_factory(system, subscriptions=[])
+    transfer_settings_update(tenant=world.tenant, product_direction="to_hubspot")
+    _seed(world, 3)
+    assert _import(world).state == ImportJob.State.DONE
+    store = world.accounting.sandbox.store
+    resource = "articles" if system == "lexoffice" else "parts"
+    owner, gone = next(
+        (owner, record)
+        for owner, record in store.everything(resource)
+        if (record.get("articleNumber") or record.get("partNumber")) == "SKU-00002"
+    )
+    if system == "lexoffice":
+        store.delete(resource, owner, gone["id"])  # lexware office deletes articles
+    else:
+        store.update(resource, owner, gone["id"], {"status": 50})  # sevDesk archives parts
+    connection = Connection.objects.get(tenant=world.tenant, system=system)
+    connector = context.accounting_connector(tenant=world.tenant)
+    requested: list[str] = []
+
+    def sweep() -> int:
+        return feeds.catalogue_sweep(
+            connection=connection, connector=connector, enqueue=requested.append
+        )
+
+    assert sweep() == 1
+    transfers.run_transfer(requested[0], enqueue=lambda *a, **k: None, paced=True)
+
+    assert sorted(p["hs_sku"] for p in _hubspot_products(world)) == ["SKU-00001", "SKU-00003"]
+    # A later sweep does not ask again for what it carried.
+    cache.delete(f"catalogue-sweep:{connection.pk}")
+    assert sweep() == 0
