@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -64,6 +65,12 @@ def _int_literal(text: str) -> int | str:
     return int(text) if len(text.lstrip("-")) <= _MAX_INT_DIGITS else text
 
 
+def _float_literal(text: str) -> float | str:
+    # 1e400 reads as infinity, which Postgres' jsonb refuses like NaN: kept as its text.
+    number = float(text)
+    return number if math.isfinite(number) else text
+
+
 def _constant(name: str) -> str:
     # NaN and Infinity are not JSON, and Postgres' jsonb refuses them in the stored payload.
     return name
@@ -75,11 +82,13 @@ def _loads(body: bytes) -> Any:
     (a plain ValueError, where a syntax error is a JSONDecodeError). An integer that long
     but within the limit is read as one and fails the events' own checks all the same."""
     try:
-        return json.loads(body, parse_constant=_constant)
+        return json.loads(body, parse_float=_float_literal, parse_constant=_constant)
     except json.JSONDecodeError:
         raise
     except ValueError:
-        return json.loads(body, parse_int=_int_literal, parse_constant=_constant)
+        return json.loads(
+            body, parse_int=_int_literal, parse_float=_float_literal, parse_constant=_constant
+        )
 
 
 def parse_batch(body: bytes) -> Batch:

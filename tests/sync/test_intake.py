@@ -608,3 +608,11 @@ def test_only_a_body_over_python_s_digit_limit_is_parsed_a_second_time() -> None
     assert hook.called
     assert batch.events == []
     assert len(batch.rejected) == 1
+
+
+def test_a_float_beyond_double_range_is_stored_as_its_text(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps([deal_stage_event("33", 1, "closedwon", 1) | {"propertyValue": 7}])
+    response = post(Client(), body.replace('"propertyValue": 7', '"propertyValue": 1e400').encode())
+    assert response.status_code == 200
+    assert response.json()["stored"] == 1
+    assert WebhookEvent.objects.get().payload["propertyValue"] == "1e400"
