@@ -130,6 +130,7 @@ class CheckoutStartView(OnboardedRequiredMixin, View):
         try:
             url = services.checkout_start(
                 tenant=tenant,
+                system=progress.subscription.plan,
                 price_id=price_id(provider(progress.subscription.plan)),
                 email=request.user.email,  # type: ignore[union-attr]
                 success_url=_public_url("billing:payment_pending"),
