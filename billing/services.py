@@ -58,6 +58,17 @@ def plan_choose(
     return subscription
 
 
+def plan_drop_unpaid(*, tenant: Tenant, plan: str) -> bool:
+    """Removes the tenant's plan for `plan` while nothing was bought for it yet (no Stripe
+    subscription); returns whether it was removed. A plan bought is ended in Stripe's portal."""
+    deleted, _ = (
+        Subscription.objects.for_tenant(tenant)
+        .filter(plan=plan, status=Subscription.Status.INCOMPLETE, stripe_subscription_id="")
+        .delete()
+    )
+    return bool(deleted)
+
+
 def checkout_start(
     *, tenant: Tenant, system: str, price_id: str, email: str, success_url: str, cancel_url: str
 ) -> str:
