@@ -18,6 +18,7 @@ from apiup.observability import RequestContextMiddleware
 from billing.selectors import may_transfer, plan_of
 from connectors import errors
 from connectors.hubspot import webhooks
+from connectors.registry import provider
 from sync import intake, payload_display, selectors, tasks
 from sync.forms import TransferFilterForm
 from sync.mapping import services as mapping_services
@@ -167,6 +168,16 @@ class TransferRetryView(TenantScopedMixin, DetailView[Transfer]):
             # The task holds the transfer of a tenant that may not transfer (transfers.py).
             if may_transfer(tenant=transfer.tenant, system=transfer.system):
                 messages.success(request, _("The transfer will be tried again in a moment."))
+            elif transfer.system and not provider(transfer.system).is_accounting:
+                messages.warning(
+                    request,
+                    _(
+                        "Your plan for %(system)s is not active, so nothing is sent to "
+                        "%(system)s for now. The transfer is kept and tried again on its own "
+                        "once the payment is settled."
+                    )
+                    % {"system": transfer.get_system_display()},
+                )
             else:
                 messages.warning(
                     request,
