@@ -7,7 +7,7 @@ quote per deal in lexware office.
     .venv/bin/python -m bench.faults --zep --deals 30 --tenants 3
 
 Runs: duplicates (every webhook batch delivered three times, two of them at once),
-drop-after-commit (5 % of ZEP's creations, customers and projects over SOAP, commit and then
+drop-after-commit (10 % of ZEP's creations of customers and projects commit and then
 drop the answer), sigkill (a worker's pool process killed with SIGKILL every 10 s).
 """
 
@@ -159,7 +159,13 @@ def zep_tally(vendors: Vendors, zep: Any, deals: list[DealRef], *, seconds: floa
     company_of = {
         d.deal_id: (
             _instance(d.portal_id),
-            str(vendors.hubspot.sandbox.linked(d.portal_id, "deals", d.deal_id, "companies")[0]),
+            str(
+                next(
+                    iter(
+                        vendors.hubspot.sandbox.linked(d.portal_id, "deals", d.deal_id, "companies")
+                    )
+                )
+            ),
         )
         for d in deals
     }
@@ -228,7 +234,7 @@ def run_zep(name: str, running: Stack, options: RunOptions) -> ZepTally:
             deliver_three_times(vendors)
         deals = seed_deals(vendors, options.deals, prefix=f"{name}-zep")
         if name == "drop-after-commit":
-            zep.sandbox.faults.update({"drop_after_commit_rate": 0.05})
+            zep.sandbox.faults.update({"drop_after_commit_rate": 0.1})
         killer = Killer(pool, every=10.0) if name == "sigkill" else None
         if killer is not None:
             killer.start()
