@@ -65,10 +65,10 @@ def test_a_tenant_paying_for_lexware_office_adds_zep_connects_it_and_pays_for_it
     )  # fmt: skip
     first = _paying_for(owner, "lexoffice", Subscription.Kind.ACCOUNTING, customer_id=customer_id)
     overview = browser.get(reverse("dashboard:home")).content.decode()
-    assert f'{reverse("billing:plan_add")}?plan=zep' in overview
+    assert f"{reverse('billing:plan_add')}?plan=zep" in overview
     assert "Add ZEP" in overview
     # Other accounting systems are switched, not added: one plan per kind of system.
-    assert f'{reverse("billing:plan_add")}?plan=sevdesk' not in overview
+    assert f"{reverse('billing:plan_add')}?plan=sevdesk" not in overview
 
     offer = browser.get(reverse("billing:plan_add"), {"plan": "zep"}).content.decode()
     assert 'value="zep" checked' in offer
@@ -120,7 +120,7 @@ def test_a_zep_only_tenant_is_offered_an_accounting_system_beside_zep(
     _paying_for(owner, "zep", Subscription.Kind.TIME_TRACKING)
     overview = browser.get(reverse("dashboard:home")).content.decode()
     assert "Add an accounting system" in overview
-    assert f'{reverse("billing:plan_add")}?plan=lexoffice' in overview
+    assert f"{reverse('billing:plan_add')}?plan=lexoffice" in overview
     offer = browser.get(reverse("billing:plan_add")).content.decode()
     assert 'value="lexoffice"' in offer
     assert 'value="zep"' not in offer
@@ -130,9 +130,7 @@ def test_a_zep_only_tenant_is_offered_an_accounting_system_beside_zep(
     assert Subscription.objects.filter(tenant=owner.tenant).count() == 1
 
     browser.post(reverse("billing:plan_add"), {"plan": "sevdesk"})
-    plans = dict(
-        Subscription.objects.filter(tenant=owner.tenant).values_list("plan", "kind")
-    )
+    plans = dict(Subscription.objects.filter(tenant=owner.tenant).values_list("plan", "kind"))
     assert plans == {"zep": "time_tracking", "sevdesk": "accounting"}
 
 
@@ -142,9 +140,9 @@ def test_the_first_plan_chosen_anew_for_the_other_kind_replaces_the_unpaid_one(
     ConnectionFactory(tenant=owner.tenant, system="hubspot", external_account_id=str(PORTAL))
     browser.post(reverse("billing:plan"), {"plan": "zep"})
     browser.post(reverse("billing:plan"), {"plan": "lexoffice"})
-    assert list(
-        Subscription.objects.filter(tenant=owner.tenant).values_list("plan", "kind")
-    ) == [("lexoffice", "accounting")]
+    assert list(Subscription.objects.filter(tenant=owner.tenant).values_list("plan", "kind")) == [
+        ("lexoffice", "accounting")
+    ]
 
 
 def test_a_paid_plan_page_sends_a_system_of_the_other_kind_to_the_second_plan(
