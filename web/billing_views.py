@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import stripe
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -112,6 +112,13 @@ class PlanAddView(OnboardedRequiredMixin, TemplateView):
     permission = Action.BILLING
 
     template_name = "billing/plan_add.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # The gate (super) handles people without a tenant; the first plan is the wizard's.
+        has_tenant = request.user.is_authenticated and getattr(request.user, "tenant_id", None)
+        if has_tenant and not subscriptions_of(tenant=tenant_of(request)):
+            return redirect("billing:plan")
+        return super().dispatch(request, *args, **kwargs)
 
     def _offered(self) -> list[Provider]:
         held = {

@@ -152,3 +152,11 @@ def test_a_paid_plan_page_sends_a_system_of_the_other_kind_to_the_second_plan(
     response = browser.post(reverse("billing:plan"), {"plan": "zep"})
     assert response["Location"] == reverse("billing:plan_add") + "?plan=zep"
     assert Subscription.objects.filter(tenant=owner.tenant).count() == 1
+
+
+def test_without_a_first_plan_the_second_plan_page_leads_to_the_wizard(
+    browser: Client, owner: User
+) -> None:
+    assert browser.get(reverse("billing:plan_add"))["Location"] == reverse("billing:plan")
+    browser.post(reverse("billing:plan_add"), {"plan": "zep"})
+    assert not Subscription.objects.filter(tenant=owner.tenant).exists()
