@@ -49,6 +49,10 @@ It prints the documents of each kind in the vendor, duplicates, deals without on
 transfers per kind, and the deals whose `apiup_invoice_status` differs from the vendor's.
 
     .venv/bin/python -m bench.faults --documents --deals 60 --tenants 6
+
+With --zep, the runs duplicates, drop-after-commit and sigkill make the ZEP mix instead
+(bench/zep_faults.py): lexware office and ZEP per tenant, one customer per company and one
+project per deal checked in the ZEP sandbox.
 """
 
 from __future__ import annotations
@@ -785,6 +789,11 @@ def main() -> None:
         "--timeout", type=float, default=0.0, help="seconds per run (default: from --deals)"
     )
     parser.add_argument(
+        "--zep",
+        action="store_true",
+        help="the ZEP mix (bench/zep_faults.py): lexware office and ZEP per tenant",
+    )
+    parser.add_argument(
         "--documents",
         action="store_true",
         help=f"the document mix, in the runs {', '.join(DOCUMENT_RUNS)}",
@@ -798,6 +807,11 @@ def main() -> None:
         help="the product mix (bench/products.py): --deals products over --tenants",
     )
     args = parser.parse_args()
+    if args.zep:
+        from bench.zep_faults import zep_main
+
+        zep_main(args)
+        return
     if args.documents:
         documents_main(args)
         return

@@ -15,7 +15,6 @@ from accounts.models import Tenant
 from apiup.outages import OUTAGES
 from billing.selectors import plan_of
 from connectors import errors
-from connectors.registry import provider
 from sync.models import Transfer, WebhookEvent
 from sync.services import context, documents, zep
 from sync.services.handlers import handler_for
@@ -129,11 +128,12 @@ Route = tuple[str, str, str]
 
 
 def _routes(event: WebhookEvent, tenant: Tenant) -> list[Route]:
-    """(kind, object type, object id) of each transfer an event asks for: in the accounting
-    system the tenant's plan is for, and in ZEP where the tenant has connected it."""
+    """(kind, object type, object id) of each transfer an event asks for, per kind of system:
+    in the accounting system the tenant's accounting plan is for, and in ZEP where the tenant
+    has connected it. A plan that is not paid holds its own transfers (transfers.py), not the
+    other system's."""
     routes: list[Route | None] = []
-    plan = plan_of(tenant=tenant)
-    if plan is None or provider(plan).is_accounting:
+    if plan_of(tenant=tenant) is not None:
         routes += _accounting_routes(event, tenant)
     if zep.zep_connection(tenant=tenant) is not None:
         routes.append(_time_tracking_route(event, tenant))

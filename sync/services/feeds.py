@@ -140,7 +140,7 @@ def feeds_maintain(
         if subscription_of(connection) is None and events_subscribe(connection=connection):
             subscribed += 1
     for connection, connector in _accounting_connections("status_polling"):
-        if not may_transfer(tenant=connection.tenant):
+        if not may_transfer(tenant=connection.tenant, system=connection.system):
             continue
         # A new feed takes its cursor at once, so that the first document's changes are
         # seen; after that, only a tenant with documents is asked.
@@ -173,7 +173,7 @@ def articles_poll(
     settings = context.transfer_settings(tenant=connection.tenant)
     if settings.product_direction != settings.ProductDirection.TO_HUBSPOT:
         return 0
-    if not may_transfer(tenant=connection.tenant):
+    if not may_transfer(tenant=connection.tenant, system=connection.system):
         return 0
     if not cache.add(f"article-poll:{connection.pk}", 1, POLL_INTERVAL.total_seconds()):
         return 0  # polled within the minute
@@ -213,7 +213,7 @@ def catalogue_sweep(
     settings = context.transfer_settings(tenant=connection.tenant)
     if settings.product_direction != settings.ProductDirection.TO_HUBSPOT:
         return 0
-    if not may_transfer(tenant=connection.tenant):
+    if not may_transfer(tenant=connection.tenant, system=connection.system):
         return 0
     seconds = CATALOGUE_SWEEP_INTERVAL.total_seconds()
     if not cache.add(f"catalogue-sweep:{connection.pk}", 1, seconds):
