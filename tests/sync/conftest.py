@@ -152,19 +152,47 @@ def world_factory(live_server, settings) -> Iterator[Any]:  # type: ignore[no-un
 
 @pytest.fixture
 def every_tenant_pays() -> Iterator[None]:
-    """Every tenant made during the test has a paid subscription: for tests of work that
-    only a paying tenant's workers do (billing.selectors.may_transfer)."""
+    """Every tenant made during the test has a paid subscription, for the system it connects
+    (lexware office until it connects one): for tests of work that only a paying tenant's
+    workers do (billing.selectors.may_transfer)."""
     from django.db.models.signals import post_save
+
+    from connectors.models import Connection
+    from connectors.providers import Kind
+    from connectors.registry import provider
 
     def subscribe(*, instance: Tenant, created: bool, raw: bool = False, **_: Any) -> None:
         if created and not raw:
             Subscription.objects.get_or_create(
                 tenant=instance,
+                kind=Subscription.Kind.ACCOUNTING,
                 defaults={"plan": "lexoffice", "status": Subscription.Status.ACTIVE},
             )
 
+    def pay_for(*, instance: Connection, created: bool, raw: bool = False, **_: Any) -> None:
+        if not created or raw:
+            return
+        try:
+            declared = provider(instance.system)
+        except KeyError:
+            return
+        if declared.kind is Kind.CRM:
+            return
+        kind = (
+            Subscription.Kind.ACCOUNTING
+            if declared.kind is Kind.ACCOUNTING
+            else Subscription.Kind.TIME_TRACKING
+        )
+        Subscription.objects.update_or_create(
+            tenant=instance.tenant,
+            kind=kind,
+            defaults={"plan": instance.system, "status": Subscription.Status.ACTIVE},
+        )
+
     post_save.connect(subscribe, sender=Tenant, dispatch_uid="tests.every_tenant_pays")
+    post_save.connect(pay_for, sender=Connection, dispatch_uid="tests.every_tenant_pays_for")
     try:
         yield
     finally:
         post_save.disconnect(sender=Tenant, dispatch_uid="tests.every_tenant_pays")
+        post_save.disconnect(sender=Connection, dispatch_uid="tests.every_tenant_pays_for")
