@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -118,7 +119,8 @@ class EAccountingConnector(AccountingConnector):
 
     def create_quote(self, quote: Quote) -> QuoteRef:
         """1 call: `POST /quotes`, carrying our reference in `CompanyReference`."""
-        answer = self.request("POST", "/quotes", json=mapping.quote_body(quote)).json()
+        body = mapping.quote_body(self._with_articles(quote))
+        answer = self.request("POST", "/quotes", json=body).json()
         return mapping.document_ref(DocumentKind.QUOTE, answer)
 
     def find_quote(self, reference: str, *, customer_id: str = "") -> QuoteRef | None:
@@ -127,7 +129,7 @@ class EAccountingConnector(AccountingConnector):
     def create_invoice(self, quote: Quote) -> QuoteRef:
         """1 call: `POST /customerinvoicedrafts` (its terms of payment: 1 call the first time)."""
         terms = self._terms_for(quote.payment_term_days)
-        body = mapping.draft_body(quote, terms_of_payment_id=terms)
+        body = mapping.draft_body(self._with_articles(quote), terms_of_payment_id=terms)
         return QuoteRef(vendor_id=str(self.request("POST", DRAFTS, json=body).json()["Id"]))
 
     def create_document(
@@ -153,7 +155,7 @@ class EAccountingConnector(AccountingConnector):
             return mapping.document_ref(kind, self.request("POST", path, json=body).json())
         if kind is DocumentKind.ORDER:
             body = mapping.order_body(
-                document,
+                self._with_articles(document),
                 currency=self._customer_currency(document.customer_id),
                 terms_of_payment_id=self._terms_for(document.payment_term_days),
             )
@@ -287,6 +289,30 @@ class EAccountingConnector(AccountingConnector):
             if a.get("ChangedUtc") and mapping.moment(a["ChangedUtc"]) >= since
         )
         return changed, mapping.visma_time(now)
+
+    def _with_articles(self, quote: Quote) -> Quote:
+        """Every position with an article: eAccounting takes a row's VAT only from its
+        article's account coding, so a position without one stands on the generic article
+        of its tax rate (`HUBSPOT-<rate>`, created at its first use)."""
+        positions = []
+        for position in quote.positions:
+            if position.article is None or not position.article.vendor_id:
+                position = replace(position, article=self._generic_article(position.tax_rate))
+            positions.append(position)
+        return replace(quote, positions=tuple(positions))
+
+    def _generic_article(self, tax_rate: Decimal) -> Article:
+        sku = f"{mapping.GENERIC_ARTICLE_PREFIX}{tax_rate.normalize():f}"
+        if sku not in self._generic_articles:
+            article = self.find_article(sku) or self.create_article(
+                Article(sku=sku, name=f"HubSpot {tax_rate.normalize():f} %", tax_rate=tax_rate)
+            )
+            self._generic_articles[sku] = article
+        return self._generic_articles[sku]
+
+    @cached_property
+    def _generic_articles(self) -> dict[str, Article]:
+        return {}
 
     # -- reads ------------------------------------------------------------------------------
 

@@ -3,8 +3,9 @@ their rows, customer invoices read back, articles (`ArticleApi`) and the error b
 
 Field names, limits and value lists are those of `eaccounting-openapi.normalized.json`:
 - A row has no VAT field: eAccounting takes the rate from the article's account coding
-  (`CodingId`); a row can only be marked `IsVatFree`. A position without an article goes as a
-  row without `ArticleId` (a text row carrying the price) and gets no VAT from eAccounting.
+  (`CodingId`); a row can only be marked `IsVatFree`. A position without an article of its
+  own stands on a generic article of its tax rate (`GENERIC_ARTICLE_PREFIX`), its own text
+  and price on the row.
 - A document's currency is its customer's (`CustomerApi.CurrencyCode`; read-only on quotes).
 - Quotes carry our reference in `CompanyReference`, orders and invoices in `OurReference`
   (the spec names them equivalent, 100 characters each).
@@ -32,7 +33,8 @@ from connectors.shapes import (
     QuoteRef,
 )
 
-REFERENCE_MAX = 100  # CompanyReference, OurReference
+REFERENCE_MAX = 100
+GENERIC_ARTICLE_PREFIX = "HUBSPOT-"  # + the tax rate: the article of positions without one  # CompanyReference, OurReference
 CENT = Decimal("0.01")
 
 # QuoteApi.Status: 0 Draft, 1 Ongoing, 2 Approved, 3 Invoiced, 4 OrderCreated.
@@ -132,8 +134,6 @@ def _row(position: QuotePosition) -> dict[str, Any]:
     }
     if position.article is not None and position.article.vendor_id:
         row["ArticleId"] = position.article.vendor_id
-        # The coding decides the rate; a position the tax rules made tax-free is marked so.
-        row["IsVatFree"] = position.tax_rate == 0
     return row
 
 
@@ -145,7 +145,11 @@ def rows(quote: Quote, kind: DocumentKind | None) -> list[dict[str, Any]]:
     for line, position in enumerate(quote.positions, start=1):
         row = _row(position)
         is_text = "ArticleId" not in row
-        if kind is DocumentKind.ORDER:
+        if kind is None and not is_text:
+            # The coding decides the rate; a position the tax rules made tax-free is marked
+            # so (only quote rows have `IsVatFree`).
+            row["IsVatFree"] = position.tax_rate == 0
+        elif kind is DocumentKind.ORDER:
             row.update(
                 LineNumber=line, IsTextRow=is_text, IsWorkCost=False,
                 EligibleForReverseChargeOnVat=False,
@@ -157,7 +161,8 @@ def rows(quote: Quote, kind: DocumentKind | None) -> list[dict[str, Any]]:
 
 
 def _day(value: dt.date) -> str:
-    return value.isoformat()
+    """A date, which the spec types as a date-time (its text asks for YYYY-MM-DD)."""
+    return f"{value.isoformat()}T00:00:00Z"
 
 
 def quote_body(quote: Quote) -> dict[str, Any]:
