@@ -33,8 +33,8 @@ from connectors.shapes import (
     QuoteRef,
 )
 
-REFERENCE_MAX = 100
-GENERIC_ARTICLE_PREFIX = "HUBSPOT-"  # + the tax rate: the article of positions without one  # CompanyReference, OurReference
+REFERENCE_MAX = 100  # CompanyReference, OurReference
+GENERIC_ARTICLE_PREFIX = "HUBSPOT-"  # + the tax rate: the article of positions without one
 CENT = Decimal("0.01")
 
 # QuoteApi.Status: 0 Draft, 1 Ongoing, 2 Approved, 3 Invoiced, 4 OrderCreated.

@@ -13,6 +13,7 @@ import pytest
 
 from connectors import errors, oauth
 from connectors.eaccounting.client import EAccountingConnector
+from connectors.eaccounting.provider import PROVIDER
 from connectors.models import Connection
 from connectors.shapes import (
     Address,
@@ -28,7 +29,6 @@ from connectors.shapes import (
     Quote,
     QuotePosition,
 )
-from connectors.eaccounting.provider import PROVIDER
 from sandbox.core import RunningSandbox, running
 from sandbox.eaccounting.app import DEMO_COMPANY, EAccountingSandbox
 from tests.factories import ConnectionFactory
@@ -104,7 +104,7 @@ def _quote(customer_id: str, *, article: Article | None = None, days: int | None
             quantity=Decimal(2),
             unit_net_price=Decimal("150.00"),
             tax_rate=Decimal(21),
-        )  # fmt: skip
+        )
     ]
     if article is not None:
         positions.append(
@@ -179,9 +179,7 @@ def test_a_quote_has_an_article_row_with_its_discount_and_is_found_by_reference(
 ) -> None:
     customer = connector.create_customer(_company())
     article = connector.create_article(
-        Article(
-            sku="BROT-1", name="Brood", unit_price=Decimal(50), tax_rate=Decimal(21), unit="st"
-        )  # fmt: skip
+        Article(sku="BROT-1", name="Brood", unit_price=Decimal(50), tax_rate=Decimal(21), unit="st")
     )
 
     ref = connector.create_document(DocumentKind.QUOTE, _quote(customer.vendor_id, article=article))
@@ -190,12 +188,14 @@ def test_a_quote_has_an_article_row_with_its_discount_and_is_found_by_reference(
     free_row, article_row = quote["Rows"]
     # The position without an article stands on the generic article of its tax rate.
     generic = connector.find_article("HUBSPOT-21")
-    assert generic is not None and generic.tax_rate == Decimal(21)
+    assert generic is not None
+    assert generic.tax_rate == Decimal(21)
     assert (free_row["Text"], free_row["ArticleId"]) == ("Beratung", generic.vendor_id)
-    assert free_row["UnitPrice"] == 150.0 and free_row["VatRate"] == pytest.approx(0.21)
+    assert free_row["UnitPrice"] == 150.0
+    assert free_row["VatRate"] == pytest.approx(0.21)
     assert article_row["ArticleId"] == article.vendor_id
     assert article_row["DiscountPercentage"] == pytest.approx(0.1)
-    assert article_row["Amount"] == pytest.approx(180.0)  # 4 × 50 less 10 %
+    assert article_row["Amount"] == pytest.approx(180.0)  # 4 times 50, less 10 %
     assert quote["CompanyReference"] == REFERENCE
     assert connector.find_document(DocumentKind.QUOTE, REFERENCE) == ref
     assert connector.find_document(DocumentKind.QUOTE, "HubSpot-Deal 999") is None
@@ -306,11 +306,14 @@ def test_articles_are_imported_page_by_page_and_their_changes_polled(
     first = connector.articles_page("")
     second = connector.articles_page(first.next_cursor)
 
-    assert len(first.articles) == 100 and first.next_cursor == "2"
-    assert len(second.articles) == 20 and second.next_cursor == ""
+    assert len(first.articles) == 100
+    assert first.next_cursor == "2"
+    assert len(second.articles) == 20
+    assert second.next_cursor == ""
     assert first.articles[0].tax_rate == Decimal(21)
     found = connector.find_article("SKU-00007")
-    assert found is not None and found.unit_price == Decimal("17.00")
+    assert found is not None
+    assert found.unit_price == Decimal("17.00")
     cursor = connector.article_changes("")[1]
 
     updated = connector.update_article(
@@ -318,7 +321,8 @@ def test_articles_are_imported_page_by_page_and_their_changes_polled(
         overwrite=frozenset({ArticleField.PRICE}),
     )  # fmt: skip
 
-    assert updated.name == "Artikel 00007" and updated.unit_price == Decimal("99.00")
+    assert updated.name == "Artikel 00007"
+    assert updated.unit_price == Decimal("99.00")
     changed, _ = connector.article_changes(cursor)
     assert "SKU-00007" in {a.sku for a in changed}
     connector.archive_article(found.vendor_id)
@@ -357,4 +361,5 @@ def test_a_429_is_waited_out_and_the_call_repeated(sandbox: EAccountingSandbox) 
         refused = [c for c in limited.api_calls(path_prefix="/v2/") if c.status == 429]
         assert refused, "the third call in a second met the limit"
         assert limited.api_calls(path_prefix="/v2/")[-1].status == 404
-    assert limited.contract is not None and limited.contract.violations == []
+    assert limited.contract is not None
+    assert limited.contract.violations == []
