@@ -304,9 +304,16 @@ class EAccountingConnector(AccountingConnector):
     def _generic_article(self, tax_rate: Decimal) -> Article:
         sku = f"{mapping.GENERIC_ARTICLE_PREFIX}{tax_rate.normalize():f}"
         if sku not in self._generic_articles:
-            article = self.find_article(sku) or self.create_article(
-                Article(sku=sku, name=f"HubSpot {tax_rate.normalize():f} %", tax_rate=tax_rate)
-            )
+            article = self.find_article(sku)
+            if article is None:
+                name = f"HubSpot {tax_rate.normalize():f} %"
+                try:
+                    article = self.create_article(Article(sku=sku, name=name, tax_rate=tax_rate))
+                except errors.UnknownOutcome:
+                    # Created or not: its number tells, and the document must not wait.
+                    article = self.find_article(sku)
+                    if article is None:
+                        raise
             self._generic_articles[sku] = article
         return self._generic_articles[sku]
 
