@@ -66,6 +66,11 @@ class EAccountingConnector(AccountingConnector):
     provider = PROVIDER
     read_error = staticmethod(mapping.read_error)
 
+    def tax_rates(self) -> frozenset[Decimal] | None:
+        """The rates of the company's article account codings (1 call): a row's VAT is its
+        article's coding's."""
+        return frozenset(self._coding_rates.values()) or None
+
     # -- customers --------------------------------------------------------------------------
 
     def verify(self) -> AccountInfo:
@@ -393,10 +398,7 @@ class EAccountingConnector(AccountingConnector):
     @cached_property
     def _coding_rates(self) -> dict[str, Decimal]:
         """The VAT percent of each article account coding (`VatRatePercent` is a fraction)."""
-        return {
-            str(c["Id"]): (Decimal(str(c.get("VatRatePercent") or 0)) * 100).normalize()
-            for c in self._codings
-        }
+        return {str(c["Id"]): mapping.percent(c.get("VatRatePercent")) for c in self._codings}
 
     def _coding_for(self, tax_rate: Decimal | None) -> str:
         """The account coding of the tax rate (the first coding for an article without one)."""

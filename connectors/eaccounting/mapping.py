@@ -40,7 +40,7 @@ CENT = Decimal("0.01")
 # QuoteApi.Status: 0 Draft, 1 Ongoing, 2 Approved, 3 Invoiced, 4 OrderCreated.
 QUOTE_STATUSES = {
     0: DocumentStatus.DRAFT,
-    1: DocumentStatus.SENT,
+    1: DocumentStatus.OPEN,  # Ongoing: issued, whether sent or not
     2: DocumentStatus.ACCEPTED,
     3: DocumentStatus.ACCEPTED,
     4: DocumentStatus.ACCEPTED,
@@ -121,6 +121,12 @@ def money(value: Any) -> Decimal | None:
         return Decimal(str(value)).quantize(CENT) if value is not None else None
     except InvalidOperation:
         return None
+
+
+def percent(fraction: Any) -> Decimal:
+    """0.21 as 21, 0.095 as 9.5."""
+    value = (Decimal(str(fraction or 0)) * 100).quantize(CENT)
+    return value.to_integral() if value == value.to_integral() else value.normalize()
 
 
 def _row(position: QuotePosition) -> dict[str, Any]:
@@ -232,7 +238,7 @@ def document_state(kind: DocumentKind, record: Mapping[str, Any], *, draft: bool
         total = money(record.get("TotalAmount"))
         return DocumentState(DocumentStatus.DRAFT, total=total, open_amount=total)
     if kind is DocumentKind.QUOTE:
-        status = QUOTE_STATUSES.get(int(record.get("Status") or 0), DocumentStatus.SENT)
+        status = QUOTE_STATUSES.get(int(record.get("Status") or 0), DocumentStatus.OPEN)
         return DocumentState(status, number=str(record.get("Number") or ""),
                              currency=str(record.get("CurrencyCode") or ""),
                              total=money(record.get("TotalAmount")))  # fmt: skip

@@ -200,7 +200,7 @@ def test_a_quote_has_an_article_row_with_its_discount_and_is_found_by_reference(
     assert connector.find_document(DocumentKind.QUOTE, REFERENCE) == ref
     assert connector.find_document(DocumentKind.QUOTE, "HubSpot-Deal 999") is None
     state = connector.document_state(DocumentKind.QUOTE, ref.vendor_id)
-    assert state.status is DocumentStatus.SENT
+    assert state.status is DocumentStatus.OPEN
     assert state.number == ref.number
 
 
