@@ -363,3 +363,17 @@ def test_a_429_is_waited_out_and_the_call_repeated(sandbox: EAccountingSandbox) 
         assert limited.api_calls(path_prefix="/v2/")[-1].status == 404
     assert limited.contract is not None
     assert limited.contract.violations == []
+
+
+def test_the_data_mapper_offers_the_fields_eaccounting_has() -> None:
+    from sync.mapping import targets
+
+    customer = {t.target.key: t.spec for t in targets.targets_for("eaccounting", "customer")}
+    quote = [t.target.key for t in targets.targets_for("eaccounting", "quote")]
+
+    assert customer[targets.CUSTOMER_NAME].max_length == 50
+    assert customer[targets.CUSTOMER_NAME].type == "string"
+    assert customer[targets.CUSTOMER_VAT_ID].type == "string"  # ["string", "null"] in 3.1
+    # No title or texts on its documents; the payment term picks the terms of payment.
+    assert quote == [targets.PAYMENT_TERM]
+    assert targets.revenue_account_spec("eaccounting") is None  # rows take their coding's
