@@ -1,11 +1,12 @@
-"""Four first customers, each alone in a real browser (Debian's Chromium driven by
+"""Five first customers, each alone in a real browser (Debian's Chromium driven by
 Playwright), from the signup to a correct quote in their accounting system, with nothing but
 the product's own pages and their vendors' consent and payment pages:
 
 - a German company on lexware office,
 - a Swiss company on bexio, whose deal has no currency (CHF from the HubSpot account),
 - a Swiss company on sevDesk,
-- a French company on Qonto, in French, whose customer is a French contact.
+- a French company on Qonto, in French, whose customer is a French contact,
+- a Dutch company on Visma eAccounting, in English, connected through Visma's consent page.
 
 Each ends by reading the quote the vendor's sandbox stored (customer and address, positions,
 tax rate, currency, document language) and the activity log that says it is done. The
@@ -28,9 +29,12 @@ from django.conf import settings as django_settings
 from django.core import mail
 
 from billing.models import Subscription
+from connectors import oauth
 from connectors.models import Connection
+from connectors.registry import provider
 from sandbox.bexio.app import BexioSandbox
 from sandbox.core import RunningSandbox, serve
+from sandbox.eaccounting.app import EAccountingSandbox
 from sandbox.hubspot import account_info
 from sandbox.hubspot.app import HubSpotSandbox
 from sandbox.lexoffice.app import LexofficeSandbox
@@ -51,7 +55,9 @@ PORTALS = {
     4712: "Alpenblick Treuhand AG",
     4713: "Rheinblick Design GmbH",
     4714: "Atelier Lumière SAS",
+    4715: "Molenwerf Techniek B.V.",
 }
+EACCOUNTING_COMPANY = "6a0f3c2e-1d4b-4f7e-9c1a-5b8d2e4f0715"
 SWISS_PORTALS = (4712, 4713)
 
 
@@ -164,7 +170,26 @@ def qonto_quote(vendors: dict[str, RunningSandbox], deal_id: str) -> None:
     assert quote["terms_and_conditions"].startswith("Ce devis est valable")
 
 
-# -- the four customers ------------------------------------------------------------------------
+def eaccounting_quote(vendors: dict[str, RunningSandbox], deal_id: str) -> None:
+    eaccounting = vendors["eaccounting"]
+    quote = one(records(eaccounting, "quotes"))
+    customer = one(records(eaccounting, "customers"))
+    assert (customer["Name"], customer["IsPrivatePerson"]) == ("Bakkerij de Vries B.V.", False)
+    address = ("InvoiceAddress1", "InvoicePostalCode", "InvoiceCity", "InvoiceCountryCode")
+    assert [customer[f] for f in address] == ["Zeedijk 7", "1012 AN", "Amsterdam", "NL"]
+    assert quote["CustomerId"] == customer["Id"]
+    assert [(r["Text"], number(r["Quantity"]), number(r["UnitPrice"])) for r in quote["Rows"]] == [
+        ("Onderhoud", number(2), number(300)),
+        ("Installatie", number(1), number(950)),
+    ]
+    # No article of their own: the generic article of the standard rate, 21 % in the account.
+    assert {number(r["VatRate"]) for r in quote["Rows"]} == {number("0.21")}
+    assert number(quote["TotalAmount"]) == number("1875.50")
+    assert quote["CurrencyCode"] == "EUR"
+    assert deal_id in quote["CompanyReference"]
+
+
+# -- the five customers ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -182,6 +207,9 @@ class Customer:
     # What the product decided for the quote: its currency and the customer's language.
     currency: str
     language: str
+    # The company the customer picks on the vendor's consent page (a system connected by
+    # OAuth only); "": the credentials are pasted.
+    consent_account: str = ""
 
 
 CUSTOMERS = [
@@ -279,10 +307,34 @@ CUSTOMERS = [
         currency="EUR",
         language="fr",
     ),
+    Customer(
+        key="nl-eaccounting",
+        locale="en-GB",
+        email="administratie@molenwerf-techniek.nl",
+        company={"company_name": "Molenwerf Techniek B.V.", "street": "Lagedijk",
+                 "house_number": "22", "postcode": "1544 BJ", "city": "Zaandijk", "country": "NL"},
+        portal=4715,
+        plan="eaccounting",
+        credentials={},
+        account_name="Molenwerf Techniek B.V.",
+        deal={
+            "name": "Onderhoud De Vries",
+            "company": {"name": "Bakkerij de Vries B.V.", "address": "Zeedijk 7",
+                        "zip": "1012 AN", "city": "Amsterdam", "country": "Netherlands"},
+            "line_items": [
+                {"name": "Onderhoud", "quantity": "2", "price": "300"},
+                {"name": "Installatie", "quantity": "1", "price": "950"},
+            ],
+        },
+        check_quote=eaccounting_quote,
+        currency="EUR",
+        language="en",
+        consent_account=EACCOUNTING_COMPANY,
+    ),
 ]  # fmt: skip
 
 
-# -- the vendors and the worker, shared by the four ------------------------------------------------
+# -- the vendors and the worker, shared by the five ------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -307,12 +359,17 @@ def vendors(live_server, django_db_setup) -> Iterator[dict[str, RunningSandbox]]
     qonto_sandbox.add_organization(
         slug=QONTO_LOGIN, secret_key=QONTO_SECRET, name="Atelier Lumière SAS", iban=DEMO_IBAN
     )
+    eaccounting_sandbox = EAccountingSandbox()
+    eaccounting_sandbox.add_company(EACCOUNTING_COMPANY, PORTALS[4715])
+    client_id, client_secret = oauth.client_credentials(provider("eaccounting"))
+    eaccounting_sandbox.add_oauth_client(client_id=client_id, client_secret=client_secret)
     running = {
         "hubspot": serve(hubspot_sandbox),
         "lexoffice": serve(LexofficeSandbox(api_keys={LEXOFFICE_KEY: PORTALS[4711]})),
         "bexio": serve(bexio_sandbox),
         "sevdesk": serve(sevdesk_sandbox),
         "qonto": serve(qonto_sandbox),
+        "eaccounting": serve(eaccounting_sandbox),
         "stripe": serve(
             StripeSandbox(
                 secret_keys=[django_settings.STRIPE_SECRET_KEY],
@@ -333,16 +390,15 @@ def vendors(live_server, django_db_setup) -> Iterator[dict[str, RunningSandbox]]
 
 
 def api_urls(vendors: dict[str, RunningSandbox]) -> dict[str, str]:
-    # sevDesk's API lives under /api/v1 of its host (https://my.sevdesk.de/api/v1).
-    return {
-        name: running.url + ("/api/v1" if name == "sevdesk" else "")
-        for name, running in vendors.items()
-    }
+    # sevDesk's API lives under /api/v1 of its host (https://my.sevdesk.de/api/v1),
+    # eAccounting's under /v2.
+    prefixes = {"sevdesk": "/api/v1", "eaccounting": "/v2"}
+    return {name: running.url + prefixes.get(name, "") for name, running in vendors.items()}
 
 
 @pytest.fixture(scope="module")
 def worker(vendors: dict[str, RunningSandbox]) -> Iterator[None]:
-    # One worker for the four: it applies Stripe's events and runs the quote transfers.
+    # One worker for the five: it applies Stripe's events and runs the quote transfers.
     with celery_worker(vendor_urls=api_urls(vendors)):
         yield
 
@@ -354,6 +410,7 @@ def vendor_urls(vendors: dict[str, RunningSandbox], live_server, settings) -> No
         **settings.VENDOR_API_URLS,
         **urls,
         "hubspot_oauth": urls["hubspot"],
+        "eaccounting_oauth": vendors["eaccounting"].url,  # Visma's identity server
     }
     settings.PUBLIC_BASE_URL = live_server.url
 
@@ -436,7 +493,13 @@ def test_a_first_customer_gets_a_correct_quote_without_help(
         for name, value in customer.credentials.items():
             page.fill(f"input[name={name}]", value)
         shot("accounting")
-        submit()
+        if customer.consent_account:
+            page.click("main form[action*=connect] button[type=submit]")
+            page.select_option("select", customer.consent_account)
+            shot("accounting-consent")
+            page.click("button[value=approve]")
+        else:
+            submit()
         assert Connection.objects.filter(system=customer.plan).exists(), page.content()
         if customer.account_name:
             assert customer.account_name in page.content()
