@@ -137,7 +137,9 @@ class Subject:
     def connect(self, credentials: dict[str, str]) -> AccountingConnector:
         connection = Connection(system=self.vendor.key, credentials=credentials)
         if self.vendor.oauth_only and any(v.strip() for v in credentials.values()):
-            connection = ConnectionFactory(system=self.vendor.key, credentials=credentials)
+            saved = ConnectionFactory(system=self.vendor.key, credentials=credentials)
+            assert isinstance(saved, Connection)
+            connection = saved
         base_url = self.connector.base_url
         return type(self.connector)(connection=connection, base_url=base_url)
 
