@@ -165,7 +165,10 @@ class EAccountingConnector(AccountingConnector):
                 terms_of_payment_id=self._terms_for(document.payment_term_days),
             )
             return mapping.document_ref(kind, self.request("POST", "/orders", json=body).json())
-        draft = self.create_invoice(document)
+        # A draft of ours left by a lost answer is taken instead of a second one.
+        found = self._first(DRAFTS, {"OurReference": document.reference[: mapping.REFERENCE_MAX]},
+                            document.customer_id)  # fmt: skip
+        draft = QuoteRef(vendor_id=str(found["Id"])) if found else self.create_invoice(document)
         if not finalize:
             return draft
         answer = self.request("POST", f"{DRAFTS}/{draft.vendor_id}/convert", json={})
@@ -179,11 +182,9 @@ class EAccountingConnector(AccountingConnector):
         reference = reference.strip()[: mapping.REFERENCE_MAX]
         if not reference:
             return None
+        # An invoice draft is not found here: `create_document` takes it over, and finalizes
+        # it where the invoice is to be final.
         found = self._first(PATHS[kind], {REFERENCE_FIELD[kind]: reference}, customer_id)
-        if found is None and kind is DocumentKind.INVOICE:
-            draft = self._first(DRAFTS, {"OurReference": reference}, customer_id)
-            if draft is not None:
-                return QuoteRef(vendor_id=str(draft["Id"]))
         if found is None and kind is not DocumentKind.QUOTE:
             earlier = DocumentKind.QUOTE if kind is DocumentKind.ORDER else DocumentKind.ORDER
             source = self.find_document(earlier, reference, customer_id=customer_id)
