@@ -49,6 +49,10 @@ It prints the documents of each kind in the vendor, duplicates, deals without on
 transfers per kind, and the deals whose `apiup_invoice_status` differs from the vendor's.
 
     .venv/bin/python -m bench.faults --documents --deals 60 --tenants 6
+
+With --zep, the runs duplicates, drop-after-commit and sigkill make the ZEP mix instead
+(bench/zep_faults.py): lexware office and ZEP per tenant, one customer per company and one
+project per deal checked in the ZEP sandbox.
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ from bench.documents import (
     mark_paid,
     move,
 )
+from bench.products import products_main
 from bench.proxy import RefusingProxy
 
 RUNS = [
@@ -785,6 +790,11 @@ def main() -> None:
         "--timeout", type=float, default=0.0, help="seconds per run (default: from --deals)"
     )
     parser.add_argument(
+        "--zep",
+        action="store_true",
+        help="the ZEP mix (bench/zep_faults.py): lexware office and ZEP per tenant",
+    )
+    parser.add_argument(
         "--documents",
         action="store_true",
         help=f"the document mix, in the runs {', '.join(DOCUMENT_RUNS)}",
@@ -792,9 +802,22 @@ def main() -> None:
     parser.add_argument(
         "--systems", nargs="*", choices=DOCUMENT_SYSTEMS, default=list(DOCUMENT_SYSTEMS)
     )
+    parser.add_argument(
+        "--products",
+        action="store_true",
+        help="the product mix (bench/products.py): --deals products over --tenants",
+    )
     args = parser.parse_args()
+    if args.zep:
+        from bench.zep_faults import zep_main
+
+        zep_main(args)
+        return
     if args.documents:
         documents_main(args)
+        return
+    if args.products:
+        products_main(args)
         return
     # The limit allows one quote per second per tenant (2 calls each), but the workers sleep
     # through one tenant's limit at a time (docs/benchmarks.md): about one quote per second

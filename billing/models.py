@@ -12,7 +12,18 @@ class Subscription(TenantOwnedModel):
         PAST_DUE = "past_due", _("payment overdue")
         CANCELED = "canceled", _("canceled")
 
-    # One plan per accounting system: the system's key. Which systems are sold, at what
+    class Kind(models.TextChoices):
+        # The kinds of system a plan is sold for, as connectors.providers.Kind names them
+        # (billing may not import connectors: the caller says which kind a plan is).
+        ACCOUNTING = "accounting", _("accounting system")
+        TIME_TRACKING = "time_tracking", _("time tracking")
+
+    # A tenant may have one plan per kind of system, e.g. lexware office beside ZEP: a won
+    # deal then reaches both, and each plan's payment holds or releases its own system only.
+    kind = models.CharField(
+        _("kind of system"), max_length=20, choices=Kind.choices, default=Kind.ACCOUNTING
+    )
+    # One plan per system: the system's key. Which systems are sold, at what
     # price, is declared with each system (connectors/<system>/provider.py); billing
     # charges the price it is given.
     plan = models.CharField(_("plan"), max_length=20)
@@ -29,7 +40,9 @@ class Subscription(TenantOwnedModel):
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")
         constraints = [
-            models.UniqueConstraint(fields=["tenant"], name="one_subscription_per_tenant")
+            models.UniqueConstraint(
+                fields=["tenant", "kind"], name="one_subscription_per_tenant_and_kind"
+            )
         ]
 
     def __str__(self) -> str:

@@ -44,9 +44,13 @@ _HANDLED = {
 }
 
 
-def plan_choose(*, tenant: Tenant, plan: str) -> Subscription:
+def plan_choose(
+    *, tenant: Tenant, plan: str, kind: str = Subscription.Kind.ACCOUNTING
+) -> Subscription:
+    """The tenant's plan of `kind` is for the system `plan` (chosen anew while unpaid): a
+    tenant holds one plan per kind of system, e.g. an accounting system beside ZEP."""
     subscription, created = Subscription.objects.get_or_create(
-        tenant=tenant, defaults={"plan": plan}
+        tenant=tenant, kind=kind, defaults={"plan": plan}
     )
     if not created and subscription.plan != plan:
         subscription.plan = plan
@@ -54,13 +58,34 @@ def plan_choose(*, tenant: Tenant, plan: str) -> Subscription:
     return subscription
 
 
+def plan_drop_unpaid(*, tenant: Tenant, plan: str) -> bool:
+    """Removes the tenant's plan for `plan` while nothing was bought for it yet (no Stripe
+    subscription); returns whether it was removed. A plan bought is ended in Stripe's portal."""
+    deleted, _ = (
+        Subscription.objects.for_tenant(tenant)
+        .filter(plan=plan, status=Subscription.Status.INCOMPLETE, stripe_subscription_id="")
+        .delete()
+    )
+    return bool(deleted)
+
+
 def checkout_start(
-    *, tenant: Tenant, price_id: str, email: str, success_url: str, cancel_url: str
+    *, tenant: Tenant, system: str, price_id: str, email: str, success_url: str, cancel_url: str
 ) -> str:
-    """Stripe Checkout for the tenant's plan at `price_id` (the plan's Stripe price)."""
-    subscription = Subscription.objects.for_tenant(tenant).get()
+    """Stripe Checkout for the tenant's plan for `system` at `price_id` (the plan's Stripe
+    price). A second plan is bought by the same Stripe customer, as a subscription of its own,
+    so that cancelling one leaves the other."""
+    subscription = Subscription.objects.for_tenant(tenant).get(plan=system)
     if not subscription.stripe_customer_id:
-        subscription.stripe_customer_id = _stripe_customer_create(tenant=tenant, email=email)
+        known = (
+            Subscription.objects.for_tenant(tenant)
+            .exclude(stripe_customer_id="")
+            .values_list("stripe_customer_id", flat=True)
+            .first()
+        )
+        subscription.stripe_customer_id = known or _stripe_customer_create(
+            tenant=tenant, email=email
+        )
         subscription.save(update_fields=["stripe_customer_id", "updated_at"])
     return stripe_gateway.checkout_session_create(
         tenant_id=str(tenant.pk),
@@ -223,12 +248,13 @@ def _apply(event: dict[str, Any], state: stripe_gateway.SubscriptionState) -> Su
         Subscription.objects.select_for_update().filter(stripe_subscription_id=state.id).first()
     )
     if subscription is None and tenant_id:
+        # Not linked yet: the tenant's plan that the checkout was for (its metadata names it).
+        plan = state.plan or stripe_gateway.plan_of_checkout(event)
         with suppress(ValueError):
-            subscription = (
-                Subscription.objects.select_for_update()
-                .filter(tenant_id=uuid.UUID(tenant_id))
-                .first()
+            candidates = Subscription.objects.select_for_update().filter(
+                tenant_id=uuid.UUID(tenant_id)
             )
+            subscription = (candidates.filter(plan=plan) if plan else candidates).first()
     if subscription is None:
         logger.warning("stripe: subscription %s belongs to no known tenant", state.id)
         return None
@@ -258,22 +284,23 @@ def _status(stripe_status: str) -> str:
 
 
 def tenant_close(*, tenant: Tenant) -> None:
-    """Closes the customer's account: the Stripe subscription is cancelled first (if that
+    """Closes the customer's account: its Stripe subscriptions are cancelled first (if that
     fails, nothing is deleted and the customer may try again), then the tenant and everything
     it owns, its users and its Stripe events included, is deleted. Stripe's events about the
     cancellation arrive later and keep no payload (_record)."""
-    subscription = Subscription.objects.for_tenant(tenant).first()
-    if (
-        subscription is not None
-        and subscription.stripe_subscription_id
-        and subscription.status != Subscription.Status.CANCELED
-    ):
-        stripe_gateway.subscription_cancel(subscription.stripe_subscription_id)
+    subscriptions = list(Subscription.objects.for_tenant(tenant))
+    for subscription in subscriptions:
+        if (
+            subscription.stripe_subscription_id
+            and subscription.status != Subscription.Status.CANCELED
+        ):
+            stripe_gateway.subscription_cancel(subscription.stripe_subscription_id)
+    customer_ids = {s.stripe_customer_id for s in subscriptions if s.stripe_customer_id}
     with transaction.atomic():
-        if subscription is not None and subscription.stripe_customer_id:
+        for customer_id in customer_ids:
             # Not yet linked to the tenant (stored before its customer id was known, and not
             # applied yet); the linked ones go with the tenant (on_delete=CASCADE).
             StripeEvent.objects.filter(
-                tenant__isnull=True, payload__data__object__customer=subscription.stripe_customer_id
+                tenant__isnull=True, payload__data__object__customer=customer_id
             ).delete()
         Tenant.objects.filter(pk=tenant.pk).delete()

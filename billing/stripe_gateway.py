@@ -26,6 +26,7 @@ class SubscriptionState:
     status: str
     customer_id: str
     tenant_id: str
+    plan: str  # the system the plan is for, from the metadata the checkout gave it
     current_period_end: datetime | None
     trial_end: datetime | None
 
@@ -112,6 +113,7 @@ def subscription_state(subscription_id: str) -> SubscriptionState:
         status=subscription["status"],
         customer_id=str(subscription.get("customer") or ""),
         tenant_id=str((subscription.get("metadata") or {}).get("tenant", "")),
+        plan=str((subscription.get("metadata") or {}).get("plan", "")),
         current_period_end=_timestamp(period_end),
         trial_end=_timestamp(subscription.get("trial_end")),
     )
@@ -152,6 +154,11 @@ def subscription_id_of(event: dict[str, Any]) -> str:
 def tenant_of_checkout(event: dict[str, Any]) -> str:
     obj = event["data"]["object"]
     return str(obj.get("client_reference_id") or (obj.get("metadata") or {}).get("tenant", ""))
+
+
+def plan_of_checkout(event: dict[str, Any]) -> str:
+    obj = event["data"]["object"]
+    return str((obj.get("metadata") or {}).get("plan", ""))
 
 
 def customer_id_of(event: dict[str, Any]) -> str:

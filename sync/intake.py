@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -36,8 +37,9 @@ _MAX_ID = 2**63 - 1
 # 9999-12-31T23:59:59.999Z in milliseconds: datetime's last instant.
 _MAX_OCCURRED_AT = 253_402_300_799_999
 _MAX_ATTEMPT = 2**31 - 1  # PositiveIntegerField's bound on every database
-# Longer integer literals are kept as their text, so that one event with a 5,000-digit number
-# is rejected alone instead of json.loads refusing the whole batch (int() stops at 4,300).
+# In a body with an integer over Python's digit limit (int() stops at 4,300 digits), longer
+# integer literals are kept as their text, so that the one event is rejected alone instead of
+# json.loads refusing the whole batch.
 _MAX_INT_DIGITS = 40
 
 
@@ -63,9 +65,30 @@ def _int_literal(text: str) -> int | str:
     return int(text) if len(text.lstrip("-")) <= _MAX_INT_DIGITS else text
 
 
+def _float_literal(text: str) -> float | str:
+    # 1e400 reads as infinity, which Postgres' jsonb refuses like NaN: kept as its text.
+    number = float(text)
+    return number if math.isfinite(number) else text
+
+
 def _constant(name: str) -> str:
     # NaN and Infinity are not JSON, and Postgres' jsonb refuses them in the stored payload.
     return name
+
+
+def _loads(body: bytes) -> Any:
+    """The body's JSON. A hook on every integer costs a third of the parsing, so it runs only
+    for a body that the plain parser refuses: one with an integer over Python's digit limit
+    (a plain ValueError, where a syntax error is a JSONDecodeError). An integer that long
+    but within the limit is read as one and fails the events' own checks all the same."""
+    try:
+        return json.loads(body, parse_float=_float_literal, parse_constant=_constant)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        return json.loads(
+            body, parse_int=_int_literal, parse_float=_float_literal, parse_constant=_constant
+        )
 
 
 def parse_batch(body: bytes) -> Batch:
@@ -73,7 +96,7 @@ def parse_batch(body: bytes) -> Batch:
     one event rejects that event alone, because an error answer makes HubSpot send the whole
     batch again, good events and all, and the bad one would fail every time."""
     try:
-        events = json.loads(body, parse_int=_int_literal, parse_constant=_constant)
+        events = _loads(body)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise MalformedBatch(f"The body is not JSON: {exc}") from exc
     if not isinstance(events, list) or not events:
@@ -310,6 +333,7 @@ def _insert_new(rows: list[_Row]) -> set[str]:
     table = quote(meta.db_table)
     columns = ", ".join(quote(f.column) for f in fields)
     unique = ", ".join(quote(by_name[name].column) for name in ("tenant_id", "dedupe_key"))
+    returning = quote(meta.pk.column)
     # Only names from the model's metadata, quoted by the backend, go into the SQL text;
     # every value is a parameter.
     if connection.vendor == "postgresql":
@@ -318,6 +342,8 @@ def _insert_new(rows: list[_Row]) -> set[str]:
         records = f"jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
         source = f"SELECT {columns} FROM {records}"  # noqa: S608
         params: list[Any] = [_ROWS_JSON.encode(rows)]
+        # As text, the form of the ids in `rows`: the driver would build a UUID object of each.
+        returning += "::text"
     elif connection.features.can_return_rows_from_bulk_insert:  # SQLite from 3.35 on
         row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
         source = "VALUES " + ", ".join([row_sql] * len(rows))
@@ -326,11 +352,14 @@ def _insert_new(rows: list[_Row]) -> set[str]:
         raise NotImplementedError("The webhook intake needs INSERT … RETURNING.")
     sql = (
         f"INSERT INTO {table} ({columns}) {source} "
-        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {returning}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {str(meta.pk.to_python(found)) for (found,) in cursor.fetchall()}
+        found = [row_id for (row_id,) in cursor.fetchall()]
+    if connection.vendor == "postgresql":
+        return set(found)
+    return {str(meta.pk.to_python(row_id)) for row_id in found}  # SQLite: 32 hex digits
 
 
 def store_batch(batch: Batch) -> IntakeResult:

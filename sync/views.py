@@ -15,9 +15,10 @@ from django.views.generic import DetailView, ListView
 from accounts.gate import OnboardedRequiredMixin
 from accounts.tenancy import TenantScopedMixin, tenant_of
 from apiup.observability import RequestContextMiddleware
-from billing.selectors import may_transfer
+from billing.selectors import may_transfer, plan_of
 from connectors import errors
 from connectors.hubspot import webhooks
+from connectors.registry import provider
 from sync import intake, payload_display, selectors, tasks
 from sync.forms import TransferFilterForm
 from sync.mapping import services as mapping_services
@@ -165,8 +166,18 @@ class TransferRetryView(TenantScopedMixin, DetailView[Transfer]):
         transfer = self.get_object()
         if event_services.transfer_retry(transfer=transfer, enqueue=tasks.enqueue_transfer):
             # The task holds the transfer of a tenant that may not transfer (transfers.py).
-            if may_transfer(tenant=transfer.tenant):
+            if may_transfer(tenant=transfer.tenant, system=transfer.system):
                 messages.success(request, _("The transfer will be tried again in a moment."))
+            elif transfer.system and not provider(transfer.system).is_accounting:
+                messages.warning(
+                    request,
+                    _(
+                        "Your plan for %(system)s is not active, so nothing is sent to "
+                        "%(system)s for now. The transfer is kept and tried again on its own "
+                        "once the payment is settled."
+                    )
+                    % {"system": transfer.get_system_display()},
+                )
             else:
                 messages.warning(
                     request,
@@ -189,7 +200,7 @@ class ImportStartView(OnboardedRequiredMixin, View):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         tenant = tenant_of(request)
         imports.import_start(tenant=tenant, enqueue=tasks.enqueue_import)
-        if may_transfer(tenant=tenant):
+        if may_transfer(tenant=tenant, system=plan_of(tenant=tenant) or ""):
             messages.success(
                 request, _("The import has started; its progress is shown below as it runs.")
             )

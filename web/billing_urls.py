@@ -9,6 +9,7 @@ app_name = "billing"
 
 urlpatterns = [
     path("plan/", views.PlanView.as_view(), name="plan"),
+    path("plan/add/", views.PlanAddView.as_view(), name="plan_add"),
     path("payment/", views.PaymentView.as_view(), name="payment"),
     path("payment/checkout/", views.CheckoutStartView.as_view(), name="checkout"),
     path("payment/confirming/", views.PaymentPendingView.as_view(), name="payment_pending"),

@@ -9,10 +9,10 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant
-from billing.selectors import may_transfer, plan_of
+from billing.selectors import may_transfer, subscriptions_of
 from connectors.models import Connection
 from connectors.providers import Kind, Provider
-from connectors.registry import PROVIDERS
+from connectors.registry import PROVIDERS, provider
 from sync.models import Transfer
 from sync.selectors import transfers_per_day
 
@@ -71,6 +71,8 @@ class SystemRow:
     is_crm: bool
     is_plan: bool
     health: str  # connected, needs_reconnect, paused, "" when not connected
+    # Sold by a plan of a kind the tenant has none of yet: it can be added beside the other.
+    can_add: bool = False
 
     @property
     def is_time_tracking(self) -> bool:
@@ -86,13 +88,18 @@ class SystemRow:
 
 
 def systems_overview(*, tenant: Tenant) -> list[SystemRow]:
-    """Every CRM and accounting system APIUP offers, with the tenant's connection if any."""
+    """Every CRM, accounting and time-tracking system APIUP offers, with the tenant's
+    connection if any. A system is paused while its own plan is not paid (HubSpot: while no
+    plan is)."""
     connections = {c.system: c for c in Connection.objects.for_tenant(tenant)}
-    plan = plan_of(tenant=tenant)
-    paused = not may_transfer(tenant=tenant)
+    plans = subscriptions_of(tenant=tenant)
+    kinds_held = {provider(key).kind for key in plans}
     rows = []
     for system in PROVIDERS:
         connection = connections.get(system.key)
+        paused = not may_transfer(
+            tenant=tenant, system="" if system.kind is Kind.CRM else system.key
+        )
         if connection is None:
             health = ""
         elif connection.status == Connection.Status.NEEDS_RECONNECT:
@@ -106,8 +113,14 @@ def systems_overview(*, tenant: Tenant) -> list[SystemRow]:
                 system=system,
                 connection=connection,
                 is_crm=system.kind is Kind.CRM,
-                is_plan=system.key == plan,
+                is_plan=system.key in plans,
                 health=health,
+                can_add=(
+                    system.plan is not None
+                    and system.kind is not Kind.CRM
+                    and bool(plans)
+                    and system.kind not in kinds_held
+                ),
             )
         )
     return rows

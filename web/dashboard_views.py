@@ -20,6 +20,7 @@ from accounts.models import Invitation, Role, User
 from accounts.roles import Action
 from accounts.tenancy import TenantScopedMixin, tenant_of
 from billing import services as billing_services
+from billing.selectors import subscriptions_of
 from connectors import selectors as connector_selectors
 from connectors.registry import provider
 from sync.models import TransferSettings
@@ -58,6 +59,14 @@ class DashboardView(OnboardedRequiredMixin, TemplateView):
         context["subscription"] = progress.subscription
         if progress.subscription is not None:
             context["plan_label"] = provider(progress.subscription.plan).label
+        context["may_add_plan"] = any(row.can_add for row in context["systems"])
+        context["time_tracking_held"] = any(
+            row.is_plan and row.is_time_tracking for row in context["systems"]
+        )
+        context["plans"] = [
+            (provider(system).label, subscription)
+            for system, subscription in subscriptions_of(tenant=tenant).items()
+        ]
         return context
 
 

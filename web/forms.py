@@ -31,10 +31,10 @@ class PlanForm(forms.Form):
     """Step 4: one plan per accounting system, and one for ZEP (time tracking)."""
 
     plan = forms.ChoiceField(
-        label=_("Accounting system"),
+        label=_("System"),
         choices=sold_plan_choices,
         widget=forms.RadioSelect,
-        error_messages={"required": _("Please choose your accounting system.")},
+        error_messages={"required": _("Please choose a system.")},
     )
 
 

@@ -60,6 +60,13 @@ def state_consume(*, session: SessionBase, tenant_id: str, vendor: str, state: s
     return str(issued["verifier"])
 
 
+def state_vendor(*, session: SessionBase, state: str) -> str:
+    """The vendor a pending state was issued for ("" for none), without spending it: which of
+    a tenant's plans a consent page comes back for. state_consume still checks it all."""
+    issued = (session.get(SESSION_KEY) or {}).get(state) if state else None
+    return str(issued["vendor"]) if issued else ""
+
+
 def _fresh(pending: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     now = time.time()
     return {

@@ -23,6 +23,8 @@ from django.views.generic import TemplateView
 from accounts.gate import OnboardedRequiredMixin
 from accounts.roles import Action, may
 from accounts.tenancy import tenant_of
+from billing.models import Subscription
+from billing.selectors import subscription_for
 from connectors import errors, oauth, services
 from connectors.models import Connection
 from connectors.providers import Kind, Provider
@@ -209,15 +211,31 @@ class AccountingStepView(_StepView):
             return redirect("billing:plan")
         return super().dispatch(request, *args, **kwargs)
 
+    def _subscription(self) -> Subscription:
+        """The plan whose system is connected here: the wizard's, or a second plan the
+        query names (`?system=`)."""
+        subscription = onboarding.chosen_subscription(self.request)
+        assert subscription is not None  # dispatch sent the customer to the plan
+        return subscription
+
     def _system(self) -> str:
-        progress = onboarding.progress_of(tenant=tenant_of(self.request))
-        assert progress.subscription is not None  # dispatch sent the customer to the plan
-        return progress.subscription.plan
+        return self._subscription().plan
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        system = self._system()
+        subscription = self._subscription()
+        system = subscription.plan
         declared = provider(system)
+        progress = context["progress"]
+        connection = (
+            Connection.objects.for_tenant(tenant_of(self.request)).filter(system=system).first()
+        )
+        context["connection"] = connection
+        # After connecting: the payment of this plan while it is unpaid, else onwards.
+        if subscription.status == Subscription.Status.INCOMPLETE:
+            context["next_url"] = onboarding.plan_url("billing:payment", subscription)
+        else:
+            context["next_url"] = progress.next_url
         context["system"] = declared
         context["description"] = declared.description
         context["offers_oauth"] = declared.oauth is not None
@@ -239,7 +257,7 @@ class AccountingStepView(_StepView):
                 messages.success(
                     request, _connected(connection.get_system_display(), connection.account_name)
                 )
-                return redirect("setup:accounting")
+                return redirect(onboarding.plan_url("setup:accounting", self._subscription()))
         return self.render_to_response(self.get_context_data(form=form))
 
 
@@ -249,12 +267,12 @@ class AccountingConnectView(OnboardedRequiredMixin, View):
     permission = Action.CONNECT
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        progress = onboarding.progress_of(tenant=tenant_of(request))
-        if progress.subscription is None:
+        subscription = onboarding.chosen_subscription(request)
+        if subscription is None:
             return redirect("setup:accounting")
-        declared = provider(progress.subscription.plan)
+        declared = provider(subscription.plan)
         if declared.oauth is None:
-            return redirect("setup:accounting")
+            return redirect(onboarding.plan_url("setup:accounting", subscription))
         issued = oauth_state.state_issue(
             session=request.session, tenant_id=str(tenant_of(request).pk), vendor=declared.key
         )
@@ -273,9 +291,18 @@ class AccountingCallbackView(OnboardedRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         tenant = tenant_of(request)
-        back = redirect("setup:accounting")
-        progress = onboarding.progress_of(tenant=tenant)
-        system = progress.subscription.plan if progress.subscription is not None else ""
+        subscription = onboarding.progress_of(tenant=tenant).subscription
+        # The consent page of a second plan's system comes back here too: the state says which.
+        named = oauth_state.state_vendor(
+            session=request.session, state=request.GET.get("state", "")
+        )
+        subscription = subscription_for(tenant=tenant, system=named) or subscription
+        system = subscription.plan if subscription is not None else ""
+        back = redirect(
+            onboarding.plan_url("setup:accounting", subscription)
+            if subscription is not None
+            else reverse("setup:accounting")
+        )
         try:
             verifier = oauth_state.state_consume(
                 session=request.session,

@@ -31,6 +31,8 @@ from connectors.shapes import Article, ArticleField, ArticlePage, Company, Deal,
 DEAL_PATH = "/crm/v3/objects/0-3"  # the deals spec names deals by their objectTypeId
 PRODUCTS_PATH = "/crm/v3/objects/products"
 EVERY_GROUP = frozenset(ArticleField)  # a new product gets every field
+# A search answers at most 200 records a page (the spec's PublicObjectSearchRequest.limit).
+SEARCH_PAGE_LIMIT = 200
 QUOTE_PROPERTIES_CACHE_SECONDS = 24 * 3600
 PORTAL_PROPERTIES_CACHE_SECONDS = 3600  # a property made in HubSpot shows within the hour
 SEARCH_LIMIT = 10  # records offered when the user looks for one by name
@@ -574,6 +576,68 @@ class HubSpotClient(Connector):
         if len(found) > 1:
             raise errors.Conflict(f"HubSpot has several products with the SKU {sku}.")
         return found[0] if found else None
+
+    def find_products(self, skus: Iterable[str]) -> dict[str, tuple[Article, ...]]:
+        """1 call per 100 SKUs (more when HubSpot holds over 200 matches): the products whose
+        hs_sku is one of `skus`, by SKU; an SKU HubSpot lacks maps to ()."""
+        wanted = list(dict.fromkeys(s for s in skus if s))
+        found: dict[str, tuple[Article, ...]] = dict.fromkeys(wanted, ())
+        for start in range(0, len(wanted), mapping.BATCH_LIMIT):
+            chunk = wanted[start : start + mapping.BATCH_LIMIT]
+            after = "0"
+            while after:
+                body = self.request(
+                    "POST",
+                    f"{PRODUCTS_PATH}/search",
+                    json={
+                        "filterGroups": [
+                            {
+                                "filters": [
+                                    {"propertyName": "hs_sku", "operator": "IN", "values": chunk}
+                                ]
+                            }
+                        ],
+                        "sorts": [],
+                        "properties": list(mapping.PRODUCT_PROPERTIES),
+                        "limit": SEARCH_PAGE_LIMIT,
+                        "after": after,
+                    },
+                    idempotent=True,
+                ).json()
+                for record in body.get("results") or []:
+                    product = mapping.product_of(record)
+                    if product.sku in found:  # compared exactly again here
+                        found[product.sku] += (product,)
+                after = str(((body.get("paging") or {}).get("next") or {}).get("after") or "")
+        return found
+
+    def create_products(self, articles: Iterable[Article]) -> dict[str, Article]:
+        """1 call per 100 products (`batch/create`): the created products by SKU. Each input
+        carries its SKU as `objectWriteTraceId`, which the answer's record repeats (the answer
+        need not list the properties that were set)."""
+        wanted = list(articles)
+        created: dict[str, Article] = {}
+        for start in range(0, len(wanted), mapping.BATCH_LIMIT):
+            chunk = wanted[start : start + mapping.BATCH_LIMIT]
+            body = self.request(
+                "POST",
+                f"{PRODUCTS_PATH}/batch/create",
+                json={
+                    "inputs": [
+                        {
+                            "properties": mapping.product_properties(article, EVERY_GROUP),
+                            "associations": [],
+                            "objectWriteTraceId": article.sku,
+                        }
+                        for article in chunk
+                    ]
+                },
+                expected=(201, 207),  # 207: some inputs failed; those are left out
+            ).json()
+            for record in body.get("results") or []:
+                product = mapping.product_of(record)
+                created[str(record.get("objectWriteTraceId") or product.sku)] = product
+        return created
 
     def read_product(self, product_id: str) -> Article | None:
         """1 call: the product, or None when it is archived or unknown."""

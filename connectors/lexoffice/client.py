@@ -366,11 +366,20 @@ class LexofficeConnector(AccountingConnector):
     def update_article(
         self, vendor_id: str, article: Article, *, overwrite: frozenset[ArticleField]
     ) -> Article:
-        """2 calls: the article with its version, then `PUT` of it with the chosen fields."""
+        """2 calls: the article with its version, then `PUT` of it with the chosen fields;
+        2 more when someone changed it in between (409: the version is no longer current),
+        so that their change is read and kept where the tenant does not overwrite it."""
         path = _article_path(vendor_id)
-        current = self.request("GET", path).json()
-        body = articles.update_body(current, article, overwrite)
-        result = self.request("PUT", path, json=body).json()
+        for attempt in range(2):
+            current = self.request("GET", path).json()
+            body = articles.update_body(current, article, overwrite)
+            try:
+                result = self.request("PUT", path, json=body).json()
+            except errors.Conflict:
+                if attempt:
+                    raise
+                continue
+            break
         return replace(article, vendor_id=vendor_id, marker=str(result.get("version")))
 
     def archive_article(self, vendor_id: str) -> None:

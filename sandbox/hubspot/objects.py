@@ -20,6 +20,7 @@ from sandbox.hubspot.catalog import (
     Route,
     batch_answer,
     batch_error,
+    iso,
     request_body,
     resolve_type,
 )
@@ -50,6 +51,9 @@ class CrmObjects(CrmRecords):
     # search answers is prose in the spec's description.
     batch_limit = 100
     search_page_limit = 200
+    # HubSpot's search guide: a new or changed record "may take a few moments" to appear in
+    # search results. 0: at once (most tests); a few seconds to test code that must cope.
+    search_lag_seconds = 0.0
 
     def object_routes(self) -> list[Route]:
         objects, one = "/crm/v3/objects/<object_type>", "/crm/v3/objects/<object_type>/<object_id>"
@@ -57,6 +61,7 @@ class CrmObjects(CrmRecords):
             ("GET", objects, "crm_list", self._list),
             ("POST", objects, "crm_create", self._create),
             ("POST", f"{objects}/batch/read", "crm_batch_read", self._batch_read),
+            ("POST", f"{objects}/batch/create", "crm_batch_create", self._batch_create),
             ("POST", f"{objects}/search", "crm_search", self._search),
             ("GET", one, "crm_get", self._get),
             ("PATCH", one, "crm_update", self._update),
@@ -141,6 +146,27 @@ class CrmObjects(CrmRecords):
         errors = [batch_error(message, {"ids": missing})] if missing else []
         return self.json(*batch_answer(started, results, errors))
 
+    def _batch_create(self, object_type: str) -> Response:
+        """Every input is checked before any is created (a bad input fails the batch)."""
+        kind, started, body = resolve_type(object_type), time.time(), request_body()
+        inputs = body.get("inputs") or []
+        if len(inputs) > self.batch_limit:
+            message = f"Batch input must be an array of at most {self.batch_limit} inputs"
+            raise HubSpotValidationError(message)
+        checked = [
+            (self._valid_properties(kind, item.get("properties") or {}), item) for item in inputs
+        ]
+        results = []
+        for properties, item in checked:
+            record = self.create_object(g.portal_id, kind, properties, "INTEGRATION")
+            rendered = self.render_object(kind, record)
+            if item.get("objectWriteTraceId"):
+                rendered["objectWriteTraceId"] = item["objectWriteTraceId"]
+            results.append(rendered)
+        self.after_commit()
+        answer, _ = batch_answer(started, results, [])
+        return self.json(answer, 201)
+
     # -- search (HubSpot's "Search the CRM" guide) ----------------------------------------
 
     def _search(self, object_type: str) -> Response:
@@ -151,10 +177,13 @@ class CrmObjects(CrmRecords):
             message = f"filterGroups: at most {MAX_FILTER_GROUPS} groups are allowed"
             raise HubSpotValidationError(message)
         query = str(body.get("query") or "").lower()
+        # ISO stamps of one format compare as text: later than this is not indexed yet.
+        indexed_until = iso(time.time() - self.search_lag_seconds)
         hits = [
             record
             for record in self.store.select(kind, self.owner(), where=lambda r: not r["archived"])
-            if (not groups or any(all(_matches(record, f) for f in group.get("filters") or [])
+            if record["updatedAt"] <= indexed_until
+            and (not groups or any(all(_matches(record, f) for f in group.get("filters") or [])
                                   for group in groups))
             and (not query or any(query in v.lower() for v in record["properties"].values()))
         ]  # fmt: skip

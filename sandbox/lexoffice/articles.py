@@ -62,6 +62,7 @@ def register(app: Flask, sandbox: LexofficeSandbox, now: Callable[[], str]) -> N
                 "organizationId": sandbox.owner(), "createdDate": stamp, "updatedDate": stamp,
                 **content(body),
             })  # fmt: skip
+        sandbox.after_commit()
         return sandbox.action_result("articles", article, 201)
 
     def read(article_id: str) -> Response:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from accounts.models import Tenant
-from billing.selectors import plan_of
+from billing.selectors import plan_of, subscriptions_of
 from connectors import errors
 from connectors.base import AccountingConnector, Connector
 from connectors.hubspot.client import HubSpotClient
@@ -120,9 +120,9 @@ def hubspot_connection(*, tenant: Tenant) -> Connection:
 def accounting_connector(*, tenant: Tenant) -> AccountingConnector:
     plan = plan_of(tenant=tenant)
     if plan is None:
+        if subscriptions_of(tenant=tenant):
+            raise NoAccountingSystem("The tenant's plans are for systems without books.")
         raise Refusal(Message("plan.missing"))
-    if not provider(plan).is_accounting:
-        raise NoAccountingSystem(f"{provider(plan).label} keeps no books.")
     connection = Connection.objects.for_tenant(tenant).filter(system=plan).first()
     if connection is None:
         raise errors.ReconnectRequired(f"{provider(plan).label} is not connected.")
@@ -141,7 +141,7 @@ def system_connector(*, tenant: Tenant, system: str) -> Connector:
 
 
 class NoAccountingSystem(errors.ReconnectRequired):
-    """The tenant's plan is for a system without books (time tracking): for the accounting
+    """The tenant's plans are for systems without books (time tracking): for the accounting
     flows it is as if none were connected."""
 
 

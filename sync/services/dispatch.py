@@ -32,7 +32,7 @@ from django.db import transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from billing.selectors import transferring_tenant_ids
+from billing.selectors import system_paid_for
 from connectors.registry import provider
 from sync.models import Transfer
 
@@ -124,7 +124,7 @@ def transfers_dispatch(*, hand_out: HandOut) -> int:
         return 0
     due = (
         Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES, turn_at__lte=now)
-        .filter(tenant_id__in=transferring_tenant_ids())
+        .filter(system_paid_for())
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
         .filter(Q(dispatched_until__isnull=True) | Q(dispatched_until__lte=now))

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import Tenant
 from apiup.outages import OUTAGES
 from billing.selectors import plan_of
-from connectors.registry import provider
+from connectors import errors
 from sync.models import Transfer, WebhookEvent
 from sync.services import context, documents, zep
 from sync.services.handlers import handler_for
@@ -128,11 +128,12 @@ Route = tuple[str, str, str]
 
 
 def _routes(event: WebhookEvent, tenant: Tenant) -> list[Route]:
-    """(kind, object type, object id) of each transfer an event asks for: in the accounting
-    system the tenant's plan is for, and in ZEP where the tenant has connected it."""
+    """(kind, object type, object id) of each transfer an event asks for, per kind of system:
+    in the accounting system the tenant's accounting plan is for, and in ZEP where the tenant
+    has connected it. A plan that is not paid holds its own transfers (transfers.py), not the
+    other system's."""
     routes: list[Route | None] = []
-    plan = plan_of(tenant=tenant)
-    if plan is None or provider(plan).is_accounting:
+    if plan_of(tenant=tenant) is not None:
         routes += _accounting_routes(event, tenant)
     if zep.zep_connection(tenant=tenant) is not None:
         routes.append(_time_tracking_route(event, tenant))
@@ -193,7 +194,13 @@ def events_process(*, tenant_id: str, event_ids: Iterable[str], enqueue: Enqueue
         .order_by("occurred_at")
     )
     for event in pending:
-        routes = _routes(event, tenant)
+        try:
+            routes = _routes(event, tenant)
+        except errors.ConnectorError as failure:
+            # A read the routing needs failed for now: the event stays received, and the
+            # resume task hands it over again after its quiet time.
+            logger.info("event %s waits: %s", event.pk, type(failure).__name__)
+            continue
         with transaction.atomic():
             # Claiming the event and recording its transfers commit together: a worker lost
             # in between leaves the event RECEIVED, and the redelivered task does it again.
@@ -268,7 +275,9 @@ def _product_sku(event: WebhookEvent, tenant: Tenant, *, deleted: bool) -> str:
     try:
         client = HubSpotClient(connection=context.hubspot_connection(tenant=tenant))
         product = client.read_product(event.object_id)
-    except errors.ConnectorError:
+    except errors.ConnectorError as failure:
+        if failure.retryable:
+            raise  # the event waits and is processed again
         return ""
     if product is None or not product.sku.strip():
         return ""

@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 # How often a tenant's documents are polled: within five minutes of a change (the issue's
 # bound) at about one to three calls a minute, far under every polled vendor's limit.
 POLL_INTERVAL = dt.timedelta(seconds=60)
+# How often the whole catalogue is read to find the articles deleted in the accounting system
+# (no vendor's change feed reports a deletion: lexware office and bexio list what exists,
+# sevDesk's list skips archived parts).
+CATALOGUE_SWEEP_INTERVAL = dt.timedelta(hours=1)
 
 
 def callback_url(system: str) -> str:
@@ -136,7 +140,7 @@ def feeds_maintain(
         if subscription_of(connection) is None and events_subscribe(connection=connection):
             subscribed += 1
     for connection, connector in _accounting_connections("status_polling"):
-        if not may_transfer(tenant=connection.tenant):
+        if not may_transfer(tenant=connection.tenant, system=connection.system):
             continue
         # A new feed takes its cursor at once, so that the first document's changes are
         # seen; after that, only a tenant with documents is asked.
@@ -148,6 +152,9 @@ def feeds_maintain(
     if enqueue_transfer is not None:
         for connection, connector in _accounting_connections("articles"):
             articles += articles_poll(
+                connection=connection, connector=connector, enqueue=enqueue_transfer
+            )
+            articles += catalogue_sweep(
                 connection=connection, connector=connector, enqueue=enqueue_transfer
             )
     return {"subscribed": subscribed, "polled": polled, "articles": articles}
@@ -166,7 +173,7 @@ def articles_poll(
     settings = context.transfer_settings(tenant=connection.tenant)
     if settings.product_direction != settings.ProductDirection.TO_HUBSPOT:
         return 0
-    if not may_transfer(tenant=connection.tenant):
+    if not may_transfer(tenant=connection.tenant, system=connection.system):
         return 0
     if not cache.add(f"article-poll:{connection.pk}", 1, POLL_INTERVAL.total_seconds()):
         return 0  # polled within the minute
@@ -187,6 +194,55 @@ def articles_poll(
     DocumentFeed.objects.for_tenant(connection.tenant).filter(pk=feed.pk).update(
         article_cursor=cursor[:255]
     )
+    return requested
+
+
+def catalogue_sweep(
+    *,
+    connection: Connection,
+    connector: AccountingConnector,
+    enqueue: Callable[[str], None],
+) -> int:
+    """Products deleted in the accounting system, accounting system → HubSpot: once an hour
+    per connection the whole catalogue is read, and each SKU written to HubSpot that it no
+    longer lists runs its transfer again, which looks it up by SKU, finds it gone and archives
+    HubSpot's product (an SKU only missed by the pass is found and left as it is). Returns
+    how many were requested."""
+    from sync.services import context, products
+
+    settings = context.transfer_settings(tenant=connection.tenant)
+    if settings.product_direction != settings.ProductDirection.TO_HUBSPOT:
+        return 0
+    if not may_transfer(tenant=connection.tenant, system=connection.system):
+        return 0
+    seconds = CATALOGUE_SWEEP_INTERVAL.total_seconds()
+    if not cache.add(f"catalogue-sweep:{connection.pk}", 1, seconds):
+        return 0
+    listed: set[str] = set()
+    cursor = ""
+    try:
+        while True:
+            page = connector.articles_page(cursor)
+            listed.update(article.sku.strip() for article in page.articles)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+    except errors.ConnectorError as failure:
+        logger.info("catalogue sweep of %s stopped: %s", connection.pk, type(failure).__name__)
+        return 0
+    written = (
+        Transfer.objects.for_tenant(connection.tenant)
+        .filter(kind=Transfer.Kind.PRODUCT, system=connection.system, state=Transfer.State.DONE)
+        .values_list("object_id", "source_payload")
+    )
+    requested = 0
+    for sku, read in written:
+        if isinstance(read, dict) and read.get("deleted"):
+            continue  # its deletion was carried already
+        if sku not in listed and products.product_request(
+            tenant=connection.tenant, sku=sku, enqueue=enqueue
+        ):
+            requested += 1
     return requested
 
 

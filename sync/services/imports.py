@@ -21,7 +21,7 @@ from django.db import transaction
 
 from accounts.models import Tenant
 from apiup.locks import LockTimeout, named_lock
-from billing.selectors import may_transfer
+from billing.selectors import may_transfer, plan_of
 from connectors import errors
 from connectors.base import AccountingConnector
 from connectors.hubspot.client import HubSpotClient
@@ -46,7 +46,7 @@ UNFINISHED = (ImportJob.State.QUEUED, ImportJob.State.RUNNING)
 def import_start(*, tenant: Tenant, enqueue: EnqueueImport) -> list[ImportJob]:
     """Queues the import of contacts and companies, unless one is already under way; holds
     it while the tenant may not transfer."""
-    paying = may_transfer(tenant=tenant)
+    paying = may_transfer(tenant=tenant, system=plan_of(tenant=tenant) or "")
     jobs = []
     for object_type in (Transfer.ObjectType.COMPANY, Transfer.ObjectType.CONTACT):
         running = (
@@ -137,7 +137,8 @@ def import_run(job_id: str, *, enqueue: EnqueueImport) -> None:
     job = ImportJob.objects.select_related("tenant").filter(pk=job_id).first()
     if job is None or job.state in (ImportJob.State.DONE, ImportJob.State.FAILED):
         return
-    if not may_transfer(tenant=job.tenant):
+    system = job.system or plan_of(tenant=job.tenant) or ""
+    if not may_transfer(tenant=job.tenant, system=system):
         # The subscription lapsed after the slice was enqueued: the job waits, queued, at its
         # cursor; nothing reaches HubSpot or the vendor until it is released.
         ImportJob.objects.for_tenant(job.tenant).filter(

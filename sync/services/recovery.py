@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 from apiup.outages import OUTAGES
-from billing.selectors import transferring_tenant_ids
+from billing.selectors import system_paid_for, transferring_tenant_ids
 from sync.models import ImportJob, Transfer, VendorEvent, WebhookEvent
 from sync.services import imports
 
@@ -46,7 +46,7 @@ def transfers_resume(*, enqueue: Callable[[str], None], queued: int = 0) -> int:
     quiet_since = _quiet_since(queued)
     stale = (
         Transfer.objects.filter(state__in=Transfer.ACTIVE_STATES, updated_at__lte=quiet_since)
-        .filter(tenant_id__in=transferring_tenant_ids())
+        .filter(system_paid_for())
         .filter(Q(next_attempt_at__lte=quiet_since) | Q(next_attempt_at__isnull=True))
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
     )
@@ -72,9 +72,9 @@ def events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0)
 def vendor_events_resume(*, enqueue: Callable[[str, list[str]], None], queued: int = 0) -> int:
     """Vendor events stored but not processed within the quiet time (their task was lost)."""
     waiting = VendorEvent.objects.filter(
+        system_paid_for(),
         state=VendorEvent.State.RECEIVED,
         received_at__lte=_quiet_since(queued),
-        tenant_id__in=transferring_tenant_ids(),
     )
     return _enqueue_by_tenant(waiting, enqueue=enqueue)
 

@@ -39,8 +39,8 @@ def run_transfer(
 
 def _run(transfer_id: str, *, enqueue: pacing.EnqueuePaced, paced: bool) -> None:
     transfer = Transfer.objects.select_related("tenant").filter(pk=transfer_id).first()
-    if transfer is None or not may_transfer(tenant=transfer.tenant):
-        # Held: the subscription lapsed after the task was enqueued. The transfer keeps its
+    if transfer is None or not may_transfer(tenant=transfer.tenant, system=transfer.system):
+        # Held: the plan for its system lapsed after the task was enqueued. The transfer keeps its
         # state, untouched, and is sent again when it is active (recovery.work_release).
         return
     if not paced and pacing.transfer_pace(transfer_id, enqueue=enqueue):

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant
 from apiup.outages import OUTAGES
-from billing.selectors import may_transfer
+from billing.selectors import may_transfer, system_paid_for
 from connectors.models import Connection
 from sync.models import VendorEvent
 
@@ -111,7 +111,7 @@ def vendor_event_store(
         if stored is None:
             raise  # another constraint: not a duplicate
         return stored, False
-    if may_transfer(tenant=connection.tenant):
+    if may_transfer(tenant=connection.tenant, system=connection.system):
         transaction.on_commit(
             partial(_hand_off, enqueue, str(connection.tenant_id), [str(event.pk)])
         )
@@ -143,6 +143,7 @@ def vendor_events_process(
     waiting = (
         VendorEvent.objects.for_tenant(tenant)
         .filter(pk__in=list(event_ids), state=VendorEvent.State.RECEIVED)
+        .filter(system_paid_for())
         .select_related("tenant", "connection")
         .order_by("occurred_at", "received_at")
     )

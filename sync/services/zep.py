@@ -493,7 +493,7 @@ def import_start(*, tenant: Tenant, enqueue: Callable[[str, float], None]) -> li
             tenant=tenant, system=SYSTEM, object_type=object_type
         )
         jobs.append(job)
-        if may_transfer(tenant=tenant):
+        if may_transfer(tenant=tenant, system=SYSTEM):
             transaction.on_commit(partial(enqueue, str(job.pk), 0))
     return jobs
 

@@ -56,3 +56,43 @@ def test_duplicate_deliveries_vendor_errors_and_dropped_answers_give_one_quote_p
     assert result.lost == 0, result
     assert result.failures_shown == 0, result
     assert result.quotes == DEALS, result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_zep_mix_under_duplicates_and_dropped_answers_gives_one_customer_and_project_each(
+    live_server,  # type: ignore[no-untyped-def]
+    settings,
+) -> None:
+    """Two plans per tenant (lexware office and ZEP): every webhook batch three times and a
+    quarter of ZEP's creations cut off after they commit (so that a run of 12 creations
+    almost surely meets some); one ZEP customer per company, one project per deal (read from
+    the ZEP sandbox), one quote per deal."""
+    from bench.zep_faults import ZEP_EVENTS, zep_connect, zep_settled, zep_tally
+    from sandbox.core import serve
+    from sandbox.zep.app import ZepSandbox
+
+    vendors = start_vendors(
+        tenants=2,
+        webhook_url=f"{live_server.url}/webhooks/hubspot",
+        client_secret=settings.HUBSPOT_CLIENT_SECRET,
+        retry_base_delay=0.5,
+        subscriptions=ZEP_EVENTS,
+    )
+    zep = serve(ZepSandbox())
+    try:
+        zep_connect(vendors, zep)
+        deliver_three_times(vendors)
+        deals = seed_deals(vendors, 6)
+        zep.sandbox.faults.update({"drop_after_commit_rate": 0.25})
+        urls = {**vendors.urls(), "zep": zep.url + "/{instance}/next/api/v1"}
+        with celery_worker(concurrency=2, vendor_urls=urls, beat=True, env=QUICK_RESUME):
+            started = time.monotonic()
+            win(vendors, deals)
+            wait_until(lambda: zep_settled(deals), timeout=50, interval=0.5)
+            result = zep_tally(vendors, zep, deals, seconds=time.monotonic() - started)
+    finally:
+        vendors.stop()
+        zep.stop()
+    print("\n" + result.line("short"))
+    assert result.passed, result
+    assert result.failures_shown == 0, result

@@ -65,6 +65,7 @@ def _checkout(tenant: Any) -> str:
     services.plan_choose(tenant=tenant, plan="lexoffice")
     return services.checkout_start(
         tenant=tenant,
+        system="lexoffice",
         price_id="price_lexoffice_monthly",
         email="owner@beispiel.de",
         success_url="http://127.0.0.1/billing/done?session={CHECKOUT_SESSION_ID}",

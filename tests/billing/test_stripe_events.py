@@ -69,6 +69,7 @@ def _paid_subscription(handle: RunningSandbox, tenant: Tenant) -> str:
     services.plan_choose(tenant=tenant, plan="lexoffice")
     url = services.checkout_start(
         tenant=tenant,
+        system="lexoffice",
         price_id="price_lexoffice_monthly",
         email="owner@beispiel.de",
         success_url="http://127.0.0.1/billing/done",

@@ -6,7 +6,9 @@ the product's own pages and their vendors' consent and payment pages:
 - a Swiss company on bexio, whose deal has no currency (CHF from the HubSpot account),
 - a Swiss company on sevDesk,
 - a French company on Qonto, in French, whose customer is a French contact,
-- a Dutch company on Visma eAccounting, in English, connected through Visma's consent page.
+- a Dutch company on Visma eAccounting, in English, connected through Visma's consent page,
+- and a German consultancy on ZEP (time tracking), whose deal moved to a stage it chose
+  becomes a ZEP project with the deal's company as ZEP customer.
 
 Each ends by reading the quote the vendor's sandbox stored (customer and address, positions,
 tax rate, currency, document language) and the activity log that says it is done. The
@@ -41,6 +43,7 @@ from sandbox.lexoffice.app import LexofficeSandbox
 from sandbox.qonto.app import DEMO_IBAN, QontoSandbox
 from sandbox.sevdesk.app import SevdeskSandbox
 from sandbox.stripe.app import StripeSandbox
+from sandbox.zep.app import ZepSandbox
 from sync.models import Transfer
 from tests.browser.test_customer_journey import CHROMIUM, CHROMIUM_ARGS, SHOTS
 from tests.processes import celery_worker, wait_until
@@ -55,9 +58,12 @@ PORTALS = {
     4712: "Alpenblick Treuhand AG",
     4713: "Rheinblick Design GmbH",
     4714: "Atelier Lumière SAS",
-    4715: "Molenwerf Techniek B.V.",
+    4715: "Hafenblick Consulting GmbH",
+    4716: "Molenwerf Techniek B.V.",
 }
-EACCOUNTING_COMPANY = "6a0f3c2e-1d4b-4f7e-9c1a-5b8d2e4f0715"
+ZEP_INSTANCE = "hafenblick"
+ZEP_TOKENS = ("zep-rest-hafenblick", "zep-soap-hafenblick")
+EACCOUNTING_COMPANY = "6a0f3c2e-1d4b-4f7e-9c1a-5b8d2e4f0716"
 SWISS_PORTALS = (4712, 4713)
 
 
@@ -313,7 +319,7 @@ CUSTOMERS = [
         email="administratie@molenwerf-techniek.nl",
         company={"company_name": "Molenwerf Techniek B.V.", "street": "Lagedijk",
                  "house_number": "22", "postcode": "1544 BJ", "city": "Zaandijk", "country": "NL"},
-        portal=4715,
+        portal=4716,
         plan="eaccounting",
         credentials={},
         account_name="Molenwerf Techniek B.V.",
@@ -360,7 +366,7 @@ def vendors(live_server, django_db_setup) -> Iterator[dict[str, RunningSandbox]]
         slug=QONTO_LOGIN, secret_key=QONTO_SECRET, name="Atelier Lumière SAS", iban=DEMO_IBAN
     )
     eaccounting_sandbox = EAccountingSandbox()
-    eaccounting_sandbox.add_company(EACCOUNTING_COMPANY, PORTALS[4715])
+    eaccounting_sandbox.add_company(EACCOUNTING_COMPANY, PORTALS[4716])
     client_id, client_secret = oauth.client_credentials(provider("eaccounting"))
     eaccounting_sandbox.add_oauth_client(client_id=client_id, client_secret=client_secret)
     running = {
@@ -370,6 +376,7 @@ def vendors(live_server, django_db_setup) -> Iterator[dict[str, RunningSandbox]]
         "sevdesk": serve(sevdesk_sandbox),
         "qonto": serve(qonto_sandbox),
         "eaccounting": serve(eaccounting_sandbox),
+        "zep": serve(ZepSandbox(instances={ZEP_INSTANCE: ZEP_TOKENS})),
         "stripe": serve(
             StripeSandbox(
                 secret_keys=[django_settings.STRIPE_SECRET_KEY],
@@ -391,9 +398,9 @@ def vendors(live_server, django_db_setup) -> Iterator[dict[str, RunningSandbox]]
 
 def api_urls(vendors: dict[str, RunningSandbox]) -> dict[str, str]:
     # sevDesk's API lives under /api/v1 of its host (https://my.sevdesk.de/api/v1),
-    # eAccounting's under /v2.
-    prefixes = {"sevdesk": "/api/v1", "eaccounting": "/v2"}
-    return {name: running.url + prefixes.get(name, "") for name, running in vendors.items()}
+    # eAccounting's under /v2, ZEP's under each customer's instance.
+    paths = {"sevdesk": "/api/v1", "eaccounting": "/v2", "zep": "/{instance}/next/api/v1"}
+    return {name: running.url + paths.get(name, "") for name, running in vendors.items()}
 
 
 @pytest.fixture(scope="module")
@@ -549,4 +556,113 @@ def test_a_first_customer_gets_a_correct_quote_without_help(
             page.goto(f"{base}{path}")
             shot(name)
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        browser.close()
+
+
+def test_a_zep_customer_gets_a_project_for_a_deal_in_a_chosen_stage(
+    live_server,  # type: ignore[no-untyped-def]
+    vendors: dict[str, RunningSandbox],
+    worker: None,
+    vendor_urls: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sign-up, the ZEP plan, ZEP connected with its instance and tokens, paid; a stage chosen
+    in the ZEP settings; a deal moved into it becomes a project within seconds."""
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    assert Path(CHROMIUM).exists(), "Chromium is missing: bin/setup installs Debian's chromium"
+    folder = SHOTS / "de-zep"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    base = live_server.url
+    shots: list[str] = []
+    portal = 4715
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(locale="de-DE").new_page()
+
+        def shot(name: str) -> None:
+            path = folder / f"{len(shots) + 1:02d}-{name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            shots.append(path.name)
+
+        page.goto(f"{base}/accounts/signup/")
+        page.fill("input[name=email]", "projekte@hafenblick-consulting.de")
+        page.fill("input[name=password1]", PASSWORD)
+        page.fill("input[name=password2]", PASSWORD)
+        page.check("input[name=accept_terms]")
+        page.click("main button[type=submit]")
+        link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", str(mail.outbox[-1].body))
+        assert link
+        page.goto(link.group(0))
+        page.click("main button[type=submit]")
+        company = {"company_name": "Hafenblick Consulting GmbH", "street": "Am Sandtorkai",
+                   "house_number": "7", "postcode": "20457", "city": "Hamburg"}  # fmt: skip
+        for name, value in company.items():
+            page.fill(f"input[name={name}]", value)
+        page.select_option("select[name=country]", "DE")
+        page.click("main button[type=submit]")
+        page.click("main form[action*=hubspot] button[type=submit]")
+        page.check(f"input[name=portal_id][value='{portal}']")
+        page.click("button[value=approve]")
+        page.click("main a.button.primary")
+        # The ZEP plan; the connect step asks for the instance and both tokens, by the
+        # word for a system that is no accounting system.
+        page.check("input[name=plan][value=zep]")
+        shot("plan")
+        page.click("main button[type=submit]")
+        assert "System verbinden" in page.content()
+        page.fill("input[name=instance]", ZEP_INSTANCE)
+        page.fill("input[name=api_token]", ZEP_TOKENS[0])
+        page.fill("input[name=soap_token]", ZEP_TOKENS[1])
+        shot("zep")
+        page.click("main form:not([action]) button[type=submit]")
+        assert Connection.objects.filter(system="zep").exists(), page.content()
+        shot("zep-connected")
+        page.click("main a.button.primary")
+        assert "ZEP" in page.content()
+        page.click("main button[type=submit]")
+        page.fill("input[name=card_number]", "4242 4242 4242 4242")
+        page.click("text=Subscribe")
+        wait_until(
+            lambda: Subscription.objects.filter(
+                plan="zep", status=Subscription.Status.TRIALING
+            ).exists(),
+            timeout=60,
+        )
+        # The stage whose deals become projects, picked from the portal's stages.
+        page.goto(f"{base}/")
+        page.click("a[href$='/zep/settings/']")
+        page.check("input[name=projects][value=chosen]")
+        page.check("input[name=stages][value=contractsent]")
+        shot("zep-settings")
+        page.click("main form.zep-settings button[type=submit]")
+
+        hubspot: Any = vendors["hubspot"].sandbox
+        deal_id = hubspot.seed_deal(
+            portal,
+            name="Digitalisierung Reederei Nord",
+            stage="appointmentscheduled",
+            company={"name": "Reederei Nord GmbH", "address": "Kehrwieder 2", "zip": "20457",
+                     "city": "Hamburg", "country": "Germany"},
+        )  # fmt: skip
+        hubspot.move_deal(portal, deal_id, "contractsent")
+        zep = vendors["zep"]
+        wait_until(lambda: bool(records(zep, "projects")), timeout=30)
+        (company_id,) = hubspot.linked(portal, "deals", deal_id, "companies")
+        project = one(records(zep, "projects"))
+        customer = one(records(zep, "customers"))
+        assert (project["name"], project["description"]) == (
+            deal_id, "Digitalisierung Reederei Nord",
+        )  # fmt: skip
+        assert (customer["name"], customer["customer_number"]) == (
+            "Reederei Nord GmbH", str(company_id),
+        )  # fmt: skip
+        assert project["customer_id"] == customer["id"]
+        page.goto(f"{base}/activity/")
+        row = page.locator("tr", has_text="Digitalisierung Reederei Nord")
+        wait_until(lambda: row.locator(".badge.state-done").count() == 1, timeout=10)
+        shot("activity-log")
         browser.close()

@@ -24,6 +24,8 @@ from connectors.models import Connection
 from connectors.rules import fit_title
 from connectors.shapes import (
     Address,
+    Article,
+    ArticleField,
     Company,
     Customer,
     CustomerKind,
@@ -325,6 +327,37 @@ def test_an_update_that_meets_a_concurrent_change_reads_again_and_retries_once(
     assert statuses == [("GET", 200), ("PUT", 409), ("GET", 200), ("PUT", 200)]
     assert sandbox.contacts[created.vendor_id]["person"]["lastName"] == "Schmidt-Weber"
     assert updated.version == 3
+
+
+def test_an_article_update_that_meets_a_concurrent_change_keeps_it(
+    lexoffice: LexofficeConnector, sandbox: LexofficeSandbox
+) -> None:
+    created = lexoffice.create_article(
+        Article(sku="SKU-1", name="Beratung", description="Kurz", unit_price=Decimal("100"),
+                tax_rate=Decimal("19"))
+    )  # fmt: skip
+    reads: list[int] = []
+
+    def someone_else_edits(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if response.request.method == "GET" and not reads:
+            reads.append(1)
+            owner, record = next(iter(sandbox.store.everything("articles")))
+            changes = {"version": record["version"] + 1, "description": "Angereichert"}
+            sandbox.store.update("articles", owner, record["id"], changes)
+
+    lexoffice.client.session.hooks["response"].append(someone_else_edits)
+    lexoffice.update_article(
+        created.vendor_id,
+        Article(sku="SKU-1", name="Beratung", description="Kurz", unit_price=Decimal("120"),
+                tax_rate=Decimal("19")),
+        overwrite=frozenset({ArticleField.PRICE}),
+    )  # fmt: skip
+
+    statuses = [(c.method, c.status) for c in sandbox.api_calls()[1:]]
+    assert statuses == [("GET", 200), ("PUT", 409), ("GET", 200), ("PUT", 200)]
+    _, stored = next(iter(sandbox.store.everything("articles")))
+    assert stored["price"]["netPrice"] == 120
+    assert stored["description"] == "Angereichert"  # their change, read again and kept
 
 
 def test_a_quote_with_three_positions_is_a_draft_with_a_shortened_title(

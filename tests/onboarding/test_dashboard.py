@@ -174,6 +174,7 @@ def test_closing_the_account_cancels_at_stripe_and_deletes_everything(
     billing_services.plan_choose(tenant=tenant, plan="lexoffice")
     checkout = billing_services.checkout_start(
         tenant=tenant,
+        system="lexoffice",
         price_id="price_lexoffice_monthly",
         email=owner.email,
         success_url="http://testserver/done",

@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from connectors.models import Connection
 from connectors.shapes import DocumentKind, DocumentStatus
@@ -160,7 +161,8 @@ def test_an_invoice_waits_while_the_deals_quote_is_being_created(world: World) -
     assert invoice.next_attempt_at is not None
     attempt = TransferAttempt.objects.get(transfer=invoice)
     assert attempt.outcome == TransferAttempt.Outcome.RETRY
-    assert "still being created" in attempt.error_text
+    with translation.override("en"):  # the reader's language, not whatever a test left
+        assert "still being created" in attempt.error_text
     assert world.books.documents == {}  # type: ignore[attr-defined]
 
 

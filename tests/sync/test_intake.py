@@ -511,3 +511,108 @@ def test_events_have_no_index_on_the_tenant_alone_but_every_tenant_lookup_is_ind
     assert ["tenant_id"] not in indexed
     assert ["tenant_id", "dedupe_key"] in indexed
     assert ["tenant_id", "state", "received_at"] in indexed
+
+
+@pytest.fixture
+def published():  # type: ignore[no-untyped-def]
+    """Every message the product hands to the broker, caught where Celery publishes it."""
+    with mock.patch.object(kombu.Producer, "publish") as publish:
+        yield publish
+
+
+def _task_arguments(publish_call: Any) -> tuple[Any, ...]:
+    body = publish_call.args[0]  # Celery's message body: (args, kwargs, embed)
+    return tuple(body[0])
+
+
+@pytest.mark.django_db
+def test_a_full_batch_is_one_broker_message_with_every_new_event(portal, published) -> None:  # type: ignore[no-untyped-def]
+    events = [deal_stage_event("33", n, "closedwon", n) for n in range(1, 101)]
+    assert post(Client(), events).json()["stored"] == 100
+    assert published.call_count == 1
+    tenant_id, ids = _task_arguments(published.call_args)
+    assert tenant_id == str(portal.tenant_id)
+    stored = WebhookEvent.objects.filter(tenant=portal.tenant).values_list("pk", flat=True)
+    assert sorted(ids) == sorted(str(pk) for pk in stored)
+
+
+@pytest.mark.django_db
+def test_a_batch_of_two_tenants_is_one_broker_message_too(portal, second_portal, published) -> None:  # type: ignore[no-untyped-def]
+    events = [deal_stage_event("33" if n % 2 else "44", n, "closedwon", n) for n in range(1, 51)]
+    assert post(Client(), events).json()["stored"] == 50
+    assert published.call_count == 1
+    (by_tenant,) = _task_arguments(published.call_args)
+    assert {tenant: len(ids) for tenant, ids in by_tenant.items()} == {
+        str(portal.tenant_id): 25,
+        str(second_portal.tenant_id): 25,
+    }
+
+
+@pytest.mark.django_db
+def test_duplicates_inside_a_batch_and_across_requests_are_stored_and_handed_on_once(  # type: ignore[no-untyped-def]
+    portal, published
+) -> None:
+    fresh = [deal_stage_event("33", n, "closedwon", n) for n in range(1, 41)]
+    first = fresh[:30] + [dict(event) for event in fresh[:20]]  # 20 repeated inside the batch
+    assert post(Client(), first).json() == {
+        "stored": 30,
+        "duplicates": 20,
+        "ignored": 0,
+        "rejected": 0,
+    }
+    (_, first_ids) = _task_arguments(published.call_args)
+    published.reset_mock()
+    # 30 already stored by the first request, 10 new, and one new event twice.
+    second = [*fresh, dict(fresh[-1])]
+    assert post(Client(), second).json() == {
+        "stored": 10,
+        "duplicates": 31,
+        "ignored": 0,
+        "rejected": 0,
+    }
+    assert published.call_count == 1
+    (_, second_ids) = _task_arguments(published.call_args)
+    assert len(first_ids) == 30
+    assert len(second_ids) == 10
+    assert not set(first_ids) & set(second_ids)
+    assert WebhookEvent.objects.filter(tenant=portal.tenant).count() == 40
+    published.reset_mock()
+    assert post(Client(), second).json()["stored"] == 0
+    published.assert_not_called()  # nothing new: no message at all
+
+
+@pytest.mark.django_db
+def test_an_integer_too_long_for_an_id_but_within_python_s_limit_rejects_its_event_alone(  # type: ignore[no-untyped-def]
+    portal, enqueued
+) -> None:
+    long_id = deal_stage_event("33", 2, "closedwon", 2) | {"eventId": 10**60}
+    long_extra = deal_stage_event("33", 3, "closedwon", 3) | {"subscriptionId": 10**60}
+    response = post(Client(), [deal_stage_event("33", 1, "closedwon", 1), long_id, long_extra])
+    assert response.status_code == 200
+    assert response.json() == {"stored": 2, "duplicates": 0, "ignored": 0, "rejected": 1}
+    rejected = WebhookEvent.objects.get(state=WebhookEvent.State.REJECTED)
+    assert "eventId" in rejected.note
+    # A field the intake does not read is kept as it came.
+    assert WebhookEvent.objects.get(object_id="3").payload["subscriptionId"] == 10**60
+
+
+def test_only_a_body_over_python_s_digit_limit_is_parsed_a_second_time() -> None:
+    from sync import intake
+
+    event = deal_stage_event("33", 1, "closedwon", 1)
+    with mock.patch("sync.intake._int_literal", wraps=intake._int_literal) as hook:
+        assert intake.parse_batch(json.dumps([event]).encode()).events == [event]
+        hook.assert_not_called()
+        long = json.dumps([event]).replace('"eventId": 1', '"eventId": ' + "9" * 5000)
+        batch = intake.parse_batch(long.encode())
+    assert hook.called
+    assert batch.events == []
+    assert len(batch.rejected) == 1
+
+
+def test_a_float_beyond_double_range_is_stored_as_its_text(portal, enqueued) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps([deal_stage_event("33", 1, "closedwon", 1) | {"propertyValue": 7}])
+    response = post(Client(), body.replace('"propertyValue": 7', '"propertyValue": 1e400').encode())
+    assert response.status_code == 200
+    assert response.json()["stored"] == 1
+    assert WebhookEvent.objects.get().payload["propertyValue"] == "1e400"

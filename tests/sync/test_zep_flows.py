@@ -15,6 +15,7 @@ import pytest
 
 from accounts.models import Tenant
 from billing.models import Subscription
+from billing.signals import subscription_activated
 from sandbox.core import RunningSandbox, serve
 from sandbox.hubspot.app import HubSpotSandbox
 from sandbox.lexoffice.app import LexofficeSandbox
@@ -98,7 +99,7 @@ def zep_world(live_server, settings) -> Iterator[Any]:  # type: ignore[no-untype
     def build(
         stage_ids: str, *, accounting: bool = False, subscriptions: list[str] = SUBSCRIPTIONS
     ) -> ZepWorld:
-        """With `accounting`, the tenant's plan is for lexware office, connected beside ZEP."""
+        """With `accounting`, the tenant has two plans: lexware office, connected beside ZEP."""
         hubspot = serve(
             HubSpotSandbox(
                 client_id=settings.HUBSPOT_CLIENT_ID,
@@ -129,16 +130,22 @@ def zep_world(live_server, settings) -> Iterator[Any]:  # type: ignore[no-untype
             external_account_id=INSTANCE,
             credentials={"instance": INSTANCE, "api_token": TOKENS[0], "soap_token": TOKENS[1]},
         )
-        plan = "zep"
         world = ZepWorld(hubspot=hubspot, zep=zep, tenant=tenant)
+        Subscription.objects.create(
+            tenant=tenant,
+            plan="zep",
+            kind=Subscription.Kind.TIME_TRACKING,
+            status=Subscription.Status.ACTIVE,
+        )
         if accounting:
             world.books = serve(LexofficeSandbox(api_keys={"lx-zep-key": "Beispiel Buchhaltung"}))
             started.append(world.books)
             ConnectionFactory(
                 tenant=tenant, system="lexoffice", credentials={"api_key": "lx-zep-key"}
             )
-            plan = "lexoffice"
-        Subscription.objects.create(tenant=tenant, plan=plan, status=Subscription.Status.ACTIVE)
+            Subscription.objects.create(
+                tenant=tenant, plan="lexoffice", status=Subscription.Status.ACTIVE
+            )
         transfer_settings_update(tenant=tenant, project_stage_ids=stage_ids)
         settings.VENDOR_API_URLS = {**settings.VENDOR_API_URLS, **world.vendor_urls()}
         return world
@@ -341,8 +348,49 @@ def test_a_won_deal_reaches_both_the_accounting_system_and_zep(zep_world) -> Non
     assert len(quotes) == 1
     assert _transfer(Transfer.Kind.QUOTE, deal_id).system == "lexoffice"
     (project,) = world.projects()
+    (customer,) = world.customers()
     assert project["name"] == deal_id
+    assert customer["customer_number"] == world.company_of(deal_id)
+    assert project["customer_id"] == customer["id"]
     assert _transfer(Transfer.Kind.PROJECT, deal_id).state == Transfer.State.DONE
+
+
+@pytest.mark.parametrize("cancelled", ["zep", "lexoffice"])
+def test_cancelling_one_of_two_plans_stops_only_that_systems_flows(
+    zep_world,  # type: ignore[no-untyped-def]
+    cancelled: str,
+) -> None:
+    world: ZepWorld = zep_world("closedwon", accounting=True)
+    Subscription.objects.filter(tenant=world.tenant, plan=cancelled).update(
+        status=Subscription.Status.CANCELED
+    )
+    assert world.books is not None
+    quotes = world.books.sandbox.quotations  # type: ignore[attr-defined]
+    held_kind, going_kind = (
+        (Transfer.Kind.PROJECT, Transfer.Kind.QUOTE)
+        if cancelled == "zep"
+        else (Transfer.Kind.QUOTE, Transfer.Kind.PROJECT)
+    )
+    with celery_worker(vendor_urls=world.vendor_urls()):
+        deal_id = world.deal(line_items=({"name": "Beratung", "quantity": "8", "price": "120"},))
+        world.crm.move_deal(PORTAL, deal_id, "closedwon")
+        wait_until(lambda: _settled(going_kind, deal_id), timeout=60)
+        time.sleep(3)  # time enough for the held system's transfer, were it not held
+        held = _transfer(held_kind, deal_id)
+
+        # Paid again: the held transfer is done, nothing of the other system twice.
+        Subscription.objects.filter(tenant=world.tenant, plan=cancelled).update(
+            status=Subscription.Status.ACTIVE
+        )
+        subscription_activated.send(sender=Subscription, tenant=world.tenant)
+        wait_until(lambda: _settled(held_kind, deal_id), timeout=60)
+
+    assert _transfer(going_kind, deal_id).state == Transfer.State.DONE
+    assert (held.state, held.attempts) == (Transfer.State.PENDING, 0)
+    assert held.system == cancelled
+    assert _transfer(held_kind, deal_id).state == Transfer.State.DONE
+    assert len(quotes) == 1
+    assert [p["name"] for p in world.projects()] == [deal_id]
 
 
 def test_the_initial_import_brings_every_company_and_the_deals_in_the_stages(zep_world) -> None:  # type: ignore[no-untyped-def]
