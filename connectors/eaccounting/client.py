@@ -104,15 +104,13 @@ class EAccountingConnector(AccountingConnector):
         return mapping.customer_ref(self.request("POST", "/customers", json=body).json())
 
     def update_customer(self, ref: CustomerRef, customer: Customer) -> CustomerRef:
-        """2 calls: `GET` then `PUT /customers/{id}`. HubSpot leads for what it maps; the
-        customer's own terms of payment and currency in eAccounting stay."""
+        """2 calls: `GET` then `PUT /customers/{id}`, which replaces the customer: HubSpot
+        leads for what it maps, everything else (terms of payment, currency, delivery
+        address, notes) is sent back as eAccounting has it."""
         stored = self.request("GET", f"/customers/{ref.vendor_id}").json()
         terms = str(stored.get("TermsOfPaymentId") or "") or self._default_terms()
-        body = mapping.customer_body(customer, terms_of_payment_id=terms)
-        if stored.get("CurrencyCode"):
-            body["CurrencyCode"] = stored["CurrencyCode"]
-        if stored.get("CustomerNumber"):
-            body["CustomerNumber"] = stored["CustomerNumber"]
+        kept = {k: v for k, v in stored.items() if k not in mapping.CUSTOMER_NOT_WRITTEN}
+        body = {**kept, **mapping.customer_body(customer, terms_of_payment_id=terms)}
         answer = self.request("PUT", f"/customers/{ref.vendor_id}", json=body, idempotent=True)
         return mapping.customer_ref(answer.json())
 

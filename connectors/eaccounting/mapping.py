@@ -108,6 +108,14 @@ def customer_body(customer: Customer, *, terms_of_payment_id: str) -> dict[str, 
     return {key: value for key, value in body.items() if value is not None}
 
 
+# CustomerApi fields an update does not send back: the spec's read-only ones, and the terms
+# of payment as an object (its id is sent).
+CUSTOMER_NOT_WRITTEN = frozenset({
+    "Id", "PayToAccountId", "LastInvoiceDate", "ChangedUtc", "MessageThreads", "Notes",
+    "IsFutureInvoiceDateAllowed", "UnpaidInvoicesAmount", "TermsOfPayment",
+})  # fmt: skip
+
+
 def customer_ref(record: Mapping[str, Any]) -> CustomerRef:
     return CustomerRef(vendor_id=str(record["Id"]), number=str(record.get("CustomerNumber") or ""))
 

@@ -159,7 +159,7 @@ def test_an_update_lets_hubspot_lead_and_keeps_the_customer_terms(
     ref = connector.create_customer(_company())
     other_terms = _records(sandbox, "termsofpayments")[0]["Id"]
     sandbox.store.update("customers", DEMO_COMPANY, ref.vendor_id,
-                         {"TermsOfPaymentId": other_terms})  # fmt: skip
+                         {"TermsOfPaymentId": other_terms, "DeliveryCity": "Zaandam"})  # fmt: skip
     renamed = Customer(kind=CustomerKind.COMPANY,
                        company=Company(name="Jansen Brood B.V.", email="einkauf@jansen.example",
                                        address=_company().address))  # fmt: skip
@@ -170,6 +170,7 @@ def test_an_update_lets_hubspot_lead_and_keeps_the_customer_terms(
     assert updated.vendor_id == ref.vendor_id
     assert stored["Name"] == "Jansen Brood B.V."
     assert stored["TermsOfPaymentId"] == other_terms
+    assert stored["DeliveryCity"] == "Zaandam"  # what HubSpot does not map stays
     assert stored["CustomerNumber"] == ref.number
 
 
