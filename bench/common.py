@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -317,7 +318,7 @@ class Workers:
 
 # -- vendors and tenants --------------------------------------------------------------------
 
-ACCOUNTING_SYSTEMS = ("lexoffice", "sevdesk", "qonto")
+ACCOUNTING_SYSTEMS = ("lexoffice", "sevdesk", "qonto", "eaccounting")
 # The address the OAuth code flows send the customer back to; the sandboxes accept any.
 OAUTH_REDIRECT_URI = "http://127.0.0.1/bench/oauth/callback"
 
@@ -347,16 +348,18 @@ class Vendors:
 
     @property
     def accounting_api_url(self) -> str:
-        """Where the product calls the accounting vendor (sevDesk's API is under a path)."""
-        return self.accounting.url + ("/api/v1" if self.system == "sevdesk" else "")
+        """Where the product calls the accounting vendor (sevDesk's and eAccounting's APIs
+        are under a path)."""
+        prefix = {"sevdesk": "/api/v1", "eaccounting": "/v2"}.get(self.system, "")
+        return self.accounting.url + prefix
 
     def urls(self) -> dict[str, str]:
         return {"hubspot": self.hubspot.url, self.system: self.accounting_api_url}
 
     def env(self) -> dict[str, str]:
         env = {f"{name.upper()}_API_URL": url for name, url in self.urls().items()}
-        if self.system == "qonto":  # its token endpoint is on another host in real life
-            env["QONTO_OAUTH_URL"] = self.accounting.url
+        if self.system in ("qonto", "eaccounting"):  # their token endpoints are elsewhere
+            env[f"{self.system.upper()}_OAUTH_URL"] = self.accounting.url
         return env
 
     def stop(self) -> None:
@@ -453,6 +456,38 @@ def qonto_oauth_credentials(qonto: Any, organization_id: str) -> dict[str, Any]:
     return _credentials(tokens)
 
 
+def eaccounting_oauth_credentials(eaccounting: Any, company_id: str) -> dict[str, Any]:
+    """The customer signs in at Visma's identity server and picks the company; the code is
+    exchanged through the product's own `exchange_code`. Returns what the connection stores."""
+    from connectors import oauth
+    from connectors.registry import provider
+
+    declared = provider("eaccounting")
+    assert declared.oauth is not None
+    client_id, _secret = oauth.client_credentials(declared)
+    answer = requests.post(
+        f"{eaccounting.url}{declared.oauth.authorize_path}",
+        data={
+            "client_id": client_id,
+            "redirect_uri": OAUTH_REDIRECT_URI,
+            "response_type": "code",
+            "scope": " ".join(declared.oauth.scopes),
+            "state": f"bench-{company_id}",
+            "company_id": company_id,
+            "decision": "approve",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    tokens = oauth.exchange_code(
+        declared,
+        code=_redirected_code(answer, what=f"eAccounting company {company_id}"),
+        redirect_uri=OAUTH_REDIRECT_URI,
+        oauth_url=eaccounting.url,
+    )
+    return _credentials(tokens)
+
+
 def _accounting_sandbox(system: str, *, lexoffice_rate: float, token_lifetime: float) -> Any:
     if system == "lexoffice":
         from sandbox.lexoffice.app import LexofficeSandbox
@@ -471,6 +506,15 @@ def _accounting_sandbox(system: str, *, lexoffice_rate: float, token_lifetime: f
         qonto = QontoSandbox(access_token_lifetime=token_lifetime, seed_demo=False)
         qonto.add_oauth_client(client_id=client_id, client_secret=client_secret)
         return qonto
+    if system == "eaccounting":
+        from connectors.oauth import client_credentials
+        from connectors.registry import provider
+        from sandbox.eaccounting.app import EAccountingSandbox
+
+        client_id, client_secret = client_credentials(provider("eaccounting"))
+        eaccounting = EAccountingSandbox(access_token_lifetime=token_lifetime)
+        eaccounting.add_oauth_client(client_id=client_id, client_secret=client_secret)
+        return eaccounting
     raise ValueError(f"no accounting sandbox for {system!r} (one of {ACCOUNTING_SYSTEMS})")
 
 
@@ -485,6 +529,10 @@ def _accounting_account(accounting: Any, system: str, portal_id: int) -> tuple[s
         token = f"{portal_id:032d}"  # 32 hexadecimal characters, as sevDesk's tokens
         sandbox.add_account(token=token, company_name=f"Buchhaltung {portal_id}")
         return token, {"api_token": token}
+    if system == "eaccounting":
+        company_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-eaccounting-{portal_id}"))
+        sandbox.add_company(company_id, f"Boekhouding {portal_id} B.V.")
+        return company_id, eaccounting_oauth_credentials(accounting, company_id)
     from sandbox.qonto.app import DEMO_IBAN
 
     organization = sandbox.add_organization(

@@ -27,7 +27,7 @@ import requests
 
 from bench.common import DealRef, Vendors, percentile, wait_for
 
-DOCUMENT_SYSTEMS = ("lexoffice", "sevdesk")
+DOCUMENT_SYSTEMS = ("lexoffice", "sevdesk", "eaccounting")
 DOCUMENT_RUNS = ["baseline", "duplicates", "drop-after-commit", "sigkill"]
 EARLY_STAGE = "appointmentscheduled"  # where the deals are made, before any rule
 QUOTE_STAGE = "contractsent"
@@ -45,6 +45,11 @@ _SOURCES: dict[str, dict[str, tuple[str, Callable[[dict[str, Any]], bool]]]] = {
         "quote": ("orders", lambda record: record.get("orderType") == "AN"),
         "invoice": ("invoices", lambda record: record.get("invoiceType") == "RE"),
     },
+    # Finalized invoices (a draft left over would be a second, unfinished invoice).
+    "eaccounting": {
+        "quote": ("quotes", lambda record: True),
+        "invoice": ("customerinvoices", lambda record: True),
+    },
 }
 # The vendor's status of an invoice in the words the product writes to the deal (the vendors'
 # fact sheets): lexware office's `voucherStatus`, sevDesk's status code.
@@ -57,6 +62,8 @@ _INVOICE_STATUS: dict[str, tuple[str, dict[str, str]]] = {
         "status",
         {"100": "draft", "200": "open", "750": "partially_paid", "1000": "paid"},
     ),
+    # PaymentStatus 0 Paid, 1 Unpaid, 2 Overdue (unpaid in part or in full).
+    "eaccounting": ("PaymentStatus", {"0": "paid", "1": "open", "2": "open"}),
 }
 
 DealKey = tuple[int, str]
@@ -190,14 +197,19 @@ def vendor_documents(vendors: Vendors) -> dict[str, dict[DealKey, list[dict[str,
             if deal is None:
                 continue
             if resource == "orders":
-                order_deals[str(record["id"])] = deal
+                order_deals[str(_id(record))] = deal
             found[kind].setdefault(deal, []).append(record)
     return found
 
 
+def _id(record: dict[str, Any]) -> Any:
+    return record.get("id", record.get("Id"))  # eAccounting's records have `Id`
+
+
 def invoice_status(system: str, record: dict[str, Any]) -> str:
     field_name, words = _INVOICE_STATUS[system]
-    raw = str(record.get(field_name) or "")
+    value = record.get(field_name)
+    raw = "" if value is None else str(value)
     return words.get(raw, f"?{raw}")
 
 
@@ -224,7 +236,7 @@ def _tracked_invoice(
         .values_list("vendor_id", flat=True)
         .first()
     )
-    return next((r for r in candidates if str(r.get("id")) == vendor_id), candidates[0])
+    return next((r for r in candidates if str(_id(r)) == vendor_id), candidates[0])
 
 
 def mark_paid(vendors: Vendors, deals: list[DealRef]) -> dict[DealRef, float]:
@@ -237,7 +249,7 @@ def mark_paid(vendors: Vendors, deals: list[DealRef]) -> dict[DealRef, float]:
             continue
         answer = requests.post(
             f"{vendors.accounting.url}/_sandbox/documents/status",
-            json={"kind": "invoice", "id": str(invoice["id"]), "status": "paid"},
+            json={"kind": "invoice", "id": str(_id(invoice)), "status": "paid"},
             timeout=10,
         )
         if answer.status_code != 200:

@@ -726,7 +726,8 @@ def run_stack(name: str, *, system: str = "") -> Iterator[tuple[Stack, Outage | 
         url = f"http://127.0.0.1:{free_port()}"
         vendor_env = {
             "BENCH_LEXOFFICE_KEYS_URL": url,
-            f"{system.upper()}_API_URL": url + ("/api/v1" if system == "sevdesk" else ""),
+            f"{system.upper()}_API_URL": url
+            + {"sevdesk": "/api/v1", "eaccounting": "/v2"}.get(system, ""),
         }
         with stack(fresh=False, log_prefix=prefix, product_env=vendor_env) as running:
             yield running, None

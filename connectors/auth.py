@@ -112,7 +112,8 @@ class OAuth2Auth:
 
     def ensure(self) -> None:
         stored = self.connection.credentials or {}
-        if not stored.get("access_token") and not stored.get("refresh_token"):
+        # A blank token is none (a form that saved spaces).
+        if not any(str(stored.get(k) or "").strip() for k in ("access_token", "refresh_token")):
             raise _reconnect(
                 self.connection, errors.ReconnectRequired(f"{self.vendor} is not connected.")
             )

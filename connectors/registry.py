@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from connectors.bexio.provider import PROVIDER as BEXIO
+from connectors.eaccounting.provider import PROVIDER as EACCOUNTING
 from connectors.hubspot.provider import PROVIDER as HUBSPOT
 from connectors.lexoffice.provider import PROVIDER as LEXOFFICE
 from connectors.providers import Kind, Provider
@@ -24,7 +25,7 @@ from connectors.zep.provider import PROVIDER as ZEP
 if TYPE_CHECKING:
     from connectors.base import AccountingConnector, Connector
 
-PROVIDERS: tuple[Provider, ...] = (HUBSPOT, LEXOFFICE, BEXIO, SEVDESK, QONTO, ZEP)
+PROVIDERS: tuple[Provider, ...] = (HUBSPOT, LEXOFFICE, BEXIO, SEVDESK, QONTO, EACCOUNTING, ZEP)
 
 _BY_KEY = {p.key: p for p in PROVIDERS}
 

@@ -42,6 +42,7 @@ LINE_ITEM_PROPERTIES = (
     "price",
     "hs_sku",
     "hs_discount_percentage",
+    "discount",
     "hs_position_on_quote",
 )
 # HubSpot-defined association type of a deal's primary company (associations v4).
@@ -263,18 +264,32 @@ def person_from(record: Mapping[str, Any]) -> Person:
 def line_item_from(record: Mapping[str, Any]) -> LineItem:
     properties = record.get("properties") or {}
     quantity = decimal(properties.get("quantity"))
+    unit_price = decimal(properties.get("price")) or Decimal(0)
     return LineItem(
         name=text(properties, "name"),
         quantity=Decimal(1) if quantity is None else quantity,
-        unit_price=decimal(properties.get("price")) or Decimal(0),
+        unit_price=unit_price,
         description=text(properties, "description"),
         sku=text(properties, "hs_sku"),
         # HubSpot's line items name a tax rate group by id only (hs_tax_rate_group_id), which
         # is in none of the saved specs: the tenant's default rate applies.
         tax_rate=None,
-        discount_percent=decimal(properties.get("hs_discount_percentage")) or Decimal(0),
+        discount_percent=_discount_percent(properties, unit_price),
         hubspot_id=str(record["id"]),
     )
+
+
+def _discount_percent(properties: Mapping[str, Any], unit_price: Decimal) -> Decimal:
+    """The line item's discount in percent: `hs_discount_percentage`, else its `discount`
+    (HubSpot's unit discount, an amount off each unit) as a share of the unit price, since
+    the accounting systems' positions take a percentage."""
+    percent = decimal(properties.get("hs_discount_percentage"))
+    if percent:
+        return percent
+    unit_discount = decimal(properties.get("discount"))
+    if unit_discount and unit_price:
+        return (unit_discount / unit_price * 100).quantize(Decimal("0.0001")).normalize()
+    return Decimal(0)
 
 
 def _position(index: int, record: Mapping[str, Any]) -> tuple[float, int]:

@@ -36,6 +36,7 @@ DEFAULT_PRICES: dict[str, tuple[int, str, str]] = {
     "price_sevdesk_monthly": (2900, "eur", "month"),
     "price_qonto_monthly": (2900, "eur", "month"),
     "price_bexio_monthly": (2900, "chf", "month"),
+    "price_eaccounting_monthly": (2900, "eur", "month"),
     "price_zep_monthly": (1900, "eur", "month"),
 }
 NO_KEY = (

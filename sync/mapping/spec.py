@@ -84,8 +84,11 @@ def field_spec(field: SpecField) -> FieldSpec | None:
         schema = found
     with schema.open() as raw:
         data = dict(raw)
+    kind = data.get("type") or ""
+    if isinstance(kind, list):  # OpenAPI 3.1: ["string", "null"] is a nullable string
+        kind = next((t for t in kind if t != "null"), "")
     return FieldSpec(
-        type=str(data.get("type") or ""),
+        type=str(kind),
         max_length=int(data["maxLength"]) if "maxLength" in data else None,
         enum=tuple(str(v) for v in data.get("enum") or ()),
         required=required,

@@ -77,6 +77,7 @@ _LEXOFFICE = "lexoffice/lexoffice-derived-openapi.yaml"
 _BEXIO = "bexio/bexio-derived-openapi.yaml"
 _SEVDESK = "sevdesk/sevdesk-openapi.patched.yaml"
 _QONTO = "qonto/qonto-derived-openapi.yaml"
+_EACCOUNTING = "eaccounting/eaccounting-openapi.normalized.json"
 _SAVE_ORDER = "/Order/Factory/saveOrder"
 
 # Where each target lands at each vendor: the field its connector mapping writes.
@@ -117,13 +118,23 @@ VENDOR_FIELDS: dict[str, dict[str, SpecField]] = {
         CUSTOMER_EMAIL: SpecField(_QONTO, "/v2/clients", "post", "email"),
         CUSTOMER_VAT_ID: SpecField(_QONTO, "/v2/clients", "post", "vat_number"),
     },
+    # No title or texts on eAccounting's documents; the payment term picks the terms of
+    # payment of that many days for orders and invoices (quotes have none to set).
+    "eaccounting": {
+        PAYMENT_TERM: SpecField(_EACCOUNTING, "/customerinvoicedrafts", "post", "TermsOfPaymentId"),
+        CUSTOMER_NAME: SpecField(_EACCOUNTING, "/customers", "post", "Name"),
+        CUSTOMER_EMAIL: SpecField(_EACCOUNTING, "/customers", "post", "EmailAddress"),
+        CUSTOMER_PHONE: SpecField(_EACCOUNTING, "/customers", "post", "Telephone"),
+        CUSTOMER_VAT_ID: SpecField(_EACCOUNTING, "/customers", "post", "VatNumber"),
+    },
 }
 
 
 # Where a vendor's spec has a revenue account on a quote's positions (or on the quote), the
 # field the mapping's revenue account per customer country lands in. lexware office's
 # quotation line items, sevDesk's order positions and Qonto's quote items have none, so
-# the mapping does not offer it for them. bexio's custom position (`PositionCustom`, also
+# the mapping does not offer it for them; nor for eAccounting, whose rows take the account of
+# their article's coding. bexio's custom position (`PositionCustom`, also
 # the items of a kb_offer's `positions`) has `account_id`.
 REVENUE_ACCOUNT_FIELDS: dict[str, SpecField] = {
     "bexio": SpecField(

@@ -1,4 +1,4 @@
-"""Four first customers, each alone in a real browser (Debian's Chromium driven by
+"""Five first customers, each alone in a real browser (Debian's Chromium driven by
 Playwright), from the signup to a correct quote in their accounting system, with nothing but
 the product's own pages and their vendors' consent and payment pages:
 
@@ -6,6 +6,7 @@ the product's own pages and their vendors' consent and payment pages:
 - a Swiss company on bexio, whose deal has no currency (CHF from the HubSpot account),
 - a Swiss company on sevDesk,
 - a French company on Qonto, in French, whose customer is a French contact,
+- a Dutch company on Visma eAccounting, in English, connected through Visma's consent page,
 - and a German consultancy on ZEP (time tracking), whose deal moved to a stage it chose
   becomes a ZEP project with the deal's company as ZEP customer.
 
@@ -30,9 +31,12 @@ from django.conf import settings as django_settings
 from django.core import mail
 
 from billing.models import Subscription
+from connectors import oauth
 from connectors.models import Connection
+from connectors.registry import provider
 from sandbox.bexio.app import BexioSandbox
 from sandbox.core import RunningSandbox, serve
+from sandbox.eaccounting.app import EAccountingSandbox
 from sandbox.hubspot import account_info
 from sandbox.hubspot.app import HubSpotSandbox
 from sandbox.lexoffice.app import LexofficeSandbox
@@ -55,9 +59,11 @@ PORTALS = {
     4713: "Rheinblick Design GmbH",
     4714: "Atelier Lumière SAS",
     4715: "Hafenblick Consulting GmbH",
+    4716: "Molenwerf Techniek B.V.",
 }
 ZEP_INSTANCE = "hafenblick"
 ZEP_TOKENS = ("zep-rest-hafenblick", "zep-soap-hafenblick")
+EACCOUNTING_COMPANY = "6a0f3c2e-1d4b-4f7e-9c1a-5b8d2e4f0716"
 SWISS_PORTALS = (4712, 4713)
 
 
@@ -170,7 +176,26 @@ def qonto_quote(vendors: dict[str, RunningSandbox], deal_id: str) -> None:
     assert quote["terms_and_conditions"].startswith("Ce devis est valable")
 
 
-# -- the four customers ------------------------------------------------------------------------
+def eaccounting_quote(vendors: dict[str, RunningSandbox], deal_id: str) -> None:
+    eaccounting = vendors["eaccounting"]
+    quote = one(records(eaccounting, "quotes"))
+    customer = one(records(eaccounting, "customers"))
+    assert (customer["Name"], customer["IsPrivatePerson"]) == ("Bakkerij de Vries B.V.", False)
+    address = ("InvoiceAddress1", "InvoicePostalCode", "InvoiceCity", "InvoiceCountryCode")
+    assert [customer[f] for f in address] == ["Zeedijk 7", "1012 AN", "Amsterdam", "NL"]
+    assert quote["CustomerId"] == customer["Id"]
+    assert [(r["Text"], number(r["Quantity"]), number(r["UnitPrice"])) for r in quote["Rows"]] == [
+        ("Onderhoud", number(2), number(300)),
+        ("Installatie", number(1), number(950)),
+    ]
+    # No article of their own: the generic article of the standard rate, 21 % in the account.
+    assert {number(r["VatRate"]) for r in quote["Rows"]} == {number("0.21")}
+    assert number(quote["TotalAmount"]) == number("1875.50")
+    assert quote["CurrencyCode"] == "EUR"
+    assert deal_id in quote["CompanyReference"]
+
+
+# -- the five customers ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -188,6 +213,9 @@ class Customer:
     # What the product decided for the quote: its currency and the customer's language.
     currency: str
     language: str
+    # The company the customer picks on the vendor's consent page (a system connected by
+    # OAuth only); "": the credentials are pasted.
+    consent_account: str = ""
 
 
 CUSTOMERS = [
@@ -285,10 +313,34 @@ CUSTOMERS = [
         currency="EUR",
         language="fr",
     ),
+    Customer(
+        key="nl-eaccounting",
+        locale="en-GB",
+        email="administratie@molenwerf-techniek.nl",
+        company={"company_name": "Molenwerf Techniek B.V.", "street": "Lagedijk",
+                 "house_number": "22", "postcode": "1544 BJ", "city": "Zaandijk", "country": "NL"},
+        portal=4716,
+        plan="eaccounting",
+        credentials={},
+        account_name="Molenwerf Techniek B.V.",
+        deal={
+            "name": "Onderhoud De Vries",
+            "company": {"name": "Bakkerij de Vries B.V.", "address": "Zeedijk 7",
+                        "zip": "1012 AN", "city": "Amsterdam", "country": "Netherlands"},
+            "line_items": [
+                {"name": "Onderhoud", "quantity": "2", "price": "300"},
+                {"name": "Installatie", "quantity": "1", "price": "950"},
+            ],
+        },
+        check_quote=eaccounting_quote,
+        currency="EUR",
+        language="en",
+        consent_account=EACCOUNTING_COMPANY,
+    ),
 ]  # fmt: skip
 
 
-# -- the vendors and the worker, shared by the four ------------------------------------------------
+# -- the vendors and the worker, shared by the five ------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -313,12 +365,17 @@ def vendors(live_server, django_db_setup) -> Iterator[dict[str, RunningSandbox]]
     qonto_sandbox.add_organization(
         slug=QONTO_LOGIN, secret_key=QONTO_SECRET, name="Atelier Lumière SAS", iban=DEMO_IBAN
     )
+    eaccounting_sandbox = EAccountingSandbox()
+    eaccounting_sandbox.add_company(EACCOUNTING_COMPANY, PORTALS[4716])
+    client_id, client_secret = oauth.client_credentials(provider("eaccounting"))
+    eaccounting_sandbox.add_oauth_client(client_id=client_id, client_secret=client_secret)
     running = {
         "hubspot": serve(hubspot_sandbox),
         "lexoffice": serve(LexofficeSandbox(api_keys={LEXOFFICE_KEY: PORTALS[4711]})),
         "bexio": serve(bexio_sandbox),
         "sevdesk": serve(sevdesk_sandbox),
         "qonto": serve(qonto_sandbox),
+        "eaccounting": serve(eaccounting_sandbox),
         "zep": serve(ZepSandbox(instances={ZEP_INSTANCE: ZEP_TOKENS})),
         "stripe": serve(
             StripeSandbox(
@@ -340,15 +397,15 @@ def vendors(live_server, django_db_setup) -> Iterator[dict[str, RunningSandbox]]
 
 
 def api_urls(vendors: dict[str, RunningSandbox]) -> dict[str, str]:
-    # sevDesk's API lives under /api/v1 of its host (https://my.sevdesk.de/api/v1), ZEP's
-    # under each customer's instance.
-    paths = {"sevdesk": "/api/v1", "zep": "/{instance}/next/api/v1"}
+    # sevDesk's API lives under /api/v1 of its host (https://my.sevdesk.de/api/v1),
+    # eAccounting's under /v2, ZEP's under each customer's instance.
+    paths = {"sevdesk": "/api/v1", "eaccounting": "/v2", "zep": "/{instance}/next/api/v1"}
     return {name: running.url + paths.get(name, "") for name, running in vendors.items()}
 
 
 @pytest.fixture(scope="module")
 def worker(vendors: dict[str, RunningSandbox]) -> Iterator[None]:
-    # One worker for the four: it applies Stripe's events and runs the quote transfers.
+    # One worker for the five: it applies Stripe's events and runs the quote transfers.
     with celery_worker(vendor_urls=api_urls(vendors)):
         yield
 
@@ -360,6 +417,7 @@ def vendor_urls(vendors: dict[str, RunningSandbox], live_server, settings) -> No
         **settings.VENDOR_API_URLS,
         **urls,
         "hubspot_oauth": urls["hubspot"],
+        "eaccounting_oauth": vendors["eaccounting"].url,  # Visma's identity server
     }
     settings.PUBLIC_BASE_URL = live_server.url
 
@@ -442,7 +500,13 @@ def test_a_first_customer_gets_a_correct_quote_without_help(
         for name, value in customer.credentials.items():
             page.fill(f"input[name={name}]", value)
         shot("accounting")
-        submit()
+        if customer.consent_account:
+            page.click("main form[action*=connect] button[type=submit]")
+            page.select_option("select", customer.consent_account)
+            shot("accounting-consent")
+            page.click("button[value=approve]")
+        else:
+            submit()
         assert Connection.objects.filter(system=customer.plan).exists(), page.content()
         if customer.account_name:
             assert customer.account_name in page.content()

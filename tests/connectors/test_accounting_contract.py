@@ -30,6 +30,7 @@ from connectors.shapes import (
     QuotePosition,
 )
 from sandbox.core import VendorSandbox, running
+from tests.factories import ConnectionFactory
 from tests.fakes import memory
 
 
@@ -43,6 +44,9 @@ class Vendor:
     refused_credentials: dict[str, str]
     currency: str = "EUR"
     tax_rate: Decimal = Decimal(19)
+    # Connected only by an OAuth consent: a refused token is refreshed from the stored
+    # connection (under its row lock), so a refused connection must be a saved one.
+    oauth_only: bool = False
 
 
 def _lexoffice() -> VendorSandbox:
@@ -71,6 +75,18 @@ def _qonto() -> VendorSandbox:
     return QontoSandbox(contract=True)
 
 
+def _eaccounting() -> VendorSandbox:
+    from sandbox.eaccounting.app import DEFAULT_SCOPE, DEMO_COMPANY, EAccountingSandbox
+    from sandbox.oauth_server import Grant
+
+    eaccounting = EAccountingSandbox(contract=True)
+    # An access token of the demo company's consent, known before the sandbox starts.
+    eaccounting.oauth.access_tokens["eaccounting-contract"] = Grant(
+        DEMO_COMPANY, DEFAULT_SCOPE, client_id="apiup-sandbox-client"
+    )
+    return eaccounting
+
+
 VENDORS = {
     "lexoffice": Vendor(
         "lexoffice", _lexoffice, {"api_key": "lx-contract"}, {"api_key": "lx-revoked"}
@@ -95,6 +111,14 @@ VENDORS = {
         {"login": "apiup-demo", "secret_key": "apiup-sandbox-secret-key"},
         {"login": "apiup-demo", "secret_key": "revoked"},
     ),
+    "eaccounting": Vendor(
+        "eaccounting",
+        _eaccounting,
+        {"access_token": "eaccounting-contract"},
+        {"access_token": "eaccounting-revoked"},
+        tax_rate=Decimal(21),  # the sandbox company is Dutch
+        oauth_only=True,
+    ),
 }
 
 
@@ -112,6 +136,10 @@ class Subject:
 
     def connect(self, credentials: dict[str, str]) -> AccountingConnector:
         connection = Connection(system=self.vendor.key, credentials=credentials)
+        if self.vendor.oauth_only and any(v.strip() for v in credentials.values()):
+            saved = ConnectionFactory(system=self.vendor.key, credentials=credentials)
+            assert isinstance(saved, Connection)
+            connection = saved
         base_url = self.connector.base_url
         return type(self.connector)(connection=connection, base_url=base_url)
 
@@ -142,7 +170,7 @@ def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
     vendor = VENDORS[request.param]
     sandbox = vendor.sandbox()
     with running(sandbox) as handle:
-        url = handle.url + ("/api/v1" if vendor.key == "sevdesk" else "")
+        url = handle.url + {"sevdesk": "/api/v1", "eaccounting": "/v2"}.get(vendor.key, "")
         connection = Connection(system=vendor.key, credentials=vendor.credentials)
         connector = connector_class(vendor.key)(connection=connection, base_url=url)
         connector.client.sleep = lambda _seconds: None  # retries without waiting
@@ -245,6 +273,7 @@ def test_a_lost_quote_is_found_by_its_reference(subject: Subject) -> None:
     )
 
 
+@pytest.mark.django_db  # an OAuth-only connection is refreshed from its stored row
 def test_a_refused_key_asks_the_customer_to_reconnect(subject: Subject) -> None:
     credentials = subject.vendor.refused_credentials or {"api_key": "revoked"}
     refused = subject.connect(credentials)

@@ -760,3 +760,21 @@ def test_a_list_that_never_ends_fails_the_import_read_visibly(  # type: ignore[n
         list(client.iter_contact_pages())
 
     assert len(stuck_hub.sandbox.api_calls(path_prefix="/crm/v3/objects/contacts")) == list_calls
+
+
+@pytest.mark.parametrize(
+    ("properties", "percent"),
+    [
+        ({"price": "200", "hs_discount_percentage": "15"}, Decimal(15)),
+        ({"price": "200", "discount": "30"}, Decimal(15)),  # 30 off each unit of 200
+        ({"price": "200", "hs_discount_percentage": "10", "discount": "30"}, Decimal(10)),
+        ({"price": "0", "discount": "30"}, Decimal(0)),
+        ({"price": "200"}, Decimal(0)),
+    ],
+)
+def test_a_line_item_discount_is_a_percentage_of_the_unit_price(
+    properties: dict[str, str], percent: Decimal
+) -> None:
+    item = mapping.line_item_from({"id": "1", "properties": {"name": "Brot", **properties}})
+
+    assert item.discount_percent == percent

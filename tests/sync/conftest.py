@@ -35,7 +35,9 @@ class World:
 
     @property
     def accounting_api_url(self) -> str:
-        return self.accounting.url + ("/api/v1" if self.system == "sevdesk" else "")
+        return self.accounting.url + {"sevdesk": "/api/v1", "eaccounting": "/v2"}.get(
+            self.system, ""
+        )
 
     def won_deal(self, name: str = "Website Relaunch", **extra: Any) -> str:
         deal_id = self.hubspot_sandbox.seed_deal(
@@ -82,6 +84,16 @@ def accounting_sandbox(system: str) -> tuple[VendorSandbox, dict[str, str]]:
         sevdesk = SevdeskSandbox()
         token = "0123456789abcdef0123456789abcdef"
         return sevdesk, {"api_token": token}
+    if system == "eaccounting":
+        from sandbox.eaccounting.app import DEFAULT_SCOPE, DEMO_COMPANY, EAccountingSandbox
+        from sandbox.oauth_server import Grant
+
+        eaccounting = EAccountingSandbox()
+        # The demo company's consent, as an access token known before the sandbox starts.
+        eaccounting.oauth.access_tokens["eaccounting-e2e-token"] = Grant(
+            DEMO_COMPANY, DEFAULT_SCOPE, client_id="apiup-sandbox-client"
+        )
+        return eaccounting, {"access_token": "eaccounting-e2e-token"}
     from sandbox.qonto.app import QontoSandbox
 
     return QontoSandbox(), {"login": "apiup-demo", "secret_key": "apiup-sandbox-secret-key"}

@@ -19,7 +19,7 @@ from sync.services import feeds
 from tests.processes import celery_worker, wait_until
 from tests.sync.conftest import PORTAL, World
 
-SYSTEMS = ["lexoffice", "bexio", "sevdesk", "qonto"]
+SYSTEMS = ["lexoffice", "bexio", "sevdesk", "qonto", "eaccounting"]
 
 
 def _deal_properties(world: World, deal_id: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ QUOTE_TABLES = {
     "bexio": "offers",
     "sevdesk": "orders (quotes, confirmations)",
     "qonto": "quotes",
+    "eaccounting": "quotes",
 }
 
 
@@ -33,7 +34,7 @@ def _quote_rows(world: World) -> list[dict[str, Any]]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("system", ["lexoffice", "bexio", "sevdesk", "qonto"])
+@pytest.mark.parametrize("system", ["lexoffice", "bexio", "sevdesk", "qonto", "eaccounting"])
 def test_a_won_deal_becomes_one_quote_in_each_accounting_system(world_factory, system) -> None:  # type: ignore[no-untyped-def]
     world: World = world_factory(system)
     # bexio accounts keep their books in Swiss francs.
@@ -52,7 +53,7 @@ def test_a_won_deal_becomes_one_quote_in_each_accounting_system(world_factory, s
     assert transfer.state == Transfer.State.DONE, transfer.error
     rows = _quote_rows(world)
     assert len(rows) == 1, rows
-    assert str(rows[0].get("id")) == transfer.vendor_id
+    assert str(rows[0].get("id", rows[0].get("Id"))) == transfer.vendor_id  # eAccounting: Id
 
 
 @pytest.mark.django_db(transaction=True)

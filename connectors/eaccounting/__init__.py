@@ -1,0 +1,1 @@
+"""Visma eAccounting: `provider` declares it, `client` holds its calls, `mapping` its JSON."""
