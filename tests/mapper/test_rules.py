@@ -1,6 +1,7 @@
 """A mapping's rules: values from properties, constants, templates and lookup tables, and
 the checks on save against each vendor's spec limits."""
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -8,6 +9,14 @@ from django.utils import translation
 
 from sync.mapping import rules, targets
 from sync.mapping.rules import MappingInvalid, rules_from, value_of
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The problems are read in English here, whatever language an earlier test left active."""
+    with translation.override("en"):
+        yield
+
 
 VALUES = {
     "deal": {"dealname": "Relaunch", "hs_object_id": "42", "zahlungsziel": "Netto 14"},
