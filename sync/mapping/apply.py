@@ -74,6 +74,20 @@ def country_revenue_account(rules: Rules, country_code: str) -> str:
     return rules.revenue_accounts.get(country_code.strip().upper(), "")
 
 
+def net_amount(value: str | None) -> Decimal | None:
+    """A non-negative amount as a user or a HubSpot property writes it ("4.90", "4,90");
+    None for anything else."""
+    text = (value or "").strip().replace(",", ".")
+    if not text or text.count(".") > 1 or not text.replace(".", "").isdigit():
+        return None
+    return Decimal(text).quantize(Decimal("0.01"))
+
+
+# The shipping position's name, in the customer's language (an explicit table, as the
+# payment term's words below: the document is read by the tenant's customer).
+SHIPPING_WORDS = {"de": "Versandkosten", "en": "Shipping", "fr": "Frais de port"}
+
+
 def payment_term_days(value: str | None) -> int | None:
     if value is None or not value.strip().isdigit():
         return None

@@ -302,8 +302,18 @@ def _template_problems(template: str, *, label: str, spec: Any) -> list[str]:
     ]  # fmt: skip
 
 
+def _is_amount(value: str) -> bool:
+    text = value.strip().replace(",", ".")
+    return text.count(".") <= 1 and text.replace(".", "").isdigit()
+
+
 def _value_problems(value: str, *, label: str, spec: Any, kind: str) -> list[str]:
     problems = []
+    if kind == "amount" and value.strip() and not _is_amount(value):
+        problems.append(
+            _("%(field)s: “%(value)s” is not an amount like 4.90.")
+            % {"field": label, "value": value}
+        )
     if kind == "days" and value.strip() and not value.strip().isdigit():
         problems.append(
             _("%(field)s: “%(value)s” is not a number of days.") % {"field": label, "value": value}

@@ -46,6 +46,8 @@ def _spec(spec_file: str) -> Any:
 def _properties_of(schema: Any) -> list[Any]:
     """The schema and the parts of its `allOf`, `oneOf` and `anyOf` ($refs resolved by the
     spec path)."""
+    if "items" in schema:  # an array's fields are its items' (a quote's positions)
+        schema = schema / "items"
     parts = [schema]
     for combined in ("allOf", "oneOf", "anyOf"):
         if combined in schema:

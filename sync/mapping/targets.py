@@ -30,6 +30,7 @@ TITLE = "quote.title"
 INTRODUCTION = "quote.introduction"
 REMARK = "quote.remark"
 PAYMENT_TERM = "quote.payment_term"
+SHIPPING_COST = "quote.shipping_cost"
 CUSTOMER_NAME = "customer.name"
 CUSTOMER_EMAIL = "customer.email"
 CUSTOMER_PHONE = "customer.phone"
@@ -42,7 +43,7 @@ class Target:
     flow: str
     label: Promise
     help: Promise
-    kind: str = "text"  # "text", or "days" (a whole number)
+    kind: str = "text"  # "text", "days" (a whole number) or "amount" (a net amount)
 
 
 TARGETS: tuple[Target, ...] = (
@@ -60,6 +61,16 @@ TARGETS: tuple[Target, ...] = (
         _("Payment term (days)"),
         _("Standard: the account's own payment term."),
         kind="days",
+    ),
+    Target(
+        SHIPPING_COST,
+        QUOTE,
+        _("Shipping cost (net)"),
+        _(
+            "Standard: none. An amount above zero becomes a position of its own, “Shipping”, "
+            "at the default tax rate."
+        ),
+        kind="amount",
     ),
     Target(
         CUSTOMER_NAME,
@@ -83,6 +94,9 @@ _SAVE_ORDER = "/Order/Factory/saveOrder"
 # Where each target lands at each vendor: the field its connector mapping writes.
 VENDOR_FIELDS: dict[str, dict[str, SpecField]] = {
     "lexoffice": {
+        SHIPPING_COST: SpecField(
+            _LEXOFFICE, "/v1/quotations", "post", "lineItems.unitPrice.netAmount"
+        ),
         TITLE: SpecField(_LEXOFFICE, "/v1/quotations", "post", "title"),
         INTRODUCTION: SpecField(_LEXOFFICE, "/v1/quotations", "post", "introduction"),
         REMARK: SpecField(_LEXOFFICE, "/v1/quotations", "post", "remark"),
@@ -95,6 +109,7 @@ VENDOR_FIELDS: dict[str, dict[str, SpecField]] = {
         CUSTOMER_VAT_ID: SpecField(_LEXOFFICE, "/v1/contacts", "post", "company.vatRegistrationId"),
     },
     "bexio": {
+        SHIPPING_COST: SpecField(_BEXIO, "/2.0/kb_offer", "post", "positions.unit_price"),
         TITLE: SpecField(_BEXIO, "/2.0/kb_offer", "post", "title"),
         INTRODUCTION: SpecField(_BEXIO, "/2.0/kb_offer", "post", "header"),
         REMARK: SpecField(_BEXIO, "/2.0/kb_offer", "post", "footer"),
@@ -103,6 +118,7 @@ VENDOR_FIELDS: dict[str, dict[str, SpecField]] = {
         CUSTOMER_PHONE: SpecField(_BEXIO, "/2.0/contact", "post", "phone_fixed"),
     },
     "sevdesk": {
+        SHIPPING_COST: SpecField(_SEVDESK, _SAVE_ORDER, "post", "orderPosSave.price"),
         TITLE: SpecField(_SEVDESK, _SAVE_ORDER, "post", "order.header"),
         INTRODUCTION: SpecField(_SEVDESK, _SAVE_ORDER, "post", "order.headText"),
         REMARK: SpecField(_SEVDESK, _SAVE_ORDER, "post", "order.footText"),
@@ -111,6 +127,7 @@ VENDOR_FIELDS: dict[str, dict[str, SpecField]] = {
         CUSTOMER_VAT_ID: SpecField(_SEVDESK, "/Contact", "post", "vatNumber"),
     },
     "qonto": {
+        SHIPPING_COST: SpecField(_QONTO, "/v2/quotes", "post", "items.unit_price.value"),
         TITLE: SpecField(_QONTO, "/v2/quotes", "post", "header"),
         INTRODUCTION: SpecField(_QONTO, "/v2/quotes", "post", "header"),
         REMARK: SpecField(_QONTO, "/v2/quotes", "post", "terms_and_conditions"),
@@ -121,6 +138,7 @@ VENDOR_FIELDS: dict[str, dict[str, SpecField]] = {
     # No title or texts on eAccounting's documents; the payment term picks the terms of
     # payment of that many days for orders and invoices (quotes have none to set).
     "eaccounting": {
+        SHIPPING_COST: SpecField(_EACCOUNTING, "/quotes", "post", "Rows.UnitPrice"),
         PAYMENT_TERM: SpecField(_EACCOUNTING, "/customerinvoicedrafts", "post", "TermsOfPaymentId"),
         CUSTOMER_NAME: SpecField(_EACCOUNTING, "/customers", "post", "Name"),
         CUSTOMER_EMAIL: SpecField(_EACCOUNTING, "/customers", "post", "EmailAddress"),

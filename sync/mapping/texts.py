@@ -15,6 +15,12 @@ NOTE_TEXTS = {
     "mapping.field.quote.payment_term": gettext_noop(
         "Payment term from your mapping (version %(version)s)."
     ),
+    "mapping.field.quote.shipping_cost": gettext_noop(
+        "Shipping cost from your mapping (version %(version)s)."
+    ),
+    "mapping.shipping_cost_not_amount": gettext_noop(
+        "The shipping cost “%(value)s” is no amount; no shipping position was added."
+    ),
     "mapping.field.customer.name": gettext_noop(
         "Customer name from your mapping (version %(version)s)."
     ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -225,22 +225,37 @@ def quote_from_deal(
                 {"account": revenue_account, "country": address.country_code.upper()},
             )
         )
+    lacks_rate = any(item.tax_rate is None for item in deal.line_items)
+    shipping = _shipping_position(
+        from_mapping(mapping_targets.SHIPPING_COST),
+        notes=notes,
+        language=language,
+        tax_rate=lambda: (
+            default_rate
+            if lacks_rate
+            else _default_tax_rate(connector=connector, settings=settings, allowed=allowed)
+        ),
+        revenue_account=revenue_account,
+    )
     introduction = "\n".join(p for p in (full_name, own_introduction, reference) if p)
-    positions = tuple(
-        QuotePosition(
-            name=item.name,
-            description=item.description,
-            quantity=item.quantity,
-            unit_net_price=item.unit_price,
-            tax_rate=item.tax_rate if item.tax_rate is not None else default_rate,
-            discount_percent=item.discount_percent or Decimal(0),
-            unit=documents.unit_name(item.unit, language),
-            revenue_account=revenue_account,
-            # The line item's SKU is an article of the system's catalogue: the position
-            # refers to it (products.deal_articles).
-            article=(articles or {}).get(item.sku.strip()) if item.sku else None,
+    positions = (
+        tuple(
+            QuotePosition(
+                name=item.name,
+                description=item.description,
+                quantity=item.quantity,
+                unit_net_price=item.unit_price,
+                tax_rate=item.tax_rate if item.tax_rate is not None else default_rate,
+                discount_percent=item.discount_percent or Decimal(0),
+                unit=documents.unit_name(item.unit, language),
+                revenue_account=revenue_account,
+                # The line item's SKU is an article of the system's catalogue: the position
+                # refers to it (products.deal_articles).
+                article=(articles or {}).get(item.sku.strip()) if item.sku else None,
+            )
+            for item in deal.line_items
         )
-        for item in deal.line_items
+        + shipping
     )
     valid_from = today or timezone.localdate()
     return (
@@ -262,6 +277,37 @@ def quote_from_deal(
             ),
         ),
         notes,
+    )
+
+
+def _shipping_position(
+    value: str | None,
+    *,
+    notes: list[Message],
+    language: str,
+    tax_rate: Callable[[], Decimal],
+    revenue_account: str,
+) -> tuple[QuotePosition, ...]:
+    """The mapping's shipping cost as a position of its own (reference 001: shipping costs
+    as a position), or none."""
+    if value is None or not value.strip():
+        return ()
+    amount = mapping_apply.net_amount(value)
+    if amount is None:
+        notes.append(Message("mapping.shipping_cost_not_amount", {"value": value[:40]}))
+        return ()
+    if not amount:
+        return ()
+    words = mapping_apply.SHIPPING_WORDS
+    return (
+        QuotePosition(
+            name=words.get(language, words["en"]),
+            quantity=Decimal(1),
+            unit_net_price=amount,
+            tax_rate=tax_rate(),  # the default rate, as for a line item without one
+            unit=documents.unit_name("", language),
+            revenue_account=revenue_account,
+        ),
     )
 
 

@@ -17,6 +17,7 @@ QUOTE_PATHS = {
     "bexio": "/2.0/kb_offer",
     "sevdesk": "/Order/Factory/saveOrder",
     "qonto": "/v2/quotes",
+    "eaccounting": "/quotes",
 }
 
 

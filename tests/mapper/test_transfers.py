@@ -287,3 +287,64 @@ def test_the_mapping_s_exclusion_property_keeps_a_contact_out(world_factory: Any
     assert outcomes[kept_out].error_message["params"] == {"name": "nicht_buchen"}
     assert outcomes[taken].state == State.DONE, outcomes[taken].error
     assert services.mapping_used(transfer=outcomes[taken]) == {"customer": 1}
+
+
+@pytest.mark.parametrize("system", ["lexoffice", "eaccounting"])
+def test_a_shipping_cost_of_the_deal_becomes_a_position_of_its_own(
+    world_factory: Any, system: str
+) -> None:
+    world = world_factory(system)
+    define_property(world, "deals", "versandkosten", "Versandkosten")
+    services.mapping_save(
+        tenant=world.tenant,
+        system=system,
+        flow="quote",
+        user=None,
+        data={"fields": {"quote.shipping_cost": {"kind": "property", "property": "versandkosten"}}},
+        hubspot=_hubspot(world),
+    )
+    deal_id = world.won_deal("Relaunch", properties={"versandkosten": "4,90"})
+
+    transfer = transfer_quote(world, deal_id)
+
+    assert transfer.state == State.DONE, transfer.error
+    [body] = sent_quotes(world)
+    if system == "lexoffice":
+        last = body["lineItems"][-1]
+        assert (last["name"], last["unitPrice"]["netAmount"]) == ("Versandkosten", 4.9)
+    else:
+        last = body["Rows"][-1]
+        assert (last["Text"], last["UnitPrice"], last["Quantity"]) == ("Versandkosten", 4.9, 1)
+    assert any(n["code"] == "mapping.field.quote.shipping_cost" for n in transfer.notes)
+
+
+def test_a_shipping_cost_that_is_no_amount_is_refused_when_saved_and_noted_when_read(
+    world_factory: Any,
+) -> None:
+    from sync.mapping.rules import MappingInvalid
+
+    world = world_factory("lexoffice")
+    with pytest.raises(MappingInvalid), translation.override("en"):
+        services.mapping_save(
+            tenant=world.tenant,
+            system="lexoffice",
+            flow="quote",
+            user=None,
+            data={"fields": {"quote.shipping_cost": {"kind": "constant", "value": "gratis"}}},
+        )
+    define_property(world, "deals", "versandkosten", "Versandkosten")
+    services.mapping_save(
+        tenant=world.tenant,
+        system="lexoffice",
+        flow="quote",
+        user=None,
+        data={"fields": {"quote.shipping_cost": {"kind": "property", "property": "versandkosten"}}},
+        hubspot=_hubspot(world),
+    )
+
+    transfer = transfer_quote(world, world.won_deal(properties={"versandkosten": "auf Anfrage"}))
+
+    assert transfer.state == State.DONE, transfer.error
+    [body] = sent_quotes(world)
+    assert all(item["name"] != "Versandkosten" for item in body["lineItems"])
+    assert any(n["code"] == "mapping.shipping_cost_not_amount" for n in transfer.notes)
