@@ -381,6 +381,7 @@ def test_the_data_mapper_offers_the_fields_eaccounting_has() -> None:
     assert customer[targets.CUSTOMER_NAME].max_length == 50
     assert customer[targets.CUSTOMER_NAME].type == "string"
     assert customer[targets.CUSTOMER_VAT_ID].type == "string"  # ["string", "null"] in 3.1
-    # No title or texts on its documents; the payment term picks the terms of payment.
-    assert quote == [targets.PAYMENT_TERM]
+    # No title or texts on its documents; the payment term picks the terms of payment, and a
+    # shipping cost becomes a row of its own.
+    assert quote == [targets.PAYMENT_TERM, targets.SHIPPING_COST]
     assert targets.revenue_account_spec("eaccounting") is None  # rows take their coding's
