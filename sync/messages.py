@@ -110,6 +110,9 @@ TEXTS: dict[str, str] = {
     "document.order": gettext_noop("order confirmation"),
     "document.invoice": gettext_noop("invoice"),
     "status.written": gettext_noop("%(document)s: %(status)s, written to the deal."),
+    "status.waiting_for_document": gettext_noop(
+        "A document of the deal is still being created; its status is read once it is."
+    ),
     "status.unchanged": gettext_noop("The documents' status is unchanged; nothing was written."),
     "status.no_documents": gettext_noop("The deal has no documents in %(system)s yet."),
     "status.document_gone": gettext_noop(

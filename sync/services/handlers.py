@@ -304,13 +304,14 @@ class DocumentTransfer(TransferHandler):
         if reconciled:
             transfer.notes = [*transfer.notes, *note_entries(Message("quote.found_after_all"))]
         run_save(run, "vendor_id", "vendor_number", "vendor_url", "notes")
-        runs.run_finish(run=run, state=State.DONE, outcome=Outcome.SUCCEEDED)
         # A draft has no number yet (lexware office and sevDesk number a quote when it is
         # finalized): the deal gets the link, not the vendor's internal id as a "number".
         properties = documents.status_properties(
             self.kind,
             DocumentState(status=DocumentStatus(status), number=created.number, url=url),
         )
+        # Written before the transfer is done: the deal's status transfer waits for that, so a
+        # status the vendor reports meanwhile ("paid") is written after this one, not under it.
         try:
             hubspot.write_back_deal(transfer.object_id, properties)
         except errors.ConnectorError as failure:
@@ -319,9 +320,10 @@ class DocumentTransfer(TransferHandler):
             )
             transfer.notes = [*transfer.notes, *note_entries(note)]
             run_save(run, "notes")
-            return
-        transfer.written_back = True
-        run_save(run, "written_back")
+        else:
+            transfer.written_back = True
+            run_save(run, "written_back")
+        runs.run_finish(run=run, state=State.DONE, outcome=Outcome.SUCCEEDED)
 
 
 def customer_of(*, shape: Person | Company, ctx: context.TenantContext) -> Customer:

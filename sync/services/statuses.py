@@ -31,6 +31,13 @@ EnqueueTransfer = Callable[[str], None]
 _STAGE = "dealstage"
 
 
+class DocumentBeingFinished(errors.TransientError):
+    """A document of the deal is created but its transfer has not yet written its first status
+    to the deal: the status transfer reads after it, so that the newer status is written last."""
+
+    message = Message("status.waiting_for_document")
+
+
 class DocumentStatusTransfer(TransferHandler):
     """Writes the status of the deal's documents to the deal; one transfer per deal, run
     again on every change the vendor reports."""
@@ -43,18 +50,19 @@ class DocumentStatusTransfer(TransferHandler):
         generation = transfer.generation
         connector = context.accounting_connector(tenant=run.tenant)
         system = connector.provider
-        made = (
+        of_the_deal = (
             Transfer.objects.for_tenant(run.tenant)
             .filter(
                 kind__in=list(documents.DOCUMENT_KINDS),
                 object_type=Transfer.ObjectType.DEAL,
                 object_id=transfer.object_id,
                 system=system.key,
-                state=State.DONE,
             )
             .exclude(vendor_id="")
-            .order_by("created_at")
         )
+        if of_the_deal.filter(state__in=Transfer.ACTIVE_STATES).exists():
+            raise DocumentBeingFinished("a document of the deal is still being written")
+        made = of_the_deal.filter(state=State.DONE).order_by("created_at")
         read: dict[str, Any] = {}
         pipeline_id = ""
         properties: dict[str, str] = {}

@@ -225,6 +225,47 @@ def test_a_paid_invoice_is_written_to_the_deal_once_and_moves_it(world: World) -
     assert len(requested) == 2
 
 
+def test_a_status_reported_while_the_document_is_being_finished_is_written_after_it(
+    world: World, monkeypatch
+) -> None:
+    """The document's own first status and the vendor's newer one ("paid") are written by two
+    transfers: the newer one must land last, or the deal keeps "draft" for good."""
+    from connectors.hubspot.client import HubSpotClient
+
+    _rules(world, ("closedwon", "invoice"))
+    deal_id = _deal(world, "closedwon")
+    states_while_writing: list[str] = []
+    write_back = HubSpotClient.write_back_deal
+
+    def observed(self, deal: str, properties):  # type: ignore[no-untyped-def]
+        invoice = Transfer.objects.filter(kind=Transfer.Kind.INVOICE, object_id=deal).first()
+        states_while_writing.append(invoice.state if invoice else "")
+        write_back(self, deal, properties)
+
+    monkeypatch.setattr(HubSpotClient, "write_back_deal", observed)
+    invoice = _run(world, Transfer.Kind.INVOICE, deal_id)
+    assert invoice.state == Transfer.State.DONE
+    # The invoice's own status went to the deal before the invoice counted as made.
+    assert states_while_writing == [Transfer.State.QUOTE_IN_FLIGHT]
+
+    # "Paid" arrives in that moment: the status transfer waits instead of reading now.
+    Transfer.objects.filter(pk=invoice.pk).update(state=Transfer.State.QUOTE_IN_FLIGHT)
+    world.books.mark(invoice.vendor_id, DocumentStatus.PAID)  # type: ignore[attr-defined]
+    status = _run(world, Transfer.Kind.DOCUMENT_STATUS, deal_id)
+    assert status.state == Transfer.State.PENDING
+    assert status.next_attempt_at is not None
+    with translation.override("en"):
+        assert "still being created" in TransferAttempt.objects.get(transfer=status).error_text
+    assert _deal_properties(world, deal_id)["apiup_invoice_status"] == "draft"
+
+    Transfer.objects.filter(pk=invoice.pk).update(state=Transfer.State.DONE)
+    Transfer.objects.filter(pk=status.pk).update(next_attempt_at=None)
+    transfers.run_transfer(str(status.pk), enqueue=lambda *a, **k: None, paced=True)
+    status.refresh_from_db()
+    assert status.state == Transfer.State.DONE, status.error
+    assert _deal_properties(world, deal_id)["apiup_invoice_status"] == "paid"
+
+
 def test_a_change_of_a_document_the_product_did_not_make_is_ignored(world: World) -> None:
     connection = Connection.objects.get(tenant=world.tenant, system="lexoffice")
     feeds.change_store(
