@@ -7,7 +7,6 @@ answers errors in its vendor's own format through `error_response`.
 
 from __future__ import annotations
 
-import html
 import json
 import random
 import socket
@@ -22,6 +21,7 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.contract import ContractChecker, SpecProblem
+from sandbox.inspection import DOCUMENT_STATUSES, inspection_page
 from sandbox.store import Page, Record, Records, Resource, Store
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ class VendorSandbox:
 
     # The statuses `POST /_sandbox/documents/status` can set on a document, as the vendor's
     # own users would by booking a payment or cancelling it in the vendor's app.
-    DOCUMENT_STATUSES = ("paid", "partially_paid", "voided", "accepted", "rejected", "open")
+    DOCUMENT_STATUSES = DOCUMENT_STATUSES
 
     def document_status_set(
         self, *, kind: str, document_id: str, status: str, amount: str = ""
@@ -362,7 +362,7 @@ class VendorSandbox:
 
         @app.get("/_sandbox/")
         def page() -> Response:
-            return Response(self._inspection_page(), mimetype="text/html")
+            return Response(inspection_page(self), mimetype="text/html")
 
         @app.post("/_sandbox/documents/status")
         def document_status() -> Response:
@@ -383,46 +383,6 @@ class VendorSandbox:
                 return Response(status=303, headers={"Location": "/_sandbox/"})
             return self.json(changed)
 
-    def _inspection_page(self) -> str:
-        sections = []
-        for kind, rows in self.inspect().items():
-            columns = sorted({key for row in rows for key in row})[:12]
-            head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-            body = "".join(
-                "<tr>"
-                + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in columns)
-                + "</tr>"
-                for row in rows[-200:]
-            )
-            sections.append(
-                f"<h2>{html.escape(kind)} ({len(rows)})</h2>"
-                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            )
-        return (
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(self.title)} sandbox</title>"
-            "<style>body{font:14px system-ui;margin:2rem}table{border-collapse:collapse;"
-            "margin-bottom:2rem}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-            "</style></head><body>"
-            f"<h1>{html.escape(self.title)} sandbox</h1>{_DOCUMENT_FORM}"
-            f"{''.join(sections) or '<p>Empty.</p>'}"
-            "</body></html>"
-        )
-
-
-# What a user does in the vendor's app to a document, for the demo: mark it paid and watch
-# the deal in HubSpot follow.
-_DOCUMENT_FORM = (
-    "<form method='post' action='/_sandbox/documents/status'><fieldset>"
-    "<legend>Change a document as the vendor's app would</legend>"
-    "<select name='kind'><option>invoice</option><option>quote</option><option>order</option>"
-    "</select> <input name='id' placeholder='document id' required> "
-    "<select name='status'>"
-    + "".join(f"<option>{s}</option>" for s in VendorSandbox.DOCUMENT_STATUSES)
-    + "</select> <input name='amount' placeholder='amount paid (partial)'> "
-    "<button>Apply</button></fieldset></form>"
-)
-
 
 def _columns(record: Record, columns: tuple[str, ...]) -> Record:
     if not columns:
@@ -439,13 +399,6 @@ def _columns(record: Record, columns: tuple[str, ...]) -> Record:
 def records(resource: str, key: Callable[[Any], Any] = str) -> Any:
     """A sandbox attribute with every owner's records of `resource` (`sandbox.contacts[id]`)."""
     return property(lambda sandbox: Records(sandbox.store, resource, key=key))
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        text = json.dumps(value, ensure_ascii=False)
-        return text if len(text) < 120 else text[:117] + "..."
-    return "" if value is None else str(value)
 
 
 def _body_of(req: Request) -> Any:
