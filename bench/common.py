@@ -423,25 +423,28 @@ def hubspot_oauth_credentials(hubspot: Any, portal_id: int) -> dict[str, Any]:
     return _credentials(tokens)
 
 
-def qonto_oauth_credentials(qonto: Any, organization_id: str) -> dict[str, Any]:
-    """The customer approves Qonto's consent for the organization; the code is exchanged
+def sandbox_oauth_credentials(
+    system: str, accounting: Any, *, account: tuple[str, str], what: str
+) -> dict[str, Any]:
+    """The customer approves the vendor's consent for one account (`account` is the consent
+    form's field and value: Qonto's organization, eAccounting's company); the code is exchanged
     through the product's own `exchange_code`. Returns what the connection stores."""
     from connectors import oauth
     from connectors.registry import provider
 
-    declared = provider("qonto")
+    declared = provider(system)
     assert declared.oauth is not None
     client_id, _secret = oauth.client_credentials(declared)
-
+    field, account_id = account
     answer = requests.post(
-        f"{qonto.url}/oauth2/auth",
+        f"{accounting.url}{declared.oauth.authorize_path}",
         data={
             "client_id": client_id,
             "redirect_uri": OAUTH_REDIRECT_URI,
             "response_type": "code",
             "scope": " ".join(declared.oauth.scopes),
-            "state": f"bench-{organization_id}",
-            "organization_id": organization_id,
+            "state": f"bench-{account_id}",
+            field: account_id,
             "decision": "approve",
         },
         allow_redirects=False,
@@ -449,43 +452,21 @@ def qonto_oauth_credentials(qonto: Any, organization_id: str) -> dict[str, Any]:
     )
     tokens = oauth.exchange_code(
         declared,
-        code=_redirected_code(answer, what=f"Qonto organization {organization_id}"),
+        code=_redirected_code(answer, what=f"{what} {account_id}"),
         redirect_uri=OAUTH_REDIRECT_URI,
-        oauth_url=qonto.url,
+        oauth_url=accounting.url,
     )
     return _credentials(tokens)
 
 
-def eaccounting_oauth_credentials(eaccounting: Any, company_id: str) -> dict[str, Any]:
-    """The customer signs in at Visma's identity server and picks the company; the code is
-    exchanged through the product's own `exchange_code`. Returns what the connection stores."""
-    from connectors import oauth
+def _oauth_sandbox(system: str, sandbox: Any) -> Any:
+    """The vendor's sandbox with the product's OAuth client registered."""
+    from connectors.oauth import client_credentials
     from connectors.registry import provider
 
-    declared = provider("eaccounting")
-    assert declared.oauth is not None
-    client_id, _secret = oauth.client_credentials(declared)
-    answer = requests.post(
-        f"{eaccounting.url}{declared.oauth.authorize_path}",
-        data={
-            "client_id": client_id,
-            "redirect_uri": OAUTH_REDIRECT_URI,
-            "response_type": "code",
-            "scope": " ".join(declared.oauth.scopes),
-            "state": f"bench-{company_id}",
-            "company_id": company_id,
-            "decision": "approve",
-        },
-        allow_redirects=False,
-        timeout=10,
-    )
-    tokens = oauth.exchange_code(
-        declared,
-        code=_redirected_code(answer, what=f"eAccounting company {company_id}"),
-        redirect_uri=OAUTH_REDIRECT_URI,
-        oauth_url=eaccounting.url,
-    )
-    return _credentials(tokens)
+    client_id, client_secret = client_credentials(provider(system))
+    sandbox.add_oauth_client(client_id=client_id, client_secret=client_secret)
+    return sandbox
 
 
 def _accounting_sandbox(system: str, *, lexoffice_rate: float, token_lifetime: float) -> Any:
@@ -498,23 +479,14 @@ def _accounting_sandbox(system: str, *, lexoffice_rate: float, token_lifetime: f
 
         return SevdeskSandbox(demo_token=None)  # sevDesk publishes no rate limit
     if system == "qonto":
-        from connectors.oauth import client_credentials
-        from connectors.registry import provider
         from sandbox.qonto.app import QontoSandbox
 
-        client_id, client_secret = client_credentials(provider("qonto"))
         qonto = QontoSandbox(access_token_lifetime=token_lifetime, seed_demo=False)
-        qonto.add_oauth_client(client_id=client_id, client_secret=client_secret)
-        return qonto
+        return _oauth_sandbox(system, qonto)
     if system == "eaccounting":
-        from connectors.oauth import client_credentials
-        from connectors.registry import provider
         from sandbox.eaccounting.app import EAccountingSandbox
 
-        client_id, client_secret = client_credentials(provider("eaccounting"))
-        eaccounting = EAccountingSandbox(access_token_lifetime=token_lifetime)
-        eaccounting.add_oauth_client(client_id=client_id, client_secret=client_secret)
-        return eaccounting
+        return _oauth_sandbox(system, EAccountingSandbox(access_token_lifetime=token_lifetime))
     raise ValueError(f"no accounting sandbox for {system!r} (one of {ACCOUNTING_SYSTEMS})")
 
 
@@ -532,7 +504,9 @@ def _accounting_account(accounting: Any, system: str, portal_id: int) -> tuple[s
     if system == "eaccounting":
         company_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-eaccounting-{portal_id}"))
         sandbox.add_company(company_id, f"Boekhouding {portal_id} B.V.")
-        return company_id, eaccounting_oauth_credentials(accounting, company_id)
+        return company_id, sandbox_oauth_credentials(
+            system, accounting, account=("company_id", company_id), what="eAccounting company"
+        )
     from sandbox.qonto.app import DEMO_IBAN
 
     organization = sandbox.add_organization(
@@ -541,7 +515,9 @@ def _accounting_account(accounting: Any, system: str, portal_id: int) -> tuple[s
         name=f"Buchhaltung {portal_id} SAS",
         iban=DEMO_IBAN,
     )
-    return organization.slug, qonto_oauth_credentials(accounting, organization.id)
+    return organization.slug, sandbox_oauth_credentials(
+        system, accounting, account=("organization_id", organization.id), what="Qonto organization"
+    )
 
 
 def start_vendors(
