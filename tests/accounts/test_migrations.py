@@ -3,25 +3,16 @@
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migration_step
 
 BEFORE = [("accounts", "0001_initial")]
 AFTER = [("accounts", "0002_roles_and_invitations")]
 
 
-def _migrate(targets: list[tuple[str, str]]) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_first_member_of_each_company_becomes_its_owner() -> None:
-    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
-    old = _migrate(BEFORE).loader.project_state(BEFORE).apps
-    try:
+    with migration_step(BEFORE, AFTER) as (old, run_step):
         Tenant, User = old.get_model("accounts", "Tenant"), old.get_model("accounts", "User")
         address = {"street": "S", "house_number": "1", "postcode": "1", "city": "C"}
         first, second = (Tenant.objects.create(company_name=n, **address) for n in "AB")
@@ -36,8 +27,6 @@ def test_the_first_member_of_each_company_becomes_its_owner() -> None:
         alone = user("alone@b.de", second, 5)
         nobody = user("registering@c.de", None, 1)
 
-        new = _migrate(AFTER).loader.project_state(AFTER).apps.get_model("accounts", "User")
+        new = run_step().get_model("accounts", "User")
         roles = dict(new.objects.values_list("pk", "role"))
         assert roles == {founder: "owner", invited: "admin", alone: "owner", nobody: "member"}
-    finally:
-        _migrate(latest)
