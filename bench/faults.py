@@ -860,35 +860,60 @@ def main() -> None:
         print(result.line(name))
 
 
+class Tallied(Protocol):
+    def line(self, name: str) -> str: ...
+
+
+def run_mix(
+    args: argparse.Namespace,
+    *,
+    header: str,
+    runs: list[tuple[str, Callable[[RunOptions], Tallied]]],
+    first_portal: int,
+    seconds_per_deal: float = 1.6,
+    at_least: float = 120.0,
+) -> None:
+    """Runs of one mix on a fresh database, each on portals of its own, then their summary."""
+    print(header, flush=True)
+    seconds = recreate_database()
+    print(f"database {BENCH_DATABASE} created and migrated in {seconds:.1f} s", flush=True)
+    results: list[tuple[str, Tallied]] = []
+    for index, (name, run_one) in enumerate(runs):
+        options = RunOptions(
+            deals=args.deals,
+            tenants=args.tenants,
+            workers=args.workers,
+            first_portal=first_portal + index * 100,
+            down_seconds=args.down_seconds,
+            timeout=args.timeout or max(at_least, args.deals * seconds_per_deal + 60),
+        )
+        results.append((name, run_one(options)))
+    print("\n== summary ==")
+    for name, result in results:
+        print(result.line(name))
+
+
 def documents_main(args: argparse.Namespace) -> None:
     runs = [name for name in args.runs if name in DOCUMENT_RUNS] or DOCUMENT_RUNS
     if args.runs == RUNS:  # not named: all of the document runs
         runs = DOCUMENT_RUNS
-    print(
-        f"document runs: {args.deals} deals over {args.tenants} tenants, {args.workers} "
-        f"workers, systems {', '.join(args.systems)}",
-        flush=True,
-    )
-    seconds = recreate_database()
-    print(f"database {BENCH_DATABASE} created and migrated in {seconds:.1f} s", flush=True)
-    results: list[tuple[str, DocumentTally]] = []
-    index = 0
-    for system in args.systems:
-        for name in runs:
-            options = RunOptions(
-                deals=args.deals,
-                tenants=args.tenants,
-                workers=args.workers,
-                first_portal=7001 + index * 100,
-                down_seconds=args.down_seconds,
-                timeout=args.timeout or max(120.0, args.deals * 1.6 + 60),
-            )
-            index += 1
+
+    def documents_run(name: str, system: str) -> Callable[[RunOptions], Tallied]:
+        def run_one(options: RunOptions) -> Tallied:
             with run_stack(name, system=system) as (running, _outage):
-                results.append((name, run_documents(name, running, options, system=system)))
-    print("\n== summary ==")
-    for name, result in results:
-        print(result.line(name))
+                return run_documents(name, running, options, system=system)
+
+        return run_one
+
+    run_mix(
+        args,
+        header=(
+            f"document runs: {args.deals} deals over {args.tenants} tenants, {args.workers} "
+            f"workers, systems {', '.join(args.systems)}"
+        ),
+        runs=[(name, documents_run(name, system)) for system in args.systems for name in runs],
+        first_portal=7001,
+    )
 
 
 if __name__ == "__main__":

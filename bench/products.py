@@ -17,10 +17,11 @@ import argparse
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import QUICK_RESUME, TenantHandle, Vendors, recreate_database, wait_for
+from bench.common import QUICK_RESUME, TenantHandle, Vendors, wait_for
 
 PRODUCT_RUNS = ["baseline", "duplicates", "drop-after-commit", "sigkill"]
 PRODUCT_EVENTS = ["product.creation", "product.propertyChange"]
@@ -189,29 +190,26 @@ def run_products(name: str, running: Any, options: Any, *, per_tenant: int) -> P
 
 
 def products_main(args: argparse.Namespace) -> None:
-    from bench.faults import RunOptions, run_stack
+    from bench.faults import RunOptions, Tallied, run_mix, run_stack
 
     runs = [name for name in args.runs if name in PRODUCT_RUNS] or PRODUCT_RUNS
     per_tenant = max(1, args.deals // max(1, args.tenants))
-    print(
-        f"product runs: {per_tenant} products for each of {args.tenants} tenants "
-        f"(half lexware office leads, half HubSpot), {args.workers} workers",
-        flush=True,
+
+    def products_run(name: str) -> Callable[[RunOptions], Tallied]:
+        def run_one(options: RunOptions) -> Tallied:
+            with run_stack(name, system="lexoffice") as (running, _outage):
+                return run_products(name, running, options, per_tenant=per_tenant)
+
+        return run_one
+
+    run_mix(
+        args,
+        header=(
+            f"product runs: {per_tenant} products for each of {args.tenants} tenants "
+            f"(half lexware office leads, half HubSpot), {args.workers} workers"
+        ),
+        runs=[(name, products_run(name)) for name in runs],
+        first_portal=9001,
+        seconds_per_deal=1.0,
+        at_least=180.0,
     )
-    seconds = recreate_database()
-    print(f"database created and migrated in {seconds:.1f} s", flush=True)
-    results: list[tuple[str, ProductTally]] = []
-    for index, name in enumerate(runs):
-        options = RunOptions(
-            deals=args.deals,
-            tenants=args.tenants,
-            workers=args.workers,
-            first_portal=9001 + index * 100,
-            down_seconds=args.down_seconds,
-            timeout=args.timeout or max(180.0, args.deals * 1.0 + 60),
-        )
-        with run_stack(name, system="lexoffice") as (running, _outage):
-            results.append((name, run_products(name, running, options, per_tenant=per_tenant)))
-    print("\n== summary ==")
-    for name, result in results:
-        print(result.line(name))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -261,31 +261,25 @@ def run_zep(name: str, running: Stack, options: RunOptions) -> ZepTally:
 
 def zep_main(args: argparse.Namespace) -> None:
     """`bench.faults --zep`: the ZEP runs named in --runs (all of them unless named)."""
-    from bench.common import BENCH_DATABASE, recreate_database
-    from bench.faults import RUNS, RunOptions, run_stack
+    from bench.faults import RUNS, Tallied, run_mix, run_stack
 
     runs = [name for name in args.runs if name in ZEP_RUNS]
     if args.runs == RUNS or not runs:
         runs = ZEP_RUNS
-    print(
-        f"ZEP runs: {args.deals} deals over {args.tenants} tenants (lexware office and ZEP "
-        f"each), {args.workers} workers",
-        flush=True,
+
+    def zep_run(name: str) -> Callable[[RunOptions], Tallied]:
+        def run_one(options: RunOptions) -> Tallied:
+            with run_stack(f"zep-{name}") as (running, _outage):
+                return run_zep(name, running, options)
+
+        return run_one
+
+    run_mix(
+        args,
+        header=(
+            f"ZEP runs: {args.deals} deals over {args.tenants} tenants (lexware office and ZEP "
+            f"each), {args.workers} workers"
+        ),
+        runs=[(name, zep_run(name)) for name in runs],
+        first_portal=8001,
     )
-    seconds = recreate_database()
-    print(f"database {BENCH_DATABASE} created and migrated in {seconds:.1f} s", flush=True)
-    results = []
-    for index, name in enumerate(runs):
-        options = RunOptions(
-            deals=args.deals,
-            tenants=args.tenants,
-            workers=args.workers,
-            first_portal=8001 + index * 100,
-            down_seconds=args.down_seconds,
-            timeout=args.timeout or max(120.0, args.deals * 1.6 + 60),
-        )
-        with run_stack(f"zep-{name}") as (running, _outage):
-            results.append((name, run_zep(name, running, options)))
-    print("\n== summary ==")
-    for name, result in results:
-        print(result.line(name))
