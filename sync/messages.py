@@ -178,6 +178,10 @@ TEXTS: dict[str, str] = {
         "the transfer runs again when HubSpot reports the change, or retry it here."
     ),
     "customer.contact_person": gettext_noop("Contact person: %(name)s."),
+    "customer.link_checked": gettext_noop(
+        "The accounting system refused the document for the linked customer; the customer "
+        "is looked up again and the document made once more."
+    ),
     # Deletions.
     "deletion.never_transferred": gettext_noop(
         "Deleted in HubSpot; it had never been transferred."

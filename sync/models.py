@@ -309,6 +309,11 @@ class ObjectLink(TenantOwnedModel):
     # False: unlinked by the customer (reference 002, "Kennzeichnung als HubSpot Kunde
     # entfernen"): HubSpot's changes no longer reach the vendor object until it is linked again.
     synchronised = models.BooleanField(_("synchronised"), default=True)
+    # The deal contact last made sure of as the company's contact person (a digest of who it
+    # is, no personal data) and the vendor's id of that person: the next document for the same
+    # company and person names them without asking the vendor again.
+    contact_person_digest = models.CharField(max_length=64, blank=True, default="")
+    contact_person_id = models.CharField(max_length=64, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

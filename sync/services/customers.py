@@ -1,5 +1,10 @@
 """Finding or creating the vendor customer that stands for a HubSpot company or contact:
-the stored link first, then by e-mail, then by name, else a new customer."""
+the stored link first, then by e-mail, then by name, else a new customer.
+
+A document for a linked customer takes the link (and the contact person made sure of last
+time) as it is, without asking the vendor: one vendor call for the document alone. Should
+the vendor refuse that document, `link_check` reads the customer once to see whether the link
+was the reason."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import hashlib
 from accounts.models import Tenant
 from apiup.locks import named_lock
 from connectors.base import AccountingConnector
-from connectors.shapes import Customer, CustomerRef
+from connectors.shapes import Customer, CustomerRef, Person
 from sync.messages import Message, Refusal
 from sync.models import ObjectLink
 
@@ -24,6 +29,10 @@ def _link(tenant: Tenant, system: str, object_type: str, object_id: str) -> Obje
 def link_store(
     *, tenant: Tenant, system: str, object_type: str, object_id: str, ref: CustomerRef
 ) -> None:
+    # A contact person remembered for another vendor customer is not this one's.
+    ObjectLink.objects.for_tenant(tenant).filter(
+        system=system, object_type=object_type, object_id=object_id
+    ).exclude(vendor_id=ref.vendor_id).update(contact_person_digest="", contact_person_id="")
     ObjectLink.objects.update_or_create(
         tenant=tenant,
         system=system,
@@ -43,8 +52,11 @@ def customer_resolve(
     update_existing: bool,
     hold_writes: Message | None = None,
     default_debtor: str = "",
+    trust_link: bool = False,
 ) -> tuple[CustomerRef, str]:
     """Returns the vendor customer and how it was found: linked, email, name or created.
+    `trust_link`: a linked customer is taken as the link has it, without reading it (for a
+    document, whose own answer tells when the customer is gone; see `link_check`).
     `hold_writes`: the customer is only looked up; where it would be created or updated, the
     transfer is refused with this message instead (its data are incomplete).
     `default_debtor`: the vendor's id of the tenant's default customer, which a customer
@@ -53,6 +65,10 @@ def customer_resolve(
     Creating is not idempotent at any vendor; if a create's answer is lost, the next attempt
     finds the customer by e-mail or name instead of creating a second one."""
     system = connector.provider.key
+    if trust_link and not update_existing:
+        link = _link(tenant, system, object_type, object_id)
+        if link is not None:
+            return CustomerRef(vendor_id=link.vendor_id, number=link.vendor_number), "linked"
     # A quote transfer and the contact's own transfer may resolve the same customer at once;
     # without the locks both could search, find nothing, and create it twice. The second lock
     # covers two HubSpot records that stand for one customer (same e-mail, or same name).
@@ -130,3 +146,56 @@ def _resolve(
         ref = connector.update_customer(ref, customer)
     link_store(tenant=tenant, system=system, object_type=object_type, object_id=object_id, ref=ref)
     return ref, how
+
+
+def _person_digest(person: Person) -> str:
+    who = "\x1f".join(
+        (person.hubspot_id, person.email.casefold(), person.first_name, person.last_name)
+    )
+    return hashlib.sha256(who.encode()).hexdigest()[:32]
+
+
+def contact_person_remembered(
+    *, tenant: Tenant, system: str, object_type: str, object_id: str, person: Person
+) -> str | None:
+    """The vendor's id of the company's contact person when this very person was made sure
+    of for the linked customer before ("" where the vendor's documents name no person);
+    None when the vendor has to be asked."""
+    link = _link(tenant, system, object_type, object_id)
+    if link is None or link.contact_person_digest != _person_digest(person):
+        return None
+    return link.contact_person_id
+
+
+def contact_person_remember(
+    *,
+    tenant: Tenant,
+    system: str,
+    object_type: str,
+    object_id: str,
+    person: Person,
+    vendor_id: str,
+) -> None:
+    ObjectLink.objects.for_tenant(tenant).filter(
+        system=system, object_type=object_type, object_id=object_id
+    ).update(contact_person_digest=_person_digest(person), contact_person_id=vendor_id[:64])
+
+
+def link_check(
+    *, tenant: Tenant, connector: AccountingConnector, object_type: str, object_id: str
+) -> bool:
+    """The vendor refused a document for a customer taken from its link unread. Forgets the
+    remembered contact person and reads the customer: one that is gone is unlinked, so that
+    the next attempt finds or creates it anew. True when the next attempt may succeed where
+    this one failed (the customer was gone, or a remembered contact person was in use)."""
+    link = _link(tenant, connector.provider.key, object_type, object_id)
+    if link is None:
+        return False
+    person_was_remembered = bool(link.contact_person_digest)
+    ObjectLink.objects.for_tenant(tenant).filter(pk=link.pk).update(
+        contact_person_digest="", contact_person_id=""
+    )
+    if connector.get_customer(link.vendor_id) is None:
+        ObjectLink.objects.for_tenant(tenant).filter(pk=link.pk).delete()
+        return True
+    return person_was_remembered

@@ -8,7 +8,7 @@ line in HANDLERS."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors import errors, rules
 from connectors.base import AccountingConnector
@@ -40,6 +40,9 @@ from sync.models import Transfer, TransferAttempt, vendor_link
 from sync.services import articles, context, customers, documents, quotes, runs
 from sync.services.runs import Run, plain, run_save
 from sync.services.transitions import transfer_transition
+
+if TYPE_CHECKING:
+    from accounts.models import Tenant
 
 State = Transfer.State
 Outcome = TransferAttempt.Outcome
@@ -104,10 +107,17 @@ def _mark_placeholders(run: Run, customer: Customer, *, written: bool) -> None:
 
 
 def _contact_person(
-    connector: AccountingConnector, customer: Customer, ref: customers.CustomerRef, how: str
+    connector: AccountingConnector,
+    customer: Customer,
+    ref: customers.CustomerRef,
+    how: str,
+    *,
+    tenant: Tenant,
+    source: tuple[str, str],
 ) -> tuple[str, list[Message]]:
     """A company's contact person at the vendor, as a contact person of that company and
-    never as a second customer; the vendor's id of it where documents name one."""
+    never as a second customer; the vendor's id of it where documents name one. The same
+    person of the same linked company is not made sure of twice."""
     company = customer.company
     person = company.contact_person if company is not None else None
     if (
@@ -116,9 +126,32 @@ def _contact_person(
         or not connector.capabilities.contact_persons
     ):
         return "", []
-    vendor_id = connector.contact_person_ensure(ref, person, customer_created=how == "created")
+    object_type, object_id = source
+    system = connector.provider.key
+    vendor_id = (
+        customers.contact_person_remembered(
+            tenant=tenant, system=system, object_type=object_type, object_id=object_id,
+            person=person,
+        )
+        if how == "linked"
+        else None
+    )  # fmt: skip
+    if vendor_id is None:
+        vendor_id = connector.contact_person_ensure(ref, person, customer_created=how == "created")
+        customers.contact_person_remember(
+            tenant=tenant, system=system, object_type=object_type, object_id=object_id,
+            person=person, vendor_id=vendor_id,
+        )  # fmt: skip
     name = f"{person.first_name} {person.last_name}".strip()
     return vendor_id, [Message("customer.contact_person", {"name": name})]
+
+
+class LinkedCustomerChecked(errors.TransientError):
+    """The vendor refused a document for the linked customer, which was taken unread: the
+    link has been checked (and dropped where the customer is gone), and the document is made
+    again with the customer found anew."""
+
+    message = Message("customer.link_checked")
 
 
 def _release_held_quotes(*, run: Run, object_type: str, object_id: str) -> None:
@@ -230,7 +263,7 @@ class DocumentTransfer(TransferHandler):
         if customer is None:  # no company and no contact: the default customer
             ref, how = customers.CustomerRef(vendor_id=mapped.default_debtor), "default_debtor"
         else:
-            object_type, object_id = self._customer_source(deal)
+            object_type, object_id = source = self._customer_source(deal)
             ref, how = _resolve_customer(
                 run,
                 customer=customer,
@@ -241,12 +274,15 @@ class DocumentTransfer(TransferHandler):
                 object_id=object_id,
                 update_existing=False,
                 default_debtor=mapped.default_debtor,
+                trust_link=True,
             )
             # A customer found as it is keeps its own data: only a new one got placeholders.
             _mark_placeholders(run, customer, written=how == "created")
         contact_person_id, person_notes = "", list[Message]()
         if customer is not None and how != "default_debtor":
-            contact_person_id, person_notes = _contact_person(connector, customer, ref, how)
+            contact_person_id, person_notes = _contact_person(
+                connector, customer, ref, how, tenant=tenant, source=source
+            )
         found_articles, article_notes = articles.deal_articles(
             connector=connector, deal=deal, settings=settings
         )
@@ -279,7 +315,17 @@ class DocumentTransfer(TransferHandler):
             runs.run_stop(run=run)
             return
 
-        created = connector.create_document(kind, quote, preceding=preceding, finalize=finalize)
+        try:
+            created = connector.create_document(kind, quote, preceding=preceding, finalize=finalize)
+        except errors.ConnectorError as failure:
+            if failure.retryable or how != "linked":
+                raise
+            object_type, object_id = source
+            if customers.link_check(
+                tenant=tenant, connector=connector, object_type=object_type, object_id=object_id
+            ):
+                raise LinkedCustomerChecked(str(failure)) from failure
+            raise
         status = documents.created_status(kind, connector=connector, finalize=finalize)
         self._done(run, hubspot, created, status=status, reconciled=False)
 
