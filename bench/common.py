@@ -619,20 +619,29 @@ class DealRef:
 
 
 def seed_deals(
-    vendors: Vendors, count: int, *, prefix: str = "Deal", stage: str = "contractsent"
+    vendors: Vendors,
+    count: int,
+    *,
+    prefix: str = "Deal",
+    stage: str = "contractsent",
+    linked: bool = False,
 ) -> list[DealRef]:
     """`count` deals in `stage` (one before won unless told), spread round-robin over the
-    tenants. One company per tenant, so after the first quote the customer is linked (the
-    fewest vendor calls)."""
+    tenants. One customer per tenant: a new HubSpot company (and contact) per deal with the
+    same name and e-mail, found by e-mail after the first quote; with `linked`, every deal of a
+    tenant has its first deal's company and contact, so the customer is linked (the fewest
+    vendor calls, as for a tenant in daily use)."""
     hubspot = vendors.hubspot.sandbox
     deals = []
+    firsts: dict[int, str] = {}
     for index in range(count):
         handle = vendors.tenants[index % len(vendors.tenants)]
+        first = firsts.get(handle.portal_id) if linked else None
         deal_id = hubspot.seed_deal(
             handle.portal_id,
             name=f"{prefix} {index}",
             stage=stage,
-            company={
+            company=None if first else {
                 "name": f"Kunde {handle.portal_id} GmbH",
                 "domain": f"kunde{handle.portal_id}.de",
                 "address": "Hauptstraße 5",
@@ -640,7 +649,7 @@ def seed_deals(
                 "city": "Berlin",
                 "country": "Germany",
             },
-            contact={
+            contact=None if first else {
                 "firstname": "Anna",
                 "lastname": "Muster",
                 "email": f"anna@kunde{handle.portal_id}.de",
@@ -650,7 +659,14 @@ def seed_deals(
                 {"name": "Design", "quantity": "1", "price": "1200.00"},
                 {"name": "Umsetzung", "quantity": "10", "price": "95.50"},
             ],
-        )
+        )  # fmt: skip
+        if first:
+            for kind in ("companies", "contacts"):
+                for other in hubspot.linked(handle.portal_id, "deals", first, kind):
+                    hubspot.associate(
+                        handle.portal_id, "deals", deal_id, kind, other, kind == "companies"
+                    )
+        firsts.setdefault(handle.portal_id, deal_id)
         deals.append(DealRef(handle.portal_id, deal_id, handle.tenant_id))
     return deals
 
