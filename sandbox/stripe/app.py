@@ -19,7 +19,8 @@ from flask import Flask, Request, Response, g, request
 
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import DropConnection, TokenBucket, VendorSandbox
-from sandbox.store import Record
+from sandbox.core import records as live_records
+from sandbox.store import Record, Records
 from sandbox.stripe import lifecycle, webhooks
 from sandbox.stripe.api import StripeApi, StripeError
 from sandbox.stripe.contract import StripeContractChecker, StripeSpecProblem, decode_form
@@ -122,17 +123,12 @@ class StripeSandbox(StripeApi, VendorSandbox):
             self.idempotency_in_flight: set[tuple[str, str]] = set()
             self.limiter = TokenBucket(rate=self.rate_per_second, capacity=self.rate_per_second)
 
-    def records(self, resource: str) -> dict[str, Record]:
+    checkout_sessions = live_records("checkout sessions")
+    subscriptions = live_records("subscriptions")
+
+    def records(self, resource: str) -> Records:
         """The account's records of one kind by id (for tests)."""
-        return {record["id"]: record for record in self.store.select(resource, ACCOUNT)}
-
-    @property
-    def checkout_sessions(self) -> dict[str, Record]:
-        return self.records("checkout sessions")
-
-    @property
-    def subscriptions(self) -> dict[str, Record]:
-        return self.records("subscriptions")
+        return Records(self.store, resource, ACCOUNT)
 
     # -- the VendorSandbox hooks --------------------------------------------------------
 

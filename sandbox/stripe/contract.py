@@ -1,13 +1,10 @@
 """Contract checks for Stripe's form-encoded requests.
 
-openapi-core 0.23 deserialises `deepObject` only for flat objects: `line_items[0][price]`
-(array of objects), `expand[]` (arrays) and `subscription_data[metadata][k]` (two levels) fail
-with "('deepObject', 'line_items')" on every request, and the `expand` query parameter fails
-even when absent. So this checker validates Stripe requests itself: it finds the operation
-through the spec file as usual, decodes the bracket form and validates it with
-openapi-schema-validator against the operation's request schema. Responses still go through
-openapi-core unchanged.
-"""
+openapi-core 0.23 deserialises `deepObject` only for flat objects: `line_items[0][price]`,
+`expand[]` and `subscription_data[metadata][k]` fail with "('deepObject', 'line_items')" on
+every request, and the `expand` query parameter fails even when absent. So this checker finds
+the operation through the spec file as usual, decodes the bracket form itself and validates
+it with openapi-schema-validator; responses still go through openapi-core."""
 
 from __future__ import annotations
 
@@ -49,10 +46,10 @@ class StripeContractChecker(ContractChecker):
     def check(self, req: Request, response: Response, *, documented: bool = True) -> None:
         from openapi_core.templating.responses.exceptions import ResponseNotFound
 
-        if not req.path.startswith("/v1/"):
-            return  # hosted checkout and portal pages live on other hosts, outside the API
-        if g.get("stripe_dropped"):
-            return  # the connection was dropped on purpose: the client saw no answer
+        # The hosted pages live on other hosts, outside the API; a connection dropped on
+        # purpose sent the client no answer.
+        if not req.path.startswith("/v1/") or g.get("stripe_dropped"):
+            return
         problems = self.request_problems(req)
         if problems is None:  # counted as the base class counts an unknown operation
             super().check(req, response, documented=documented)
@@ -85,17 +82,14 @@ class StripeContractChecker(ContractChecker):
             sent = req.headers.get(name) if where == "header" else query.get(name)
             if where in ("header", "query") and sent is not None:
                 problems += self._problems(where, name, sent, parameter["schema"])
-        body = operation.get("requestBody")
-        form = decode_form(req.form.items(multi=True))
+        body, form = operation.get("requestBody"), decode_form(req.form.items(multi=True))
         if body is None or not form:
             if body is not None and body.get("required"):
                 problems.append(SpecProblem("body", "", "request body is required"))
             return problems
-        if req.mimetype != FORM:
-            return [
-                *problems,
-                SpecProblem("body", "", f"media type {req.mimetype} not in the spec"),
-            ]
+        if req.mimetype != FORM:  # a multipart form
+            media = SpecProblem("body", "", f"media type {req.mimetype} not in the spec")
+            return [*problems, media]
         schema = body["content"][FORM]["schema"]
         extra = UNLISTED_PARAMETERS.get((req.method, req.path), {})
         schema = {**schema, "properties": {**schema.get("properties", {}), **extra}}
