@@ -68,6 +68,7 @@ class StripeSandbox(StripeApi, VendorSandbox):
     spec_files = ("stripe/stripe-subset-openapi.yaml",)
     spec_server_url = "https://api.stripe.com"
     resources = (*lifecycle.RESOURCES, *webhooks.RESOURCES)
+    # Hosted pages (checkout.stripe.com, billing.stripe.com): no API key, a browser.
     public_endpoints = frozenset(
         {"checkout_page", "checkout_submit", "portal_page", "portal_submit"}
     )
@@ -81,19 +82,15 @@ class StripeSandbox(StripeApi, VendorSandbox):
         )
 
     def __init__(
-        self,
-        *,
-        contract: bool = False,
-        public_url: str = "",
+        self, *, contract: bool = False, public_url: str = "",
         secret_keys: Iterable[str] = ("sk_test_sandbox",),
         prices: Mapping[str, tuple[int, str, str]] | None = None,
         rate_per_second: float = 25,  # Stripe's limit in test mode (live mode: 100)
         webhook_endpoints: Iterable[tuple[str, str]] = (),
         # Test mode retries a failed delivery three times over a few hours.
         webhook_retry_delays: tuple[float, ...] = (3600.0, 3 * 3600.0, 6 * 3600.0),
-        webhook_timeout: float = 10.0,
-        checkout_expires_after: int = 24 * 3600,
-    ) -> None:
+        webhook_timeout: float = 10.0, checkout_expires_after: int = 24 * 3600,
+    ) -> None:  # fmt: skip
         self.secret_keys = frozenset(secret_keys)
         self.prices = dict(DEFAULT_PRICES if prices is None else prices)
         self.webhook_endpoints = tuple(webhook_endpoints)
@@ -201,7 +198,6 @@ class StripeSandbox(StripeApi, VendorSandbox):
             ("DELETE", "/v1/subscriptions/<subscription_id>", self.cancel_subscription),
         ):
             app.add_url_rule(rule, handler.__name__, partial(self._api, handler), methods=[method])
-        # Hosted pages (checkout.stripe.com, billing.stripe.com): no API key, a browser.
         app.get("/c/pay/<session_id>", endpoint="checkout_page")(self.checkout_page)
         app.post("/c/pay/<session_id>", endpoint="checkout_submit")(self.checkout_submit)
         app.get("/p/session/<portal_id>", endpoint="portal_page")(self.portal_page)
