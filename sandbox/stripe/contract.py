@@ -96,8 +96,7 @@ class StripeContractChecker(ContractChecker):
         return problems + self._problems("body", "", form, schema)
 
     def _problems(self, location: str, name: str, value: Any, schema: Any) -> list[SpecProblem]:
-        closed = _closed(schema)
-        errors = OAS30Validator(closed).iter_errors(coerce(value, closed))
+        errors = OAS30Validator(schema).iter_errors(coerce(value, schema))
         return [problem for error in errors for problem in self.describe(location, name, error)]
 
     def describe(self, location: str, name: str, schema_error: Any) -> list[SpecProblem]:
@@ -137,29 +136,21 @@ def _named(error: Any) -> list[tuple[str, list[str], str]]:
     return [(str(keyword), [], error.message[:2000])]
 
 
-def _closed(schema: Any) -> Any:
-    """Stripe refuses every parameter it does not know, nested ones too ("Received unknown
-    parameter: subscription_data[trial_days]", https://docs.stripe.com/api/errors); the spec
-    subset closes only the top level, so an object type listing its properties is closed here."""
-    if isinstance(schema, list):
-        return [_closed(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    closed = {key: _closed(value) for key, value in schema.items()}
-    if schema.get("type") == "object" and "properties" in schema:
-        closed.setdefault("additionalProperties", False)
-    return closed
-
-
 @cache
 def _plain(node: Any) -> Any:
-    """The spec's operation as plain data with every `$ref` resolved (built once a node)."""
+    """The spec's operation as plain data with every `$ref` resolved (built once a node).
+    Stripe refuses every parameter it does not know, nested ones too ("Received unknown
+    parameter: subscription_data[trial_days]", https://docs.stripe.com/api/errors); the spec
+    subset closes only the top level, so an object type listing its properties is closed here."""
     value = node.read_value()
-    if isinstance(value, dict):
-        return {key: _plain(node / key) for key in value}
     if isinstance(value, list):
         return [_plain(node / index) for index in range(len(value))]
-    return value
+    if not isinstance(value, dict):
+        return value
+    plain = {key: _plain(node / key) for key in value}
+    if plain.get("type") == "object" and "properties" in plain:
+        plain.setdefault("additionalProperties", False)
+    return plain
 
 
 # -- Stripe's form encoding: nested parameters travel as bracket keys (`line_items[0][price]`,
