@@ -23,7 +23,7 @@ from sandbox.core import records as live_records
 from sandbox.store import Record, Records
 from sandbox.stripe import lifecycle, webhooks
 from sandbox.stripe.api import StripeApi, StripeError
-from sandbox.stripe.contract import StripeContractChecker, StripeSpecProblem, decode_form
+from sandbox.stripe.contract import StripeContractChecker, decode_form
 from sandbox.stripe.webhooks import ACCOUNT, Webhooks
 
 if TYPE_CHECKING:
@@ -144,19 +144,14 @@ class StripeSandbox(StripeApi, VendorSandbox):
         # Stripe names the first parameter at fault (`param`), with the error code its docs
         # define for that kind of mistake (https://docs.stripe.com/error-codes).
         first = problems[0]
-        keyword, value = ("", "")
-        if isinstance(first, StripeSpecProblem):
-            keyword, value = first.keyword, first.value
+        field, value = first.field, getattr(first, "value", "")  # see StripeSpecProblem
         code, message = {
-            "required": ("parameter_missing", f"Missing required param: {first.field}."),
-            "additionalProperties": (
-                "parameter_unknown",
-                f"Received unknown parameter: {first.field}",
-            ),
+            "required": ("parameter_missing", f"Missing required param: {field}."),
+            "additionalProperties": ("parameter_unknown", f"Received unknown parameter: {field}"),
             "type:integer": ("parameter_invalid_integer", f"Invalid integer: {value}"),
             "type:boolean": ("", f"Invalid boolean: {value}"),
-        }.get(keyword, ("", f"Invalid {first.field or 'request'}: {first.message}"))
-        return self.error_response(400, message, code=code, param=first.field)
+        }.get(getattr(first, "keyword", ""), ("", f"Invalid {field or 'request'}: {first.message}"))
+        return self.error_response(400, message, code=code, param=field)
 
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         if status == 401:
