@@ -19,10 +19,11 @@ from flask import Flask, Request, Response, g, request
 
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import DropConnection, TokenBucket, VendorSandbox
-from sandbox.store import Record
+from sandbox.core import records as live_records
+from sandbox.store import Record, Records
 from sandbox.stripe import lifecycle, webhooks
 from sandbox.stripe.api import StripeApi, StripeError
-from sandbox.stripe.contract import StripeContractChecker, StripeSpecProblem, decode_form
+from sandbox.stripe.contract import StripeContractChecker, decode_form
 from sandbox.stripe.webhooks import ACCOUNT, Webhooks
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class StripeSandbox(StripeApi, VendorSandbox):
     spec_files = ("stripe/stripe-subset-openapi.yaml",)
     spec_server_url = "https://api.stripe.com"
     resources = (*lifecycle.RESOURCES, *webhooks.RESOURCES)
+    # Hosted pages (checkout.stripe.com, billing.stripe.com): no API key, a browser.
     public_endpoints = frozenset(
         {"checkout_page", "checkout_submit", "portal_page", "portal_submit"}
     )
@@ -80,19 +82,15 @@ class StripeSandbox(StripeApi, VendorSandbox):
         )
 
     def __init__(
-        self,
-        *,
-        contract: bool = False,
-        public_url: str = "",
+        self, *, contract: bool = False, public_url: str = "",
         secret_keys: Iterable[str] = ("sk_test_sandbox",),
         prices: Mapping[str, tuple[int, str, str]] | None = None,
         rate_per_second: float = 25,  # Stripe's limit in test mode (live mode: 100)
         webhook_endpoints: Iterable[tuple[str, str]] = (),
         # Test mode retries a failed delivery three times over a few hours.
         webhook_retry_delays: tuple[float, ...] = (3600.0, 3 * 3600.0, 6 * 3600.0),
-        webhook_timeout: float = 10.0,
-        checkout_expires_after: int = 24 * 3600,
-    ) -> None:
+        webhook_timeout: float = 10.0, checkout_expires_after: int = 24 * 3600,
+    ) -> None:  # fmt: skip
         self.secret_keys = frozenset(secret_keys)
         self.prices = dict(DEFAULT_PRICES if prices is None else prices)
         self.webhook_endpoints = tuple(webhook_endpoints)
@@ -122,17 +120,12 @@ class StripeSandbox(StripeApi, VendorSandbox):
             self.idempotency_in_flight: set[tuple[str, str]] = set()
             self.limiter = TokenBucket(rate=self.rate_per_second, capacity=self.rate_per_second)
 
-    def records(self, resource: str) -> dict[str, Record]:
+    checkout_sessions = live_records("checkout sessions")
+    subscriptions = live_records("subscriptions")
+
+    def records(self, resource: str) -> Records:
         """The account's records of one kind by id (for tests)."""
-        return {record["id"]: record for record in self.store.select(resource, ACCOUNT)}
-
-    @property
-    def checkout_sessions(self) -> dict[str, Record]:
-        return self.records("checkout sessions")
-
-    @property
-    def subscriptions(self) -> dict[str, Record]:
-        return self.records("subscriptions")
+        return Records(self.store, resource, ACCOUNT)
 
     # -- the VendorSandbox hooks --------------------------------------------------------
 
@@ -151,19 +144,14 @@ class StripeSandbox(StripeApi, VendorSandbox):
         # Stripe names the first parameter at fault (`param`), with the error code its docs
         # define for that kind of mistake (https://docs.stripe.com/error-codes).
         first = problems[0]
-        keyword, value = ("", "")
-        if isinstance(first, StripeSpecProblem):
-            keyword, value = first.keyword, first.value
+        field, value = first.field, getattr(first, "value", "")  # see StripeSpecProblem
         code, message = {
-            "required": ("parameter_missing", f"Missing required param: {first.field}."),
-            "additionalProperties": (
-                "parameter_unknown",
-                f"Received unknown parameter: {first.field}",
-            ),
+            "required": ("parameter_missing", f"Missing required param: {field}."),
+            "additionalProperties": ("parameter_unknown", f"Received unknown parameter: {field}"),
             "type:integer": ("parameter_invalid_integer", f"Invalid integer: {value}"),
             "type:boolean": ("", f"Invalid boolean: {value}"),
-        }.get(keyword, ("", f"Invalid {first.field or 'request'}: {first.message}"))
-        return self.error_response(400, message, code=code, param=first.field)
+        }.get(getattr(first, "keyword", ""), ("", f"Invalid {field or 'request'}: {first.message}"))
+        return self.error_response(400, message, code=code, param=field)
 
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         if status == 401:
@@ -205,7 +193,6 @@ class StripeSandbox(StripeApi, VendorSandbox):
             ("DELETE", "/v1/subscriptions/<subscription_id>", self.cancel_subscription),
         ):
             app.add_url_rule(rule, handler.__name__, partial(self._api, handler), methods=[method])
-        # Hosted pages (checkout.stripe.com, billing.stripe.com): no API key, a browser.
         app.get("/c/pay/<session_id>", endpoint="checkout_page")(self.checkout_page)
         app.post("/c/pay/<session_id>", endpoint="checkout_submit")(self.checkout_submit)
         app.get("/p/session/<portal_id>", endpoint="portal_page")(self.portal_page)

@@ -1,13 +1,10 @@
 """Contract checks for Stripe's form-encoded requests.
 
-openapi-core 0.23 deserialises `deepObject` only for flat objects: `line_items[0][price]`
-(array of objects), `expand[]` (arrays) and `subscription_data[metadata][k]` (two levels) fail
-with "('deepObject', 'line_items')" on every request, and the `expand` query parameter fails
-even when absent. So this checker validates Stripe requests itself: it finds the operation
-through the spec file as usual, decodes the bracket form and validates it with
-openapi-schema-validator against the operation's request schema. Responses still go through
-openapi-core unchanged.
-"""
+openapi-core 0.23 deserialises `deepObject` only for flat objects: `line_items[0][price]`,
+`expand[]` and `subscription_data[metadata][k]` fail with "('deepObject', 'line_items')" on
+every request, and the `expand` query parameter fails even when absent. So this checker finds
+the operation through the spec file as usual, decodes the bracket form itself and validates
+it with openapi-schema-validator; responses still go through openapi-core."""
 
 from __future__ import annotations
 
@@ -49,10 +46,10 @@ class StripeContractChecker(ContractChecker):
     def check(self, req: Request, response: Response, *, documented: bool = True) -> None:
         from openapi_core.templating.responses.exceptions import ResponseNotFound
 
-        if not req.path.startswith("/v1/"):
-            return  # hosted checkout and portal pages live on other hosts, outside the API
-        if g.get("stripe_dropped"):
-            return  # the connection was dropped on purpose: the client saw no answer
+        # The hosted pages live on other hosts, outside the API; a connection dropped on
+        # purpose sent the client no answer.
+        if not req.path.startswith("/v1/") or g.get("stripe_dropped"):
+            return
         problems = self.request_problems(req)
         if problems is None:  # counted as the base class counts an unknown operation
             super().check(req, response, documented=documented)
@@ -85,25 +82,21 @@ class StripeContractChecker(ContractChecker):
             sent = req.headers.get(name) if where == "header" else query.get(name)
             if where in ("header", "query") and sent is not None:
                 problems += self._problems(where, name, sent, parameter["schema"])
-        body = operation.get("requestBody")
-        form = decode_form(req.form.items(multi=True))
+        body, form = operation.get("requestBody"), decode_form(req.form.items(multi=True))
         if body is None or not form:
             if body is not None and body.get("required"):
                 problems.append(SpecProblem("body", "", "request body is required"))
             return problems
-        if req.mimetype != FORM:
-            return [
-                *problems,
-                SpecProblem("body", "", f"media type {req.mimetype} not in the spec"),
-            ]
+        if req.mimetype != FORM:  # a multipart form
+            media = SpecProblem("body", "", f"media type {req.mimetype} not in the spec")
+            return [*problems, media]
         schema = body["content"][FORM]["schema"]
         extra = UNLISTED_PARAMETERS.get((req.method, req.path), {})
         schema = {**schema, "properties": {**schema.get("properties", {}), **extra}}
         return problems + self._problems("body", "", form, schema)
 
     def _problems(self, location: str, name: str, value: Any, schema: Any) -> list[SpecProblem]:
-        closed = _closed(schema)
-        errors = OAS30Validator(closed).iter_errors(coerce(value, closed))
+        errors = OAS30Validator(schema).iter_errors(coerce(value, schema))
         return [problem for error in errors for problem in self.describe(location, name, error)]
 
     def describe(self, location: str, name: str, schema_error: Any) -> list[SpecProblem]:
@@ -143,29 +136,21 @@ def _named(error: Any) -> list[tuple[str, list[str], str]]:
     return [(str(keyword), [], error.message[:2000])]
 
 
-def _closed(schema: Any) -> Any:
-    """Stripe refuses every parameter it does not know, nested ones too ("Received unknown
-    parameter: subscription_data[trial_days]", https://docs.stripe.com/api/errors); the spec
-    subset closes only the top level, so an object type listing its properties is closed here."""
-    if isinstance(schema, list):
-        return [_closed(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    closed = {key: _closed(value) for key, value in schema.items()}
-    if schema.get("type") == "object" and "properties" in schema:
-        closed.setdefault("additionalProperties", False)
-    return closed
-
-
 @cache
 def _plain(node: Any) -> Any:
-    """The spec's operation as plain data with every `$ref` resolved (built once a node)."""
+    """The spec's operation as plain data with every `$ref` resolved (built once a node).
+    Stripe refuses every parameter it does not know, nested ones too ("Received unknown
+    parameter: subscription_data[trial_days]", https://docs.stripe.com/api/errors); the spec
+    subset closes only the top level, so an object type listing its properties is closed here."""
     value = node.read_value()
-    if isinstance(value, dict):
-        return {key: _plain(node / key) for key in value}
     if isinstance(value, list):
         return [_plain(node / index) for index in range(len(value))]
-    return value
+    if not isinstance(value, dict):
+        return value
+    plain = {key: _plain(node / key) for key in value}
+    if plain.get("type") == "object" and "properties" in plain:
+        plain.setdefault("additionalProperties", False)
+    return plain
 
 
 # -- Stripe's form encoding: nested parameters travel as bracket keys (`line_items[0][price]`,

@@ -84,15 +84,12 @@ class HostedPages(Lifecycle):
         return _html("Thanks", "<p>Your payment was successful.</p>")
 
     def _checkout_html(self, session: Record, error: str, status: int = 200) -> Response:
-        details = self.store.get("checkout details", ACCOUNT, session["id"])
-        rows = []
+        details, rows = self.store.get("checkout details", ACCOUNT, session["id"]), []
         for line in details["line_items"]:
-            price = self.store.get("prices", ACCOUNT, line["price"])
-            amount = price["unit_amount"] * line["quantity"] / 100
-            per = f"{price['currency'].upper()} / {price['recurring']['interval']}"
-            rows.append(
-                f"<li>{escape(line['price'])} x {line['quantity']}: {amount:.2f} {per}</li>"
-            )
+            price, quantity = self.store.get("prices", ACCOUNT, line["price"]), line["quantity"]
+            amount = f"{price['unit_amount'] * quantity / 100:.2f} {price['currency'].upper()}"
+            per = price["recurring"]["interval"]
+            rows.append(f"<li>{escape(price['id'])} x {quantity}: {amount} / {per}</li>")
         days = details["trial_period_days"]
         if details["trial_end"]:
             days = round((details["trial_end"] - time.time()) / 86400)

@@ -93,7 +93,7 @@ class Webhooks:
                 attempt["status"] = answer.status_code
             except requests.RequestException as exc:
                 attempt["error"] = type(exc).__name__
-            delivered = attempt["status"] is not None and 200 <= attempt["status"] < 300
+            delivered = 200 <= (attempt["status"] or 0) < 300
             with self.lock:
                 delivery = self.store.find("webhook deliveries", ACCOUNT, delivery_id)
                 if delivery is None:
