@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from flask import Flask, Request, Response, abort, g, has_request_context, request
@@ -25,12 +26,12 @@ from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import SlidingWindow, VendorSandbox
 from sandbox.oauth_server import CONSENT_ENDPOINTS, OAUTH_ENDPOINTS, OAuthVendor
 from sandbox.qonto import documents
-from sandbox.qonto.api import register_api_routes
+from sandbox.qonto.api import between, register_api_routes, status_in
 from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import QontoAuthorization
 from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, timestamp
 from sandbox.qonto.webhooks import ENDPOINT_PREFIX, RETRY_DELAYS, QontoWebhooks
-from sandbox.store import Record, Records, Resource, equals
+from sandbox.store import Record, Records, Resource
 
 TRACE_HEADER = "X-Tyk-Trace-Id"
 ERROR_CODES = {
@@ -44,25 +45,6 @@ ERROR_CODES = {
     429: "too_many_requests",
     500: "internal_server_error",
     503: "service_unavailable",
-}
-# The scope each operation needs, as the spec's operation descriptions name it ("OAuth scope
-# `client.write`").
-ENDPOINT_SCOPES = {
-    "organization": "organization.read",
-    "clients": "client.read",
-    "create_client": "client.write",
-    "client": "client.read",
-    "quotes": "client_invoices.read",
-    "create_quote": "client_invoice.write",
-    "quote": "client_invoices.read",
-    "create_invoice": "client_invoice.write",
-    "invoices": "client_invoices.read",
-    "invoice": "client_invoices.read",
-    "invoice_action": "client_invoice.write",
-    # Creating also needs the read scope of each event type (sandbox.qonto.webhooks).
-    **{
-        f"{ENDPOINT_PREFIX}{name}": "webhook" for name in ("s", "_create", "", "_update", "_delete")
-    },
 }
 DOCUMENT_COLUMNS = ("id", "number", "status", "currency", "total_amount", "created_at")
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
@@ -96,8 +78,8 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
                 "filter[name]": documents.name_contains,
             },
         ),
-        Resource("quotes", filters={"filter[status]": equals("status")}),
-        Resource("invoices"),
+        Resource("quotes", filters={"filter[status]": status_in, **between("created_at")}),
+        Resource("invoices", filters={"filter[status]": status_in, **between("created_at")}),
         Resource("webhook_subscriptions"),
     )
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
@@ -156,6 +138,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         self.seed_demo = seed_demo
         # Tests pass short delays; Qonto retries for days.
         self.webhooks = QontoWebhooks(self, retry_delays=callback_delays)
+        self.endpoint_scopes: dict[str, str] = {}
         super().__init__(contract=contract, public_url=public_url)
 
     def spec_checker(self) -> ContractChecker:
@@ -258,23 +241,16 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             if limited is not None:
                 return limited
             self._remember_unauthorized()
+        error = problem(
+            extra.get("code") or ERROR_CODES.get(status, "error"),
+            message,
+            pointer=extra.get("pointer"),
+            parameter=extra.get("parameter"),
+        )
         if has_request_context() and (request.endpoint or "").startswith(ENDPOINT_PREFIX):
             # The webhook subscription endpoints answer one flat error object.
-            flat: Problem = problem(
-                extra.get("code") or ERROR_CODES.get(status, "error"),
-                message,
-                pointer=extra.get("pointer"),
-                parameter=extra.get("parameter"),
-            )
-            return self.json(flat, status)
-        errors: list[Problem] = extra.get("errors") or [
-            problem(
-                extra.get("code") or ERROR_CODES.get(status, "error"),
-                message,
-                pointer=extra.get("pointer"),
-                parameter=extra.get("parameter"),
-            )
-        ]
+            return self.json(error, status)
+        errors: list[Problem] = extra.get("errors") or [error]
         trace_id = secrets.token_hex(16)
         headers = {TRACE_HEADER: trace_id}
         if extra.get("retry_after") is not None:
@@ -310,8 +286,8 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
     def _refuse_off_spec(self) -> Response | None:
         # Qonto checks the token's scopes before the request: a token without the scope
         # gets 403 whatever it sends.
-        scope = ENDPOINT_SCOPES.get(request.endpoint or "")
-        if scope is not None and scope not in g.scopes:
+        scope = self.endpoint_scopes.get(request.endpoint or "")
+        if scope and scope not in g.scopes:
             return self.error_response(403, f"Missing scope {scope}", code="forbidden")
         return super()._refuse_off_spec()
 
@@ -331,15 +307,14 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             self.unauthorized_answers[ip] = recent
         if len(recent) > self.unauthorized_limit:
             free_at = recent[len(recent) - self.unauthorized_limit - 1] + self.unauthorized_window
-            return self._too_many(free_at - now, "Too many unauthorized requests")
+            return self.error_response(
+                429, "Too many unauthorized requests", retry_after=free_at - now
+            )
         for window in (self.burst, self.sustained):
             wait, _ = window.take(ip)
             if wait:
-                return self._too_many(wait, "Rate limit exceeded")
+                return self.error_response(429, "Rate limit exceeded", retry_after=wait)
         return None
-
-    def _too_many(self, wait: float, detail: str) -> Response:
-        return self.error_response(429, detail, retry_after=wait)
 
     def _remember_unauthorized(self) -> None:
         ip = request.remote_addr or "unknown"
@@ -348,10 +323,22 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
 
     # -- routes -----------------------------------------------------------------------
 
+    def route(
+        self,
+        rule: str,
+        endpoint: str,
+        view: Callable[..., Response],
+        method: str = "GET",
+        scope: str = "",
+    ) -> None:
+        """Serves `view`; Qonto refuses a token without `scope` (`_refuse_off_spec`)."""
+        self.app.add_url_rule(rule, endpoint, view, methods=[method])
+        self.endpoint_scopes[endpoint] = scope
+
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
         register_api_routes(self, app)
-        self.webhooks.register(app)
+        self.webhooks.register()
         app.register_error_handler(NotFound, self._not_found)
         app.register_error_handler(MethodNotAllowed, self._method_not_allowed)
 
