@@ -15,12 +15,11 @@ import math
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, NoReturn
 
 from flask import Flask, Request, Response, abort, g, has_request_context, request
-from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import SlidingWindow, VendorSandbox
@@ -31,21 +30,9 @@ from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import QontoAuthorization
 from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, timestamp
 from sandbox.qonto.webhooks import ENDPOINT_PREFIX, RETRY_DELAYS, QontoWebhooks
-from sandbox.store import Record, Records, Resource
+from sandbox.store import Record, Resource
 
 TRACE_HEADER = "X-Tyk-Trace-Id"
-ERROR_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    422: "invalid_format",
-    429: "too_many_requests",
-    500: "internal_server_error",
-    503: "service_unavailable",
-}
 DOCUMENT_COLUMNS = ("id", "number", "status", "currency", "total_amount", "created_at")
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
 
@@ -182,23 +169,12 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         automatic_numbering: bool | None = None,
     ) -> Organization:
         """An organization with one Qonto account; its API key is `{login}:{secret_key}`."""
-        organization_id = str(uuid.uuid4())
+        if automatic_numbering is None:
+            automatic_numbering = self.automatic_numbering
         organization = Organization(
-            id=organization_id,
-            slug=slug,
-            name=name,
-            login=login or slug,
-            secret_key=secret_key,
-            iban=iban,
-            legal_country=legal_country,
-            automatic_numbering=(
-                self.automatic_numbering if automatic_numbering is None else automatic_numbering
-            ),
-            bank_account_id=str(uuid.uuid4()),
-            clients=Records(self.store, "clients", organization_id),
-            quotes=Records(self.store, "quotes", organization_id),
-            invoices=Records(self.store, "invoices", organization_id),
-        )
+            self.store, slug=slug, name=name, login=login or slug, secret_key=secret_key,
+            iban=iban, legal_country=legal_country, automatic_numbering=automatic_numbering,
+        )  # fmt: skip
         with self.lock:
             self.organizations[organization.id] = organization
         return organization
@@ -237,12 +213,14 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         if status == 401 and has_request_context():
             # Unauthenticated calls count against the IP too, and an IP that collected too
             # many 401s is throttled even while it keeps sending bad credentials.
-            limited = self._limit_ip()
+            limited = self.rate_limit()
             if limited is not None:
                 return limited
-            self._remember_unauthorized()
+            with self._unauthorized_lock:
+                ip = request.remote_addr or "unknown"
+                self.unauthorized_answers.setdefault(ip, []).append(time.time())
         error = problem(
-            extra.get("code") or ERROR_CODES.get(status, "error"),
+            extra.get("code") or _error_code(status),
             message,
             pointer=extra.get("pointer"),
             parameter=extra.get("parameter"),
@@ -291,11 +269,8 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             return self.error_response(403, f"Missing scope {scope}", code="forbidden")
         return super()._refuse_off_spec()
 
-    def rate_limit(self, credential: str) -> Response | None:
-        return self._limit_ip()
-
-    def _limit_ip(self) -> Response | None:
-        """Qonto limits per client IP address, whatever the credential."""
+    def rate_limit(self, credential: str = "") -> Response | None:
+        """Qonto limits per client IP address, whatever the credential (or none)."""
         ip = request.remote_addr or "unknown"
         now = time.time()
         with self._unauthorized_lock:
@@ -316,11 +291,6 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
                 return self.error_response(429, "Rate limit exceeded", retry_after=wait)
         return None
 
-    def _remember_unauthorized(self) -> None:
-        ip = request.remote_addr or "unknown"
-        with self._unauthorized_lock:
-            self.unauthorized_answers.setdefault(ip, []).append(time.time())
-
     # -- routes -----------------------------------------------------------------------
 
     def route(
@@ -339,14 +309,8 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         self.oauth.register(app)
         register_api_routes(self, app)
         self.webhooks.register()
-        app.register_error_handler(NotFound, self._not_found)
-        app.register_error_handler(MethodNotAllowed, self._method_not_allowed)
-
-    def _not_found(self, _: NotFound) -> Response:
-        return self.error_response(404, "Resource not found")
-
-    def _method_not_allowed(self, _: MethodNotAllowed) -> Response:
-        return self.error_response(405, "Method not allowed")
+        app.register_error_handler(404, lambda _: self.error_response(404, "Resource not found"))
+        app.register_error_handler(405, lambda _: self.error_response(405, "Method not allowed"))
 
     # -- document status ---------------------------------------------------------------
 
@@ -383,27 +347,27 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         self, *, kind: str, document_id: str, status: str, amount: str = ""
     ) -> dict[str, Any] | None:
         with self.lock:
-            owners = [o for o in self.organizations.values() if document_id in o.invoices]
-            quote_owners = [o for o in self.organizations.values() if document_id in o.quotes]
-        if kind == "quote" and quote_owners and status in self.QUOTE_HOOK:
-            organization, wanted = quote_owners[0], self.QUOTE_HOOK[status]
-            quote = organization.quotes[document_id]
-            if quote["status"] == "pending_approval":
-                changes = {"status": wanted, f"{wanted}_at": timestamp()}
-                return self.store.update("quotes", organization.id, document_id, changes)
-            self._refuse(f"The quote is {quote['status']} already")
-        if kind != "invoice" or not owners:
-            if owners or quote_owners:
+            organizations = list(self.organizations.values())
+        quoted = next((o for o in organizations if document_id in o.quotes), None)
+        invoiced = next((o for o in organizations if document_id in o.invoices), None)
+        if kind == "quote" and quoted and status in self.QUOTE_HOOK:
+            wanted, quote = self.QUOTE_HOOK[status], quoted.quotes[document_id]
+            if quote["status"] != "pending_approval":
+                self._refuse(f"The quote is {quote['status']} already")
+            changes = {"status": wanted, f"{wanted}_at": timestamp()}
+            return self.store.update("quotes", quoted.id, document_id, changes)
+        if kind != "invoice" or invoiced is None:
+            if invoiced or quoted:
                 self._refuse(f"Qonto has no {status} {kind}")
             return None
-        invoice = owners[0].invoices[document_id]
+        invoice = invoiced.invoices[document_id]
         action = self.INVOICE_HOOK.get(status, {}).get(invoice["status"])
         if action is None:
             self._refuse(f"Qonto cannot make a {invoice['status']} invoice {status}")
         if not action:
             return invoice  # nothing changes in Qonto
         try:
-            return self.invoice_action(owners[0], document_id, action, paid_at=None)
+            return self.invoice_action(invoiced, document_id, action, paid_at=None)
         except documents.Refused as refusal:
             self._refuse(refusal.problem["detail"])
 
@@ -455,6 +419,13 @@ def _kind_wins(body: bytes) -> bytes:
         del payload["type"]
         return json.dumps(payload).encode()
     return body
+
+
+def _error_code(status: int) -> str:
+    """The HTTP reason in snake case (`not_found`), but `invalid_format` for a refused value."""
+    return (
+        "invalid_format" if status == 422 else HTTPStatus(status).phrase.lower().replace(" ", "_")
+    )
 
 
 def _parameter_name(field: str) -> str:
