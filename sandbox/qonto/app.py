@@ -34,6 +34,7 @@ from sandbox.store import Record, Resource
 
 TRACE_HEADER = "X-Tyk-Trace-Id"
 DOCUMENT_COLUMNS = ("id", "number", "status", "currency", "total_amount", "created_at")
+SUBSCRIPTION_COLUMNS = ("id", "callback_url", "types", "description", "created_at")
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
 
 
@@ -46,25 +47,10 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         "clients": ("clients", ("id", "kind", "name", "email")),
         "quotes": ("quotes", DOCUMENT_COLUMNS),
         "invoices": ("invoices", DOCUMENT_COLUMNS),
-        "webhook_subscriptions": (
-            "webhook subscriptions",
-            ("id", "callback_url", "types", "description", "created_at"),
-        ),
+        "webhook_subscriptions": ("webhook subscriptions", SUBSCRIPTION_COLUMNS),
     }
     resources = (
-        Resource(
-            "clients",
-            filters={
-                # Exact, case-insensitive matches; the name also partial and accent-blind
-                # (docs, list clients).
-                "filter[email]": documents.same_text("email"),
-                "filter[vat_number]": documents.same_text("vat_number"),
-                "filter[tax_identification_number]": documents.same_text(
-                    "tax_identification_number"
-                ),
-                "filter[name]": documents.name_contains,
-            },
-        ),
+        Resource("clients", filters=documents.CLIENT_FILTERS),
         Resource("quotes", filters={"filter[status]": status_in, **between("created_at")}),
         Resource("invoices", filters={"filter[status]": status_in, **between("created_at")}),
         Resource("webhook_subscriptions"),
@@ -81,28 +67,18 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
     undocumented_endpoints = CONSENT_ENDPOINTS
 
     def __init__(
-        self,
-        *,
-        contract: bool = False,
-        public_url: str = "",
-        access_token_lifetime: float = 3600,
-        authorization_code_lifetime: float = 600,
-        refresh_token_lifetime: float = 90 * 24 * 3600,
-        refresh_grace_period: float = 60,
+        self, *, contract: bool = False, public_url: str = "",
+        access_token_lifetime: float = 3600, authorization_code_lifetime: float = 600,
+        refresh_token_lifetime: float = 90 * 24 * 3600, refresh_grace_period: float = 60,
         idempotency_ttl: float = 30 * 60,
-        burst_limit: int = 1000,
-        burst_window: float = 10,
-        sustained_limit: int = 10_000,
-        sustained_window: float = 600,
-        unauthorized_limit: int = 200,
-        unauthorized_window: float = 3600,
-        automatic_numbering: bool = False,
-        api_key_scopes: tuple[str, ...] = ALL_SCOPES,
+        burst_limit: int = 1000, burst_window: float = 10,
+        sustained_limit: int = 10_000, sustained_window: float = 600,
+        unauthorized_limit: int = 200, unauthorized_window: float = 3600,
+        automatic_numbering: bool = False, api_key_scopes: tuple[str, ...] = ALL_SCOPES,
         demo_client_id: str = "apiup-sandbox-client",
         demo_client_secret: str = "apiup-sandbox-secret",  # noqa: S107
-        seed_demo: bool = True,
-        callback_delays: tuple[float, ...] = RETRY_DELAYS,
-    ) -> None:
+        seed_demo: bool = True, callback_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:  # fmt: skip
         self.oauth = QontoAuthorization(
             self,
             access_token_lifetime=access_token_lifetime,
@@ -111,10 +87,9 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             refresh_grace_period=refresh_grace_period,
         )
         self.idempotency_ttl = idempotency_ttl
-        self.burst_limit, self.burst_window = burst_limit, burst_window
-        self.sustained_limit, self.sustained_window = sustained_limit, sustained_window
-        self.unauthorized_limit = unauthorized_limit
-        self.unauthorized_window = unauthorized_window
+        # Per client IP, both windows count every call; answers 401 count apart.
+        self.limits = ((burst_limit, burst_window), (sustained_limit, sustained_window))
+        self.unauthorized_limit, self.unauthorized_window = unauthorized_limit, unauthorized_window
         # Qonto's default is manual numbering, so quotes need a `number` unless switched on.
         self.automatic_numbering = automatic_numbering
         # The spec allows the API key on every operation ("mostly read-only" in the docs
@@ -139,19 +114,16 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             self.organizations: dict[str, Organization] = {}
             self.oauth.clear()
             self.idempotent_answers: dict[tuple[str, str], IdempotentAnswer] = {}
-            self.burst = SlidingWindow(limit=self.burst_limit, window=self.burst_window)
-            self.sustained = SlidingWindow(limit=self.sustained_limit, window=self.sustained_window)
+            self.windows = [SlidingWindow(limit=n, window=seconds) for n, seconds in self.limits]
             self.unauthorized_answers: dict[str, list[float]] = {}
             # Qonto filters invoices by an update stamp its answers do not show.
             self.invoice_stamps: dict[str, str] = {}
             self.webhooks.sender.reset()
             self._unauthorized_lock = threading.Lock()
             if self.seed_demo:
+                demo_key = self.demo_credential.partition(":")[2]
                 self.add_organization(
-                    slug="apiup-demo",
-                    secret_key="apiup-sandbox-secret-key",  # noqa: S106
-                    name="APIUP Demo SAS",
-                    iban=DEMO_IBAN,
+                    slug="apiup-demo", secret_key=demo_key, name="APIUP Demo SAS", iban=DEMO_IBAN
                 )
                 self.add_oauth_client(
                     client_id=self.demo_client_id, client_secret=self.demo_client_secret
@@ -285,7 +257,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             return self.error_response(
                 429, "Too many unauthorized requests", retry_after=free_at - now
             )
-        for window in (self.burst, self.sustained):
+        for window in self.windows:
             wait, _ = window.take(ip)
             if wait:
                 return self.error_response(429, "Rate limit exceeded", retry_after=wait)

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sandbox.qonto.state import Organization, amounts, timestamp
+from sandbox.store import Filter
 
 Problem = dict[str, Any]
 
@@ -95,20 +96,30 @@ def new_client(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def same_text(field_name: str) -> Callable[[dict[str, Any], str], bool]:
+def _same_text(field_name: str) -> Filter:
     def matches(client: dict[str, Any], wanted: str) -> bool:
         return str(client.get(field_name) or "").casefold() == wanted.casefold()
 
     return matches
 
 
-def name_contains(client: dict[str, Any], wanted: str) -> bool:
+def _name_contains(client: dict[str, Any], wanted: str) -> bool:
     return _folded(wanted) in _folded(client.get("name") or "")
 
 
 def _folded(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+# Exact, case-insensitive matches; the name also partial and accent-blind (docs, list clients).
+CLIENT_FILTERS = {
+    **{
+        f"filter[{name}]": _same_text(name)
+        for name in ("email", "vat_number", "tax_identification_number")
+    },
+    "filter[name]": _name_contains,
+}
 
 
 # -- quotes and invoices --------------------------------------------------------------------

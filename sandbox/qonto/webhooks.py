@@ -34,8 +34,10 @@ EVENT_SCOPES = {INVOICE_EVENTS: "client_invoices.read", "v1/clients": "organizat
 # One minute, doubling: twelve tries over about three days ("a few days", not documented).
 RETRY_DELAYS = tuple(60.0 * 2**n for n in range(12))
 ACKNOWLEDGE_WITHIN = 1.0  # seconds; slower answers count as failed
-SHOWN = ("id", "organization_id", "membership_id", "callback_url", "types", "created_at")
-SHOWN_TOO = ("updated_at", "description")
+SHOWN = (
+    *("id", "organization_id", "membership_id", "callback_url", "types", "created_at"),
+    *("updated_at", "description"),
+)
 # Endpoint names start so: app.error_response answers them in the flat error form.
 ENDPOINT_PREFIX = "webhook_subscription"
 
@@ -62,13 +64,10 @@ class QontoWebhooks:
 
     def sign(self, body: bytes) -> dict[str, str]:
         """Signed anew at every try, with the secret of the subscription the body names."""
-        subscription_id = str(json.loads(body).get("subscription_id") or "")
-        stored = [
-            record
-            for _, record in self.sandbox.store.everything("webhook_subscriptions")
-            if record["id"] == subscription_id
-        ]
-        secret = str(stored[0]["secret"]) if stored else ""
+        event = json.loads(body)
+        owner, subscription_id = event["organization_id"], event["subscription_id"]
+        stored = self.sandbox.store.find("webhook_subscriptions", owner, subscription_id)
+        secret = str(stored["secret"]) if stored else ""
         now = str(int(time.time()))
         return {SIGNATURE_HEADER: f"t={now},v1={signature(secret, now, body)}"}
 
@@ -76,8 +75,7 @@ class QontoWebhooks:
         """Sends the `v1/client-invoices` event (an invoice created or updated) to every
         subscription of the organization to that type. The docs' example carries the invoice
         in `data` without an `event` field naming which, and so does the sandbox."""
-        subscriptions = self.sandbox.store.select("webhook_subscriptions", organization.id)
-        for subscription in subscriptions:
+        for subscription in self.sandbox.store.select("webhook_subscriptions", organization.id):
             if INVOICE_EVENTS not in subscription["types"]:
                 continue
             envelope = {
@@ -99,7 +97,7 @@ class QontoWebhooks:
             abort(sandbox.error_response(status, detail, code=code, pointer=pointer))
 
         def shown(record: Record, *, with_secret: bool = False) -> Record:
-            names = (*SHOWN, *SHOWN_TOO, *(("secret",) if with_secret else ()))
+            names = (*SHOWN, "secret") if with_secret else SHOWN
             return {name: record[name] for name in names if name in record}
 
         def checked_body(*, creating: bool) -> dict[str, Any]:
