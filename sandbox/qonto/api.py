@@ -138,7 +138,7 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
                 status, answer = create(org, body)
                 if key:
                     sandbox.idempotent_answers[(org.id, key)] = IdempotentAnswer(
-                        org.id, request.method, request.path, status, answer, now
+                        request.method, request.path, status, answer, now
                     )
                 sandbox.after_commit()
             return sandbox.json(answer, status)

@@ -52,7 +52,6 @@ class Organization:
 
 @dataclass
 class IdempotentAnswer:
-    organization_id: str
     method: str
     path: str
     status: int

@@ -65,7 +65,7 @@ class QontoWebhooks:
     def sign(self, body: bytes) -> dict[str, str]:
         """Signed anew at every try, with the secret of the subscription the body names."""
         event = json.loads(body)
-        owner, subscription_id = event["organization_id"], event["subscription_id"]
+        owner, subscription_id = event.get("organization_id"), event.get("subscription_id")
         stored = self.sandbox.store.find("webhook_subscriptions", owner, subscription_id)
         secret = str(stored["secret"]) if stored else ""
         now = str(int(time.time()))
