@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from flask import Flask, Response, abort, g, request
+from flask import Response, abort, g, request
 
 from sandbox.qonto import documents
 from sandbox.qonto.documents import Problem
@@ -43,7 +43,7 @@ def status_in(record: Record, statuses: str) -> bool:
     return record["status"] in statuses.split(",")
 
 
-def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
+def register_api_routes(sandbox: QontoSandbox) -> None:
     route = sandbox.route
 
     def invalid(problems: list[Problem]) -> NoReturn:

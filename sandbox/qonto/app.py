@@ -279,7 +279,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
 
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
-        register_api_routes(self, app)
+        register_api_routes(self)
         self.webhooks.register()
         app.register_error_handler(404, lambda _: self.error_response(404, "Resource not found"))
         app.register_error_handler(405, lambda _: self.error_response(405, "Method not allowed"))
