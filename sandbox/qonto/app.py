@@ -15,56 +15,26 @@ import math
 import secrets
 import threading
 import time
-import uuid
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, NoReturn
 
 from flask import Flask, Request, Response, abort, g, has_request_context, request
-from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import SlidingWindow, VendorSandbox
 from sandbox.oauth_server import CONSENT_ENDPOINTS, OAUTH_ENDPOINTS, OAuthVendor
 from sandbox.qonto import documents
-from sandbox.qonto.api import register_api_routes
+from sandbox.qonto.api import between, register_api_routes, status_in
 from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import QontoAuthorization
 from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, timestamp
 from sandbox.qonto.webhooks import ENDPOINT_PREFIX, RETRY_DELAYS, QontoWebhooks
-from sandbox.store import Record, Records, Resource, equals
+from sandbox.store import Record, Resource
 
 TRACE_HEADER = "X-Tyk-Trace-Id"
-ERROR_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    422: "invalid_format",
-    429: "too_many_requests",
-    500: "internal_server_error",
-    503: "service_unavailable",
-}
-# The scope each operation needs, as the spec's operation descriptions name it ("OAuth scope
-# `client.write`").
-ENDPOINT_SCOPES = {
-    "organization": "organization.read",
-    "clients": "client.read",
-    "create_client": "client.write",
-    "client": "client.read",
-    "quotes": "client_invoices.read",
-    "create_quote": "client_invoice.write",
-    "quote": "client_invoices.read",
-    "create_invoice": "client_invoice.write",
-    "invoices": "client_invoices.read",
-    "invoice": "client_invoices.read",
-    "invoice_action": "client_invoice.write",
-    # Creating also needs the read scope of each event type (sandbox.qonto.webhooks).
-    **{
-        f"{ENDPOINT_PREFIX}{name}": "webhook" for name in ("s", "_create", "", "_update", "_delete")
-    },
-}
 DOCUMENT_COLUMNS = ("id", "number", "status", "currency", "total_amount", "created_at")
+SUBSCRIPTION_COLUMNS = ("id", "callback_url", "types", "description", "created_at")
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
 
 
@@ -77,27 +47,12 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         "clients": ("clients", ("id", "kind", "name", "email")),
         "quotes": ("quotes", DOCUMENT_COLUMNS),
         "invoices": ("invoices", DOCUMENT_COLUMNS),
-        "webhook_subscriptions": (
-            "webhook subscriptions",
-            ("id", "callback_url", "types", "description", "created_at"),
-        ),
+        "webhook_subscriptions": ("webhook subscriptions", SUBSCRIPTION_COLUMNS),
     }
     resources = (
-        Resource(
-            "clients",
-            filters={
-                # Exact, case-insensitive matches; the name also partial and accent-blind
-                # (docs, list clients).
-                "filter[email]": documents.same_text("email"),
-                "filter[vat_number]": documents.same_text("vat_number"),
-                "filter[tax_identification_number]": documents.same_text(
-                    "tax_identification_number"
-                ),
-                "filter[name]": documents.name_contains,
-            },
-        ),
-        Resource("quotes", filters={"filter[status]": equals("status")}),
-        Resource("invoices"),
+        Resource("clients", filters=documents.CLIENT_FILTERS),
+        Resource("quotes", filters={"filter[status]": status_in, **between("created_at")}),
+        Resource("invoices", filters={"filter[status]": status_in, **between("created_at")}),
         Resource("webhook_subscriptions"),
     )
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
@@ -112,28 +67,18 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
     undocumented_endpoints = CONSENT_ENDPOINTS
 
     def __init__(
-        self,
-        *,
-        contract: bool = False,
-        public_url: str = "",
-        access_token_lifetime: float = 3600,
-        authorization_code_lifetime: float = 600,
-        refresh_token_lifetime: float = 90 * 24 * 3600,
-        refresh_grace_period: float = 60,
+        self, *, contract: bool = False, public_url: str = "",
+        access_token_lifetime: float = 3600, authorization_code_lifetime: float = 600,
+        refresh_token_lifetime: float = 90 * 24 * 3600, refresh_grace_period: float = 60,
         idempotency_ttl: float = 30 * 60,
-        burst_limit: int = 1000,
-        burst_window: float = 10,
-        sustained_limit: int = 10_000,
-        sustained_window: float = 600,
-        unauthorized_limit: int = 200,
-        unauthorized_window: float = 3600,
-        automatic_numbering: bool = False,
-        api_key_scopes: tuple[str, ...] = ALL_SCOPES,
+        burst_limit: int = 1000, burst_window: float = 10,
+        sustained_limit: int = 10_000, sustained_window: float = 600,
+        unauthorized_limit: int = 200, unauthorized_window: float = 3600,
+        automatic_numbering: bool = False, api_key_scopes: tuple[str, ...] = ALL_SCOPES,
         demo_client_id: str = "apiup-sandbox-client",
         demo_client_secret: str = "apiup-sandbox-secret",  # noqa: S107
-        seed_demo: bool = True,
-        callback_delays: tuple[float, ...] = RETRY_DELAYS,
-    ) -> None:
+        seed_demo: bool = True, callback_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:  # fmt: skip
         self.oauth = QontoAuthorization(
             self,
             access_token_lifetime=access_token_lifetime,
@@ -142,10 +87,9 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             refresh_grace_period=refresh_grace_period,
         )
         self.idempotency_ttl = idempotency_ttl
-        self.burst_limit, self.burst_window = burst_limit, burst_window
-        self.sustained_limit, self.sustained_window = sustained_limit, sustained_window
-        self.unauthorized_limit = unauthorized_limit
-        self.unauthorized_window = unauthorized_window
+        # Per client IP, both windows count every call; answers 401 count apart.
+        self.limits = ((burst_limit, burst_window), (sustained_limit, sustained_window))
+        self.unauthorized_limit, self.unauthorized_window = unauthorized_limit, unauthorized_window
         # Qonto's default is manual numbering, so quotes need a `number` unless switched on.
         self.automatic_numbering = automatic_numbering
         # The spec allows the API key on every operation ("mostly read-only" in the docs
@@ -156,6 +100,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         self.seed_demo = seed_demo
         # Tests pass short delays; Qonto retries for days.
         self.webhooks = QontoWebhooks(self, retry_delays=callback_delays)
+        self.endpoint_scopes: dict[str, str] = {}
         super().__init__(contract=contract, public_url=public_url)
 
     def spec_checker(self) -> ContractChecker:
@@ -169,19 +114,16 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             self.organizations: dict[str, Organization] = {}
             self.oauth.clear()
             self.idempotent_answers: dict[tuple[str, str], IdempotentAnswer] = {}
-            self.burst = SlidingWindow(limit=self.burst_limit, window=self.burst_window)
-            self.sustained = SlidingWindow(limit=self.sustained_limit, window=self.sustained_window)
+            self.windows = [SlidingWindow(limit=n, window=seconds) for n, seconds in self.limits]
             self.unauthorized_answers: dict[str, list[float]] = {}
             # Qonto filters invoices by an update stamp its answers do not show.
             self.invoice_stamps: dict[str, str] = {}
             self.webhooks.sender.reset()
             self._unauthorized_lock = threading.Lock()
             if self.seed_demo:
+                demo_key = self.demo_credential.partition(":")[2]
                 self.add_organization(
-                    slug="apiup-demo",
-                    secret_key="apiup-sandbox-secret-key",  # noqa: S106
-                    name="APIUP Demo SAS",
-                    iban=DEMO_IBAN,
+                    slug="apiup-demo", secret_key=demo_key, name="APIUP Demo SAS", iban=DEMO_IBAN
                 )
                 self.add_oauth_client(
                     client_id=self.demo_client_id, client_secret=self.demo_client_secret
@@ -199,23 +141,12 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         automatic_numbering: bool | None = None,
     ) -> Organization:
         """An organization with one Qonto account; its API key is `{login}:{secret_key}`."""
-        organization_id = str(uuid.uuid4())
+        if automatic_numbering is None:
+            automatic_numbering = self.automatic_numbering
         organization = Organization(
-            id=organization_id,
-            slug=slug,
-            name=name,
-            login=login or slug,
-            secret_key=secret_key,
-            iban=iban,
-            legal_country=legal_country,
-            automatic_numbering=(
-                self.automatic_numbering if automatic_numbering is None else automatic_numbering
-            ),
-            bank_account_id=str(uuid.uuid4()),
-            clients=Records(self.store, "clients", organization_id),
-            quotes=Records(self.store, "quotes", organization_id),
-            invoices=Records(self.store, "invoices", organization_id),
-        )
+            self.store, slug=slug, name=name, login=login or slug, secret_key=secret_key,
+            iban=iban, legal_country=legal_country, automatic_numbering=automatic_numbering,
+        )  # fmt: skip
         with self.lock:
             self.organizations[organization.id] = organization
         return organization
@@ -254,27 +185,22 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         if status == 401 and has_request_context():
             # Unauthenticated calls count against the IP too, and an IP that collected too
             # many 401s is throttled even while it keeps sending bad credentials.
-            limited = self._limit_ip()
+            limited = self.rate_limit()
             if limited is not None:
                 return limited
-            self._remember_unauthorized()
+            with self._unauthorized_lock:
+                ip = request.remote_addr or "unknown"
+                self.unauthorized_answers.setdefault(ip, []).append(time.time())
+        error = problem(
+            extra.get("code") or _error_code(status),
+            message,
+            pointer=extra.get("pointer"),
+            parameter=extra.get("parameter"),
+        )
         if has_request_context() and (request.endpoint or "").startswith(ENDPOINT_PREFIX):
             # The webhook subscription endpoints answer one flat error object.
-            flat: Problem = problem(
-                extra.get("code") or ERROR_CODES.get(status, "error"),
-                message,
-                pointer=extra.get("pointer"),
-                parameter=extra.get("parameter"),
-            )
-            return self.json(flat, status)
-        errors: list[Problem] = extra.get("errors") or [
-            problem(
-                extra.get("code") or ERROR_CODES.get(status, "error"),
-                message,
-                pointer=extra.get("pointer"),
-                parameter=extra.get("parameter"),
-            )
-        ]
+            return self.json(error, status)
+        errors: list[Problem] = extra.get("errors") or [error]
         trace_id = secrets.token_hex(16)
         headers = {TRACE_HEADER: trace_id}
         if extra.get("retry_after") is not None:
@@ -310,16 +236,13 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
     def _refuse_off_spec(self) -> Response | None:
         # Qonto checks the token's scopes before the request: a token without the scope
         # gets 403 whatever it sends.
-        scope = ENDPOINT_SCOPES.get(request.endpoint or "")
-        if scope is not None and scope not in g.scopes:
+        scope = self.endpoint_scopes.get(request.endpoint or "")
+        if scope and scope not in g.scopes:
             return self.error_response(403, f"Missing scope {scope}", code="forbidden")
         return super()._refuse_off_spec()
 
-    def rate_limit(self, credential: str) -> Response | None:
-        return self._limit_ip()
-
-    def _limit_ip(self) -> Response | None:
-        """Qonto limits per client IP address, whatever the credential."""
+    def rate_limit(self, credential: str = "") -> Response | None:
+        """Qonto limits per client IP address, whatever the credential (or none)."""
         ip = request.remote_addr or "unknown"
         now = time.time()
         with self._unauthorized_lock:
@@ -331,35 +254,35 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             self.unauthorized_answers[ip] = recent
         if len(recent) > self.unauthorized_limit:
             free_at = recent[len(recent) - self.unauthorized_limit - 1] + self.unauthorized_window
-            return self._too_many(free_at - now, "Too many unauthorized requests")
-        for window in (self.burst, self.sustained):
+            return self.error_response(
+                429, "Too many unauthorized requests", retry_after=free_at - now
+            )
+        for window in self.windows:
             wait, _ = window.take(ip)
             if wait:
-                return self._too_many(wait, "Rate limit exceeded")
+                return self.error_response(429, "Rate limit exceeded", retry_after=wait)
         return None
-
-    def _too_many(self, wait: float, detail: str) -> Response:
-        return self.error_response(429, detail, retry_after=wait)
-
-    def _remember_unauthorized(self) -> None:
-        ip = request.remote_addr or "unknown"
-        with self._unauthorized_lock:
-            self.unauthorized_answers.setdefault(ip, []).append(time.time())
 
     # -- routes -----------------------------------------------------------------------
 
+    def route(
+        self,
+        rule: str,
+        endpoint: str,
+        view: Callable[..., Response],
+        method: str = "GET",
+        scope: str = "",
+    ) -> None:
+        """Serves `view`; Qonto refuses a token without `scope` (`_refuse_off_spec`)."""
+        self.app.add_url_rule(rule, endpoint, view, methods=[method])
+        self.endpoint_scopes[endpoint] = scope
+
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
-        register_api_routes(self, app)
-        self.webhooks.register(app)
-        app.register_error_handler(NotFound, self._not_found)
-        app.register_error_handler(MethodNotAllowed, self._method_not_allowed)
-
-    def _not_found(self, _: NotFound) -> Response:
-        return self.error_response(404, "Resource not found")
-
-    def _method_not_allowed(self, _: MethodNotAllowed) -> Response:
-        return self.error_response(405, "Method not allowed")
+        register_api_routes(self)
+        self.webhooks.register()
+        app.register_error_handler(404, lambda _: self.error_response(404, "Resource not found"))
+        app.register_error_handler(405, lambda _: self.error_response(405, "Method not allowed"))
 
     # -- document status ---------------------------------------------------------------
 
@@ -396,27 +319,27 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         self, *, kind: str, document_id: str, status: str, amount: str = ""
     ) -> dict[str, Any] | None:
         with self.lock:
-            owners = [o for o in self.organizations.values() if document_id in o.invoices]
-            quote_owners = [o for o in self.organizations.values() if document_id in o.quotes]
-        if kind == "quote" and quote_owners and status in self.QUOTE_HOOK:
-            organization, wanted = quote_owners[0], self.QUOTE_HOOK[status]
-            quote = organization.quotes[document_id]
-            if quote["status"] == "pending_approval":
-                changes = {"status": wanted, f"{wanted}_at": timestamp()}
-                return self.store.update("quotes", organization.id, document_id, changes)
-            self._refuse(f"The quote is {quote['status']} already")
-        if kind != "invoice" or not owners:
-            if owners or quote_owners:
+            organizations = list(self.organizations.values())
+        quoted = next((o for o in organizations if document_id in o.quotes), None)
+        invoiced = next((o for o in organizations if document_id in o.invoices), None)
+        if kind == "quote" and quoted and status in self.QUOTE_HOOK:
+            wanted, quote = self.QUOTE_HOOK[status], quoted.quotes[document_id]
+            if quote["status"] != "pending_approval":
+                self._refuse(f"The quote is {quote['status']} already")
+            changes = {"status": wanted, f"{wanted}_at": timestamp()}
+            return self.store.update("quotes", quoted.id, document_id, changes)
+        if kind != "invoice" or invoiced is None:
+            if invoiced or quoted:
                 self._refuse(f"Qonto has no {status} {kind}")
             return None
-        invoice = owners[0].invoices[document_id]
+        invoice = invoiced.invoices[document_id]
         action = self.INVOICE_HOOK.get(status, {}).get(invoice["status"])
         if action is None:
             self._refuse(f"Qonto cannot make a {invoice['status']} invoice {status}")
         if not action:
             return invoice  # nothing changes in Qonto
         try:
-            return self.invoice_action(owners[0], document_id, action, paid_at=None)
+            return self.invoice_action(invoiced, document_id, action, paid_at=None)
         except documents.Refused as refusal:
             self._refuse(refusal.problem["detail"])
 
@@ -468,6 +391,13 @@ def _kind_wins(body: bytes) -> bytes:
         del payload["type"]
         return json.dumps(payload).encode()
     return body
+
+
+def _error_code(status: int) -> str:
+    """The HTTP reason in snake case (`not_found`), but `invalid_format` for a refused value."""
+    return (
+        "invalid_format" if status == 422 else HTTPStatus(status).phrase.lower().replace(" ", "_")
+    )
 
 
 def _parameter_name(field: str) -> str:

@@ -15,14 +15,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sandbox.qonto.state import Organization, amounts, timestamp
+from sandbox.store import Filter
 
 Problem = dict[str, Any]
 
 
-CLIENT_TEXT_FIELDS = (
+CLIENT_FIELDS = (
     *("email", "vat_number", "tax_identification_number", "e_invoicing_address", "address"),
     *("city", "zip_code", "province_code", "country_code", "recipient_code"),
-    *("currency", "locale"),
+    *("currency", "locale", "extra_emails", "billing_address", "delivery_address"),
 )
 
 
@@ -35,6 +36,11 @@ def problem(
     elif parameter is not None:
         error["source"] = {"parameter": parameter}
     return error
+
+
+def _sent(body: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The fields of `keys` the body has a value for."""
+    return {key: body[key] for key in keys if body.get(key) is not None}
 
 
 def _missing(name: str, pointer: str) -> Problem:
@@ -74,33 +80,30 @@ def client_problems(body: dict[str, Any], organization: Organization) -> list[Pr
     return [_missing(name, f"/{name}") for name in names if body.get(name) == ""]
 
 
-def client_object(body: dict[str, Any]) -> dict[str, Any]:
-    kind = client_kind(body)
-    name = body.get("name")
+def new_client(body: dict[str, Any]) -> dict[str, Any]:
+    kind, name = client_kind(body), body.get("name")
     if kind != "company" and not name:
         # For individuals and freelancers Qonto's name is "first_name last_name".
         name = f"{body['first_name']} {body['last_name']}"
-    client: dict[str, Any] = {"id": str(uuid.uuid4()), "name": name}
-    for key in ("first_name", "last_name", "phone"):
-        if body.get(key) is not None:
-            client[key] = body[key]
-    client["kind"] = kind
-    client["type"] = kind
-    for key in (*CLIENT_TEXT_FIELDS, "extra_emails", "billing_address", "delivery_address"):
-        if body.get(key) is not None:
-            client[key] = body[key]
-    client["created_at"] = timestamp()
-    return client
+    return {
+        "id": str(uuid.uuid4()),
+        "name": name,
+        **_sent(body, "first_name", "last_name", "phone"),
+        "kind": kind,
+        "type": kind,
+        **_sent(body, *CLIENT_FIELDS),
+        "created_at": timestamp(),
+    }
 
 
-def same_text(field_name: str) -> Callable[[dict[str, Any], str], bool]:
+def _same_text(field_name: str) -> Filter:
     def matches(client: dict[str, Any], wanted: str) -> bool:
         return str(client.get(field_name) or "").casefold() == wanted.casefold()
 
     return matches
 
 
-def name_contains(client: dict[str, Any], wanted: str) -> bool:
+def _name_contains(client: dict[str, Any], wanted: str) -> bool:
     return _folded(wanted) in _folded(client.get("name") or "")
 
 
@@ -109,38 +112,51 @@ def _folded(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+# Exact, case-insensitive matches; the name also partial and accent-blind (docs, list clients).
+CLIENT_FILTERS = {
+    **{
+        f"filter[{name}]": _same_text(name)
+        for name in ("email", "vat_number", "tax_identification_number")
+    },
+    "filter[name]": _name_contains,
+}
+
+
 # -- quotes and invoices --------------------------------------------------------------------
 
 
+def _not_decimal(name: str, pointer: str) -> Problem:
+    # The spec types amounts, quantities and rates as strings; the totals need decimals.
+    return problem(
+        "invalid_format", f"{name} must be a decimal number as a string", pointer=pointer
+    )
+
+
 def _discount(value: Any, pointer: str) -> list[Problem]:
-    # The spec types the value as a string; the amounts need it to be a decimal number.
     if value is None or parse_decimal(value.get("value")) is not None:
         return []
-    detail = "value must be a decimal number as a string"
-    return [problem("invalid_format", detail, pointer=f"{pointer}/value")]
+    return [_not_decimal("value", f"{pointer}/value")]
 
 
 def _items(items: list[dict[str, Any]]) -> list[Problem]:
     """What the totals need of each item. The spec requires title, quantity, unit_price and
     vat_rate of an invoice item but nothing of a quote item; the quote docs show no item
-    without them, so they are assumed here too. The spec types the numbers as strings; they
-    must be decimal numbers."""
+    without them, so they are assumed here too."""
     problems: list[Problem] = []
     for index, item in enumerate(items):
         prefix = f"/items/{index}"
-        for name in ("title", "quantity", "vat_rate"):
-            if item.get(name) is None:
-                problems.append(_missing(name, f"{prefix}/{name}"))
-        for name in ("quantity", "vat_rate"):
-            if item.get(name) is not None and parse_decimal(item[name]) is None:
-                detail = f"{name} must be a decimal number as a string"
-                problems.append(problem("invalid_format", detail, pointer=f"{prefix}/{name}"))
+        names = ("title", "quantity", "vat_rate")
+        problems += [_missing(n, f"{prefix}/{n}") for n in names if item.get(n) is None]
+        problems += [
+            _not_decimal(n, f"{prefix}/{n}")
+            for n in ("quantity", "vat_rate")
+            if item.get(n) is not None and parse_decimal(item[n]) is None
+        ]
         price = item.get("unit_price")
         if price is None:
             problems.append(_missing("unit_price", f"{prefix}/unit_price"))
         elif parse_decimal(price.get("value")) is None:
-            detail = "unit_price.value must be a decimal number as a string"
-            problems.append(problem("invalid_format", detail, pointer=f"{prefix}/unit_price"))
+            problems.append(_not_decimal("unit_price.value", f"{prefix}/unit_price"))
         problems += _discount(item.get("discount"), f"{prefix}/discount")
     return problems
 
@@ -154,19 +170,15 @@ def _client_id(body: dict[str, Any], organization: Organization) -> list[Problem
 
 def quote_problems(body: dict[str, Any], organization: Organization) -> list[Problem]:
     # Required fields, dates, lengths and the discount type are the spec's (QuoteCreateRequest).
-    problems = _client_id(body, organization)
-    problems += _items(body["items"])
+    problems = _client_id(body, organization) + _items(body["items"])
     # Required only when the organization numbers its quotes by hand (Qonto's default; the
     # create-a-quote docs), which the spec cannot say.
     if not organization.automatic_numbering and not body.get("number"):
         problems.append(_missing("number", "/number"))
-    problems += _discount(body.get("discount"), "/discount")
-    return problems
+    return problems + _discount(body.get("discount"), "/discount")
 
 
-def invoice_problems(
-    body: dict[str, Any], organization: Organization, ibans: tuple[str, ...]
-) -> list[Problem]:
+def invoice_problems(body: dict[str, Any], organization: Organization) -> list[Problem]:
     # Required fields, dates, EUR and the status are the spec's (ClientInvoiceCreateRequest).
     problems = _client_id(body, organization)
     start, end = body.get("performance_start_date"), body.get("performance_end_date")
@@ -176,15 +188,13 @@ def invoice_problems(
     elif start and end and start > end:
         detail = "performance_start_date must be before or equal to performance_end_date"
         problems.append(problem("invalid_format", detail, pointer="/performance_start_date"))
-    if body["payment_methods"].get("iban") not in ibans:
+    if body["payment_methods"].get("iban") != organization.iban:
         # Docs: the IBAN of one of the organization's Qonto accounts.
         detail = "iban must be the IBAN of a Qonto account of the organization"
         problems.append(problem("invalid_format", detail, pointer="/payment_methods/iban"))
     problems += _items(body["items"])
     client = organization.clients.get(str(body["client_id"]))
-    if client is not None:
-        problems += invoicing_problems(client)
-    return problems
+    return problems + (invoicing_problems(client) if client is not None else [])
 
 
 def invoicing_problems(client: dict[str, Any]) -> list[Problem]:
@@ -233,11 +243,7 @@ def priced_items(
     for item, unit_price, subtotal, rate in lines:
         subtotal *= share
         item_vat = subtotal * rate
-        line = {
-            key: item[key]
-            for key in ("title", "description", "quantity", "unit", "vat_rate")
-            if item.get(key) is not None
-        }
+        line = _sent(item, "title", "description", "quantity", "unit", "vat_rate")
         if item.get("vat_exemption_reason"):
             line["vat_exemption_reason"] = item["vat_exemption_reason"]
         line |= amounts(
@@ -266,15 +272,13 @@ def _discount_amount(discount: dict[str, Any] | None, base: Decimal, scale: Deci
     return base * value * scale if discount["type"] == "percentage" else value
 
 
-def quote_object(
-    body: dict[str, Any], organization: Organization, *, number: str
-) -> dict[str, Any]:
+def new_quote(body: dict[str, Any], organization: Organization, *, number: str) -> dict[str, Any]:
     currency = body["currency"]
     items, total, vat, discount = priced_items(
         body["items"], currency, rate_scale=Decimal("0.01"), discount=body.get("discount")
     )
     quote_id = str(uuid.uuid4())
-    quote: dict[str, Any] = {
+    return {
         "id": quote_id,
         "organization_id": organization.id,
         "number": number,
@@ -292,26 +296,22 @@ def quote_object(
         "quote_url": f"https://portal.qonto.com/quotes/{quote_id}",
         "terms_and_conditions": body["terms_and_conditions"],
         "invoice_ids": [],
+        **_sent(body, "header", "footer"),
+        **({} if discount is None else {"discount": discount}),
     }
-    for key in ("header", "footer"):
-        if body.get(key) is not None:
-            quote[key] = body[key]
-    if discount is not None:
-        quote["discount"] = discount
-    return quote
 
 
-def invoice_object(body: dict[str, Any], organization: Organization) -> dict[str, Any]:
+def new_invoice(body: dict[str, Any], organization: Organization) -> dict[str, Any]:
     currency = body["currency"]
     items, total, vat, _ = priced_items(
         body["items"], currency, rate_scale=Decimal(1), discount=None
     )
     invoice_id = str(uuid.uuid4())
     status = body.get("status", "draft")
-    invoice: dict[str, Any] = {"id": invoice_id, "organization_id": organization.id}
-    if body.get("number"):
-        invoice["number"] = body["number"]
-    invoice |= {
+    return {
+        "id": invoice_id,
+        "organization_id": organization.id,
+        **({"number": body["number"]} if body.get("number") else {}),
         "status": status,
         "invoice_url": f"https://pay.qonto.com/invoices/{invoice_id}",
         "currency": currency,
@@ -326,11 +326,8 @@ def invoice_object(body: dict[str, Any], organization: Organization) -> dict[str
         "attachment_id": None,
         "items": items,
         "client": organization.clients[body["client_id"]],
+        **_sent(body, "purchase_order", "terms_and_conditions", "header", "footer"),
     }
-    for key in ("purchase_order", "terms_and_conditions", "header", "footer"):
-        if body.get(key) is not None:
-            invoice[key] = body[key]
-    return invoice
 
 
 # -- invoice status actions -----------------------------------------------------------------

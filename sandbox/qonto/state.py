@@ -4,31 +4,26 @@ and numbering), the OAuth clients and the grants and tokens handed out to them."
 from __future__ import annotations
 
 import time
-from collections.abc import MutableMapping
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sandbox.store import Record
+from sandbox.store import Records, Store
 
 # Every scope the served endpoints ask for, plus the two that change what /oauth2/token returns.
 ALL_SCOPES = (
-    "offline_access",
-    "openid",
-    "organization.read",
-    "client.read",
-    "client.write",
-    "client_invoices.read",
-    "client_invoice.write",
-    "product.read",
-    "webhook",
+    *("offline_access", "openid", "organization.read", "client.read", "client.write"),
+    *("client_invoices.read", "client_invoice.write", "product.read", "webhook"),
 )
 
 
 @dataclass
 class Organization:
-    id: str
+    """One Qonto customer: its account, API key and numbering, and its records."""
+
+    store: Store = field(repr=False)
     slug: str
     name: str
     login: str
@@ -36,11 +31,18 @@ class Organization:
     iban: str
     legal_country: str
     automatic_numbering: bool
-    bank_account_id: str
-    clients: MutableMapping[str, Record]  # the organization's records (`store.Records`)
-    quotes: MutableMapping[str, Record]
-    invoices: MutableMapping[str, Record]
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    bank_account_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     next_numbers: dict[str, int] = field(default_factory=dict)
+    # The organization's records, live in the store.
+    clients: Records = field(init=False)
+    quotes: Records = field(init=False)
+    invoices: Records = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clients, self.quotes, self.invoices = (
+            Records(self.store, resource, self.id) for resource in ("clients", "quotes", "invoices")
+        )
 
     def next_number(self, prefix: str) -> str:
         sequence = self.next_numbers.get(prefix, 0) + 1
@@ -50,7 +52,6 @@ class Organization:
 
 @dataclass
 class IdempotentAnswer:
-    organization_id: str
     method: str
     path: str
     status: int
@@ -58,22 +59,13 @@ class IdempotentAnswer:
     stored_at: float
 
 
-CENT = Decimal("0.01")
-
-
-def to_cents(amount: Decimal) -> int:
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def money(amount: Decimal, currency: str) -> dict[str, str]:
-    return {"value": str(amount.quantize(CENT, rounding=ROUND_HALF_UP)), "currency": currency}
-
-
 def amounts(currency: str, **values: Decimal) -> dict[str, Any]:
     """Each amount as Qonto answers it twice: `{value, currency}` and in `_cents`."""
     answer: dict[str, Any] = {}
     for name, amount in values.items():
-        answer |= {name: money(amount, currency), f"{name}_cents": to_cents(amount)}
+        value = str(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        answer[name] = {"value": value, "currency": currency}
+        answer[f"{name}_cents"] = int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return answer
 
 

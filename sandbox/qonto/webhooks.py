@@ -14,10 +14,10 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from flask import Flask, Response, g, request
+from flask import Response, abort, g, request
 
 from sandbox.callbacks import CallbackSender
 from sandbox.qonto.api import paged
@@ -34,8 +34,10 @@ EVENT_SCOPES = {INVOICE_EVENTS: "client_invoices.read", "v1/clients": "organizat
 # One minute, doubling: twelve tries over about three days ("a few days", not documented).
 RETRY_DELAYS = tuple(60.0 * 2**n for n in range(12))
 ACKNOWLEDGE_WITHIN = 1.0  # seconds; slower answers count as failed
-SHOWN = ("id", "organization_id", "membership_id", "callback_url", "types", "created_at")
-SHOWN_TOO = ("updated_at", "description")
+SHOWN = (
+    *("id", "organization_id", "membership_id", "callback_url", "types", "created_at"),
+    *("updated_at", "description"),
+)
 # Endpoint names start so: app.error_response answers them in the flat error form.
 ENDPOINT_PREFIX = "webhook_subscription"
 
@@ -62,13 +64,10 @@ class QontoWebhooks:
 
     def sign(self, body: bytes) -> dict[str, str]:
         """Signed anew at every try, with the secret of the subscription the body names."""
-        subscription_id = str(json.loads(body).get("subscription_id") or "")
-        stored = [
-            record
-            for _, record in self.sandbox.store.everything("webhook_subscriptions")
-            if record["id"] == subscription_id
-        ]
-        secret = str(stored[0]["secret"]) if stored else ""
+        event = json.loads(body)
+        owner, subscription_id = event.get("organization_id"), event.get("subscription_id")
+        stored = self.sandbox.store.find("webhook_subscriptions", owner, subscription_id)
+        secret = str(stored["secret"]) if stored else ""
         now = str(int(time.time()))
         return {SIGNATURE_HEADER: f"t={now},v1={signature(secret, now, body)}"}
 
@@ -76,8 +75,7 @@ class QontoWebhooks:
         """Sends the `v1/client-invoices` event (an invoice created or updated) to every
         subscription of the organization to that type. The docs' example carries the invoice
         in `data` without an `event` field naming which, and so does the sandbox."""
-        subscriptions = self.sandbox.store.select("webhook_subscriptions", organization.id)
-        for subscription in subscriptions:
+        for subscription in self.sandbox.store.select("webhook_subscriptions", organization.id):
             if INVOICE_EVENTS not in subscription["types"]:
                 continue
             envelope = {
@@ -92,51 +90,44 @@ class QontoWebhooks:
             body = json.dumps(envelope, ensure_ascii=False).encode()
             self.sender.send(subscription["callback_url"], body)
 
-    def register(self, app: Flask) -> None:
+    def register(self) -> None:
         sandbox, store = self.sandbox, self.sandbox.store
 
-        def route(rule: str, endpoint: str, method: str) -> Callable[..., Any]:
-            return app.route(rule, endpoint=f"{ENDPOINT_PREFIX}{endpoint}", methods=[method])
-
-        def refused(status: int, code: str, detail: str, pointer: str = "") -> Response:
-            return sandbox.error_response(status, detail, code=code, pointer=pointer or None)
+        def refuse(status: int, code: str, detail: str, pointer: str | None = None) -> NoReturn:
+            abort(sandbox.error_response(status, detail, code=code, pointer=pointer))
 
         def shown(record: Record, *, with_secret: bool = False) -> Record:
-            names = (*SHOWN, *SHOWN_TOO, *(("secret",) if with_secret else ()))
+            names = (*SHOWN, "secret") if with_secret else SHOWN
             return {name: record[name] for name in names if name in record}
 
-        def body_problem(body: dict[str, Any], *, creating: bool) -> Response | None:
+        def checked_body(*, creating: bool) -> dict[str, Any]:
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict):
+                refuse(400, "bad_request", "The request body must be a JSON object", "/")
             # Not marked required in the material, but plainly needed to deliver anything.
             for name in ("callback_url", "types") if creating else ():
                 if not body.get(name):
-                    return refused(400, "invalid_format", f"{name} is missing", f"/{name}")
+                    refuse(400, "invalid_format", f"{name} is missing", f"/{name}")
             for index, kind in enumerate(body.get("types") or []):
                 if kind not in EVENT_SCOPES:
                     detail = f"{kind} is not a supported webhook type"
-                    return refused(400, "not_in_list", detail, f"/types/{index}")
+                    refuse(400, "not_in_list", detail, f"/types/{index}")
                 if EVENT_SCOPES[kind] not in g.scopes:
-                    return refused(403, "forbidden", f"Missing scope {EVENT_SCOPES[kind]}")
-            return None
+                    refuse(403, "forbidden", f"Missing scope {EVENT_SCOPES[kind]}")
+            return body
 
-        def one(subscription_id: str) -> Record | None:
-            return store.find("webhook_subscriptions", g.organization.id, subscription_id)
+        def one(subscription_id: str) -> Record:
+            record = store.find("webhook_subscriptions", g.organization.id, subscription_id)
+            if record is None:
+                refuse(404, "not_found", "Webhook subscription not found")
+            return record
 
-        def not_found() -> Response:
-            return refused(404, "not_found", "Webhook subscription not found")
-
-        @route("/v2/webhook_subscriptions", "s", "GET")
         def list_subscriptions() -> Response:
             records = store.select("webhook_subscriptions", g.organization.id)
             return paged(sandbox, "subscriptions", [shown(r) for r in records])
 
-        @route("/v2/webhook_subscriptions", "_create", "POST")
         def create_subscription() -> Response:
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                return refused(400, "bad_request", "The request body must be a JSON object", "/")
-            problem = body_problem(body, creating=True)
-            if problem is not None:
-                return problem
+            body = checked_body(creating=True)
             org: Organization = g.organization
             now = timestamp()
             record = {
@@ -153,35 +144,32 @@ class QontoWebhooks:
             created = store.create("webhook_subscriptions", org.id, record)
             return sandbox.json(shown(created, with_secret=True), 201)
 
-        @route("/v2/webhook_subscriptions/<subscription_id>", "", "GET")
         def get_subscription(subscription_id: str) -> Response:
-            record = one(subscription_id)
-            return not_found() if record is None else sandbox.json(shown(record))
+            return sandbox.json(shown(one(subscription_id)))
 
-        @route("/v2/webhook_subscriptions/<subscription_id>", "_update", "PUT")
         def update_subscription(subscription_id: str) -> Response:
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                return refused(400, "bad_request", "The request body must be a JSON object", "/")
-            problem = body_problem(body, creating=False)
-            if problem is not None:
-                return problem
-            if one(subscription_id) is None:
-                return not_found()
+            body = checked_body(creating=False)
+            one(subscription_id)
             changes = {
-                name: body[name]
-                for name in ("callback_url", "types", "description")
-                if name in body
+                **{k: body[k] for k in ("callback_url", "types", "description") if k in body},
+                "updated_at": timestamp(),
             }
-            changes["updated_at"] = timestamp()
             updated = store.update(
                 "webhook_subscriptions", g.organization.id, subscription_id, changes
             )
             return sandbox.json(shown(updated))
 
-        @route("/v2/webhook_subscriptions/<subscription_id>", "_delete", "DELETE")
         def delete_subscription(subscription_id: str) -> Response:
-            if one(subscription_id) is None:
-                return not_found()
+            one(subscription_id)
             store.delete("webhook_subscriptions", g.organization.id, subscription_id)
             return Response(status=204)
+
+        path, one_path = "/v2/webhook_subscriptions", "/v2/webhook_subscriptions/<subscription_id>"
+        for rule, name, view, method in (
+            (path, "s", list_subscriptions, "GET"),
+            (path, "_create", create_subscription, "POST"),
+            (one_path, "", get_subscription, "GET"),
+            (one_path, "_update", update_subscription, "PUT"),
+            (one_path, "_delete", delete_subscription, "DELETE"),
+        ):
+            sandbox.route(rule, f"{ENDPOINT_PREFIX}{name}", view, method, "webhook")
