@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,13 +56,11 @@ ENDPOINTS = (
     Endpoint("articles", "/2.0/article", None, ("create", "read", "update"), "POST", "int"),
 )  # fmt: skip
 # The fields the docs list for POST /2.0/contact/search.
-CONTACT_SEARCH_FIELDS = frozenset(
-    {
-        *("id", "name_1", "name_2", "nr", "address", "mail", "mail_second", "postcode"),
-        *("city", "country_id", "contact_group_ids", "contact_type_id", "updated_at"),
-        *("user_id", "phone_fixed", "phone_mobile", "fax"),
-    }
-)
+CONTACT_SEARCH_FIELDS = frozenset({
+    "id", "name_1", "name_2", "nr", "address", "mail", "mail_second", "postcode", "city",
+    "country_id", "contact_group_ids", "contact_type_id", "updated_at", "user_id",
+    "phone_fixed", "phone_mobile", "fax",
+})  # fmt: skip
 # Per resource: its path, the fields its list is ordered by (`order_by`), those its search
 # takes. The derived spec has no quote search: listing is how a client finds a quote by
 # api_reference. Deleting a quote is not modelled.
@@ -88,31 +85,6 @@ class Company:
     user_ids: tuple[int, ...]
 
 
-class FixedWindow:
-    """At most `limit` calls per company in each window of `window` seconds.
-
-    bexio publishes neither the size of its per-minute limit nor how the window runs; a
-    fixed window gives a `RateLimit-Reset` that is the time until the counter restarts."""
-
-    def __init__(self, *, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._windows: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> tuple[bool, int, float]:
-        """Returns (granted, calls remaining, seconds until the window restarts)."""
-        now = time.monotonic()
-        with self._lock:
-            started, used = self._windows.get(key, (now, 0))
-            if now - started >= self.window:
-                started, used = now, 0
-            granted = used < self.limit
-            used += granted
-            self._windows[key] = (started, used)
-            return granted, self.limit - used, started + self.window - now
-
-
 def _tax_scope(tax: Record, scope: str) -> bool:
     return bool(tax["is_active"] == (scope == "active"))
 
@@ -126,10 +98,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     title = "bexio"
     # The derived file first; the unofficial one only for the operations the derived one
     # lacks (GET /2.0/kb_offer, GET /2.0/kb_invoice/{id}).
-    spec_files = (
-        "bexio/bexio-derived-openapi.yaml",
-        "bexio/bexio-openapi.apievangelist-unofficial.yml",
-    )
+    spec_files = ("bexio/bexio-derived-openapi.yaml",
+                  "bexio/bexio-openapi.apievangelist-unofficial.yml")  # fmt: skip
     demo_credential = "bexio-sandbox-token"
     tables = {
         "contacts": ("contacts", ("id", "nr", "contact_type_id", "name_1", "name_2", "mail",
@@ -204,8 +174,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             self.companies: dict[int, Company] = {}
             # (company, kind) -> its next id; positions are numbered across its documents.
             self.ids: dict[tuple[str, str], itertools.count[int]] = {}
-            self.limiter = FixedWindow(limit=self.requests_per_window,
-                                       window=self.rate_window_seconds)  # fmt: skip
+            self.windows: dict[int, tuple[float, int]] = {}  # company -> (start, calls)
 
     def add_company(
         self, *, name: str, personal_access_token: str | None = None,
@@ -259,9 +228,9 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         # The docs name bexio's errors ("Validation error", 401, "Not found") but no body was
         # captured: {error_code, message[, errors]} is the sandbox's guess, unverified.
-        body: dict[str, Any] = {"error_code": status, "message": "Not found"}
-        if status != 404:
-            body["message"] = message
+        body: dict[str, Any] = {"error_code": status, "message": message}
+        if status == 404:
+            body["message"] = "Not found"
         if "errors" in extra:
             body["errors"] = extra["errors"]
         response = self.json(body, status)
@@ -283,8 +252,18 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         return self.error_response(422, "Validation error", errors=error.problems)
 
     def rate_limit(self, credential: str) -> Response | None:
-        granted, remaining, reset = self.limiter.take(f"company:{g.company.id}")
-        g.rate_headers = self._rate_headers(remaining, reset)
+        # bexio publishes neither the size of its per-minute limit nor how the window runs; a
+        # fixed window per company gives a RateLimit-Reset that is the time until the count
+        # restarts.
+        now, limit = time.monotonic(), self.requests_per_window
+        with self.lock:
+            started, used = self.windows.get(g.company.id, (now, 0))
+            if now - started >= self.rate_window_seconds:
+                started, used = now, 0
+            granted = used < limit
+            self.windows[g.company.id] = (started, used + granted)
+        reset = started + self.rate_window_seconds - now
+        g.rate_headers = self._rate_headers(limit - used - granted, reset)
         if granted:
             return None
         response = self.error_response(429, "Too Many Requests")
@@ -304,15 +283,14 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
 
     def new_record(self, endpoint: Endpoint, body: Any) -> Record:
         if endpoint.resource == "articles":
-            return {**articles.DEFAULTS, **articles.stored(body, self._tax)}
+            return {**articles.DEFAULTS, **articles.stored(body, self.tax)}
         if endpoint.resource == "contacts":
-            check(documents.contact_problems(body, g.company.user_ids))
+            check(documents.contact_problems(body, self.user_ids))
             return self.numbered("contacts", documents.new_contact(body))
-        rules = documents.Rules(g.company.user_ids, self._tax, self._has_contact)
-        check(documents.document_problems(body, rules))
+        check(documents.document_problems(body, self))
         draft = sales.QUOTE_DRAFT if endpoint.resource == "offers" else sales.INVOICE_DRAFT
         positions = partial(self.next_id, "positions")
-        document = documents.new_document(body, rules, position_id=positions,
+        document = documents.new_document(body, self, position_id=positions,
                                           kb_item_status_id=draft,
                                           validity_days=self.quote_validity_days)  # fmt: skip
         if endpoint.resource == "invoices":
@@ -324,13 +302,13 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         # fields (v2EditInvoice) or an item's changed fields, whose type stays (v2EditItem).
         if endpoint.resource == "articles":
             kept = {k: v for k, v in body.items() if k != "article_type_id"}
-            return articles.stored(kept, self._tax)
+            return articles.stored(kept, self.tax)
         if endpoint.resource == "invoices":
             if stored["kb_item_status_id"] != sales.INVOICE_DRAFT:
                 raise Invalid("kb_item_status_id: Only a draft invoice can be edited.")
-            check(sales.invoice_edit_problems(body, g.company.user_ids, self._has_contact))
+            check(documents.document_problems(body, self, edit=True))
         else:
-            check(documents.contact_problems(body, g.company.user_ids))
+            check(documents.contact_problems(body, self.user_ids))
         return {**body, "updated_at": documents.now_text()}
 
     def render(self, endpoint: Endpoint, record: Record) -> Any:
@@ -341,10 +319,14 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     ) -> dict[str, Any] | None:
         return sales.status_set(self, kind, document_id, status, amount)
 
-    def _tax(self, tax_id: Any) -> Record | None:
+    @property
+    def user_ids(self) -> tuple[int, ...]:
+        return tuple(g.company.user_ids)
+
+    def tax(self, tax_id: Any) -> Record | None:
         return self.store.find("taxes", self.owner(), tax_id)
 
-    def _has_contact(self, contact_id: Any) -> bool:
+    def has_contact(self, contact_id: Any) -> bool:
         return self.store.find("contacts", self.owner(), contact_id) is not None
 
     # -- routes ---------------------------------------------------------------------------

@@ -22,13 +22,11 @@ INVOICE_DRAFT, INVOICE_PENDING, INVOICE_PAID = 7, 8, 9
 INVOICE_PARTIALLY_PAID, INVOICE_CANCELLED, INVOICE_UNPAID = 16, 19, 31
 INVOICE_ISSUED = frozenset({INVOICE_PENDING, INVOICE_PARTIALLY_PAID, INVOICE_UNPAID})
 # The fields POST /2.0/kb_invoice/search takes (the spec's description of it).
-INVOICE_SEARCH_FIELDS = frozenset(
-    {
-        *("id", "kb_item_status_id", "document_nr", "title", "api_reference", "contact_id"),
-        *("contact_sub_id", "user_id", "currency_id", "total_gross", "total_net", "total"),
-        *("is_valid_from", "is_valid_to", "updated_at"),
-    }
-)
+INVOICE_SEARCH_FIELDS = frozenset({
+    "id", "kb_item_status_id", "document_nr", "title", "api_reference", "contact_id",
+    "contact_sub_id", "user_id", "currency_id", "total_gross", "total_net", "total",
+    "is_valid_from", "is_valid_to", "updated_at",
+})  # fmt: skip
 ORDER_FIELDS = frozenset({"id", "total", "total_net", "total_gross", "updated_at"})
 ZERO = "0.000000"
 # The quote an invoice was copied from: the sandbox's own record of the link, left out of
@@ -57,15 +55,6 @@ def invoice_from_offer(offer: Record, positions: Callable[[], int]) -> Record:
                   updated_at=now_text(), network_link="")  # fmt: skip
     copied[SOURCE_OFFER] = offer["id"]
     return invoice_fields(copied)
-
-
-def invoice_edit_problems(body: Record, user_ids: tuple[int, ...], has_contact: Any) -> list[str]:
-    problems = []
-    if "user_id" in body and body["user_id"] not in user_ids:
-        problems.append("user_id: References no user of this company.")
-    if body.get("contact_id") is not None and not has_contact(body["contact_id"]):
-        problems.append("contact_id: References no contact.")
-    return problems
 
 
 def _status(status_id: int) -> Record:
