@@ -16,7 +16,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -400,7 +400,5 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     # -- inspection -----------------------------------------------------------------------
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        companies = [
-            {"id": c.id, "name": c.name, "user_ids": c.user_ids} for c in self.companies.values()
-        ]
+        companies = [asdict(company) for company in self.companies.values()]
         return {"companies": companies, **super().inspect(), **self.oauth.inspect()}

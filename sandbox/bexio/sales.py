@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
@@ -108,7 +109,7 @@ def register(app: Flask, sandbox: BexioSandbox) -> None:
     @app.post("/2.0/kb_offer/<int:quote_id>/invoice")
     def invoice_from_quote(quote_id: int) -> Response:
         offer = store.get("offers", sandbox.owner(), quote_id)
-        invoice = invoice_from_offer(offer, lambda: sandbox.next_id("positions"))
+        invoice = invoice_from_offer(offer, partial(sandbox.next_id, "positions"))
         created = store.create("invoices", sandbox.owner(), sandbox.numbered("invoices", invoice))
         sandbox.after_commit()
         return sandbox.json(public(created))
@@ -169,9 +170,9 @@ def status_set(
             invoice = store.update(resource, owner, record_id, _status(INVOICE_PENDING))
         if status in ("paid", "partially_paid"):
             remaining = Decimal(invoice["total_remaining_payments"])
-            partial = status == "partially_paid"
-            value = decimal_or_none(amount) if partial else remaining
-            if value is None or (partial and value >= remaining):
+            some = status == "partially_paid"
+            value = decimal_or_none(amount) if some else remaining
+            if value is None or (some and value >= remaining):
                 raise Invalid("amount: A partial payment is less than what is open.")
             _book(sandbox, owner, invoice, value, date.today().isoformat(), None)
         elif status == "voided":
