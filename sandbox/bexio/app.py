@@ -17,22 +17,20 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox.bexio import articles, documents, sales
+from sandbox.bexio import articles, documents, sales, taxes
 from sandbox.bexio.documents import Invalid, check, public
 from sandbox.bexio.oidc import BEXIO_AUTH_HOST, BexioIdentityProvider
-from sandbox.bexio.taxes import swiss_taxes, valid_on
 from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
 from sandbox.oauth_server import OAUTH_ENDPOINTS, OAuthVendor
 from sandbox.routes import Endpoint, serve_endpoints
-from sandbox.store import BadPaging, NotFound, OffsetPaging, Record, Resource, equals
+from sandbox.store import BadPaging, NotFound, OffsetPaging, Record, Resource
 
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
@@ -85,14 +83,6 @@ class Company:
     user_ids: tuple[int, ...]
 
 
-def _tax_scope(tax: Record, scope: str) -> bool:
-    return bool(tax["is_active"] == (scope == "active"))
-
-
-def _tax_date(tax: Record, day: str) -> bool:
-    return valid_on(tax, date.fromisoformat(day))  # the spec step checked the format
-
-
 class BexioSandbox(OAuthVendor, VendorSandbox):
     name = "bexio"
     title = "bexio"
@@ -115,8 +105,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     # that order whichever create is stored first.
     resources = (
         *(Resource(name, ids="sequence", sort_field="id") for name in NUMBERS),
-        Resource("taxes", ids="sequence",
-                 filters={"scope": _tax_scope, "types": equals("type"), "date": _tax_date}),
+        Resource("taxes", ids="sequence", filters=taxes.FILTERS),
         Resource("payments", ids="sequence"),
         Resource("articles", ids="sequence"),
     )  # fmt: skip
@@ -183,7 +172,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         with self.lock:
             company = Company(id=len(self.companies) + 1, name=name, user_ids=user_ids)
             self.companies[company.id] = company
-        for tax in swiss_taxes():
+        for tax in taxes.swiss_taxes():
             self.store.create("taxes", str(company.id), tax)
         if personal_access_token:
             self.oauth.add_personal_token(personal_access_token, company.id, user_id=user_ids[0])

@@ -114,15 +114,13 @@ def register(app: Flask, sandbox: BexioSandbox) -> None:
         sandbox.after_commit()
         return sandbox.json(public(created))
 
-    @app.post("/2.0/kb_invoice/<int:invoice_id>/issue")
-    def invoice_issue(invoice_id: int) -> Response:
-        refusal = "Only a draft can be issued."
-        return _move(sandbox, invoice_id, (INVOICE_DRAFT,), INVOICE_PENDING, refusal)
-
-    @app.post("/2.0/kb_invoice/<int:invoice_id>/cancel")
-    def invoice_cancel(invoice_id: int) -> Response:
-        refusal = "Only an issued invoice can be cancelled."
-        return _move(sandbox, invoice_id, INVOICE_ISSUED, INVOICE_CANCELLED, refusal)
+    moves = (("issue", (INVOICE_DRAFT,), INVOICE_PENDING, "Only a draft can be issued."),
+             ("cancel", INVOICE_ISSUED, INVOICE_CANCELLED,
+              "Only an issued invoice can be cancelled."))  # fmt: skip
+    for action, allowed, status, refusal in moves:
+        move = partial(_move, sandbox, allowed=allowed, status=status, refusal=refusal)
+        app.add_url_rule(f"/2.0/kb_invoice/<int:invoice_id>/{action}", f"invoice_{action}", move,
+                         methods=["POST"])  # fmt: skip
 
     @app.get("/2.0/kb_invoice/<int:invoice_id>/payment")
     def payment_list(invoice_id: int) -> Response:
