@@ -14,23 +14,23 @@ from __future__ import annotations
 
 import itertools
 import math
-import threading
 import time
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox.bexio import articles, documents, sales
+from sandbox.bexio import articles, documents, sales, taxes
+from sandbox.bexio.documents import Invalid, check, public
 from sandbox.bexio.oidc import BEXIO_AUTH_HOST, BexioIdentityProvider
-from sandbox.bexio.taxes import swiss_taxes, valid_on
 from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
 from sandbox.oauth_server import OAUTH_ENDPOINTS, OAuthVendor
 from sandbox.routes import Endpoint, serve_endpoints
-from sandbox.store import BadPaging, NotFound, OffsetPaging, Record, Resource, equals
+from sandbox.store import BadPaging, NotFound, OffsetPaging, Record, Resource
 
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
@@ -43,19 +43,34 @@ ACCEPT_MESSAGE = (
 )
 # `limit` (default 500, at most 2000) and `offset`; lists are bare arrays (fact sheet).
 PAGING = OffsetPaging(default_limit=500, max_limit=2000)
+# Contacts, invoices and items are edited with POST, not PUT or PATCH (derived spec,
+# v2EditContact, v2EditInvoice, v2EditItem with a partial body).
 ENDPOINTS = (
-    # Contacts are edited with POST, not PUT or PATCH (derived spec, v2EditContact).
-    Endpoint("contacts", "/2.0/contact", PAGING, ("list", "read", "update"), "POST", "int"),
+    Endpoint("contacts", "/2.0/contact", PAGING, ("list", "create", "read", "update"), "POST",
+             "int"),
     Endpoint("taxes", "/3.0/taxes", PAGING, ("list",)),
-    # The derived spec has no quote search; listing is how a client finds a quote by
-    # api_reference here.
-    # Their lists (ordered by `order_by`) are served by `sales`.
-    Endpoint("offers", "/2.0/kb_offer", None, ("read",), id_converter="int"),
-    # Invoices are edited with POST too (derived spec, v2EditInvoice).
-    Endpoint("invoices", "/2.0/kb_invoice", None, ("read", "update"), "POST", "int"),
-    # Items too (v2EditItem, a partial body); their list, search and delete: `articles`.
-    Endpoint("articles", "/2.0/article", None, ("read", "update"), "POST", "int"),
-)
+    Endpoint("offers", "/2.0/kb_offer", None, ("create", "read"), id_converter="int"),
+    Endpoint("invoices", "/2.0/kb_invoice", None, ("create", "read", "update"), "POST", "int"),
+    Endpoint("articles", "/2.0/article", None, ("create", "read", "update"), "POST", "int"),
+)  # fmt: skip
+# The fields the docs list for POST /2.0/contact/search.
+CONTACT_SEARCH_FIELDS = frozenset({
+    "id", "name_1", "name_2", "nr", "address", "mail", "mail_second", "postcode", "city",
+    "country_id", "contact_group_ids", "contact_type_id", "updated_at", "user_id",
+    "phone_fixed", "phone_mobile", "fax",
+})  # fmt: skip
+# Per resource: its path, the fields its list is ordered by (`order_by`), those its search
+# takes. The derived spec has no quote search: listing is how a client finds a quote by
+# api_reference. Deleting a quote is not modelled.
+COLLECTIONS: dict[str, tuple[str, frozenset[str] | None, frozenset[str] | None]] = {
+    "contacts": ("/2.0/contact", None, CONTACT_SEARCH_FIELDS),
+    "offers": ("/2.0/kb_offer", sales.ORDER_FIELDS, None),
+    "invoices": ("/2.0/kb_invoice", sales.ORDER_FIELDS, sales.INVOICE_SEARCH_FIELDS),
+    "articles": ("/2.0/article", articles.ORDER_FIELDS, articles.SEARCH_FIELDS),
+}
+# The field a new record's number goes in when the client sends none, made of its id.
+NUMBERS = {"contacts": ("nr", "{:06d}"), "offers": ("document_nr", "AN-{:05d}"),
+           "invoices": ("document_nr", "RE-{:05d}")}  # fmt: skip
 DOCUMENT_COLUMNS = ("id", "document_nr", "title", "contact_id", "api_reference", "total")
 
 
@@ -68,98 +83,40 @@ class Company:
     user_ids: tuple[int, ...]
 
 
-class Invalid(Exception):
-    """Answered 422 "Validation error" with the problems as "field: message" lines."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-class FixedWindow:
-    """At most `limit` calls per company in each window of `window` seconds.
-
-    bexio publishes neither the size of its per-minute limit nor how the window runs; a
-    fixed window gives a `RateLimit-Reset` that is the time until the counter restarts."""
-
-    def __init__(self, *, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._windows: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> tuple[bool, int, float]:
-        """Returns (granted, calls remaining, seconds until the window restarts)."""
-        now = time.monotonic()
-        with self._lock:
-            started, used = self._windows.get(key, (now, 0))
-            if now - started >= self.window:
-                started, used = now, 0
-            granted = used < self.limit
-            if granted:
-                used += 1
-            self._windows[key] = (started, used)
-            return granted, self.limit - used, started + self.window - now
-
-
-def _tax_scope(tax: Record, scope: str) -> bool:
-    return bool(tax["is_active"] == (scope == "active"))
-
-
-def _tax_date(tax: Record, day: str) -> bool:
-    return valid_on(tax, date.fromisoformat(day))  # the spec step checked the format
-
-
 class BexioSandbox(OAuthVendor, VendorSandbox):
     name = "bexio"
     title = "bexio"
     # The derived file first; the unofficial one only for the operations the derived one
     # lacks (GET /2.0/kb_offer, GET /2.0/kb_invoice/{id}).
-    spec_files = (
-        "bexio/bexio-derived-openapi.yaml",
-        "bexio/bexio-openapi.apievangelist-unofficial.yml",
-    )
+    spec_files = ("bexio/bexio-derived-openapi.yaml",
+                  "bexio/bexio-openapi.apievangelist-unofficial.yml")  # fmt: skip
     demo_credential = "bexio-sandbox-token"
     tables = {
-        "contacts": (
-            "contacts",
-            ("id", "nr", "contact_type_id", "name_1", "name_2", "mail", "city", "owner_id"),
-        ),
+        "contacts": ("contacts", ("id", "nr", "contact_type_id", "name_1", "name_2", "mail",
+                                  "city", "owner_id")),
         "offers": ("offers", DOCUMENT_COLUMNS),
-        "invoices": (
-            "invoices",
-            (
-                *DOCUMENT_COLUMNS,
-                *("kb_item_status_id", "total_remaining_payments", "updated_at"),
-                sales.SOURCE_OFFER,  # the quote it was made from
-            ),
-        ),
+        "invoices": ("invoices", (*DOCUMENT_COLUMNS, "kb_item_status_id",
+                                  "total_remaining_payments", "updated_at",
+                                  sales.SOURCE_OFFER)),  # the quote it was made from
         "payments": ("payments", ("id", "kb_invoice_id", "date", "value")),
         "articles": ("articles", ("id", "intern_code", "intern_name", "sale_price")),
-    }
+    }  # fmt: skip
+    # Numbered records are given their ids by `numbered`; sorting by id keeps their lists in
+    # that order whichever create is stored first.
     resources = (
-        Resource("contacts", ids="sequence"),
-        Resource(
-            "taxes",
-            ids="sequence",
-            filters={"scope": _tax_scope, "types": equals("type"), "date": _tax_date},
-        ),
-        Resource("offers", ids="sequence"),
-        Resource("invoices", ids="sequence"),
+        *(Resource(name, ids="sequence", sort_field="id") for name in NUMBERS),
+        Resource("taxes", ids="sequence", filters=taxes.FILTERS),
         Resource("payments", ids="sequence"),
         Resource("articles", ids="sequence"),
-    )
+    )  # fmt: skip
 
     @classmethod
     def for_demo(cls, demo: DemoSetup) -> VendorSandbox:
         bexio = cls()
         bexio.add_company(name="Demo Treuhand AG", personal_access_token=cls.demo_credential)
         client_id, client_secret = demo.oauth_client("bexio")
-        bexio.add_oauth_client(
-            client_id=client_id,
-            client_secret=client_secret,
-            redirect_uris=(demo.accounting_callback,),
-        )
+        bexio.add_oauth_client(client_id=client_id, client_secret=client_secret,
+                               redirect_uris=(demo.accounting_callback,))  # fmt: skip
         return bexio
 
     spec_server_url = "https://api.bexio.com"
@@ -193,13 +150,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         self.access_token_lifetime = access_token_lifetime
         self.quote_validity_days = quote_validity_days
         # Refresh tokens are offline tokens: no expiry, spent by each refresh (no grace).
-        self.oauth = BexioIdentityProvider(
-            self,
-            access_token_lifetime=access_token_lifetime,
-            code_lifetime=authorization_code_lifetime,
-        )
-        self.sales = sales.Sales(self, PAGING)
-        self.articles = articles.Articles(self)
+        self.oauth = BexioIdentityProvider(self, access_token_lifetime=access_token_lifetime,
+                                           code_lifetime=authorization_code_lifetime)  # fmt: skip
         super().__init__(contract=contract, public_url=public_url)
 
     # -- state and seeding ----------------------------------------------------------------
@@ -209,32 +161,45 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         self.oauth.clear()
         with self.lock:
             self.companies: dict[int, Company] = {}
-            # Positions are numbered per company across its documents.
-            self.position_ids: dict[int, itertools.count[int]] = {}
-            self.limiter = FixedWindow(
-                limit=self.requests_per_window, window=self.rate_window_seconds
-            )
+            # (company, kind) -> its next id; positions are numbered across its documents.
+            self.ids: dict[tuple[str, str], itertools.count[int]] = {}
+            self.windows: dict[int, tuple[float, int]] = {}  # company -> (start, calls)
 
     def add_company(
-        self,
-        *,
-        name: str,
-        personal_access_token: str | None = None,
+        self, *, name: str, personal_access_token: str | None = None,
         user_ids: tuple[int, ...] = (1,),
-    ) -> Company:
+    ) -> Company:  # fmt: skip
         with self.lock:
             company = Company(id=len(self.companies) + 1, name=name, user_ids=user_ids)
             self.companies[company.id] = company
-            self.position_ids[company.id] = itertools.count(1)
-        for tax in swiss_taxes():
+        for tax in taxes.swiss_taxes():
             self.store.create("taxes", str(company.id), tax)
         if personal_access_token:
             self.oauth.add_personal_token(personal_access_token, company.id, user_id=user_ids[0])
         return company
 
     def seed_articles(self, company_id: int, count: int, *, prefix: str = "ART") -> list[Record]:
-        """`count` items of the company, numbered `<prefix>-00001`..., stored directly."""
-        return self.articles.seed(company_id, count, prefix=prefix)
+        """`count` items of the company, numbered `<prefix>-00001`..., at 8.1 %."""
+        owner = str(company_id)
+        tax_id = next(
+            t["id"]
+            for t in self.store.select("taxes", owner)
+            if t["type"] == "sales_tax" and t["is_active"] and t["value"] == 8.1
+        )
+        return [
+            self.store.create("articles", owner, articles.seeded(n, prefix, tax_id))
+            for n in range(1, count + 1)
+        ]
+
+    def next_id(self, kind: str) -> int:
+        with self.lock:
+            return next(self.ids.setdefault((self.owner(), kind), itertools.count(1)))
+
+    def numbered(self, resource: str, record: Record) -> Record:
+        """The record with its id and, where the client left it out, its number."""
+        record_id = self.next_id(resource)
+        field, number = NUMBERS[resource]
+        return {**record, field: record.get(field) or number.format(record_id), "id": record_id}
 
     # -- pipeline hooks -------------------------------------------------------------------
 
@@ -252,9 +217,9 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         # The docs name bexio's errors ("Validation error", 401, "Not found") but no body was
         # captured: {error_code, message[, errors]} is the sandbox's guess, unverified.
-        body: dict[str, Any] = {"error_code": status, "message": "Not found"}
-        if status != 404:
-            body["message"] = message
+        body: dict[str, Any] = {"error_code": status, "message": message}
+        if status == 404:
+            body["message"] = "Not found"
         if "errors" in extra:
             body["errors"] = extra["errors"]
         response = self.json(body, status)
@@ -270,14 +235,24 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             return self.error_response(415, ACCEPT_MESSAGE)
         # The spec answers a refused request with 422 `{error_code, message}` (its example);
         # `errors` lists each field as "field: message".
-        return self._invalid(Invalid([f"{p.field or p.location}: {p.message}" for p in problems]))
+        return self._invalid(Invalid(*(f"{p.field or p.location}: {p.message}" for p in problems)))
 
     def _invalid(self, error: Invalid) -> Response:
         return self.error_response(422, "Validation error", errors=error.problems)
 
     def rate_limit(self, credential: str) -> Response | None:
-        granted, remaining, reset = self.limiter.take(f"company:{g.company.id}")
-        g.rate_headers = self._rate_headers(remaining, reset)
+        # bexio publishes neither the size of its per-minute limit nor how the window runs; a
+        # fixed window per company gives a RateLimit-Reset that is the time until the count
+        # restarts.
+        now, limit = time.monotonic(), self.requests_per_window
+        with self.lock:
+            started, used = self.windows.get(g.company.id, (now, 0))
+            if now - started >= self.rate_window_seconds:
+                started, used = now, 0
+            granted = used < limit
+            self.windows[g.company.id] = (started, used + granted)
+        reset = started + self.rate_window_seconds - now
+        g.rate_headers = self._rate_headers(limit - used - granted, reset)
         if granted:
             return None
         response = self.error_response(429, "Too Many Requests")
@@ -295,50 +270,74 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
 
     # -- hooks of the declared endpoints ----------------------------------------------------
 
-    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
-        # An edit sends the whole contact (derived spec, v2EditContact) or an invoice's
-        # header fields (v2EditInvoice); what it leaves out stays as it was.
+    def new_record(self, endpoint: Endpoint, body: Any) -> Record:
         if endpoint.resource == "articles":
-            return self.articles.changes(body)
+            return {**articles.DEFAULTS, **articles.stored(body, self.tax)}
+        if endpoint.resource == "contacts":
+            check(documents.contact_problems(body, self.user_ids))
+            return self.numbered("contacts", documents.new_contact(body))
+        check(documents.document_problems(body, self))
+        draft = sales.QUOTE_DRAFT if endpoint.resource == "offers" else sales.INVOICE_DRAFT
+        positions = partial(self.next_id, "positions")
+        document = documents.new_document(body, self, position_id=positions,
+                                          kb_item_status_id=draft,
+                                          validity_days=self.quote_validity_days)  # fmt: skip
+        if endpoint.resource == "invoices":
+            document = sales.invoice_fields(document)
+        return self.numbered(endpoint.resource, document)
+
+    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
+        # An edit sends the whole contact (derived spec, v2EditContact), an invoice's header
+        # fields (v2EditInvoice) or an item's changed fields, whose type stays (v2EditItem).
+        if endpoint.resource == "articles":
+            kept = {k: v for k, v in body.items() if k != "article_type_id"}
+            return articles.stored(kept, self.tax)
         if endpoint.resource == "invoices":
             if stored["kb_item_status_id"] != sales.INVOICE_DRAFT:
-                raise sales.Refused("kb_item_status_id: Only a draft invoice can be edited.")
-            self._check(sales.invoice_edit_problems(body, self._rules()))
+                raise Invalid("kb_item_status_id: Only a draft invoice can be edited.")
+            check(documents.document_problems(body, self, edit=True))
         else:
-            self._check(documents.contact_problems(body, g.company.user_ids))
+            check(documents.contact_problems(body, self.user_ids))
         return {**body, "updated_at": documents.now_text()}
 
     def render(self, endpoint: Endpoint, record: Record) -> Any:
-        return sales.public(record)
+        return public(record)
 
     def document_status_set(
         self, *, kind: str, document_id: str, status: str, amount: str = ""
     ) -> dict[str, Any] | None:
-        return self.sales.status_set(kind, document_id, status, amount)
+        return sales.status_set(self, kind, document_id, status, amount)
 
-    def _check(self, problems: list[str]) -> None:
-        if problems:
-            raise Invalid(problems)
+    @property
+    def user_ids(self) -> tuple[int, ...]:
+        return tuple(g.company.user_ids)
 
-    def _rules(self) -> documents.Rules:
-        owner = self.owner()
-        return documents.Rules(
-            user_ids=g.company.user_ids,
-            tax=lambda tax_id: self.store.find("taxes", owner, tax_id),
-            has_contact=lambda contact_id: (
-                self.store.find("contacts", owner, contact_id) is not None
-            ),
-        )
+    def tax(self, tax_id: Any) -> Record | None:
+        return self.store.find("taxes", self.owner(), tax_id)
+
+    def has_contact(self, contact_id: Any) -> bool:
+        return self.store.find("contacts", self.owner(), contact_id) is not None
 
     # -- routes ---------------------------------------------------------------------------
 
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
         serve_endpoints(app, self, ENDPOINTS)
-        self.sales.register(app)
-        self.articles.register(app)
+        sales.register(app, self)
+        for resource, (path, order_fields, search_fields) in COLLECTIONS.items():
+            routes: list[tuple[str, str, Callable[..., Response]]] = []
+            if order_fields:
+                routes.append((path, "GET", partial(self._list, resource, order_fields)))
+            if search_fields:
+                search = partial(self._search, resource, search_fields, order_fields)
+                routes.append((f"{path}/search", "POST", search))
+            if resource != "offers":
+                routes.append(
+                    (f"{path}/<int:record_id>", "DELETE", partial(self._delete, resource))
+                )
+            for rule, method, view in routes:
+                app.add_url_rule(rule, f"{resource}.{method} {rule}", view, methods=[method])
         app.register_error_handler(Invalid, self._invalid)
-        app.register_error_handler(sales.Refused, lambda e: self._invalid(Invalid([str(e)])))
         app.register_error_handler(NotFound, lambda _: self.error_response(404, "Not found"))
 
         @app.after_request
@@ -351,75 +350,44 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         def http_error(error: HTTPException) -> Response:
             return self.error_response(error.code or 500, error.name)
 
-        @app.post("/2.0/contact")
-        def contact_create() -> Response:
-            body: dict[str, Any] = request.get_json(force=True)
-            self._check(documents.contact_problems(body, g.company.user_ids))
-            contact = self.created_record("contacts", documents.new_contact(body), "nr", "{:06d}")
-            return self.json(contact, 201)
+    def page(self, rows: list[Record]) -> Response:
+        try:
+            items = PAGING.cut(rows, request.args).items
+        except BadPaging as exc:
+            raise Invalid(f"limit, offset: {exc}") from None
+        return self.json([public(r) for r in items])
 
-        @app.delete("/2.0/contact/<int:contact_id>")
-        def contact_delete(contact_id: int) -> Response:
-            # bexio only flags the contact as deleted (derived spec, v2DeleteContact); the
-            # sandbox does not model the "show deleted contacts" filter, so it is gone.
-            self.store.delete("contacts", self.owner(), contact_id)
-            return self.json({"success": True})
+    def _list(
+        self, resource: str, order_fields: frozenset[str] | None,
+        where: Callable[[Record], bool] | None = None,
+    ) -> Response:  # fmt: skip
+        rows = self.store.select(resource, self.owner(), where=where)
+        if order_fields:
+            rows = documents.ordered(rows, request.args.get("order_by", "id"), order_fields)
+        return self.page(rows)
 
-        @app.post("/2.0/contact/search")
-        def contact_search() -> Response:
-            criteria: list[dict[str, Any]] = request.get_json(force=True)
-            self._check(documents.search_problems(criteria))
-            found = self.store.select(
-                "contacts",
-                self.owner(),
-                where=lambda c: all(documents.matches(c, one) for one in criteria),
-            )
-            try:
-                return self.json(PAGING.cut(found, request.args).items)
-            except BadPaging as exc:
-                raise Invalid([f"limit, offset: {exc}"]) from None
+    def _search(
+        self, resource: str, fields: frozenset[str], order_fields: frozenset[str] | None
+    ) -> Response:
+        criteria: list[Record] = request.get_json(force=True)
+        unknown = {i: c["field"] for i, c in enumerate(criteria) if c["field"] not in fields}
+        problem = "is not a searchable field."
+        if unknown and resource == "contacts":
+            raise Invalid(*(f"{i} [field]: {name} {problem}" for i, name in unknown.items()))
+        if unknown:
+            raise Invalid(f"field: {', '.join(unknown.values())} {problem}")
+        found = lambda r: all(documents.matches(r, c) for c in criteria)  # noqa: E731
+        return self._list(resource, order_fields, found)
 
-        @app.post("/2.0/kb_offer")
-        def quote_create() -> Response:
-            return self._create_document("offers", "AN", sales.QUOTE_DRAFT)
-
-        @app.post("/2.0/kb_invoice")
-        def invoice_create() -> Response:
-            return self._create_document("invoices", "RE", sales.INVOICE_DRAFT)
-
-    def created_record(
-        self, resource: str, record: Record, number_field: str, number: str
-    ) -> Record:
-        """Stores the record and, where the client left it out, its number made of its id."""
-        owner = self.owner()
-        with self.lock:
-            stored = self.store.create(resource, owner, record)
-            if not stored.get(number_field):
-                changes = {number_field: number.format(stored["id"])}
-                stored = self.store.update(resource, owner, stored["id"], changes)
-        self.after_commit()
-        return sales.public(stored)
-
-    def _create_document(self, resource: str, prefix: str, status_id: int) -> Response:
-        body: dict[str, Any] = request.get_json(force=True)
-        rules = self._rules()
-        self._check(documents.document_problems(body, rules))
-        document = documents.new_document(
-            body,
-            rules,
-            position_ids=self.position_ids[g.company.id],
-            kb_item_status_id=status_id,
-            validity_days=self.quote_validity_days,
-        )
-        if resource == "invoices":
-            document = sales.invoice_fields(document)
-        created = self.created_record(resource, document, "document_nr", prefix + "-{:05d}")
-        return self.json(created, 201)
+    def _delete(self, resource: str, record_id: int) -> Response:
+        # bexio only flags a contact as deleted (derived spec, v2DeleteContact); the sandbox
+        # does not model the "show deleted contacts" filter, so it is gone. Items and
+        # invoices are deleted for good.
+        self.store.delete(resource, self.owner(), record_id)
+        return self.json({"success": True})
 
     # -- inspection -----------------------------------------------------------------------
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        companies = [
-            {"id": c.id, "name": c.name, "user_ids": c.user_ids} for c in self.companies.values()
-        ]
+        companies = [asdict(company) for company in self.companies.values()]
         return {"companies": companies, **super().inspect(), **self.oauth.inspect()}

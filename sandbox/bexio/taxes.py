@@ -12,6 +12,8 @@ import uuid
 from datetime import date
 from typing import Any
 
+from sandbox.store import Filter, equals
+
 _RATES: tuple[tuple[int, str, str, str, str, float, int, int | None, str], ...] = (
     # id, code, digit, type, name suffix, value, start_year, end_year, label
     (1, "UN77", "302", "sales_tax", "sales_7_7", 7.7, 2018, 2023, "Normalsatz"),
@@ -49,7 +51,16 @@ def swiss_taxes() -> list[dict[str, Any]]:
     ]
 
 
-def valid_on(tax: dict[str, Any], day: date) -> bool:
+def _valid_on(tax: dict[str, Any], day: str) -> bool:
+    on = date.fromisoformat(day)  # the spec step checked the format
     start = (tax["start_year"], tax["start_month"] or 1)
     end = (tax["end_year"] or 9999, tax["end_month"] or 12)
-    return start <= (day.year, day.month) <= end
+    return start <= (on.year, on.month) <= end
+
+
+# The query parameters of GET /3.0/taxes.
+FILTERS: dict[str, Filter] = {
+    "scope": lambda tax, scope: bool(tax["is_active"] == (scope == "active")),
+    "types": equals("type"),
+    "date": _valid_on,
+}
