@@ -67,19 +67,20 @@ RESOURCES = (
     Resource("invoice_positions"),
     Resource("parts", filters=parts.FILTERS, sort_field="id"),
 )
+# Contacts are listed by `contacts_list` (the `depth` rule), the others as declared.
 ENDPOINTS = (
-    Endpoint("contacts", f"{API}/Contact", PAGING, operations=("create",)),
+    Endpoint(
+        "contacts", f"{API}/Contact", PAGING, ("create", "read", "update"), id_converter="int"
+    ),
     Endpoint("addresses", f"{API}/ContactAddress", PAGING, operations=("list", "create")),
     Endpoint("communication_ways", f"{API}/CommunicationWay", PAGING, ("list", "create")),
-    Endpoint("orders", f"{API}/Order", PAGING, operations=("list",)),
-    Endpoint("invoices", f"{API}/Invoice", PAGING, operations=("list",)),
-    Endpoint("parts", f"{API}/Part", PAGING, operations=("list", "create")),
+    Endpoint("orders", f"{API}/Order", PAGING, ("list", "read"), id_converter="int"),
+    Endpoint("invoices", f"{API}/Invoice", PAGING, ("list", "read"), id_converter="int"),
+    Endpoint("parts", f"{API}/Part", PAGING, ("list", "create", "read", "update"), "PUT", "int"),
 )
 # The routes of the handlers below: method, path under API, handler (and endpoint name).
 ROUTES = (
     ("GET", "/Contact", "contacts_list"),
-    ("PUT", "/Contact/<int:record_id>", "contact_update"),
-    ("PUT", "/Part/<int:record_id>", "part_update"),
     ("POST", "/Order/Factory/saveOrder", "order_save"),
     ("GET", "/Order/<int:order_id>/getPositions", "order_positions_list"),
     ("POST", "/Invoice/Factory/saveInvoice", "invoice_save"),
@@ -87,6 +88,9 @@ ROUTES = (
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices", "Part": "parts"}
+# sevDesk answers an unknown id with 400, "Bad request. <Object> was not found" (the spec),
+# where the declared routes say 404 "<resource> not found".
+NOT_FOUND = {f"{res} not found": f"{name} was not found" for name, res in RESOURCE_OF.items()}
 DOCUMENT_COLUMNS = ("id", "status", "origin.id", "contact.id", "sumGross", "update")
 # The inspection page: resource → (table, columns); a reference is shown by its id.
 TABLES = {
@@ -198,6 +202,8 @@ class SevdeskSandbox(VendorSandbox):
         # The spec lists the error statuses without bodies; this is the body sevDesk sends.
         if status == 401:
             message = "Authentication required"  # the spec's wording for every 401
+        if status == 404 and message in NOT_FOUND:
+            status, message = 400, NOT_FOUND[message]
         headers = {}
         if "retry_after" in extra:
             headers["Retry-After"] = str(extra["retry_after"])
@@ -233,6 +239,13 @@ class SevdeskSandbox(VendorSandbox):
             record["customerNumber"] = self._customer_number()
         return self._stamped(record, numeric_id=endpoint.resource in ("addresses", "parts"))
 
+    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
+        # The JSON body only: sevDesk reads no form, so an empty body is refused as no object.
+        body = self._body()
+        if endpoint.resource == "contacts":
+            return {**contacts.contact_changes(body, self._one), "update": now()}
+        return {**parts.part_changes(body), "update": now()}
+
     def render(self, endpoint: Endpoint | None, record: Record) -> Any:
         return {"objects": [self._embed(record)]}
 
@@ -249,16 +262,10 @@ class SevdeskSandbox(VendorSandbox):
         serve_endpoints(app, self, ENDPOINTS)
         for method, path, view in ROUTES:
             app.add_url_rule(API + path, view, getattr(self, view), methods=[method])
-        for object_name, resource in RESOURCE_OF.items():
-            read = partial(self.read, resource, f"{object_name} was not found")
-            app.add_url_rule(f"{API}/{object_name}/<int:record_id>", f"{resource}_read", read)
         # The account's system data: units of positions, users (a document's contactPerson)
         # and countries (an address's country), as the patched spec lists them.
         for name in ("CommunicationWayKey", "Unity", "SevUser", "StaticCountry"):
             app.add_url_rule(f"{API}/{name}", name, partial(self.system_list, name))
-
-    def read(self, resource: str, not_found: str, record_id: int) -> Response:
-        return self.json(self.render(None, self._one(resource, record_id, not_found)))
 
     def system_list(self, name: str) -> Response:
         account = self._account()
@@ -288,19 +295,6 @@ class SevdeskSandbox(VendorSandbox):
         return self._objects(
             self.store.select("contacts", self.owner(), params=request.args, where=where)
         )
-
-    def contact_update(self, record_id: int) -> Response:
-        body = self._body()
-        self._one("contacts", record_id, "Contact was not found")
-        changes = {**contacts.contact_changes(body, self._one), "update": now()}
-        updated = self.store.update("contacts", self.owner(), record_id, changes)
-        return self.json(self.render(None, updated))
-
-    def part_update(self, record_id: int) -> Response:
-        self._one("parts", record_id, "Part was not found")
-        changes = {**parts.part_changes(self._body()), "update": now()}
-        updated = self.store.update("parts", self.owner(), record_id, changes)
-        return self.json(self.render(None, updated))
 
     def seed_articles(
         self, token: str, count: int, *, prefix: str = "SKU-", age_seconds: int = 3600
