@@ -25,7 +25,7 @@ from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.sevdesk import catalog, contacts, documents, parts
 from sandbox.sevdesk.checker import SevdeskChecker
 from sandbox.sevdesk.contacts import reference_id
-from sandbox.sevdesk.payloads import SevdeskError, now, optional_reference, ref, reference
+from sandbox.sevdesk.payloads import SevdeskError, now, ref, reference
 from sandbox.store import BadPaging, Filter, OffsetPaging, Page, Record, Resource, equals
 
 API = "/api/v1"
@@ -319,26 +319,10 @@ class SevdeskSandbox(VendorSandbox):
     # -- quotes (orders) and invoices ---------------------------------------------------
 
     def order_save(self) -> Response:
-        body = self._body()
-        order, lines, rule = self._document(body["order"], body.get("orderPosSave"))
-        origin = optional_reference(body["order"], "origin", "Order")
-        if origin is not None:  # "Object from which the order was created", e.g. the quote
-            order["origin"] = ref(
-                int(self._one("orders", origin, "Order was not found")["id"]), "Order"
-            )
-        record, positions = self._save(
-            "orders", documents.order(body["order"], order, rule, lines), "order_positions", lines
-        )
-        # Every live answer is wrapped in `objects` (clients read objects.order.id); the
-        # spec's saveOrderResponse leaves the wrapper out.
-        return self.json({"objects": {"order": record, "orderPos": positions}}, 201)
+        return self._save_document("order")
 
     def invoice_save(self) -> Response:
-        body = self._body()
-        fields, lines, rule = self._document(body["invoice"], body.get("invoicePosSave"))
-        invoice = documents.invoice(body["invoice"], fields, rule, lines)
-        record, positions = self._save("invoices", invoice, "invoice_positions", lines)
-        return self.json({"objects": {"invoice": record, "invoicePos": positions}}, 201)
+        return self._save_document("invoice")
 
     def invoice_from_order(self) -> Response:
         order_id = reference(self._body(), "order", "Order")
@@ -394,33 +378,28 @@ class SevdeskSandbox(VendorSandbox):
         )
         return self._objects(rows)
 
-    def _document(
-        self, document: Record, positions: list[Record] | None
-    ) -> tuple[Record, list[Record], int | None]:
-        account = self._account()
-        fields = documents.header(
-            document,
+    def _save_document(self, kind: str) -> Response:
+        account, owner = self._account(), self.owner()
+        document, lines = documents.document(
+            kind,
+            self._body(),
             sev_user_id=account.sev_user_id,
-            contact_exists=lambda i: self._one("contacts", i, "Contact does not exist"),
+            sev_client=account.sev_client_id,
+            one=self._one,
         )
-        fields["sevClient"] = ref(account.sev_client_id, "SevClient")
-        rule = documents.tax_rule(document)
-        # Positions are optional: "an order to which positions can be added later".
-        return fields, [documents.position(p, rule, self._one) for p in positions or []], rule
-
-    def _save(
-        self, resource: str, document: Record, positions: str, lines: list[Record]
-    ) -> tuple[Record, list[Record]]:
-        owner = self.owner()
-        record = self.store.create(resource, owner, self._stamped(document))
-        saved = [
+        record = self.store.create(f"{kind}s", owner, self._stamped(document))
+        positions = [
             self.store.create(
-                positions, owner, self._stamped(documents.position_record(record, line, index))
+                f"{kind}_positions",
+                owner,
+                self._stamped(documents.position_record(record, line, index)),
             )
             for index, line in enumerate(lines)
         ]
         self.after_commit()
-        return record, saved
+        # Every live answer is wrapped in `objects` (clients read objects.order.id); the
+        # spec's saveOrderResponse leaves the wrapper out.
+        return self.json({"objects": {kind: record, f"{kind}Pos": positions}}, 201)
 
     # -- helpers ----------------------------------------------------------------------
 
