@@ -22,10 +22,9 @@ from werkzeug.exceptions import HTTPException
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
 from sandbox.routes import Endpoint, serve_endpoints
-from sandbox.sevdesk import catalog, contacts, documents, parts
-from sandbox.sevdesk.checker import SevdeskChecker
-from sandbox.sevdesk.contacts import reference_id
-from sandbox.sevdesk.payloads import SevdeskError, now, ref, reference
+from sandbox.sevdesk import catalog, documents, master_data
+from sandbox.sevdesk.master_data import reference_id
+from sandbox.sevdesk.payloads import SevdeskChecker, SevdeskError, now, ref, reference
 from sandbox.store import BadPaging, Filter, OffsetPaging, Page, Record, Resource, equals
 
 API = "/api/v1"
@@ -65,7 +64,7 @@ RESOURCES = (
     Resource("order_positions", filters={"order[id]": reference_id("order")}),
     Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceType")),
     Resource("invoice_positions"),
-    Resource("parts", filters=parts.FILTERS, sort_field="id"),
+    Resource("parts", filters=master_data.PART_FILTERS, sort_field="id"),
 )
 # Contacts are listed by `contacts_list` (the `depth` rule), the others as declared.
 ENDPOINTS = (
@@ -233,7 +232,7 @@ class SevdeskSandbox(VendorSandbox):
         return str(self._account().sev_client_id)
 
     def new_record(self, endpoint: Endpoint, body: Any) -> Record:
-        build = {**contacts.BUILDERS, "parts": parts.part}[endpoint.resource]
+        build = master_data.BUILDERS[endpoint.resource]
         record = build(_object(body), self._one, self._account().sev_client_id)
         if endpoint.resource == "contacts" and not record["customerNumber"]:
             record["customerNumber"] = self._customer_number()
@@ -243,8 +242,8 @@ class SevdeskSandbox(VendorSandbox):
         # The JSON body only: sevDesk reads no form, so an empty body is refused as no object.
         body = self._body()
         if endpoint.resource == "contacts":
-            return {**contacts.contact_changes(body, self._one), "update": now()}
-        return {**parts.part_changes(body), "update": now()}
+            return {**master_data.contact_changes(body, self._one), "update": now()}
+        return {**master_data.part_changes(body), "update": now()}
 
     def render(self, endpoint: Endpoint | None, record: Record) -> Any:
         return {"objects": [self._embed(record)]}
@@ -291,7 +290,7 @@ class SevdeskSandbox(VendorSandbox):
         # "'0' -> only organizations, '1' -> organizations and persons"; 0 is the default,
         # so a lookup of a person by customer number needs depth=1.
         persons = request.args.get("depth", "0") == "1"
-        where = None if persons else (lambda contact: not contacts.is_person(contact))
+        where = None if persons else (lambda contact: not master_data.is_person(contact))
         return self._objects(
             self.store.select("contacts", self.owner(), params=request.args, where=where)
         )
@@ -301,7 +300,9 @@ class SevdeskSandbox(VendorSandbox):
     ) -> list[Record]:
         """`count` parts of the account at once, stamped `age_seconds` ago (tests, benchmarks)."""
         sev_client = self.accounts[token].sev_client_id
-        rows = parts.seeded(count, prefix=prefix, sev_client=sev_client, age=age_seconds)
+        rows = master_data.seeded_parts(
+            count, prefix=prefix, sev_client=sev_client, age=age_seconds
+        )
         return [
             self.store.create("parts", str(sev_client), {"id": next(self._ids), **r}) for r in rows
         ]
