@@ -68,9 +68,7 @@ RESOURCES = (
 )
 # Contacts are listed by `contacts_list` (the `depth` rule), the others as declared.
 ENDPOINTS = (
-    Endpoint(
-        "contacts", f"{API}/Contact", PAGING, ("create", "read", "update"), id_converter="int"
-    ),
+    Endpoint("contacts", f"{API}/Contact", PAGING, ("create", "read", "update"), "PUT", "int"),
     Endpoint("addresses", f"{API}/ContactAddress", PAGING, operations=("list", "create")),
     Endpoint("communication_ways", f"{API}/CommunicationWay", PAGING, ("list", "create")),
     Endpoint("orders", f"{API}/Order", PAGING, ("list", "read"), id_converter="int"),
@@ -245,7 +243,7 @@ class SevdeskSandbox(VendorSandbox):
             return {**master_data.contact_changes(body, self._one), "update": now()}
         return {**master_data.part_changes(body), "update": now()}
 
-    def render(self, endpoint: Endpoint | None, record: Record) -> Any:
+    def render(self, endpoint: Endpoint, record: Record) -> Any:
         return {"objects": [self._embed(record)]}
 
     def render_page(self, endpoint: Endpoint | None, page: Page) -> Response:

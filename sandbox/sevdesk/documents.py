@@ -46,8 +46,8 @@ def document(
     fields = header(document, sev_user_id=sev_user_id, sev_client=sev_client, one=one)
     rule = tax_rule(document)
     lines = [position(p, rule, one) for p in body.get(f"{kind}PosSave") or []]
-    build = order if kind == "order" else invoice
-    return build(document, {**fields, **sums(lines)}, one), lines
+    fields.update(sums(lines))
+    return (order(document, fields, one) if kind == "order" else invoice(document, fields)), lines
 
 
 def header(document: Record, *, sev_user_id: int, sev_client: int, one: One) -> Record:
@@ -163,7 +163,7 @@ def order(document: Record, fields: Record, one: One) -> Record:
     }
 
 
-def invoice(document: Record, fields: Record, _one: One) -> Record:
+def invoice(document: Record, fields: Record) -> Record:
     record: Record = {
         "objectName": "Invoice",
         "invoiceDate": timestamp(document_date(document, "invoiceDate")),
