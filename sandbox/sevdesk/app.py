@@ -88,6 +88,11 @@ RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices", 
 # sevDesk answers an unknown id with 400, "Bad request. <Object> was not found" (the spec),
 # where the declared routes say 404 "<resource> not found".
 NOT_FOUND = {f"{res} not found": f"{name} was not found" for name, res in RESOURCE_OF.items()}
+SYSTEM_LISTS = {
+    "CommunicationWayKey": catalog.COMMUNICATION_WAY_KEYS,
+    "Unity": catalog.UNITIES,
+    "StaticCountry": catalog.STATIC_COUNTRIES,
+}
 DOCUMENT_COLUMNS = ("id", "status", "origin.id", "contact.id", "sumGross", "update")
 # The inspection page: resource → (table, columns); a reference is shown by its id.
 TABLES = {
@@ -201,9 +206,7 @@ class SevdeskSandbox(VendorSandbox):
             message = "Authentication required"  # the spec's wording for every 401
         if status == 404 and message in NOT_FOUND:
             status, message = 400, NOT_FOUND[message]
-        headers = {}
-        if "retry_after" in extra:
-            headers["Retry-After"] = str(extra["retry_after"])
+        headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
         body = {"error": {"message": message, "code": extra.get("code"), "data": None}}
         return self.json(body, status, headers)
 
@@ -261,26 +264,21 @@ class SevdeskSandbox(VendorSandbox):
             app.add_url_rule(API + path, view, getattr(self, view), methods=[method])
         # The account's system data: units of positions, users (a document's contactPerson)
         # and countries (an address's country), as the patched spec lists them.
-        for name in ("CommunicationWayKey", "Unity", "SevUser", "StaticCountry"):
+        for name in (*SYSTEM_LISTS, "SevUser"):
             app.add_url_rule(f"{API}/{name}", name, partial(self.system_list, name))
 
     def system_list(self, name: str) -> Response:
+        if name in SYSTEM_LISTS:
+            return self._objects(list(SYSTEM_LISTS[name]))
         account = self._account()
-        rows = {
-            "CommunicationWayKey": list(catalog.COMMUNICATION_WAY_KEYS),
-            "Unity": list(catalog.UNITIES),
-            "StaticCountry": list(catalog.STATIC_COUNTRIES),
-            "SevUser": [
-                {
-                    "id": str(account.sev_user_id),
-                    "objectName": "SevUser",
-                    "fullname": account.user_fullname,
-                    "hidden": "0",
-                    "sevClient": ref(account.sev_client_id, "SevClient"),
-                }
-            ],
-        }[name]
-        return self._objects(rows)
+        user = {
+            "id": str(account.sev_user_id),
+            "objectName": "SevUser",
+            "fullname": account.user_fullname,
+            "hidden": "0",
+            "sevClient": ref(account.sev_client_id, "SevClient"),
+        }
+        return self._objects([user])
 
     # -- contacts ---------------------------------------------------------------------
 
@@ -437,10 +435,7 @@ class SevdeskSandbox(VendorSandbox):
 
     def _embed(self, row: Record) -> Record:
         names = {
-            name.strip()
-            for value in request.args.getlist("embed")
-            for name in value.split(",")
-            if name.strip()
+            name.strip() for value in request.args.getlist("embed") for name in value.split(",")
         }
         embedded = dict(row)
         for name in names & row.keys():
