@@ -22,10 +22,9 @@ from werkzeug.exceptions import HTTPException
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
 from sandbox.routes import Endpoint, serve_endpoints
-from sandbox.sevdesk import catalog, contacts, documents, parts
-from sandbox.sevdesk.checker import SevdeskChecker
-from sandbox.sevdesk.contacts import reference_id
-from sandbox.sevdesk.payloads import SevdeskError, now, optional_reference, ref, reference
+from sandbox.sevdesk import catalog, documents, master_data
+from sandbox.sevdesk.master_data import reference_id
+from sandbox.sevdesk.payloads import SevdeskChecker, SevdeskError, now, ref, reference
 from sandbox.store import BadPaging, Filter, OffsetPaging, Page, Record, Resource, equals
 
 API = "/api/v1"
@@ -65,21 +64,20 @@ RESOURCES = (
     Resource("order_positions", filters={"order[id]": reference_id("order")}),
     Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceType")),
     Resource("invoice_positions"),
-    Resource("parts", filters=parts.FILTERS, sort_field="id"),
+    Resource("parts", filters=master_data.PART_FILTERS, sort_field="id"),
 )
+# Contacts are listed by `contacts_list` (the `depth` rule), the others as declared.
 ENDPOINTS = (
-    Endpoint("contacts", f"{API}/Contact", PAGING, operations=("create",)),
+    Endpoint("contacts", f"{API}/Contact", PAGING, ("create", "read", "update"), "PUT", "int"),
     Endpoint("addresses", f"{API}/ContactAddress", PAGING, operations=("list", "create")),
     Endpoint("communication_ways", f"{API}/CommunicationWay", PAGING, ("list", "create")),
-    Endpoint("orders", f"{API}/Order", PAGING, operations=("list",)),
-    Endpoint("invoices", f"{API}/Invoice", PAGING, operations=("list",)),
-    Endpoint("parts", f"{API}/Part", PAGING, operations=("list", "create")),
+    Endpoint("orders", f"{API}/Order", PAGING, ("list", "read"), id_converter="int"),
+    Endpoint("invoices", f"{API}/Invoice", PAGING, ("list", "read"), id_converter="int"),
+    Endpoint("parts", f"{API}/Part", PAGING, ("list", "create", "read", "update"), "PUT", "int"),
 )
 # The routes of the handlers below: method, path under API, handler (and endpoint name).
 ROUTES = (
     ("GET", "/Contact", "contacts_list"),
-    ("PUT", "/Contact/<int:record_id>", "contact_update"),
-    ("PUT", "/Part/<int:record_id>", "part_update"),
     ("POST", "/Order/Factory/saveOrder", "order_save"),
     ("GET", "/Order/<int:order_id>/getPositions", "order_positions_list"),
     ("POST", "/Invoice/Factory/saveInvoice", "invoice_save"),
@@ -87,6 +85,14 @@ ROUTES = (
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices", "Part": "parts"}
+# sevDesk answers an unknown id with 400, "Bad request. <Object> was not found" (the spec),
+# where the declared routes say 404 "<resource> not found".
+NOT_FOUND = {f"{res} not found": f"{name} was not found" for name, res in RESOURCE_OF.items()}
+SYSTEM_LISTS = {
+    "CommunicationWayKey": catalog.COMMUNICATION_WAY_KEYS,
+    "Unity": catalog.UNITIES,
+    "StaticCountry": catalog.STATIC_COUNTRIES,
+}
 DOCUMENT_COLUMNS = ("id", "status", "origin.id", "contact.id", "sumGross", "update")
 # The inspection page: resource → (table, columns); a reference is shown by its id.
 TABLES = {
@@ -198,9 +204,9 @@ class SevdeskSandbox(VendorSandbox):
         # The spec lists the error statuses without bodies; this is the body sevDesk sends.
         if status == 401:
             message = "Authentication required"  # the spec's wording for every 401
-        headers = {}
-        if "retry_after" in extra:
-            headers["Retry-After"] = str(extra["retry_after"])
+        if status == 404 and message in NOT_FOUND:
+            status, message = 400, NOT_FOUND[message]
+        headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
         body = {"error": {"message": message, "code": extra.get("code"), "data": None}}
         return self.json(body, status, headers)
 
@@ -227,13 +233,20 @@ class SevdeskSandbox(VendorSandbox):
         return str(self._account().sev_client_id)
 
     def new_record(self, endpoint: Endpoint, body: Any) -> Record:
-        build = {**contacts.BUILDERS, "parts": parts.part}[endpoint.resource]
+        build = master_data.BUILDERS[endpoint.resource]
         record = build(_object(body), self._one, self._account().sev_client_id)
         if endpoint.resource == "contacts" and not record["customerNumber"]:
             record["customerNumber"] = self._customer_number()
         return self._stamped(record, numeric_id=endpoint.resource in ("addresses", "parts"))
 
-    def render(self, endpoint: Endpoint | None, record: Record) -> Any:
+    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
+        # The JSON body only: sevDesk reads no form, so an empty body is refused as no object.
+        body = self._body()
+        if endpoint.resource == "contacts":
+            return {**master_data.contact_changes(body, self._one), "update": now()}
+        return {**master_data.part_changes(body), "update": now()}
+
+    def render(self, endpoint: Endpoint, record: Record) -> Any:
         return {"objects": [self._embed(record)]}
 
     def render_page(self, endpoint: Endpoint | None, page: Page) -> Response:
@@ -249,34 +262,23 @@ class SevdeskSandbox(VendorSandbox):
         serve_endpoints(app, self, ENDPOINTS)
         for method, path, view in ROUTES:
             app.add_url_rule(API + path, view, getattr(self, view), methods=[method])
-        for object_name, resource in RESOURCE_OF.items():
-            read = partial(self.read, resource, f"{object_name} was not found")
-            app.add_url_rule(f"{API}/{object_name}/<int:record_id>", f"{resource}_read", read)
         # The account's system data: units of positions, users (a document's contactPerson)
         # and countries (an address's country), as the patched spec lists them.
-        for name in ("CommunicationWayKey", "Unity", "SevUser", "StaticCountry"):
+        for name in (*SYSTEM_LISTS, "SevUser"):
             app.add_url_rule(f"{API}/{name}", name, partial(self.system_list, name))
 
-    def read(self, resource: str, not_found: str, record_id: int) -> Response:
-        return self.json(self.render(None, self._one(resource, record_id, not_found)))
-
     def system_list(self, name: str) -> Response:
+        if name in SYSTEM_LISTS:
+            return self._objects(list(SYSTEM_LISTS[name]))
         account = self._account()
-        rows = {
-            "CommunicationWayKey": list(catalog.COMMUNICATION_WAY_KEYS),
-            "Unity": list(catalog.UNITIES),
-            "StaticCountry": list(catalog.STATIC_COUNTRIES),
-            "SevUser": [
-                {
-                    "id": str(account.sev_user_id),
-                    "objectName": "SevUser",
-                    "fullname": account.user_fullname,
-                    "hidden": "0",
-                    "sevClient": ref(account.sev_client_id, "SevClient"),
-                }
-            ],
-        }[name]
-        return self._objects(rows)
+        user = {
+            "id": str(account.sev_user_id),
+            "objectName": "SevUser",
+            "fullname": account.user_fullname,
+            "hidden": "0",
+            "sevClient": ref(account.sev_client_id, "SevClient"),
+        }
+        return self._objects([user])
 
     # -- contacts ---------------------------------------------------------------------
 
@@ -284,30 +286,19 @@ class SevdeskSandbox(VendorSandbox):
         # "'0' -> only organizations, '1' -> organizations and persons"; 0 is the default,
         # so a lookup of a person by customer number needs depth=1.
         persons = request.args.get("depth", "0") == "1"
-        where = None if persons else (lambda contact: not contacts.is_person(contact))
+        where = None if persons else (lambda contact: not master_data.is_person(contact))
         return self._objects(
             self.store.select("contacts", self.owner(), params=request.args, where=where)
         )
-
-    def contact_update(self, record_id: int) -> Response:
-        body = self._body()
-        self._one("contacts", record_id, "Contact was not found")
-        changes = {**contacts.contact_changes(body, self._one), "update": now()}
-        updated = self.store.update("contacts", self.owner(), record_id, changes)
-        return self.json(self.render(None, updated))
-
-    def part_update(self, record_id: int) -> Response:
-        self._one("parts", record_id, "Part was not found")
-        changes = {**parts.part_changes(self._body()), "update": now()}
-        updated = self.store.update("parts", self.owner(), record_id, changes)
-        return self.json(self.render(None, updated))
 
     def seed_articles(
         self, token: str, count: int, *, prefix: str = "SKU-", age_seconds: int = 3600
     ) -> list[Record]:
         """`count` parts of the account at once, stamped `age_seconds` ago (tests, benchmarks)."""
         sev_client = self.accounts[token].sev_client_id
-        rows = parts.seeded(count, prefix=prefix, sev_client=sev_client, age=age_seconds)
+        rows = master_data.seeded_parts(
+            count, prefix=prefix, sev_client=sev_client, age=age_seconds
+        )
         return [
             self.store.create("parts", str(sev_client), {"id": next(self._ids), **r}) for r in rows
         ]
@@ -325,26 +316,10 @@ class SevdeskSandbox(VendorSandbox):
     # -- quotes (orders) and invoices ---------------------------------------------------
 
     def order_save(self) -> Response:
-        body = self._body()
-        order, lines, rule = self._document(body["order"], body.get("orderPosSave"))
-        origin = optional_reference(body["order"], "origin", "Order")
-        if origin is not None:  # "Object from which the order was created", e.g. the quote
-            order["origin"] = ref(
-                int(self._one("orders", origin, "Order was not found")["id"]), "Order"
-            )
-        record, positions = self._save(
-            "orders", documents.order(body["order"], order, rule, lines), "order_positions", lines
-        )
-        # Every live answer is wrapped in `objects` (clients read objects.order.id); the
-        # spec's saveOrderResponse leaves the wrapper out.
-        return self.json({"objects": {"order": record, "orderPos": positions}}, 201)
+        return self._save_document("order")
 
     def invoice_save(self) -> Response:
-        body = self._body()
-        fields, lines, rule = self._document(body["invoice"], body.get("invoicePosSave"))
-        invoice = documents.invoice(body["invoice"], fields, rule, lines)
-        record, positions = self._save("invoices", invoice, "invoice_positions", lines)
-        return self.json({"objects": {"invoice": record, "invoicePos": positions}}, 201)
+        return self._save_document("invoice")
 
     def invoice_from_order(self) -> Response:
         order_id = reference(self._body(), "order", "Order")
@@ -400,33 +375,28 @@ class SevdeskSandbox(VendorSandbox):
         )
         return self._objects(rows)
 
-    def _document(
-        self, document: Record, positions: list[Record] | None
-    ) -> tuple[Record, list[Record], int | None]:
-        account = self._account()
-        fields = documents.header(
-            document,
+    def _save_document(self, kind: str) -> Response:
+        account, owner = self._account(), self.owner()
+        document, lines = documents.document(
+            kind,
+            self._body(),
             sev_user_id=account.sev_user_id,
-            contact_exists=lambda i: self._one("contacts", i, "Contact does not exist"),
+            sev_client=account.sev_client_id,
+            one=self._one,
         )
-        fields["sevClient"] = ref(account.sev_client_id, "SevClient")
-        rule = documents.tax_rule(document)
-        # Positions are optional: "an order to which positions can be added later".
-        return fields, [documents.position(p, rule, self._one) for p in positions or []], rule
-
-    def _save(
-        self, resource: str, document: Record, positions: str, lines: list[Record]
-    ) -> tuple[Record, list[Record]]:
-        owner = self.owner()
-        record = self.store.create(resource, owner, self._stamped(document))
-        saved = [
+        record = self.store.create(f"{kind}s", owner, self._stamped(document))
+        positions = [
             self.store.create(
-                positions, owner, self._stamped(documents.position_record(record, line, index))
+                f"{kind}_positions",
+                owner,
+                self._stamped(documents.position_record(record, line, index)),
             )
             for index, line in enumerate(lines)
         ]
         self.after_commit()
-        return record, saved
+        # Every live answer is wrapped in `objects` (clients read objects.order.id); the
+        # spec's saveOrderResponse leaves the wrapper out.
+        return self.json({"objects": {kind: record, f"{kind}Pos": positions}}, 201)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -465,10 +435,7 @@ class SevdeskSandbox(VendorSandbox):
 
     def _embed(self, row: Record) -> Record:
         names = {
-            name.strip()
-            for value in request.args.getlist("embed")
-            for name in value.split(",")
-            if name.strip()
+            name.strip() for value in request.args.getlist("embed") for name in value.split(",")
         }
         embedded = dict(row)
         for name in names & row.keys():

@@ -25,8 +25,8 @@ from sandbox.sevdesk.payloads import (
 )
 
 Record = dict[str, Any]
-# Checks that a contact id names one of the account's own contacts (raises SevdeskError).
-ContactCheck = Callable[[int], object]
+# (resource, id, message when the account has no such record) → the account's record.
+One = Callable[[str, Any, str], Record]
 
 
 def updated_after(record: Record, value: str) -> bool:
@@ -37,7 +37,20 @@ def updated_after(record: Record, value: str) -> bool:
         raise SevdeskError(400, "updateAfter must be a timestamp") from None
 
 
-def header(document: Record, *, sev_user_id: int, contact_exists: ContactCheck) -> Record:
+def document(
+    kind: str, body: Record, *, sev_user_id: int, sev_client: int, one: One
+) -> tuple[Record, list[Record]]:
+    """The order or invoice (`kind`) a save request makes, with the lines of its positions
+    (optional: "an order to which positions can be added later")."""
+    document = body[kind]
+    fields = header(document, sev_user_id=sev_user_id, sev_client=sev_client, one=one)
+    rule = tax_rule(document)
+    lines = [position(p, rule, one) for p in body.get(f"{kind}PosSave") or []]
+    fields.update(sums(lines))
+    return (order(document, fields, one) if kind == "order" else invoice(document, fields)), lines
+
+
+def header(document: Record, *, sev_user_id: int, sev_client: int, one: One) -> Record:
     """The fields an order and an invoice share, with their references checked.
 
     The spec types a reference's id as any integer; the ids must name the account's own
@@ -45,7 +58,7 @@ def header(document: Record, *, sev_user_id: int, contact_exists: ContactCheck) 
     (`GET /SevUser`) and a country of `GET /StaticCountry` (both lists from sevDesk's
     earlier Swagger docs, see vendor-specs/README.md)."""
     contact_id = reference(document, "contact", "Contact")
-    contact_exists(contact_id)
+    one("contacts", contact_id, "Contact does not exist")
     user_id = reference(document, "contactPerson", "SevUser")
     if user_id != sev_user_id:
         raise SevdeskError(400, f"SevUser {user_id} does not exist")
@@ -69,9 +82,14 @@ def header(document: Record, *, sev_user_id: int, contact_exists: ContactCheck) 
         "smallSettlement": flag(document, "smallSettlement"),
         "showNet": flag(document, "showNet", default=True),
         **texts(document, "header", "headText", "footText", "address", "customerInternalNote"),
+        "sevClient": ref(sev_client, "SevClient"),
     }
     if document.get("sendType") is not None:
         fields["sendType"] = document["sendType"]
+    rule = tax_rule(document)
+    if rule is not None:
+        # Not in the 2023 response model; sevDesk answers it since Update 2.0.
+        fields["taxRule"] = ref(rule, "TaxRule")
     return fields
 
 
@@ -82,7 +100,7 @@ def tax_rule(document: Record) -> int | None:
     return reference(document, "taxRule", "TaxRule")
 
 
-def position(position: Record, rule: int | None, one: Callable[[str, Any, str], object]) -> Record:
+def position(position: Record, rule: int | None, one: One) -> Record:
     """One position as sent, its numbers read and its unit, tax rate and part checked."""
     tax_rate = number(position, "taxRate")
     # The spec only types the id; the units are the account's list (`GET /Unity`, from
@@ -128,8 +146,12 @@ def sums(lines: Iterable[Record]) -> Record:
     }
 
 
-def order(document: Record, fields: Record, rule: int | None, lines: list[Record]) -> Record:
-    record: Record = {
+def order(document: Record, fields: Record, one: One) -> Record:
+    origin = optional_reference(document, "origin", "Order")
+    if origin is not None:  # "Object from which the order was created", e.g. the quote
+        one("orders", origin, "Order was not found")
+        fields = {**fields, "origin": ref(origin, "Order")}
+    return {
         "objectName": "Order",
         "orderNumber": str(document["orderNumber"]),
         "orderDate": timestamp(document_date(document, "orderDate")),
@@ -137,17 +159,11 @@ def order(document: Record, fields: Record, rule: int | None, lines: list[Record
         "orderType": document.get("orderType", "AN"),
         "version": amount(number(document, "version")),
         **fields,
-        **sums(lines),
         **texts(document, "deliveryTerms", "paymentTerms"),
     }
-    if rule is not None:
-        # Not in the 2023 response model; sevDesk answers it since Update 2.0.
-        record["taxRule"] = ref(rule, "TaxRule")
-    return record
 
 
-def invoice(document: Record, fields: Record, rule: int | None, lines: list[Record]) -> Record:
-    totals = sums(lines)
+def invoice(document: Record, fields: Record) -> Record:
     record: Record = {
         "objectName": "Invoice",
         "invoiceDate": timestamp(document_date(document, "invoiceDate")),
@@ -155,14 +171,9 @@ def invoice(document: Record, fields: Record, rule: int | None, lines: list[Reco
         "invoiceType": document["invoiceType"],
         "discount": amount(number(document, "discount")),
         **fields,
-        **totals,
-        "sumNetAccounting": totals["sumNet"],
-        "sumTaxAccounting": totals["sumTax"],
-        "sumGrossAccounting": totals["sumGross"],
+        **accounting(fields),
         "paidAmount": 0,
     }
-    if rule is not None:
-        record["taxRule"] = ref(rule, "TaxRule")
     # A draft has no number until it is sent, unless the client sets one.
     if document.get("invoiceNumber"):
         record["invoiceNumber"] = str(document["invoiceNumber"])
@@ -171,6 +182,11 @@ def invoice(document: Record, fields: Record, rule: int | None, lines: list[Reco
     if document.get("deliveryDate"):
         record["deliveryDate"] = timestamp(document_date(document, "deliveryDate"))
     return record
+
+
+def accounting(sums: Record) -> Record:
+    """An invoice's sums for bookkeeping, the same as its own."""
+    return {f"sum{name}Accounting": sums.get(f"sum{name}", "0") for name in ("Net", "Tax", "Gross")}
 
 
 def position_record(parent: Record, line: Record, index: int) -> Record:
@@ -217,23 +233,21 @@ ORDER_STATUS_CALCULATED = "1000"  # "one or more invoices ... covering the whole
 ORDER_STATUS_BY_CHANGE = {"open": "200", "rejected": "300", "accepted": "500"}
 
 
+def derived_invoice(source: Record, *, today: str, **fields: Any) -> Record:
+    """An invoice sevDesk makes of `source` (an order, or the invoice it cancels), its origin:
+    the source's header and sums."""
+    kept = {field: source[field] for field in FROM_ORDER if field in source}
+    origin = ref(int(source["id"]), source["objectName"])
+    invoice = {"objectName": "Invoice", "invoiceDate": today, "discount": "0", "origin": origin}
+    return {**kept, **invoice, **fields}
+
+
 def invoice_from_order(order: Record, *, today: str) -> Record:
     """`createInvoiceFromOrder` without `type` / `amount`: a draft final invoice (RE) for the
-    whole order, its origin the order (partial invoices are not modelled)."""
-    record: Record = {field: order[field] for field in FROM_ORDER if field in order}
-    record.update(
-        objectName="Invoice",
-        invoiceDate=today,
-        status="100",
-        invoiceType="RE",
-        discount="0",
-        origin=ref(int(order["id"]), "Order"),
-        sumNetAccounting=order.get("sumNet", "0"),
-        sumTaxAccounting=order.get("sumTax", "0"),
-        sumGrossAccounting=order.get("sumGross", "0"),
-        paidAmount=0,
+    whole order (partial invoices are not modelled)."""
+    return derived_invoice(
+        order, today=today, status="100", invoiceType="RE", **accounting(order), paidAmount=0
     )
-    return record
 
 
 def invoice_position_from(order_position: Record, invoice: Record) -> Record:
@@ -264,22 +278,13 @@ def invoice_changes(invoice: Record, status: str, paid: str, *, stamp: str) -> R
 
 
 def cancellation(invoice: Record, *, today: str) -> Record:
-    """The cancellation invoice (SR) `cancelInvoice` makes: paid at once, its origin the
-    cancelled invoice, the sums negated."""
+    """The cancellation invoice (SR) `cancelInvoice` makes: paid at once, the sums negated."""
     negated = {
         field: amount(-Decimal(str(invoice[field])))
         for field in ("sumNet", "sumTax", "sumGross")
         if field in invoice
     }
-    kept = {field: invoice[field] for field in FROM_ORDER if field in invoice}
-    return {
-        **kept,
-        **negated,
-        "objectName": "Invoice",
-        "invoiceType": "SR",
-        "invoiceDate": today,
-        "status": "1000",
-        "discount": "0",
-        "paidAmount": float(-Decimal(str(invoice.get("sumGross") or 0))),
-        "origin": ref(int(invoice["id"]), "Invoice"),
-    }
+    paid = float(-Decimal(str(invoice.get("sumGross") or 0)))
+    return derived_invoice(
+        invoice, today=today, **negated, invoiceType="SR", status="1000", paidAmount=paid
+    )

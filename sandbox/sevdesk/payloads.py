@@ -1,5 +1,6 @@
-"""Reading sevDesk request bodies the way sevDesk does: `{id, objectName}` references, numbers,
-its date formats, and its answers for what the spec step cannot check."""
+"""Reading sevDesk requests the way sevDesk does: `{id, objectName}` references, numbers, its
+date formats, its answers for what the spec step cannot check, and the spec step itself where
+the saved spec is older than sevDesk's own."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from flask import Request
+from werkzeug.datastructures import ImmutableMultiDict
+
+from sandbox.contract import ContractChecker, SpecRequest
 
 BERLIN = ZoneInfo("Europe/Berlin")  # sevDesk stamps dates in the accounts' local time
 
@@ -19,6 +25,23 @@ class SevdeskError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class SevdeskChecker(ContractChecker):
+    """The saved spec still requires `invoice[id]` and `invoice[objectName]` query parameters
+    on createInvoiceFromOrder, which sevDesk's current spec dropped (fact sheet: "send the
+    body only"): a body-only request is checked as if they were there, the body in full."""
+
+    def spec_request(self, req: Request) -> SpecRequest:
+        spec_request = super().spec_request(req)
+        query = spec_request.parameters.query
+        if (
+            req.path == "/api/v1/Invoice/Factory/createInvoiceFromOrder"
+            and "invoice[id]" not in query
+        ):
+            stale = [("invoice[id]", "0"), ("invoice[objectName]", "Invoice")]
+            spec_request.parameters.query = ImmutableMultiDict([*query.items(multi=True), *stale])
+        return spec_request
 
 
 def reference(payload: dict[str, Any], field: str, object_name: str) -> int:

@@ -1,13 +1,16 @@
-"""Contacts and what hangs on them (addresses, communication ways) as sevDesk
-stores them from a create, with the checks the spec leaves to its descriptions."""
+"""sevDesk's master data as it stores it from a create: contacts and what hangs on them
+(addresses, communication ways), and parts (`Part`, the article catalogue), with the checks
+the spec leaves to its descriptions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.sevdesk import catalog
 from sandbox.sevdesk.payloads import (
+    BERLIN,
     SevdeskError,
     amount,
     flag,
@@ -17,8 +20,9 @@ from sandbox.sevdesk.payloads import (
     ref,
     reference,
     texts,
+    timestamp,
 )
-from sandbox.store import Filter, Record
+from sandbox.store import Filter, Record, contains
 
 # (resource, id, message when the account has no such record) → the account's record.
 One = Callable[[str, Any, str], Record]
@@ -146,9 +150,70 @@ def communication_way(body: Record, one: One, sev_client: int) -> Record:
     return record
 
 
+# -- parts ------------------------------------------------------------------------------------
+# `Model_Part` / `Model_PartUpdate` type their numbers and their references' ids as numbers,
+# unlike most sevDesk models, so they are answered that way. The spec's filters `partNumber`
+# and `name` do not say whether they match exactly: the sandbox takes the loose reading (a
+# case-insensitive part of the value), so a client that relies on exact matches fails here
+# first. Nothing makes a part number unique.
+
+PART_FILTERS = {"partNumber": contains("partNumber"), "name": contains("name")}
+# Fields stored as sent: the spec step has checked their types (texts, numbers, the status
+# enum 50 inactive / 100 active, the stock flag). `category` is not modelled: the sandbox has
+# no part categories (`GET /Category?objectType=Part`).
+PLAIN_PART_FIELDS = (
+    "name", "partNumber", "text", "internalComment", "stock", "stockEnabled", "price",
+    "priceNet", "priceGross", "pricePurchase", "taxRate", "status",
+)  # fmt: skip
+STATUS_ACTIVE = 100
+
+
+def part(body: Record, _one: Any, sev_client: int) -> Record:
+    """A new part; active and without stock keeping unless the body says otherwise."""
+    return {
+        "objectName": "Part",
+        "sevClient": int_ref(sev_client, "SevClient"),
+        "status": STATUS_ACTIVE,
+        "stockEnabled": False,
+        **part_changes(body),
+    }
+
+
+def part_changes(body: Record) -> Record:
+    """The fields the body sends (`PUT` changes only those), the unit checked against the
+    account's units."""
+    changes: Record = {field: body[field] for field in PLAIN_PART_FIELDS if field in body}
+    unity_id = optional_reference(body, "unity", "Unity")
+    if unity_id is not None:
+        changes["unity"] = int_ref(catalog.known(catalog.UNITIES, unity_id), "Unity")
+    return changes
+
+
+def seeded_parts(count: int, *, prefix: str, sev_client: int, age: int) -> list[Record]:
+    """`count` active parts numbered `prefix`00001.., in pieces at 19 %, stamped `age`
+    seconds ago."""
+    stamp = timestamp(datetime.now(BERLIN) - timedelta(seconds=age))
+    bodies = (
+        {
+            "partNumber": f"{prefix}{n:05d}",
+            "name": f"Artikel {n}",
+            "text": f"Beschreibung {n}",
+            "stock": 0,
+            "taxRate": 19,
+            "unity": {"id": 1, "objectName": "Unity"},
+            "price": n,
+            "priceNet": n,
+            "priceGross": round(n * 1.19, 2),
+        }
+        for n in range(1, count + 1)
+    )
+    return [{**part(body, None, sev_client), "create": stamp, "update": stamp} for body in bodies]
+
+
 Builder = Callable[[Record, One, int], Record]
 BUILDERS: dict[str, Builder] = {
     "contacts": contact,
     "addresses": address,
     "communication_ways": communication_way,
+    "parts": part,
 }
