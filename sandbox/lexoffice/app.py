@@ -24,28 +24,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from sandbox.callbacks import CallbackSender
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
-from sandbox.lexoffice import articles, contacts, events
-from sandbox.lexoffice.errors import (
-    VALIDATION_FAILED,
-    Issue,
-    LexofficeChecker,
-    Violation,
-    invalid,
-    is_missing,
-    legacy_body,
-    lexoffice_timestamp,
-    missing,
-    regular_body,
-    violation,
-)
-from sandbox.lexoffice.vouchers import (
-    VoucherKind,
-    preceding_problem,
-    priced_voucher,
-    related_voucher,
-    voucher_violations,
-    voucherlist_entry,
-)
+from sandbox.lexoffice import articles, contacts, errors, events, vouchers
+from sandbox.lexoffice.errors import VALIDATION_FAILED, Issue, invalid, lexoffice_timestamp
+from sandbox.lexoffice.vouchers import VoucherKind, related_voucher
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import BadPaging, Page, PageNumberPaging, Record, Resource
 
@@ -119,15 +100,10 @@ class LexofficeSandbox(VendorSandbox):
         return cls(api_keys={cls.demo_credential: "Demo Buchhaltung GmbH"})
 
     def __init__(
-        self,
-        *,
-        api_keys: Mapping[str, str] | None = None,
-        rate_per_second: float = 2,
-        burst: float = 2,
-        contract: bool = False,
-        public_url: str = "",
+        self, *, api_keys: Mapping[str, str] | None = None, rate_per_second: float = 2,
+        burst: float = 2, contract: bool = False, public_url: str = "",
         callback_delays: Iterable[float] = events.RETRY_DELAYS,
-    ) -> None:
+    ) -> None:  # fmt: skip
         """`api_keys` maps each key to its organization's company name (default: one demo key).
         The docs state 2 requests per second per client, token bucket; the bucket's size is not
         published, so `burst` defaults to one second's worth. `callback_delays`: the seconds
@@ -136,9 +112,7 @@ class LexofficeSandbox(VendorSandbox):
         self.callbacks = CallbackSender(
             sign=self.signer, retry_delays=callback_delays, retry_on=events.retried
         )
-        self.web_app = events.WebApp(self, self.callbacks, number=self._voucher_number)
-        self.rate_per_second = rate_per_second
-        self.burst = burst
+        self.rate_per_second, self.burst = rate_per_second, burst
         if api_keys is None:
             api_keys = {DEMO_API_KEY: "Muster GmbH"}
         self.organizations = {key: Organization(name) for key, name in api_keys.items()}
@@ -179,10 +153,10 @@ class LexofficeSandbox(VendorSandbox):
             # The application names a missing record or a stale version by the reason phrase
             # alone, as on its unknown routes.
             message = HTTPStatus(status).phrase
-        return self.json(regular_body(status, request.path, message), status, headers)
+        return self.json(errors.regular_body(status, request.path, message), status, headers)
 
     def spec_checker(self) -> ContractChecker:
-        return LexofficeChecker(self.spec_files, self.spec_server_url)
+        return errors.LexofficeChecker(self.spec_files, self.spec_server_url)
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         # Fact sheet "Errors": contacts answer in the legacy IssueList, the newer endpoints in
@@ -191,15 +165,15 @@ class LexofficeSandbox(VendorSandbox):
         status = 406 if any(p.location == "body" for p in problems) else 400
         if request.path.startswith("/v1/contacts"):
             sources = [(p, p.field or p.location) for p in problems]
-            issues = [missing(s) if is_missing(p) else invalid(s) for p, s in sources]
+            issues = [errors.missing(s) if errors.is_missing(p) else invalid(s) for p, s in sources]
             return self.legacy_error(status, issues)
-        details = [violation(p) for p in problems]
+        details = [errors.violation(p) for p in problems]
         if status == 406:
             return self.regular_error(406, VALIDATION_FAILED, details)
         first = problems[0]
         message = (
             f"Required request parameter '{first.field}' is not present"
-            if is_missing(first)
+            if errors.is_missing(first)
             else f"Failed to convert value of request parameter '{first.field}'"
         )
         return self.regular_error(400, message, details)
@@ -242,16 +216,16 @@ class LexofficeSandbox(VendorSandbox):
             self.counters[key] = self.counters.get(key, FIRST_NUMBER[kind] - 1) + 1
             return self.counters[key]
 
-    def _voucher_number(self, kind: str, owner: str) -> str:
+    def voucher_number(self, kind: str, owner: str) -> str:
         return f"{VOUCHER_NUMBER_PREFIX[kind]}{self.next_number(kind, owner):04d}"
 
     def legacy_error(self, status: int, issues: list[Issue]) -> Response:
-        return self.json(legacy_body(issues), status)
+        return self.json(errors.legacy_body(issues), status)
 
     def regular_error(
-        self, status: int, message: str, details: list[Violation] | None = None
+        self, status: int, message: str, details: list[errors.Violation] | None = None
     ) -> Response:
-        return self.json(regular_body(status, request.path, message, details), status)
+        return self.json(errors.regular_body(status, request.path, message, details), status)
 
     def own_contact(self, contact_id: str) -> Record | None:
         return self.store.find("contacts", self.owner(), contact_id)
@@ -331,17 +305,7 @@ class LexofficeSandbox(VendorSandbox):
         # "0 on create" is the spec's description of `version`, not a schema rule.
         if body["version"] != 0:
             return self.legacy_error(406, [invalid("version")])
-        now = lexoffice_timestamp()
-        contact = {
-            "organizationId": self.owner(),
-            "version": 1,
-            "roles": self._roles({}, body),
-            **contacts.content(body),
-            "archived": False,
-            "createdDate": now,
-            "updatedDate": now,
-        }
-        stored = self.store.create("contacts", self.owner(), contact)
+        stored = self.store.create("contacts", self.owner(), self._contact(body))
         self.after_commit()
         return self.action_result("contacts", stored, 201)
 
@@ -360,22 +324,25 @@ class LexofficeSandbox(VendorSandbox):
             if body["version"] != contact["version"]:
                 # Optimistic locking: someone changed the contact since this client read it.
                 return self.legacy_error(409, [Issue("invalid_value", "version", "conflict")])
-            kept = {k: contact[k] for k in ("organizationId", "archived", "createdDate")}
-            updated = {
-                **kept,
-                "version": contact["version"] + 1,
-                "roles": self._roles(contact["roles"], body),
-                **contacts.content(body),
-                "updatedDate": lexoffice_timestamp(),
-            }
+            updated = self._contact(body, contact)
             stored = self.store.update("contacts", self.owner(), contact_id, updated, replace=True)
         return self.action_result("contacts", stored, 200)
 
-    def _roles(self, roles: Record, body: Record) -> Record:
+    def _contact(self, body: Record, held: Record | None = None) -> Record:
+        """The contact as stored after its create, or after an update of the `held` one."""
+        now = lexoffice_timestamp()
+        held = held or {"organizationId": self.owner(), "version": 0, "roles": {},
+                        "archived": False, "createdDate": now}  # fmt: skip
         # Roles can be added, not removed; a number once given stays with the contact.
-        wanted = body["roles"]
+        roles, wanted = held["roles"], body["roles"]
         added = [r for r in contacts.ROLES if r not in roles and isinstance(wanted.get(r), dict)]
-        return {**roles, **{role: {"number": self.next_number(role)} for role in added}}
+        return {
+            **{key: held[key] for key in ("organizationId", "archived", "createdDate")},
+            "version": held["version"] + 1,
+            "roles": {**roles, **{role: {"number": self.next_number(role)} for role in added}},
+            **contacts.content(body),
+            "updatedDate": now,
+        }
 
     def contacts_filter(self) -> Response:
         # The docs ask clients to HTML-encode &, < and > in `name`: the spec step counted the
@@ -392,15 +359,15 @@ class LexofficeSandbox(VendorSandbox):
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict):
             return self.regular_error(406, "Could not read the request body as JSON.", [])
-        violations = voucher_violations(body, kind=kind, contact_of=self.own_contact)
+        violations = vouchers.VoucherCheck(body, kind=kind, contact_of=self.own_contact).run()
         if violations:
             return self.regular_error(406, VALIDATION_FAILED, violations)
         # An invoice made from a quotation (`precedingSalesVoucherId`: invoices only).
         preceding_id = request.args.get("precedingSalesVoucherId")
         preceding = self.store.find("quotations", self.owner(), preceding_id or "")
-        if preceding_id and (problem := preceding_problem(preceding)):
+        if preceding_id and (problem := vouchers.preceding_problem(preceding)):
             return self.regular_error(406, VALIDATION_FAILED, [problem])
-        priced = priced_voucher(body, kind=kind)
+        priced = vouchers.priced_voucher(body, kind=kind)
         now = lexoffice_timestamp()
         voucher: Record = {
             "organizationId": self.owner(),
@@ -414,17 +381,10 @@ class LexofficeSandbox(VendorSandbox):
         # The spec step has checked that `finalize` is a boolean.
         if request.args.get("finalize", "false").lower() == "true":
             # Drafts get their number when they are finalized, which only the web app does.
-            number = self._voucher_number(kind, self.owner())
+            number = self.voucher_number(kind, self.owner())
             voucher.update(voucherStatus="open", voucherNumber=number)
-        voucher["voucherDate"] = priced["voucherDate"]
-        if kind == "quotation":
-            voucher["expirationDate"] = priced["expirationDate"]
+        voucher.update({key: priced[key] for key in vouchers.KEPT[kind] if key in priced})
         voucher["address"] = self._voucher_address(priced["address"])
-        kept = ["lineItems", "totalPrice", "taxAmounts", "taxConditions", "paymentConditions"]
-        if kind == "invoice":
-            kept.append("shippingConditions")
-        kept += ["title", "introduction", "remark", "deliveryTerms"]
-        voucher.update({key: priced[key] for key in kept if key in priced})
         if preceding_id and preceding:
             voucher["relatedVouchers"] = [related_voucher(preceding, "quotation")]
         stored = self.store.create(f"{kind}s", self.owner(), voucher)
@@ -464,7 +424,7 @@ class LexofficeSandbox(VendorSandbox):
         ]
         # Newest first, as the web app lists them (the store keeps creation order).
         rows.reverse()
-        return self.spring_page(rows, voucherlist_entry, min_pages=1)
+        return self.spring_page(rows, vouchers.voucherlist_entry, min_pages=1)
 
     def payment(self, voucher_id: str) -> Response:
         invoice = self.store.find("invoices", self.owner(), voucher_id)
@@ -518,4 +478,4 @@ class LexofficeSandbox(VendorSandbox):
     def document_status_set(
         self, *, kind: str, document_id: str, status: str, amount: str = ""
     ) -> dict[str, Any] | None:
-        return self.web_app.status_set(kind, document_id, status, amount=amount)
+        return events.status_set(self, kind, document_id, status, amount=amount)

@@ -36,6 +36,10 @@ DELIVERY_TERMS_MAX = 255
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})")
 DATE_FORMAT = "yyyy-MM-ddTHH:mm:ss.SSSXXX"
 CENT = Decimal("0.01")
+# What a stored voucher keeps of the body it was made from (with the computed amounts).
+SHARED = ("voucherDate", "lineItems", "totalPrice", "taxAmounts", "taxConditions",
+          "paymentConditions", "title", "introduction", "remark", "deliveryTerms")  # fmt: skip
+KEPT = {"quotation": ("expirationDate", *SHARED), "invoice": (*SHARED, "shippingConditions")}
 
 ContactLookup = Callable[[str], "dict[str, Any] | None"]
 
@@ -247,12 +251,6 @@ def voucherlist_entry(voucher: dict[str, Any]) -> dict[str, Any]:
         "currency": total.get("currency", "EUR"),
         "archived": voucher.get("archived", False),
     }
-
-
-def voucher_violations(
-    body: dict[str, Any], *, kind: VoucherKind, contact_of: ContactLookup
-) -> list[Violation]:
-    return VoucherCheck(body, kind=kind, contact_of=contact_of).run()
 
 
 # -- the stored voucher --------------------------------------------------------------------
