@@ -56,19 +56,6 @@ class WebhookSigner:
         return {"X-Lxo-Signature": base64.b64encode(signature).decode()}
 
 
-def callback_body(
-    *, organization_id: str, event_type: str, resource_id: str, event_date: str
-) -> bytes:
-    """Exactly the four documented members, compact (the signature covers these bytes)."""
-    payload = {
-        "organizationId": organization_id,
-        "eventType": event_type,
-        "resourceId": resource_id,
-        "eventDate": event_date,
-    }
-    return json.dumps(payload, separators=(",", ":")).encode()
-
-
 def subscription_view(record: Record) -> Record:
     return {"subscriptionId": record["id"], **{key: record[key] for key in SUBSCRIPTION_FIELDS}}
 
@@ -173,9 +160,10 @@ def status_set(
         changed = store.update(resource, owner, document_id, changes)
         subscriptions = store.select("event-subscriptions", owner)
     for event_type in event_types:
-        body = callback_body(
-            organization_id=owner, event_type=event_type, resource_id=document_id, event_date=now
-        )
+        # Exactly the four documented members, compact: the signature covers these bytes.
+        payload = {"organizationId": owner, "eventType": event_type, "resourceId": document_id,
+                   "eventDate": now}  # fmt: skip
+        body = json.dumps(payload, separators=(",", ":")).encode()
         for subscription in subscriptions:
             if subscription["eventType"] == event_type:
                 sandbox.callbacks.send(subscription["callbackUrl"], body)

@@ -44,10 +44,6 @@ KEPT = {"quotation": ("expirationDate", *SHARED), "invoice": (*SHARED, "shipping
 ContactLookup = Callable[[str], "dict[str, Any] | None"]
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_blank(value: Any) -> bool:
     return not isinstance(value, str) or not value.strip()
 
@@ -163,7 +159,7 @@ class VoucherCheck:
         if value is None:
             if required:
                 self._add(field, "NOTNULL")
-        elif _is_number(value) and _decimals_of(value) > AMOUNT_DECIMALS:
+        elif _decimals_of(value) > AMOUNT_DECIMALS:
             # lexware office docs, "Line Items Details": quantity and amounts take up to
             # 4 decimals (the spec's description, not a schema rule).
             self._add(field, "DIGITS", DIGITS_MESSAGE)
@@ -173,12 +169,8 @@ class VoucherCheck:
         # for gross ones; the spec declares neither required.
         amount = "grossAmount" if self.tax_type == "gross" else "netAmount"
         self._amount(f"{field}.{amount}", price.get(amount), required=True)
-        rate = price.get("taxRatePercentage")
-        if (
-            _is_number(rate)
-            and (allowed := self._allowed_tax_rates())
-            and _decimal(rate) not in allowed
-        ):
+        allowed = self._allowed_tax_rates()
+        if allowed and _decimal(price["taxRatePercentage"]) not in allowed:
             self._add(f"{field}.taxRatePercentage", "TAXRATE", "invalid tax rate")
 
     def _allowed_tax_rates(self) -> tuple[Decimal, ...]:
@@ -193,13 +185,13 @@ class VoucherCheck:
     def _percentage(self, field: str, value: Any) -> None:
         # lexware office docs, line item and total price details: a discount percentage lies
         # between 0 and 100 (the spec declares only a number).
-        if _is_number(value) and not 0 <= value <= 100:
+        if value is not None and not 0 <= value <= 100:
             self._add(field, "RANGE", "must be between 0 and 100")
 
     def _total_price(self, total: dict[str, Any]) -> None:
         self._percentage("totalPrice.totalDiscountPercentage", total.get("totalDiscountPercentage"))
         absolute: Any = total.get("totalDiscountAbsolute")
-        if _is_number(absolute) and absolute < 0:
+        if absolute is not None and absolute < 0:
             # lexware office docs, "Total Price Details": an absolute discount is not negative.
             self._add("totalPrice.totalDiscountAbsolute", "RANGE", "must not be negative")
 
