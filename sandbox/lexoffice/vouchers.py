@@ -229,14 +229,10 @@ def related_voucher(voucher: dict[str, Any], kind: VoucherKind) -> dict[str, Any
 
 def voucherlist_entry(voucher: dict[str, Any]) -> dict[str, Any]:
     total = voucher.get("totalPrice", {})
+    copied = ("id", "voucherType", "voucherStatus", "voucherDate", "createdDate", "updatedDate")
     return {
-        "id": voucher["id"],
-        "voucherType": voucher["voucherType"],
-        "voucherStatus": voucher["voucherStatus"],
+        **{key: voucher[key] for key in copied},
         "voucherNumber": voucher.get("voucherNumber", ""),
-        "voucherDate": voucher["voucherDate"],
-        "createdDate": voucher["createdDate"],
-        "updatedDate": voucher["updatedDate"],
         "contactId": voucher["address"].get("contactId"),
         "contactName": voucher["address"].get("name", ""),
         "totalAmount": total.get("totalGrossAmount"),
@@ -265,16 +261,13 @@ def _price_line(item: dict[str, Any], tax_type: str) -> dict[str, Any]:
     """A priced line with both unit amounts and its `lineItemAmount` (net, or gross for gross
     vouchers), after the line discount."""
     price = dict(item["unitPrice"])
-    rate = _decimal(price["taxRatePercentage"])
-    factor = 1 + rate / 100
-    if tax_type == "gross":
-        gross = _decimal(price["grossAmount"])
-        price["netAmount"] = float((gross / factor).quantize(Decimal("0.0001"), ROUND_HALF_UP))
-        unit = gross
-    else:
-        net = _decimal(price["netAmount"])
-        price["grossAmount"] = float((net * factor).quantize(Decimal("0.0001"), ROUND_HALF_UP))
-        unit = net
+    factor = 1 + _decimal(price["taxRatePercentage"]) / 100
+    gross = tax_type == "gross"
+    unit = _decimal(price["grossAmount" if gross else "netAmount"])
+    other = unit / factor if gross else unit * factor
+    price["netAmount" if gross else "grossAmount"] = float(
+        other.quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    )
     discount = _decimal(item.get("discountPercentage", 0))
     amount = _decimal(item["quantity"]) * unit * (1 - discount / 100)
     line = {**item, "unitPrice": price, "discountPercentage": item.get("discountPercentage", 0)}
