@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
@@ -23,28 +24,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from sandbox.callbacks import CallbackSender
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
-from sandbox.lexoffice import articles, contacts, events
-from sandbox.lexoffice.errors import (
-    VALIDATION_FAILED,
-    Issue,
-    LexofficeChecker,
-    Violation,
-    invalid,
-    is_missing,
-    legacy_body,
-    lexoffice_timestamp,
-    missing,
-    regular_body,
-    violation,
-)
-from sandbox.lexoffice.vouchers import (
-    VoucherKind,
-    preceding_problem,
-    priced_voucher,
-    related_voucher,
-    voucher_violations,
-    voucherlist_entry,
-)
+from sandbox.lexoffice import articles, contacts, errors, events, vouchers
+from sandbox.lexoffice.errors import VALIDATION_FAILED, Issue, invalid, lexoffice_timestamp
+from sandbox.lexoffice.vouchers import VoucherKind, related_voucher
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import BadPaging, Page, PageNumberPaging, Record, Resource
 
@@ -73,6 +55,7 @@ ENDPOINTS = (
     Endpoint(
         "event-subscriptions", "/v1/event-subscriptions", operations=("list", "read", "delete")
     ),
+    articles.ENDPOINT,
 )
 VOUCHER_COLUMNS = ("id", "voucherStatus", "voucherNumber", "voucherDate", "address.name", "title")
 NOT_FOUND = Issue("missing_entity", "id", "not_found")
@@ -117,15 +100,10 @@ class LexofficeSandbox(VendorSandbox):
         return cls(api_keys={cls.demo_credential: "Demo Buchhaltung GmbH"})
 
     def __init__(
-        self,
-        *,
-        api_keys: Mapping[str, str] | None = None,
-        rate_per_second: float = 2,
-        burst: float = 2,
-        contract: bool = False,
-        public_url: str = "",
+        self, *, api_keys: Mapping[str, str] | None = None, rate_per_second: float = 2,
+        burst: float = 2, contract: bool = False, public_url: str = "",
         callback_delays: Iterable[float] = events.RETRY_DELAYS,
-    ) -> None:
+    ) -> None:  # fmt: skip
         """`api_keys` maps each key to its organization's company name (default: one demo key).
         The docs state 2 requests per second per client, token bucket; the bucket's size is not
         published, so `burst` defaults to one second's worth. `callback_delays`: the seconds
@@ -134,9 +112,7 @@ class LexofficeSandbox(VendorSandbox):
         self.callbacks = CallbackSender(
             sign=self.signer, retry_delays=callback_delays, retry_on=events.retried
         )
-        self.web_app = events.WebApp(self, self.callbacks, number=self._voucher_number)
-        self.rate_per_second = rate_per_second
-        self.burst = burst
+        self.rate_per_second, self.burst = rate_per_second, burst
         if api_keys is None:
             api_keys = {DEMO_API_KEY: "Muster GmbH"}
         self.organizations = {key: Organization(name) for key, name in api_keys.items()}
@@ -173,10 +149,14 @@ class LexofficeSandbox(VendorSandbox):
             headers["Retry-After"] = str(max(1, math.ceil(float(extra["retry_after"]))))
         if status in GATEWAY_STATUSES:
             return self.json({"message": message}, status, headers)
-        return self.json(regular_body(status, request.path, message), status, headers)
+        if status in (404, 409):
+            # The application names a missing record or a stale version by the reason phrase
+            # alone, as on its unknown routes.
+            message = HTTPStatus(status).phrase
+        return self.json(errors.regular_body(status, request.path, message), status, headers)
 
     def spec_checker(self) -> ContractChecker:
-        return LexofficeChecker(self.spec_files, self.spec_server_url)
+        return errors.LexofficeChecker(self.spec_files, self.spec_server_url)
 
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         # Fact sheet "Errors": contacts answer in the legacy IssueList, the newer endpoints in
@@ -185,15 +165,15 @@ class LexofficeSandbox(VendorSandbox):
         status = 406 if any(p.location == "body" for p in problems) else 400
         if request.path.startswith("/v1/contacts"):
             sources = [(p, p.field or p.location) for p in problems]
-            issues = [missing(s) if is_missing(p) else invalid(s) for p, s in sources]
+            issues = [errors.missing(s) if errors.is_missing(p) else invalid(s) for p, s in sources]
             return self.legacy_error(status, issues)
-        details = [violation(p) for p in problems]
+        details = [errors.violation(p) for p in problems]
         if status == 406:
             return self.regular_error(406, VALIDATION_FAILED, details)
         first = problems[0]
         message = (
             f"Required request parameter '{first.field}' is not present"
-            if is_missing(first)
+            if errors.is_missing(first)
             else f"Failed to convert value of request parameter '{first.field}'"
         )
         return self.regular_error(400, message, details)
@@ -218,13 +198,17 @@ class LexofficeSandbox(VendorSandbox):
     def organization(self) -> Organization:
         return self.organizations[g.credential]
 
-    def action_result(self, collection: str, stored: Record, status: int) -> Response:
+    def action_body(self, collection: str, stored: Record) -> Record:
         base = self.public_url or request.host_url.rstrip("/")
         uri = f"{base}/v1/{collection}/{stored['id']}"
-        keys = ("id", "createdDate", "updatedDate", "version")
-        result = {"id": stored["id"], "resourceUri": uri, **{k: stored[k] for k in keys[1:]}}
+        keys = ("createdDate", "updatedDate", "version")
+        return {"id": stored["id"], "resourceUri": uri, **{k: stored[k] for k in keys}}
+
+    def action_result(self, collection: str, stored: Record, status: int) -> Response:
+        result = self.action_body(collection, stored)
         # Since 16.09.2024 creates also carry a Location header.
-        return self.json(result, status, {"Location": uri} if status == 201 else None)
+        location = {"Location": result["resourceUri"]} if status == 201 else None
+        return self.json(result, status, location)
 
     def next_number(self, kind: str, owner: str = "") -> int:
         key = (owner or self.owner(), kind)
@@ -232,16 +216,16 @@ class LexofficeSandbox(VendorSandbox):
             self.counters[key] = self.counters.get(key, FIRST_NUMBER[kind] - 1) + 1
             return self.counters[key]
 
-    def _voucher_number(self, kind: str, owner: str) -> str:
+    def voucher_number(self, kind: str, owner: str) -> str:
         return f"{VOUCHER_NUMBER_PREFIX[kind]}{self.next_number(kind, owner):04d}"
 
     def legacy_error(self, status: int, issues: list[Issue]) -> Response:
-        return self.json(legacy_body(issues), status)
+        return self.json(errors.legacy_body(issues), status)
 
     def regular_error(
-        self, status: int, message: str, details: list[Violation] | None = None
+        self, status: int, message: str, details: list[errors.Violation] | None = None
     ) -> Response:
-        return self.json(regular_body(status, request.path, message, details), status)
+        return self.json(errors.regular_body(status, request.path, message, details), status)
 
     def own_contact(self, contact_id: str) -> Record | None:
         return self.store.find("contacts", self.owner(), contact_id)
@@ -273,7 +257,7 @@ class LexofficeSandbox(VendorSandbox):
         app.register_error_handler(404, self._unknown_route)
         app.register_error_handler(405, self._unknown_route)
         serve_endpoints(app, self, ENDPOINTS)
-        articles.register(app, self, lexoffice_timestamp)
+        app.add_url_rule("/v1/articles", "article_create", self.article_create, methods=["POST"])
         app.add_url_rule("/v1/profile", "profile", self.profile)
         app.add_url_rule("/v1/contacts", "contacts_filter", self.contacts_filter)
         app.add_url_rule("/v1/contacts", "contact_create", self.contact_create, methods=["POST"])
@@ -321,17 +305,7 @@ class LexofficeSandbox(VendorSandbox):
         # "0 on create" is the spec's description of `version`, not a schema rule.
         if body["version"] != 0:
             return self.legacy_error(406, [invalid("version")])
-        now = lexoffice_timestamp()
-        contact = {
-            "organizationId": self.owner(),
-            "version": 1,
-            "roles": self._roles({}, body),
-            **contacts.content(body),
-            "archived": False,
-            "createdDate": now,
-            "updatedDate": now,
-        }
-        stored = self.store.create("contacts", self.owner(), contact)
+        stored = self.store.create("contacts", self.owner(), self._contact(body))
         self.after_commit()
         return self.action_result("contacts", stored, 201)
 
@@ -350,22 +324,25 @@ class LexofficeSandbox(VendorSandbox):
             if body["version"] != contact["version"]:
                 # Optimistic locking: someone changed the contact since this client read it.
                 return self.legacy_error(409, [Issue("invalid_value", "version", "conflict")])
-            kept = {k: contact[k] for k in ("organizationId", "archived", "createdDate")}
-            updated = {
-                **kept,
-                "version": contact["version"] + 1,
-                "roles": self._roles(contact["roles"], body),
-                **contacts.content(body),
-                "updatedDate": lexoffice_timestamp(),
-            }
+            updated = self._contact(body, contact)
             stored = self.store.update("contacts", self.owner(), contact_id, updated, replace=True)
         return self.action_result("contacts", stored, 200)
 
-    def _roles(self, roles: Record, body: Record) -> Record:
+    def _contact(self, body: Record, held: Record | None = None) -> Record:
+        """The contact as stored after its create, or after an update of the `held` one."""
+        now = lexoffice_timestamp()
+        held = held or {"organizationId": self.owner(), "version": 0, "roles": {},
+                        "archived": False, "createdDate": now}  # fmt: skip
         # Roles can be added, not removed; a number once given stays with the contact.
-        wanted = body["roles"]
+        roles, wanted = held["roles"], body["roles"]
         added = [r for r in contacts.ROLES if r not in roles and isinstance(wanted.get(r), dict)]
-        return {**roles, **{role: {"number": self.next_number(role)} for role in added}}
+        return {
+            **{key: held[key] for key in ("organizationId", "archived", "createdDate")},
+            "version": held["version"] + 1,
+            "roles": {**roles, **{role: {"number": self.next_number(role)} for role in added}},
+            **contacts.content(body),
+            "updatedDate": now,
+        }
 
     def contacts_filter(self) -> Response:
         # The docs ask clients to HTML-encode &, < and > in `name`: the spec step counted the
@@ -382,15 +359,15 @@ class LexofficeSandbox(VendorSandbox):
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict):
             return self.regular_error(406, "Could not read the request body as JSON.", [])
-        violations = voucher_violations(body, kind=kind, contact_of=self.own_contact)
+        violations = vouchers.VoucherCheck(body, kind=kind, contact_of=self.own_contact).run()
         if violations:
             return self.regular_error(406, VALIDATION_FAILED, violations)
         # An invoice made from a quotation (`precedingSalesVoucherId`: invoices only).
         preceding_id = request.args.get("precedingSalesVoucherId")
         preceding = self.store.find("quotations", self.owner(), preceding_id or "")
-        if preceding_id and (problem := preceding_problem(preceding)):
+        if preceding_id and (problem := vouchers.preceding_problem(preceding)):
             return self.regular_error(406, VALIDATION_FAILED, [problem])
-        priced = priced_voucher(body, kind=kind)
+        priced = vouchers.priced_voucher(body, kind=kind)
         now = lexoffice_timestamp()
         voucher: Record = {
             "organizationId": self.owner(),
@@ -404,17 +381,10 @@ class LexofficeSandbox(VendorSandbox):
         # The spec step has checked that `finalize` is a boolean.
         if request.args.get("finalize", "false").lower() == "true":
             # Drafts get their number when they are finalized, which only the web app does.
-            number = self._voucher_number(kind, self.owner())
+            number = self.voucher_number(kind, self.owner())
             voucher.update(voucherStatus="open", voucherNumber=number)
-        voucher["voucherDate"] = priced["voucherDate"]
-        if kind == "quotation":
-            voucher["expirationDate"] = priced["expirationDate"]
+        voucher.update({key: priced[key] for key in vouchers.KEPT[kind] if key in priced})
         voucher["address"] = self._voucher_address(priced["address"])
-        kept = ["lineItems", "totalPrice", "taxAmounts", "taxConditions", "paymentConditions"]
-        if kind == "invoice":
-            kept.append("shippingConditions")
-        kept += ["title", "introduction", "remark", "deliveryTerms"]
-        voucher.update({key: priced[key] for key in kept if key in priced})
         if preceding_id and preceding:
             voucher["relatedVouchers"] = [related_voucher(preceding, "quotation")]
         stored = self.store.create(f"{kind}s", self.owner(), voucher)
@@ -454,7 +424,7 @@ class LexofficeSandbox(VendorSandbox):
         ]
         # Newest first, as the web app lists them (the store keeps creation order).
         rows.reverse()
-        return self.spring_page(rows, voucherlist_entry, min_pages=1)
+        return self.spring_page(rows, vouchers.voucherlist_entry, min_pages=1)
 
     def payment(self, voucher_id: str) -> Response:
         invoice = self.store.find("invoices", self.owner(), voucher_id)
@@ -479,16 +449,33 @@ class LexofficeSandbox(VendorSandbox):
             return self.regular_error(409, "Conflict")
         return self.action_result("event-subscriptions", stored, 201)
 
+    # -- the hooks of the generic routes (event subscriptions, articles, voucher reads) ------
+
+    def article_create(self) -> Response:
+        body = request.get_json(force=True)
+        stored = self.store.create(
+            "articles", self.owner(), articles.new(self.owner(), body, lexoffice_timestamp())
+        )
+        self.after_commit()
+        return self.action_result("articles", stored, 201)
+
+    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
+        return {**articles.content(body), "updatedDate": lexoffice_timestamp()}
+
     def render(self, endpoint: Endpoint, record: Record) -> Any:
         if endpoint.resource == "event-subscriptions":
             return events.subscription_view(record)
+        if request.method == "PUT":  # an article's update answers with an action result
+            return self.action_body(endpoint.resource, record)
         return record
 
     def render_page(self, endpoint: Endpoint, page: Page) -> Response:
-        # Only the event subscriptions are listed through the generic routes.
+        if endpoint.resource == "articles":
+            # Paged here, not by the route: a bad page gets the legacy error of spring_page.
+            return self.spring_page(articles.listed(page.items), dict)
         return self.json({"content": [events.subscription_view(r) for r in page.items]})
 
     def document_status_set(
         self, *, kind: str, document_id: str, status: str, amount: str = ""
     ) -> dict[str, Any] | None:
-        return self.web_app.status_set(kind, document_id, status, amount=amount)
+        return events.status_set(self, kind, document_id, status, amount=amount)

@@ -15,14 +15,7 @@ ADDRESS_KINDS = ("billing", "shipping")
 ADDRESS_FIELDS = ("supplement", "street", "zip", "city", "countryCode")
 COMPANY_FIELDS = ("name", "taxNumber", "vatRegistrationId", "allowTaxFreeInvoices")
 PERSON_FIELDS = ("salutation", "firstName", "lastName")
-CONTACT_PERSON_FIELDS = (
-    "salutation",
-    "firstName",
-    "lastName",
-    "primary",
-    "emailAddress",
-    "phoneNumber",
-)
+CONTACT_PERSON_FIELDS = (*PERSON_FIELDS, "primary", "emailAddress", "phoneNumber")
 X_RECHNUNG_FIELDS = ("buyerReference", "vendorNumberAtCustomer")
 FILTER_MIN_LENGTH = 3
 

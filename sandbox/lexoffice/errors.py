@@ -97,10 +97,6 @@ SIZE_MAX = 2147483647
 class LexofficeProblem(SpecProblem):
     constraint: str = "PATTERN"  # NOTNULL, SIZE or PATTERN
 
-    @property
-    def is_missing(self) -> bool:
-        return self.constraint == "NOTNULL"
-
 
 class LexofficeChecker(ContractChecker):
     """The shared checker, with each schema error kept whole: a line item is `oneOf` priced or
@@ -164,7 +160,7 @@ def _field(steps: list[Any]) -> str:
 
 
 def is_missing(problem: SpecProblem) -> bool:
-    return isinstance(problem, LexofficeProblem) and problem.is_missing
+    return isinstance(problem, LexofficeProblem) and problem.constraint == "NOTNULL"
 
 
 def violation(problem: SpecProblem) -> Violation:

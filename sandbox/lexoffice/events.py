@@ -6,31 +6,25 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from sandbox.callbacks import CallbackSender
 from sandbox.lexoffice.errors import lexoffice_timestamp
 from sandbox.store import Record, Store
 
 if TYPE_CHECKING:
-    from sandbox.core import VendorSandbox
+    from sandbox.lexoffice.app import LexofficeSandbox
 
 # Where Lexware publishes the public key of its webhook signatures (developers.lexware.io).
 KEY_PATH = "/webhookSignature/public/public_key.pub"
 # Retries after 10/20/40/80/160 s on 401, 403, 429 and 5xx; the later 30-minute pause and
 # the 20 retries 2 h apart are left out.
 RETRY_DELAYS = (10.0, 20.0, 40.0, 80.0, 160.0)
-SUBSCRIPTION_FIELDS = (  # and its id, stored as `id` and shown as `subscriptionId`
-    "organizationId",
-    "createdDate",
-    "eventType",
-    "callbackUrl",
-)
+# A subscription's members besides its id, which is stored as `id`, shown as `subscriptionId`.
+SUBSCRIPTION_FIELDS = ("organizationId", "createdDate", "eventType", "callbackUrl")
 # The sandbox's document kinds (`document_status_set`) as lexware office's vouchers. There is
 # no order confirmation: the spec has no path for them.
 VOUCHERS = {"quote": "quotation", "invoice": "invoice"}
@@ -60,19 +54,6 @@ class WebhookSigner:
     def __call__(self, body: bytes) -> dict[str, str]:
         signature = self._key.sign(body, padding.PKCS1v15(), hashes.SHA512())
         return {"X-Lxo-Signature": base64.b64encode(signature).decode()}
-
-
-def callback_body(
-    *, organization_id: str, event_type: str, resource_id: str, event_date: str
-) -> bytes:
-    """Exactly the four documented members, compact (the signature covers these bytes)."""
-    payload = {
-        "organizationId": organization_id,
-        "eventType": event_type,
-        "resourceId": resource_id,
-        "eventDate": event_date,
-    }
-    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def subscription_view(record: Record) -> Record:
@@ -120,14 +101,8 @@ def status_change(
         paid = still_open if status == "paid" else _amount(amount or "0")
         if status == "partially_paid" and not Decimal(0) < paid < still_open:
             return None
-        booked.append(
-            {
-                "paymentItemType": "manualPayment",
-                "postingDate": now,
-                "amount": float(paid),
-                "currency": "EUR",
-            }
-        )
+        booked.append({"paymentItemType": "manualPayment", "postingDate": now,
+                       "amount": float(paid), "currency": "EUR"})  # fmt: skip
     events = [f"{kind}.status.changed"] if changes["voucherStatus"] != was else []
     if booked:
         events.append("payment.changed")
@@ -151,61 +126,45 @@ def payment_view(invoice: Record, payments: Record | None) -> Record:
     return view
 
 
-class WebApp:
+def status_set(
+    sandbox: LexofficeSandbox, kind: str, document_id: str, status: str, *, amount: str = ""
+) -> Record | None:
     """What a user does to a voucher in lexware office's web app, which the API cannot:
-    finalize a draft, book a payment, void an invoice, accept or reject a quotation. Each
-    change moves the voucher's update stamp and version and is sent, signed, to the
-    organization's subscriptions of its event types."""
-
-    def __init__(
-        self,
-        sandbox: VendorSandbox,
-        callbacks: CallbackSender,
-        *,
-        number: Callable[[str, str], str],
-    ) -> None:
-        self.sandbox = sandbox
-        self.callbacks = callbacks
-        self.number = number  # (voucher kind, organization) -> the next voucher number
-
-    def status_set(
-        self, kind: str, document_id: str, status: str, *, amount: str = ""
-    ) -> Record | None:
-        voucher_kind = VOUCHERS.get(kind)
-        if voucher_kind is None:
+    finalize a draft, book a payment, void an invoice, accept or reject a quotation. The change
+    moves the voucher's update stamp and version and is sent, signed, to the organization's
+    subscriptions of its event types. None when there is no such voucher or change."""
+    voucher_kind = VOUCHERS.get(kind)
+    if voucher_kind is None:
+        return None
+    resource, store = f"{voucher_kind}s", sandbox.store
+    with sandbox.lock:
+        found = [(o, r) for o, r in store.everything(resource) if r["id"] == document_id]
+        if not found:
             return None
-        resource = f"{voucher_kind}s"
-        store = self.sandbox.store
-        with self.sandbox.lock:
-            found = [(o, r) for o, r in store.everything(resource) if r["id"] == document_id]
-            if not found:
-                return None
-            owner, voucher = found[0]
-            payments = store.find("payments", owner, document_id)
-            now = lexoffice_timestamp()
-            change = status_change(
-                voucher, voucher_kind, status, payments=payments, amount=amount, now=now
-            )
-            if change is None:
-                return None
-            changes, booked, event_types = change
-            if voucher["voucherStatus"] == "draft":
-                changes["voucherNumber"] = self.number(voucher_kind, owner)
-            if booked:
-                items = [*(payments or {}).get("paymentItems", []), *booked]
-                # Stored under the voucher's id: replaces the earlier items.
-                store.create("payments", owner, {"voucherId": document_id, "paymentItems": items})
-            changes |= {"updatedDate": now, "version": voucher["version"] + 1}
-            changed = store.update(resource, owner, document_id, changes)
-            subscriptions = store.select("event-subscriptions", owner)
-        for event_type in event_types:
-            body = callback_body(
-                organization_id=owner,
-                event_type=event_type,
-                resource_id=document_id,
-                event_date=now,
-            )
-            for subscription in subscriptions:
-                if subscription["eventType"] == event_type:
-                    self.callbacks.send(subscription["callbackUrl"], body)
-        return changed
+        owner, voucher = found[0]
+        payments = store.find("payments", owner, document_id)
+        now = lexoffice_timestamp()
+        change = status_change(
+            voucher, voucher_kind, status, payments=payments, amount=amount, now=now
+        )
+        if change is None:
+            return None
+        changes, booked, event_types = change
+        if voucher["voucherStatus"] == "draft":
+            changes["voucherNumber"] = sandbox.voucher_number(voucher_kind, owner)
+        if booked:
+            items = [*(payments or {}).get("paymentItems", []), *booked]
+            # Stored under the voucher's id: replaces the earlier items.
+            store.create("payments", owner, {"voucherId": document_id, "paymentItems": items})
+        changes |= {"updatedDate": now, "version": voucher["version"] + 1}
+        changed = store.update(resource, owner, document_id, changes)
+        subscriptions = store.select("event-subscriptions", owner)
+    for event_type in event_types:
+        # Exactly the four documented members, compact: the signature covers these bytes.
+        payload = {"organizationId": owner, "eventType": event_type, "resourceId": document_id,
+                   "eventDate": now}  # fmt: skip
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        for subscription in subscriptions:
+            if subscription["eventType"] == event_type:
+                sandbox.callbacks.send(subscription["callbackUrl"], body)
+    return changed

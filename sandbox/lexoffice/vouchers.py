@@ -36,12 +36,12 @@ DELIVERY_TERMS_MAX = 255
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})")
 DATE_FORMAT = "yyyy-MM-ddTHH:mm:ss.SSSXXX"
 CENT = Decimal("0.01")
+# What a stored voucher keeps of the body it was made from (with the computed amounts).
+SHARED = ("voucherDate", "lineItems", "totalPrice", "taxAmounts", "taxConditions",
+          "paymentConditions", "title", "introduction", "remark", "deliveryTerms")  # fmt: skip
+KEPT = {"quotation": ("expirationDate", *SHARED), "invoice": (*SHARED, "shippingConditions")}
 
 ContactLookup = Callable[[str], "dict[str, Any] | None"]
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_blank(value: Any) -> bool:
@@ -159,7 +159,7 @@ class VoucherCheck:
         if value is None:
             if required:
                 self._add(field, "NOTNULL")
-        elif _is_number(value) and _decimals_of(value) > AMOUNT_DECIMALS:
+        elif _decimals_of(value) > AMOUNT_DECIMALS:
             # lexware office docs, "Line Items Details": quantity and amounts take up to
             # 4 decimals (the spec's description, not a schema rule).
             self._add(field, "DIGITS", DIGITS_MESSAGE)
@@ -169,12 +169,8 @@ class VoucherCheck:
         # for gross ones; the spec declares neither required.
         amount = "grossAmount" if self.tax_type == "gross" else "netAmount"
         self._amount(f"{field}.{amount}", price.get(amount), required=True)
-        rate = price.get("taxRatePercentage")
-        if (
-            _is_number(rate)
-            and (allowed := self._allowed_tax_rates())
-            and _decimal(rate) not in allowed
-        ):
+        allowed = self._allowed_tax_rates()
+        if allowed and _decimal(price["taxRatePercentage"]) not in allowed:
             self._add(f"{field}.taxRatePercentage", "TAXRATE", "invalid tax rate")
 
     def _allowed_tax_rates(self) -> tuple[Decimal, ...]:
@@ -189,13 +185,13 @@ class VoucherCheck:
     def _percentage(self, field: str, value: Any) -> None:
         # lexware office docs, line item and total price details: a discount percentage lies
         # between 0 and 100 (the spec declares only a number).
-        if _is_number(value) and not 0 <= value <= 100:
+        if value is not None and not 0 <= value <= 100:
             self._add(field, "RANGE", "must be between 0 and 100")
 
     def _total_price(self, total: dict[str, Any]) -> None:
         self._percentage("totalPrice.totalDiscountPercentage", total.get("totalDiscountPercentage"))
         absolute: Any = total.get("totalDiscountAbsolute")
-        if _is_number(absolute) and absolute < 0:
+        if absolute is not None and absolute < 0:
             # lexware office docs, "Total Price Details": an absolute discount is not negative.
             self._add("totalPrice.totalDiscountAbsolute", "RANGE", "must not be negative")
 
@@ -233,26 +229,16 @@ def related_voucher(voucher: dict[str, Any], kind: VoucherKind) -> dict[str, Any
 
 def voucherlist_entry(voucher: dict[str, Any]) -> dict[str, Any]:
     total = voucher.get("totalPrice", {})
+    copied = ("id", "voucherType", "voucherStatus", "voucherDate", "createdDate", "updatedDate")
     return {
-        "id": voucher["id"],
-        "voucherType": voucher["voucherType"],
-        "voucherStatus": voucher["voucherStatus"],
+        **{key: voucher[key] for key in copied},
         "voucherNumber": voucher.get("voucherNumber", ""),
-        "voucherDate": voucher["voucherDate"],
-        "createdDate": voucher["createdDate"],
-        "updatedDate": voucher["updatedDate"],
         "contactId": voucher["address"].get("contactId"),
         "contactName": voucher["address"].get("name", ""),
         "totalAmount": total.get("totalGrossAmount"),
         "currency": total.get("currency", "EUR"),
         "archived": voucher.get("archived", False),
     }
-
-
-def voucher_violations(
-    body: dict[str, Any], *, kind: VoucherKind, contact_of: ContactLookup
-) -> list[Violation]:
-    return VoucherCheck(body, kind=kind, contact_of=contact_of).run()
 
 
 # -- the stored voucher --------------------------------------------------------------------
@@ -275,16 +261,13 @@ def _price_line(item: dict[str, Any], tax_type: str) -> dict[str, Any]:
     """A priced line with both unit amounts and its `lineItemAmount` (net, or gross for gross
     vouchers), after the line discount."""
     price = dict(item["unitPrice"])
-    rate = _decimal(price["taxRatePercentage"])
-    factor = 1 + rate / 100
-    if tax_type == "gross":
-        gross = _decimal(price["grossAmount"])
-        price["netAmount"] = float((gross / factor).quantize(Decimal("0.0001"), ROUND_HALF_UP))
-        unit = gross
-    else:
-        net = _decimal(price["netAmount"])
-        price["grossAmount"] = float((net * factor).quantize(Decimal("0.0001"), ROUND_HALF_UP))
-        unit = net
+    factor = 1 + _decimal(price["taxRatePercentage"]) / 100
+    gross = tax_type == "gross"
+    unit = _decimal(price["grossAmount" if gross else "netAmount"])
+    other = unit / factor if gross else unit * factor
+    price["netAmount" if gross else "grossAmount"] = float(
+        other.quantize(Decimal("0.0001"), ROUND_HALF_UP)
+    )
     discount = _decimal(item.get("discountPercentage", 0))
     amount = _decimal(item["quantity"]) * unit * (1 - discount / 100)
     line = {**item, "unitPrice": price, "discountPercentage": item.get("discountPercentage", 0)}
