@@ -232,6 +232,22 @@ class VendorSandbox:
     def render_page(self, endpoint: Endpoint, page: Page) -> Response:
         return self.json(page.items)
 
+    def ordered(self, endpoint: Endpoint, rows: list[Record]) -> list[Record]:
+        """A list in the order the request asks for (the resource's own order by default)."""
+        return rows
+
+    def created_response(self, endpoint: Endpoint, record: Record) -> Response:
+        return self.json(self.render(endpoint, record), endpoint.create_status)
+
+    def missing_response(self, endpoint: Endpoint, record_id: Any) -> Response:
+        return self.error_response(404, f"{endpoint.resource} not found")
+
+    def conflict_response(self, endpoint: Endpoint, stored_version: int) -> Response:
+        return self.error_response(409, f"version {stored_version} is the current one")
+
+    def deleted_response(self, endpoint: Endpoint, record: Record) -> Response:
+        return Response(status=endpoint.delete_status)
+
     # -- helpers for handlers ---------------------------------------------------------
 
     @staticmethod

@@ -3,7 +3,8 @@
 A vendor stand-in declares its endpoints (`Endpoint`: resource, path, paging, operations) and
 calls `serve_endpoints`; the answers go through the vendor's hooks (`ResourceHooks`), so only
 what differs between vendors is written per vendor: how a new record is filled in (numbers,
-defaults), how a record and a list are rendered, which answer a missing record gets.
+defaults), how a list is ordered and a record and a list are rendered, which answers a create,
+a delete, a missing record and a stale version get.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class Endpoint:
     id_converter: Literal["int", "string"] = "string"
     create_status: int = 201
     delete_status: int = 204
+    # False where the vendor's create of this resource is not one a lost answer may follow
+    # (the drop-after-commit fault is for the creates the product must reconcile).
+    drop_after_commit: bool = True
+    # True where the vendor's update replaces the whole record (a PUT of lexware office).
+    replace_on_update: bool = False
+    paging_error_status: int = 400
 
 
 class ResourceHooks(Protocol):
@@ -63,6 +70,16 @@ class ResourceHooks(Protocol):
     def render(self, endpoint: Endpoint, record: Record) -> Any: ...
 
     def render_page(self, endpoint: Endpoint, page: Page) -> Response: ...
+
+    def ordered(self, endpoint: Endpoint, rows: list[Record]) -> list[Record]: ...
+
+    def created_response(self, endpoint: Endpoint, record: Record) -> Response: ...
+
+    def missing_response(self, endpoint: Endpoint, record_id: Any) -> Response: ...
+
+    def conflict_response(self, endpoint: Endpoint, stored_version: int) -> Response: ...
+
+    def deleted_response(self, endpoint: Endpoint, record: Record) -> Response: ...
 
     def error_response(self, status: int, message: str, **extra: Any) -> Response: ...
 
@@ -95,33 +112,31 @@ def _body() -> Any:
     return request.get_json(silent=True) if request.is_json else request.form.to_dict()
 
 
-def _not_found(sandbox: VendorSandbox, endpoint: Endpoint) -> Response:
-    return sandbox.error_response(404, f"{endpoint.resource} not found")
-
-
 def _list(sandbox: VendorSandbox, endpoint: Endpoint) -> Response:
     rows = sandbox.store.select(endpoint.resource, sandbox.owner(), params=request.args)
+    rows = sandbox.ordered(endpoint, rows)
     if endpoint.paging is None:
         return sandbox.render_page(endpoint, Page(rows, len(rows), limit=len(rows)))
     try:
         page = endpoint.paging.cut(rows, request.args)
     except BadPaging as exc:
-        return sandbox.error_response(400, str(exc))
+        return sandbox.error_response(endpoint.paging_error_status, str(exc))
     return sandbox.render_page(endpoint, page)
 
 
 def _create(sandbox: VendorSandbox, endpoint: Endpoint) -> Response:
     record = sandbox.new_record(endpoint, _body())
     stored = sandbox.store.create(endpoint.resource, sandbox.owner(), record)
-    sandbox.after_commit()
-    return sandbox.json(sandbox.render(endpoint, stored), endpoint.create_status)
+    if endpoint.drop_after_commit:
+        sandbox.after_commit()
+    return sandbox.created_response(endpoint, stored)
 
 
 def _read(sandbox: VendorSandbox, endpoint: Endpoint, record_id: Any) -> Response:
     try:
         record = sandbox.store.get(endpoint.resource, sandbox.owner(), record_id)
     except NotFound:
-        return _not_found(sandbox, endpoint)
+        return sandbox.missing_response(endpoint, record_id)
     return sandbox.json(sandbox.render(endpoint, record))
 
 
@@ -134,18 +149,23 @@ def _update(sandbox: VendorSandbox, endpoint: Endpoint, record_id: Any) -> Respo
         changes = sandbox.record_changes(endpoint, stored, body)
         version = body.get(spec.version_field) if spec.version_field and body else None
         updated = store.update(
-            endpoint.resource, sandbox.owner(), record_id, changes, version=version
+            endpoint.resource,
+            sandbox.owner(),
+            record_id,
+            changes,
+            version=version,
+            replace=endpoint.replace_on_update,
         )
     except NotFound:
-        return _not_found(sandbox, endpoint)
+        return sandbox.missing_response(endpoint, record_id)
     except VersionConflict as exc:
-        return sandbox.error_response(409, f"version {exc.stored} is the current one")
+        return sandbox.conflict_response(endpoint, exc.stored)
     return sandbox.json(sandbox.render(endpoint, updated))
 
 
 def _delete(sandbox: VendorSandbox, endpoint: Endpoint, record_id: Any) -> Response:
     try:
-        sandbox.store.delete(endpoint.resource, sandbox.owner(), record_id)
+        deleted = sandbox.store.delete(endpoint.resource, sandbox.owner(), record_id)
     except NotFound:
-        return _not_found(sandbox, endpoint)
-    return Response(status=endpoint.delete_status)
+        return sandbox.missing_response(endpoint, record_id)
+    return sandbox.deleted_response(endpoint, deleted)

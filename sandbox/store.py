@@ -71,8 +71,12 @@ class Resource:
     id_prefix: str = ""
     # `sequence` ids count per owner (bexio numbers each account's records from 1).
     first_id: int = 1
+    # Ids the vendor hands out itself (sevDesk counts one sequence across all its objects);
+    # None for the id style above.
+    new_id: Callable[[], Any] | None = None
     # The field an optimistic update must repeat; None when the vendor has no versions.
     version_field: str | None = None
+    first_version: int = 0
     created_field: str | None = None
     updated_field: str | None = None
     # Query parameter → filter, for `Store.select(params=...)`.
@@ -108,8 +112,8 @@ class Store:
     # -- writes -------------------------------------------------------------------------------
 
     def create(self, resource: str, owner: str, record: Record) -> Record:
-        """Stores a copy of `record` with a new id (unless it brings one), its version and
-        stamps; returns the stored copy."""
+        """Stores a copy of `record` with a new id, its first version and stamps (an id or
+        stamp the record brings is kept: seeded records); returns the stored copy."""
         spec = self.resources[resource]
         stored = copy.deepcopy(record)
         now = self._stamp(time.time())
@@ -117,11 +121,11 @@ class Store:
             if stored.get(spec.id_field) is None:
                 stored[spec.id_field] = self._new_id(spec, owner)
             if spec.version_field:
-                stored[spec.version_field] = 0
+                stored[spec.version_field] = spec.first_version
             if spec.created_field:
                 stored.setdefault(spec.created_field, now)
             if spec.updated_field:
-                stored[spec.updated_field] = now
+                stored.setdefault(spec.updated_field, now)
             self._records[resource][(owner, str(stored[spec.id_field]))] = stored
         return copy.deepcopy(stored)
 
@@ -217,6 +221,8 @@ class Store:
             raise NotFound(f"{resource} {record_id}") from None
 
     def _new_id(self, spec: Resource, owner: str) -> Any:
+        if spec.new_id is not None:
+            return spec.new_id()
         if spec.ids == "sequence":
             counter = self._sequences.setdefault((spec.name, owner), itertools.count(spec.first_id))
             return next(counter)
