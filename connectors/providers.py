@@ -132,8 +132,9 @@ class Provider:
     retry_after_headers: tuple[str, ...] = ("Retry-After",)
     read_timeout: float = 30.0
     capabilities: Capabilities | None = None
-    # Vendor calls a transfer of each kind usually makes, e.g. {"quote": 2}: what the pacing
-    # books on the rate limit before the transfer takes a worker.
+    # Vendor calls a transfer of each kind usually makes, e.g. {"quote": 1} (a linked customer
+    # is named unread): what the pacing books on the rate limit before the transfer takes a
+    # worker. A transfer that needs more calls waits for them in its worker.
     calls_budget: Mapping[str, int] = field(default_factory=dict)
     plan: PlanOffer | None = None
     description: StrOrPromise = (

@@ -83,7 +83,7 @@ PROVIDER = providers.Provider(
         articles=True,
         can_archive_articles=True,
     ),
-    calls_budget={"quote": 2, "customer": 2},
+    calls_budget={"quote": 1, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_bexio_monthly", price_label="29 CHF"),
     # A personal access token cannot be revoked through the API.
     manual_revoke_hint=_(

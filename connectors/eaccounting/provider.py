@@ -57,7 +57,7 @@ PROVIDER = providers.Provider(
         articles=True,
         can_archive_articles=True,
     ),
-    calls_budget={"quote": 2, "customer": 2},
+    calls_budget={"quote": 1, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_eaccounting_monthly", price_label="29 €"),
     # Neither the spec nor the fact sheet documents a token revocation call.
     manual_revoke_hint=_(

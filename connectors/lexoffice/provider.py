@@ -60,7 +60,7 @@ PROVIDER = providers.Provider(
         # payment.changed; the voucher list filters changes by whole days only.
         status_events=True,
     ),
-    calls_budget={"quote": 2, "customer": 2},
+    calls_budget={"quote": 1, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_lexoffice_monthly", price_label="29 €"),
     manual_revoke_hint=_("Delete the API key in lexware office under Settings → Public API."),
     description=_(

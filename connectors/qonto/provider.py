@@ -67,7 +67,7 @@ PROVIDER = providers.Provider(
         status_events=True,  # v1/client-invoices webhooks (signed, per subscription secret)
         status_polling=True,  # quotes: no quote webhook exists; polled by approved/canceled_at
     ),
-    calls_budget={"quote": 2, "customer": 2},
+    calls_budget={"quote": 1, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_qonto_monthly", price_label="29 €"),
     # Neither the spec nor the fact sheet documents a token revocation call.
     manual_revoke_hint=_("Remove APIUP's access in Qonto under Settings → Integrations."),

@@ -63,7 +63,7 @@ PROVIDER = providers.Provider(
         articles=True,
         can_archive_articles=True,
     ),
-    calls_budget={"quote": 2, "customer": 2},
+    calls_budget={"quote": 1, "customer": 2},
     plan=providers.PlanOffer(default_price_id="price_sevdesk_monthly", price_label="29 €"),
     manual_revoke_hint=_(
         "sevDesk has one API token per user: to withdraw it, create a new one in sevDesk "

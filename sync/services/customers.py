@@ -1,10 +1,10 @@
 """Finding or creating the vendor customer that stands for a HubSpot company or contact:
 the stored link first, then by e-mail, then by name, else a new customer.
 
-A document for a linked customer takes the link (and the contact person made sure of last
-time) as it is, without asking the vendor: one vendor call for the document alone. Should
-the vendor refuse that document, `link_check` reads the customer once to see whether the link
-was the reason."""
+A document for a linked customer takes the link as it is, without asking the vendor, and the
+contact person made sure of for that vendor customer before: one vendor call for the document
+alone. Should the vendor refuse that document, `link_check` reads the customer once to see
+whether the link was the reason."""
 
 from __future__ import annotations
 
@@ -149,22 +149,25 @@ def _resolve(
 
 
 def _person_digest(person: Person) -> str:
-    who = "\x1f".join(
-        (person.hubspot_id, person.email.casefold(), person.first_name, person.last_name)
-    )
+    # Who the person is at the vendor (its contact persons are told apart by name and
+    # e-mail), whichever HubSpot contact stands for it.
+    who = "\x1f".join((person.email.casefold(), person.first_name, person.last_name))
     return hashlib.sha256(who.encode()).hexdigest()[:32]
 
 
 def contact_person_remembered(
-    *, tenant: Tenant, system: str, object_type: str, object_id: str, person: Person
+    *, tenant: Tenant, system: str, vendor_id: str, person: Person
 ) -> str | None:
     """The vendor's id of the company's contact person when this very person was made sure
-    of for the linked customer before ("" where the vendor's documents name no person);
-    None when the vendor has to be asked."""
-    link = _link(tenant, system, object_type, object_id)
-    if link is None or link.contact_person_digest != _person_digest(person):
-        return None
-    return link.contact_person_id
+    of for the same vendor customer before, through any HubSpot record linked to it ("" where
+    the vendor's documents name no person); None when the vendor has to be asked."""
+    remembered = (
+        ObjectLink.objects.for_tenant(tenant)
+        .filter(system=system, vendor_id=vendor_id, contact_person_digest=_person_digest(person))
+        .values_list("contact_person_id", flat=True)
+        .first()
+    )
+    return remembered
 
 
 def contact_person_remember(
@@ -182,20 +185,27 @@ def contact_person_remember(
 
 
 def link_check(
-    *, tenant: Tenant, connector: AccountingConnector, object_type: str, object_id: str
+    *,
+    tenant: Tenant,
+    connector: AccountingConnector,
+    ref: CustomerRef,
+    object_type: str,
+    object_id: str,
 ) -> bool:
-    """The vendor refused a document for a customer taken from its link unread. Forgets the
-    remembered contact person and reads the customer: one that is gone is unlinked, so that
-    the next attempt finds or creates it anew. True when the next attempt may succeed where
-    this one failed (the customer was gone, or a remembered contact person was in use)."""
-    link = _link(tenant, connector.provider.key, object_type, object_id)
-    if link is None:
-        return False
-    person_was_remembered = bool(link.contact_person_digest)
-    ObjectLink.objects.for_tenant(tenant).filter(pk=link.pk).update(
-        contact_person_digest="", contact_person_id=""
+    """The vendor refused a document for a customer named as its link has it, or with a
+    remembered contact person. Forgets the contact persons remembered for that customer and
+    reads it: one that is gone is unlinked, so that the next attempt finds or creates it anew.
+    True when the next attempt may succeed where this one failed (the customer was gone, or a
+    remembered contact person was in use)."""
+    system = connector.provider.key
+    remembered = ObjectLink.objects.for_tenant(tenant).filter(
+        system=system, vendor_id=ref.vendor_id
     )
-    if connector.get_customer(link.vendor_id) is None:
-        ObjectLink.objects.for_tenant(tenant).filter(pk=link.pk).delete()
+    person_was_remembered = remembered.exclude(contact_person_digest="").exists()
+    remembered.update(contact_person_digest="", contact_person_id="")
+    if connector.get_customer(ref.vendor_id) is None:
+        ObjectLink.objects.for_tenant(tenant).filter(
+            system=system, object_type=object_type, object_id=object_id
+        ).delete()
         return True
     return person_was_remembered

@@ -117,7 +117,7 @@ def _contact_person(
 ) -> tuple[str, list[Message]]:
     """A company's contact person at the vendor, as a contact person of that company and
     never as a second customer; the vendor's id of it where documents name one. The same
-    person of the same linked company is not made sure of twice."""
+    person of the same vendor customer is not made sure of twice."""
     company = customer.company
     person = company.contact_person if company is not None else None
     if (
@@ -129,19 +129,18 @@ def _contact_person(
     object_type, object_id = source
     system = connector.provider.key
     vendor_id = (
-        customers.contact_person_remembered(
-            tenant=tenant, system=system, object_type=object_type, object_id=object_id,
-            person=person,
+        None
+        if how == "created"  # made with its contact person
+        else customers.contact_person_remembered(
+            tenant=tenant, system=system, vendor_id=ref.vendor_id, person=person
         )
-        if how == "linked"
-        else None
-    )  # fmt: skip
+    )
     if vendor_id is None:
         vendor_id = connector.contact_person_ensure(ref, person, customer_created=how == "created")
-        customers.contact_person_remember(
-            tenant=tenant, system=system, object_type=object_type, object_id=object_id,
-            person=person, vendor_id=vendor_id,
-        )  # fmt: skip
+    customers.contact_person_remember(
+        tenant=tenant, system=system, object_type=object_type, object_id=object_id,
+        person=person, vendor_id=vendor_id,
+    )  # fmt: skip
     name = f"{person.first_name} {person.last_name}".strip()
     return vendor_id, [Message("customer.contact_person", {"name": name})]
 
@@ -318,11 +317,15 @@ class DocumentTransfer(TransferHandler):
         try:
             created = connector.create_document(kind, quote, preceding=preceding, finalize=finalize)
         except errors.ConnectorError as failure:
-            if failure.retryable or how != "linked":
+            if failure.retryable or how in ("created", "default_debtor"):
                 raise
             object_type, object_id = source
             if customers.link_check(
-                tenant=tenant, connector=connector, object_type=object_type, object_id=object_id
+                tenant=tenant,
+                connector=connector,
+                ref=ref,
+                object_type=object_type,
+                object_id=object_id,
             ):
                 raise LinkedCustomerChecked(str(failure)) from failure
             raise

@@ -24,7 +24,8 @@ from sync.models import Transfer
 from sync.services import context
 
 # What a transfer books when its system declares no budget for its kind (the provider's
-# `calls_budget`: a quote usually needs two calls, find the customer and create the quote).
+# `calls_budget`: a quote for a linked customer needs one call, for a customer found by
+# e-mail two).
 # A transfer that needs more than it booked waits a little in its worker.
 CALLS_PER_TRANSFER = 2
 # A transfer whose turn comes within this many seconds runs now; a worker may sleep that long.

@@ -15,8 +15,8 @@ from tests.factories import TenantFactory, TransferFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# lexware office: 1.95 calls per second, two calls per quote.
-STEP = 2 / LEXOFFICE.rate.per_second  # type: ignore[union-attr]
+# lexware office: 1.95 calls per second, the calls a quote books (one, a linked customer).
+STEP = LEXOFFICE.calls_budget["quote"] / LEXOFFICE.rate.per_second  # type: ignore[union-attr]
 
 
 class HandOut:

@@ -1,5 +1,5 @@
 """A document for a customer linked before is made with one vendor call: the link and the
-contact person made sure of last time are taken as they are. Should the vendor refuse the
+contact person made sure of before are taken as they are. Should the vendor refuse the
 document because the customer is gone, the link is checked and the customer found anew."""
 
 from typing import Any
@@ -84,3 +84,14 @@ def test_a_quote_for_a_linked_company_is_one_call_and_a_deleted_customer_is_foun
         q for q in lexoffice.quotations.values() if q["address"]["contactId"] == new_link.vendor_id
     ]
     assert len(made) == 1  # the refused attempt left no quote behind
+
+    # Another HubSpot company of the same customer: found by its e-mail, with the contact
+    # person made sure of before for that customer; two calls.
+    seen = len(lexoffice.api_calls())
+    fourth = _quote(world, world.won_deal(name="Vierter"))
+    assert fourth.state == Transfer.State.DONE, fourth.error
+    assert fourth.customer_vendor_id == new_link.vendor_id
+    assert [call.split("?")[0] for call in _calls_after(world, seen)] == [
+        "GET /v1/contacts",
+        "POST /v1/quotations",
+    ]

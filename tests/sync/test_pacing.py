@@ -38,7 +38,9 @@ def lexoffice_tenant():  # type: ignore[no-untyped-def]
 
 
 def pending(tenant):  # type: ignore[no-untyped-def]
-    return TransferFactory(tenant=tenant, state=Transfer.State.PENDING)
+    # Customers: two calls each, so that the next one's turn is clearly beyond the time a
+    # worker may wait for it.
+    return TransferFactory(tenant=tenant, state=Transfer.State.PENDING, kind=Transfer.Kind.CUSTOMER)
 
 
 def test_a_tenants_backlog_is_spread_over_its_rate_limit() -> None:
@@ -52,13 +54,13 @@ def test_a_tenants_backlog_is_spread_over_its_rate_limit() -> None:
         deferred.append(pacing.transfer_pace(str(transfer.pk), enqueue=queue))
         booked_after.append(time.monotonic() - started)
 
-    # lexware office: 1.95 calls per second, two calls per transfer. The first runs at once;
+    # lexware office: 1.95 calls per second, two calls per customer. The first runs at once;
     # the rest are handed back, each about 1.03 s after the one before (and come back a
     # little early, to wait the rest in the worker).
     assert deferred == [False, True, True, True, True]
     assert [paced for _, _, paced in queue.sent] == [True] * 4
     assert [transfer_id for transfer_id, _, _ in queue.sent] == [str(t.pk) for t in transfers[1:]]
-    step = pacing.CALLS_PER_TRANSFER / LEXOFFICE.rate.per_second  # type: ignore[union-attr]
+    step = LEXOFFICE.calls_budget["customer"] / LEXOFFICE.rate.per_second  # type: ignore[union-attr]
     early = pacing.EARLY_BY_SECONDS
     for number, (_, wait, _) in enumerate(queue.sent, start=1):
         # Measured from its own booking, which came later than the first by booked_after.
@@ -92,7 +94,7 @@ def test_a_transfer_that_has_waited_its_turn_runs_without_booking_again() -> Non
     assert pacing.transfer_pace(str(second.pk), enqueue=queue) is False
     third = pending(tenant)
     assert pacing.transfer_pace(str(third.pk), enqueue=queue) is True
-    step = pacing.CALLS_PER_TRANSFER / LEXOFFICE.rate.per_second  # type: ignore[union-attr]
+    step = LEXOFFICE.calls_budget["customer"] / LEXOFFICE.rate.per_second  # type: ignore[union-attr]
     assert queue.sent[-1][1] <= 2 * step - pacing.EARLY_BY_SECONDS
 
 
