@@ -63,25 +63,24 @@ RESOURCES = (
     Resource("orders", filters=_document_filters("orderNumber", "orderType")),
     Resource("order_positions", filters={"order[id]": reference_id("order")}),
     Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceType")),
-    Resource("invoice_positions"),
+    Resource("invoice_positions", filters={"invoice[id]": reference_id("invoice")}),
     Resource("parts", filters=master_data.PART_FILTERS, sort_field="id"),
 )
-# Contacts are listed by `contacts_list` (the `depth` rule), the others as declared.
+FROM_ORDER = f"{API}/Invoice/Factory/createInvoiceFromOrder"
+# Quotes and invoices are created with their positions by the factories (the last three),
+# which answer in shapes of their own (`created_response`).
 ENDPOINTS = (
-    Endpoint("contacts", f"{API}/Contact", PAGING, ("create", "read", "update"), "PUT", "int"),
+    Endpoint(
+        "contacts", f"{API}/Contact", PAGING, ("list", "create", "read", "update"), "PUT", "int"
+    ),
     Endpoint("addresses", f"{API}/ContactAddress", PAGING, operations=("list", "create")),
     Endpoint("communication_ways", f"{API}/CommunicationWay", PAGING, ("list", "create")),
     Endpoint("orders", f"{API}/Order", PAGING, ("list", "read"), id_converter="int"),
     Endpoint("invoices", f"{API}/Invoice", PAGING, ("list", "read"), id_converter="int"),
     Endpoint("parts", f"{API}/Part", PAGING, ("list", "create", "read", "update"), "PUT", "int"),
-)
-# The routes of the handlers below: method, path under API, handler (and endpoint name).
-ROUTES = (
-    ("GET", "/Contact", "contacts_list"),
-    ("POST", "/Order/Factory/saveOrder", "order_save"),
-    ("GET", "/Order/<int:order_id>/getPositions", "order_positions_list"),
-    ("POST", "/Invoice/Factory/saveInvoice", "invoice_save"),
-    ("POST", "/Invoice/Factory/createInvoiceFromOrder", "invoice_from_order"),
+    Endpoint("orders", f"{API}/Order/Factory/saveOrder", operations=("create",)),
+    Endpoint("invoices", f"{API}/Invoice/Factory/saveInvoice", operations=("create",)),
+    Endpoint("invoices", FROM_ORDER, operations=("create",), create_status=200),
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices", "Part": "parts"}
@@ -233,6 +232,10 @@ class SevdeskSandbox(VendorSandbox):
         return str(self._account().sev_client_id)
 
     def new_record(self, endpoint: Endpoint, body: Any) -> Record:
+        if endpoint.path == FROM_ORDER:
+            return self._invoice_from_order()
+        if endpoint.resource in ("orders", "invoices"):
+            return self._document(endpoint.resource.removesuffix("s"))
         build = master_data.BUILDERS[endpoint.resource]
         record = build(_object(body), self._one, self._account().sev_client_id)
         if endpoint.resource == "contacts" and not record["customerNumber"]:
@@ -249,6 +252,25 @@ class SevdeskSandbox(VendorSandbox):
     def render(self, endpoint: Endpoint, record: Record) -> Any:
         return {"objects": [self._embed(record)]}
 
+    def created_response(self, endpoint: Endpoint, record: Record) -> Response:
+        if endpoint.path == FROM_ORDER:
+            return self.json({"objects": [record]}, endpoint.create_status)
+        if endpoint.resource not in ("orders", "invoices"):
+            return super().created_response(endpoint, record)
+        kind = record["objectName"].lower()
+        params = {f"{kind}[id]": str(record["id"])}
+        positions = self.store.select(f"{kind}_positions", self.owner(), params=params)
+        # Every live answer is wrapped in `objects` (clients read objects.order.id); the
+        # spec's saveOrderResponse leaves the wrapper out.
+        return self.json({"objects": {kind: record, f"{kind}Pos": positions}}, 201)
+
+    def ordered(self, endpoint: Endpoint, rows: list[Record]) -> list[Record]:
+        # Contacts: "'0' -> only organizations, '1' -> organizations and persons"; 0 is the
+        # default, so a lookup of a person by customer number needs depth=1.
+        if endpoint.resource != "contacts" or request.args.get("depth", "0") == "1":
+            return rows
+        return [contact for contact in rows if not master_data.is_person(contact)]
+
     def render_page(self, endpoint: Endpoint | None, page: Page) -> Response:
         """sevDesk's list answer: `{"objects": [...]}` with embeds, `total` on `countAll`."""
         body: Record = {"objects": [self._embed(row) for row in page.items]}
@@ -260,8 +282,9 @@ class SevdeskSandbox(VendorSandbox):
 
     def register_routes(self, app: Flask) -> None:
         serve_endpoints(app, self, ENDPOINTS)
-        for method, path, view in ROUTES:
-            app.add_url_rule(API + path, view, getattr(self, view), methods=[method])
+        app.add_url_rule(
+            f"{API}/Order/<int:order_id>/getPositions", view_func=self.order_positions_list
+        )
         # The account's system data: units of positions, users (a document's contactPerson)
         # and countries (an address's country), as the patched spec lists them.
         for name in (*SYSTEM_LISTS, "SevUser"):
@@ -281,15 +304,6 @@ class SevdeskSandbox(VendorSandbox):
         return self._objects([user])
 
     # -- contacts ---------------------------------------------------------------------
-
-    def contacts_list(self) -> Response:
-        # "'0' -> only organizations, '1' -> organizations and persons"; 0 is the default,
-        # so a lookup of a person by customer number needs depth=1.
-        persons = request.args.get("depth", "0") == "1"
-        where = None if persons else (lambda contact: not master_data.is_person(contact))
-        return self._objects(
-            self.store.select("contacts", self.owner(), params=request.args, where=where)
-        )
 
     def seed_articles(
         self, token: str, count: int, *, prefix: str = "SKU-", age_seconds: int = 3600
@@ -315,19 +329,27 @@ class SevdeskSandbox(VendorSandbox):
 
     # -- quotes (orders) and invoices ---------------------------------------------------
 
-    def order_save(self) -> Response:
-        return self._save_document("order")
+    def _document(self, kind: str) -> Record:
+        """The order or invoice (`kind`) a save request makes, its positions stored."""
+        account, owner = self._account(), self.owner()
+        document, lines = documents.document(
+            kind,
+            self._body(),
+            sev_user_id=account.sev_user_id,
+            sev_client=account.sev_client_id,
+            one=self._one,
+        )
+        record = self._stamped(document)
+        for index, line in enumerate(lines):
+            position = documents.position_record(record, line, index)
+            self.store.create(f"{kind}_positions", owner, self._stamped(position))
+        return record
 
-    def invoice_save(self) -> Response:
-        return self._save_document("invoice")
-
-    def invoice_from_order(self) -> Response:
+    def _invoice_from_order(self) -> Record:
         order_id = reference(self._body(), "order", "Order")
         order = self._one("orders", order_id, "Order was not found")
         owner, today = self.owner(), now()
-        invoice = self.store.create(
-            "invoices", owner, self._stamped(documents.invoice_from_order(order, today=today))
-        )
+        invoice = self._stamped(documents.invoice_from_order(order, today=today))
         for line in self.store.select(
             "order_positions", owner, params={"order[id]": str(order_id)}
         ):
@@ -335,8 +357,7 @@ class SevdeskSandbox(VendorSandbox):
             self.store.create("invoice_positions", owner, self._stamped(position))
         changes = {"status": documents.ORDER_STATUS_CALCULATED, "update": today}
         self.store.update("orders", owner, order_id, changes)
-        self.after_commit()
-        return self.json({"objects": [invoice]})
+        return invoice
 
     # -- the vendor's web app -----------------------------------------------------------
 
@@ -374,29 +395,6 @@ class SevdeskSandbox(VendorSandbox):
             "order_positions", self.owner(), params={"order[id]": str(order_id)}
         )
         return self._objects(rows)
-
-    def _save_document(self, kind: str) -> Response:
-        account, owner = self._account(), self.owner()
-        document, lines = documents.document(
-            kind,
-            self._body(),
-            sev_user_id=account.sev_user_id,
-            sev_client=account.sev_client_id,
-            one=self._one,
-        )
-        record = self.store.create(f"{kind}s", owner, self._stamped(document))
-        positions = [
-            self.store.create(
-                f"{kind}_positions",
-                owner,
-                self._stamped(documents.position_record(record, line, index)),
-            )
-            for index, line in enumerate(lines)
-        ]
-        self.after_commit()
-        # Every live answer is wrapped in `objects` (clients read objects.order.id); the
-        # spec's saveOrderResponse leaves the wrapper out.
-        return self.json({"objects": {kind: record, f"{kind}Pos": positions}}, 201)
 
     # -- helpers ----------------------------------------------------------------------
 
