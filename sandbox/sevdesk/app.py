@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
-from sandbox.routes import Endpoint, serve_endpoints
+from sandbox.routes import Endpoint, Operation, serve_endpoints
 from sandbox.sevdesk import catalog, documents, master_data
 from sandbox.sevdesk.master_data import reference_id
 from sandbox.sevdesk.payloads import SevdeskChecker, SevdeskError, now, ref, reference
@@ -69,24 +69,20 @@ RESOURCES = (
 FROM_ORDER = f"{API}/Invoice/Factory/createInvoiceFromOrder"
 # Quotes and invoices are created with their positions by the factories (the last three),
 # which answer in shapes of their own (`created_response`).
+MASTER_DATA: tuple[Operation, ...] = ("list", "create", "read", "update")
 ENDPOINTS = (
-    Endpoint(
-        "contacts", f"{API}/Contact", PAGING, ("list", "create", "read", "update"), "PUT", "int"
-    ),
+    Endpoint("contacts", f"{API}/Contact", PAGING, MASTER_DATA, "PUT", "int"),
     Endpoint("addresses", f"{API}/ContactAddress", PAGING, operations=("list", "create")),
     Endpoint("communication_ways", f"{API}/CommunicationWay", PAGING, ("list", "create")),
     Endpoint("orders", f"{API}/Order", PAGING, ("list", "read"), id_converter="int"),
     Endpoint("invoices", f"{API}/Invoice", PAGING, ("list", "read"), id_converter="int"),
-    Endpoint("parts", f"{API}/Part", PAGING, ("list", "create", "read", "update"), "PUT", "int"),
+    Endpoint("parts", f"{API}/Part", PAGING, MASTER_DATA, "PUT", "int"),
     Endpoint("orders", f"{API}/Order/Factory/saveOrder", operations=("create",)),
     Endpoint("invoices", f"{API}/Invoice/Factory/saveInvoice", operations=("create",)),
     Endpoint("invoices", FROM_ORDER, operations=("create",), create_status=200),
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices", "Part": "parts"}
-# sevDesk answers an unknown id with 400, "Bad request. <Object> was not found" (the spec),
-# where the declared routes say 404 "<resource> not found".
-NOT_FOUND = {f"{res} not found": f"{name} was not found" for name, res in RESOURCE_OF.items()}
 SYSTEM_LISTS = {
     "CommunicationWayKey": catalog.COMMUNICATION_WAY_KEYS,
     "Unity": catalog.UNITIES,
@@ -203,8 +199,6 @@ class SevdeskSandbox(VendorSandbox):
         # The spec lists the error statuses without bodies; this is the body sevDesk sends.
         if status == 401:
             message = "Authentication required"  # the spec's wording for every 401
-        if status == 404 and message in NOT_FOUND:
-            status, message = 400, NOT_FOUND[message]
         headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
         body = {"error": {"message": message, "code": extra.get("code"), "data": None}}
         return self.json(body, status, headers)
@@ -263,6 +257,11 @@ class SevdeskSandbox(VendorSandbox):
         # Every live answer is wrapped in `objects` (clients read objects.order.id); the
         # spec's saveOrderResponse leaves the wrapper out.
         return self.json({"objects": {kind: record, f"{kind}Pos": positions}}, 201)
+
+    def missing_response(self, endpoint: Endpoint, record_id: Any) -> Response:
+        # "Bad request. <Object> was not found" (the spec), where others answer 404.
+        object_name = {res: name for name, res in RESOURCE_OF.items()}[endpoint.resource]
+        return self.error_response(400, f"{object_name} was not found")
 
     def ordered(self, endpoint: Endpoint, rows: list[Record]) -> list[Record]:
         # Contacts: "'0' -> only organizations, '1' -> organizations and persons"; 0 is the
