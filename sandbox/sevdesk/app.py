@@ -66,10 +66,10 @@ RESOURCES = (
     Resource("invoice_positions", filters={"invoice[id]": reference_id("invoice")}),
     Resource("parts", filters=master_data.PART_FILTERS, sort_field="id"),
 )
+MASTER_DATA: tuple[Operation, ...] = ("list", "create", "read", "update")
 FROM_ORDER = f"{API}/Invoice/Factory/createInvoiceFromOrder"
 # Quotes and invoices are created with their positions by the factories (the last three),
 # which answer in shapes of their own (`created_response`).
-MASTER_DATA: tuple[Operation, ...] = ("list", "create", "read", "update")
 ENDPOINTS = (
     Endpoint("contacts", f"{API}/Contact", PAGING, MASTER_DATA, "PUT", "int"),
     Endpoint("addresses", f"{API}/ContactAddress", PAGING, operations=("list", "create")),
@@ -302,7 +302,7 @@ class SevdeskSandbox(VendorSandbox):
         }
         return self._objects([user])
 
-    # -- contacts ---------------------------------------------------------------------
+    # -- master data ------------------------------------------------------------------
 
     def seed_articles(
         self, token: str, count: int, *, prefix: str = "SKU-", age_seconds: int = 3600
