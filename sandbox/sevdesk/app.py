@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.core import TokenBucket, VendorSandbox, records
-from sandbox.routes import Endpoint, serve_endpoints
+from sandbox.routes import Endpoint, Operation, serve_endpoints
 from sandbox.sevdesk import catalog, documents, master_data
 from sandbox.sevdesk.master_data import reference_id
 from sandbox.sevdesk.payloads import SevdeskChecker, SevdeskError, now, ref, reference
@@ -63,31 +63,26 @@ RESOURCES = (
     Resource("orders", filters=_document_filters("orderNumber", "orderType")),
     Resource("order_positions", filters={"order[id]": reference_id("order")}),
     Resource("invoices", filters=_document_filters("invoiceNumber", "invoiceType")),
-    Resource("invoice_positions"),
+    Resource("invoice_positions", filters={"invoice[id]": reference_id("invoice")}),
     Resource("parts", filters=master_data.PART_FILTERS, sort_field="id"),
 )
-# Contacts are listed by `contacts_list` (the `depth` rule), the others as declared.
+MASTER_DATA: tuple[Operation, ...] = ("list", "create", "read", "update")
+FROM_ORDER = f"{API}/Invoice/Factory/createInvoiceFromOrder"
+# Quotes and invoices are created with their positions by the factories (the last three),
+# which answer in shapes of their own (`created_response`).
 ENDPOINTS = (
-    Endpoint("contacts", f"{API}/Contact", PAGING, ("create", "read", "update"), "PUT", "int"),
+    Endpoint("contacts", f"{API}/Contact", PAGING, MASTER_DATA, "PUT", "int"),
     Endpoint("addresses", f"{API}/ContactAddress", PAGING, operations=("list", "create")),
     Endpoint("communication_ways", f"{API}/CommunicationWay", PAGING, ("list", "create")),
     Endpoint("orders", f"{API}/Order", PAGING, ("list", "read"), id_converter="int"),
     Endpoint("invoices", f"{API}/Invoice", PAGING, ("list", "read"), id_converter="int"),
-    Endpoint("parts", f"{API}/Part", PAGING, ("list", "create", "read", "update"), "PUT", "int"),
-)
-# The routes of the handlers below: method, path under API, handler (and endpoint name).
-ROUTES = (
-    ("GET", "/Contact", "contacts_list"),
-    ("POST", "/Order/Factory/saveOrder", "order_save"),
-    ("GET", "/Order/<int:order_id>/getPositions", "order_positions_list"),
-    ("POST", "/Invoice/Factory/saveInvoice", "invoice_save"),
-    ("POST", "/Invoice/Factory/createInvoiceFromOrder", "invoice_from_order"),
+    Endpoint("parts", f"{API}/Part", PAGING, MASTER_DATA, "PUT", "int"),
+    Endpoint("orders", f"{API}/Order/Factory/saveOrder", operations=("create",)),
+    Endpoint("invoices", f"{API}/Invoice/Factory/saveInvoice", operations=("create",)),
+    Endpoint("invoices", FROM_ORDER, operations=("create",), create_status=200),
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices", "Part": "parts"}
-# sevDesk answers an unknown id with 400, "Bad request. <Object> was not found" (the spec),
-# where the declared routes say 404 "<resource> not found".
-NOT_FOUND = {f"{res} not found": f"{name} was not found" for name, res in RESOURCE_OF.items()}
 SYSTEM_LISTS = {
     "CommunicationWayKey": catalog.COMMUNICATION_WAY_KEYS,
     "Unity": catalog.UNITIES,
@@ -204,8 +199,6 @@ class SevdeskSandbox(VendorSandbox):
         # The spec lists the error statuses without bodies; this is the body sevDesk sends.
         if status == 401:
             message = "Authentication required"  # the spec's wording for every 401
-        if status == 404 and message in NOT_FOUND:
-            status, message = 400, NOT_FOUND[message]
         headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
         body = {"error": {"message": message, "code": extra.get("code"), "data": None}}
         return self.json(body, status, headers)
@@ -233,6 +226,10 @@ class SevdeskSandbox(VendorSandbox):
         return str(self._account().sev_client_id)
 
     def new_record(self, endpoint: Endpoint, body: Any) -> Record:
+        if endpoint.path == FROM_ORDER:
+            return self._invoice_from_order()
+        if endpoint.resource in ("orders", "invoices"):
+            return self._document(endpoint.resource.removesuffix("s"))
         build = master_data.BUILDERS[endpoint.resource]
         record = build(_object(body), self._one, self._account().sev_client_id)
         if endpoint.resource == "contacts" and not record["customerNumber"]:
@@ -249,6 +246,30 @@ class SevdeskSandbox(VendorSandbox):
     def render(self, endpoint: Endpoint, record: Record) -> Any:
         return {"objects": [self._embed(record)]}
 
+    def created_response(self, endpoint: Endpoint, record: Record) -> Response:
+        if endpoint.path == FROM_ORDER:
+            return self.json({"objects": [record]}, endpoint.create_status)
+        if endpoint.resource not in ("orders", "invoices"):
+            return super().created_response(endpoint, record)
+        kind = record["objectName"].lower()
+        params = {f"{kind}[id]": str(record["id"])}
+        positions = self.store.select(f"{kind}_positions", self.owner(), params=params)
+        # Every live answer is wrapped in `objects` (clients read objects.order.id); the
+        # spec's saveOrderResponse leaves the wrapper out.
+        return self.json({"objects": {kind: record, f"{kind}Pos": positions}}, 201)
+
+    def missing_response(self, endpoint: Endpoint, record_id: Any) -> Response:
+        # "Bad request. <Object> was not found" (the spec), where others answer 404.
+        object_name = {res: name for name, res in RESOURCE_OF.items()}[endpoint.resource]
+        return self.error_response(400, f"{object_name} was not found")
+
+    def ordered(self, endpoint: Endpoint, rows: list[Record]) -> list[Record]:
+        # Contacts: "'0' -> only organizations, '1' -> organizations and persons"; 0 is the
+        # default, so a lookup of a person by customer number needs depth=1.
+        if endpoint.resource != "contacts" or request.args.get("depth", "0") == "1":
+            return rows
+        return [contact for contact in rows if not master_data.is_person(contact)]
+
     def render_page(self, endpoint: Endpoint | None, page: Page) -> Response:
         """sevDesk's list answer: `{"objects": [...]}` with embeds, `total` on `countAll`."""
         body: Record = {"objects": [self._embed(row) for row in page.items]}
@@ -260,8 +281,9 @@ class SevdeskSandbox(VendorSandbox):
 
     def register_routes(self, app: Flask) -> None:
         serve_endpoints(app, self, ENDPOINTS)
-        for method, path, view in ROUTES:
-            app.add_url_rule(API + path, view, getattr(self, view), methods=[method])
+        app.add_url_rule(
+            f"{API}/Order/<int:order_id>/getPositions", view_func=self.order_positions_list
+        )
         # The account's system data: units of positions, users (a document's contactPerson)
         # and countries (an address's country), as the patched spec lists them.
         for name in (*SYSTEM_LISTS, "SevUser"):
@@ -280,16 +302,7 @@ class SevdeskSandbox(VendorSandbox):
         }
         return self._objects([user])
 
-    # -- contacts ---------------------------------------------------------------------
-
-    def contacts_list(self) -> Response:
-        # "'0' -> only organizations, '1' -> organizations and persons"; 0 is the default,
-        # so a lookup of a person by customer number needs depth=1.
-        persons = request.args.get("depth", "0") == "1"
-        where = None if persons else (lambda contact: not master_data.is_person(contact))
-        return self._objects(
-            self.store.select("contacts", self.owner(), params=request.args, where=where)
-        )
+    # -- master data ------------------------------------------------------------------
 
     def seed_articles(
         self, token: str, count: int, *, prefix: str = "SKU-", age_seconds: int = 3600
@@ -315,19 +328,27 @@ class SevdeskSandbox(VendorSandbox):
 
     # -- quotes (orders) and invoices ---------------------------------------------------
 
-    def order_save(self) -> Response:
-        return self._save_document("order")
+    def _document(self, kind: str) -> Record:
+        """The order or invoice (`kind`) a save request makes, its positions stored."""
+        account, owner = self._account(), self.owner()
+        document, lines = documents.document(
+            kind,
+            self._body(),
+            sev_user_id=account.sev_user_id,
+            sev_client=account.sev_client_id,
+            one=self._one,
+        )
+        record = self._stamped(document)
+        for index, line in enumerate(lines):
+            position = documents.position_record(record, line, index)
+            self.store.create(f"{kind}_positions", owner, self._stamped(position))
+        return record
 
-    def invoice_save(self) -> Response:
-        return self._save_document("invoice")
-
-    def invoice_from_order(self) -> Response:
+    def _invoice_from_order(self) -> Record:
         order_id = reference(self._body(), "order", "Order")
         order = self._one("orders", order_id, "Order was not found")
         owner, today = self.owner(), now()
-        invoice = self.store.create(
-            "invoices", owner, self._stamped(documents.invoice_from_order(order, today=today))
-        )
+        invoice = self._stamped(documents.invoice_from_order(order, today=today))
         for line in self.store.select(
             "order_positions", owner, params={"order[id]": str(order_id)}
         ):
@@ -335,8 +356,7 @@ class SevdeskSandbox(VendorSandbox):
             self.store.create("invoice_positions", owner, self._stamped(position))
         changes = {"status": documents.ORDER_STATUS_CALCULATED, "update": today}
         self.store.update("orders", owner, order_id, changes)
-        self.after_commit()
-        return self.json({"objects": [invoice]})
+        return invoice
 
     # -- the vendor's web app -----------------------------------------------------------
 
@@ -374,29 +394,6 @@ class SevdeskSandbox(VendorSandbox):
             "order_positions", self.owner(), params={"order[id]": str(order_id)}
         )
         return self._objects(rows)
-
-    def _save_document(self, kind: str) -> Response:
-        account, owner = self._account(), self.owner()
-        document, lines = documents.document(
-            kind,
-            self._body(),
-            sev_user_id=account.sev_user_id,
-            sev_client=account.sev_client_id,
-            one=self._one,
-        )
-        record = self.store.create(f"{kind}s", owner, self._stamped(document))
-        positions = [
-            self.store.create(
-                f"{kind}_positions",
-                owner,
-                self._stamped(documents.position_record(record, line, index)),
-            )
-            for index, line in enumerate(lines)
-        ]
-        self.after_commit()
-        # Every live answer is wrapped in `objects` (clients read objects.order.id); the
-        # spec's saveOrderResponse leaves the wrapper out.
-        return self.json({"objects": {kind: record, f"{kind}Pos": positions}}, 201)
 
     # -- helpers ----------------------------------------------------------------------
 

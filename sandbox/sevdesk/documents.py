@@ -4,12 +4,13 @@ references and tax rules the spec leaves to its descriptions, positions and sevD
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sandbox.sevdesk import catalog
+from sandbox.sevdesk.master_data import One
 from sandbox.sevdesk.payloads import (
     SevdeskError,
     amount,
@@ -23,10 +24,7 @@ from sandbox.sevdesk.payloads import (
     texts,
     timestamp,
 )
-
-Record = dict[str, Any]
-# (resource, id, message when the account has no such record) → the account's record.
-One = Callable[[str, Any, str], Record]
+from sandbox.store import Record
 
 
 def updated_after(record: Record, value: str) -> bool:
