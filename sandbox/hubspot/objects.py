@@ -129,12 +129,8 @@ class CrmObjects(CrmRecords):
 
     def _batch_read(self, object_type: str) -> Response:
         kind, started, body = resolve_type(object_type), time.time(), request_body()
-        inputs = body.get("inputs") or []
-        if len(inputs) > self.batch_limit:
-            message = f"Batch input must be an array of at most {self.batch_limit} inputs"
-            raise HubSpotValidationError(message)
         results, missing = [], []
-        for item in inputs:
+        for item in self._batch_inputs(body):
             object_id = str(item.get("id", "")) if isinstance(item, dict) else ""
             record = self.lookup(kind, object_id, body.get("idProperty", ""))
             if record is None or record["archived"] != _archived():
@@ -149,13 +145,8 @@ class CrmObjects(CrmRecords):
     def _batch_create(self, object_type: str) -> Response:
         """Every input is checked before any is created (a bad input fails the batch)."""
         kind, started, body = resolve_type(object_type), time.time(), request_body()
-        inputs = body.get("inputs") or []
-        if len(inputs) > self.batch_limit:
-            message = f"Batch input must be an array of at most {self.batch_limit} inputs"
-            raise HubSpotValidationError(message)
-        checked = [
-            (self._valid_properties(kind, item.get("properties") or {}), item) for item in inputs
-        ]
+        checked = [(self._valid_properties(kind, item.get("properties") or {}), item)
+                   for item in self._batch_inputs(body)]  # fmt: skip
         results = []
         for properties, item in checked:
             record = self.create_object(g.portal_id, kind, properties, "INTEGRATION")
@@ -166,6 +157,13 @@ class CrmObjects(CrmRecords):
         self.after_commit()
         answer, _ = batch_answer(started, results, [])
         return self.json(answer, 201)
+
+    def _batch_inputs(self, body: Mapping[str, Any]) -> list[Any]:
+        inputs = body.get("inputs") or []
+        if len(inputs) > self.batch_limit:
+            message = f"Batch input must be an array of at most {self.batch_limit} inputs"
+            raise HubSpotValidationError(message)
+        return inputs
 
     # -- search (HubSpot's "Search the CRM" guide) ----------------------------------------
 
