@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -38,21 +37,13 @@ SCOPES = {
 }
 
 
-@dataclass(frozen=True)
-class Answers:
-    """How Qonto answers one resource: the key of its list, the key a record is wrapped in
-    (None: the record itself), and the name its 404 gives it."""
-
-    list_key: str
-    record_key: str | None
-    label: str
-
-
+# Per resource: the key of its list, the key a record is wrapped in (None: the record itself,
+# as the 2026 docs answer a quote), and its name in a 404.
 ANSWERS = {
-    "clients": Answers("clients", "client", "Client"),
-    # The 2026 docs answer with the quote itself, not wrapped in {"quote": ...}.
-    "quotes": Answers("quotes", None, "Quote"),
-    "invoices": Answers("client_invoices", "client_invoice", "Client invoice"),
+    "clients": ("clients", "client", "Client"),
+    "quotes": ("quotes", None, "Quote"),
+    "invoices": ("client_invoices", "client_invoice", "Client invoice"),
+    webhooks.SUBSCRIPTIONS: ("subscriptions", None, "Webhook subscription"),
 }
 # The documents' creates are idempotent (`register_api_routes`); the subscriptions' are not.
 ENDPOINTS = (
@@ -92,12 +83,11 @@ class QontoResources(VendorSandbox):
     """The hooks `sandbox.routes` serves Qonto's lists, reads and subscriptions through."""
 
     def owner(self) -> str:
-        organization: Organization = g.organization
-        return organization.id
+        return str(g.organization.id)
 
     def ordered(self, endpoint: Endpoint, rows: list[Record]) -> list[Record]:
-        if endpoint.resource not in ANSWERS:
-            return rows  # the subscriptions take no `sort_by`
+        if endpoint.resource == webhooks.SUBSCRIPTIONS:
+            return rows  # they take no `sort_by`
         sort_by = request.args.get("sort_by", "created_at:asc")
         if sort_by.startswith("name"):
             rows.sort(key=lambda c: str(c.get("name", "")).casefold())
@@ -110,11 +100,13 @@ class QontoResources(VendorSandbox):
     def render(self, endpoint: Endpoint, record: Record) -> Any:
         if endpoint.resource == webhooks.SUBSCRIPTIONS:
             return webhooks.shown(record)
-        key = ANSWERS[endpoint.resource].record_key
+        key = ANSWERS[endpoint.resource][1]
         return {key: record} if key else record
 
     def render_page(self, endpoint: Endpoint, page: Page) -> Response:
-        answers = ANSWERS.get(endpoint.resource)
+        items = page.items
+        if endpoint.resource == webhooks.SUBSCRIPTIONS:
+            items = list(map(webhooks.shown, items))
         meta = {
             "current_page": page.number,
             "next_page": page.number + 1 if page.has_more else None,
@@ -123,15 +115,14 @@ class QontoResources(VendorSandbox):
             "total_count": page.total,
             "per_page": page.limit,
         }
-        if answers is None:
-            return self.json({"subscriptions": list(map(webhooks.shown, page.items)), "meta": meta})
-        return self.json({answers.list_key: page.items, "meta": meta})
+        return self.json({ANSWERS[endpoint.resource][0]: items, "meta": meta})
 
     def missing_response(self, endpoint: Endpoint, record_id: Any) -> Response:
-        if endpoint.resource == webhooks.SUBSCRIPTIONS:
-            return self.error_response(404, "Webhook subscription not found", code="not_found")
-        label = ANSWERS[endpoint.resource].label
-        return self.error_response(404, f"{label} not found", parameter="id")
+        # The subscriptions' flat errors name no parameter.
+        named = None if endpoint.resource == webhooks.SUBSCRIPTIONS else "id"
+        return self.error_response(
+            404, f"{ANSWERS[endpoint.resource][2]} not found", parameter=named
+        )
 
     # Only the subscriptions are created and changed through these hooks.
 

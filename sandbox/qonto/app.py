@@ -29,7 +29,7 @@ from sandbox.qonto.api import ENDPOINTS, QontoResources, between, register_api_r
 from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import QontoAuthorization
 from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, timestamp
-from sandbox.qonto.webhooks import ENDPOINT_PREFIX, RETRY_DELAYS, QontoWebhooks
+from sandbox.qonto.webhooks import RETRY_DELAYS, QontoWebhooks
 from sandbox.routes import serve_endpoints
 from sandbox.store import Record, Resource
 
@@ -48,7 +48,7 @@ class QontoSandbox(OAuthVendor, QontoResources):
         "clients": ("clients", ("id", "kind", "name", "email")),
         "quotes": ("quotes", DOCUMENT_COLUMNS),
         "invoices": ("invoices", DOCUMENT_COLUMNS),
-        "webhook_subscriptions": ("webhook subscriptions", SUBSCRIPTION_COLUMNS),
+        webhooks.SUBSCRIPTIONS: ("webhook subscriptions", SUBSCRIPTION_COLUMNS),
     }
     resources: tuple[Resource, ...] = (
         Resource("clients", filters=documents.CLIENT_FILTERS),
@@ -203,8 +203,7 @@ class QontoSandbox(OAuthVendor, QontoResources):
             pointer=extra.get("pointer"),
             parameter=extra.get("parameter"),
         )
-        if has_request_context() and (request.endpoint or "").startswith(ENDPOINT_PREFIX):
-            # The webhook subscription endpoints answer one flat error object.
+        if webhooks.for_subscriptions():
             return self.json(error, status)
         errors: list[Problem] = extra.get("errors") or [error]
         trace_id = secrets.token_hex(16)
@@ -246,18 +245,7 @@ class QontoSandbox(OAuthVendor, QontoResources):
         if scope and scope not in g.scopes:
             return self.error_response(403, f"Missing scope {scope}", code="forbidden")
         off_spec = super()._refuse_off_spec()
-        if off_spec is not None or request.method not in ("POST", "PUT"):
-            return off_spec
-        if not (request.endpoint or "").startswith(ENDPOINT_PREFIX):
-            return None
-        # Qonto checks a subscription's body before it looks the subscription up.
-        refusal = webhooks.body_refusal(
-            request.get_json(silent=True), creating=request.method == "POST", scopes=g.scopes
-        )
-        if refusal is None:
-            return None
-        status, code, detail, pointer = refusal
-        return self.error_response(status, detail, code=code, pointer=pointer)
+        return off_spec if off_spec is not None else self.webhooks.refused_body()
 
     def rate_limit(self, credential: str = "") -> Response | None:
         """Qonto limits per client IP address, whatever the credential (or none)."""

@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from flask import Response, g, has_request_context, request
+
 from sandbox.callbacks import CallbackSender
 from sandbox.qonto.state import Organization, timestamp
 from sandbox.store import Record
@@ -37,10 +39,6 @@ SHOWN = (
     *("id", "organization_id", "membership_id", "callback_url", "types", "created_at"),
     *("updated_at", "description"),
 )
-# Endpoint names start so: app.error_response answers them in the flat error form.
-ENDPOINT_PREFIX = SUBSCRIPTIONS
-# A refused subscription body: status, code, detail and the JSON pointer of the field.
-Refusal = tuple[int, str, str, str | None]
 
 
 def signature(secret: str, timestamp_text: str, body: bytes) -> str:
@@ -53,26 +51,15 @@ def membership_id(organization: Organization) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"qonto-membership:{organization.id}"))
 
 
+def for_subscriptions() -> bool:
+    """Whether the request is routed to the subscriptions (`sandbox.routes` names their
+    endpoints after the resource), whose errors are one flat object."""
+    return has_request_context() and (request.endpoint or "").startswith(SUBSCRIPTIONS)
+
+
 def shown(record: Record, *, with_secret: bool = False) -> Record:
     names = (*SHOWN, "secret") if with_secret else SHOWN
     return {name: record[name] for name in names if name in record}
-
-
-def body_refusal(body: Any, *, creating: bool, scopes: Iterable[str]) -> Refusal | None:
-    """Why Qonto refuses a subscription's body beyond its spec, checked before the record is
-    looked up; None when it takes it."""
-    if not isinstance(body, dict):
-        return 400, "bad_request", "The request body must be a JSON object", "/"
-    # Not marked required in the material, but plainly needed to deliver anything.
-    for name in ("callback_url", "types") if creating else ():
-        if not body.get(name):
-            return 400, "invalid_format", f"{name} is missing", f"/{name}"
-    for index, kind in enumerate(body.get("types") or []):
-        if kind not in EVENT_SCOPES:
-            return 400, "not_in_list", f"{kind} is not a supported webhook type", f"/types/{index}"
-        if EVENT_SCOPES[kind] not in scopes:
-            return 403, "forbidden", f"Missing scope {EVENT_SCOPES[kind]}", None
-    return None
 
 
 def new_subscription(organization: Organization, body: dict[str, Any]) -> Record:
@@ -109,16 +96,40 @@ class QontoWebhooks:
         """Signed anew at every try, with the secret of the subscription the body names."""
         event = json.loads(body)
         owner, subscription_id = event.get("organization_id"), event.get("subscription_id")
-        stored = self.sandbox.store.find("webhook_subscriptions", owner, subscription_id)
+        stored = self.sandbox.store.find(SUBSCRIPTIONS, owner, subscription_id)
         secret = str(stored["secret"]) if stored else ""
         now = str(int(time.time()))
         return {SIGNATURE_HEADER: f"t={now},v1={signature(secret, now, body)}"}
+
+    def refused_body(self) -> Response | None:
+        """Qonto checks a subscription's body (beyond its spec) before it looks the
+        subscription up; None for a body it takes, or another request."""
+        if request.method not in ("POST", "PUT") or not for_subscriptions():
+            return None
+
+        def refuse(status: int, code: str, detail: str, pointer: str | None = None) -> Response:
+            return self.sandbox.error_response(status, detail, code=code, pointer=pointer)
+
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return refuse(400, "bad_request", "The request body must be a JSON object", "/")
+        # Not marked required in the material, but plainly needed to deliver anything.
+        for name in ("callback_url", "types") if request.method == "POST" else ():
+            if not body.get(name):
+                return refuse(400, "invalid_format", f"{name} is missing", f"/{name}")
+        for index, kind in enumerate(body.get("types") or []):
+            if kind not in EVENT_SCOPES:
+                detail = f"{kind} is not a supported webhook type"
+                return refuse(400, "not_in_list", detail, f"/types/{index}")
+            if EVENT_SCOPES[kind] not in g.scopes:
+                return refuse(403, "forbidden", f"Missing scope {EVENT_SCOPES[kind]}")
+        return None
 
     def invoice_changed(self, organization: Organization, invoice: Record) -> None:
         """Sends the `v1/client-invoices` event (an invoice created or updated) to every
         subscription of the organization to that type. The docs' example carries the invoice
         in `data` without an `event` field naming which, and so does the sandbox."""
-        for subscription in self.sandbox.store.select("webhook_subscriptions", organization.id):
+        for subscription in self.sandbox.store.select(SUBSCRIPTIONS, organization.id):
             if INVOICE_EVENTS not in subscription["types"]:
                 continue
             envelope = {
