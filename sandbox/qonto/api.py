@@ -18,7 +18,7 @@ from sandbox.qonto import documents, webhooks
 from sandbox.qonto.documents import Problem
 from sandbox.qonto.state import IdempotentAnswer, Organization, timestamp
 from sandbox.routes import Endpoint
-from sandbox.store import Filter, Page, PageNumberPaging, Record
+from sandbox.store import Filter, Page, PageNumberPaging, Record, Records
 
 if TYPE_CHECKING:
     from sandbox.qonto.app import QontoSandbox
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 IDEMPOTENCY_HEADER = "X-Qonto-Idempotency-Key"
 PAGING = PageNumberPaging(default_size=100, max_size=100, first_page=1, size_param="per_page")
 Create = Callable[[Organization, dict[str, Any]], tuple[int, dict[str, Any]]]
+Rules = Callable[[dict[str, Any], Organization], list[Problem]]
 # Per collection: the read and the write scope, as the spec's operation descriptions name
 # them ("OAuth scope `...`").
 SCOPES = {
@@ -142,9 +143,12 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
     def invalid(problems: list[Problem]) -> NoReturn:
         abort(sandbox.error_response(422, problems[0]["detail"], errors=problems))
 
-    def conflict(kind: str) -> NoReturn:
-        detail, code = f"The {kind} number is already used.", f"{kind}_number_already_exists"
-        abort(sandbox.error_response(409, detail, code=code, pointer="/number"))
+    def unused(kind: str, number: str | None, documents_of: Records) -> None:
+        # Numbers are unique per organization. The quote's conflict code is not documented;
+        # the invoice one is `invoice_number_already_exists`.
+        if number and any(d.get("number") == number for d in documents_of.values()):
+            detail, code = f"The {kind} number is already used.", f"{kind}_number_already_exists"
+            abort(sandbox.error_response(409, detail, code=code, pointer="/number"))
 
     def organization() -> Response:
         org: Organization = g.organization
@@ -176,28 +180,17 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
     app.add_url_rule("/v2/organization", "organization", organization)
 
     def create_client(org: Organization, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if problems := documents.client_problems(body, org):
-            invalid(problems)
         return 200, {"client": sandbox.store.create("clients", org.id, documents.new_client(body))}
 
     def create_quote(org: Organization, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if problems := documents.quote_problems(body, org):
-            invalid(problems)
         number = body.get("number") or org.next_number("Q")
-        if any(q["number"] == number for q in org.quotes.values()):
-            # Numbers are unique per organization. The quote's conflict code is not
-            # documented; the invoice one is `invoice_number_already_exists`.
-            conflict("quote")
+        unused("quote", number, org.quotes)
         quote = documents.new_quote(body, org, number=number)
         sandbox.store.create("quotes", org.id, quote)
         return 201, quote
 
     def create_invoice(org: Organization, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if problems := documents.invoice_problems(body, org):
-            invalid(problems)
-        number = body.get("number")
-        if number and any(i.get("number") == number for i in org.invoices.values()):
-            conflict("invoice")
+        unused("invoice", body.get("number"), org.invoices)
         invoice = documents.new_invoice(body, org)
         if invoice["status"] == "unpaid" and not invoice.get("number"):
             invoice["number"] = org.next_number("INV")
@@ -206,11 +199,11 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
         sandbox.webhooks.invoice_changed(org, invoice)
         return 200, {"client_invoice": invoice}
 
-    def idempotent(create: Create) -> Callable[[], Response]:
-        """Runs one create; with X-Qonto-Idempotency-Key the first successful answer is
-        stored for the TTL and returned for the same key, even when the body differs. The
-        key is checked and the answer kept under the sandbox's lock, and kept before the
-        connection may drop, so a retry after a lost answer gets it."""
+    def idempotent(rules: Rules, create: Create) -> Callable[[], Response]:
+        """Runs one create of a body the rules take; with X-Qonto-Idempotency-Key the first
+        successful answer is stored for the TTL and returned for the same key, even when the
+        body differs. The key is checked and the answer kept under the sandbox's lock, and
+        kept before the connection may drop, so a retry after a lost answer gets it."""
 
         def view() -> Response:
             org: Organization = g.organization
@@ -229,6 +222,8 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
                 if not isinstance(body, dict):
                     detail = "The request body must be a JSON object"
                     return sandbox.error_response(400, detail, pointer="/")
+                if problems := rules(body, org):
+                    invalid(problems)
                 status, answer = create(org, body)
                 if key:
                     sandbox.idempotent_answers[(org.id, key)] = IdempotentAnswer(
@@ -239,10 +234,14 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
 
         return view
 
-    creates = (create_client, create_quote, create_invoice)
-    for endpoint, create in zip(ENDPOINTS[:3], creates, strict=True):
+    creates = (
+        (documents.client_problems, create_client),
+        (documents.quote_problems, create_quote),
+        (documents.invoice_problems, create_invoice),
+    )
+    for endpoint, (rules, create) in zip(ENDPOINTS[:3], creates, strict=True):
         name = f"create_{endpoint.resource}"
-        app.add_url_rule(endpoint.path, name, idempotent(create), methods=["POST"])
+        app.add_url_rule(endpoint.path, name, idempotent(rules, create), methods=["POST"])
 
     def change_invoice(record_id: str, action: str) -> Response:
         if action not in documents.INVOICE_ACTIONS:
