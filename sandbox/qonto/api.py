@@ -56,10 +56,12 @@ ENDPOINTS = (
 
 
 def scope_of(req: Request) -> str:
-    """The scope the request's route needs ("" for the OAuth host's and unknown routes)."""
-    rule = req.url_rule.rule if req.url_rule else ""
-    read, write = SCOPES.get("/".join(rule.split("/")[:3]), ("", ""))
-    return read if req.method == "GET" else write
+    """The scope the request's route needs ("" for the OAuth host's and unknown routes): a
+    route that reads needs it for HEAD and OPTIONS too."""
+    if req.url_rule is None:
+        return ""
+    read, write = SCOPES.get("/".join(req.url_rule.rule.split("/")[:3]), ("", ""))
+    return read if "GET" in (req.url_rule.methods or ()) else write
 
 
 def between(name: str, moment_of: Callable[[Record], str] | None = None) -> dict[str, Filter]:

@@ -273,8 +273,9 @@ class QontoSandbox(OAuthVendor, QontoResources):
 
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
-        register_api_routes(self, app)
+        # The reads first: an OPTIONS request on a collection is routed to its list.
         serve_endpoints(app, self, ENDPOINTS)
+        register_api_routes(self, app)
         app.register_error_handler(404, lambda _: self.error_response(404, "Resource not found"))
         app.register_error_handler(405, lambda _: self.error_response(405, "Method not allowed"))
 
