@@ -15,21 +15,22 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any, NoReturn
 
 from flask import Flask, Request, Response, abort, g, has_request_context, request
 
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
-from sandbox.core import SlidingWindow, VendorSandbox
+from sandbox.core import SlidingWindow
 from sandbox.oauth_server import CONSENT_ENDPOINTS, OAUTH_ENDPOINTS, OAuthVendor
-from sandbox.qonto import documents
-from sandbox.qonto.api import between, register_api_routes, status_in
+from sandbox.qonto import api, documents, webhooks
+from sandbox.qonto.api import ENDPOINTS, QontoResources, between, register_api_routes, status_in
 from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import QontoAuthorization
 from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, timestamp
-from sandbox.qonto.webhooks import ENDPOINT_PREFIX, RETRY_DELAYS, QontoWebhooks
+from sandbox.qonto.webhooks import RETRY_DELAYS, QontoWebhooks
+from sandbox.routes import serve_endpoints
 from sandbox.store import Record, Resource
 
 TRACE_HEADER = "X-Tyk-Trace-Id"
@@ -38,7 +39,7 @@ SUBSCRIPTION_COLUMNS = ("id", "callback_url", "types", "description", "created_a
 DEMO_IBAN = "FR7616798000010000004321396"  # the IBAN of the spec's organization example
 
 
-class QontoSandbox(OAuthVendor, VendorSandbox):
+class QontoSandbox(OAuthVendor, QontoResources):
     name = "qonto"
     title = "Qonto"
     spec_files = ("qonto/qonto-derived-openapi.yaml",)
@@ -47,13 +48,14 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         "clients": ("clients", ("id", "kind", "name", "email")),
         "quotes": ("quotes", DOCUMENT_COLUMNS),
         "invoices": ("invoices", DOCUMENT_COLUMNS),
-        "webhook_subscriptions": ("webhook subscriptions", SUBSCRIPTION_COLUMNS),
+        webhooks.SUBSCRIPTIONS: ("webhook subscriptions", SUBSCRIPTION_COLUMNS),
     }
-    resources = (
+    resources: tuple[Resource, ...] = (
         Resource("clients", filters=documents.CLIENT_FILTERS),
         Resource("quotes", filters={"filter[status]": status_in, **between("created_at")}),
+        # Invoices are also filtered by their update stamp (`__init__`).
         Resource("invoices", filters={"filter[status]": status_in, **between("created_at")}),
-        Resource("webhook_subscriptions"),
+        Resource(webhooks.SUBSCRIPTIONS),
     )
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
     demo_credential = "apiup-demo:apiup-sandbox-secret-key"
@@ -100,7 +102,12 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
         self.seed_demo = seed_demo
         # Tests pass short delays; Qonto retries for days.
         self.webhooks = QontoWebhooks(self, retry_delays=callback_delays)
-        self.endpoint_scopes: dict[str, str] = {}
+        # Qonto filters invoices by an update stamp its answers do not show.
+        updated = between("updated_at", lambda invoice: self.invoice_stamps[invoice["id"]])
+        self.resources = tuple(
+            replace(r, filters={**r.filters, **updated}) if r.name == "invoices" else r
+            for r in self.resources
+        )
         super().__init__(contract=contract, public_url=public_url)
 
     def spec_checker(self) -> ContractChecker:
@@ -116,7 +123,6 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             self.idempotent_answers: dict[tuple[str, str], IdempotentAnswer] = {}
             self.windows = [SlidingWindow(limit=n, window=seconds) for n, seconds in self.limits]
             self.unauthorized_answers: dict[str, list[float]] = {}
-            # Qonto filters invoices by an update stamp its answers do not show.
             self.invoice_stamps: dict[str, str] = {}
             self.webhooks.sender.reset()
             self._unauthorized_lock = threading.Lock()
@@ -197,8 +203,7 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
             pointer=extra.get("pointer"),
             parameter=extra.get("parameter"),
         )
-        if has_request_context() and (request.endpoint or "").startswith(ENDPOINT_PREFIX):
-            # The webhook subscription endpoints answer one flat error object.
+        if webhooks.for_subscriptions():
             return self.json(error, status)
         errors: list[Problem] = extra.get("errors") or [error]
         trace_id = secrets.token_hex(16)
@@ -236,10 +241,11 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
     def _refuse_off_spec(self) -> Response | None:
         # Qonto checks the token's scopes before the request: a token without the scope
         # gets 403 whatever it sends.
-        scope = self.endpoint_scopes.get(request.endpoint or "")
+        scope = api.scope_of(request)
         if scope and scope not in g.scopes:
             return self.error_response(403, f"Missing scope {scope}", code="forbidden")
-        return super()._refuse_off_spec()
+        off_spec = super()._refuse_off_spec()
+        return off_spec if off_spec is not None else self.webhooks.refused_body()
 
     def rate_limit(self, credential: str = "") -> Response | None:
         """Qonto limits per client IP address, whatever the credential (or none)."""
@@ -265,22 +271,11 @@ class QontoSandbox(OAuthVendor, VendorSandbox):
 
     # -- routes -----------------------------------------------------------------------
 
-    def route(
-        self,
-        rule: str,
-        endpoint: str,
-        view: Callable[..., Response],
-        method: str = "GET",
-        scope: str = "",
-    ) -> None:
-        """Serves `view`; Qonto refuses a token without `scope` (`_refuse_off_spec`)."""
-        self.app.add_url_rule(rule, endpoint, view, methods=[method])
-        self.endpoint_scopes[endpoint] = scope
-
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
-        register_api_routes(self)
-        self.webhooks.register()
+        # The reads first: an OPTIONS request on a collection is routed to its list.
+        serve_endpoints(app, self, ENDPOINTS)
+        register_api_routes(self, app)
         app.register_error_handler(404, lambda _: self.error_response(404, "Resource not found"))
         app.register_error_handler(405, lambda _: self.error_response(405, "Method not allowed"))
 

@@ -1,5 +1,6 @@
-"""Qonto's webhook subscriptions (`/v2/webhook_subscriptions`, errors as one flat
-`{code, detail, source}`) and the signed `v1/client-invoices` events sent to them.
+"""Qonto's webhook subscriptions (`/v2/webhook_subscriptions`, served from the store by
+`api.QontoResources`, errors as one flat `{code, detail, source}`) and the signed
+`v1/client-invoices` events sent to them.
 
 A delivery is signed `X-Qonto-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "{t}.{body}"
 with the subscription's secret>` and retried with exponential backoff "for a few days" while
@@ -15,18 +16,18 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from flask import Response, abort, g, request
+from flask import Response, g, has_request_context, request
 
 from sandbox.callbacks import CallbackSender
-from sandbox.qonto.api import paged
 from sandbox.qonto.state import Organization, timestamp
 from sandbox.store import Record
 
 if TYPE_CHECKING:
     from sandbox.qonto.app import QontoSandbox
 
+SUBSCRIPTIONS, PATH = "webhook_subscriptions", "/v2/webhook_subscriptions"
 SIGNATURE_HEADER = "X-Qonto-Signature"
 INVOICE_EVENTS = "v1/client-invoices"
 # The event types of the fact sheet, and the read scope each needs beside `webhook`.
@@ -38,8 +39,6 @@ SHOWN = (
     *("id", "organization_id", "membership_id", "callback_url", "types", "created_at"),
     *("updated_at", "description"),
 )
-# Endpoint names start so: app.error_response answers them in the flat error form.
-ENDPOINT_PREFIX = "webhook_subscription"
 
 
 def signature(secret: str, timestamp_text: str, body: bytes) -> str:
@@ -50,6 +49,37 @@ def signature(secret: str, timestamp_text: str, body: bytes) -> str:
 def membership_id(organization: Organization) -> str:
     """The sandbox has one member per organization, the one who subscribed."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"qonto-membership:{organization.id}"))
+
+
+def for_subscriptions() -> bool:
+    """Whether the request is routed to the subscriptions (`sandbox.routes` names their
+    endpoints after the resource), whose errors are one flat object."""
+    return has_request_context() and (request.endpoint or "").startswith(SUBSCRIPTIONS)
+
+
+def shown(record: Record, *, with_secret: bool = False) -> Record:
+    names = (*SHOWN, "secret") if with_secret else SHOWN
+    return {name: record[name] for name in names if name in record}
+
+
+def new_subscription(organization: Organization, body: dict[str, Any]) -> Record:
+    now = timestamp()
+    return {
+        "organization_id": organization.id,
+        "membership_id": membership_id(organization),
+        "callback_url": body["callback_url"],
+        "types": list(body["types"]),
+        "created_at": now,
+        "updated_at": now,
+        "description": str(body.get("description") or ""),
+        # The product's secret; the sandbox makes one when none is sent (unverified).
+        "secret": str(body.get("secret") or secrets.token_urlsafe(24)),
+    }
+
+
+def subscription_changes(body: dict[str, Any]) -> Record:
+    changed = {k: body[k] for k in ("callback_url", "types", "description") if k in body}
+    return changed | {"updated_at": timestamp()}
 
 
 class QontoWebhooks:
@@ -66,16 +96,40 @@ class QontoWebhooks:
         """Signed anew at every try, with the secret of the subscription the body names."""
         event = json.loads(body)
         owner, subscription_id = event.get("organization_id"), event.get("subscription_id")
-        stored = self.sandbox.store.find("webhook_subscriptions", owner, subscription_id)
+        stored = self.sandbox.store.find(SUBSCRIPTIONS, owner, subscription_id)
         secret = str(stored["secret"]) if stored else ""
         now = str(int(time.time()))
         return {SIGNATURE_HEADER: f"t={now},v1={signature(secret, now, body)}"}
+
+    def refused_body(self) -> Response | None:
+        """Qonto checks a subscription's body (beyond its spec) before it looks the
+        subscription up; None for a body it takes, or another request."""
+        if request.method not in ("POST", "PUT") or not for_subscriptions():
+            return None
+
+        def refuse(status: int, code: str, detail: str, pointer: str | None = None) -> Response:
+            return self.sandbox.error_response(status, detail, code=code, pointer=pointer)
+
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return refuse(400, "bad_request", "The request body must be a JSON object", "/")
+        # Not marked required in the material, but plainly needed to deliver anything.
+        for name in ("callback_url", "types") if request.method == "POST" else ():
+            if not body.get(name):
+                return refuse(400, "invalid_format", f"{name} is missing", f"/{name}")
+        for index, kind in enumerate(body.get("types") or []):
+            if kind not in EVENT_SCOPES:
+                detail = f"{kind} is not a supported webhook type"
+                return refuse(400, "not_in_list", detail, f"/types/{index}")
+            if EVENT_SCOPES[kind] not in g.scopes:
+                return refuse(403, "forbidden", f"Missing scope {EVENT_SCOPES[kind]}")
+        return None
 
     def invoice_changed(self, organization: Organization, invoice: Record) -> None:
         """Sends the `v1/client-invoices` event (an invoice created or updated) to every
         subscription of the organization to that type. The docs' example carries the invoice
         in `data` without an `event` field naming which, and so does the sandbox."""
-        for subscription in self.sandbox.store.select("webhook_subscriptions", organization.id):
+        for subscription in self.sandbox.store.select(SUBSCRIPTIONS, organization.id):
             if INVOICE_EVENTS not in subscription["types"]:
                 continue
             envelope = {
@@ -89,87 +143,3 @@ class QontoWebhooks:
             }
             body = json.dumps(envelope, ensure_ascii=False).encode()
             self.sender.send(subscription["callback_url"], body)
-
-    def register(self) -> None:
-        sandbox, store = self.sandbox, self.sandbox.store
-
-        def refuse(status: int, code: str, detail: str, pointer: str | None = None) -> NoReturn:
-            abort(sandbox.error_response(status, detail, code=code, pointer=pointer))
-
-        def shown(record: Record, *, with_secret: bool = False) -> Record:
-            names = (*SHOWN, "secret") if with_secret else SHOWN
-            return {name: record[name] for name in names if name in record}
-
-        def checked_body(*, creating: bool) -> dict[str, Any]:
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                refuse(400, "bad_request", "The request body must be a JSON object", "/")
-            # Not marked required in the material, but plainly needed to deliver anything.
-            for name in ("callback_url", "types") if creating else ():
-                if not body.get(name):
-                    refuse(400, "invalid_format", f"{name} is missing", f"/{name}")
-            for index, kind in enumerate(body.get("types") or []):
-                if kind not in EVENT_SCOPES:
-                    detail = f"{kind} is not a supported webhook type"
-                    refuse(400, "not_in_list", detail, f"/types/{index}")
-                if EVENT_SCOPES[kind] not in g.scopes:
-                    refuse(403, "forbidden", f"Missing scope {EVENT_SCOPES[kind]}")
-            return body
-
-        def one(subscription_id: str) -> Record:
-            record = store.find("webhook_subscriptions", g.organization.id, subscription_id)
-            if record is None:
-                refuse(404, "not_found", "Webhook subscription not found")
-            return record
-
-        def list_subscriptions() -> Response:
-            records = store.select("webhook_subscriptions", g.organization.id)
-            return paged(sandbox, "subscriptions", [shown(r) for r in records])
-
-        def create_subscription() -> Response:
-            body = checked_body(creating=True)
-            org: Organization = g.organization
-            now = timestamp()
-            record = {
-                "organization_id": org.id,
-                "membership_id": membership_id(org),
-                "callback_url": body["callback_url"],
-                "types": list(body["types"]),
-                "created_at": now,
-                "updated_at": now,
-                "description": str(body.get("description") or ""),
-                # The product's secret; the sandbox makes one when none is sent (unverified).
-                "secret": str(body.get("secret") or secrets.token_urlsafe(24)),
-            }
-            created = store.create("webhook_subscriptions", org.id, record)
-            return sandbox.json(shown(created, with_secret=True), 201)
-
-        def get_subscription(subscription_id: str) -> Response:
-            return sandbox.json(shown(one(subscription_id)))
-
-        def update_subscription(subscription_id: str) -> Response:
-            body = checked_body(creating=False)
-            one(subscription_id)
-            changes = {
-                **{k: body[k] for k in ("callback_url", "types", "description") if k in body},
-                "updated_at": timestamp(),
-            }
-            updated = store.update(
-                "webhook_subscriptions", g.organization.id, subscription_id, changes
-            )
-            return sandbox.json(shown(updated))
-
-        def delete_subscription(subscription_id: str) -> Response:
-            one(subscription_id)
-            store.delete("webhook_subscriptions", g.organization.id, subscription_id)
-            return Response(status=204)
-
-        path, one_path = "/v2/webhook_subscriptions", "/v2/webhook_subscriptions/<subscription_id>"
-        for rule, name, view, method in (
-            (path, "s", list_subscriptions, "GET"),
-            (path, "_create", create_subscription, "POST"),
-            (one_path, "", get_subscription, "GET"),
-            (one_path, "_update", update_subscription, "PUT"),
-            (one_path, "_delete", delete_subscription, "DELETE"),
-        ):
-            sandbox.route(rule, f"{ENDPOINT_PREFIX}{name}", view, method, "webhook")
