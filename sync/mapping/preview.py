@@ -178,7 +178,9 @@ def deal_preview(
         notes.append(_how_note(how, ref.vendor_id))
         contact_person_id = ""
         if customer is not None and how != "default_debtor":
-            contact_person_id = _contact_person(preview, connector, customer, ref, how, notes)
+            contact_person_id = _contact_person(
+                preview, connector, customer, ref, how, notes, tenant=tenant
+            )
         quote, quote_notes = quotes.quote_from_deal(
             deal=deal,
             customer_id=ref.vendor_id,
@@ -246,6 +248,8 @@ def _contact_person(
     ref: CustomerRef,
     how: str,
     notes: list[Any],
+    *,
+    tenant: Tenant,
 ) -> str:
     company = customer.company
     person = company.contact_person if company is not None else None
@@ -259,6 +263,11 @@ def _contact_person(
     notes.append(Message("customer.contact_person", {"name": name}))
     if how == "created" and ref.vendor_id == NEW_CUSTOMER_ID:
         return ""  # made with the new customer; its id comes with it
+    remembered = customers.contact_person_remembered(
+        tenant=tenant, system=connector.provider.key, vendor_id=ref.vendor_id, person=person
+    )
+    if remembered is not None:
+        return remembered  # made sure of before: the transfer asks the vendor nothing
     with writes_held(connector):
         try:
             return connector.contact_person_ensure(ref, person, customer_created=False)
