@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ class Receiver:
         return [e for e in events if event_type is None or e.type == event_type]
 
 
-def stripe_records(sandbox: RunningSandbox, resource: str) -> dict[str, dict[str, Any]]:
+def stripe_records(sandbox: RunningSandbox, resource: str) -> Mapping[str, dict[str, Any]]:
     stand_in = sandbox.sandbox
     assert isinstance(stand_in, StripeSandbox)
     return stand_in.records(resource)
