@@ -17,10 +17,10 @@ from connectors.lexoffice import mapping as lexoffice_mapping
 from connectors.registry import provider
 from connectors.shapes import Address, Company, Customer, CustomerKind, Person
 from sync.models import Transfer
-from sync.services import context, events, transfers
+from sync.services import context
 
 # The end-to-end world of tests/sync (its conftest is not this directory's).
-from tests.sync.conftest import World, world_factory  # noqa: F401
+from tests.sync.conftest import World, run_here, world_factory  # noqa: F401
 
 BEISPIEL = Company(
     name="Beispiel GmbH",
@@ -30,14 +30,7 @@ BEISPIEL = Company(
 
 def run_quote(world: World, **deal: Any) -> Transfer:
     deal_id = world.won_deal(**deal)
-    transfer, _ = events.transfer_request(
-        tenant=world.tenant,
-        kind=Transfer.Kind.QUOTE,
-        object_type=Transfer.ObjectType.DEAL,
-        object_id=deal_id,
-    )
-    transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
-    transfer.refresh_from_db()
+    transfer = run_here(world, Transfer.Kind.QUOTE, deal_id)
     assert transfer.state == Transfer.State.DONE, transfer.error
     return transfer
 

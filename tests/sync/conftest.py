@@ -14,6 +14,8 @@ from accounts.models import Tenant
 from billing.models import Subscription
 from sandbox.core import RunningSandbox, VendorSandbox, serve
 from sandbox.hubspot.app import HubSpotSandbox
+from sync.models import Transfer
+from sync.services import events, transfers
 from tests.factories import ConnectionFactory, TenantFactory
 
 PORTAL = 4711
@@ -62,6 +64,17 @@ class World:
         )
         self.hubspot_sandbox.move_deal(PORTAL, deal_id, "closedwon")
         return deal_id
+
+
+def run_here(world: World, kind: str, object_id: str, object_type: str = "deal") -> Transfer:
+    """The transfer of a HubSpot record, requested as its event would request it and run in
+    this process as a worker would; returned as stored afterwards."""
+    transfer, _ = events.transfer_request(
+        tenant=world.tenant, kind=kind, object_type=object_type, object_id=object_id
+    )
+    transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
+    transfer.refresh_from_db()
+    return transfer
 
 
 def accounting_sandbox(system: str) -> tuple[VendorSandbox, dict[str, str]]:

@@ -15,9 +15,9 @@ from accounts.models import User
 from connectors import documents
 from connectors.sevdesk import mapping as sevdesk_mapping
 from sync.models import Transfer, TransferSettings
-from sync.services import context, events, transfers
+from sync.services import context
 from tests.factories import UserFactory
-from tests.sync.conftest import PORTAL, World
+from tests.sync.conftest import PORTAL, World, run_here
 
 FRENCH_COMPANY = {
     "name": "Exemple SARL",
@@ -55,14 +55,7 @@ def quote_for(world: World, company: dict[str, str], **deal: Any) -> Transfer:
         **deal,
     )
     hubspot.move_deal(PORTAL, deal_id, "closedwon")
-    transfer, _ = events.transfer_request(
-        tenant=world.tenant,
-        kind=Transfer.Kind.QUOTE,
-        object_type=Transfer.ObjectType.DEAL,
-        object_id=deal_id,
-    )
-    transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
-    transfer.refresh_from_db()
+    transfer = run_here(world, Transfer.Kind.QUOTE, deal_id)
     assert transfer.state == Transfer.State.DONE, transfer.error
     return transfer
 

@@ -15,7 +15,7 @@ from sync.models import DocumentRule, Transfer, TransferAttempt, VendorEvent, We
 from sync.services import context, events, feeds, statuses, transfers
 from sync.services import vendor_events as vendor_event_services
 from tests.fakes import memory
-from tests.sync.conftest import PORTAL, World
+from tests.sync.conftest import PORTAL, World, run_here
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,11 +73,7 @@ def _stage_event(world: World, deal_id: str, stage: str) -> WebhookEvent:
 
 
 def _run(world: World, kind: str, deal_id: str) -> Transfer:
-    transfer, _ = events.transfer_request(
-        tenant=world.tenant, kind=kind, object_type=Transfer.ObjectType.DEAL, object_id=deal_id
-    )
-    transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
-    return Transfer.objects.get(pk=transfer.pk)
+    return run_here(world, kind, deal_id)
 
 
 def _deal_properties(world: World, deal_id: str) -> dict[str, Any]:

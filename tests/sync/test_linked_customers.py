@@ -8,21 +8,14 @@ import pytest
 from django.utils import translation
 
 from sync.models import ObjectLink, Transfer, TransferAttempt
-from sync.services import events, transfers
-from tests.sync.conftest import PORTAL, World
+from sync.services import transfers
+from tests.sync.conftest import PORTAL, World, run_here
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _quote(world: World, deal_id: str) -> Transfer:
-    transfer, _ = events.transfer_request(
-        tenant=world.tenant,
-        kind=Transfer.Kind.QUOTE,
-        object_type=Transfer.ObjectType.DEAL,
-        object_id=deal_id,
-    )
-    transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
-    return Transfer.objects.get(pk=transfer.pk)
+    return run_here(world, Transfer.Kind.QUOTE, deal_id)
 
 
 def _another_deal_of_the_same_company(world: World, first_deal: str, name: str) -> str:

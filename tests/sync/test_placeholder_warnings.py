@@ -14,7 +14,7 @@ from django.urls import reverse
 from sync.models import Transfer, TransferSettings
 from sync.services import context, events, transfers
 from tests.factories import UserFactory
-from tests.sync.conftest import PORTAL, World
+from tests.sync.conftest import PORTAL, World, run_here
 from web import dashboard
 
 NO_ADDRESS = {"name": "Ohneadresse GmbH", "domain": "ohneadresse.de"}
@@ -42,12 +42,7 @@ def win_deal(world: World, company: dict[str, str]) -> str:
 
 
 def run(world: World, kind: str, object_type: str, object_id: str) -> Transfer:
-    transfer, _ = events.transfer_request(
-        tenant=world.tenant, kind=kind, object_type=object_type, object_id=object_id
-    )
-    transfers.run_transfer(str(transfer.pk), enqueue=lambda *a, **k: None, paced=True)
-    transfer.refresh_from_db()
-    return transfer
+    return run_here(world, kind, object_id, object_type)
 
 
 def run_quote(world: World, deal_id: str) -> Transfer:
