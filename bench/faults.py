@@ -864,21 +864,27 @@ class Tallied(Protocol):
     def line(self, name: str) -> str: ...
 
 
+# One run of a mix: its name, the system its stack serves, and what runs on that stack.
+MixRun = tuple[str, str, Callable[[str, Stack, RunOptions], Tallied]]
+
+
 def run_mix(
     args: argparse.Namespace,
     *,
     header: str,
-    runs: list[tuple[str, Callable[[RunOptions], Tallied]]],
+    runs: list[MixRun],
     first_portal: int,
+    stack_prefix: str = "",
     seconds_per_deal: float = 1.6,
     at_least: float = 120.0,
 ) -> None:
-    """Runs of one mix on a fresh database, each on portals of its own, then their summary."""
+    """Runs of one mix on a fresh database, each on a stack and portals of its own, then
+    their summary."""
     print(header, flush=True)
     seconds = recreate_database()
     print(f"database {BENCH_DATABASE} created and migrated in {seconds:.1f} s", flush=True)
     results: list[tuple[str, Tallied]] = []
-    for index, (name, run_one) in enumerate(runs):
+    for index, (name, system, run_one) in enumerate(runs):
         options = RunOptions(
             deals=args.deals,
             tenants=args.tenants,
@@ -887,7 +893,8 @@ def run_mix(
             down_seconds=args.down_seconds,
             timeout=args.timeout or max(at_least, args.deals * seconds_per_deal + 60),
         )
-        results.append((name, run_one(options)))
+        with run_stack(f"{stack_prefix}{name}", system=system) as (running, _outage):
+            results.append((name, run_one(name, running, options)))
     print("\n== summary ==")
     for name, result in results:
         print(result.line(name))
@@ -897,21 +904,17 @@ def documents_main(args: argparse.Namespace) -> None:
     runs = [name for name in args.runs if name in DOCUMENT_RUNS] or DOCUMENT_RUNS
     if args.runs == RUNS:  # not named: all of the document runs
         runs = DOCUMENT_RUNS
-
-    def documents_run(name: str, system: str) -> Callable[[RunOptions], Tallied]:
-        def run_one(options: RunOptions) -> Tallied:
-            with run_stack(name, system=system) as (running, _outage):
-                return run_documents(name, running, options, system=system)
-
-        return run_one
-
     run_mix(
         args,
         header=(
             f"document runs: {args.deals} deals over {args.tenants} tenants, {args.workers} "
             f"workers, systems {', '.join(args.systems)}"
         ),
-        runs=[(name, documents_run(name, system)) for system in args.systems for name in runs],
+        runs=[
+            (name, system, partial(run_documents, system=system))
+            for system in args.systems
+            for name in runs
+        ],
         first_portal=7001,
     )
 

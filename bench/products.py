@@ -17,8 +17,8 @@ import argparse
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bench.common import QUICK_RESUME, TenantHandle, Vendors, wait_for
@@ -190,25 +190,17 @@ def run_products(name: str, running: Any, options: Any, *, per_tenant: int) -> P
 
 
 def products_main(args: argparse.Namespace) -> None:
-    from bench.faults import RunOptions, Tallied, run_mix, run_stack
+    from bench.faults import run_mix
 
     runs = [name for name in args.runs if name in PRODUCT_RUNS] or PRODUCT_RUNS
     per_tenant = max(1, args.deals // max(1, args.tenants))
-
-    def products_run(name: str) -> Callable[[RunOptions], Tallied]:
-        def run_one(options: RunOptions) -> Tallied:
-            with run_stack(name, system="lexoffice") as (running, _outage):
-                return run_products(name, running, options, per_tenant=per_tenant)
-
-        return run_one
-
     run_mix(
         args,
         header=(
             f"product runs: {per_tenant} products for each of {args.tenants} tenants "
             f"(half lexware office leads, half HubSpot), {args.workers} workers"
         ),
-        runs=[(name, products_run(name)) for name in runs],
+        runs=[(name, "lexoffice", partial(run_products, per_tenant=per_tenant)) for name in runs],
         first_portal=9001,
         seconds_per_deal=1.0,
         at_least=180.0,

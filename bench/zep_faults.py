@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -261,25 +261,18 @@ def run_zep(name: str, running: Stack, options: RunOptions) -> ZepTally:
 
 def zep_main(args: argparse.Namespace) -> None:
     """`bench.faults --zep`: the ZEP runs named in --runs (all of them unless named)."""
-    from bench.faults import RUNS, Tallied, run_mix, run_stack
+    from bench.faults import RUNS, run_mix
 
     runs = [name for name in args.runs if name in ZEP_RUNS]
     if args.runs == RUNS or not runs:
         runs = ZEP_RUNS
-
-    def zep_run(name: str) -> Callable[[RunOptions], Tallied]:
-        def run_one(options: RunOptions) -> Tallied:
-            with run_stack(f"zep-{name}") as (running, _outage):
-                return run_zep(name, running, options)
-
-        return run_one
-
     run_mix(
         args,
         header=(
             f"ZEP runs: {args.deals} deals over {args.tenants} tenants (lexware office and ZEP "
             f"each), {args.workers} workers"
         ),
-        runs=[(name, zep_run(name)) for name in runs],
+        runs=[(name, "", run_zep) for name in runs],
         first_portal=8001,
+        stack_prefix="zep-",
     )
