@@ -4,8 +4,9 @@
 Each API key belongs to one organization (a lexoffice account); what a key creates is seen only
 through keys of the same organization. Served: profile, contacts (create, retrieve, update,
 filter), quotations and invoices (create, also an invoice from its quotation; retrieve), the
-voucher list, where a client looks up a voucher whose answer was lost, payments, and event
-subscriptions with signed callbacks when a voucher changes (`document_status_set`).
+voucher list, where a client looks up a voucher whose answer was lost, payments, articles, and
+event subscriptions with signed callbacks when a voucher changes (`document_status_set`). What
+fits the generic routes (`sandbox.routes`) is declared as endpoints and answered through hooks.
 """
 
 from __future__ import annotations
@@ -53,14 +54,18 @@ RESOURCES = (
 SUBSCRIPTIONS = Endpoint(
     "event-subscriptions", "/v1/event-subscriptions", operations=("list", "read", "delete")
 )
+# An invoice's payments are read under its id.
+PAYMENTS = Endpoint("invoices", "/v1/payments", operations=("read",))
 ENDPOINTS = (
-    # A contact's update keeps its own handler: its version check and new role numbers run
-    # under the sandbox's lock, and the store leaves the contact's version to it.
+    # A contact's update keeps its own handler: its version check and the numbers of added
+    # roles run under the sandbox's lock (the store versions no contact: one written through
+    # the store keeps the version it brings).
     Endpoint("contacts", "/v1/contacts", operations=("list", "create", "read")),
     Endpoint("quotations", "/v1/quotations", operations=("create", "read")),
     Endpoint("invoices", "/v1/invoices", operations=("create", "read")),
     SUBSCRIPTIONS,
     articles.ENDPOINT,
+    PAYMENTS,
 )
 VOUCHER_KINDS: dict[str, VoucherKind] = {"quotations": "quotation", "invoices": "invoice"}
 VOUCHER_COLUMNS = ("id", "voucherStatus", "voucherNumber", "voucherDate", "address.name", "title")
@@ -262,7 +267,6 @@ class LexofficeSandbox(VendorSandbox):
             "/v1/contacts/<contact_id>", "contact_update", self.contact_update, methods=["PUT"]
         )
         app.add_url_rule("/v1/voucherlist", "voucherlist", self.voucherlist)
-        app.add_url_rule("/v1/payments/<voucher_id>", "payment", self.payment)
         app.add_url_rule(
             "/v1/event-subscriptions", "subscribe", self.subscription_create, methods=["POST"]
         )
@@ -317,6 +321,12 @@ class LexofficeSandbox(VendorSandbox):
         return {**articles.content(body), "updatedDate": lexoffice_timestamp()}
 
     def render(self, endpoint: Endpoint, record: Record) -> Any:
+        if endpoint == PAYMENTS:
+            if record["voucherStatus"] == "draft":
+                abort(self.regular_error(406, "Drafts have no payment information.", []))
+            return events.payment_view(
+                record, self.store.find("payments", self.owner(), record["id"])
+            )
         if endpoint.resource == "event-subscriptions":
             return events.subscription_view(record)
         if endpoint.resource == "contacts":
@@ -407,10 +417,10 @@ class LexofficeSandbox(VendorSandbox):
             voucher.update(voucherStatus="open", voucherNumber=number)
         voucher.update({key: priced[key] for key in vouchers.KEPT[kind] if key in priced})
         voucher["address"] = self._voucher_address(priced["address"])
-        if preceding_id and preceding:
+        if preceding:
             voucher["relatedVouchers"] = [related_voucher(preceding, "quotation")]
         voucher["id"] = str(uuid.uuid4())
-        if preceding_id and preceding:
+        if preceding:
             related = [*preceding.get("relatedVouchers", []), related_voucher(voucher, kind)]
             self.store.update(
                 "quotations", self.owner(), preceding["id"], {"relatedVouchers": related}
@@ -446,15 +456,6 @@ class LexofficeSandbox(VendorSandbox):
         # Newest first, as the web app lists them (the store keeps creation order).
         rows.reverse()
         return self.spring_page(rows, vouchers.voucherlist_entry, min_pages=1)
-
-    def payment(self, voucher_id: str) -> Response:
-        invoice = self.store.find("invoices", self.owner(), voucher_id)
-        if invoice is None:
-            return self.regular_error(404, "Not Found")
-        if invoice["voucherStatus"] == "draft":
-            return self.regular_error(406, "Drafts have no payment information.", [])
-        payments = self.store.find("payments", self.owner(), voucher_id)
-        return self.json(events.payment_view(invoice, payments))
 
     # -- event subscriptions and what the vendor's app changes -----------------------------
 
