@@ -4,8 +4,9 @@
 Each API key belongs to one organization (a lexoffice account); what a key creates is seen only
 through keys of the same organization. Served: profile, contacts (create, retrieve, update,
 filter), quotations and invoices (create, also an invoice from its quotation; retrieve), the
-voucher list, where a client looks up a voucher whose answer was lost, payments, and event
-subscriptions with signed callbacks when a voucher changes (`document_status_set`).
+voucher list, where a client looks up a voucher whose answer was lost, payments, articles, and
+event subscriptions with signed callbacks when a voucher changes (`document_status_set`). What
+fits the generic routes (`sandbox.routes`) is declared as endpoints and answered through hooks.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response, abort, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from sandbox.callbacks import CallbackSender
@@ -49,14 +49,25 @@ RESOURCES = (
     Resource("payments", id_field="voucherId"),  # the payment items booked on an invoice
     articles.RESOURCE,
 )
-ENDPOINTS = (
-    Endpoint("quotations", "/v1/quotations", operations=("read",)),
-    Endpoint("invoices", "/v1/invoices", operations=("read",)),
-    Endpoint(
-        "event-subscriptions", "/v1/event-subscriptions", operations=("list", "read", "delete")
-    ),
-    articles.ENDPOINT,
+# A subscription is created by its own handler: a second one of the same type and URL is a 409,
+# and that creation must not lose its answer.
+SUBSCRIPTIONS = Endpoint(
+    "event-subscriptions", "/v1/event-subscriptions", operations=("list", "read", "delete")
 )
+# An invoice's payments are read under its id.
+PAYMENTS = Endpoint("invoices", "/v1/payments", operations=("read",))
+ENDPOINTS = (
+    # A contact's update keeps its own handler: its version check and the numbers of added
+    # roles run under the sandbox's lock (the store versions no contact: one written through
+    # the store keeps the version it brings).
+    Endpoint("contacts", "/v1/contacts", operations=("list", "create", "read")),
+    Endpoint("quotations", "/v1/quotations", operations=("create", "read")),
+    Endpoint("invoices", "/v1/invoices", operations=("create", "read")),
+    SUBSCRIPTIONS,
+    articles.ENDPOINT,
+    PAYMENTS,
+)
+VOUCHER_KINDS: dict[str, VoucherKind] = {"quotations": "quotation", "invoices": "invoice"}
 VOUCHER_COLUMNS = ("id", "voucherStatus", "voucherNumber", "voucherDate", "address.name", "title")
 NOT_FOUND = Issue("missing_entity", "id", "not_found")
 
@@ -204,12 +215,6 @@ class LexofficeSandbox(VendorSandbox):
         keys = ("createdDate", "updatedDate", "version")
         return {"id": stored["id"], "resourceUri": uri, **{k: stored[k] for k in keys}}
 
-    def action_result(self, collection: str, stored: Record, status: int) -> Response:
-        result = self.action_body(collection, stored)
-        # Since 16.09.2024 creates also carry a Location header.
-        location = {"Location": result["resourceUri"]} if status == 201 else None
-        return self.json(result, status, location)
-
     def next_number(self, kind: str, owner: str = "") -> int:
         key = (owner or self.owner(), kind)
         with self.lock:
@@ -257,19 +262,11 @@ class LexofficeSandbox(VendorSandbox):
         app.register_error_handler(404, self._unknown_route)
         app.register_error_handler(405, self._unknown_route)
         serve_endpoints(app, self, ENDPOINTS)
-        app.add_url_rule("/v1/articles", "article_create", self.article_create, methods=["POST"])
         app.add_url_rule("/v1/profile", "profile", self.profile)
-        app.add_url_rule("/v1/contacts", "contacts_filter", self.contacts_filter)
-        app.add_url_rule("/v1/contacts", "contact_create", self.contact_create, methods=["POST"])
-        app.add_url_rule("/v1/contacts/<contact_id>", "contact_get", self.contact_get)
         app.add_url_rule(
             "/v1/contacts/<contact_id>", "contact_update", self.contact_update, methods=["PUT"]
         )
-        for kind in ("quotation", "invoice"):
-            create = partial(self.voucher_create, kind)
-            app.add_url_rule(f"/v1/{kind}s", f"{kind}_create", create, methods=["POST"])
         app.add_url_rule("/v1/voucherlist", "voucherlist", self.voucherlist)
-        app.add_url_rule("/v1/payments/<voucher_id>", "payment", self.payment)
         app.add_url_rule(
             "/v1/event-subscriptions", "subscribe", self.subscription_create, methods=["POST"]
         )
@@ -297,23 +294,58 @@ class LexofficeSandbox(VendorSandbox):
             }
         )
 
+    # -- the hooks of the generic routes ----------------------------------------------------
+
+    def new_record(self, endpoint: Endpoint, body: Any) -> Record:
+        if endpoint.resource == "contacts":
+            # "0 on create" is the spec's description of `version`, not a schema rule.
+            if body["version"] != 0:
+                abort(self.legacy_error(406, [invalid("version")]))
+            return self._contact(body)
+        if endpoint.resource == "articles":
+            return articles.new(self.owner(), body, lexoffice_timestamp())
+        return self._voucher(VOUCHER_KINDS[endpoint.resource], body)
+
+    def created_response(self, endpoint: Endpoint, record: Record) -> Response:
+        result = self.action_body(endpoint.resource, record)
+        # Since 16.09.2024 creates also carry a Location header.
+        return self.json(result, 201, {"Location": result["resourceUri"]})
+
+    def missing_response(self, endpoint: Endpoint, record_id: Any) -> Response:
+        # Contacts answer errors in the legacy IssueList format.
+        if endpoint.resource == "contacts":
+            return self.legacy_error(404, [NOT_FOUND])
+        return super().missing_response(endpoint, record_id)
+
+    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
+        return {**articles.content(body), "updatedDate": lexoffice_timestamp()}
+
+    def render(self, endpoint: Endpoint, record: Record) -> Any:
+        if endpoint == PAYMENTS:
+            if record["voucherStatus"] == "draft":
+                abort(self.regular_error(406, "Drafts have no payment information.", []))
+            return events.payment_view(
+                record, self.store.find("payments", self.owner(), record["id"])
+            )
+        if endpoint.resource == "event-subscriptions":
+            return events.subscription_view(record)
+        if endpoint.resource == "contacts":
+            return contacts.view(record)
+        if request.method == "PUT":  # an article's update answers with an action result
+            return self.action_body(endpoint.resource, record)
+        return record
+
+    def render_page(self, endpoint: Endpoint, page: Page) -> Response:
+        # Contacts and articles are paged here, not by the route: a bad page gets the legacy
+        # error of spring_page.
+        if endpoint.resource == "articles":
+            return self.spring_page(articles.listed(page.items), dict)
+        if endpoint.resource == "contacts":
+            return self.contacts_page(page.items)
+        return self.json({"content": [events.subscription_view(r) for r in page.items]})
+
     # contacts answer errors in the legacy IssueList format: a body that breaks the rules is
     # 406 (the spec's only error response on PUT), a bad query or unreadable body is 400.
-
-    def contact_create(self) -> Response:
-        body: Record = request.get_json(force=True)
-        # "0 on create" is the spec's description of `version`, not a schema rule.
-        if body["version"] != 0:
-            return self.legacy_error(406, [invalid("version")])
-        stored = self.store.create("contacts", self.owner(), self._contact(body))
-        self.after_commit()
-        return self.action_result("contacts", stored, 201)
-
-    def contact_get(self, contact_id: str) -> Response:
-        contact = self.own_contact(contact_id)
-        if contact is None:
-            return self.legacy_error(404, [NOT_FOUND])
-        return self.json(contacts.view(contact))
 
     def contact_update(self, contact_id: str) -> Response:
         body: Record = request.get_json(force=True)
@@ -326,7 +358,7 @@ class LexofficeSandbox(VendorSandbox):
                 return self.legacy_error(409, [Issue("invalid_value", "version", "conflict")])
             updated = self._contact(body, contact)
             stored = self.store.update("contacts", self.owner(), contact_id, updated, replace=True)
-        return self.action_result("contacts", stored, 200)
+        return self.json(self.action_body("contacts", stored))
 
     def _contact(self, body: Record, held: Record | None = None) -> Record:
         """The contact as stored after its create, or after an update of the `held` one."""
@@ -344,29 +376,29 @@ class LexofficeSandbox(VendorSandbox):
             "updatedDate": now,
         }
 
-    def contacts_filter(self) -> Response:
+    def contacts_page(self, rows: list[Record]) -> Response:
         # The docs ask clients to HTML-encode &, < and > in `name`: the spec step counted the
         # encoded characters, the three a filter needs are counted here.
         name = request.args.get("name")
         if name is not None and len(contacts.unescape_name(name)) < contacts.FILTER_MIN_LENGTH:
             return self.legacy_error(400, [invalid("name")])
-        rows = self.store.select("contacts", self.owner(), params=request.args)
         return self.spring_page(rows, contacts.view)
 
     # quotations and invoices answer errors in the regular format, validation as 406.
 
-    def voucher_create(self, kind: VoucherKind) -> Response:
-        body = request.get_json(force=True, silent=True)
+    def _voucher(self, kind: VoucherKind, body: Any) -> Record:
+        """A new quotation or invoice; an invoice made from a quotation is also listed on the
+        quotation, written before the invoice is stored (its id is chosen here for that)."""
         if not isinstance(body, dict):
-            return self.regular_error(406, "Could not read the request body as JSON.", [])
+            abort(self.regular_error(406, "Could not read the request body as JSON.", []))
         violations = vouchers.VoucherCheck(body, kind=kind, contact_of=self.own_contact).run()
         if violations:
-            return self.regular_error(406, VALIDATION_FAILED, violations)
-        # An invoice made from a quotation (`precedingSalesVoucherId`: invoices only).
+            abort(self.regular_error(406, VALIDATION_FAILED, violations))
+        # `precedingSalesVoucherId`: invoices only.
         preceding_id = request.args.get("precedingSalesVoucherId")
         preceding = self.store.find("quotations", self.owner(), preceding_id or "")
         if preceding_id and (problem := vouchers.preceding_problem(preceding)):
-            return self.regular_error(406, VALIDATION_FAILED, [problem])
+            abort(self.regular_error(406, VALIDATION_FAILED, [problem]))
         priced = vouchers.priced_voucher(body, kind=kind)
         now = lexoffice_timestamp()
         voucher: Record = {
@@ -385,16 +417,15 @@ class LexofficeSandbox(VendorSandbox):
             voucher.update(voucherStatus="open", voucherNumber=number)
         voucher.update({key: priced[key] for key in vouchers.KEPT[kind] if key in priced})
         voucher["address"] = self._voucher_address(priced["address"])
-        if preceding_id and preceding:
+        if preceding:
             voucher["relatedVouchers"] = [related_voucher(preceding, "quotation")]
-        stored = self.store.create(f"{kind}s", self.owner(), voucher)
-        if preceding_id and preceding:
-            related = [*preceding.get("relatedVouchers", []), related_voucher(stored, kind)]
+        voucher["id"] = str(uuid.uuid4())
+        if preceding:
+            related = [*preceding.get("relatedVouchers", []), related_voucher(voucher, kind)]
             self.store.update(
                 "quotations", self.owner(), preceding["id"], {"relatedVouchers": related}
             )
-        self.after_commit()
-        return self.action_result(f"{kind}s", stored, 201)
+        return voucher
 
     def _voucher_address(self, address: Record) -> Record:
         """A contact reference is shown with the contact's name and billing address."""
@@ -426,15 +457,6 @@ class LexofficeSandbox(VendorSandbox):
         rows.reverse()
         return self.spring_page(rows, vouchers.voucherlist_entry, min_pages=1)
 
-    def payment(self, voucher_id: str) -> Response:
-        invoice = self.store.find("invoices", self.owner(), voucher_id)
-        if invoice is None:
-            return self.regular_error(404, "Not Found")
-        if invoice["voucherStatus"] == "draft":
-            return self.regular_error(406, "Drafts have no payment information.", [])
-        payments = self.store.find("payments", self.owner(), voucher_id)
-        return self.json(events.payment_view(invoice, payments))
-
     # -- event subscriptions and what the vendor's app changes -----------------------------
 
     def subscription_create(self) -> Response:
@@ -447,33 +469,7 @@ class LexofficeSandbox(VendorSandbox):
             stored = events.subscribe(self.store, self.owner(), event_type, url, now=now)
         if stored is None:
             return self.regular_error(409, "Conflict")
-        return self.action_result("event-subscriptions", stored, 201)
-
-    # -- the hooks of the generic routes (event subscriptions, articles, voucher reads) ------
-
-    def article_create(self) -> Response:
-        body = request.get_json(force=True)
-        stored = self.store.create(
-            "articles", self.owner(), articles.new(self.owner(), body, lexoffice_timestamp())
-        )
-        self.after_commit()
-        return self.action_result("articles", stored, 201)
-
-    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
-        return {**articles.content(body), "updatedDate": lexoffice_timestamp()}
-
-    def render(self, endpoint: Endpoint, record: Record) -> Any:
-        if endpoint.resource == "event-subscriptions":
-            return events.subscription_view(record)
-        if request.method == "PUT":  # an article's update answers with an action result
-            return self.action_body(endpoint.resource, record)
-        return record
-
-    def render_page(self, endpoint: Endpoint, page: Page) -> Response:
-        if endpoint.resource == "articles":
-            # Paged here, not by the route: a bad page gets the legacy error of spring_page.
-            return self.spring_page(articles.listed(page.items), dict)
-        return self.json({"content": [events.subscription_view(r) for r in page.items]})
+        return self.created_response(SUBSCRIPTIONS, stored)
 
     def document_status_set(
         self, *, kind: str, document_id: str, status: str, amount: str = ""
