@@ -161,13 +161,12 @@ def contact_person_remembered(
     """The vendor's id of the company's contact person when this very person was made sure
     of for the same vendor customer before, through any HubSpot record linked to it ("" where
     the vendor's documents name no person); None when the vendor has to be asked."""
-    remembered = (
+    return (
         ObjectLink.objects.for_tenant(tenant)
         .filter(system=system, vendor_id=vendor_id, contact_person_digest=_person_digest(person))
         .values_list("contact_person_id", flat=True)
         .first()
     )
-    return remembered
 
 
 def contact_person_remember(
@@ -179,9 +178,13 @@ def contact_person_remember(
     person: Person,
     vendor_id: str,
 ) -> None:
+    digest, vendor_id = _person_digest(person), vendor_id[:64]
+    # A link that holds this person already is not written again (every document asks).
     ObjectLink.objects.for_tenant(tenant).filter(
         system=system, object_type=object_type, object_id=object_id
-    ).update(contact_person_digest=_person_digest(person), contact_person_id=vendor_id[:64])
+    ).exclude(contact_person_digest=digest, contact_person_id=vendor_id).update(
+        contact_person_digest=digest, contact_person_id=vendor_id
+    )
 
 
 def link_check(
