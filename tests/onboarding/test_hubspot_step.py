@@ -110,7 +110,13 @@ def test_a_tampered_state_is_refused_before_any_code_is_exchanged(
 ) -> None:
     action, fields = _consent(browser, hubspot_sandbox)
     callback = _decide(action, fields, "approve")
-    tampered = re.sub(r"state=([^&]+)", lambda m: "state=x" + m.group(1)[1:], callback)
+    # Another first character: a state that happens to start with "x" must change too.
+    tampered = re.sub(
+        r"state=([^&]+)",
+        lambda m: "state=" + ("y" if m.group(1)[0] == "x" else "x") + m.group(1)[1:],
+        callback,
+    )
+    assert tampered != callback
 
     body = browser.get(tampered, follow=True).content.decode()
     assert "not valid any more" in body
