@@ -16,7 +16,15 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    ValuesView,
+)
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -245,6 +253,13 @@ class Records(MutableMapping[Any, Record]):
         id_field = self.store.resources[self.resource].id_field
         rows = self.store.everything(self.resource)
         return {self.key(r[id_field]): r for o, r in rows if self.owner in (None, o)}
+
+    def values(self) -> ValuesView[Record]:
+        # One copy of the resource for the whole walk: the mixin's would copy it per record.
+        return self._rows().values()
+
+    def items(self) -> ItemsView[Any, Record]:
+        return self._rows().items()
 
     def __getitem__(self, record_id: Any) -> Record:
         if self.owner is None:

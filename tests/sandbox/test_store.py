@@ -19,6 +19,7 @@ from sandbox.store import (
     OffsetPaging,
     Page,
     PageNumberPaging,
+    Record,
     Records,
     Resource,
     Store,
@@ -64,6 +65,27 @@ def test_records_show_one_owners_records_or_everyones_live() -> None:
     assert sorted(everyone) == [1, 7]
     del mine[7]
     assert len(everyone) == 1
+
+
+def test_walking_every_record_copies_the_resource_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A benchmark's tally walks thousands of quotes: a copy of them all per record was hours.
+    store = Store([CONTACTS])
+    for number in range(50):
+        store.create("contacts", "a", {"name": f"Kunde {number}"})
+    store.create("contacts", "b", {"name": "Other AG"})
+    copies: list[str] = []
+    everything = store.everything
+
+    def counted(resource: str) -> list[tuple[str, Record]]:
+        copies.append(resource)
+        return everything(resource)
+
+    monkeypatch.setattr(store, "everything", counted)
+    everyone, mine = Records(store, "contacts", key=int), Records(store, "contacts", "a")
+
+    assert len([r["name"] for r in everyone.values()]) == 50  # b's record 1 hides a's
+    assert sorted(r["name"] for _, r in mine.items()) == sorted(f"Kunde {n}" for n in range(50))
+    assert copies == ["contacts", "contacts"]
 
 
 def test_a_stale_version_is_refused_and_the_record_stays() -> None:
