@@ -1,6 +1,7 @@
 """Memory: resident memory of the Celery worker processes after the first 100 transfers and
 after 10,000, on PostgreSQL + Redis, gunicorn and real worker processes (prefork, one pool
-process each, no max-tasks-per-child, so growth stays visible).
+process each, no max-tasks-per-child, so growth stays visible; or, with `--pool threads
+--concurrency 16`, production's thread pool, measured on each worker process itself).
 
     BENCH_DATABASE=apiup_bench_load BENCH_REDIS_URL=redis://127.0.0.1:6379/11 \\
         .venv/bin/python -m bench.memory [--transfers 10000] [--first 100] [--tenants 100]
@@ -92,10 +93,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def pool_pids_of(pool: Workers, pid: int) -> tuple[int, ...]:
+    """The processes that run the tasks: a prefork worker's children, or a thread-pool worker
+    itself (its threads share its memory)."""
+    return (pid,) if pool.pool == "threads" else tuple(children_of(pid))
+
+
 def snapshot(pool: Workers, transfers: int) -> Snapshot:
     workers = []
     for process in pool.processes:
-        pool_pids = tuple(children_of(process.pid))
+        pool_pids = pool_pids_of(pool, process.pid)
         workers.append(
             WorkerMemory(
                 parent_pid=process.pid,
@@ -115,7 +122,7 @@ class PoolWatch:
 
     def __init__(self, pool: Workers) -> None:
         self.pool = pool
-        self.known = [tuple(children_of(p.pid)) for p in pool.processes]
+        self.known = [pool_pids_of(pool, p.pid) for p in pool.processes]
         self.exited: set[int] = set()
         self.events: list[str] = []
 
@@ -128,7 +135,7 @@ class PoolWatch:
                     f"after {transfers} transfers"
                 )
                 continue
-            children = tuple(children_of(process.pid))
+            children = pool_pids_of(self.pool, process.pid)
             # An empty list is a fork in progress; the replacement shows on the next look.
             if children and children != self.known[index]:
                 self.events.append(
@@ -238,6 +245,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=40)
     parser.add_argument("--lexoffice-rate", type=float, default=50.0)
     parser.add_argument("--timeout", type=float, default=3600.0, help="bound of the whole run")
+    parser.add_argument("--pool", default="prefork", help="threads: production's pool")
+    parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args()
     total, first = args.transfers, min(args.first, args.transfers)
     with (
@@ -246,6 +255,8 @@ def main() -> None:
             running,
             tenants=args.tenants,
             workers=args.workers,
+            worker_pool=args.pool,
+            concurrency=args.concurrency,
             first_portal=8001,
             lexoffice_rate=args.lexoffice_rate,
             token_lifetime=args.timeout + 3600,  # no token may expire during the run
