@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
 
-from sandbox.contract import ContractChecker, SpecProblem
+from sandbox.contract import ContractChecker, SpecProblem, decode_form
 from sandbox.core import DropConnection, TokenBucket, VendorSandbox
 from sandbox.core import records as live_records
 from sandbox.store import Record, Records
 from sandbox.stripe import lifecycle, webhooks
 from sandbox.stripe.api import StripeApi, StripeError
-from sandbox.stripe.contract import StripeContractChecker, decode_form
+from sandbox.stripe.contract import StripeContractChecker
 from sandbox.stripe.webhooks import ACCOUNT, Webhooks
 
 if TYPE_CHECKING:
