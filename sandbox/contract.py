@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Request, Response
+from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 # The project's copy of the vendors' API descriptions (sources in vendor-specs/README.md);
@@ -199,7 +200,7 @@ class ContractChecker:
             name, where = parameter["name"], parameter["in"]
             sent = req.headers.get(name) if where == "header" else query.get(name)
             if where in ("header", "query") and sent is not None:
-                problems += self.value_problems(where, name, sent, parameter["schema"])
+                problems += self._problems(where, name, sent, parameter["schema"])
         body, form = operation.get("requestBody"), decode_form(req.form.items(multi=True))
         if body is None or not form:
             if body is not None and body.get("required"):
@@ -209,18 +210,14 @@ class ContractChecker:
             media = SpecProblem("body", "", f"media type {req.mimetype} not in the spec")
             return [*problems, media]
         schema = self.form_schema(req, body["content"][FORM]["schema"])
-        return problems + self.value_problems("body", "", form, schema)
+        return problems + self._problems("body", "", form, schema)
 
     def form_schema(self, req: Request, schema: dict[str, Any]) -> dict[str, Any]:
         """The schema a form body is validated against; a vendor may add to the spec's."""
         return schema
 
-    def value_problems(
-        self, location: str, name: str, value: Any, schema: dict[str, Any]
-    ) -> list[SpecProblem]:
+    def _problems(self, location: str, name: str, value: Any, schema: Any) -> list[SpecProblem]:
         """A decoded form value (or parameter `name`) checked against a plain schema."""
-        from openapi_schema_validator import OAS30Validator
-
         errors = OAS30Validator(schema).iter_errors(coerce(value, schema))
         return [problem for error in errors for problem in self.describe(location, name, error)]
 
@@ -337,13 +334,12 @@ def decode_form(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for key, value in pairs:
         head, _, rest = key.partition("[")
-        parts = [head, *_BRACKETED.findall("[" + rest)] if rest else [head]
+        *parents, last = head, *_BRACKETED.findall("[" + rest)
         node = root
-        for part in parts[:-1]:
+        for part in parents:
             node = node.setdefault(part or str(len(node)), {})
-            if not isinstance(node, dict):  # `a=1&a[b]=2`: the later nested form wins
+            if not isinstance(node, dict):  # `a=1&a[b]=2`: the nested value is dropped
                 node = {}
-        last = parts[-1]
         node[last or str(len(node))] = value
     result = _listify(root)
     assert isinstance(result, dict)
