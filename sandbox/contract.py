@@ -1,5 +1,6 @@
 """Checks every request a sandbox accepts and every response it sends against the vendor's
-OpenAPI file in the project's `vendor-specs/` folder (openapi-core does the validation)."""
+OpenAPI file in the project's `vendor-specs/` folder (openapi-core does the validation, but
+for forms nested in brackets: `ContractChecker.bracket_forms`)."""
 
 from __future__ import annotations
 
