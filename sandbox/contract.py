@@ -1,17 +1,20 @@
 """Checks every request a sandbox accepts and every response it sends against the vendor's
-OpenAPI file in the project's `vendor-specs/` folder (openapi-core does the validation)."""
+OpenAPI file in the project's `vendor-specs/` folder (openapi-core does the validation, but
+for forms nested in brackets: `ContractChecker.bracket_forms`)."""
 
 from __future__ import annotations
 
 import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from flask import Request, Response
+from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 # The project's copy of the vendors' API descriptions (sources in vendor-specs/README.md);
@@ -100,6 +103,15 @@ class SpecProblem:
 class ContractChecker:
     """Validates against the first spec file that knows the operation."""
 
+    # A vendor whose forms and queries nest parameters in brackets (`line_items[0][price]`,
+    # `expand[]`: OpenAPI's `deepObject` at any depth). openapi-core 0.23 deserialises
+    # `deepObject` only for flat objects and fails on the rest, so such requests are decoded
+    # and validated here (`form_problems`); responses still go through openapi-core.
+    bracket_forms = False
+    # With `bracket_forms`: an object type listing its properties refuses any other, at every
+    # level (a spec may close only the top level of a vendor that refuses them all).
+    closed_objects = False
+
     def __init__(
         self, spec_files: tuple[str, ...], server_url: str, hosts: dict[str, str] | None = None
     ) -> None:
@@ -159,6 +171,11 @@ class ContractChecker:
         which answers it as the vendor does (401)."""
         from openapi_core.validation.request.exceptions import MissingRequestBody
 
+        if self.bracket_forms:
+            operation = self.operation(req)
+            if operation is None:
+                return None
+            return self.form_problems(req, resolved(operation, close_objects=self.closed_objects))
         spec_request = self.spec_request(req)
         found = self._find(spec_request)
         if found is None:
@@ -174,6 +191,36 @@ class ContractChecker:
             if type(error) is not MissingRequestBody  # an optional body left out
             for problem in self.problems_from(error)
         ]
+
+    def form_problems(self, req: Request, operation: dict[str, Any]) -> list[SpecProblem]:
+        """How a request in bracket form breaks `operation` (plain data, see `resolved`): its
+        query and header parameters and its form body."""
+        problems: list[SpecProblem] = []
+        query = decode_form(req.args.items(multi=True))
+        for parameter in operation.get("parameters", []):
+            name, where = parameter["name"], parameter["in"]
+            sent = req.headers.get(name) if where == "header" else query.get(name)
+            if where in ("header", "query") and sent is not None:
+                problems += self._problems(where, name, sent, parameter["schema"])
+        body, form = operation.get("requestBody"), decode_form(req.form.items(multi=True))
+        if body is None or not form:
+            if body is not None and body.get("required"):
+                problems.append(SpecProblem("body", "", "request body is required"))
+            return problems
+        if req.mimetype != FORM:  # a multipart form
+            media = SpecProblem("body", "", f"media type {req.mimetype} not in the spec")
+            return [*problems, media]
+        schema = self.form_schema(req, body["content"][FORM]["schema"])
+        return problems + self._problems("body", "", form, schema)
+
+    def form_schema(self, req: Request, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema a form body is validated against; a vendor may add to the spec's."""
+        return schema
+
+    def _problems(self, location: str, name: str, value: Any, schema: Any) -> list[SpecProblem]:
+        """A decoded form value (or parameter `name`) checked against a plain schema."""
+        errors = OAS30Validator(schema).iter_errors(coerce(value, schema))
+        return [problem for error in errors for problem in self.describe(location, name, error)]
 
     def problems_from(self, error: Exception) -> list[SpecProblem]:
         """openapi-core's error as field problems: one per schema error of a body or
@@ -221,12 +268,10 @@ class ContractChecker:
                     self.undocumented += 1
             return
         openapi = found[0]
-        try:
-            openapi.validate_request(spec_request)
-        except Exception as exc:  # openapi-core raises one class per kind of mismatch
-            # A request the sandbox accepted must be one the spec accepts.
-            if response.status_code < 400:
-                self._record(req, response, "request", _describe(exc))
+        # A request the sandbox accepted must be one the spec accepts.
+        if response.status_code < 400:
+            for error in self._request_errors(req, spec_request, openapi):
+                self._record(req, response, "request", error)
         try:
             openapi.validate_response(spec_request, SpecResponse(response))
         except ResponseNotFound:
@@ -238,6 +283,15 @@ class ContractChecker:
             self._record(req, response, "response", _describe(exc))
         with self._lock:
             self.checked += 1
+
+    def _request_errors(self, req: Request, spec_request: SpecRequest, openapi: Any) -> list[str]:
+        if self.bracket_forms:
+            return [str(problem) for problem in self.request_problems(req) or []]
+        try:
+            openapi.validate_request(spec_request)
+        except Exception as exc:  # openapi-core raises one class per kind of mismatch
+            return [_describe(exc)]
+        return []
 
     def _record(self, req: Request, response: Response, where: str, error: str) -> None:
         with self._lock:
@@ -267,3 +321,73 @@ def schema_errors(error: Exception) -> list[Any]:
     """The jsonschema errors behind openapi-core's error (none for a missing or unreadable
     value)."""
     return list(getattr(error.__cause__, "schema_errors", None) or [])
+
+
+# -- Bracket forms (`ContractChecker.bracket_forms`): nested parameters travel as bracket keys
+# (`line_items[0][price]=x`, `metadata[tenant]=y`, `expand[]=z`). ---------------------------
+
+FORM = "application/x-www-form-urlencoded"
+_BRACKETED = re.compile(r"\[([^\[\]]*)\]")
+
+
+def decode_form(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Bracket keys to nested dicts; a dict whose keys are all indexes becomes a list."""
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        head, _, rest = key.partition("[")
+        *parents, last = head, *_BRACKETED.findall("[" + rest)
+        node = root
+        for part in parents:
+            node = node.setdefault(part or str(len(node)), {})
+            if not isinstance(node, dict):  # `a=1&a[b]=2`: the nested value is dropped
+                node = {}
+        node[last or str(len(node))] = value
+    result = _listify(root)
+    assert isinstance(result, dict)
+    return result
+
+
+def _listify(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    values = {key: _listify(value) for key, value in node.items()}
+    if values and all(key.isdigit() for key in values):
+        return [values[key] for key in sorted(values, key=int)]
+    return values
+
+
+def coerce(value: Any, schema: dict[str, Any]) -> Any:
+    """Form values are strings; turn them into the types the schema expects where they parse."""
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {
+            key: coerce(item, properties.get(key, extra if isinstance(extra, dict) else {}))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [coerce(item, schema.get("items", {})) for item in value]
+    kind = schema.get("type")
+    if kind == "object" and value == "":
+        # A form cannot send an empty object; Stripe reads an empty `metadata` as "unset all".
+        return {}
+    if kind == "integer" and isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+        return int(value)
+    if kind == "boolean" and value in ("true", "false"):
+        return value == "true"
+    return value
+
+
+@cache
+def resolved(node: Any, *, close_objects: bool = False) -> Any:
+    """A part of the spec as plain data with every `$ref` resolved (built once a node); with
+    `close_objects`, an object type listing its properties refuses any other."""
+    value = node.read_value()
+    if isinstance(value, list):
+        return [resolved(node / index, close_objects=close_objects) for index in range(len(value))]
+    if not isinstance(value, dict):
+        return value
+    plain = {key: resolved(node / key, close_objects=close_objects) for key in value}
+    if close_objects and plain.get("type") == "object" and "properties" in plain:
+        plain.setdefault("additionalProperties", False)
+    return plain

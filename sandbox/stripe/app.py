@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, g, request
 
-from sandbox.contract import ContractChecker, SpecProblem
+from sandbox.contract import ContractChecker, SpecProblem, decode_form
 from sandbox.core import DropConnection, TokenBucket, VendorSandbox
 from sandbox.core import records as live_records
 from sandbox.store import Record, Records
 from sandbox.stripe import lifecycle, webhooks
 from sandbox.stripe.api import StripeApi, StripeError
-from sandbox.stripe.contract import StripeContractChecker, decode_form
-from sandbox.stripe.webhooks import ACCOUNT, Webhooks
+from sandbox.stripe.contract import StripeContractChecker
+from sandbox.stripe.webhooks import ACCOUNT
 
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
@@ -105,10 +105,8 @@ class StripeSandbox(StripeApi, VendorSandbox):
     def reset(self) -> None:
         super().reset()
         with self.lock:
-            delays, timeout = self.webhook_retry_delays, self.webhook_timeout
-            self.webhooks = Webhooks(self.store, self.lock, retry_delays=delays, timeout=timeout)
             for url, secret in self.webhook_endpoints:
-                self.webhooks.add_endpoint(url, secret)
+                self.add_webhook_endpoint(url, secret)
             for price_id, (amount, currency, interval) in self.prices.items():
                 self.store.create("prices", ACCOUNT, lifecycle.stripe_object(
                     "price", id=price_id, currency=currency, unit_amount=amount,
@@ -273,7 +271,7 @@ class StripeSandbox(StripeApi, VendorSandbox):
         body = request.get_json(force=True, silent=True) or {}
         if not body.get("url"):
             return self.json({"error": "url is required"}, 400)
-        endpoint = self.webhooks.add_endpoint(body["url"], body.get("secret", ""))
+        endpoint = self.add_webhook_endpoint(body["url"], body.get("secret", ""))
         return self.json({"url": endpoint["url"], "secret": endpoint["secret"]})
 
     def _admin_subscription(self, sub_id: str, action: str) -> Response:
@@ -297,5 +295,5 @@ class StripeSandbox(StripeApi, VendorSandbox):
         if self.find("events", event_id) is None:
             return self.json({"error": f"no event {event_id}"}, 404)
         body = request.get_json(force=True, silent=True) or {}
-        deliveries = self.webhooks.deliver(event_id, body.get("url") or "")
+        deliveries = self.deliver_event(event_id, body.get("url") or "")
         return self.json({"event": event_id, "deliveries": deliveries})

@@ -12,12 +12,11 @@ from __future__ import annotations
 import calendar
 import copy
 import secrets
-import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.store import Record, Resource, Store
+from sandbox.store import Record, Resource
 from sandbox.stripe.webhooks import ACCOUNT, Webhooks
 
 TRIAL_WILL_END_DAYS = 3  # Stripe sends trial_will_end three days before the trial ends
@@ -46,11 +45,7 @@ def stripe_object(kind: str, **fields: Any) -> Record:
     return {"id": None, "object": kind, "livemode": False, "created": int(time.time()), **fields}
 
 
-class Lifecycle:
-    store: Store
-    lock: threading.RLock
-    webhooks: Webhooks
-
+class Lifecycle(Webhooks):
     def find(self, resource: str, record_id: str | None) -> Record | None:
         return self.store.find(resource, ACCOUNT, record_id or "")
 
@@ -78,10 +73,10 @@ class Lifecycle:
         if session["mode"] == "subscription":
             subscription = self._subscribe(session, customer)
         self.save("checkout sessions", session)
-        self.webhooks.emit("checkout.session.completed", session)
+        self.emit("checkout.session.completed", session)
         trial_end = subscription and subscription["trial_end"]
         if subscription and trial_end and trial_end - time.time() <= TRIAL_WILL_END_DAYS * 86400:
-            self.webhooks.emit("customer.subscription.trial_will_end", subscription)
+            self.emit("customer.subscription.trial_will_end", subscription)
 
     def _subscribe(self, session: Record, customer: Record) -> Record:
         """The subscription a completed Checkout starts, with its first invoice."""
@@ -112,8 +107,8 @@ class Lifecycle:
         session.update(subscription=subscription["id"], invoice=invoice["id"])
         session["payment_status"] = "no_payment_required" if trial_end else "paid"
         self.save("subscriptions", subscription)
-        self.webhooks.emit("customer.subscription.created", subscription)
-        self.webhooks.emit("invoice.paid", invoice)
+        self.emit("customer.subscription.created", subscription)
+        self.emit("invoice.paid", invoice)
         return subscription
 
     def _invoice(
@@ -142,7 +137,7 @@ class Lifecycle:
         saved = self.save("subscriptions", subscription)
         changed = {key: value for key, value in before.items() if saved.get(key) != value}
         if changed:
-            self.webhooks.emit("customer.subscription.updated", saved, changed)
+            self.emit("customer.subscription.updated", saved, changed)
         return saved
 
     def schedule_cancel(self, subscription: Record) -> None:
@@ -157,7 +152,7 @@ class Lifecycle:
         subscription.update(status="canceled", ended_at=now)
         subscription["canceled_at"] = subscription["canceled_at"] or now
         saved = self.save("subscriptions", subscription)
-        self.webhooks.emit("customer.subscription.deleted", saved)
+        self.emit("customer.subscription.deleted", saved)
 
     def charge_cycle(self, subscription: Record, *, paid: bool) -> Record:
         """A renewal: the period moves on and an invoice is paid or left open."""
@@ -168,7 +163,7 @@ class Lifecycle:
             item["current_period_end"] = add_interval(start, interval)
         invoice = self._invoice(subscription, "subscription_cycle", paid=paid)
         subscription["status"] = "active" if paid else "past_due"
-        self.webhooks.emit("invoice.paid" if paid else "invoice.payment_failed", invoice)
+        self.emit("invoice.paid" if paid else "invoice.payment_failed", invoice)
         self.updated(subscription, before)
         return invoice
 
@@ -182,6 +177,6 @@ class Lifecycle:
         self.save("invoices", invoice)
         before = copy.deepcopy(subscription)
         subscription["status"] = "active"
-        self.webhooks.emit("invoice.paid", invoice)
+        self.emit("invoice.paid", invoice)
         self.updated(subscription, before)
         return invoice

@@ -30,12 +30,14 @@ RESOURCES = (
 
 
 class Webhooks:
-    def __init__(self, store: Store, lock: threading.RLock, *, retry_delays: tuple[float, ...],
-                 timeout: float) -> None:  # fmt: skip
-        self.store, self.lock = store, lock
-        self.retry_delays, self.timeout = retry_delays, timeout
+    """The sandbox's events and their deliveries, kept in its store under its lock."""
 
-    def add_endpoint(self, url: str, secret: str) -> Record:
+    store: Store
+    lock: threading.RLock
+    webhook_retry_delays: tuple[float, ...]
+    webhook_timeout: float
+
+    def add_webhook_endpoint(self, url: str, secret: str) -> Record:
         record = {"url": url, "secret": secret or "whsec_" + secrets.token_hex(16)}
         return self.store.create("webhook endpoints", ACCOUNT, record)
 
@@ -51,15 +53,15 @@ class Webhooks:
             "object": "event", "livemode": False, "pending_webhooks": 0, "api_version": API_VERSION,
             "created": int(time.time()), "data": data, "request": request, "type": event_type,
         })  # fmt: skip
-        self.deliver(event["id"])
+        self.deliver_event(event["id"])
         return event
 
-    def deliver(self, event_id: str, url: str = "") -> list[str]:
+    def deliver_event(self, event_id: str, url: str = "") -> list[str]:
         """Sends the event to every endpoint (or the one at `url`); returns the delivery ids."""
         endpoints = self.store.select("webhook endpoints", ACCOUNT)
         targets = [endpoint for endpoint in endpoints if url in ("", endpoint["url"])]
         with self.lock:
-            event = self._count(event_id, len(targets))
+            event = self._count_pending(event_id, len(targets))
             new = {"event": event_id, "type": event["type"], "attempts": [], "delivered": False}
             deliveries = [
                 self.store.create("webhook deliveries", ACCOUNT, {**new, "url": endpoint["url"]})
@@ -67,17 +69,17 @@ class Webhooks:
             ]
         body = json.dumps(event, indent=2).encode()  # Stripe sends pretty-printed JSON
         for endpoint, delivery in zip(targets, deliveries, strict=True):
-            threading.Thread(target=self._send, args=(endpoint, delivery["id"], body),
+            threading.Thread(target=self._send_webhook, args=(endpoint, delivery["id"], body),
                              daemon=True).start()  # fmt: skip
         return [delivery["id"] for delivery in deliveries]
 
-    def _count(self, event_id: str, more: int) -> Record:
+    def _count_pending(self, event_id: str, more: int) -> Record:
         event = self.store.get("events", ACCOUNT, event_id)
         pending = {"pending_webhooks": max(0, event["pending_webhooks"] + more)}
         return self.store.update("events", ACCOUNT, event_id, pending)
 
-    def _send(self, endpoint: Record, delivery_id: str, body: bytes) -> None:
-        for delay in (0.0, *self.retry_delays):
+    def _send_webhook(self, endpoint: Record, delivery_id: str, body: bytes) -> None:
+        for delay in (0.0, *self.webhook_retry_delays):
             time.sleep(delay)
             timestamp = int(time.time())
             signed = f"{timestamp}.".encode() + body
@@ -88,7 +90,7 @@ class Webhooks:
             attempt: dict[str, Any] = {"at": time.time(), "status": None, "error": None}
             try:
                 answer = requests.post(
-                    endpoint["url"], data=body, headers=headers, timeout=self.timeout
+                    endpoint["url"], data=body, headers=headers, timeout=self.webhook_timeout
                 )
                 attempt["status"] = answer.status_code
             except requests.RequestException as exc:
@@ -101,5 +103,5 @@ class Webhooks:
                 changes = {"attempts": [*delivery["attempts"], attempt], "delivered": delivered}
                 self.store.update("webhook deliveries", ACCOUNT, delivery_id, changes)
                 if delivered:
-                    self._count(delivery["event"], -1)
+                    self._count_pending(delivery["event"], -1)
                     return
