@@ -27,7 +27,7 @@ from sandbox.bexio.documents import Invalid, check, public
 from sandbox.bexio.oidc import BEXIO_AUTH_HOST, BexioIdentityProvider
 from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
-from sandbox.oauth_server import OAUTH_ENDPOINTS, OAuthVendor
+from sandbox.oauth_server import OAUTH_ENDPOINTS, OAuthVendor, bearer_token
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import BadPaging, NotFound, OffsetPaging, Page, Record, Resource
 
@@ -203,12 +203,12 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     # -- pipeline hooks -------------------------------------------------------------------
 
     def credential_of(self, req: Request) -> str | None:
-        scheme, _, token = req.headers.get("Authorization", "").partition(" ")
-        grant = self.oauth.access(token.strip()) if scheme.lower() == "bearer" else None
+        token = bearer_token(req)
+        grant = self.oauth.access(token)
         if grant is None:
             return None
         g.company = self.companies[grant.account]
-        return token.strip()
+        return token
 
     def owner(self) -> str:
         return str(g.company.id)
