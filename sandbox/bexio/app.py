@@ -216,9 +216,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         # The docs name bexio's errors ("Validation error", 401, "Not found") but no body was
         # captured: {error_code, message[, errors]} is the sandbox's guess, unverified.
-        body: dict[str, Any] = {"error_code": status, "message": message}
-        if status == 404:
-            body["message"] = "Not found"
+        body = {"error_code": status, "message": "Not found" if status == 404 else message}
         if "errors" in extra:
             body["errors"] = extra["errors"]
         response = self.json(body, status)
@@ -252,11 +250,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             self.windows[g.company.id] = (started, used + granted)
         reset = started + self.rate_window_seconds - now
         g.rate_headers = self._rate_headers(limit - used - granted, reset)
-        if granted:
-            return None
-        response = self.error_response(429, "Too Many Requests")
-        response.headers.update(g.rate_headers)
-        return response
+        # The 429 gets the headers as every answer does (`rate_headers` in `register_routes`).
+        return None if granted else self.error_response(429, "Too Many Requests")
 
     def _rate_headers(self, remaining: int, reset: float) -> dict[str, str]:
         # "ratelimit-reset" and the other RateLimit-* headers (fact sheet, third party);
