@@ -180,11 +180,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     def seed_articles(self, company_id: int, count: int, *, prefix: str = "ART") -> list[Record]:
         """`count` items of the company, numbered `<prefix>-00001`..., at 8.1 %."""
         owner = str(company_id)
-        tax_id = next(
-            t["id"]
-            for t in self.store.select("taxes", owner)
-            if t["type"] == "sales_tax" and t["is_active"] and t["value"] == 8.1
-        )
+        active = self.store.select("taxes", owner, params={"types": "sales_tax", "scope": "active"})
+        tax_id = next(t["id"] for t in active if t["value"] == 8.1)
         return [
             self.store.create("articles", owner, articles.seeded(n, prefix, tax_id))
             for n in range(1, count + 1)
@@ -250,8 +247,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             self.windows[g.company.id] = (started, used + granted)
         reset = started + self.rate_window_seconds - now
         g.rate_headers = self._rate_headers(limit - used - granted, reset)
-        # The 429 gets the headers as every answer does (`rate_headers` in `register_routes`).
-        return None if granted else self.error_response(429, "Too Many Requests")
+        # Refused, it carries the window's headers as the extra-429 fault's answer does.
+        return None if granted else self.error_response(429, "Too Many Requests", retry_after=reset)
 
     def _rate_headers(self, remaining: int, reset: float) -> dict[str, str]:
         # "ratelimit-reset" and the other RateLimit-* headers (fact sheet, third party);
