@@ -115,9 +115,8 @@ class AuthorizationServer:
     account_field = "account_id"  # the consent form's choice of account
     scopes_supported: ClassVar[frozenset[str]] = frozenset()  # empty: any scope
     requires_response_type = True  # RFC 6749 4.1.1; else a missing one means `code`
-    pkce_methods: ClassVar[
-        tuple[str, ...]
-    ] = ()  # RFC 7636 methods taken; none: a challenge is ignored
+    # RFC 7636 methods taken; none: a challenge is ignored
+    pkce_methods: ClassVar[tuple[str, ...]] = ()
     basic_auth = False  # client_secret_basic beside client_secret_post
     refresh_always = False  # a refresh token without the `offline_access` scope too
     rotating = True  # a refresh spends the refresh token and hands out a new one
