@@ -6,8 +6,6 @@ lifetimes, its token body and its words for each refusal."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import html
 import secrets
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Flask, Request, Response, request
+from oauthlib.oauth2.rfc6749.grant_types import authorization_code as code_grant
 
 from sandbox.contract import SpecProblem
 
@@ -43,14 +42,19 @@ RFC_6749: Refusals = {
     "grant_type": (400, "unsupported_grant_type", "Unsupported grant_type"),
     "missing": (400, "invalid_request", "Missing parameter: {}"),
     "client_id": (401, "invalid_client", "Client authentication failed"),
-    "client_secret": (401, "invalid_client", "Client authentication failed"),
     "code": (400, "invalid_grant", "Invalid authorization code"),
     "redirect_uri": (400, "invalid_grant", "The redirect_uri does not match"),
     "code_verifier": (400, "invalid_grant", "The code_verifier does not match"),
     "refresh_token": (400, "invalid_grant", "Invalid refresh token"),
-    "foreign_refresh": (400, "invalid_grant", "Invalid refresh token"),
     "token": (400, "invalid_request", "Missing parameter: token"),
     "foreign_token": (400, "unauthorized_client", "The token belongs to another client"),
+}
+# A finer reason a vendor does not word apart is refused as the coarser one.
+COARSER = {"client_secret": "client_id", "foreign_refresh": "refresh_token"}
+# RFC 7636 4.6: S256 hashes the verifier, `plain` compares it as it is.
+PKCE_CHECKS = {
+    "plain": code_grant.code_challenge_method_plain,
+    "S256": code_grant.code_challenge_method_s256,
 }
 
 
@@ -111,9 +115,8 @@ class AuthorizationServer:
     account_field = "account_id"  # the consent form's choice of account
     scopes_supported: ClassVar[frozenset[str]] = frozenset()  # empty: any scope
     requires_response_type = True  # RFC 6749 4.1.1; else a missing one means `code`
-    pkce_methods: ClassVar[
-        tuple[str, ...]
-    ] = ()  # RFC 7636 methods taken; none: a challenge is ignored
+    # RFC 7636 methods taken; none: a challenge is ignored
+    pkce_methods: ClassVar[tuple[str, ...]] = ()
     basic_auth = False  # client_secret_basic beside client_secret_post
     refresh_always = False  # a refresh token without the `offline_access` scope too
     rotating = True  # a refresh spends the refresh token and hands out a new one
@@ -249,7 +252,7 @@ class AuthorizationServer:
         return Response(status=302, headers={"Location": location})
 
     def refuse(self, reason: str, detail: str = "") -> Response:
-        status, error, description = self.refusals[reason]
+        status, error, description = self.refusals.get(reason) or self.refusals[COARSER[reason]]
         return self.token_error(status, error, description.format(detail))
 
     def spec_refusal(self, problems: list[SpecProblem]) -> Response:
@@ -301,7 +304,9 @@ class AuthorizationServer:
             return "code"
         if request.form.get("redirect_uri") != code.redirect_uri:
             return "redirect_uri"
-        if code.code_challenge and not pkce_matches(code, request.form.get("code_verifier", "")):
+        check = PKCE_CHECKS[code.code_challenge_method or "plain"]
+        verifier = request.form.get("code_verifier", "")
+        if code.code_challenge and not check(verifier, code.code_challenge):
             return "code_verifier"
         with self.lock:
             self.codes.pop(value, None)
@@ -415,12 +420,10 @@ class OAuthVendor:
         return self.oauth.refresh_tokens
 
 
-def pkce_matches(code: Grant, verifier: str) -> bool:
-    """RFC 7636: S256 hashes the verifier, `plain` compares it as it is."""
-    if code.code_challenge_method == "S256":
-        digest = hashlib.sha256(verifier.encode()).digest()
-        verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    return hmac.compare_digest(verifier, code.code_challenge or "")
+def bearer_token(req: Request) -> str:
+    """The token of the request's `Authorization: Bearer` header, else ""."""
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def html_page(title: str, body: str, status: int = 200) -> Response:

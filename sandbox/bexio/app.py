@@ -27,7 +27,7 @@ from sandbox.bexio.documents import Invalid, check, public
 from sandbox.bexio.oidc import BEXIO_AUTH_HOST, BexioIdentityProvider
 from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
-from sandbox.oauth_server import OAUTH_ENDPOINTS, OAuthVendor
+from sandbox.oauth_server import OAUTH_ENDPOINTS, OAuthVendor, bearer_token
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import BadPaging, NotFound, OffsetPaging, Page, Record, Resource
 
@@ -180,11 +180,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     def seed_articles(self, company_id: int, count: int, *, prefix: str = "ART") -> list[Record]:
         """`count` items of the company, numbered `<prefix>-00001`..., at 8.1 %."""
         owner = str(company_id)
-        tax_id = next(
-            t["id"]
-            for t in self.store.select("taxes", owner)
-            if t["type"] == "sales_tax" and t["is_active"] and t["value"] == 8.1
-        )
+        active = self.store.select("taxes", owner, params={"types": "sales_tax", "scope": "active"})
+        tax_id = next(t["id"] for t in active if t["value"] == 8.1)
         return [
             self.store.create("articles", owner, articles.seeded(n, prefix, tax_id))
             for n in range(1, count + 1)
@@ -203,12 +200,12 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     # -- pipeline hooks -------------------------------------------------------------------
 
     def credential_of(self, req: Request) -> str | None:
-        scheme, _, token = req.headers.get("Authorization", "").partition(" ")
-        grant = self.oauth.access(token.strip()) if scheme.lower() == "bearer" else None
+        token = bearer_token(req)
+        grant = self.oauth.access(token)
         if grant is None:
             return None
         g.company = self.companies[grant.account]
-        return token.strip()
+        return token
 
     def owner(self) -> str:
         return str(g.company.id)
@@ -216,9 +213,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         # The docs name bexio's errors ("Validation error", 401, "Not found") but no body was
         # captured: {error_code, message[, errors]} is the sandbox's guess, unverified.
-        body: dict[str, Any] = {"error_code": status, "message": message}
-        if status == 404:
-            body["message"] = "Not found"
+        body = {"error_code": status, "message": "Not found" if status == 404 else message}
         if "errors" in extra:
             body["errors"] = extra["errors"]
         response = self.json(body, status)
@@ -252,11 +247,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             self.windows[g.company.id] = (started, used + granted)
         reset = started + self.rate_window_seconds - now
         g.rate_headers = self._rate_headers(limit - used - granted, reset)
-        if granted:
-            return None
-        response = self.error_response(429, "Too Many Requests")
-        response.headers.update(g.rate_headers)
-        return response
+        # Refused, it carries the window's headers as the extra-429 fault's answer does.
+        return None if granted else self.error_response(429, "Too Many Requests", retry_after=reset)
 
     def _rate_headers(self, remaining: int, reset: float) -> dict[str, str]:
         # "ratelimit-reset" and the other RateLimit-* headers (fact sheet, third party);

@@ -28,7 +28,6 @@ REVOKE_PATH = f"{REALM}/protocol/openid-connect/revoke"  # no OpenAPI file has i
 DISCOVERY_PATH = f"{REALM}/.well-known/openid-configuration"
 BEXIO_AUTH_HOST = "https://auth.bexio.com"
 DISCOVERY = (SPECS_DIR / "bexio" / "bexio-openid-configuration.json").read_text(encoding="utf-8")
-BAD_CLIENT = (401, "unauthorized_client", "Invalid client or Invalid client credentials")
 
 
 class BexioIdentityProvider(AuthorizationServer):
@@ -49,8 +48,7 @@ class BexioIdentityProvider(AuthorizationServer):
         "scope": (302, "invalid_scope", "Invalid scopes: {}"),
         "code_challenge_method":
             (302, "invalid_request", "Invalid parameter: code_challenge_method"),
-        "client_id": BAD_CLIENT,
-        "client_secret": BAD_CLIENT,
+        "client_id": (401, "unauthorized_client", "Invalid client or Invalid client credentials"),
         "code": (400, "invalid_grant", "Code not valid"),
         "redirect_uri": (400, "invalid_grant", "Incorrect redirect_uri"),
         "code_verifier": (400, "invalid_grant", "PKCE verification failed"),

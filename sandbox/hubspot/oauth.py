@@ -16,15 +16,12 @@ from flask import Flask, Request, Response, g
 from sandbox.core import VendorSandbox
 from sandbox.hubspot import pages
 from sandbox.hubspot.catalog import iso
-from sandbox.oauth_server import RFC_6749, AuthorizationServer, Grant, OAuthVendor
+from sandbox.oauth_server import RFC_6749, AuthorizationServer, Grant, OAuthVendor, bearer_token
 
 AUTH_NOT_FOUND = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and "
     "you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 )
-# oauth-v1's token endpoint answers with its own `status` codes (BAD_AUTH_CODE, ...) and words;
-# the product reads BAD_REFRESH_TOKEN (connectors/hubspot/provider.py).
-BAD_REFRESH_TOKEN = (400, "BAD_REFRESH_TOKEN", "missing or unknown refresh token")
 
 
 class HubSpotAuthorization(AuthorizationServer):
@@ -40,6 +37,8 @@ class HubSpotAuthorization(AuthorizationServer):
     refresh_always = True
     rotating = False
     prefixes = ("", "CJ", "")  # HubSpot's access tokens start with "CJ"
+    # oauth-v1's token endpoint answers with its own `status` codes (BAD_AUTH_CODE, ...) and
+    # words; the product reads BAD_REFRESH_TOKEN (connectors/hubspot/provider.py).
     refusals = RFC_6749 | {
         "unknown_client": (400, "", "Unknown client_id."),
         "unknown_redirect_uri":
@@ -51,8 +50,7 @@ class HubSpotAuthorization(AuthorizationServer):
         "redirect_uri":
             (400, "BAD_REDIRECT_URI", "redirect URI does not match initial auth code URL"),
         "code_verifier": (400, "BAD_AUTH_CODE", "code_verifier does not match"),
-        "refresh_token": BAD_REFRESH_TOKEN,
-        "foreign_refresh": BAD_REFRESH_TOKEN,
+        "refresh_token": (400, "BAD_REFRESH_TOKEN", "missing or unknown refresh token"),
         "not_found": (404, "NOT_FOUND", "Token not found"),
     }  # fmt: skip
     sandbox: OAuthApp
@@ -150,8 +148,7 @@ class OAuthApp(OAuthVendor, VendorSandbox):
     def credential_of(self, req: Request) -> str | None:
         """The bearer token when it is known and alive; else None, with the reason HubSpot
         gives kept for `error_response`."""
-        header = req.headers.get("Authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        token = bearer_token(req)
         with self.oauth.lock:
             access = self.access_tokens.get(token)
         if access is None:
