@@ -291,9 +291,7 @@ class QontoSandbox(OAuthVendor, QontoResources):
             invoice = organization.invoices.get(invoice_id)
             if invoice is None:
                 return None
-            changes = documents.invoice_changes(
-                invoice, action, paid_at=paid_at, number=lambda: organization.next_number("INV")
-            )
+            changes = documents.invoice_changes(invoice, action, organization, paid_at=paid_at)
             changed = self.store.update("invoices", organization.id, invoice_id, changes)
             self.invoice_stamps[invoice_id] = timestamp()
         self.webhooks.invoice_changed(organization, changed)
@@ -333,10 +331,8 @@ class QontoSandbox(OAuthVendor, QontoResources):
             self._refuse(f"Qonto cannot make a {invoice['status']} invoice {status}")
         if not action:
             return invoice  # nothing changes in Qonto
-        try:
-            return self.invoice_action(invoiced, document_id, action, paid_at=None)
-        except documents.Refused as refusal:
-            self._refuse(refusal.problem["detail"])
+        # Every action of the table is one the invoice's status allows.
+        return self.invoice_action(invoiced, document_id, action, paid_at=None)
 
     def _refuse(self, message: str) -> NoReturn:
         abort(self.json({"error": message}, 409))
