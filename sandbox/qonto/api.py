@@ -17,7 +17,7 @@ from flask import Flask, Request, Response, g, request
 from sandbox.core import VendorSandbox
 from sandbox.qonto import documents, webhooks
 from sandbox.qonto.state import IdempotentAnswer, Organization, timestamp
-from sandbox.routes import Endpoint, Operation
+from sandbox.routes import Endpoint, Operation, serve_endpoints
 from sandbox.store import Filter, Page, PageNumberPaging, Record
 
 if TYPE_CHECKING:
@@ -181,8 +181,9 @@ class QontoResources(VendorSandbox):
                     return self.json(stored.body, stored.status)
                 answer: Response = create()
                 if key:
+                    made = f"{request.method} {request.path}"
                     self.idempotent_answers[(self.owner(), key)] = IdempotentAnswer(
-                        request.method, request.path, answer.status_code, answer.get_json(), now
+                        made, answer.status_code, answer.get_json(), now
                     )
                 self.after_commit()
             return answer
@@ -191,7 +192,9 @@ class QontoResources(VendorSandbox):
 
 
 def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
-    """The organization, the idempotency of the documents' creates and the invoice actions."""
+    """The declared endpoints (the reads first: an OPTIONS request on a collection is routed
+    to its list) with idempotent document creates, the organization and the invoice actions."""
+    serve_endpoints(app, sandbox, ENDPOINTS)
     app.register_error_handler(documents.Refused, sandbox.refused)
     for endpoint in DOCUMENTS:
         # `sandbox.routes` names a create's view after its endpoint.

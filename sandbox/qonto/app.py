@@ -25,12 +25,11 @@ from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import SlidingWindow
 from sandbox.oauth_server import CONSENT_ENDPOINTS, OAUTH_ENDPOINTS, OAuthVendor
 from sandbox.qonto import api, documents, webhooks
-from sandbox.qonto.api import ENDPOINTS, QontoResources, between, register_api_routes, status_in
+from sandbox.qonto.api import QontoResources, between, register_api_routes, status_in
 from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import QontoAuthorization
-from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, timestamp
+from sandbox.qonto.state import ALL_SCOPES, Organization, timestamp
 from sandbox.qonto.webhooks import RETRY_DELAYS, QontoWebhooks
-from sandbox.routes import serve_endpoints
 from sandbox.store import Record, Resource
 
 TRACE_HEADER = "X-Tyk-Trace-Id"
@@ -120,10 +119,10 @@ class QontoSandbox(OAuthVendor, QontoResources):
         with self.lock:
             self.organizations: dict[str, Organization] = {}
             self.oauth.clear()
-            self.idempotent_answers: dict[tuple[str, str], IdempotentAnswer] = {}
+            self.idempotent_answers = {}
             self.windows = [SlidingWindow(limit=n, window=seconds) for n, seconds in self.limits]
             self.unauthorized_answers: dict[str, list[float]] = {}
-            self.invoice_stamps: dict[str, str] = {}
+            self.invoice_stamps = {}
             self.webhooks.sender.reset()
             self._unauthorized_lock = threading.Lock()
             if self.seed_demo:
@@ -273,8 +272,6 @@ class QontoSandbox(OAuthVendor, QontoResources):
 
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
-        # The reads first: an OPTIONS request on a collection is routed to its list.
-        serve_endpoints(app, self, ENDPOINTS)
         register_api_routes(self, app)
         app.register_error_handler(404, lambda _: self.error_response(404, "Resource not found"))
         app.register_error_handler(405, lambda _: self.error_response(405, "Method not allowed"))
@@ -354,7 +351,7 @@ class QontoSandbox(OAuthVendor, QontoResources):
             **super().inspect(),
             "idempotency keys": [
                 {"organization": self.owner_label(org_id), "key": key, "status": a.status}
-                | {"request": f"{a.method} {a.path}"}
+                | {"request": a.request}
                 for (org_id, key), a in answers
             ],
             **self.oauth.inspect(),

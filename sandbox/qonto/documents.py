@@ -188,35 +188,6 @@ def _unused(kind: str, number: str | None, documents: Records) -> None:
         raise Refused(problem(code, detail, pointer="/number"), status=409)
 
 
-def _quote_problems(body: dict[str, Any], organization: Organization) -> list[Problem]:
-    # Required fields, dates, lengths and the discount type are the spec's (QuoteCreateRequest).
-    problems = _client_id(body, organization) + _items(body["items"])
-    # Required only when the organization numbers its quotes by hand (Qonto's default; the
-    # create-a-quote docs), which the spec cannot say.
-    if not organization.automatic_numbering and not body.get("number"):
-        problems.append(_missing("number", "/number"))
-    return problems + _discount(body.get("discount"), "/discount")
-
-
-def _invoice_problems(body: dict[str, Any], organization: Organization) -> list[Problem]:
-    # Required fields, dates, EUR and the status are the spec's (ClientInvoiceCreateRequest).
-    problems = _client_id(body, organization)
-    start, end = body.get("performance_start_date"), body.get("performance_end_date")
-    # Create-a-client-invoice docs: an end date needs a start date, not before it.
-    if end is not None and start is None:
-        problems.append(_missing("performance_start_date", "/performance_start_date"))
-    elif start and end and start > end:
-        detail = "performance_start_date must be before or equal to performance_end_date"
-        problems.append(problem("invalid_format", detail, pointer="/performance_start_date"))
-    if body["payment_methods"].get("iban") != organization.iban:
-        # Docs: the IBAN of one of the organization's Qonto accounts.
-        detail = "iban must be the IBAN of a Qonto account of the organization"
-        problems.append(problem("invalid_format", detail, pointer="/payment_methods/iban"))
-    problems += _items(body["items"])
-    client = organization.clients.get(str(body["client_id"]))
-    return problems + (invoicing_problems(client) if client is not None else [])
-
-
 def invoicing_problems(client: dict[str, Any]) -> list[Problem]:
     """Invoice creation validates the client again (docs). Only the currency error is shown
     in Qonto's material; locale and address follow its pattern."""
@@ -293,7 +264,13 @@ def _discount_amount(discount: dict[str, Any] | None, base: Decimal, scale: Deci
 
 
 def new_quote(body: dict[str, Any], organization: Organization) -> Record:
-    _refuse_any(_quote_problems(body, organization))
+    # Required fields, dates, lengths and the discount type are the spec's (QuoteCreateRequest).
+    problems = _client_id(body, organization) + _items(body["items"])
+    # Required only when the organization numbers its quotes by hand (Qonto's default; the
+    # create-a-quote docs), which the spec cannot say.
+    if not organization.automatic_numbering and not body.get("number"):
+        problems.append(_missing("number", "/number"))
+    _refuse_any(problems + _discount(body.get("discount"), "/discount"))
     number = body.get("number") or organization.next_number("Q")
     _unused("quote", number, organization.quotes)
     currency = body["currency"]
@@ -325,7 +302,22 @@ def new_quote(body: dict[str, Any], organization: Organization) -> Record:
 
 
 def new_invoice(body: dict[str, Any], organization: Organization) -> Record:
-    _refuse_any(_invoice_problems(body, organization))
+    # Required fields, dates, EUR and the status are the spec's (ClientInvoiceCreateRequest).
+    problems = _client_id(body, organization)
+    start, end = body.get("performance_start_date"), body.get("performance_end_date")
+    # Create-a-client-invoice docs: an end date needs a start date, not before it.
+    if end is not None and start is None:
+        problems.append(_missing("performance_start_date", "/performance_start_date"))
+    elif start and end and start > end:
+        detail = "performance_start_date must be before or equal to performance_end_date"
+        problems.append(problem("invalid_format", detail, pointer="/performance_start_date"))
+    if body["payment_methods"].get("iban") != organization.iban:
+        # Docs: the IBAN of one of the organization's Qonto accounts.
+        detail = "iban must be the IBAN of a Qonto account of the organization"
+        problems.append(problem("invalid_format", detail, pointer="/payment_methods/iban"))
+    client = organization.clients.get(str(body["client_id"]))
+    problems += _items(body["items"]) + (invoicing_problems(client) if client else [])
+    _refuse_any(problems)
     _unused("invoice", body.get("number"), organization.invoices)
     currency = body["currency"]
     items, total, vat, _ = priced_items(
@@ -358,7 +350,7 @@ def new_invoice(body: dict[str, Any], organization: Organization) -> Record:
     return invoice
 
 
-# What a create of each document stores (the body rules of each are above).
+# What a create of each document stores, or Refused.
 NEW_DOCUMENTS = {"clients": new_client, "quotes": new_quote, "invoices": new_invoice}
 
 
