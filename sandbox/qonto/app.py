@@ -15,7 +15,6 @@ import math
 import secrets
 import threading
 import time
-from dataclasses import replace
 from http import HTTPStatus
 from typing import Any, NoReturn
 
@@ -49,13 +48,6 @@ class QontoSandbox(OAuthVendor, QontoResources):
         "invoices": ("invoices", DOCUMENT_COLUMNS),
         webhooks.SUBSCRIPTIONS: ("webhook subscriptions", SUBSCRIPTION_COLUMNS),
     }
-    resources: tuple[Resource, ...] = (
-        Resource("clients", filters=documents.CLIENT_FILTERS),
-        Resource("quotes", filters={"filter[status]": status_in, **between("created_at")}),
-        # Invoices are also filtered by their update stamp (`__init__`).
-        Resource("invoices", filters={"filter[status]": status_in, **between("created_at")}),
-        Resource(webhooks.SUBSCRIPTIONS),
-    )
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
     demo_credential = "apiup-demo:apiup-sandbox-secret-key"
     spec_server_url = "https://thirdparty.qonto.com"
@@ -101,11 +93,14 @@ class QontoSandbox(OAuthVendor, QontoResources):
         self.seed_demo = seed_demo
         # Tests pass short delays; Qonto retries for days.
         self.webhooks = QontoWebhooks(self, retry_delays=callback_delays)
+        document_filters = {"filter[status]": status_in, **between("created_at")}
         # Qonto filters invoices by an update stamp its answers do not show.
         updated = between("updated_at", lambda invoice: self.invoice_stamps[invoice["id"]])
-        self.resources = tuple(
-            replace(r, filters={**r.filters, **updated}) if r.name == "invoices" else r
-            for r in self.resources
+        self.resources = (
+            Resource("clients", filters=documents.CLIENT_FILTERS),
+            Resource("quotes", filters=document_filters),
+            Resource("invoices", filters={**document_filters, **updated}),
+            Resource(webhooks.SUBSCRIPTIONS),
         )
         super().__init__(contract=contract, public_url=public_url)
 
