@@ -1,32 +1,31 @@
 """Qonto's Business API routes the product calls: the organization, clients, quotes and client
-invoices (with their status actions), each create behind `X-Qonto-Idempotency-Key`, each list
-paged with its `meta`. Lists and reads (and the webhook subscriptions) are served from the store
-through `QontoResources`' hooks. Filters, sort orders and paging are checked against the spec
-before a handler runs; the filters themselves are the resources' (`app.QontoSandbox`)."""
+invoices (with their status actions), each list paged with its `meta`. Lists, reads and creates
+(and the webhook subscriptions) are served from the store through `QontoResources`' hooks; a
+document's create keeps its answer for `X-Qonto-Idempotency-Key` (`idempotent`). Filters, sort
+orders, paging and the bodies' shapes are checked against the spec before a handler runs; the
+filters themselves are the resources' (`app.QontoSandbox`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Request, Response, abort, g, request
+from flask import Flask, Request, Response, g, request
 
 from sandbox.core import VendorSandbox
 from sandbox.qonto import documents, webhooks
-from sandbox.qonto.documents import Problem
 from sandbox.qonto.state import IdempotentAnswer, Organization, timestamp
-from sandbox.routes import Endpoint
-from sandbox.store import Filter, Page, PageNumberPaging, Record, Records
+from sandbox.routes import Endpoint, Operation, serve_endpoints
+from sandbox.store import Filter, Page, PageNumberPaging, Record
 
 if TYPE_CHECKING:
     from sandbox.qonto.app import QontoSandbox
+    from sandbox.qonto.webhooks import QontoWebhooks
 
 IDEMPOTENCY_HEADER = "X-Qonto-Idempotency-Key"
 PAGING = PageNumberPaging(default_size=100, max_size=100, first_page=1, size_param="per_page")
-Create = Callable[[Organization, dict[str, Any]], tuple[int, dict[str, Any]]]
-Rules = Callable[[dict[str, Any], Organization], list[Problem]]
 # Per collection: the read and the write scope, as the spec's operation descriptions name
 # them ("OAuth scope `...`").
 SCOPES = {
@@ -46,11 +45,20 @@ ANSWERS = {
     "invoices": ("client_invoices", "client_invoice", "Client invoice"),
     webhooks.SUBSCRIPTIONS: ("subscriptions", None, "Webhook subscription"),
 }
-# The documents' creates are idempotent (`register_api_routes`); the subscriptions' are not.
+# The documents' creates are idempotent, and a lost answer follows only once it is kept
+# (`idempotent`); the subscriptions' creates are neither.
+SERVED: tuple[Operation, ...] = ("list", "create", "read")
+DOCUMENTS = tuple(
+    Endpoint(resource, path, PAGING, SERVED, create_status=status, drop_after_commit=False)
+    for resource, path, status in (
+        ("clients", "/v2/clients", 200),
+        ("quotes", "/v2/quotes", 201),
+        ("invoices", "/v2/client_invoices", 200),
+    )
+)
+INVOICES = DOCUMENTS[-1]
 ENDPOINTS = (
-    Endpoint("clients", "/v2/clients", PAGING, ("list", "read")),
-    Endpoint("quotes", "/v2/quotes", PAGING, ("list", "read")),
-    Endpoint("invoices", "/v2/client_invoices", PAGING, ("list", "read")),
+    *DOCUMENTS,
     Endpoint(webhooks.SUBSCRIPTIONS, webhooks.PATH, PAGING, drop_after_commit=False),
 )
 
@@ -83,7 +91,14 @@ def status_in(record: Record, statuses: str) -> bool:
 
 
 class QontoResources(VendorSandbox):
-    """The hooks `sandbox.routes` serves Qonto's lists, reads and subscriptions through."""
+    """The hooks `sandbox.routes` serves Qonto's lists, reads, creates and subscriptions
+    through, and the idempotency of the documents' creates."""
+
+    # What `app.QontoSandbox` keeps.
+    webhooks: QontoWebhooks
+    invoice_stamps: dict[str, str]
+    idempotent_answers: dict[tuple[str, str], IdempotentAnswer]
+    idempotency_ttl: float
 
     def owner(self) -> str:
         return str(g.organization.id)
@@ -127,30 +142,64 @@ class QontoResources(VendorSandbox):
             404, f"{ANSWERS[endpoint.resource][2]} not found", parameter=named
         )
 
-    # Only the subscriptions are created and changed through these hooks.
-
     def new_record(self, endpoint: Endpoint, body: Any) -> Record:
-        return webhooks.new_subscription(g.organization, body)
+        if endpoint.resource == webhooks.SUBSCRIPTIONS:
+            return webhooks.new_subscription(g.organization, body)
+        return documents.NEW_DOCUMENTS[endpoint.resource](body, g.organization)
 
     def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
-        return webhooks.subscription_changes(body)
+        return webhooks.subscription_changes(body)  # only the subscriptions are changed here
 
     def created_response(self, endpoint: Endpoint, record: Record) -> Response:
-        return self.json(webhooks.shown(record, with_secret=True), endpoint.create_status)
+        if endpoint.resource == webhooks.SUBSCRIPTIONS:
+            return self.json(webhooks.shown(record, with_secret=True), endpoint.create_status)
+        if endpoint.resource == "invoices":
+            self.invoice_stamps[record["id"]] = record["created_at"]
+            self.webhooks.invoice_changed(g.organization, record)
+        return super().created_response(endpoint, record)
+
+    def refused(self, refusal: documents.Refused) -> Response:
+        return self.error_response(refusal.status, str(refusal), errors=refusal.problems)
+
+    def idempotent(self, create: Callable[[], Any]) -> Callable[[], Response]:
+        """A document's create: with X-Qonto-Idempotency-Key the first successful answer is
+        kept for the TTL and returned for the same key, even when the body differs. The key is
+        looked up, the record made and the answer kept under the sandbox's lock, and kept
+        before the connection may drop, so a retry after a lost answer gets it."""
+
+        def view() -> Response:
+            key = request.headers.get(IDEMPOTENCY_HEADER)
+            with self.lock:
+                now = time.time()
+                self.idempotent_answers = {
+                    k: a
+                    for k, a in self.idempotent_answers.items()
+                    if a.stored_at > now - self.idempotency_ttl
+                }
+                stored = self.idempotent_answers.get((self.owner(), key)) if key else None
+                if stored is not None:
+                    return self.json(stored.body, stored.status)
+                answer: Response = create()
+                if key:
+                    made = f"{request.method} {request.path}"
+                    self.idempotent_answers[(self.owner(), key)] = IdempotentAnswer(
+                        made, answer.status_code, answer.get_json(), now
+                    )
+                self.after_commit()
+            return answer
+
+        return view
 
 
 def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
-    """The organization, the idempotent creates and the invoice actions."""
-
-    def invalid(problems: list[Problem]) -> NoReturn:
-        abort(sandbox.error_response(422, problems[0]["detail"], errors=problems))
-
-    def unused(kind: str, number: str | None, documents_of: Records) -> None:
-        # Numbers are unique per organization. The quote's conflict code is not documented;
-        # the invoice one is `invoice_number_already_exists`.
-        if number and any(d.get("number") == number for d in documents_of.values()):
-            detail, code = f"The {kind} number is already used.", f"{kind}_number_already_exists"
-            abort(sandbox.error_response(409, detail, code=code, pointer="/number"))
+    """The declared endpoints (the reads first: an OPTIONS request on a collection is routed
+    to its list) with idempotent document creates, the organization and the invoice actions."""
+    serve_endpoints(app, sandbox, ENDPOINTS)
+    app.register_error_handler(documents.Refused, sandbox.refused)
+    for endpoint in DOCUMENTS:
+        # `sandbox.routes` names a create's view after its endpoint.
+        name = f"{endpoint.resource}_{endpoint.path}.create"
+        app.view_functions[name] = sandbox.idempotent(app.view_functions[name])
 
     def organization() -> Response:
         org: Organization = g.organization
@@ -181,82 +230,15 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
 
     app.add_url_rule("/v2/organization", "organization", organization)
 
-    def create_client(org: Organization, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        return 200, {"client": sandbox.store.create("clients", org.id, documents.new_client(body))}
-
-    def create_quote(org: Organization, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        number = body.get("number") or org.next_number("Q")
-        unused("quote", number, org.quotes)
-        quote = documents.new_quote(body, org, number=number)
-        sandbox.store.create("quotes", org.id, quote)
-        return 201, quote
-
-    def create_invoice(org: Organization, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        unused("invoice", body.get("number"), org.invoices)
-        invoice = documents.new_invoice(body, org)
-        if invoice["status"] == "unpaid" and not invoice.get("number"):
-            invoice["number"] = org.next_number("INV")
-        sandbox.store.create("invoices", org.id, invoice)
-        sandbox.invoice_stamps[invoice["id"]] = invoice["created_at"]
-        sandbox.webhooks.invoice_changed(org, invoice)
-        return 200, {"client_invoice": invoice}
-
-    def idempotent(rules: Rules, create: Create) -> Callable[[], Response]:
-        """Runs one create of a body the rules take; with X-Qonto-Idempotency-Key the first
-        successful answer is stored for the TTL and returned for the same key, even when the
-        body differs. The key is checked and the answer kept under the sandbox's lock, and
-        kept before the connection may drop, so a retry after a lost answer gets it."""
-
-        def view() -> Response:
-            org: Organization = g.organization
-            key = request.headers.get(IDEMPOTENCY_HEADER)
-            with sandbox.lock:
-                now = time.time()
-                sandbox.idempotent_answers = {
-                    k: a
-                    for k, a in sandbox.idempotent_answers.items()
-                    if a.stored_at > now - sandbox.idempotency_ttl
-                }
-                stored = sandbox.idempotent_answers.get((org.id, key)) if key else None
-                if stored is not None:
-                    return sandbox.json(stored.body, stored.status)
-                body = request.get_json(silent=True)
-                if not isinstance(body, dict):
-                    detail = "The request body must be a JSON object"
-                    return sandbox.error_response(400, detail, pointer="/")
-                if problems := rules(body, org):
-                    invalid(problems)
-                status, answer = create(org, body)
-                if key:
-                    sandbox.idempotent_answers[(org.id, key)] = IdempotentAnswer(
-                        request.method, request.path, status, answer, now
-                    )
-                sandbox.after_commit()
-            return sandbox.json(answer, status)
-
-        return view
-
-    creates = (
-        (documents.client_problems, create_client),
-        (documents.quote_problems, create_quote),
-        (documents.invoice_problems, create_invoice),
-    )
-    for endpoint, (rules, create) in zip(ENDPOINTS[:3], creates, strict=True):
-        name = f"create_{endpoint.resource}"
-        app.add_url_rule(endpoint.path, name, idempotent(rules, create), methods=["POST"])
-
     def change_invoice(record_id: str, action: str) -> Response:
         if action not in documents.INVOICE_ACTIONS:
             return sandbox.error_response(404, "Route not found", parameter="id")
-        body = request.get_json(silent=True) if request.content_length else None
+        body = request.get_json(silent=True)
         paid_at = body.get("paid_at") if isinstance(body, dict) else None
-        try:
-            changed = sandbox.invoice_action(g.organization, record_id, action, paid_at=paid_at)
-        except documents.Refused as refusal:
-            invalid([refusal.problem])
+        changed = sandbox.invoice_action(g.organization, record_id, action, paid_at=paid_at)
         if changed is None:
-            return sandbox.error_response(404, "Client invoice not found", parameter="id")
-        return sandbox.json({"client_invoice": changed})
+            return sandbox.missing_response(INVOICES, record_id)
+        return sandbox.json(sandbox.render(INVOICES, changed))
 
     rule = "/v2/client_invoices/<record_id>/<action>"
     app.add_url_rule(rule, "invoice_action", change_invoice, methods=["POST"])

@@ -15,7 +15,6 @@ import math
 import secrets
 import threading
 import time
-from dataclasses import replace
 from http import HTTPStatus
 from typing import Any, NoReturn
 
@@ -25,12 +24,11 @@ from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import SlidingWindow
 from sandbox.oauth_server import CONSENT_ENDPOINTS, OAUTH_ENDPOINTS, OAuthVendor
 from sandbox.qonto import api, documents, webhooks
-from sandbox.qonto.api import ENDPOINTS, QontoResources, between, register_api_routes, status_in
+from sandbox.qonto.api import QontoResources, between, register_api_routes, status_in
 from sandbox.qonto.documents import Problem, problem
 from sandbox.qonto.oauth import QontoAuthorization
-from sandbox.qonto.state import ALL_SCOPES, IdempotentAnswer, Organization, timestamp
+from sandbox.qonto.state import ALL_SCOPES, Organization, timestamp
 from sandbox.qonto.webhooks import RETRY_DELAYS, QontoWebhooks
-from sandbox.routes import serve_endpoints
 from sandbox.store import Record, Resource
 
 TRACE_HEADER = "X-Tyk-Trace-Id"
@@ -50,13 +48,6 @@ class QontoSandbox(OAuthVendor, QontoResources):
         "invoices": ("invoices", DOCUMENT_COLUMNS),
         webhooks.SUBSCRIPTIONS: ("webhook subscriptions", SUBSCRIPTION_COLUMNS),
     }
-    resources: tuple[Resource, ...] = (
-        Resource("clients", filters=documents.CLIENT_FILTERS),
-        Resource("quotes", filters={"filter[status]": status_in, **between("created_at")}),
-        # Invoices are also filtered by their update stamp (`__init__`).
-        Resource("invoices", filters={"filter[status]": status_in, **between("created_at")}),
-        Resource(webhooks.SUBSCRIPTIONS),
-    )
     # The seeded demo organization's API key; its OAuth client matches the product's defaults.
     demo_credential = "apiup-demo:apiup-sandbox-secret-key"
     spec_server_url = "https://thirdparty.qonto.com"
@@ -102,11 +93,14 @@ class QontoSandbox(OAuthVendor, QontoResources):
         self.seed_demo = seed_demo
         # Tests pass short delays; Qonto retries for days.
         self.webhooks = QontoWebhooks(self, retry_delays=callback_delays)
+        document_filters = {"filter[status]": status_in, **between("created_at")}
         # Qonto filters invoices by an update stamp its answers do not show.
         updated = between("updated_at", lambda invoice: self.invoice_stamps[invoice["id"]])
-        self.resources = tuple(
-            replace(r, filters={**r.filters, **updated}) if r.name == "invoices" else r
-            for r in self.resources
+        self.resources = (
+            Resource("clients", filters=documents.CLIENT_FILTERS),
+            Resource("quotes", filters=document_filters),
+            Resource("invoices", filters={**document_filters, **updated}),
+            Resource(webhooks.SUBSCRIPTIONS),
         )
         super().__init__(contract=contract, public_url=public_url)
 
@@ -120,10 +114,10 @@ class QontoSandbox(OAuthVendor, QontoResources):
         with self.lock:
             self.organizations: dict[str, Organization] = {}
             self.oauth.clear()
-            self.idempotent_answers: dict[tuple[str, str], IdempotentAnswer] = {}
+            self.idempotent_answers = {}
             self.windows = [SlidingWindow(limit=n, window=seconds) for n, seconds in self.limits]
             self.unauthorized_answers: dict[str, list[float]] = {}
-            self.invoice_stamps: dict[str, str] = {}
+            self.invoice_stamps = {}
             self.webhooks.sender.reset()
             self._unauthorized_lock = threading.Lock()
             if self.seed_demo:
@@ -273,8 +267,6 @@ class QontoSandbox(OAuthVendor, QontoResources):
 
     def register_routes(self, app: Flask) -> None:
         self.oauth.register(app)
-        # The reads first: an OPTIONS request on a collection is routed to its list.
-        serve_endpoints(app, self, ENDPOINTS)
         register_api_routes(self, app)
         app.register_error_handler(404, lambda _: self.error_response(404, "Resource not found"))
         app.register_error_handler(405, lambda _: self.error_response(405, "Method not allowed"))
@@ -291,9 +283,7 @@ class QontoSandbox(OAuthVendor, QontoResources):
             invoice = organization.invoices.get(invoice_id)
             if invoice is None:
                 return None
-            changes = documents.invoice_changes(
-                invoice, action, paid_at=paid_at, number=lambda: organization.next_number("INV")
-            )
+            changes = documents.invoice_changes(invoice, action, organization, paid_at=paid_at)
             changed = self.store.update("invoices", organization.id, invoice_id, changes)
             self.invoice_stamps[invoice_id] = timestamp()
         self.webhooks.invoice_changed(organization, changed)
@@ -333,10 +323,8 @@ class QontoSandbox(OAuthVendor, QontoResources):
             self._refuse(f"Qonto cannot make a {invoice['status']} invoice {status}")
         if not action:
             return invoice  # nothing changes in Qonto
-        try:
-            return self.invoice_action(invoiced, document_id, action, paid_at=None)
-        except documents.Refused as refusal:
-            self._refuse(refusal.problem["detail"])
+        # Every action of the table is one the invoice's status allows.
+        return self.invoice_action(invoiced, document_id, action, paid_at=None)
 
     def _refuse(self, message: str) -> NoReturn:
         abort(self.json({"error": message}, 409))
@@ -358,7 +346,7 @@ class QontoSandbox(OAuthVendor, QontoResources):
             **super().inspect(),
             "idempotency keys": [
                 {"organization": self.owner_label(org_id), "key": key, "status": a.status}
-                | {"request": f"{a.method} {a.path}"}
+                | {"request": a.request}
                 for (org_id, key), a in answers
             ],
             **self.oauth.inspect(),

@@ -1,21 +1,21 @@
 """Qonto's rules for the bodies of clients, quotes and client invoices, and the objects it answers.
 
-Each `*_problems` function returns the JSON:API error objects of a body (empty when valid).
-Qonto documents the error shape and a few codes (`invalid_format`, `not_in_list`,
-`invalid_client_id`, `invoice_number_already_exists`); missing and too-long fields use
-`invalid_format` as in its "currency is missing for this client" example.
+`NEW_DOCUMENTS` makes the record a create stores from a body the spec accepted, or raises
+`Refused` with the JSON:API error objects of the rules the spec cannot express. Qonto documents
+the error shape and a few codes (`invalid_format`, `not_in_list`, `invalid_client_id`,
+`invoice_number_already_exists`); missing and too-long fields use `invalid_format` as in its
+"currency is missing for this client" example.
 """
 
 from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sandbox.qonto.state import Organization, amounts, timestamp
-from sandbox.store import Filter
+from sandbox.store import Filter, Record, Records
 
 Problem = dict[str, Any]
 
@@ -36,6 +36,20 @@ def problem(
     elif parameter is not None:
         error["source"] = {"parameter": parameter}
     return error
+
+
+class Refused(Exception):
+    """A body or an action Qonto refuses, answered with its error objects: 422, or the status
+    the refusal names (a used number is a 409)."""
+
+    def __init__(self, *problems: Problem, status: int = 422) -> None:
+        super().__init__(problems[0]["detail"])
+        self.problems, self.status = list(problems), status
+
+
+def _refuse_any(problems: list[Problem]) -> None:
+    if problems:
+        raise Refused(*problems)
 
 
 def _sent(body: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -67,21 +81,19 @@ def client_kind(body: dict[str, Any]) -> Any:
     return body.get("kind") if body.get("kind") is not None else body.get("type")
 
 
-def client_problems(body: dict[str, Any], organization: Organization) -> list[Problem]:
+def new_client(body: dict[str, Any], organization: Organization) -> Record:
     # Kind, names, lengths, e-mails and addresses are the spec's (ClientCreateRequest).
-    if client_kind(body) == "freelancer" and organization.legal_country != "IT":
+    kind = client_kind(body)
+    if kind == "freelancer" and organization.legal_country != "IT":
         # Qonto's create-a-client docs: freelancer is for Italian organizations only.
         pointer = "/kind" if body.get("kind") is not None else "/type"
         detail = "freelancer clients are only available for Italian organizations"
-        return [problem("not_in_list", detail, pointer=pointer)]
+        raise Refused(problem("not_in_list", detail, pointer=pointer))
     # The spec requires the names but allows them empty; the create-a-client docs ("company
     # needs name", individual and freelancer need first + last name) count "" as missing.
-    names = ("name",) if client_kind(body) == "company" else ("first_name", "last_name")
-    return [_missing(name, f"/{name}") for name in names if body.get(name) == ""]
-
-
-def new_client(body: dict[str, Any]) -> dict[str, Any]:
-    kind, name = client_kind(body), body.get("name")
+    names = ("name",) if kind == "company" else ("first_name", "last_name")
+    _refuse_any([_missing(name, f"/{name}") for name in names if body.get(name) == ""])
+    name = body.get("name")
     if kind != "company" and not name:
         # For individuals and freelancers Qonto's name is "first_name last_name".
         name = f"{body['first_name']} {body['last_name']}"
@@ -168,33 +180,12 @@ def _client_id(body: dict[str, Any], organization: Organization) -> list[Problem
     return [problem("invalid_client_id", "client_id is invalid", pointer="/client_id")]
 
 
-def quote_problems(body: dict[str, Any], organization: Organization) -> list[Problem]:
-    # Required fields, dates, lengths and the discount type are the spec's (QuoteCreateRequest).
-    problems = _client_id(body, organization) + _items(body["items"])
-    # Required only when the organization numbers its quotes by hand (Qonto's default; the
-    # create-a-quote docs), which the spec cannot say.
-    if not organization.automatic_numbering and not body.get("number"):
-        problems.append(_missing("number", "/number"))
-    return problems + _discount(body.get("discount"), "/discount")
-
-
-def invoice_problems(body: dict[str, Any], organization: Organization) -> list[Problem]:
-    # Required fields, dates, EUR and the status are the spec's (ClientInvoiceCreateRequest).
-    problems = _client_id(body, organization)
-    start, end = body.get("performance_start_date"), body.get("performance_end_date")
-    # Create-a-client-invoice docs: an end date needs a start date, not before it.
-    if end is not None and start is None:
-        problems.append(_missing("performance_start_date", "/performance_start_date"))
-    elif start and end and start > end:
-        detail = "performance_start_date must be before or equal to performance_end_date"
-        problems.append(problem("invalid_format", detail, pointer="/performance_start_date"))
-    if body["payment_methods"].get("iban") != organization.iban:
-        # Docs: the IBAN of one of the organization's Qonto accounts.
-        detail = "iban must be the IBAN of a Qonto account of the organization"
-        problems.append(problem("invalid_format", detail, pointer="/payment_methods/iban"))
-    problems += _items(body["items"])
-    client = organization.clients.get(str(body["client_id"]))
-    return problems + (invoicing_problems(client) if client is not None else [])
+def _unused(kind: str, number: str | None, documents: Records) -> None:
+    # Numbers are unique per organization. The quote's conflict code is not documented; the
+    # invoice one is `invoice_number_already_exists`.
+    if number and any(d.get("number") == number for d in documents.values()):
+        detail, code = f"The {kind} number is already used.", f"{kind}_number_already_exists"
+        raise Refused(problem(code, detail, pointer="/number"), status=409)
 
 
 def invoicing_problems(client: dict[str, Any]) -> list[Problem]:
@@ -272,7 +263,16 @@ def _discount_amount(discount: dict[str, Any] | None, base: Decimal, scale: Deci
     return base * value * scale if discount["type"] == "percentage" else value
 
 
-def new_quote(body: dict[str, Any], organization: Organization, *, number: str) -> dict[str, Any]:
+def new_quote(body: dict[str, Any], organization: Organization) -> Record:
+    # Required fields, dates, lengths and the discount type are the spec's (QuoteCreateRequest).
+    problems = _client_id(body, organization) + _items(body["items"])
+    # Required only when the organization numbers its quotes by hand (Qonto's default; the
+    # create-a-quote docs), which the spec cannot say.
+    if not organization.automatic_numbering and not body.get("number"):
+        problems.append(_missing("number", "/number"))
+    _refuse_any(problems + _discount(body.get("discount"), "/discount"))
+    number = body.get("number") or organization.next_number("Q")
+    _unused("quote", number, organization.quotes)
     currency = body["currency"]
     items, total, vat, discount = priced_items(
         body["items"], currency, rate_scale=Decimal("0.01"), discount=body.get("discount")
@@ -301,14 +301,31 @@ def new_quote(body: dict[str, Any], organization: Organization, *, number: str) 
     }
 
 
-def new_invoice(body: dict[str, Any], organization: Organization) -> dict[str, Any]:
+def new_invoice(body: dict[str, Any], organization: Organization) -> Record:
+    # Required fields, dates, EUR and the status are the spec's (ClientInvoiceCreateRequest).
+    problems = _client_id(body, organization)
+    start, end = body.get("performance_start_date"), body.get("performance_end_date")
+    # Create-a-client-invoice docs: an end date needs a start date, not before it.
+    if end is not None and start is None:
+        problems.append(_missing("performance_start_date", "/performance_start_date"))
+    elif start and end and start > end:
+        detail = "performance_start_date must be before or equal to performance_end_date"
+        problems.append(problem("invalid_format", detail, pointer="/performance_start_date"))
+    if body["payment_methods"].get("iban") != organization.iban:
+        # Docs: the IBAN of one of the organization's Qonto accounts.
+        detail = "iban must be the IBAN of a Qonto account of the organization"
+        problems.append(problem("invalid_format", detail, pointer="/payment_methods/iban"))
+    client = organization.clients.get(str(body["client_id"]))
+    problems += _items(body["items"]) + (invoicing_problems(client) if client else [])
+    _refuse_any(problems)
+    _unused("invoice", body.get("number"), organization.invoices)
     currency = body["currency"]
     items, total, vat, _ = priced_items(
         body["items"], currency, rate_scale=Decimal(1), discount=None
     )
     invoice_id = str(uuid.uuid4())
     status = body.get("status", "draft")
-    return {
+    invoice = {
         "id": invoice_id,
         "organization_id": organization.id,
         **({"number": body["number"]} if body.get("number") else {}),
@@ -328,6 +345,13 @@ def new_invoice(body: dict[str, Any], organization: Organization) -> dict[str, A
         "client": organization.clients[body["client_id"]],
         **_sent(body, "purchase_order", "terms_and_conditions", "header", "footer"),
     }
+    if status == "unpaid" and "number" not in invoice:
+        invoice["number"] = organization.next_number("INV")
+    return invoice
+
+
+# What a create of each document stores, or Refused.
+NEW_DOCUMENTS = {"clients": new_client, "quotes": new_quote, "invoices": new_invoice}
 
 
 # -- invoice status actions -----------------------------------------------------------------
@@ -342,19 +366,12 @@ INVOICE_ACTIONS = {
 }
 
 
-class Refused(Exception):
-    """An action the invoice's status does not allow (answered 422)."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem["detail"])
-        self.problem = problem
-
-
 def invoice_changes(
-    invoice: dict[str, Any], action: str, *, paid_at: str | None, number: Callable[[], str]
+    invoice: dict[str, Any], action: str, organization: Organization, *, paid_at: str | None
 ) -> dict[str, Any]:
-    """What `action` changes on the invoice; `number` numbers it when it is finalized. The
-    error codes of a refused action are not documented: `invalid_format` as elsewhere."""
+    """What `action` changes on the invoice (numbered in the organization's sequence when it is
+    finalized). The error codes of a refused action are not documented: `invalid_format` as
+    elsewhere."""
     starts, status = INVOICE_ACTIONS[action]
     if invoice["status"] not in starts:
         detail = f"A {invoice['status']} invoice cannot be {action.replace('_', ' ')}"
@@ -362,7 +379,7 @@ def invoice_changes(
     changes: dict[str, Any] = {"status": status}
     if action == "finalize":
         changes["finalized_at"] = timestamp()
-        changes["number"] = invoice.get("number") or number()
+        changes["number"] = invoice.get("number") or organization.next_number("INV")
     elif action == "mark_as_paid":
         today = timestamp()[:10]
         if paid_at is not None and paid_at > today:

@@ -52,8 +52,7 @@ class Organization:
 
 @dataclass
 class IdempotentAnswer:
-    method: str
-    path: str
+    request: str  # method and path
     status: int
     body: Any
     stored_at: float

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -532,6 +533,25 @@ def test_idempotency_key_is_forgotten_after_its_ttl() -> None:
             f"{handle.url}/v2/clients", json={"kind": "company", "name": "B"}, headers=headers
         )
         assert later.json()["client"]["id"] != first.json()["client"]["id"]
+
+
+def test_racing_creates_with_one_idempotency_key_make_one_client() -> None:
+    # The key is looked up and the answer kept under one lock: retries that race share a create.
+    sandbox = QontoSandbox()
+    headers = {
+        "Authorization": "apiup-demo:apiup-sandbox-secret-key",
+        "X-Qonto-Idempotency-Key": "raced",
+    }
+
+    def create(n: int) -> requests.Response:
+        body = {"kind": "company", "name": f"Racer {n}"}
+        return post(f"{handle.url}/v2/clients", json=body, headers=headers)
+
+    with running(sandbox) as handle, ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(create, range(6)))
+    assert {answer.status_code for answer in answers} == {200}
+    assert len({answer.json()["client"]["id"] for answer in answers}) == 1
+    assert len(sandbox.organization_by_slug("apiup-demo").clients) == 1
 
 
 # -- client invoices ------------------------------------------------------------------------
