@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from apiup.locks import LockTimeout, named_lock
 from billing.selectors import may_transfer
 from connectors import errors
 from connectors.base import AccountingConnector
@@ -37,6 +38,11 @@ POLL_INTERVAL = dt.timedelta(seconds=60)
 # (no vendor's change feed reports a deletion: lexware office and bexio list what exists,
 # sevDesk's list skips archived parts).
 CATALOGUE_SWEEP_INTERVAL = dt.timedelta(hours=1)
+# A round subscribes new connections one after another at each vendor's pace (lexware office:
+# three calls, about 1.5 s a connection), so after many sign-ups it outlasts beat's 30 s;
+# the next round waits for it instead of subscribing the same connections again (a 409 and
+# a listing for each, taken from the tenants' limits). Held at most this long.
+ROUND_LOCK_SECONDS = 600
 
 
 def callback_url(system: str) -> str:
@@ -81,6 +87,9 @@ def events_subscribe(*, connection: Connection) -> bool:
     """Subscribes the product to the vendor's document events for this connection, once;
     returns whether it is subscribed now. A failure is logged and tried again by the next
     round of `feeds_maintain`."""
+    if subscription_of(connection) is None:
+        # Read again: the task run when it was connected may have subscribed it since.
+        connection.refresh_from_db(fields=["credentials"])
     if subscription_of(connection) is not None:
         return True
     connector = connector_class(connection.system)(connection=connection)
@@ -132,7 +141,22 @@ def feeds_maintain(
     now: dt.datetime | None = None,
 ) -> dict[str, int]:
     """The periodic round: subscribes push connections that are not yet, and polls each
-    polled connection that has documents and is due."""
+    polled connection that has documents and is due. Nothing while the round before is still
+    at work."""
+    try:
+        with named_lock("document-feeds-round", timeout=ROUND_LOCK_SECONDS, wait=0):
+            return _round(enqueue=enqueue, enqueue_transfer=enqueue_transfer, now=now)
+    except LockTimeout:
+        logger.info("document feeds: the round before is still at work")
+        return {"subscribed": 0, "polled": 0, "articles": 0}
+
+
+def _round(
+    *,
+    enqueue: EnqueueVendorEvents,
+    enqueue_transfer: Callable[[str], None] | None,
+    now: dt.datetime | None,
+) -> dict[str, int]:
     now = now or timezone.now()
     subscribed = polled = 0
     for connection, _connector in _accounting_connections("status_events"):
