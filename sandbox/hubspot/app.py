@@ -19,7 +19,7 @@ from connectors.hubspot.provider import PROVIDER
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
 from sandbox.hubspot import account_info, pages
-from sandbox.hubspot.catalog import KNOWN_PROPERTIES, OBJECT_TYPES, SYSTEM_PROPERTIES, Route
+from sandbox.hubspot.catalog import OBJECT_TYPES, SYSTEM_PROPERTIES, Route, typed
 from sandbox.hubspot.catalog import HubSpotValidationError as HubSpotValidationError
 from sandbox.hubspot.oauth import AUTH_NOT_FOUND, OAuthApp
 from sandbox.hubspot.objects import CrmObjects
@@ -107,7 +107,7 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
         # A lenient stand-in (for tests of the contract check itself) lets requests the spec
         # refuses reach their handlers.
         self.refuse_off_spec = require_spec_fields
-        self.known_properties = {t: set(p) for t, p in KNOWN_PROPERTIES.items()}
+        self.known_properties = {t.name: set(t.known.split()) for t in OBJECT_TYPES.values()}
         for object_type, names in (extra_properties or {}).items():
             self.known_properties[object_type].update(names)
         webhook = {k[8:]: settings.pop(k) for k in list(settings) if k.startswith("webhook_")}
@@ -146,7 +146,7 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
             ("POST", "/_sandbox/webhooks", "sandbox_webhooks_set", self._webhook_settings),
         ]
         for method, rule, endpoint, view in routes:
-            app.add_url_rule(rule, endpoint, view, methods=[method])
+            app.add_url_rule(rule, endpoint, typed(view), methods=[method])
 
     def after_commit(self) -> None:
         # The contract check skips a request whose client got no answer.

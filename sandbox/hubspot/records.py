@@ -28,10 +28,6 @@ from sandbox.store import Record, Resource
 Links = dict[str, list[int]]  # to id -> association typeIds
 
 
-def modified_property(object_type: str) -> str:
-    return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
-
-
 class CrmRecords(CrmSchema):
     # Objects are kept per portal (the owner), with ids the sandbox hands out (`_ids`).
     resources = tuple(Resource(object_type) for object_type in OBJECT_TYPES)
@@ -136,7 +132,7 @@ class CrmRecords(CrmSchema):
                 values["amount"] = f"{amount:.2f}"
             except ValueError:
                 pass
-        current.update(values, **{modified_property(kind): iso(now)})
+        current.update(values, **{OBJECT_TYPES[kind].modified: iso(now)})
 
     def _deal_stage_properties(
         self, portal_id: int, current: Mapping[str, str], values: Mapping[str, str], now: float
@@ -237,7 +233,7 @@ class CrmRecords(CrmSchema):
                       associations: Iterable[str] = ()) -> dict[str, Any]:  # fmt: skip
         names = list(properties)
         if names:
-            names += ["hs_object_id", "createdate", modified_property(object_type)]
+            names += ["hs_object_id", "createdate", OBJECT_TYPES[object_type].modified]
         values = record["properties"]
         # Live HubSpot answers a requested but empty property as null; the spec's schema only
         # allows strings, so an empty property is left out here.
