@@ -19,9 +19,14 @@ from connectors.hubspot.provider import PROVIDER
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
 from sandbox.hubspot import account_info, pages
-from sandbox.hubspot.catalog import OBJECT_TYPES, SYSTEM_PROPERTIES, Route, typed
-from sandbox.hubspot.catalog import HubSpotValidationError as HubSpotValidationError
-from sandbox.hubspot.oauth import AUTH_NOT_FOUND, OAuthApp
+from sandbox.hubspot.catalog import (
+    OBJECT_TYPES,
+    SYSTEM_PROPERTIES,
+    HubSpotValidationError,
+    Route,
+    typed,
+)
+from sandbox.hubspot.oauth import OAuthApp
 from sandbox.hubspot.objects import CrmObjects
 from sandbox.hubspot.webhooks import WebhookDispatcher
 from sandbox.oauth_server import CONSENT_ENDPOINTS, OAUTH_ENDPOINTS
@@ -181,12 +186,7 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
         body: dict[str, Any] = {"status": "error", "message": message}
         category = CATEGORIES.get(status, "INTERNAL_ERROR")
         if status == 401 and message == "Unauthorized":  # the base pipeline's words: say why
-            default: tuple[str, str, dict[str, Any]] = (
-                "INVALID_AUTHENTICATION",
-                AUTH_NOT_FOUND,
-                {},
-            )
-            category, body["message"], more = g.get("auth_problem", default)
+            category, body["message"], more = g.auth_problem  # set by `credential_of`
             extra.update(more)
         if status == 429:
             policy = extra.pop("policyName", "TEN_SECONDLY_ROLLING")
@@ -211,10 +211,8 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
     # -- inspection and webhook settings ---------------------------------------------------
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        tables: dict[str, list[dict[str, Any]]] = {"portals": [
-            {"portalId": pid, "name": name}
-            for pid, name in self.portals.items()
-        ]}  # fmt: skip
+        portals = [{"portalId": pid, "name": name} for pid, name in self.portals.items()]
+        tables: dict[str, list[dict[str, Any]]] = {"portals": portals}
         for kind in OBJECT_TYPES:
             tables[kind] = [
                 {"portalId": int(owner), "id": record["id"], "archived": record["archived"],

@@ -41,8 +41,12 @@ def _archived() -> bool:
     return request.args.get("archived", "false") == "true"
 
 
-def _next(page_cursor: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    return {**body, "paging": {"next": {"after": page_cursor}}} if page_cursor else body
+def _next(cursor: str | None, body: dict[str, Any], *, link: bool = False) -> dict[str, Any]:
+    """The answer with the next page's cursor when there is one (and its link, in a list)."""
+    if not cursor:
+        return body
+    after = {"after": cursor, "link": f"?after={cursor}"} if link else {"after": cursor}
+    return {**body, "paging": {"next": after}}
 
 
 class CrmObjects(CrmRecords):
@@ -82,11 +86,8 @@ class CrmObjects(CrmRecords):
         rows = self.store.select(kind, self.owner(), where=lambda r: r["archived"] == archived
                                  and int(r["id"]) > int(after or 0))  # fmt: skip
         page = LIST_PAGING.cut(rows, {"limit": request.args.get("limit", "")})
-        body: dict[str, Any] = {"results": [self._rendered(kind, r) for r in page.items]}
-        cursor = page.next_cursor
-        if cursor:
-            body["paging"] = {"next": {"after": cursor, "link": f"?after={cursor}"}}
-        return self.json(body)
+        results = [self._rendered(kind, r) for r in page.items]
+        return self.json(_next(page.next_cursor, {"results": results}, link=True))
 
     def _get(self, kind: str, object_id: str) -> Response:
         record = self.find(kind, object_id, request.args.get("idProperty", ""), _archived())

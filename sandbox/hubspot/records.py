@@ -208,12 +208,11 @@ class CrmRecords(CrmSchema):
             return self.store.find(object_type, self.owner(), object_id)
 
         # HubSpot compares e-mail addresses case-insensitively, other values exactly.
-        def value(text: str) -> str:
-            return text.lower() if id_property == "email" else text
+        fold = str.lower if id_property == "email" else str
 
         def matches(record: Record) -> bool:
             found = record["properties"].get(id_property, "")
-            return not record["archived"] and value(found) == value(object_id)
+            return not record["archived"] and fold(found) == fold(object_id)
 
         return next(iter(self.store.select(object_type, self.owner(), where=matches)), None)
 
