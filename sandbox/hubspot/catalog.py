@@ -15,19 +15,16 @@ from flask import Response, request
 
 @dataclass(frozen=True)
 class ObjectType:
-    """A CRM object type as HubSpot's CRM docs describe it."""
+    """A CRM object type: its names in a path, what a read naming no properties answers (beside
+    createdate and hs_object_id) and HubSpot's own properties (a subset; any other is
+    PROPERTY_DOESNT_EXIST)."""
 
-    name: str  # in a path, and the store's resource
-    singular: str  # in a path too, and in the names of event and association types
+    name: str
+    singular: str  # a path's other name, and the one in event and association type names
     type_id: str  # the objectTypeId a path may name instead; the deals spec only knows "0-3"
-    shown: str  # what a read naming no properties answers (beside createdate, hs_object_id)
-    known: str  # HubSpot's own properties (a subset); any other is PROPERTY_DOESNT_EXIST
+    shown: str
+    known: str
     modified: str = "hs_lastmodifieddate"  # the property every change stamps
-
-    @property
-    def group(self) -> str:
-        """The group HubSpot files its own properties of the type under."""
-        return f"{self.singular.replace('_', '')}information"
 
 
 OBJECT_TYPES = {t.name: t for t in (
@@ -52,6 +49,8 @@ OBJECT_TYPES = {t.name: t for t in (
                "hs_recurring_billing_period hs_product_type"),
 )}  # fmt: skip
 SINGULAR = {t.name: t.singular for t in OBJECT_TYPES.values()}
+# The group HubSpot files its own properties of an object under.
+DEFAULT_GROUPS = {t: f"{SINGULAR[t].replace('_', '')}information" for t in OBJECT_TYPES}
 DEFAULT_PROPERTIES = {
     t.name: ("createdate", "hs_object_id", *t.shown.split()) for t in OBJECT_TYPES.values()
 }

@@ -117,10 +117,7 @@ class CrmObjects(CrmRecords):
         return self.json(self.render_object(kind, updated))
 
     def _archive(self, kind: str, object_id: str) -> Response:
-        record = self.lookup(kind, object_id)
-        if record is None:
-            raise HubSpotValidationError("resource not found", 404)
-        if not record["archived"]:
+        if not self.find(kind, object_id, archived=None)["archived"]:
             self.archive_object(g.portal_id, kind, object_id, "INTEGRATION")
         return Response(status=204)
 
@@ -152,8 +149,7 @@ class CrmObjects(CrmRecords):
                 rendered["objectWriteTraceId"] = item["objectWriteTraceId"]
             results.append(rendered)
         self.after_commit()
-        answer, _ = batch_answer(started, results, [])
-        return self.json(answer, 201)
+        return self.json(batch_answer(started, results, [])[0], 201)
 
     def _batch_inputs(self, body: Mapping[str, Any]) -> list[Any]:
         inputs = body.get("inputs") or []

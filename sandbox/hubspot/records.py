@@ -217,9 +217,10 @@ class CrmRecords(CrmSchema):
         return next(iter(self.store.select(object_type, self.owner(), where=matches)), None)
 
     def find(self, object_type: str, object_id: str, id_property: str = "",
-             archived: bool = False) -> Record:  # fmt: skip
+             archived: bool | None = False) -> Record:  # fmt: skip
+        """The object as `lookup` finds it, archived or not as asked (None: either way)."""
         found = self.lookup(object_type, object_id, id_property)
-        if found is None or found["archived"] != archived:
+        if found is None or archived not in (None, found["archived"]):
             raise HubSpotValidationError("resource not found", 404)
         return found
 

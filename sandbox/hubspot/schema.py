@@ -11,7 +11,7 @@ from flask import Response, g
 
 from sandbox.core import VendorSandbox
 from sandbox.hubspot.catalog import (
-    OBJECT_TYPES,
+    DEFAULT_GROUPS,
     SYSTEM_PROPERTIES,
     HubSpotValidationError,
     Route,
@@ -55,7 +55,7 @@ class CrmSchema(VendorSandbox):
         with self.lock:
             self.pipelines = {pid: default_pipelines() for pid in self.portals}
             # Definitions and groups made through the properties API, per portal and type
-            # (HubSpot's own group of each type, `ObjectType.group`, always exists).
+            # (HubSpot's own group of each type, DEFAULT_GROUPS, always exists).
             self.custom_properties: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
             self.property_groups: dict[tuple[int, str], set[str]] = {}
 
@@ -84,7 +84,7 @@ class CrmSchema(VendorSandbox):
     def _definitions(self, kind: str) -> dict[str, dict[str, Any]]:
         """HubSpot's own properties (described loosely: a text field each) and the custom ones."""
         defined = {
-            name: definition(name=name, label=name, group=OBJECT_TYPES[kind].group,
+            name: definition(name=name, label=name, group=DEFAULT_GROUPS[kind],
                              hubspot_defined=True, at=iso(0))
             for name in sorted(self.known_properties[kind] | SYSTEM_PROPERTIES)
         }  # fmt: skip
@@ -118,7 +118,7 @@ class CrmSchema(VendorSandbox):
         with self.lock:
             if name in self.property_names(*key):
                 raise _exists(f"Property named '{name}' already exists.")
-            if group != OBJECT_TYPES[kind].group and group not in self.property_groups.get(key, ()):
+            if group != DEFAULT_GROUPS[kind] and group not in self.property_groups.get(key, ()):
                 raise HubSpotValidationError(f"group {group} does not exist")
             created = definition(name=name, label=str(body["label"]), group=group,
                                  hubspot_defined=False, at=iso(time.time()), **given)  # fmt: skip
@@ -131,7 +131,7 @@ class CrmSchema(VendorSandbox):
         group = {"name": name, "label": str(body["label"]),
                  "displayOrder": int(body.get("displayOrder", -1)), "archived": False}  # fmt: skip
         with self.lock:
-            groups = self.property_groups.setdefault(key, {OBJECT_TYPES[kind].group})
+            groups = self.property_groups.setdefault(key, {DEFAULT_GROUPS[kind]})
             if name in groups:
                 raise _exists(f"A property group named '{name}' already exists.")
             groups.add(name)
