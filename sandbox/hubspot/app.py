@@ -18,14 +18,8 @@ from flask import Flask, Request, Response, g, request
 from connectors.hubspot.provider import PROVIDER
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
-from sandbox.hubspot import account_info, pages
-from sandbox.hubspot.catalog import (
-    OBJECT_TYPES,
-    SYSTEM_PROPERTIES,
-    HubSpotValidationError,
-    Route,
-    typed,
-)
+from sandbox.hubspot import account_info, catalog, pages
+from sandbox.hubspot.catalog import OBJECT_TYPES, SYSTEM_PROPERTIES
 from sandbox.hubspot.oauth import OAuthApp
 from sandbox.hubspot.objects import CrmObjects
 from sandbox.hubspot.webhooks import WebhookDispatcher
@@ -139,10 +133,11 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
         app.after_request(self._rate_headers)
         self.oauth.register(app)
         app.register_error_handler(
-            HubSpotValidationError, lambda e: self.error_response(e.status, e.message, **e.extra)
+            catalog.HubSpotValidationError,
+            lambda e: self.error_response(e.status, e.message, **e.extra),
         )
         app.register_error_handler(BadPaging, lambda exc: self.error_response(400, str(exc)))
-        routes: list[Route] = [
+        routes: list[catalog.Route] = [
             *self.object_routes(),
             *self.schema_routes(),
             *pages.board_routes(self),
@@ -151,7 +146,7 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
             ("POST", "/_sandbox/webhooks", "sandbox_webhooks_set", self._webhook_settings),
         ]
         for method, rule, endpoint, view in routes:
-            app.add_url_rule(rule, endpoint, typed(view), methods=[method])
+            app.add_url_rule(rule, endpoint, catalog.typed(view), methods=[method])
 
     def after_commit(self) -> None:
         # The contract check skips a request whose client got no answer.
