@@ -98,21 +98,17 @@ def iso(epoch: float) -> str:
     return moment.replace("+00:00", "Z")
 
 
-def resolve_type(name: str) -> str:
-    """The object type a path names, by name, singular or objectTypeId."""
-    if name not in TYPE_ALIASES:
-        raise HubSpotValidationError(f"Unable to infer object type from: {name}")
-    return TYPE_ALIASES[name]
-
-
 def typed(view: Callable[..., Response]) -> Callable[..., Response]:
-    """The view given the object types its path names (`<kind>`, `<to_kind>`) by their names;
-    an unknown one is refused when the view would run, after the pipeline's checks."""
+    """The view given the object types its path names (`<kind>`, `<to_kind>`, each by name,
+    singular or objectTypeId) by their names; an unknown one is refused when the view would
+    run, so after the pipeline's checks."""
 
     def resolved(**values: Any) -> Response:
-        for variable in ("kind", "to_kind"):
-            if variable in values:
-                values[variable] = resolve_type(values[variable])
+        for variable in [v for v in ("kind", "to_kind") if v in values]:
+            name = values[variable]
+            if name not in TYPE_ALIASES:
+                raise HubSpotValidationError(f"Unable to infer object type from: {name}")
+            values[variable] = TYPE_ALIASES[name]
         return view(**values)
 
     return resolved
