@@ -18,10 +18,9 @@ from flask import Flask, Request, Response, g, request
 from connectors.hubspot.provider import PROVIDER
 from sandbox.contract import ContractChecker, SpecProblem, SpecRequest
 from sandbox.core import DropConnection, SlidingWindow, VendorSandbox
-from sandbox.hubspot import account_info, pages
-from sandbox.hubspot.catalog import KNOWN_PROPERTIES, OBJECT_TYPES, SYSTEM_PROPERTIES, Route
-from sandbox.hubspot.catalog import HubSpotValidationError as HubSpotValidationError
-from sandbox.hubspot.oauth import AUTH_NOT_FOUND, OAuthApp
+from sandbox.hubspot import account_info, catalog, pages
+from sandbox.hubspot.catalog import OBJECT_TYPES, SYSTEM_PROPERTIES
+from sandbox.hubspot.oauth import OAuthApp
 from sandbox.hubspot.objects import CrmObjects
 from sandbox.hubspot.webhooks import WebhookDispatcher
 from sandbox.oauth_server import CONSENT_ENDPOINTS, OAUTH_ENDPOINTS
@@ -107,7 +106,7 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
         # A lenient stand-in (for tests of the contract check itself) lets requests the spec
         # refuses reach their handlers.
         self.refuse_off_spec = require_spec_fields
-        self.known_properties = {t: set(p) for t, p in KNOWN_PROPERTIES.items()}
+        self.known_properties = {t.name: set(t.known.split()) for t in OBJECT_TYPES.values()}
         for object_type, names in (extra_properties or {}).items():
             self.known_properties[object_type].update(names)
         webhook = {k[8:]: settings.pop(k) for k in list(settings) if k.startswith("webhook_")}
@@ -134,10 +133,11 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
         app.after_request(self._rate_headers)
         self.oauth.register(app)
         app.register_error_handler(
-            HubSpotValidationError, lambda e: self.error_response(e.status, e.message, **e.extra)
+            catalog.HubSpotValidationError,
+            lambda e: self.error_response(e.status, e.message, **e.extra),
         )
         app.register_error_handler(BadPaging, lambda exc: self.error_response(400, str(exc)))
-        routes: list[Route] = [
+        routes: list[catalog.Route] = [
             *self.object_routes(),
             *self.schema_routes(),
             *pages.board_routes(self),
@@ -146,7 +146,7 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
             ("POST", "/_sandbox/webhooks", "sandbox_webhooks_set", self._webhook_settings),
         ]
         for method, rule, endpoint, view in routes:
-            app.add_url_rule(rule, endpoint, view, methods=[method])
+            app.add_url_rule(rule, endpoint, catalog.typed(view), methods=[method])
 
     def after_commit(self) -> None:
         # The contract check skips a request whose client got no answer.
@@ -181,12 +181,7 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
         body: dict[str, Any] = {"status": "error", "message": message}
         category = CATEGORIES.get(status, "INTERNAL_ERROR")
         if status == 401 and message == "Unauthorized":  # the base pipeline's words: say why
-            default: tuple[str, str, dict[str, Any]] = (
-                "INVALID_AUTHENTICATION",
-                AUTH_NOT_FOUND,
-                {},
-            )
-            category, body["message"], more = g.get("auth_problem", default)
+            category, body["message"], more = g.auth_problem  # set by `credential_of`
             extra.update(more)
         if status == 429:
             policy = extra.pop("policyName", "TEN_SECONDLY_ROLLING")
@@ -211,10 +206,8 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
     # -- inspection and webhook settings ---------------------------------------------------
 
     def inspect(self) -> dict[str, list[dict[str, Any]]]:
-        tables: dict[str, list[dict[str, Any]]] = {"portals": [
-            {"portalId": pid, "name": name}
-            for pid, name in self.portals.items()
-        ]}  # fmt: skip
+        portals = [{"portalId": pid, "name": name} for pid, name in self.portals.items()]
+        tables: dict[str, list[dict[str, Any]]] = {"portals": portals}
         for kind in OBJECT_TYPES:
             tables[kind] = [
                 {"portalId": int(owner), "id": record["id"], "archived": record["archived"],

@@ -6,43 +6,56 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, request
 
-SINGULAR = {"deals": "deal", "contacts": "contact", "companies": "company",
-            "line_items": "line_item", "products": "product"}  # fmt: skip
-OBJECT_TYPES = tuple(SINGULAR)
-# Names and objectTypeIds HubSpot accepts in a path; the deals spec itself only knows "0-3".
-TYPE_IDS = {"deals": "0-3", "contacts": "0-1", "companies": "0-2", "line_items": "0-8",
-            "products": "0-7"}  # fmt: skip
-TYPE_ALIASES = {a: kind for kind in OBJECT_TYPES for a in (kind, SINGULAR[kind], TYPE_IDS[kind])}
-# What HubSpot answers when a read names no `properties`.
-DEFAULT_PROPERTIES = {kind: ("createdate", "hs_object_id", *names.split()) for kind, names in {
-    "deals": "amount closedate dealname dealstage hs_lastmodifieddate pipeline",
-    "contacts": "email firstname lastmodifieddate lastname",
-    "companies": "domain hs_lastmodifieddate name",
-    "line_items": "hs_lastmodifieddate name price quantity",
-    "products": "description hs_lastmodifieddate name price",
-}.items()}  # fmt: skip
-# HubSpot default properties per object (a subset); anything else is PROPERTY_DOESNT_EXIST.
-KNOWN_PROPERTIES = {kind: set(names.split()) for kind, names in {
-    "deals": "dealname amount dealstage pipeline closedate dealtype description hs_priority "
-             "deal_currency_code hubspot_owner_id hs_deal_stage_probability hs_is_closed "
-             "hs_is_closed_won",
-    "contacts": "email firstname lastname phone mobilephone company jobtitle address city zip "
-                "state country website lifecyclestage hubspot_owner_id salutation",
-    "companies": "name domain address address2 city zip state country phone website industry "
-                 "description lifecyclestage hubspot_owner_id numberofemployees annualrevenue",
-    "line_items": "name description quantity price amount hs_sku hs_product_id discount "
-                  "hs_discount_percentage hs_line_item_currency_code recurringbillingfrequency "
-                  "hs_recurring_billing_period hs_cost_of_goods_sold hs_position_on_quote",
-    "products": "name description price hs_sku hs_cost_of_goods_sold recurringbillingfrequency "
-                "hs_recurring_billing_period hs_product_type",
-}.items()}  # fmt: skip
+
+@dataclass(frozen=True)
+class ObjectType:
+    """A CRM object type: its names in a path, what a read naming no properties answers (beside
+    createdate and hs_object_id) and HubSpot's own properties (a subset; any other is
+    PROPERTY_DOESNT_EXIST)."""
+
+    name: str
+    singular: str  # a path's other name, and the one in event and association type names
+    type_id: str  # the objectTypeId a path may name instead; the deals spec only knows "0-3"
+    shown: str
+    known: str
+    modified: str = "hs_lastmodifieddate"  # the property every change stamps
+
+
+OBJECT_TYPES = {t.name: t for t in (
+    ObjectType("deals", "deal", "0-3",
+               "amount closedate dealname dealstage hs_lastmodifieddate pipeline",
+               "dealname amount dealstage pipeline closedate dealtype description hs_priority "
+               "deal_currency_code hubspot_owner_id hs_deal_stage_probability hs_is_closed "
+               "hs_is_closed_won"),
+    ObjectType("contacts", "contact", "0-1", "email firstname lastmodifieddate lastname",
+               "email firstname lastname phone mobilephone company jobtitle address city zip "
+               "state country website lifecyclestage hubspot_owner_id salutation",
+               modified="lastmodifieddate"),
+    ObjectType("companies", "company", "0-2", "domain hs_lastmodifieddate name",
+               "name domain address address2 city zip state country phone website industry "
+               "description lifecyclestage hubspot_owner_id numberofemployees annualrevenue"),
+    ObjectType("line_items", "line_item", "0-8", "hs_lastmodifieddate name price quantity",
+               "name description quantity price amount hs_sku hs_product_id discount "
+               "hs_discount_percentage hs_line_item_currency_code recurringbillingfrequency "
+               "hs_recurring_billing_period hs_cost_of_goods_sold hs_position_on_quote"),
+    ObjectType("products", "product", "0-7", "description hs_lastmodifieddate name price",
+               "name description price hs_sku hs_cost_of_goods_sold recurringbillingfrequency "
+               "hs_recurring_billing_period hs_product_type"),
+)}  # fmt: skip
+SINGULAR = {t.name: t.singular for t in OBJECT_TYPES.values()}
 # The group HubSpot files its own properties of an object under.
 DEFAULT_GROUPS = {t: f"{SINGULAR[t].replace('_', '')}information" for t in OBJECT_TYPES}
+DEFAULT_PROPERTIES = {
+    t.name: ("createdate", "hs_object_id", *t.shown.split()) for t in OBJECT_TYPES.values()
+}
+# The 15 names of a type a path may use: its name, singular or objectTypeId.
+TYPE_ALIASES = {a: t.name for t in OBJECT_TYPES.values() for a in (t.name, t.singular, t.type_id)}
 SYSTEM_PROPERTIES = {"hs_object_id", "createdate", "hs_lastmodifieddate", "lastmodifieddate"}
 
 # (from, to) -> (unlabeled typeId, primary typeId), HUBSPOT_DEFINED (HubSpot's association docs).
@@ -85,11 +98,20 @@ def iso(epoch: float) -> str:
     return moment.replace("+00:00", "Z")
 
 
-def resolve_type(name: str) -> str:
-    """The object type a path names, by name, singular or objectTypeId."""
-    if name not in TYPE_ALIASES:
-        raise HubSpotValidationError(f"Unable to infer object type from: {name}")
-    return TYPE_ALIASES[name]
+def typed(view: Callable[..., Response]) -> Callable[..., Response]:
+    """The view given the object types its path names (`<kind>`, `<to_kind>`, each by name,
+    singular or objectTypeId) by their names; an unknown one is refused when the view would
+    run, so after the pipeline's checks."""
+
+    def resolved(**values: Any) -> Response:
+        for variable in [v for v in ("kind", "to_kind") if v in values]:
+            name = values[variable]
+            if name not in TYPE_ALIASES:
+                raise HubSpotValidationError(f"Unable to infer object type from: {name}")
+            values[variable] = TYPE_ALIASES[name]
+        return view(**values)
+
+    return resolved
 
 
 # The portal's deal pipelines: (id, label, created, stages as "id:probability:label").

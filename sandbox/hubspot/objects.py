@@ -22,7 +22,6 @@ from sandbox.hubspot.catalog import (
     batch_error,
     iso,
     request_body,
-    resolve_type,
 )
 from sandbox.hubspot.records import CrmRecords
 from sandbox.store import CursorPaging, Record
@@ -42,8 +41,12 @@ def _archived() -> bool:
     return request.args.get("archived", "false") == "true"
 
 
-def _next(page_cursor: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    return {**body, "paging": {"next": {"after": page_cursor}}} if page_cursor else body
+def _next(cursor: str | None, body: dict[str, Any], *, link: bool = False) -> dict[str, Any]:
+    """The answer with the next page's cursor when there is one (and its link, in a list)."""
+    if not cursor:
+        return body
+    after = {"after": cursor, "link": f"?after={cursor}"} if link else {"after": cursor}
+    return {**body, "paging": {"next": after}}
 
 
 class CrmObjects(CrmRecords):
@@ -56,7 +59,7 @@ class CrmObjects(CrmRecords):
     search_lag_seconds = 0.0
 
     def object_routes(self) -> list[Route]:
-        objects, one = "/crm/v3/objects/<object_type>", "/crm/v3/objects/<object_type>/<object_id>"
+        objects, one = "/crm/v3/objects/<kind>", "/crm/v3/objects/<kind>/<object_id>"
         return [
             ("GET", objects, "crm_list", self._list),
             ("POST", objects, "crm_create", self._create),
@@ -66,7 +69,7 @@ class CrmObjects(CrmRecords):
             ("GET", one, "crm_get", self._get),
             ("PATCH", one, "crm_update", self._update),
             ("DELETE", one, "crm_archive", self._archive),
-            ("GET", "/crm/v4/objects/<object_type>/<object_id>/associations/<to_type>",
+            ("GET", "/crm/v4/objects/<kind>/<object_id>/associations/<to_kind>",
              "associations_list", self._associations_list),
         ]  # fmt: skip
 
@@ -74,8 +77,8 @@ class CrmObjects(CrmRecords):
         properties, associations = _list_arg("properties"), _list_arg("associations")
         return self.render_object(kind, record, properties, associations)
 
-    def _list(self, object_type: str) -> Response:
-        kind, archived = resolve_type(object_type), _archived()
+    def _list(self, kind: str) -> Response:
+        archived = _archived()
         after = request.args.get("after", "")
         if after and not after.isdigit():
             raise HubSpotValidationError("after is not a cursor this list handed out")
@@ -83,19 +86,15 @@ class CrmObjects(CrmRecords):
         rows = self.store.select(kind, self.owner(), where=lambda r: r["archived"] == archived
                                  and int(r["id"]) > int(after or 0))  # fmt: skip
         page = LIST_PAGING.cut(rows, {"limit": request.args.get("limit", "")})
-        body: dict[str, Any] = {"results": [self._rendered(kind, r) for r in page.items]}
-        cursor = page.next_cursor
-        if cursor:
-            body["paging"] = {"next": {"after": cursor, "link": f"?after={cursor}"}}
-        return self.json(body)
+        results = [self._rendered(kind, r) for r in page.items]
+        return self.json(_next(page.next_cursor, {"results": results}, link=True))
 
-    def _get(self, object_type: str, object_id: str) -> Response:
-        kind = resolve_type(object_type)
+    def _get(self, kind: str, object_id: str) -> Response:
         record = self.find(kind, object_id, request.args.get("idProperty", ""), _archived())
         return self.json(self._rendered(kind, record))
 
-    def _create(self, object_type: str) -> Response:
-        kind, body = resolve_type(object_type), request_body()
+    def _create(self, kind: str) -> Response:
+        body = request_body()
         properties = self._valid_properties(kind, body.get("properties") or {})
         links = self._valid_links(kind, body.get("associations") or [])
         email = properties.get("email") if kind == "contacts" else None
@@ -110,25 +109,20 @@ class CrmObjects(CrmRecords):
         self.after_commit()
         return self.json(self.render_object(kind, record), 201)
 
-    def _update(self, object_type: str, object_id: str) -> Response:
-        kind = resolve_type(object_type)
+    def _update(self, kind: str, object_id: str) -> Response:
         record = self.find(kind, object_id, request.args.get("idProperty", ""))
         raw = request_body().get("properties") or {}
         properties = self._valid_properties(kind, raw, record["properties"])
         updated = self.update_object(g.portal_id, kind, record["id"], properties, "INTEGRATION")
         return self.json(self.render_object(kind, updated))
 
-    def _archive(self, object_type: str, object_id: str) -> Response:
-        kind = resolve_type(object_type)
-        record = self.lookup(kind, object_id)
-        if record is None:
-            raise HubSpotValidationError("resource not found", 404)
-        if not record["archived"]:
+    def _archive(self, kind: str, object_id: str) -> Response:
+        if not self.find(kind, object_id, archived=None)["archived"]:
             self.archive_object(g.portal_id, kind, object_id, "INTEGRATION")
         return Response(status=204)
 
-    def _batch_read(self, object_type: str) -> Response:
-        kind, started, body = resolve_type(object_type), time.time(), request_body()
+    def _batch_read(self, kind: str) -> Response:
+        started, body = time.time(), request_body()
         results, missing = [], []
         for item in self._batch_inputs(body):
             object_id = str(item.get("id", "")) if isinstance(item, dict) else ""
@@ -142,9 +136,9 @@ class CrmObjects(CrmRecords):
         errors = [batch_error(message, {"ids": missing})] if missing else []
         return self.json(*batch_answer(started, results, errors))
 
-    def _batch_create(self, object_type: str) -> Response:
+    def _batch_create(self, kind: str) -> Response:
         """Every input is checked before any is created (a bad input fails the batch)."""
-        kind, started, body = resolve_type(object_type), time.time(), request_body()
+        started, body = time.time(), request_body()
         checked = [(self._valid_properties(kind, item.get("properties") or {}), item)
                    for item in self._batch_inputs(body)]  # fmt: skip
         results = []
@@ -155,8 +149,7 @@ class CrmObjects(CrmRecords):
                 rendered["objectWriteTraceId"] = item["objectWriteTraceId"]
             results.append(rendered)
         self.after_commit()
-        answer, _ = batch_answer(started, results, [])
-        return self.json(answer, 201)
+        return self.json(batch_answer(started, results, [])[0], 201)
 
     def _batch_inputs(self, body: Mapping[str, Any]) -> list[Any]:
         inputs = body.get("inputs") or []
@@ -167,9 +160,9 @@ class CrmObjects(CrmRecords):
 
     # -- search (HubSpot's "Search the CRM" guide) ----------------------------------------
 
-    def _search(self, object_type: str) -> Response:
+    def _search(self, kind: str) -> Response:
         """Filter groups ORed, their filters ANDed, a free-text `query`, and sorts."""
-        kind, body = resolve_type(object_type), request_body()
+        body = request_body()
         groups = body.get("filterGroups") or []
         if len(groups) > MAX_FILTER_GROUPS:
             message = f"filterGroups: at most {MAX_FILTER_GROUPS} groups are allowed"
@@ -264,9 +257,8 @@ class CrmObjects(CrmRecords):
                 links.append((pair[1], to_id, type_id))
         return links
 
-    def _associations_list(self, object_type: str, object_id: str, to_type: str) -> Response:
-        kind, target = resolve_type(object_type), resolve_type(to_type)
-        links = self.linked(g.portal_id, kind, object_id, target)
+    def _associations_list(self, kind: str, object_id: str, to_kind: str) -> Response:
+        links = self.linked(g.portal_id, kind, object_id, to_kind)
         rows = [
             # toObjectId: the spec's type (a string); the live API is said to send a number.
             # A label is null live for unlabeled types, so it is left out.

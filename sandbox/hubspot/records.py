@@ -28,10 +28,6 @@ from sandbox.store import Record, Resource
 Links = dict[str, list[int]]  # to id -> association typeIds
 
 
-def modified_property(object_type: str) -> str:
-    return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
-
-
 class CrmRecords(CrmSchema):
     # Objects are kept per portal (the owner), with ids the sandbox hands out (`_ids`).
     resources = tuple(Resource(object_type) for object_type in OBJECT_TYPES)
@@ -136,7 +132,7 @@ class CrmRecords(CrmSchema):
                 values["amount"] = f"{amount:.2f}"
             except ValueError:
                 pass
-        current.update(values, **{modified_property(kind): iso(now)})
+        current.update(values, **{OBJECT_TYPES[kind].modified: iso(now)})
 
     def _deal_stage_properties(
         self, portal_id: int, current: Mapping[str, str], values: Mapping[str, str], now: float
@@ -212,19 +208,19 @@ class CrmRecords(CrmSchema):
             return self.store.find(object_type, self.owner(), object_id)
 
         # HubSpot compares e-mail addresses case-insensitively, other values exactly.
-        def value(text: str) -> str:
-            return text.lower() if id_property == "email" else text
+        fold = str.lower if id_property == "email" else str
 
         def matches(record: Record) -> bool:
             found = record["properties"].get(id_property, "")
-            return not record["archived"] and value(found) == value(object_id)
+            return not record["archived"] and fold(found) == fold(object_id)
 
         return next(iter(self.store.select(object_type, self.owner(), where=matches)), None)
 
     def find(self, object_type: str, object_id: str, id_property: str = "",
-             archived: bool = False) -> Record:  # fmt: skip
+             archived: bool | None = False) -> Record:  # fmt: skip
+        """The object as `lookup` finds it, archived or not as asked (None: either way)."""
         found = self.lookup(object_type, object_id, id_property)
-        if found is None or found["archived"] != archived:
+        if found is None or archived not in (None, found["archived"]):
             raise HubSpotValidationError("resource not found", 404)
         return found
 
@@ -237,7 +233,7 @@ class CrmRecords(CrmSchema):
                       associations: Iterable[str] = ()) -> dict[str, Any]:  # fmt: skip
         names = list(properties)
         if names:
-            names += ["hs_object_id", "createdate", modified_property(object_type)]
+            names += ["hs_object_id", "createdate", OBJECT_TYPES[object_type].modified]
         values = record["properties"]
         # Live HubSpot answers a requested but empty property as null; the spec's schema only
         # allows strings, so an empty property is left out here.

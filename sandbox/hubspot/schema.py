@@ -20,7 +20,6 @@ from sandbox.hubspot.catalog import (
     default_pipelines,
     iso,
     request_body,
-    resolve_type,
 )
 
 # What a property's creator may set beside name, label and group.
@@ -61,9 +60,9 @@ class CrmSchema(VendorSandbox):
             self.property_groups: dict[tuple[int, str], set[str]] = {}
 
     def schema_routes(self) -> list[Route]:
-        properties = "/crm/v3/properties/<object_type>"
+        properties = "/crm/v3/properties/<kind>"
         return [
-            ("GET", "/crm/v3/pipelines/<object_type>", "pipelines", self._pipelines),
+            ("GET", "/crm/v3/pipelines/<kind>", "pipelines", self._pipelines),
             ("GET", properties, "properties_list", self._properties_list),
             ("POST", properties, "properties_create", self._property_create),
             ("POST", f"{properties}/batch/read", "properties_batch_read", self._properties_read),
@@ -73,10 +72,9 @@ class CrmSchema(VendorSandbox):
     def pipeline(self, portal_id: int, pipeline_id: str) -> dict[str, Any] | None:
         return next((p for p in self.pipelines[portal_id] if p["id"] == pipeline_id), None)
 
-    def _pipelines(self, object_type: str) -> Response:
+    def _pipelines(self, kind: str) -> Response:
         # Only deal pipelines are modelled.
-        deals = resolve_type(object_type) == "deals"
-        return self.json({"results": self.pipelines[g.portal_id] if deals else []})
+        return self.json({"results": self.pipelines[g.portal_id] if kind == "deals" else []})
 
     def property_names(self, portal_id: int, object_type: str) -> set[str]:
         with self.lock:
@@ -94,11 +92,11 @@ class CrmSchema(VendorSandbox):
             defined.update(self.custom_properties.get((g.portal_id, kind), {}))
         return defined
 
-    def _properties_list(self, object_type: str) -> Response:
-        return self.json({"results": list(self._definitions(resolve_type(object_type)).values())})
+    def _properties_list(self, kind: str) -> Response:
+        return self.json({"results": list(self._definitions(kind).values())})
 
-    def _properties_read(self, object_type: str) -> Response:
-        started, defined = time.time(), self._definitions(resolve_type(object_type))
+    def _properties_read(self, kind: str) -> Response:
+        started, defined = time.time(), self._definitions(kind)
         names = [str((item or {}).get("name", "")) for item in request_body().get("inputs") or []]
         found = [defined[name] for name in names if name in defined]
         errors = [
@@ -108,8 +106,8 @@ class CrmSchema(VendorSandbox):
         ]
         return self.json(*batch_answer(started, found, errors))
 
-    def _property_create(self, object_type: str) -> Response:
-        key, body = (g.portal_id, resolve_type(object_type)), request_body()
+    def _property_create(self, kind: str) -> Response:
+        key, body = (g.portal_id, kind), request_body()
         name, group = str(body["name"]), str(body["groupName"])
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             raise HubSpotValidationError(
@@ -120,20 +118,20 @@ class CrmSchema(VendorSandbox):
         with self.lock:
             if name in self.property_names(*key):
                 raise _exists(f"Property named '{name}' already exists.")
-            if group != DEFAULT_GROUPS[key[1]] and group not in self.property_groups.get(key, ()):
+            if group != DEFAULT_GROUPS[kind] and group not in self.property_groups.get(key, ()):
                 raise HubSpotValidationError(f"group {group} does not exist")
             created = definition(name=name, label=str(body["label"]), group=group,
                                  hubspot_defined=False, at=iso(time.time()), **given)  # fmt: skip
             self.custom_properties.setdefault(key, {})[name] = created
         return self.json(created, 201)
 
-    def _group_create(self, object_type: str) -> Response:
-        key, body = (g.portal_id, resolve_type(object_type)), request_body()
+    def _group_create(self, kind: str) -> Response:
+        key, body = (g.portal_id, kind), request_body()
         name = str(body["name"])
         group = {"name": name, "label": str(body["label"]),
                  "displayOrder": int(body.get("displayOrder", -1)), "archived": False}  # fmt: skip
         with self.lock:
-            groups = self.property_groups.setdefault(key, {DEFAULT_GROUPS[key[1]]})
+            groups = self.property_groups.setdefault(key, {DEFAULT_GROUPS[kind]})
             if name in groups:
                 raise _exists(f"A property group named '{name}' already exists.")
             groups.add(name)

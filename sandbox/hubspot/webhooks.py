@@ -50,7 +50,6 @@ class Delivery:
     id: int
     portal_id: int
     events: list[dict[str, Any]]
-    created_at: float
     generation: int
     state: str = "pending"  # pending, retrying, delivered, failed
     attempts: list[Attempt] = field(default_factory=list)
@@ -155,8 +154,7 @@ class WebhookDispatcher:
             buffer = self._buffers.get(portal_id, [])
             while len(buffer) >= least and buffer and not self._stopped:
                 events, buffer[:] = buffer[: self.max_batch_size], buffer[self.max_batch_size :]
-                delivery = Delivery(next(self._delivery_ids), portal_id, events, time.time(),
-                                    self._generation)  # fmt: skip
+                delivery = Delivery(next(self._delivery_ids), portal_id, events, self._generation)
                 self.deliveries.append(delivery)
                 self._send(delivery)
 

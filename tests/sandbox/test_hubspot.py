@@ -464,6 +464,22 @@ def test_a_list_resumes_after_a_cursor_whose_object_was_archived_meanwhile(
     assert_hubspot_error(made_up, 400, "VALIDATION_ERROR")
 
 
+def test_a_path_names_an_object_type_by_name_singular_or_type_id() -> None:
+    # Without the contract check: the specs know each type by one name only.
+    sandbox = HubSpotSandbox()
+    company = sandbox.seed_object(BEISPIEL, "companies", {"name": "Beispiel GmbH"})
+    with running(sandbox) as handle:
+        hub = HubSpot(sandbox, handle.url, sandbox.issue_token(BEISPIEL))
+        for spelling in ("companies", "company", "0-2"):
+            assert hub.get(f"/crm/v3/objects/{spelling}/{company}").json()["id"] == company
+        unknown = assert_hubspot_error(hub.get("/crm/v3/objects/tickets"), 400, "VALIDATION_ERROR")
+        assert unknown["message"] == "Unable to infer object type from: tickets"
+        # The credential is checked before the path's type.
+        anonymous = requests.get(handle.url + "/crm/v3/objects/tickets", timeout=5)
+        assert anonymous.status_code == 401
+    sandbox.webhooks.stop()
+
+
 def test_an_unknown_setting_is_refused() -> None:
     with pytest.raises(TypeError, match="rate_limit_maximum"):
         HubSpotSandbox(rate_limit_maximum=3)
