@@ -22,7 +22,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.contract import ContractChecker, SpecProblem
 from sandbox.inspection import DOCUMENT_STATUSES, inspection_page
-from sandbox.store import Page, Record, Records, Resource, Store
+from sandbox.store import BadPaging, Page, Record, Records, Resource, Store
 
 if TYPE_CHECKING:
     from sandbox.demo import DemoSetup
@@ -104,6 +104,15 @@ class CallRecord:
     response_body: Any = None
 
 
+class Refusal(Exception):
+    """Raised by a handler or hook to refuse the request; answered by the vendor's
+    `error_response(status, message, **extra)`."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra
+
+
 class DropConnection(Exception):
     """Raised by a handler after it committed a create: the client gets no answer."""
 
@@ -151,6 +160,7 @@ class VendorSandbox:
         self.app.before_request(self._before)
         self.app.after_request(self._after)
         self.app.register_error_handler(DropConnection, self._drop)
+        self.app.register_error_handler(Refusal, self._refused)
 
     # -- for subclasses ---------------------------------------------------------------
 
@@ -178,9 +188,14 @@ class VendorSandbox:
         """The vendor's own answer to a request its spec refuses."""
         return self.error_response(400, "; ".join(map(str, problems)))
 
+    # The vendor's token bucket, where it limits that way (set up in `reset`).
+    token_bucket: TokenBucket | None = None
+
     def rate_limit(self, credential: str) -> Response | None:
-        """The vendor's own limit; returns the 429 response when exceeded."""
-        return None
+        """The vendor's own limit; returns the 429 response when exceeded (by default the
+        token bucket's, with the seconds until the credential's next token)."""
+        wait = self.token_bucket.take(credential) if self.token_bucket else 0.0
+        return self.error_response(429, "Too Many Requests", retry_after=wait) if wait else None
 
     # The inspection page's tables: resource -> (title, columns; "address.name" shows a
     # member under "address"). Without them every resource is shown whole under its name.
@@ -247,6 +262,9 @@ class VendorSandbox:
 
     def deleted_response(self, endpoint: Endpoint, record: Record) -> Response:
         return Response(status=endpoint.delete_status)
+
+    def paging_error_response(self, endpoint: Endpoint, error: BadPaging) -> Response:
+        return self.error_response(endpoint.paging_error_status, str(error))
 
     # -- helpers for handlers ---------------------------------------------------------
 
@@ -332,6 +350,9 @@ class VendorSandbox:
         with self.lock:
             self.calls.append(record)
         return response
+
+    def _refused(self, refusal: Refusal) -> Response:
+        return self.error_response(refusal.status, refusal.message, **refusal.extra)
 
     def _drop(self, _: DropConnection) -> Response:
         sock = request.environ.get("werkzeug.socket")

@@ -1,17 +1,20 @@
 """Routes for declared resources: list, create, read, update and delete served from the store.
 
 A vendor stand-in declares its endpoints (`Endpoint`: resource, path, paging, operations) and
-calls `serve_endpoints`; the answers go through the vendor's hooks (`ResourceHooks`), so only
-what differs between vendors is written per vendor: how a new record is filled in (numbers,
-defaults), how a list is ordered and a record and a list are rendered, which answers a create,
-a delete, a missing record and a stale version get.
+calls `serve_endpoints`; the answers go through the vendor's hooks (the methods of
+`VendorSandbox` under "hooks of the declared resources", with defaults), so only what differs
+between vendors is written per vendor: how a new record is filled in (numbers, defaults), how a
+list is ordered and a record and a list are rendered, which answers a create, a delete, a
+missing record, a stale version and a bad page get. A create and an update run their hooks and
+the store's write under the sandbox's lock, so a vendor's numbering, uniqueness and version
+checks see no other write in between.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from flask import Flask, Response, request
 
@@ -22,8 +25,6 @@ from sandbox.store import (
     OffsetPaging,
     Page,
     PageNumberPaging,
-    Record,
-    Store,
     VersionConflict,
 )
 
@@ -54,34 +55,10 @@ class Endpoint:
     # True where the vendor's update replaces the whole record (a PUT of lexware office).
     replace_on_update: bool = False
     paging_error_status: int = 400
-
-
-class ResourceHooks(Protocol):
-    """What a vendor supplies; `VendorSandbox` has defaults for all of them."""
-
-    store: Store
-
-    def owner(self) -> str: ...
-
-    def new_record(self, endpoint: Endpoint, body: Any) -> Record: ...
-
-    def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record: ...
-
-    def render(self, endpoint: Endpoint, record: Record) -> Any: ...
-
-    def render_page(self, endpoint: Endpoint, page: Page) -> Response: ...
-
-    def ordered(self, endpoint: Endpoint, rows: list[Record]) -> list[Record]: ...
-
-    def created_response(self, endpoint: Endpoint, record: Record) -> Response: ...
-
-    def missing_response(self, endpoint: Endpoint, record_id: Any) -> Response: ...
-
-    def conflict_response(self, endpoint: Endpoint, stored_version: int) -> Response: ...
-
-    def deleted_response(self, endpoint: Endpoint, record: Record) -> Response: ...
-
-    def error_response(self, status: int, message: str, **extra: Any) -> Response: ...
+    # A collection under one record (`/Order/<int:parent_id>/getPositions`): the record's
+    # resource and the filter that selects its children. A list answers only that record's
+    # children, or `missing_response` when it does not exist.
+    parent: tuple[str, str] | None = None
 
 
 def serve_endpoints(app: Flask, sandbox: VendorSandbox, endpoints: Iterable[Endpoint]) -> None:
@@ -93,7 +70,7 @@ def _serve(app: Flask, sandbox: VendorSandbox, endpoint: Endpoint) -> None:
     item = f"{endpoint.path}/<{endpoint.id_converter}:record_id>"
     name = f"{endpoint.resource}_{endpoint.path}"
     routes: dict[Operation, tuple[str, str, Callable[..., Response]]] = {
-        "list": (endpoint.path, "GET", lambda: _list(sandbox, endpoint)),
+        "list": (endpoint.path, "GET", lambda **parent: _list(sandbox, endpoint, **parent)),
         "create": (endpoint.path, "POST", lambda: _create(sandbox, endpoint)),
         "read": (item, "GET", lambda record_id: _read(sandbox, endpoint, record_id)),
         "update": (
@@ -112,21 +89,28 @@ def _body() -> Any:
     return request.get_json(silent=True) if request.is_json else request.form.to_dict()
 
 
-def _list(sandbox: VendorSandbox, endpoint: Endpoint) -> Response:
-    rows = sandbox.store.select(endpoint.resource, sandbox.owner(), params=request.args)
+def _list(sandbox: VendorSandbox, endpoint: Endpoint, parent_id: Any = None) -> Response:
+    params: dict[str, str] = request.args.to_dict()
+    if endpoint.parent is not None:
+        parent_resource, children_filter = endpoint.parent
+        if sandbox.store.find(parent_resource, sandbox.owner(), parent_id) is None:
+            return sandbox.missing_response(endpoint, parent_id)
+        params[children_filter] = str(parent_id)
+    rows = sandbox.store.select(endpoint.resource, sandbox.owner(), params=params)
     rows = sandbox.ordered(endpoint, rows)
     if endpoint.paging is None:
         return sandbox.render_page(endpoint, Page(rows, len(rows), limit=len(rows)))
     try:
         page = endpoint.paging.cut(rows, request.args)
     except BadPaging as exc:
-        return sandbox.error_response(endpoint.paging_error_status, str(exc))
+        return sandbox.paging_error_response(endpoint, exc)
     return sandbox.render_page(endpoint, page)
 
 
 def _create(sandbox: VendorSandbox, endpoint: Endpoint) -> Response:
-    record = sandbox.new_record(endpoint, _body())
-    stored = sandbox.store.create(endpoint.resource, sandbox.owner(), record)
+    with sandbox.lock:
+        record = sandbox.new_record(endpoint, _body())
+        stored = sandbox.store.create(endpoint.resource, sandbox.owner(), record)
     if endpoint.drop_after_commit:
         sandbox.after_commit()
     return sandbox.created_response(endpoint, stored)
@@ -144,18 +128,19 @@ def _update(sandbox: VendorSandbox, endpoint: Endpoint, record_id: Any) -> Respo
     store = sandbox.store
     spec = store.resources[endpoint.resource]
     try:
-        stored = store.get(endpoint.resource, sandbox.owner(), record_id)
-        body = _body()
-        changes = sandbox.record_changes(endpoint, stored, body)
-        version = body.get(spec.version_field) if spec.version_field and body else None
-        updated = store.update(
-            endpoint.resource,
-            sandbox.owner(),
-            record_id,
-            changes,
-            version=version,
-            replace=endpoint.replace_on_update,
-        )
+        with sandbox.lock:
+            stored = store.get(endpoint.resource, sandbox.owner(), record_id)
+            body = _body()
+            changes = sandbox.record_changes(endpoint, stored, body)
+            version = body.get(spec.version_field) if spec.version_field and body else None
+            updated = store.update(
+                endpoint.resource,
+                sandbox.owner(),
+                record_id,
+                changes,
+                version=version,
+                replace=endpoint.replace_on_update,
+            )
     except NotFound:
         return sandbox.missing_response(endpoint, record_id)
     except VersionConflict as exc:

@@ -215,6 +215,12 @@ class Store:
             rows.sort(key=lambda r: _sortable(r.get(sort_field)), reverse=spec.descending)
         return rows
 
+    def locate(self, resource: str, record_id: Any) -> tuple[str, Record] | None:
+        """The owner and record of an id in any owner's records (the vendor's own app)."""
+        id_field = self.resources[resource].id_field
+        rows = self.everything(resource)
+        return next(((o, r) for o, r in rows if str(r[id_field]) == str(record_id)), None)
+
     def everything(self, resource: str) -> list[tuple[str, Record]]:
         """Every owner's records, for the inspection page."""
         with self._lock:

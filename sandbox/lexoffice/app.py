@@ -42,6 +42,8 @@ VOUCHER_NUMBER_PREFIX = {"quotation": "AG", "invoice": "RE"}
 # Spring pages from 0, 25 a page unless asked, at most 250 (the spec's `Page` and `size`).
 PAGING = PageNumberPaging(default_size=25, max_size=250, first_page=0)
 RESOURCES = (
+    # The store versions no contact (`_contact` does): a change a test writes into the store,
+    # as the customer's own in the web app, keeps the version it brings.
     Resource("contacts", filters=contacts.FILTERS),
     Resource("quotations"),
     Resource("invoices"),
@@ -49,22 +51,27 @@ RESOURCES = (
     Resource("payments", id_field="voucherId"),  # the payment items booked on an invoice
     articles.RESOURCE,
 )
-# A subscription is created by its own handler: a second one of the same type and URL is a 409,
-# and that creation must not lose its answer.
-SUBSCRIPTIONS = Endpoint(
-    "event-subscriptions", "/v1/event-subscriptions", operations=("list", "read", "delete")
-)
 # An invoice's payments are read under its id.
 PAYMENTS = Endpoint("invoices", "/v1/payments", operations=("read",))
 ENDPOINTS = (
-    # A contact's update keeps its own handler: its version check and the numbers of added
-    # roles run under the sandbox's lock (the store versions no contact: one written through
-    # the store keeps the version it brings).
-    Endpoint("contacts", "/v1/contacts", operations=("list", "create", "read")),
+    # A contact's PUT replaces it (roles only grow: `_contact`); contacts cannot be deleted.
+    Endpoint(
+        "contacts",
+        "/v1/contacts",
+        PAGING,
+        ("list", "create", "read", "update"),
+        replace_on_update=True,
+    ),
     Endpoint("quotations", "/v1/quotations", operations=("create", "read")),
     Endpoint("invoices", "/v1/invoices", operations=("create", "read")),
-    SUBSCRIPTIONS,
-    articles.ENDPOINT,
+    # A subscription's create is not one the product must reconcile after a lost answer.
+    Endpoint(
+        "event-subscriptions",
+        "/v1/event-subscriptions",
+        operations=("list", "create", "read", "delete"),
+        drop_after_commit=False,
+    ),
+    Endpoint("articles", "/v1/articles", PAGING),
     PAYMENTS,
 )
 VOUCHER_KINDS: dict[str, VoucherKind] = {"quotations": "quotation", "invoices": "invoice"}
@@ -139,7 +146,7 @@ class LexofficeSandbox(VendorSandbox):
     def reset(self) -> None:
         super().reset()
         with self.lock:
-            self.bucket = TokenBucket(rate=self.rate_per_second, capacity=self.burst)
+            self.token_bucket = TokenBucket(rate=self.rate_per_second, capacity=self.burst)
             self.counters: dict[tuple[str, str], int] = {}
         self.callbacks.reset()
 
@@ -157,6 +164,8 @@ class LexofficeSandbox(VendorSandbox):
     def error_response(self, status: int, message: str, **extra: Any) -> Response:
         headers = {}
         if extra.get("retry_after") is not None:
+            # The docs name no body and no headers for 429; Retry-After tells a client when
+            # the bucket holds a token again.
             headers["Retry-After"] = str(max(1, math.ceil(float(extra["retry_after"]))))
         if status in GATEWAY_STATUSES:
             return self.json({"message": message}, status, headers)
@@ -188,14 +197,6 @@ class LexofficeSandbox(VendorSandbox):
             else f"Failed to convert value of request parameter '{first.field}'"
         )
         return self.regular_error(400, message, details)
-
-    def rate_limit(self, credential: str) -> Response | None:
-        wait = self.bucket.take(credential)
-        if wait:
-            # The docs name no body and no headers for 429; Retry-After tells a client when
-            # the bucket holds a token again.
-            return self.error_response(429, "Too Many Requests", retry_after=wait)
-        return None
 
     def owner(self) -> str:
         return self.organization().organization_id
@@ -236,13 +237,9 @@ class LexofficeSandbox(VendorSandbox):
         return self.store.find("contacts", self.owner(), contact_id)
 
     def spring_page(
-        self, rows: list[Record], view: Callable[[Record], Record], *, min_pages: int = 0
+        self, page: Page, view: Callable[[Record], Record], *, min_pages: int = 0
     ) -> Response:
-        """A Spring Data page, as the contacts and voucher list endpoints answer."""
-        try:
-            page = PAGING.cut(rows, request.args)
-        except BadPaging as exc:  # the spec step refuses these first
-            return self.legacy_error(400, [invalid(str(exc).split()[0])])
+        """A Spring Data page, as the contacts, articles and voucher list endpoints answer."""
         return self.json(
             {
                 "content": [view(row) for row in page.items],
@@ -263,13 +260,7 @@ class LexofficeSandbox(VendorSandbox):
         app.register_error_handler(405, self._unknown_route)
         serve_endpoints(app, self, ENDPOINTS)
         app.add_url_rule("/v1/profile", "profile", self.profile)
-        app.add_url_rule(
-            "/v1/contacts/<contact_id>", "contact_update", self.contact_update, methods=["PUT"]
-        )
         app.add_url_rule("/v1/voucherlist", "voucherlist", self.voucherlist)
-        app.add_url_rule(
-            "/v1/event-subscriptions", "subscribe", self.subscription_create, methods=["POST"]
-        )
         key = Response(self.signer.public_pem, mimetype="application/x-pem-file")
         app.add_url_rule(events.KEY_PATH, "webhook_public_key", lambda: key)
 
@@ -304,6 +295,14 @@ class LexofficeSandbox(VendorSandbox):
             return self._contact(body)
         if endpoint.resource == "articles":
             return articles.new(self.owner(), body, lexoffice_timestamp())
+        if endpoint.resource == "event-subscriptions":
+            # Lexware checks the callback's TLS certificate with a HEAD request (406 on
+            # failure); the sandbox calls back over plain HTTP on this machine and leaves that
+            # out. A second subscription of the same type and URL is a 409.
+            record = events.subscription(self.owner(), body, lexoffice_timestamp())
+            if events.subscribed(self.store.select(endpoint.resource, self.owner()), record):
+                abort(self.regular_error(409, "Conflict"))
+            return record
         return self._voucher(VOUCHER_KINDS[endpoint.resource], body)
 
     def created_response(self, endpoint: Endpoint, record: Record) -> Response:
@@ -317,8 +316,17 @@ class LexofficeSandbox(VendorSandbox):
             return self.legacy_error(404, [NOT_FOUND])
         return super().missing_response(endpoint, record_id)
 
+    def paging_error_response(self, endpoint: Endpoint | None, error: BadPaging) -> Response:
+        # Spring's answer (the spec step refuses most bad pages first).
+        return self.legacy_error(400, [invalid(str(error).split()[0])])
+
     def record_changes(self, endpoint: Endpoint, stored: Record, body: Any) -> Record:
-        return {**articles.content(body), "updatedDate": lexoffice_timestamp()}
+        if endpoint.resource != "contacts":
+            return {**articles.content(body), "updatedDate": lexoffice_timestamp()}
+        if body["version"] != stored["version"]:
+            # Optimistic locking: someone changed the contact since this client read it.
+            abort(self.legacy_error(409, [Issue("invalid_value", "version", "conflict")]))
+        return self._contact(body, stored)
 
     def render(self, endpoint: Endpoint, record: Record) -> Any:
         if endpoint == PAYMENTS:
@@ -327,38 +335,31 @@ class LexofficeSandbox(VendorSandbox):
             return events.payment_view(
                 record, self.store.find("payments", self.owner(), record["id"])
             )
+        if request.method == "PUT":  # an update answers with an action result
+            return self.action_body(endpoint.resource, record)
         if endpoint.resource == "event-subscriptions":
             return events.subscription_view(record)
         if endpoint.resource == "contacts":
             return contacts.view(record)
-        if request.method == "PUT":  # an article's update answers with an action result
-            return self.action_body(endpoint.resource, record)
         return record
 
-    def render_page(self, endpoint: Endpoint, page: Page) -> Response:
-        # Contacts and articles are paged here, not by the route: a bad page gets the legacy
-        # error of spring_page.
+    def ordered(self, endpoint: Endpoint, rows: list[Record]) -> list[Record]:
         if endpoint.resource == "articles":
-            return self.spring_page(articles.listed(page.items), dict)
-        if endpoint.resource == "contacts":
-            return self.contacts_page(page.items)
-        return self.json({"content": [events.subscription_view(r) for r in page.items]})
+            return articles.listed(rows)
+        # The docs ask clients to HTML-encode &, < and > in `name`: the spec step counted the
+        # encoded characters, the three a filter needs are counted here.
+        name = request.args.get("name")
+        if name is not None and len(contacts.unescape_name(name)) < contacts.FILTER_MIN_LENGTH:
+            abort(self.legacy_error(400, [invalid("name")]))
+        return rows
+
+    def render_page(self, endpoint: Endpoint, page: Page) -> Response:
+        if endpoint.resource == "event-subscriptions":
+            return self.json({"content": [events.subscription_view(r) for r in page.items]})
+        return self.spring_page(page, contacts.view if endpoint.resource == "contacts" else dict)
 
     # contacts answer errors in the legacy IssueList format: a body that breaks the rules is
     # 406 (the spec's only error response on PUT), a bad query or unreadable body is 400.
-
-    def contact_update(self, contact_id: str) -> Response:
-        body: Record = request.get_json(force=True)
-        with self.lock:
-            contact = self.own_contact(contact_id)
-            if contact is None:
-                return self.legacy_error(404, [NOT_FOUND])
-            if body["version"] != contact["version"]:
-                # Optimistic locking: someone changed the contact since this client read it.
-                return self.legacy_error(409, [Issue("invalid_value", "version", "conflict")])
-            updated = self._contact(body, contact)
-            stored = self.store.update("contacts", self.owner(), contact_id, updated, replace=True)
-        return self.json(self.action_body("contacts", stored))
 
     def _contact(self, body: Record, held: Record | None = None) -> Record:
         """The contact as stored after its create, or after an update of the `held` one."""
@@ -376,21 +377,11 @@ class LexofficeSandbox(VendorSandbox):
             "updatedDate": now,
         }
 
-    def contacts_page(self, rows: list[Record]) -> Response:
-        # The docs ask clients to HTML-encode &, < and > in `name`: the spec step counted the
-        # encoded characters, the three a filter needs are counted here.
-        name = request.args.get("name")
-        if name is not None and len(contacts.unescape_name(name)) < contacts.FILTER_MIN_LENGTH:
-            return self.legacy_error(400, [invalid("name")])
-        return self.spring_page(rows, contacts.view)
-
     # quotations and invoices answer errors in the regular format, validation as 406.
 
     def _voucher(self, kind: VoucherKind, body: Any) -> Record:
         """A new quotation or invoice; an invoice made from a quotation is also listed on the
         quotation, written before the invoice is stored (its id is chosen here for that)."""
-        if not isinstance(body, dict):
-            abort(self.regular_error(406, "Could not read the request body as JSON.", []))
         violations = vouchers.VoucherCheck(body, kind=kind, contact_of=self.own_contact).run()
         if violations:
             abort(self.regular_error(406, VALIDATION_FAILED, violations))
@@ -455,21 +446,13 @@ class LexofficeSandbox(VendorSandbox):
         ]
         # Newest first, as the web app lists them (the store keeps creation order).
         rows.reverse()
-        return self.spring_page(rows, vouchers.voucherlist_entry, min_pages=1)
+        try:
+            page = PAGING.cut(rows, request.args)
+        except BadPaging as exc:
+            return self.paging_error_response(None, exc)
+        return self.spring_page(page, vouchers.voucherlist_entry, min_pages=1)
 
-    # -- event subscriptions and what the vendor's app changes -----------------------------
-
-    def subscription_create(self) -> Response:
-        body: Record = request.get_json(force=True)
-        event_type, url = str(body["eventType"]).lower(), str(body["callbackUrl"])
-        # Lexware checks the callback's TLS certificate with a HEAD request (406 on failure);
-        # the sandbox calls back over plain HTTP on this machine and leaves that out.
-        with self.lock:
-            now = lexoffice_timestamp()
-            stored = events.subscribe(self.store, self.owner(), event_type, url, now=now)
-        if stored is None:
-            return self.regular_error(409, "Conflict")
-        return self.created_response(SUBSCRIPTIONS, stored)
+    # -- what the vendor's app changes ------------------------------------------------------
 
     def document_status_set(
         self, *, kind: str, document_id: str, status: str, amount: str = ""

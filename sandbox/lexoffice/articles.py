@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sandbox.routes import Endpoint
 from sandbox.store import Record, Resource, equals
 
 if TYPE_CHECKING:
@@ -17,7 +16,6 @@ RESOURCE = Resource(
     version_field="version",
     filters={name: equals(name) for name in ("articleNumber", "gtin", "type")},
 )
-ENDPOINT = Endpoint("articles", "/v1/articles")
 WRITABLE = ("title", "type", "unitName", "articleNumber", "gtin", "description", "note")
 SEED_DATE = "2026-01-01T00:00:00.000+01:00"
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from sandbox.lexoffice.errors import lexoffice_timestamp
-from sandbox.store import Record, Store
+from sandbox.store import Record
 
 if TYPE_CHECKING:
     from sandbox.lexoffice.app import LexofficeSandbox
@@ -60,15 +60,19 @@ def subscription_view(record: Record) -> Record:
     return {"subscriptionId": record["id"], **{key: record[key] for key in SUBSCRIPTION_FIELDS}}
 
 
-def subscribe(store: Store, owner: str, event_type: str, url: str, *, now: str) -> Record | None:
-    """The new subscription; None when the organization has this type and URL already (409).
-    The caller holds the sandbox's lock."""
-    held = store.select("event-subscriptions", owner)
-    if any((s["eventType"], s["callbackUrl"]) == (event_type, url) for s in held):
-        return None
-    record = {"organizationId": owner, "createdDate": now, "updatedDate": now, "version": 0}
-    return store.create(
-        "event-subscriptions", owner, {**record, "eventType": event_type, "callbackUrl": url}
+def subscription(owner: str, body: Record, now: str) -> Record:
+    """A new subscription of the organization (event types are matched in lower case)."""
+    return {
+        **{"organizationId": owner, "createdDate": now, "updatedDate": now, "version": 0},
+        "eventType": str(body["eventType"]).lower(),
+        "callbackUrl": str(body["callbackUrl"]),
+    }
+
+
+def subscribed(held: list[Record], new: Record) -> bool:
+    """Whether the organization has a subscription of the new one's type and URL already."""
+    return any(
+        (s["eventType"], s["callbackUrl"]) == (new["eventType"], new["callbackUrl"]) for s in held
     )
 
 
@@ -138,10 +142,10 @@ def status_set(
         return None
     resource, store = f"{voucher_kind}s", sandbox.store
     with sandbox.lock:
-        found = [(o, r) for o, r in store.everything(resource) if r["id"] == document_id]
-        if not found:
+        found = store.locate(resource, document_id)
+        if found is None:
             return None
-        owner, voucher = found[0]
+        owner, voucher = found
         payments = store.find("payments", owner, document_id)
         now = lexoffice_timestamp()
         change = status_change(

@@ -80,6 +80,13 @@ ENDPOINTS = (
     Endpoint("orders", f"{API}/Order/Factory/saveOrder", operations=("create",)),
     Endpoint("invoices", f"{API}/Invoice/Factory/saveInvoice", operations=("create",)),
     Endpoint("invoices", FROM_ORDER, operations=("create",), create_status=200),
+    Endpoint(
+        "order_positions",
+        f"{API}/Order/<int:parent_id>/getPositions",
+        PAGING,
+        ("list",),
+        parent=("orders", "order[id]"),
+    ),
 )
 # The resource an `{id, objectName}` reference points into, for `embed` and the reads.
 RESOURCE_OF = {"Contact": "contacts", "Order": "orders", "Invoice": "invoices", "Part": "parts"}
@@ -151,7 +158,6 @@ class SevdeskSandbox(VendorSandbox):
         super().__init__(contract=contract, public_url=public_url)
         if demo_token:
             self.add_account(token=demo_token, company_name="Demo GmbH")
-        self.app.register_error_handler(SevdeskError, self._refuse)
         self.app.register_error_handler(HTTPException, self._http_error)
 
     def add_account(
@@ -182,7 +188,7 @@ class SevdeskSandbox(VendorSandbox):
         with self.lock:
             self._ids = itertools.count(100001)
             self._next_customer_number: dict[str, int] = {}
-            self.limiter = (
+            self.token_bucket = (
                 TokenBucket(rate=self.rate_per_second, capacity=self.rate_burst)
                 if self.rate_per_second
                 else None
@@ -199,7 +205,8 @@ class SevdeskSandbox(VendorSandbox):
         # The spec lists the error statuses without bodies; this is the body sevDesk sends.
         if status == 401:
             message = "Authentication required"  # the spec's wording for every 401
-        headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else {}
+        retry_after = extra.get("retry_after")
+        headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after else {}
         body = {"error": {"message": message, "code": extra.get("code"), "data": None}}
         return self.json(body, status, headers)
 
@@ -209,12 +216,6 @@ class SevdeskSandbox(VendorSandbox):
     def spec_violation_response(self, problems: list[SpecProblem]) -> Response:
         # The spec's answer to a malformed request is 400 (bodiless); the body is sevDesk's.
         return self.error_response(400, "; ".join(map(str, problems)), code=400)
-
-    def rate_limit(self, credential: str) -> Response | None:
-        wait = self.limiter.take(credential) if self.limiter else 0
-        if not wait:
-            return None
-        return self.error_response(429, "Too Many Requests", retry_after=math.ceil(wait))
 
     def owner_label(self, owner: str) -> str:
         companies = {str(a.sev_client_id): a.company_name for a in self.accounts.values()}
@@ -260,7 +261,8 @@ class SevdeskSandbox(VendorSandbox):
 
     def missing_response(self, endpoint: Endpoint, record_id: Any) -> Response:
         # "Bad request. <Object> was not found" (the spec), where others answer 404.
-        object_name = {res: name for name, res in RESOURCE_OF.items()}[endpoint.resource]
+        resource = endpoint.parent[0] if endpoint.parent else endpoint.resource
+        object_name = {res: name for name, res in RESOURCE_OF.items()}[resource]
         return self.error_response(400, f"{object_name} was not found")
 
     def ordered(self, endpoint: Endpoint, rows: list[Record]) -> list[Record]:
@@ -281,9 +283,6 @@ class SevdeskSandbox(VendorSandbox):
 
     def register_routes(self, app: Flask) -> None:
         serve_endpoints(app, self, ENDPOINTS)
-        app.add_url_rule(
-            f"{API}/Order/<int:order_id>/getPositions", view_func=self.order_positions_list
-        )
         # The account's system data: units of positions, users (a document's contactPerson)
         # and countries (an address's country), as the patched spec lists them.
         for name in (*SYSTEM_LISTS, "SevUser"):
@@ -317,13 +316,13 @@ class SevdeskSandbox(VendorSandbox):
         ]
 
     def _customer_number(self) -> str:
+        """The account's next free number (a create's hook: it runs under the lock)."""
         owner = self.owner()
-        with self.lock:
-            taken = {c.get("customerNumber") for c in self.store.select("contacts", owner)}
-            candidate = self._next_customer_number.get(owner, 1000)
-            while str(candidate) in taken:
-                candidate += 1
-            self._next_customer_number[owner] = candidate + 1
+        taken = {c.get("customerNumber") for c in self.store.select("contacts", owner)}
+        candidate = self._next_customer_number.get(owner, 1000)
+        while str(candidate) in taken:
+            candidate += 1
+        self._next_customer_number[owner] = candidate + 1
         return str(candidate)
 
     # -- quotes (orders) and invoices ---------------------------------------------------
@@ -367,10 +366,7 @@ class SevdeskSandbox(VendorSandbox):
         cancellation invoice naming it as origin), a quote accepted or rejected; every change
         moves the update stamp the product polls on. sevDesk calls no one back."""
         resource = "invoices" if kind == "invoice" else "orders"
-        found = next(
-            ((o, r) for o, r in self.store.everything(resource) if str(r["id"]) == document_id),
-            None,
-        )
+        found = self.store.locate(resource, document_id)
         if found is None:
             return None
         owner, record = found
@@ -387,13 +383,6 @@ class SevdeskSandbox(VendorSandbox):
         else:
             changes = documents.invoice_changes(record, status, amount, stamp=today)
         return self.store.update(resource, owner, record["id"], {**changes, "update": today})
-
-    def order_positions_list(self, order_id: int) -> Response:
-        self._one("orders", order_id, "Order was not found")
-        rows = self.store.select(
-            "order_positions", self.owner(), params={"order[id]": str(order_id)}
-        )
-        return self._objects(rows)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -446,9 +435,6 @@ class SevdeskSandbox(VendorSandbox):
             return self.store.find(RESOURCE_OF[object_name], self.owner(), object_id)
         tables = {"Category": catalog.CATEGORIES, "Unity": catalog.UNITIES}
         return catalog.find(tables[object_name], object_id) if object_name in tables else None
-
-    def _refuse(self, error: SevdeskError) -> Response:
-        return self.error_response(error.status, error.message)
 
     def _http_error(self, error: HTTPException) -> Response:
         # Unknown paths and methods answer in sevDesk's error shape, not Flask's HTML.

@@ -14,17 +14,13 @@ from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict
 
 from sandbox.contract import ContractChecker, SpecRequest
+from sandbox.core import Refusal
 
 BERLIN = ZoneInfo("Europe/Berlin")  # sevDesk stamps dates in the accounts' local time
 
 
-class SevdeskError(Exception):
-    """A request sevDesk refuses; answered as `{"error": {"message", "code", "data"}}`."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+# A request sevDesk refuses; answered as `{"error": {"message", "code", "data"}}`.
+SevdeskError = Refusal
 
 
 class SevdeskChecker(ContractChecker):

@@ -10,7 +10,7 @@ import pytest
 import requests
 from flask import Flask, Request, Response
 
-from sandbox.core import VendorSandbox, running
+from sandbox.core import Refusal, TokenBucket, VendorSandbox, running
 from sandbox.routes import Endpoint, serve_endpoints
 from sandbox.store import (
     BadPaging,
@@ -111,6 +111,14 @@ def test_filters_apply_only_when_declared_and_given() -> None:
     assert len(store.select("contacts", "a", params={"email": "", "unknown": "x"})) == 2
 
 
+def test_a_record_is_located_whoever_owns_it() -> None:
+    store = Store([CONTACTS])
+    record = store.create("contacts", "b", {"name": "Other AG"})
+
+    assert store.locate("contacts", record["id"]) == ("b", record)
+    assert store.locate("contacts", 99) is None
+
+
 def test_stored_records_are_copies() -> None:
     store = Store([CONTACTS])
     record = store.create("contacts", "a", {"name": "X", "tags": ["a"]})
@@ -153,12 +161,16 @@ def test_cursor_paging_walks_every_record_once(kind: Any) -> None:
     assert seen == [r["id"] for r in ROWS]
 
 
+NOTES = Resource("notes", ids="sequence", filters={"contact": equals("contact")})
+
+
 class _ToyVendor(VendorSandbox):
-    """A vendor with one resource served entirely by the generic routes."""
+    """A vendor with two resources served entirely by the generic routes: contacts, and the
+    notes of a contact under its path."""
 
     name = "toy"
     refuse_off_spec = False
-    resources = (CONTACTS,)
+    resources = (CONTACTS, NOTES)
 
     def credential_of(self, req: Request) -> str | None:
         return req.headers.get("X-Key") or None
@@ -167,8 +179,23 @@ class _ToyVendor(VendorSandbox):
         serve_endpoints(
             app,
             self,
-            [Endpoint("contacts", "/contacts", OffsetPaging(10, 100), id_converter="int")],
+            [
+                Endpoint("contacts", "/contacts", OffsetPaging(10, 100), id_converter="int"),
+                Endpoint(
+                    "notes",
+                    "/contacts/<int:parent_id>/notes",
+                    operations=("list",),
+                    parent=("contacts", "contact"),
+                ),
+            ],
         )
+        app.add_url_rule("/refused", "refused", self.refused)
+
+    def refused(self) -> Response:
+        raise Refusal(418, "not here", detail="x")
+
+    def error_response(self, status: int, message: str, **extra: Any) -> Response:
+        return self.json({"message": message, **extra}, status)
 
     def render_page(self, endpoint: Endpoint, page: Page) -> Response:
         return self.json({"objects": page.items, "total": page.total})
@@ -192,3 +219,31 @@ def test_declared_resources_are_served_over_http_per_credential() -> None:
         assert session.delete(url, headers=a).status_code == 204
         assert session.get(url, headers=a).status_code == 404
         assert session.get(f"{vendor.url}/contacts").status_code == 401
+
+
+def test_a_nested_collection_lists_one_records_children() -> None:
+    vendor = _ToyVendor()
+    client, key = vendor.app.test_client(), {"X-Key": "a"}
+    contact = vendor.store.create("contacts", "a", {"name": "Muster"})
+    vendor.store.create("notes", "a", {"contact": contact["id"], "text": "mine"})
+    vendor.store.create("notes", "a", {"contact": 99, "text": "another's"})
+
+    answer = client.get(f"/contacts/{contact['id']}/notes", headers=key)
+    assert [n["text"] for n in answer.get_json()["objects"]] == ["mine"]
+    assert client.get("/contacts/7/notes", headers=key).status_code == 404
+
+
+def test_a_refusal_is_answered_in_the_vendors_error_format() -> None:
+    answer = _ToyVendor().app.test_client().get("/refused", headers={"X-Key": "a"})
+    assert (answer.status_code, answer.get_json()) == (418, {"message": "not here", "detail": "x"})
+
+
+def test_the_token_bucket_answers_429_with_the_wait() -> None:
+    vendor = _ToyVendor()
+    vendor.token_bucket = TokenBucket(rate=0.5, capacity=1)
+    client = vendor.app.test_client()
+
+    assert client.get("/contacts", headers={"X-Key": "a"}).status_code == 200
+    limited = client.get("/contacts", headers={"X-Key": "a"})
+    assert limited.status_code == 429
+    assert 1 < limited.get_json()["retry_after"] <= 2
