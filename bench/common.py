@@ -809,7 +809,7 @@ def quote_latencies(vendors: Vendors, deals: list[DealRef]) -> dict[DealRef, flo
         stamp = received_at.timestamp()
         arrivals[key] = min(stamp, arrivals.get(key, stamp))
     lexoffice = vendors.lexoffice.sandbox
-    quotations = lexoffice.quotations  # a copy of every quotation: read once, not per call
+    quotations = dict(lexoffice.quotations.items())  # one copy of them all, not one per call
     created: dict[tuple[int, str], float] = {}
     for call in lexoffice.api_calls(path_prefix="/v1/quotations"):
         if call.method != "POST" or call.status != 201 or not call.response_body:

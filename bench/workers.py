@@ -192,7 +192,7 @@ def _first_quote_latencies(vendors: Vendors, deals: list[DealRef]) -> list[float
     lexoffice = vendors.lexoffice.sandbox
     first: dict[str, float] = {}
     with lexoffice.lock:
-        quotations: dict[str, Any] = lexoffice.quotations  # a copy of them all: read once
+        quotations: dict[str, Any] = dict(lexoffice.quotations.items())  # one copy of them all
     for call in lexoffice.api_calls(path_prefix="/v1/quotations"):
         if call.method != "POST" or call.status != 201 or not call.response_body:
             continue

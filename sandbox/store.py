@@ -217,9 +217,12 @@ class Store:
 
     def locate(self, resource: str, record_id: Any) -> tuple[str, Record] | None:
         """The owner and record of an id in any owner's records (the vendor's own app)."""
-        id_field = self.resources[resource].id_field
-        rows = self.everything(resource)
-        return next(((o, r) for o, r in rows if str(r[id_field]) == str(record_id)), None)
+        wanted = str(record_id)
+        with self._lock:
+            for (owner, stored_id), record in self._records[resource].items():
+                if stored_id == wanted:
+                    return owner, copy.deepcopy(record)
+        return None
 
     def everything(self, resource: str) -> list[tuple[str, Record]]:
         """Every owner's records, for the inspection page."""
@@ -269,8 +272,10 @@ class Records(MutableMapping[Any, Record]):
 
     def __getitem__(self, record_id: Any) -> Record:
         if self.owner is None:
-            return self._rows()[record_id]
-        found = self.store.find(self.resource, self.owner, record_id)
+            located = self.store.locate(self.resource, record_id)
+            found = located[1] if located else None
+        else:
+            found = self.store.find(self.resource, self.owner, record_id)
         if found is None:
             raise KeyError(record_id)
         return found
