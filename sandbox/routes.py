@@ -66,9 +66,13 @@ def serve_endpoints(app: Flask, sandbox: VendorSandbox, endpoints: Iterable[Endp
         _serve(app, sandbox, endpoint)
 
 
+def view_name(endpoint: Endpoint, operation: Operation) -> str:
+    """The Flask endpoint name of one declared operation, for a vendor that wraps its view."""
+    return f"{endpoint.resource}_{endpoint.path}.{operation}"
+
+
 def _serve(app: Flask, sandbox: VendorSandbox, endpoint: Endpoint) -> None:
     item = f"{endpoint.path}/<{endpoint.id_converter}:record_id>"
-    name = f"{endpoint.resource}_{endpoint.path}"
     routes: dict[Operation, tuple[str, str, Callable[..., Response]]] = {
         "list": (endpoint.path, "GET", lambda **parent: _list(sandbox, endpoint, **parent)),
         "create": (endpoint.path, "POST", lambda: _create(sandbox, endpoint)),
@@ -82,7 +86,7 @@ def _serve(app: Flask, sandbox: VendorSandbox, endpoint: Endpoint) -> None:
     }
     for operation in endpoint.operations:
         rule, method, view = routes[operation]
-        app.add_url_rule(rule, f"{name}.{operation}", view, methods=[method])
+        app.add_url_rule(rule, view_name(endpoint, operation), view, methods=[method])
 
 
 def _body() -> Any:

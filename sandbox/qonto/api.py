@@ -17,7 +17,7 @@ from flask import Flask, Request, Response, g, request
 from sandbox.core import VendorSandbox
 from sandbox.qonto import documents, webhooks
 from sandbox.qonto.state import IdempotentAnswer, Organization, timestamp
-from sandbox.routes import Endpoint, Operation, serve_endpoints
+from sandbox.routes import Endpoint, Operation, serve_endpoints, view_name
 from sandbox.store import Filter, Page, PageNumberPaging, Record
 
 if TYPE_CHECKING:
@@ -197,8 +197,7 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
     serve_endpoints(app, sandbox, ENDPOINTS)
     app.register_error_handler(documents.Refused, sandbox.refused)
     for endpoint in DOCUMENTS:
-        # `sandbox.routes` names a create's view after its endpoint.
-        name = f"{endpoint.resource}_{endpoint.path}.create"
+        name = view_name(endpoint, "create")
         app.view_functions[name] = sandbox.idempotent(app.view_functions[name])
 
     def organization() -> Response:

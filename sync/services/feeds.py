@@ -40,8 +40,8 @@ POLL_INTERVAL = dt.timedelta(seconds=60)
 CATALOGUE_SWEEP_INTERVAL = dt.timedelta(hours=1)
 # A round subscribes new connections one after another at each vendor's pace (lexware office:
 # three calls, about 1.5 s a connection), so after many sign-ups it outlasts beat's 30 s;
-# the next round waits for it instead of subscribing the same connections again (a 409 and
-# a listing for each, taken from the tenants' limits). Held at most this long.
+# the next round is skipped instead of subscribing the same connections again (a 409 and a
+# listing for each, taken from the tenants' limits). Held at most this long.
 ROUND_LOCK_SECONDS = 600
 
 
