@@ -130,6 +130,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            # Past its default of 300 files the cache deletes a random third on the next write,
+            # a tenant's rate-limit counter or cached tax list among them.
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
         }
     }
 
