@@ -23,7 +23,7 @@ from flask import Flask, Request, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from sandbox.bexio import articles, documents, sales, taxes
-from sandbox.bexio.documents import Invalid, check, public
+from sandbox.bexio.documents import check, invalid, public
 from sandbox.bexio.oidc import BEXIO_AUTH_HOST, BexioIdentityProvider
 from sandbox.contract import SpecProblem
 from sandbox.core import VendorSandbox
@@ -229,10 +229,8 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             return self.error_response(415, ACCEPT_MESSAGE)
         # The spec answers a refused request with 422 `{error_code, message}` (its example);
         # `errors` lists each field as "field: message".
-        return self._invalid(Invalid(*(f"{p.field or p.location}: {p.message}" for p in problems)))
-
-    def _invalid(self, error: Invalid) -> Response:
-        return self.error_response(422, "Validation error", errors=error.problems)
+        errors = [f"{p.field or p.location}: {p.message}" for p in problems]
+        return self.error_response(422, "Validation error", errors=errors)
 
     def rate_limit(self, credential: str) -> Response | None:
         # bexio publishes neither the size of its per-minute limit nor how the window runs; a
@@ -285,7 +283,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             return articles.stored(kept, self.tax)
         if endpoint.resource == "invoices":
             if stored["kb_item_status_id"] != sales.INVOICE_DRAFT:
-                raise Invalid("kb_item_status_id: Only a draft invoice can be edited.")
+                raise invalid("kb_item_status_id: Only a draft invoice can be edited.")
             check(documents.document_problems(body, self, edit=True))
         else:
             check(documents.contact_problems(body, self.user_ids))
@@ -335,7 +333,6 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
             if endpoint.resource in SEARCH_FIELDS:
                 rule, search = f"{endpoint.path}/search", partial(self._search, endpoint)
                 app.add_url_rule(rule, f"{endpoint.resource}.search", search, methods=["POST"])
-        app.register_error_handler(Invalid, self._invalid)
         app.register_error_handler(NotFound, lambda _: self.error_response(404, "Not found"))
 
         @app.after_request
@@ -352,7 +349,7 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         try:
             items = PAGING.cut(rows, request.args).items
         except BadPaging as exc:
-            raise Invalid(f"limit, offset: {exc}") from None
+            raise invalid(f"limit, offset: {exc}") from None
         return self.json([public(r) for r in items])
 
     def _search(self, endpoint: Endpoint) -> Response:
@@ -361,9 +358,9 @@ class BexioSandbox(OAuthVendor, VendorSandbox):
         unknown = {i: c["field"] for i, c in enumerate(criteria) if c["field"] not in fields}
         problem = "is not a searchable field."
         if unknown and endpoint.resource == "contacts":
-            raise Invalid(*(f"{i} [field]: {name} {problem}" for i, name in unknown.items()))
+            raise invalid(*(f"{i} [field]: {name} {problem}" for i, name in unknown.items()))
         if unknown:
-            raise Invalid(f"field: {', '.join(unknown.values())} {problem}")
+            raise invalid(f"field: {', '.join(unknown.values())} {problem}")
         found = lambda r: all(documents.matches(r, c) for c in criteria)  # noqa: E731
         rows = self.store.select(endpoint.resource, self.owner(), where=found)
         return self.page(self.ordered(endpoint, rows))

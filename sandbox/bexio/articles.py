@@ -10,7 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sandbox.bexio.documents import Invalid, Record, comparable, six
+from sandbox.bexio.documents import Record, comparable, invalid, six
 
 SEARCH_FIELDS = frozenset({"intern_name", "intern_code"})  # the spec's description
 ORDER_FIELDS = frozenset({"id", "intern_name"})
@@ -36,7 +36,7 @@ def stored(body: Record, tax: Callable[[Any], Record | None]) -> Record:
         if value is not None and not isinstance(comparable(value), Decimal):
             problems.append(f"{name}: Must be a decimal number.")
     if problems:
-        raise Invalid("; ".join(problems))
+        raise invalid("; ".join(problems))
     return {k: six(Decimal(str(v))) if k in PRICES and v is not None else v
             for k, v in body.items()}  # fmt: skip
 

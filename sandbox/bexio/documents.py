@@ -12,23 +12,22 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from sandbox.core import Refusal
+
 if TYPE_CHECKING:
     from sandbox.bexio.app import BexioSandbox
 
 Record = dict[str, Any]
 
 
-class Invalid(Exception):
-    """Answered 422 "Validation error" with the problems as "field: message" lines."""
-
-    def __init__(self, *problems: str) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = list(problems)
+def invalid(*problems: str) -> Refusal:
+    """bexio's 422 "Validation error", with the problems as "field: message" lines."""
+    return Refusal(422, "Validation error", errors=list(problems))
 
 
 def check(problems: list[str]) -> None:
     if problems:
-        raise Invalid(*problems)
+        raise invalid(*problems)
 
 
 # What a new contact keeps of its body (the docs' create fields the sandbox models).
@@ -132,7 +131,7 @@ def ordered(rows: list[Record], order_by: str, fields: frozenset[str]) -> list[R
         if direction not in ("asc", "desc"):
             name, direction = part, "asc"
         if name not in fields:
-            raise Invalid(f"order_by: {name} is no sort field.")
+            raise invalid(f"order_by: {name} is no sort field.")
         keys.append((name, direction == "desc"))
     for name, descending in reversed(keys):
         rows = sorted(rows, key=partial(_sort_key, name), reverse=descending)

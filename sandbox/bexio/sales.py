@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
-from sandbox.bexio.documents import Invalid, Record, decimal_or_none, now_text, public
+from sandbox.bexio.documents import Record, decimal_or_none, invalid, now_text, public
 
 if TYPE_CHECKING:
     from sandbox.bexio.app import BexioSandbox
@@ -76,9 +76,9 @@ def _paid(invoice: Record, value: Decimal) -> Record:
 def _book(sandbox: BexioSandbox, owner: str, invoice: Record, value: Decimal, day: str,
           bank_account_id: Any) -> Record:  # fmt: skip
     if invoice["kb_item_status_id"] not in INVOICE_ISSUED:
-        raise Invalid("kb_invoice: Payments are booked on issued, open invoices only.")
+        raise invalid("kb_invoice: Payments are booked on issued, open invoices only.")
     if value <= 0:
-        raise Invalid("value: Must be more than 0.")
+        raise invalid("value: Must be more than 0.")
     payment = {
         "date": day, "value": f"{value:.6f}", "bank_account_id": bank_account_id,
         "title": "Received Payment", "payment_service_id": None,
@@ -98,7 +98,7 @@ def _move(sandbox: BexioSandbox, invoice_id: int, allowed: Collection[int], stat
     owner = sandbox.owner()
     with sandbox.lock:
         if sandbox.store.get("invoices", owner, invoice_id)["kb_item_status_id"] not in allowed:
-            raise Invalid(f"kb_item_status_id: {refusal}")
+            raise invalid(f"kb_item_status_id: {refusal}")
         sandbox.store.update("invoices", owner, invoice_id, _status(status))
     return sandbox.json({"success": True})
 
@@ -135,7 +135,7 @@ def register(app: Flask, sandbox: BexioSandbox) -> None:
         body: Record = request.get_json(force=True)
         value = decimal_or_none(body["value"])
         if value is None:
-            raise Invalid("value: Must be a decimal number as a string.")
+            raise invalid("value: Must be a decimal number as a string.")
         owner = sandbox.owner()
         with sandbox.lock:
             invoice = store.get("invoices", owner, invoice_id)
@@ -161,7 +161,7 @@ def status_set(
     with sandbox.lock:
         if resource == "offers":
             if status not in QUOTE_STATUSES:
-                raise Invalid(f"status: A quote cannot be {status}.")
+                raise invalid(f"status: A quote cannot be {status}.")
             return public(store.update(resource, owner, record_id, _status(QUOTE_STATUSES[status])))
         invoice = store.get(resource, owner, record_id)
         if invoice["kb_item_status_id"] == INVOICE_DRAFT and status != "voided":
@@ -171,10 +171,10 @@ def status_set(
             some = status == "partially_paid"
             value = decimal_or_none(amount) if some else remaining
             if value is None or (some and value >= remaining):
-                raise Invalid("amount: A partial payment is less than what is open.")
+                raise invalid("amount: A partial payment is less than what is open.")
             _book(sandbox, owner, invoice, value, date.today().isoformat(), None)
         elif status == "voided":
             store.update(resource, owner, record_id, _status(INVOICE_CANCELLED))
         elif status != "open":
-            raise Invalid(f"status: An invoice cannot be {status}.")
+            raise invalid(f"status: An invoice cannot be {status}.")
         return public(store.get(resource, owner, record_id))

@@ -132,10 +132,6 @@ class HubSpotSandbox(CrmObjects, OAuthApp):
     def register_routes(self, app: Flask) -> None:
         app.after_request(self._rate_headers)
         self.oauth.register(app)
-        app.register_error_handler(
-            catalog.HubSpotValidationError,
-            lambda e: self.error_response(e.status, e.message, **e.extra),
-        )
         app.register_error_handler(BadPaging, lambda exc: self.error_response(400, str(exc)))
         routes: list[catalog.Route] = [
             *self.object_routes(),

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Response, request
 
+from sandbox.core import Refusal
+
 
 @dataclass(frozen=True)
 class ObjectType:
@@ -85,14 +87,6 @@ def request_body() -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-class HubSpotValidationError(Exception):
-    """Answered in HubSpot's error format (`HubSpotSandbox.error_response`)."""
-
-    def __init__(self, message: str, status: int = 400, **extra: Any) -> None:
-        super().__init__(message)
-        self.message, self.status, self.extra = message, status, extra
-
-
 def iso(epoch: float) -> str:
     moment = datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
     return moment.replace("+00:00", "Z")
@@ -107,7 +101,7 @@ def typed(view: Callable[..., Response]) -> Callable[..., Response]:
         for variable in [v for v in ("kind", "to_kind") if v in values]:
             name = values[variable]
             if name not in TYPE_ALIASES:
-                raise HubSpotValidationError(f"Unable to infer object type from: {name}")
+                raise Refusal(400, f"Unable to infer object type from: {name}")
             values[variable] = TYPE_ALIASES[name]
         return view(**values)
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Response, g, request
 
+from sandbox.core import Refusal
 from sandbox.hubspot.catalog import (
     PAIR_OF_TYPE_ID,
     PRIMARY_TYPE_IDS,
     SINGULAR,
-    HubSpotValidationError,
     Route,
     batch_answer,
     batch_error,
@@ -81,7 +81,7 @@ class CrmObjects(CrmRecords):
         archived = _archived()
         after = request.args.get("after", "")
         if after and not after.isdigit():
-            raise HubSpotValidationError("after is not a cursor this list handed out")
+            raise Refusal(400, "after is not a cursor this list handed out")
         # Ids grow, so the cursor stays good when its object has been archived meanwhile.
         rows = self.store.select(kind, self.owner(), where=lambda r: r["archived"] == archived
                                  and int(r["id"]) > int(after or 0))  # fmt: skip
@@ -101,7 +101,7 @@ class CrmObjects(CrmRecords):
         existing = self.lookup(kind, email, "email") if email else None
         if existing:
             message = f"Contact already exists. Existing ID: {existing['id']}"
-            raise HubSpotValidationError(message, 409)
+            raise Refusal(409, message)
         record = self.create_object(g.portal_id, kind, properties, "INTEGRATION")
         for to_type, to_id, type_id in links:
             self.associate(g.portal_id, kind, record["id"], to_type, to_id,
@@ -155,7 +155,7 @@ class CrmObjects(CrmRecords):
         inputs = body.get("inputs") or []
         if len(inputs) > self.batch_limit:
             message = f"Batch input must be an array of at most {self.batch_limit} inputs"
-            raise HubSpotValidationError(message)
+            raise Refusal(400, message)
         return inputs
 
     # -- search (HubSpot's "Search the CRM" guide) ----------------------------------------
@@ -166,7 +166,7 @@ class CrmObjects(CrmRecords):
         groups = body.get("filterGroups") or []
         if len(groups) > MAX_FILTER_GROUPS:
             message = f"filterGroups: at most {MAX_FILTER_GROUPS} groups are allowed"
-            raise HubSpotValidationError(message)
+            raise Refusal(400, message)
         query = str(body.get("query") or "").lower()
         # ISO stamps of one format compare as text: later than this is not indexed yet.
         indexed_until = iso(time.time() - self.search_lag_seconds)
@@ -215,7 +215,8 @@ class CrmObjects(CrmRecords):
         if problems:
             detail = [{"isValid": False, "message": message, "error": code, "name": name}
                       for name, code, message in problems]  # fmt: skip
-            raise HubSpotValidationError(
+            raise Refusal(
+                400,
                 f"Property values were not valid: {json.dumps(detail, separators=(',', ':'))}",
                 errors=[{"message": message, "code": code, "context": {"propertyName": [name]}}
                         for name, code, message in problems],
@@ -246,13 +247,15 @@ class CrmObjects(CrmRecords):
                 # (developers.hubspot.com/docs/api/crm/associations), not the spec's.
                 pair = PAIR_OF_TYPE_ID.get(type_id)
                 if category != "HUBSPOT_DEFINED" or pair is None or pair[0] != kind:
-                    raise HubSpotValidationError(
+                    raise Refusal(
+                        400,
                         f"{category} {type_id} is not a valid association type between {kind} "
-                        "and the target object"
+                        "and the target object",
                     )
                 if self.store.find(pair[1], self.owner(), to_id) is None:
-                    raise HubSpotValidationError(
-                        f"One or more associations are invalid: {pair[1]} {to_id} does not exist"
+                    raise Refusal(
+                        400,
+                        f"One or more associations are invalid: {pair[1]} {to_id} does not exist",
                     )
                 links.append((pair[1], to_id, type_id))
         return links

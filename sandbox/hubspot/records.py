@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import g
 
+from sandbox.core import Refusal
 from sandbox.hubspot.catalog import (
     ASSOCIATION_TYPES,
     DEFAULT_PROPERTIES,
@@ -18,7 +19,6 @@ from sandbox.hubspot.catalog import (
     SINGULAR,
     TYPE_ALIASES,
     TYPE_NAMES,
-    HubSpotValidationError,
     iso,
 )
 from sandbox.hubspot.schema import CrmSchema
@@ -221,7 +221,7 @@ class CrmRecords(CrmSchema):
         """The object as `lookup` finds it, archived or not as asked (None: either way)."""
         found = self.lookup(object_type, object_id, id_property)
         if found is None or archived not in (None, found["archived"]):
-            raise HubSpotValidationError("resource not found", 404)
+            raise Refusal(404, "resource not found")
         return found
 
     def linked(self, portal_id: int, from_type: str, object_id: str, to_type: str) -> Links:

@@ -9,11 +9,10 @@ from typing import Any
 
 from flask import Response, g
 
-from sandbox.core import VendorSandbox
+from sandbox.core import Refusal, VendorSandbox
 from sandbox.hubspot.catalog import (
     DEFAULT_GROUPS,
     SYSTEM_PROPERTIES,
-    HubSpotValidationError,
     Route,
     batch_answer,
     batch_error,
@@ -110,8 +109,8 @@ class CrmSchema(VendorSandbox):
         key, body = (g.portal_id, kind), request_body()
         name, group = str(body["name"]), str(body["groupName"])
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-            raise HubSpotValidationError(
-                f"Property name {name} is invalid: use lower case letters, digits and _"
+            raise Refusal(
+                400, f"Property name {name} is invalid: use lower case letters, digits and _"
             )
         # The spec step has checked the types of what the body gives.
         given = {field: body[field] for field in GIVEN_FIELDS if field in body}
@@ -119,7 +118,7 @@ class CrmSchema(VendorSandbox):
             if name in self.property_names(*key):
                 raise _exists(f"Property named '{name}' already exists.")
             if group != DEFAULT_GROUPS[kind] and group not in self.property_groups.get(key, ()):
-                raise HubSpotValidationError(f"group {group} does not exist")
+                raise Refusal(400, f"group {group} does not exist")
             created = definition(name=name, label=str(body["label"]), group=group,
                                  hubspot_defined=False, at=iso(time.time()), **given)  # fmt: skip
             self.custom_properties.setdefault(key, {})[name] = created
@@ -138,5 +137,5 @@ class CrmSchema(VendorSandbox):
         return self.json(group, 201)
 
 
-def _exists(message: str) -> HubSpotValidationError:
-    return HubSpotValidationError(message, 409, category="OBJECT_ALREADY_EXISTS")
+def _exists(message: str) -> Refusal:
+    return Refusal(409, message, category="OBJECT_ALREADY_EXISTS")

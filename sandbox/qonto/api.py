@@ -158,9 +158,6 @@ class QontoResources(VendorSandbox):
             self.webhooks.invoice_changed(g.organization, record)
         return super().created_response(endpoint, record)
 
-    def refused(self, refusal: documents.Refused) -> Response:
-        return self.error_response(refusal.status, str(refusal), errors=refusal.problems)
-
     def idempotent(self, create: Callable[[], Any]) -> Callable[[], Response]:
         """A document's create: with X-Qonto-Idempotency-Key the first successful answer is
         kept for the TTL and returned for the same key, even when the body differs. The key is
@@ -195,7 +192,6 @@ def register_api_routes(sandbox: QontoSandbox, app: Flask) -> None:
     """The declared endpoints (the reads first: an OPTIONS request on a collection is routed
     to its list) with idempotent document creates, the organization and the invoice actions."""
     serve_endpoints(app, sandbox, ENDPOINTS)
-    app.register_error_handler(documents.Refused, sandbox.refused)
     for endpoint in DOCUMENTS:
         name = view_name(endpoint, "create")
         app.view_functions[name] = sandbox.idempotent(app.view_functions[name])

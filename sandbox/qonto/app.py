@@ -277,7 +277,7 @@ class QontoSandbox(OAuthVendor, QontoResources):
         self, organization: Organization, invoice_id: str, action: str, *, paid_at: str | None
     ) -> Record | None:
         """One of documents.INVOICE_ACTIONS on the invoice, sending its event; None
-        when the organization has no such invoice, documents.Refused when its status does
+        when the organization has no such invoice, a refusal when its status does
         not allow the action."""
         with self.lock:
             invoice = organization.invoices.get(invoice_id)

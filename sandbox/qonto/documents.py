@@ -1,8 +1,8 @@
 """Qonto's rules for the bodies of clients, quotes and client invoices, and the objects it answers.
 
 `NEW_DOCUMENTS` makes the record a create stores from a body the spec accepted, or raises
-`Refused` with the JSON:API error objects of the rules the spec cannot express. Qonto documents
-the error shape and a few codes (`invalid_format`, `not_in_list`, `invalid_client_id`,
+`refused(...)` with the JSON:API error objects of the rules the spec cannot express. Qonto
+documents the error shape and a few codes (`invalid_format`, `not_in_list`, `invalid_client_id`,
 `invoice_number_already_exists`); missing and too-long fields use `invalid_format` as in its
 "currency is missing for this client" example.
 """
@@ -14,6 +14,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sandbox.core import Refusal
 from sandbox.qonto.state import Organization, amounts, timestamp
 from sandbox.store import Filter, Record, Records
 
@@ -38,18 +39,15 @@ def problem(
     return error
 
 
-class Refused(Exception):
+def refused(*problems: Problem, status: int = 422) -> Refusal:
     """A body or an action Qonto refuses, answered with its error objects: 422, or the status
     the refusal names (a used number is a 409)."""
-
-    def __init__(self, *problems: Problem, status: int = 422) -> None:
-        super().__init__(problems[0]["detail"])
-        self.problems, self.status = list(problems), status
+    return Refusal(status, problems[0]["detail"], errors=list(problems))
 
 
 def _refuse_any(problems: list[Problem]) -> None:
     if problems:
-        raise Refused(*problems)
+        raise refused(*problems)
 
 
 def _sent(body: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -88,7 +86,7 @@ def new_client(body: dict[str, Any], organization: Organization) -> Record:
         # Qonto's create-a-client docs: freelancer is for Italian organizations only.
         pointer = "/kind" if body.get("kind") is not None else "/type"
         detail = "freelancer clients are only available for Italian organizations"
-        raise Refused(problem("not_in_list", detail, pointer=pointer))
+        raise refused(problem("not_in_list", detail, pointer=pointer))
     # The spec requires the names but allows them empty; the create-a-client docs ("company
     # needs name", individual and freelancer need first + last name) count "" as missing.
     names = ("name",) if kind == "company" else ("first_name", "last_name")
@@ -185,7 +183,7 @@ def _unused(kind: str, number: str | None, documents: Records) -> None:
     # invoice one is `invoice_number_already_exists`.
     if number and any(d.get("number") == number for d in documents.values()):
         detail, code = f"The {kind} number is already used.", f"{kind}_number_already_exists"
-        raise Refused(problem(code, detail, pointer="/number"), status=409)
+        raise refused(problem(code, detail, pointer="/number"), status=409)
 
 
 def invoicing_problems(client: dict[str, Any]) -> list[Problem]:
@@ -350,7 +348,7 @@ def new_invoice(body: dict[str, Any], organization: Organization) -> Record:
     return invoice
 
 
-# What a create of each document stores, or Refused.
+# What a create of each document stores, or refused.
 NEW_DOCUMENTS = {"clients": new_client, "quotes": new_quote, "invoices": new_invoice}
 
 
@@ -375,7 +373,7 @@ def invoice_changes(
     starts, status = INVOICE_ACTIONS[action]
     if invoice["status"] not in starts:
         detail = f"A {invoice['status']} invoice cannot be {action.replace('_', ' ')}"
-        raise Refused(problem("invalid_format", detail, pointer="/status"))
+        raise refused(problem("invalid_format", detail, pointer="/status"))
     changes: dict[str, Any] = {"status": status}
     if action == "finalize":
         changes["finalized_at"] = timestamp()
@@ -383,7 +381,7 @@ def invoice_changes(
     elif action == "mark_as_paid":
         today = timestamp()[:10]
         if paid_at is not None and paid_at > today:
-            raise Refused(problem("invalid_format", "paid_at is in the future", pointer="/paid_at"))
+            raise refused(problem("invalid_format", "paid_at is in the future", pointer="/paid_at"))
         changes["paid_at"] = f"{paid_at}T00:00:00.000Z" if paid_at else timestamp()
     elif action == "unmark_as_paid":
         changes["paid_at"] = None

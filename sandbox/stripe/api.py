@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sandbox.core import Refusal
 from sandbox.store import Record
 from sandbox.stripe.lifecycle import stripe_object
 from sandbox.stripe.pages import HostedPages
@@ -23,17 +24,9 @@ OBJECT_NAMES = {"customers": "customer", "prices": "price", "subscriptions": "su
 Params = dict[str, Any]
 
 
-class StripeError(Exception):
-    """An API error in Stripe's envelope (https://docs.stripe.com/api/errors)."""
-
-    def __init__(self, message: str, param: str = "", status: int = 400, **error: str) -> None:
-        super().__init__(message)
-        self.status, self.message, self.error = status, message, {"param": param, **error}
-
-
 def _refuse_if(failed: bool, message: str, param: str, code: str = "") -> None:
     if failed:
-        raise StripeError(message, param, code=code)
+        raise Refusal(400, message, param=param, code=code)
 
 
 def _required(params: Params, name: str, param: str = "") -> Any:
@@ -54,7 +47,7 @@ class StripeApi(HostedPages):
                  else self.find(resource, object_id))  # fmt: skip
         if found is None:
             message = f"No such {OBJECT_NAMES[resource]}: '{object_id}'"
-            raise StripeError(message, param, status, code="resource_missing")
+            raise Refusal(status, message, param=param, code="resource_missing")
         return found
 
     def create_customer(self, params: Params) -> Record:

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Request, Response, g, request
 
 from sandbox.contract import ContractChecker, SpecProblem, decode_form
-from sandbox.core import DropConnection, TokenBucket, VendorSandbox
+from sandbox.core import DropConnection, Refusal, TokenBucket, VendorSandbox
 from sandbox.core import records as live_records
 from sandbox.store import Record, Records
 from sandbox.stripe import lifecycle, webhooks
-from sandbox.stripe.api import StripeApi, StripeError
+from sandbox.stripe.api import StripeApi
 from sandbox.stripe.contract import StripeContractChecker
 from sandbox.stripe.webhooks import ACCOUNT
 
@@ -226,8 +226,8 @@ class StripeSandbox(StripeApi, VendorSandbox):
     def _answer(self, handler: Callable[..., Record], params: Record, **path: str) -> Response:
         try:
             return self.json(handler(params, **path))
-        except StripeError as error:
-            return self.error_response(error.status, error.message, **error.error)
+        except Refusal as refusal:  # answered here, so that an idempotent request keeps it
+            return self.error_response(refusal.status, refusal.message, **refusal.extra)
 
     def _idempotent(self, key: str, call: Callable[[], Response]) -> Response:
         """https://docs.stripe.com/api/idempotent_requests: the first answer to a key is saved
