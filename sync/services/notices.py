@@ -6,6 +6,7 @@ circuit breaker closes the problem is gone, and the next outage is told again.""
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -96,35 +97,51 @@ def notices_send(*, now: dt.datetime | None = None) -> int:
         )
     )
     for tenant in tenants.distinct():
-        outages = _outages(tenant)
-        # One notice per outage: an outage that began after the last notice is told again.
-        latest = max((outage.since for outage in outages.values()), default=None)
-        began: dict[str, dt.datetime | None] = {Notice.Kind.VENDOR_UNREACHABLE: latest}
-        due = {
-            kind: text
-            for kind, text in _problems(tenant, outages).items()
-            if not _recently_told(tenant, kind, now, since=began.get(kind))
-        }
-        if not due:
-            continue
-        recipients = list(
-            User.objects.filter(tenant=tenant, is_active=True).values_list("email", flat=True)
-        )
-        if not recipients:
-            continue
+        # Every text of the notice, the problems' included, in the product's language: not
+        # in whatever language the calling thread was left in.
         with translation.override(settings.LANGUAGE_CODE):
-            body = "\n\n".join(
-                [
-                    _("Hello,"),
-                    *due.values(),
-                    _("Activity log: %(url)s")
-                    % {"url": settings.PUBLIC_BASE_URL + reverse("sync:transfer_list")},
-                    _("You get this message once per problem, and again a day later if it lasts."),
-                ]
-            )
-            subject = _("APIUP: your transfers need attention")
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
-        for kind, text in due.items():
+            message = _notice(tenant, now)
+        if message is None:
+            continue
+        send_mail(message.subject, message.body, settings.DEFAULT_FROM_EMAIL, message.recipients)
+        for kind, text in message.problems.items():
             Notice.objects.create(tenant=tenant, kind=kind, detail=text)
         sent += 1
     return sent
+
+
+class _Notice(NamedTuple):
+    subject: str
+    body: str
+    recipients: list[str]
+    problems: dict[str, str]  # Notice.Kind -> what the body tells of it
+
+
+def _notice(tenant: Tenant, now: dt.datetime) -> _Notice | None:
+    """The e-mail due to the tenant, or None."""
+    outages = _outages(tenant)
+    # One notice per outage: an outage that began after the last notice is told again.
+    latest = max((outage.since for outage in outages.values()), default=None)
+    began: dict[str, dt.datetime | None] = {Notice.Kind.VENDOR_UNREACHABLE: latest}
+    due = {
+        kind: text
+        for kind, text in _problems(tenant, outages).items()
+        if not _recently_told(tenant, kind, now, since=began.get(kind))
+    }
+    if not due:
+        return None
+    recipients = list(
+        User.objects.filter(tenant=tenant, is_active=True).values_list("email", flat=True)
+    )
+    if not recipients:
+        return None
+    body = "\n\n".join(
+        [
+            _("Hello,"),
+            *due.values(),
+            _("Activity log: %(url)s")
+            % {"url": settings.PUBLIC_BASE_URL + reverse("sync:transfer_list")},
+            _("You get this message once per problem, and again a day later if it lasts."),
+        ]
+    )
+    return _Notice(_("APIUP: your transfers need attention"), body, recipients, due)
