@@ -41,7 +41,7 @@ def named_lock(name: str, *, timeout: float = 60.0, wait: float = 30.0) -> Itera
             with suppress(LockError):
                 lock.release()
         return
-    folder = Path(settings.BASE_DIR) / "var" / "locks"
+    folder = Path(settings.VAR_DIR) / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / hashlib.sha256(name.encode()).hexdigest()[:32]
     deadline = time.monotonic() + wait

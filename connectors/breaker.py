@@ -210,7 +210,7 @@ def store() -> Store:
     url = getattr(settings, "REDIS_URL", "")
     if url:
         return RedisStore(url)
-    return FileStore(Path(settings.BASE_DIR) / "var" / "breakers")
+    return FileStore(Path(settings.VAR_DIR) / "breakers")
 
 
 # -- one vendor API's breaker -----------------------------------------------------------------

@@ -147,7 +147,7 @@ def limiter() -> Limiter:
     url = getattr(settings, "REDIS_URL", "")
     if url:
         return RedisLimiter(url)
-    return FileLimiter(Path(settings.BASE_DIR) / "var" / "buckets")
+    return FileLimiter(Path(settings.VAR_DIR) / "buckets")
 
 
 def acquire(key: str, rate: Rate, *, max_wait: float) -> float:

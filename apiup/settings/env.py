@@ -5,10 +5,12 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Files the embedded default keeps (database, broker, cache, locks, limits, breakers).
+VAR_DIR = Path(env.str("APIUP_VAR_DIR", default=str(BASE_DIR / "var")))
 
 # The embedded default (SQLite, file-system broker, file cache) is chosen by the absence
 # of these two variables, so a fresh checkout runs without any server.
