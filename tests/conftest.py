@@ -35,12 +35,12 @@ def _cache_of_this_run() -> None:
     cache.clear()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _remove_test_broker() -> object:
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # The run's broker folder goes when the run ends: in each pytest-xdist worker, and in the
+    # controller, whose settings made one too.
     import os
     import shutil
 
-    yield
     folder = os.environ.get("CELERY_FILESYSTEM_BROKER_DIR", "")
     if "broker-test-" in folder:
         shutil.rmtree(folder, ignore_errors=True)

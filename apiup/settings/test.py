@@ -13,6 +13,10 @@ if _xdist_worker:
     _number = int(_xdist_worker.removeprefix("gw"))
     _var = Path(__file__).resolve().parent.parent.parent / "var" / f"test-{_xdist_worker}"
     os.environ.setdefault("APIUP_VAR_DIR", str(_var))
+    # pytest's controller process named a broker folder of its own already; a worker's
+    # tasks go through the worker's.
+    if not os.environ.get("CELERY_FILESYSTEM_BROKER_DIR", "").startswith(str(_var) + os.sep):
+        os.environ["CELERY_FILESYSTEM_BROKER_DIR"] = str(_var / f"broker-test-{_xdist_worker}")
     if os.environ.get("REDIS_URL"):
         base = re.sub(r"/\d*$", "", os.environ["REDIS_URL"].split("?")[0])
         os.environ["REDIS_URL"] = f"{base}/{_number + 1}"
