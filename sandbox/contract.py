@@ -138,6 +138,12 @@ class ContractChecker:
         """The spec file, loaded (and validated) once per process."""
         return _load(spec_file)
 
+    def load_all(self) -> None:
+        """Loads every spec file now rather than on the first request: a large one takes
+        seconds (eAccounting's about six), longer than a client waits for that answer."""
+        for spec_file in self.spec_files:
+            self.openapi(spec_file)
+
     def _find(self, spec_request: SpecRequest) -> tuple[Any, Any, Any, Any] | None:
         """The OpenAPI, request validator, path and operation of the first spec file that
         knows the operation (the path's variables filled in on `spec_request`), or None."""

@@ -472,6 +472,7 @@ class RunningSandbox:
 
 def serve(sandbox: VendorSandbox, *, host: str = "127.0.0.1", port: int = 0) -> RunningSandbox:
     """Starts the sandbox on a thread of this process; port 0 picks a free port."""
+    sandbox.spec.load_all()
     server = make_server(host, port, sandbox.app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{sandbox.name}")
     thread.daemon = True
