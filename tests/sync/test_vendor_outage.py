@@ -60,7 +60,9 @@ def clock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SimulatedClock:
 
 
 @pytest.fixture
-def sandboxes(settings) -> Iterator[tuple[RunningSandbox, RunningSandbox]]:  # type: ignore[no-untyped-def]
+def sandboxes(settings, fresh_cache) -> Iterator[tuple[RunningSandbox, RunningSandbox]]:  # type: ignore[no-untyped-def]
+    # A fresh cache: a portal's company currency cached by an earlier test (the portals are
+    # numbered alike) would be this test's too.
     hubspot = serve(HubSpotSandbox(portals={p: f"Firma {p}" for p in PORTALS}))
     lexoffice = serve(
         LexofficeSandbox(
